@@ -1,0 +1,1 @@
+"""tap-mixpanel-tajo: Mixpanel to Singer."""

@@ -1,0 +1,1 @@
+"""target-brevo-tajo: Singer to Brevo."""
