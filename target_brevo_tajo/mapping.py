@@ -19,6 +19,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+BREVO_RESOURCES = ("events",)
 BREVO_EVENT_NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
 
 
@@ -80,6 +81,8 @@ class Mapping(_Strict):
     connectors: Connectors = Connectors()
     event_mapping: dict[str, str] = Field(default_factory=dict)
     property_mapping: dict[str, str] = Field(default_factory=dict)
+    # Extension: route a Singer stream of another name to a Brevo resource.
+    routes: dict[str, Literal["events"]] = Field(default_factory=dict)
 
     @field_validator("event_mapping")
     @classmethod
@@ -101,6 +104,12 @@ class Mapping(_Strict):
     def brevo_event_name(self, mixpanel_event: str) -> str | None:
         """The Brevo name of a Mixpanel event, or None when the mapping does not map it."""
         return self.event_mapping.get(mixpanel_event)
+
+    def resource_of(self, stream_name: str) -> str | None:
+        """The Brevo resource a Singer stream feeds: its route, else its own name if known."""
+        if stream_name in self.routes:
+            return self.routes[stream_name]
+        return stream_name if stream_name in BREVO_RESOURCES else None
 
     def mapped_event_names(self) -> list[str]:
         """The Mixpanel event names the mapping maps, for the export's ``event`` filter."""

@@ -1,0 +1,6 @@
+"""One sink per Brevo resource."""
+
+from target_brevo_tajo.sinks.events import EventsSink
+from target_brevo_tajo.sinks.unrouted import UnroutedSink
+
+__all__ = ["EventsSink", "UnroutedSink"]

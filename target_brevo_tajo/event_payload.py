@@ -1,0 +1,120 @@
+"""Turn a Mixpanel event record into a valid Brevo event (pure functions, no I/O).
+
+Brevo accepts event property keys of ``[A-Za-z0-9_-]`` (at most 255 characters) and at most
+50 KB of properties per event. Mixpanel names such as ``$browser`` or ``Plan Name`` are made
+valid (``mp_browser``, ``Plan_Name``) and every change is reported, never done silently.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+MAX_PROPERTIES_BYTES = 50 * 1024
+MAX_KEY_LENGTH = 255
+_INVALID_KEY_CHARS = re.compile(r"[^A-Za-z0-9_-]")
+
+# Identity and bookkeeping properties: they travel as identifiers or not at all.
+NOT_EVENT_PROPERTIES = frozenset(
+    {
+        "distinct_id",
+        "time",
+        "$insert_id",
+        "$device_id",
+        "$user_id",
+        "mp_processing_time_ms",
+        "$mp_api_timestamp_ms",
+        "token",
+        "$token",
+    }
+)
+
+# Singer readers hand numbers over as Decimal; Brevo wants JSON numbers.
+_json = msgspec.json.Encoder(decimal_format="number")
+
+
+@dataclass
+class PropertyChanges:
+    """What :func:`brevo_properties` had to change, for the sync report."""
+
+    renamed: dict[str, str] = field(default_factory=dict)
+    dropped_for_size: list[str] = field(default_factory=list)
+
+
+def brevo_key(name: str) -> str:
+    """A Mixpanel property name as a valid Brevo key: ``$os`` -> ``mp_os``, ``a b`` -> ``a_b``."""
+    key = f"mp_{name[1:]}" if name.startswith("$") else name
+    key = _INVALID_KEY_CHARS.sub("_", key)[:MAX_KEY_LENGTH]
+    return key or "_"
+
+
+def _clean(value: Any, changes: PropertyChanges, path: str) -> Any:
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for name, inner in value.items():
+            if inner is None:
+                continue
+            key = _unique(brevo_key(name), out)
+            if key != name:
+                changes.renamed[f"{path}{name}"] = f"{path}{key}"
+            out[key] = _clean(inner, changes, f"{path}{key}.")
+        return out
+    if isinstance(value, list):
+        return [_clean(item, changes, path) for item in value if item is not None]
+    return value
+
+
+def _unique(key: str, taken: dict[str, Any]) -> str:
+    if key not in taken:
+        return key
+    n = 2
+    while f"{key}_{n}" in taken:
+        n += 1
+    return f"{key}_{n}"
+
+
+def brevo_properties(
+    properties: dict[str, Any], *, max_bytes: int = MAX_PROPERTIES_BYTES
+) -> tuple[dict[str, Any], PropertyChanges]:
+    """Event properties Brevo accepts, and what had to change to get there.
+
+    Keys are made valid recursively; null values are left out (Brevo types have no null);
+    when the whole object is over ``max_bytes`` the largest properties are dropped first.
+    """
+    changes = PropertyChanges()
+    kept = {k: v for k, v in properties.items() if k not in NOT_EVENT_PROPERTIES}
+    cleaned: dict[str, Any] = _clean(kept, changes, "")
+    if len(_json.encode(cleaned)) > max_bytes:
+        sizes = sorted(cleaned, key=lambda k: len(_json.encode(cleaned[k])), reverse=True)
+        for key in sizes:
+            del cleaned[key]
+            changes.dropped_for_size.append(key)
+            if len(_json.encode(cleaned)) <= max_bytes:
+                break
+    return cleaned, changes
+
+
+def brevo_event_date(value: Any) -> str:
+    """The record's ``time`` as ISO 8601 with an explicit UTC offset."""
+    if isinstance(value, dt.datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+    else:
+        text = str(value)
+        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=dt.timezone.utc)
+    return moment.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def parse_event_time(value: Any) -> dt.datetime:
+    """The record's ``time`` as an aware UTC datetime."""
+    return dt.datetime.fromisoformat(brevo_event_date(value).replace("Z", "+00:00"))
+
+
+def encode_json(value: Any) -> bytes:
+    """JSON bytes for a request body (Decimals as numbers)."""
+    return _json.encode(value)

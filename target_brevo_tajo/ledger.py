@@ -1,0 +1,199 @@
+"""The sync ledger: what Brevo has already accepted, keyed by Mixpanel ids.
+
+Brevo has no idempotency keys for events, so the ledger remembers every event Brevo accepted
+(by a key derived from its ``$insert_id``) and the identities needed to address contacts. A row
+is written only after Brevo accepted the call it describes, and each call's rows are committed
+before the next call is made, so a killed run loses at most the acknowledgement of one call.
+Losing the ledger costs API calls, never correctness of what Mixpanel holds.
+
+SQLAlchemy Core: a SQLite file by default, any SQLAlchemy URL (e.g. Postgres) for shared runs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+_QUERY_CHUNK = 500
+
+metadata = sa.MetaData()
+
+sent_events = sa.Table(
+    "sent_events",
+    metadata,
+    sa.Column("event_key", sa.String(32), primary_key=True),
+    sa.Column("insert_id", sa.String(255), nullable=False),
+    sa.Column("event_name", sa.String(255), nullable=False),
+    sa.Column("event_time", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("sent_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+contacts = sa.Table(
+    "contacts",
+    metadata,
+    sa.Column("distinct_id", sa.String(255), primary_key=True),
+    sa.Column("email", sa.String(255)),
+    sa.Column("brevo_id", sa.BigInteger),
+    sa.Column("attributes_hash", sa.String(64)),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+identities = sa.Table(
+    "identities",
+    metadata,
+    sa.Column("device_id", sa.String(255), primary_key=True),
+    sa.Column("user_id", sa.String(255), nullable=False),
+    sa.Column("seen_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
+def event_key(event_name: str, insert_id: str) -> str:
+    """The ledger key of one Mixpanel event: the same ``$insert_id`` under the same name."""
+    digest = hashlib.blake2b(f"{event_name}\x1f{insert_id}".encode(), digest_size=16)
+    return digest.hexdigest()
+
+
+def default_ledger_url() -> str:
+    """A SQLite file under ``.meltano/`` when run by Meltano, else in the working directory."""
+    folder = Path(".meltano") if Path(".meltano").is_dir() else Path()
+    return f"sqlite:///{(folder / 'brevo-sync-ledger.sqlite').resolve()}"
+
+
+def _chunks(items: list[Any], size: int = _QUERY_CHUNK) -> Iterator[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class Ledger:
+    """Reads and writes the ledger tables; creates them on first use."""
+
+    def __init__(self, url: str | None = None) -> None:
+        self.url = url or default_ledger_url()
+        options: dict[str, Any] = {}
+        if self.url.startswith("sqlite"):
+            options["connect_args"] = {"timeout": 60, "check_same_thread": False}
+            if ":memory:" in self.url or self.url == "sqlite://":
+                options["poolclass"] = sa.pool.StaticPool  # one shared in-memory database
+        self.engine = sa.create_engine(self.url, **options)
+        metadata.create_all(self.engine)
+
+    def close(self) -> None:
+        """Release connections."""
+        self.engine.dispose()
+
+    # Events -------------------------------------------------------------------------------
+
+    def sent_event_keys(self, keys: Iterable[str]) -> set[str]:
+        """Those of ``keys`` Brevo has already accepted."""
+        found: set[str] = set()
+        with self.engine.connect() as conn:
+            for chunk in _chunks(list(keys)):
+                rows = conn.execute(
+                    sa.select(sent_events.c.event_key).where(sent_events.c.event_key.in_(chunk))
+                )
+                found.update(row[0] for row in rows)
+        return found
+
+    def record_sent_events(self, rows: Iterable[tuple[str, str, str, dt.datetime]]) -> None:
+        """Remember events Brevo accepted: ``(event_key, insert_id, event_name, event_time)``."""
+        now = _now()
+        values = [
+            {"event_key": k, "insert_id": i, "event_name": n, "event_time": t, "sent_at": now}
+            for k, i, n, t in rows
+        ]
+        if not values:
+            return
+        with self.engine.begin() as conn:
+            known = set()
+            for chunk in _chunks([v["event_key"] for v in values]):
+                known.update(
+                    r[0]
+                    for r in conn.execute(
+                        sa.select(sent_events.c.event_key).where(sent_events.c.event_key.in_(chunk))
+                    )
+                )
+            fresh = [v for v in values if v["event_key"] not in known]
+            if fresh:
+                conn.execute(sa.insert(sent_events), fresh)
+
+    def prune_sent_events(self, older_than: dt.datetime) -> int:
+        """Forget events whose time is before ``older_than``; returns how many rows went."""
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                sa.delete(sent_events).where(sent_events.c.event_time < older_than)
+            )
+        return result.rowcount or 0
+
+    # Identities -------------------------------------------------------------------------
+
+    def learn_identities(self, device_to_user: dict[str, str]) -> None:
+        """Remember which identified user each anonymous device belongs to (ID merge)."""
+        if not device_to_user:
+            return
+        now = _now()
+        with self.engine.begin() as conn:
+            existing = self._lookup(
+                conn, identities.c.device_id, identities.c.user_id, list(device_to_user)
+            )
+            for device, user in device_to_user.items():
+                if device not in existing:
+                    conn.execute(
+                        sa.insert(identities).values(device_id=device, user_id=user, seen_at=now)
+                    )
+                elif existing[device] != user:
+                    conn.execute(
+                        sa.update(identities)
+                        .where(identities.c.device_id == device)
+                        .values(user_id=user, seen_at=now)
+                    )
+
+    def users_for_devices(self, device_ids: Iterable[str]) -> dict[str, str]:
+        """The identified user of each device the ledger knows."""
+        with self.engine.connect() as conn:
+            return self._lookup(
+                conn, identities.c.device_id, identities.c.user_id, list(device_ids)
+            )
+
+    # Contacts -----------------------------------------------------------------------------
+
+    def emails_for(self, distinct_ids: Iterable[str]) -> dict[str, str]:
+        """The email of each contact the ledger knows to be synced with one."""
+        with self.engine.connect() as conn:
+            found = self._lookup(conn, contacts.c.distinct_id, contacts.c.email, list(distinct_ids))
+        return {k: v for k, v in found.items() if v}
+
+    def remember_contact_email(self, distinct_id: str, email: str) -> None:
+        """Record the email a contact is known by in Brevo (written by the contacts sync)."""
+        with self.engine.begin() as conn:
+            updated = conn.execute(
+                sa.update(contacts)
+                .where(contacts.c.distinct_id == distinct_id)
+                .values(email=email, updated_at=_now())
+            )
+            if not updated.rowcount:
+                conn.execute(
+                    sa.insert(contacts).values(
+                        distinct_id=distinct_id, email=email, updated_at=_now()
+                    )
+                )
+
+    @staticmethod
+    def _lookup(
+        conn: sa.Connection, key: sa.Column, value: sa.Column, keys: list[str]
+    ) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for chunk in _chunks(sorted(set(keys))):
+            found.update(
+                (row[0], row[1])
+                for row in conn.execute(sa.select(key, value).where(key.in_(chunk)))
+            )
+        return found

@@ -1,0 +1,136 @@
+"""The sync report: what one run of the target did, printed at the end and optionally saved.
+
+Every record the target receives ends in exactly one bucket (sent, skipped for a reason,
+deduplicated, rejected with a reason), so nothing is silently dropped. Rejected records are also
+appended to a rejects file (JSON lines) when ``rejects_file`` is set.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class EventsReport:
+    """Counters of the events sink."""
+
+    received: int = 0
+    sent: int = 0
+    skipped_unmapped: Counter[str] = field(default_factory=Counter)
+    skipped_anonymous: int = 0
+    deduplicated_in_run: int = 0
+    deduplicated_by_ledger: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+    renamed_properties: Counter[str] = field(default_factory=Counter)
+    dropped_properties: Counter[str] = field(default_factory=Counter)
+    attributed_to_identified_user: int = 0
+    sent_by_name: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def deduplicated(self) -> int:
+        """Events not sent because Brevo already had them (this run or an earlier one)."""
+        return self.deduplicated_in_run + self.deduplicated_by_ledger
+
+    @property
+    def rejected_total(self) -> int:
+        """Events Brevo or the mapping refused."""
+        return sum(self.rejected.values())
+
+
+@dataclass
+class SyncReport:
+    """Everything a run did; thread-safe enough for the SDK's parallel drains."""
+
+    dry_run: bool = False
+    events: EventsReport = field(default_factory=EventsReport)
+    unrouted_streams: Counter[str] = field(default_factory=Counter)
+    api_calls: Counter[str] = field(default_factory=Counter)
+    retries: int = 0
+    rejects_file: Path | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def reject(self, stream: str, reason: str, record: dict[str, Any]) -> None:
+        """Count a rejected record under its reason and keep it in the rejects file."""
+        with self._lock:
+            if stream == "events":
+                self.events.rejected[reason] += 1
+            if self.rejects_file is not None:
+                self.rejects_file.parent.mkdir(parents=True, exist_ok=True)
+                with self.rejects_file.open("a", encoding="utf-8") as out:
+                    line = {"stream": stream, "reason": reason, "record": record}
+                    out.write(json.dumps(line, default=str) + "\n")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as plain JSON-ready data."""
+        ev = self.events
+        return {
+            "dry_run": self.dry_run,
+            "events": {
+                "received": ev.received,
+                "sent": ev.sent,
+                "sent_by_brevo_name": dict(ev.sent_by_name.most_common()),
+                "skipped_unmapped": sum(ev.skipped_unmapped.values()),
+                "skipped_unmapped_by_name": dict(ev.skipped_unmapped.most_common()),
+                "skipped_anonymous": ev.skipped_anonymous,
+                "deduplicated": ev.deduplicated,
+                "deduplicated_in_run": ev.deduplicated_in_run,
+                "deduplicated_by_ledger": ev.deduplicated_by_ledger,
+                "attributed_to_identified_user": ev.attributed_to_identified_user,
+                "rejected": ev.rejected_total,
+                "rejected_by_reason": dict(ev.rejected.most_common()),
+                "renamed_properties": dict(ev.renamed_properties.most_common()),
+                "dropped_properties": dict(ev.dropped_properties.most_common()),
+            },
+            "unrouted_streams": dict(self.unrouted_streams),
+            "api_calls": {"total": sum(self.api_calls.values()), **dict(self.api_calls)},
+            "retries": self.retries,
+        }
+
+    def render(self) -> str:
+        """A short human-readable summary for the end of the run's log."""
+        ev = self.events
+        title = "Brevo sync report" + (" (dry run: nothing was written)" if self.dry_run else "")
+        lines = [
+            title,
+            f"  events: received {ev.received}, sent {ev.sent}, "
+            f"skipped as unmapped {sum(ev.skipped_unmapped.values())}, "
+            f"skipped as anonymous {ev.skipped_anonymous}, "
+            f"deduplicated {ev.deduplicated} "
+            f"(in this run {ev.deduplicated_in_run}, "
+            f"already in Brevo {ev.deduplicated_by_ledger}), "
+            f"rejected {ev.rejected_total}",
+        ]
+        lines += [f"    sent {name}: {n}" for name, n in sorted(ev.sent_by_name.items())]
+        if ev.skipped_unmapped:
+            names = ", ".join(f"{k} ({v})" for k, v in ev.skipped_unmapped.most_common(8))
+            lines.append(f"    unmapped Mixpanel events: {names}")
+        if ev.attributed_to_identified_user:
+            lines.append(
+                f"    anonymous device events attributed to the identified user: "
+                f"{ev.attributed_to_identified_user}"
+            )
+        lines += [f"    rejected, {why}: {n}" for why, n in ev.rejected.most_common()]
+        if ev.renamed_properties:
+            sample = ", ".join(list(ev.renamed_properties)[:6])
+            lines.append(
+                f"    event property names made valid for Brevo: {len(ev.renamed_properties)} "
+                f"({sample}{', ...' if len(ev.renamed_properties) > 6 else ''})"
+            )
+        lines += [f"    property dropped, {why}: {n}" for why, n in ev.dropped_properties.items()]
+        lines += [
+            f"  stream {name!r} is not routed to Brevo: {n} records ignored "
+            "(route it with `routes:` in the mapping file)"
+            for name, n in self.unrouted_streams.items()
+        ]
+        calls = ", ".join(f"{k} x{v}" for k, v in sorted(self.api_calls.items())) or "none"
+        lines.append(
+            f"  Brevo API calls: {sum(self.api_calls.values())} ({calls}); retries {self.retries}"
+        )
+        if self.rejects_file is not None and (ev.rejected_total):
+            lines.append(f"  rejected records written to {self.rejects_file}")
+        return "\n".join(lines)

@@ -1,0 +1,248 @@
+"""Mixpanel events -> Brevo custom events, each ``$insert_id`` sent once.
+
+A batch goes through four steps: drop what the ledger says Brevo already has; address each event
+to the best-known contact identifier; send in ``/events/batch`` calls filled to the configured
+count and byte caps; record what Brevo accepted in the ledger right after each call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from singer_sdk.sinks import BatchSink
+
+from target_brevo_tajo.client import BrevoError
+from target_brevo_tajo.event_payload import (
+    brevo_event_date,
+    brevo_properties,
+    encode_json,
+    parse_event_time,
+)
+from target_brevo_tajo.ledger import event_key
+
+if TYPE_CHECKING:
+    import datetime as dt
+
+    from target_brevo_tajo.target import TargetBrevoTajo
+
+DEVICE_PREFIX = "$device:"
+_BATCH_ENVELOPE_BYTES = len(b'{"events":[]}')
+
+
+@dataclass(frozen=True)
+class PendingEvent:
+    """One mapped event waiting for its batch to drain."""
+
+    key: str
+    insert_id: str
+    mixpanel_name: str
+    brevo_name: str
+    time: dt.datetime
+    distinct_id: str
+    record: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class OutgoingEvent:
+    """A Brevo event payload and the ledger row it becomes once accepted."""
+
+    pending: PendingEvent
+    encoded: bytes  # the payload's JSON, encoded once: it sizes the call and becomes its body
+
+
+class EventsSink(BatchSink):
+    """Routes Mixpanel event records to Brevo's ``POST /events/batch``."""
+
+    MAX_SIZE_DEFAULT = 5000
+
+    def __init__(self, target: TargetBrevoTajo, *args: Any, **kwargs: Any) -> None:
+        super().__init__(target, *args, **kwargs)
+        self.services = target.services
+        self._report = self.services.report.events
+
+    def start_batch(self, context: dict) -> None:
+        """Each batch holds its pending events by ledger key, and the identities it saw."""
+        context["pending"] = {}
+        context["identities"] = {}
+
+    def process_record(self, record: dict, context: dict) -> None:
+        """Keep a mapped event for the batch; count every other outcome."""
+        report = self._report
+        report.received += 1
+        properties = record.get("properties") or {}
+        device_id = record.get("device_id") or properties.get("$device_id")
+        user_id = record.get("user_id") or properties.get("$user_id")
+        if device_id and user_id:
+            context["identities"][str(device_id)] = str(user_id)
+
+        name = record.get("event")
+        brevo_name = self.services.mapping.brevo_event_name(name) if name else None
+        if brevo_name is None:
+            report.skipped_unmapped[str(name)] += 1
+            return
+        insert_id = record.get("insert_id") or properties.get("$insert_id")
+        distinct_id = record.get("distinct_id") or properties.get("distinct_id")
+        problem = self._problem(record, insert_id, distinct_id)
+        if problem:
+            self.services.report.reject("events", problem, record)
+            return
+        key = event_key(name, str(insert_id))
+        if key in context["pending"]:
+            report.deduplicated_in_run += 1
+            return
+        context["pending"][key] = PendingEvent(
+            key=key,
+            insert_id=str(insert_id),
+            mixpanel_name=name,
+            brevo_name=brevo_name,
+            time=parse_event_time(record["time"]),
+            distinct_id=str(distinct_id),
+            record=record,
+        )
+
+    @staticmethod
+    def _problem(record: dict, insert_id: Any, distinct_id: Any) -> str | None:
+        if not insert_id:
+            return "no $insert_id: the event cannot be deduplicated"
+        if not distinct_id:
+            return "no distinct_id: the event belongs to no contact"
+        if not record.get("time"):
+            return "no time"
+        try:
+            parse_event_time(record["time"])
+        except ValueError:
+            return "time is not an ISO 8601 date-time"
+        return None
+
+    def process_batch(self, context: dict) -> None:
+        """Send the batch's new events; returns only once Brevo's answers are in the ledger."""
+        ledger = self.services.ledger
+        ledger.learn_identities(context["identities"])
+        pending: dict[str, PendingEvent] = context["pending"]
+        if not pending:
+            return
+        already_sent = ledger.sent_event_keys(pending)
+        self._report.deduplicated_by_ledger += len(already_sent)
+        fresh = [event for key, event in pending.items() if key not in already_sent]
+        outgoing = self._address(fresh)
+        for chunk in self._chunks(outgoing):
+            self._send(chunk)
+
+    def _address(self, events: list[PendingEvent]) -> list[OutgoingEvent]:
+        """Build payloads, identifying each contact by the best identifier the ledger knows."""
+        ledger = self.services.ledger
+        devices = {
+            e.distinct_id[len(DEVICE_PREFIX) :]
+            for e in events
+            if e.distinct_id.startswith(DEVICE_PREFIX)
+        }
+        users_by_device = ledger.users_for_devices(devices) if devices else {}
+        send_anonymous = self.services.settings.anonymous_events == "send"
+        resolved: list[tuple[PendingEvent, str]] = []
+        for event in events:
+            contact = event.distinct_id
+            if contact.startswith(DEVICE_PREFIX):
+                user = users_by_device.get(contact[len(DEVICE_PREFIX) :])
+                if user:
+                    contact = user
+                    self._report.attributed_to_identified_user += 1
+                elif not send_anonymous:
+                    self._report.skipped_anonymous += 1
+                    continue
+            resolved.append((event, contact))
+        emails = ledger.emails_for({contact for _, contact in resolved})
+        outgoing = []
+        for event, contact in resolved:
+            identifiers = {"ext_id": contact}
+            if contact in emails:
+                identifiers["email_id"] = emails[contact]
+            properties, changes = brevo_properties(event.record.get("properties") or {})
+            for original, renamed in changes.renamed.items():
+                self._report.renamed_properties[f"{original} -> {renamed}"] += 1
+            for dropped in changes.dropped_for_size:
+                self._report.dropped_properties[f"over 50 KB: {dropped}"] += 1
+            payload = {
+                "event_name": event.brevo_name,
+                "event_date": brevo_event_date(event.time),
+                "identifiers": identifiers,
+                "event_properties": properties,
+            }
+            outgoing.append(OutgoingEvent(event, encode_json(payload)))
+        return outgoing
+
+    def _chunks(self, outgoing: list[OutgoingEvent]) -> list[list[OutgoingEvent]]:
+        """Fill each call up to the configured event count and byte size."""
+        settings = self.services.settings
+        chunks: list[list[OutgoingEvent]] = []
+        current: list[OutgoingEvent] = []
+        size = _BATCH_ENVELOPE_BYTES
+        for event in outgoing:
+            too_many = len(current) >= settings.events_batch_size
+            too_big = size + len(event.encoded) + 1 > settings.events_batch_max_bytes
+            if current and (too_many or too_big):
+                chunks.append(current)
+                current, size = [], _BATCH_ENVELOPE_BYTES
+            current.append(event)
+            size += len(event.encoded) + 1
+        if current:
+            chunks.append(current)
+        return chunks
+
+    def _send(self, chunk: list[OutgoingEvent]) -> None:
+        """One ``/events/batch`` call; accepted events go to the ledger before the next call."""
+        if self.services.settings.dry_run:
+            self._accept(chunk, record_in_ledger=False)
+            return
+        body = b'{"events":[' + b",".join(e.encoded for e in chunk) + b"]}"
+        response = self.services.client.request("POST", "/events/batch", content=body)
+        status = response.status_code
+        if status == 413 and len(chunk) > 1:
+            half = len(chunk) // 2
+            self._send(chunk[:half])
+            self._send(chunk[half:])
+            return
+        if status in (200, 201, 202, 204):
+            self._accept(chunk)
+            return
+        failures = _failed_indices(response)
+        if status in (207, 400) and failures:
+            rejected = set(failures)
+            self._accept([e for i, e in enumerate(chunk) if i not in rejected])
+            for index, reason in failures.items():
+                if 0 <= index < len(chunk):
+                    self.services.report.reject(
+                        "events", f"Brevo: {reason}", chunk[index].pending.record
+                    )
+            return
+        msg = (
+            f"Brevo refused POST /events/batch with HTTP {status}: {response.text[:300]}; "
+            "nothing of this call was marked as sent"
+        )
+        raise BrevoError(msg)
+
+    def _accept(self, chunk: list[OutgoingEvent], *, record_in_ledger: bool = True) -> None:
+        if record_in_ledger:
+            self.services.ledger.record_sent_events(
+                (e.pending.key, e.pending.insert_id, e.pending.mixpanel_name, e.pending.time)
+                for e in chunk
+            )
+        self._report.sent += len(chunk)
+        for event in chunk:
+            self._report.sent_by_name[event.pending.brevo_name] += 1
+
+
+def _failed_indices(response: Any) -> dict[int, str]:
+    """Brevo's per-event errors of a 207/400 batch answer: ``{index: message}``."""
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    failures: dict[int, str] = {}
+    for error in body.get("errors") or [] if isinstance(body, dict) else []:
+        indices = error.get("eventIndex")
+        message = str(error.get("message") or "rejected by Brevo")
+        for index in indices if isinstance(indices, list) else [indices]:
+            if isinstance(index, int):
+                failures[index] = message
+    return failures

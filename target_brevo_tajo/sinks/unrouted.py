@@ -1,0 +1,30 @@
+"""Streams the mapping does not route to a Brevo resource: counted and reported, never sent."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from singer_sdk.sinks import BatchSink
+
+if TYPE_CHECKING:
+    from target_brevo_tajo.target import TargetBrevoTajo
+
+
+class UnroutedSink(BatchSink):
+    """Counts the records of a stream with no Brevo destination so the report can name it."""
+
+    def __init__(self, target: TargetBrevoTajo, *args: Any, **kwargs: Any) -> None:
+        super().__init__(target, *args, **kwargs)
+        self._report = target.services.report
+        self.logger.warning(
+            "Stream %r is not routed to a Brevo resource; its records will be counted and "
+            "ignored (route it with `routes:` in the mapping file)",
+            self.stream_name,
+        )
+
+    def process_record(self, record: dict, context: dict) -> None:  # noqa: ARG002
+        """Count the record; nothing is kept."""
+        self._report.unrouted_streams[self.stream_name] += 1
+
+    def process_batch(self, context: dict) -> None:
+        """Nothing to write."""

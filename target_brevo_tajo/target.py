@@ -1,0 +1,252 @@
+"""target-brevo-tajo: Singer records into Brevo (config, routing, the end-of-run report)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+from singer_sdk import Target
+from singer_sdk import typing as th
+from singer_sdk.contrib.msgspec import MsgSpecReader
+from singer_sdk.exceptions import ConfigValidationError
+
+from target_brevo_tajo.client import DEFAULT_BASE_URL, BrevoClient, BrevoError
+from target_brevo_tajo.ledger import Ledger
+from target_brevo_tajo.mapping import Mapping, MappingError, load_mapping
+from target_brevo_tajo.report import SyncReport
+from target_brevo_tajo.sinks import EventsSink, UnroutedSink
+
+if sys.version_info >= (3, 12):
+    from typing import override
+else:
+    from typing_extensions import override
+
+SINKS_BY_RESOURCE = {"events": EventsSink}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The target settings the sinks read, typed once."""
+
+    dry_run: bool
+    anonymous_events: Literal["skip", "send"]
+    events_batch_size: int
+    events_batch_max_bytes: int
+
+
+@dataclass
+class Services:
+    """What every sink shares for one run: one client, one ledger, one mapping, one report."""
+
+    settings: Settings
+    mapping: Mapping
+    client: BrevoClient
+    ledger: Ledger
+    report: SyncReport
+
+
+class TargetBrevoTajo(Target):
+    """Loads Mixpanel data (events first) into Brevo with the fewest calls."""
+
+    name = "target-brevo-tajo"
+    package_name = "tajo-mixpanel-brevo"
+    message_reader_class = MsgSpecReader
+    # Sinks share one Brevo rate budget and one ledger: draining them in parallel gains nothing.
+    max_parallelism = 1
+
+    config_jsonschema = th.PropertiesList(
+        th.Property(
+            "api_key",
+            th.StringType,
+            required=True,
+            secret=True,
+            title="Brevo API key",
+            description="A Brevo API v3 key (Brevo > SMTP & API > API keys), sent as `api-key`.",
+        ),
+        th.Property(
+            "base_url",
+            th.StringType,
+            default=DEFAULT_BASE_URL,
+            title="Brevo base URL",
+            description="Brevo API v3 base URL. Change it only for the local sandbox or a proxy.",
+        ),
+        th.Property(
+            "mapping_file",
+            th.StringType,
+            title="Mapping file",
+            description=(
+                "Path to the mapping YAML in the seed format (`event_mapping`, "
+                "`property_mapping`, `connectors.mixpanel.lists`). Without it no event is mapped, "
+                "so every event is skipped and counted."
+            ),
+        ),
+        th.Property(
+            "ledger_url",
+            th.StringType,
+            title="Sync ledger URL",
+            description=(
+                "SQLAlchemy URL of the sync ledger that remembers what Brevo accepted. Default: "
+                "a SQLite file `.meltano/brevo-sync-ledger.sqlite` (or in the working directory). "
+                "Use a Postgres URL when several workers share one Brevo account."
+            ),
+        ),
+        th.Property(
+            "dry_run",
+            th.BooleanType,
+            default=False,
+            title="Dry run",
+            description="Map and count everything but write nothing to Brevo or the ledger.",
+        ),
+        th.Property(
+            "anonymous_events",
+            th.StringType,
+            default="skip",
+            allowed_values=["skip", "send"],
+            title="Anonymous events",
+            description=(
+                "Events of `$device:` ids whose user the ledger does not know: `skip` (counted; "
+                "Mixpanel re-exports them under the user id once the device logs in, within "
+                "the tap's lookback) or `send` (ext_id = the `$device:` id, creating anonymous "
+                "contacts in Brevo)."
+            ),
+        ),
+        th.Property(
+            "events_batch_size",
+            th.IntegerType,
+            default=500,
+            title="Events per batch call",
+            description=(
+                "Most events in one `POST /events/batch` call. Brevo does not document a "
+                "maximum, so the default is conservative."
+            ),
+        ),
+        th.Property(
+            "events_batch_max_bytes",
+            th.IntegerType,
+            default=2_000_000,
+            title="Bytes per batch call",
+            description="Largest JSON body of one `POST /events/batch` call (undocumented cap).",
+        ),
+        th.Property(
+            "ledger_retention_days",
+            th.IntegerType,
+            default=35,
+            title="Ledger retention (days)",
+            description=(
+                "Sent events older than this are forgotten by the ledger. Keep it longer than "
+                "the tap's lookback and any backfill you may rerun."
+            ),
+        ),
+        th.Property(
+            "max_retries",
+            th.IntegerType,
+            default=5,
+            title="Max retries",
+            description="Retries of a Brevo call on 429, 5xx or a network error.",
+        ),
+        th.Property(
+            "max_retry_wait_seconds",
+            th.NumberType,
+            default=60,
+            title="Longest single wait (seconds)",
+            description="Cap on one backoff wait, including waits for rate-limit resets.",
+        ),
+        th.Property(
+            "report_file",
+            th.StringType,
+            title="Sync report file",
+            description="Where to write the end-of-run sync report as JSON (optional).",
+        ),
+        th.Property(
+            "rejects_file",
+            th.StringType,
+            title="Rejects file",
+            description="JSON-lines file receiving every rejected record with its reason.",
+        ),
+    ).to_dict()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Fail at start, with file and line, rather than at the first record.
+        _ = self.services.mapping
+
+    @cached_property
+    def services(self) -> Services:
+        """Client, ledger, mapping and report, built once per run."""
+        config = self.config
+        mapping_file = config.get("mapping_file")
+        mapping = load_mapping(mapping_file) if mapping_file else Mapping()
+        rejects = config.get("rejects_file")
+        return Services(
+            settings=Settings(
+                dry_run=bool(config.get("dry_run", False)),
+                anonymous_events=config.get("anonymous_events", "skip"),
+                events_batch_size=int(config.get("events_batch_size", 500)),
+                events_batch_max_bytes=int(config.get("events_batch_max_bytes", 2_000_000)),
+            ),
+            mapping=mapping,
+            client=BrevoClient(
+                config.get("base_url") or DEFAULT_BASE_URL,
+                config["api_key"],
+                max_retries=int(config.get("max_retries", 5)),
+                max_wait_seconds=float(config.get("max_retry_wait_seconds", 60)),
+            ),
+            ledger=Ledger(config.get("ledger_url")),
+            report=SyncReport(
+                dry_run=bool(config.get("dry_run", False)),
+                rejects_file=Path(rejects) if rejects else None,
+            ),
+        )
+
+    @override
+    def get_sink_class(self, stream_name: str) -> type[EventsSink | UnroutedSink]:
+        resource = self.services.mapping.resource_of(stream_name)
+        return SINKS_BY_RESOURCE.get(resource or "", UnroutedSink)
+
+    @override
+    def process_endofpipe(self) -> None:
+        super().process_endofpipe()
+        self._finish()
+
+    def _finish(self) -> None:
+        """Prune the ledger, close connections, print and save the sync report."""
+        services = self.services
+        retention = int(self.config.get("ledger_retention_days", 35))
+        services.ledger.prune_sent_events(_days_ago(retention))
+        report = services.report
+        report.api_calls.update(services.client.calls)
+        report.retries = services.client.retries
+        services.client.close()
+        services.ledger.close()
+        for line in report.render().splitlines():
+            self.logger.info(line)
+        report_file = self.config.get("report_file")
+        if report_file:
+            path = Path(report_file)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(_dump_json(report.to_dict()), encoding="utf-8")
+
+    @classmethod
+    @override
+    def invoke(cls, *args: Any, **kwargs: Any) -> None:
+        """Run the target; errors a user must fix end in one line, without a traceback."""
+        try:
+            super().invoke(*args, **kwargs)
+        except (BrevoError, MappingError) as exc:
+            raise SystemExit(f"target-brevo-tajo: {exc}") from None
+        except ConfigValidationError as exc:
+            details = "; ".join(exc.errors) if getattr(exc, "errors", None) else str(exc)
+            raise SystemExit(f"target-brevo-tajo: invalid configuration: {details}") from None
+
+
+def _days_ago(days: int) -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=days)
+
+
+def _dump_json(data: dict[str, Any]) -> str:
+    return json.dumps(data, indent=2, sort_keys=False) + "\n"
