@@ -14,13 +14,23 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 BREVO_RESOURCES = ("events",)
 BREVO_EVENT_NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
+
+
+def _brevo_event_name(value: str) -> str:
+    if not BREVO_EVENT_NAME.match(value):
+        msg = f"Brevo event name {value!r} must be 1-255 characters of A-Z, a-z, 0-9, '_' or '-'"
+        raise ValueError(msg)
+    return value
+
+
+BrevoEventName = Annotated[str, AfterValidator(_brevo_event_name)]
 
 
 class MappingError(ValueError):
@@ -79,22 +89,10 @@ class Mapping(_Strict):
     """A whole mapping file."""
 
     connectors: Connectors = Connectors()
-    event_mapping: dict[str, str] = Field(default_factory=dict)
+    event_mapping: dict[str, BrevoEventName] = Field(default_factory=dict)
     property_mapping: dict[str, str] = Field(default_factory=dict)
     # Extension: route a Singer stream of another name to a Brevo resource.
     routes: dict[str, Literal["events"]] = Field(default_factory=dict)
-
-    @field_validator("event_mapping")
-    @classmethod
-    def _brevo_event_names(cls, value: dict[str, str]) -> dict[str, str]:
-        for source, target in value.items():
-            if not BREVO_EVENT_NAME.match(target):
-                msg = (
-                    f"Brevo event name {target!r} for {source!r} must be 1-255 characters "
-                    "of A-Z, a-z, 0-9, '_' or '-'"
-                )
-                raise ValueError(msg)
-        return value
 
     @property
     def mixpanel(self) -> MixpanelConnector:

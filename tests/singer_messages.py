@@ -1,0 +1,59 @@
+"""Build Singer message streams for target tests."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+EVENTS_SCHEMA = {
+    "type": "SCHEMA",
+    "stream": "events",
+    "key_properties": ["insert_id"],
+    "schema": {
+        "type": "object",
+        "properties": {
+            "event": {"type": "string"},
+            "time": {"type": "string", "format": "date-time"},
+            "distinct_id": {"type": ["string", "null"]},
+            "insert_id": {"type": "string"},
+            "device_id": {"type": ["string", "null"]},
+            "user_id": {"type": ["string", "null"]},
+            "mp_processing_time_ms": {"type": ["integer", "null"]},
+            "properties": {"type": "object"},
+        },
+    },
+}
+
+
+def event(
+    name: str,
+    insert_id: str,
+    distinct_id: str | None = "user-1",
+    *,
+    time: str = "2026-11-20T10:00:00Z",
+    device_id: str | None = None,
+    user_id: str | None = None,
+    **properties: Any,
+) -> dict[str, Any]:
+    """One RECORD message of the events stream, shaped as the tap emits it."""
+    return {
+        "type": "RECORD",
+        "stream": "events",
+        "record": {
+            "event": name,
+            "time": time,
+            "distinct_id": distinct_id,
+            "insert_id": insert_id,
+            "device_id": device_id,
+            "user_id": user_id,
+            "properties": {"$insert_id": insert_id, "distinct_id": distinct_id, **properties},
+        },
+    }
+
+
+def singer_input(*records: dict[str, Any], state: dict | None = None) -> io.StringIO:
+    """The events schema, the records, and a closing STATE message, as target input."""
+    messages = [EVENTS_SCHEMA, *records]
+    messages.append({"type": "STATE", "value": state or {"bookmarks": {"events": {}}}})
+    return io.StringIO("".join(json.dumps(m) + "\n" for m in messages))

@@ -1,0 +1,264 @@
+"""The events sink: Mixpanel events become Brevo events, each $insert_id once."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+import respx
+
+from target_brevo_tajo.ledger import Ledger
+from target_brevo_tajo.target import TargetBrevoTajo
+from tests.singer_messages import event, singer_input
+
+BREVO = "https://api.brevo.com/v3"
+
+
+@pytest.fixture
+def ledger_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+
+
+@pytest.fixture
+def config(mapping_file: Path, ledger_url: str, tmp_path: Path) -> dict:
+    return {
+        "api_key": "xkeysib-test-secret",
+        "mapping_file": str(mapping_file),
+        "ledger_url": ledger_url,
+        "report_file": str(tmp_path / "report.json"),
+        "rejects_file": str(tmp_path / "rejects.jsonl"),
+    }
+
+
+def run_target(config: dict, *records: dict, sleeps: list[float] | None = None) -> TargetBrevoTajo:
+    target = TargetBrevoTajo(config=config, parse_env_config=False)
+    target.services.client._sleep = (sleeps if sleeps is not None else []).append
+    target.listen(singer_input(*records))
+    return target
+
+
+def sent_events(route: respx.Route) -> list[dict]:
+    return [e for call in route.calls for e in json.loads(call.request.content)["events"]]
+
+
+def accepted(request: httpx.Request) -> httpx.Response:
+    count = len(json.loads(request.content)["events"])
+    return httpx.Response(202, json={"count": count, "message": "Events queued"})
+
+
+@respx.mock(base_url=BREVO, assert_all_called=False)
+def test_mapped_events_are_renamed_and_unmapped_ones_skipped_and_counted(respx_mock, config):
+    route = respx_mock.post("/events/batch").mock(side_effect=accepted)
+
+    target = run_target(
+        config,
+        event("Purchase", "ins-1", price=19.99, currency="EUR"),
+        event("Sign Up", "ins-2"),
+        event("Session Start", "ins-3"),
+        event("Session Start", "ins-4"),
+    )
+
+    sent = sent_events(route)
+    assert [e["event_name"] for e in sent] == ["order_completed", "customer_created"]
+    assert sent[0]["identifiers"] == {"ext_id": "user-1"}
+    assert sent[0]["event_date"] == "2026-11-20T10:00:00Z"
+    assert sent[0]["event_properties"] == {"price": 19.99, "currency": "EUR"}
+    report = target.services.report.to_dict()["events"]
+    assert report["sent"] == 2
+    assert report["skipped_unmapped_by_name"] == {"Session Start": 2}
+
+
+@respx.mock(base_url=BREVO)
+def test_an_insert_id_reaches_brevo_once_within_a_run_and_across_runs(respx_mock, config):
+    route = respx_mock.post("/events/batch").mock(side_effect=accepted)
+
+    first = run_target(config, event("Purchase", "ins-1"), event("Purchase", "ins-1"))
+    second = run_target(config, event("Purchase", "ins-1"), event("Purchase", "ins-2"))
+
+    assert [e["event_name"] for e in sent_events(route)] == ["order_completed"] * 2
+    assert first.services.report.events.deduplicated_in_run == 1
+    assert second.services.report.events.deduplicated_by_ledger == 1
+    assert second.services.report.events.sent == 1
+
+
+@respx.mock(base_url=BREVO)
+def test_rerun_after_a_crash_sends_only_what_brevo_had_not_accepted(respx_mock, config):
+    config = {**config, "events_batch_size": 2, "max_retries": 1}
+    calls = {"n": 0}
+
+    def first_call_then_outage(request: httpx.Request) -> httpx.Response:
+        calls["n"] += 1
+        return accepted(request) if calls["n"] == 1 else httpx.Response(503)
+
+    respx_mock.post("/events/batch").mock(side_effect=first_call_then_outage)
+    records = [event("Purchase", f"ins-{i}") for i in range(5)]
+    with pytest.raises(Exception, match="503"):
+        run_target(config, *records)
+
+    respx_mock.reset()
+    route = respx_mock.post("/events/batch").mock(side_effect=accepted)
+    rerun = run_target(config, *records)
+
+    assert len(sent_events(route)) == 3
+    assert rerun.services.report.events.deduplicated_by_ledger == 2
+
+
+@respx.mock(base_url=BREVO)
+def test_partial_batch_failure_records_accepted_events_and_reports_each_rejection(
+    respx_mock, config, tmp_path
+):
+    respx_mock.post("/events/batch").mock(
+        return_value=httpx.Response(
+            207,
+            json={
+                "status": "partiallyQueued",
+                "total_events": 3,
+                "successful_events": 2,
+                "failed_events": 1,
+                "errors": [{"eventIndex": [1], "message": "invalid event_date"}],
+            },
+        )
+    )
+    records = [event("Purchase", f"ins-{i}") for i in range(3)]
+
+    target = run_target(config, *records)
+
+    report = target.services.report.to_dict()["events"]
+    assert report["sent"] == 2
+    assert report["rejected_by_reason"] == {"Brevo: invalid event_date": 1}
+    rejects = [json.loads(line) for line in (tmp_path / "rejects.jsonl").read_text().splitlines()]
+    assert rejects[0]["record"]["insert_id"] == "ins-1"
+    ledger = Ledger(config["ledger_url"])
+    from target_brevo_tajo.ledger import event_key
+
+    assert ledger.sent_event_keys([event_key("Purchase", f"ins-{i}") for i in range(3)]) == {
+        event_key("Purchase", "ins-0"),
+        event_key("Purchase", "ins-2"),
+    }
+
+
+@respx.mock(base_url=BREVO)
+def test_batches_fill_to_the_count_and_byte_caps(respx_mock, config):
+    route = respx_mock.post("/events/batch").mock(side_effect=accepted)
+
+    run_target({**config, "events_batch_size": 3}, *[event("Purchase", f"c-{i}") for i in range(7)])
+    assert [len(json.loads(c.request.content)["events"]) for c in route.calls] == [3, 3, 1]
+
+    route.reset()
+    big = "x" * 1000
+    run_target(
+        {**config, "events_batch_max_bytes": 2500},
+        *[event("Purchase", f"b-{i}", note=big) for i in range(4)],
+    )
+    sizes = [len(c.request.content) for c in route.calls]
+    assert len(sizes) == 2
+    assert all(size <= 2500 for size in sizes)
+
+
+@respx.mock(base_url=BREVO)
+def test_property_names_are_made_valid_and_every_change_is_reported(respx_mock, config):
+    route = respx_mock.post("/events/batch").mock(side_effect=accepted)
+
+    target = run_target(
+        config,
+        event("Purchase", "p-1", **{"$browser": "Firefox", "Plan Name": "pro", "utm.source": "ad"}),
+        event("Purchase", "p-2", huge="y" * 60_000, small=1),
+    )
+
+    first, second = sent_events(route)
+    assert first["event_properties"] == {
+        "mp_browser": "Firefox",
+        "Plan_Name": "pro",
+        "utm_source": "ad",
+    }
+    assert second["event_properties"] == {"small": 1}
+    report = target.services.report.to_dict()["events"]
+    assert report["renamed_properties"] == {
+        "$browser -> mp_browser": 1,
+        "Plan Name -> Plan_Name": 1,
+        "utm.source -> utm_source": 1,
+    }
+    assert report["dropped_properties"] == {"over 50 KB: huge": 1}
+
+
+@respx.mock(base_url=BREVO)
+def test_anonymous_device_events_wait_for_login_then_go_to_the_identified_contact(
+    respx_mock, config
+):
+    route = respx_mock.post("/events/batch").mock(side_effect=accepted)
+
+    first = run_target(config, event("Page View", "a-1", "$device:d1", device_id="d1"))
+    second = run_target(
+        config,
+        event("Sign Up", "a-2", "user-9", device_id="d1", user_id="user-9"),
+        event("Page View", "a-3", "$device:d1", device_id="d1"),
+    )
+
+    assert first.services.report.events.skipped_anonymous == 1
+    assert [e["identifiers"]["ext_id"] for e in sent_events(route)] == ["user-9", "user-9"]
+    assert second.services.report.events.attributed_to_identified_user == 1
+
+
+@respx.mock(base_url=BREVO)
+def test_the_email_known_to_the_ledger_identifies_the_contact(respx_mock, config):
+    route = respx_mock.post("/events/batch").mock(side_effect=accepted)
+    Ledger(config["ledger_url"]).remember_contact_email("user-1", "ada@example.com")
+
+    run_target(config, event("Purchase", "e-1"))
+
+    assert sent_events(route)[0]["identifiers"] == {
+        "ext_id": "user-1",
+        "email_id": "ada@example.com",
+    }
+
+
+@respx.mock(base_url=BREVO)
+def test_rate_limited_calls_wait_for_brevos_reset_then_succeed(respx_mock, config):
+    limited = httpx.Response(
+        429,
+        headers={"x-sib-ratelimit-remaining": "0", "x-sib-ratelimit-reset": "7"},
+        json={"code": "too_many_requests", "message": "Too many requests"},
+    )
+    route = respx_mock.post("/events/batch").mock(
+        side_effect=[limited, httpx.Response(202, json={"count": 1, "message": "ok"})]
+    )
+    sleeps: list[float] = []
+
+    target = run_target(config, event("Purchase", "r-1"), sleeps=sleeps)
+
+    assert route.call_count == 2
+    assert any(7 <= s < 8 for s in sleeps)
+    assert target.services.report.retries == 1
+
+
+@respx.mock(base_url=BREVO, assert_all_called=False)
+def test_dry_run_counts_everything_and_writes_nothing(respx_mock, config):
+    route = respx_mock.post("/events/batch")
+
+    target = run_target({**config, "dry_run": True}, event("Purchase", "d-1"))
+
+    assert route.call_count == 0
+    assert target.services.report.events.sent == 1
+    assert Ledger(config["ledger_url"]).sent_event_keys(["anything"]) == set()
+
+
+@respx.mock(base_url=BREVO)
+def test_the_sync_report_is_written_as_json(respx_mock, config, tmp_path):
+    respx_mock.post("/events/batch").mock(side_effect=accepted)
+
+    run_target(config, event("Purchase", "j-1"), event("Search", "j-2"))
+
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["events"]["sent"] == 1
+    assert report["events"]["skipped_unmapped"] == 1
+    assert report["api_calls"] == {"total": 1, "POST /events/batch": 1}
+
+
+def test_records_without_identity_are_rejected_with_a_reason(config):
+    target = run_target(config, event("Purchase", "n-1", distinct_id=None))
+
+    assert target.services.report.events.rejected == {
+        "no distinct_id: the event belongs to no contact": 1
+    }
