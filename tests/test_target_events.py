@@ -9,7 +9,7 @@ import httpx
 import pytest
 import respx
 
-from target_brevo_tajo.ledger import Ledger
+from target_brevo_tajo.ledger import Ledger, event_key
 from target_brevo_tajo.target import TargetBrevoTajo
 from tests.singer_messages import event, singer_input
 
@@ -131,8 +131,6 @@ def test_partial_batch_failure_records_accepted_events_and_reports_each_rejectio
     rejects = [json.loads(line) for line in (tmp_path / "rejects.jsonl").read_text().splitlines()]
     assert rejects[0]["record"]["insert_id"] == "ins-1"
     ledger = Ledger(config["ledger_url"])
-    from target_brevo_tajo.ledger import event_key
-
     assert ledger.sent_event_keys([event_key("Purchase", f"ins-{i}") for i in range(3)]) == {
         event_key("Purchase", "ins-0"),
         event_key("Purchase", "ins-2"),
