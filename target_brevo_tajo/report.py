@@ -93,44 +93,48 @@ class SyncReport:
 
     def render(self) -> str:
         """A short human-readable summary for the end of the run's log."""
-        ev = self.events
-        title = "Brevo sync report" + (" (dry run: nothing was written)" if self.dry_run else "")
-        lines = [
-            title,
-            f"  events: received {ev.received}, sent {ev.sent}, "
-            f"skipped as unmapped {sum(ev.skipped_unmapped.values())}, "
-            f"skipped as anonymous {ev.skipped_anonymous}, "
-            f"deduplicated {ev.deduplicated} "
-            f"(in this run {ev.deduplicated_in_run}, "
-            f"already in Brevo {ev.deduplicated_by_ledger}), "
-            f"rejected {ev.rejected_total}",
-        ]
-        lines += [f"    sent {name}: {n}" for name, n in sorted(ev.sent_by_name.items())]
-        if ev.skipped_unmapped:
-            names = ", ".join(f"{k} ({v})" for k, v in ev.skipped_unmapped.most_common(8))
-            lines.append(f"    unmapped Mixpanel events: {names}")
-        if ev.attributed_to_identified_user:
-            lines.append(
-                f"    anonymous device events attributed to the identified user: "
-                f"{ev.attributed_to_identified_user}"
-            )
-        lines += [f"    rejected, {why}: {n}" for why, n in ev.rejected.most_common()]
-        if ev.renamed_properties:
-            sample = ", ".join(list(ev.renamed_properties)[:6])
-            lines.append(
-                f"    event property names made valid for Brevo: {len(ev.renamed_properties)} "
-                f"({sample}{', ...' if len(ev.renamed_properties) > 6 else ''})"
-            )
-        lines += [f"    property dropped, {why}: {n}" for why, n in ev.dropped_properties.items()]
-        lines += [
-            f"  stream {name!r} is not routed to Brevo: {n} records ignored "
-            "(route it with `routes:` in the mapping file)"
-            for name, n in self.unrouted_streams.items()
-        ]
-        calls = ", ".join(f"{k} x{v}" for k, v in sorted(self.api_calls.items())) or "none"
+        return render_report(self.to_dict(), rejects_file=self.rejects_file)
+
+
+def render_report(report: dict[str, Any], *, rejects_file: Path | None = None) -> str:
+    """Render a report dict (as :meth:`SyncReport.to_dict` or the JSON file hold it) as text."""
+    ev = report["events"]
+    title = "Brevo sync report" + (" (dry run: nothing was written)" if report["dry_run"] else "")
+    lines = [
+        title,
+        f"  events: received {ev['received']}, sent {ev['sent']}, "
+        f"skipped as unmapped {ev['skipped_unmapped']}, "
+        f"skipped as anonymous {ev['skipped_anonymous']}, "
+        f"deduplicated {ev['deduplicated']} (in this run {ev['deduplicated_in_run']}, "
+        f"already in Brevo {ev['deduplicated_by_ledger']}), rejected {ev['rejected']}",
+    ]
+    lines += [f"    sent {name}: {n}" for name, n in sorted(ev["sent_by_brevo_name"].items())]
+    if ev["skipped_unmapped_by_name"]:
+        names = ", ".join(f"{k} ({v})" for k, v in list(ev["skipped_unmapped_by_name"].items())[:8])
+        lines.append(f"    unmapped Mixpanel events: {names}")
+    if ev["attributed_to_identified_user"]:
         lines.append(
-            f"  Brevo API calls: {sum(self.api_calls.values())} ({calls}); retries {self.retries}"
+            "    anonymous device events attributed to the identified user: "
+            f"{ev['attributed_to_identified_user']}"
         )
-        if self.rejects_file is not None and (ev.rejected_total):
-            lines.append(f"  rejected records written to {self.rejects_file}")
-        return "\n".join(lines)
+    lines += [f"    rejected, {why}: {n}" for why, n in ev["rejected_by_reason"].items()]
+    renamed = list(ev["renamed_properties"])
+    if renamed:
+        more = ", ..." if len(renamed) > 6 else ""
+        lines.append(
+            f"    event property names made valid for Brevo: {len(renamed)} "
+            f"({', '.join(renamed[:6])}{more})"
+        )
+    lines += [f"    property dropped, {why}: {n}" for why, n in ev["dropped_properties"].items()]
+    lines += [
+        f"  stream {name!r} is not routed to Brevo: {n} records ignored "
+        "(route it with `routes:` in the mapping file)"
+        for name, n in report["unrouted_streams"].items()
+    ]
+    calls = dict(report["api_calls"])
+    total = calls.pop("total", 0)
+    spent = ", ".join(f"{k} x{v}" for k, v in sorted(calls.items())) or "none"
+    lines.append(f"  Brevo API calls: {total} ({spent}); retries {report['retries']}")
+    if rejects_file is not None and ev["rejected"]:
+        lines.append(f"  rejected records written to {rejects_file}")
+    return "\n".join(lines)

@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 import respx
+from click.testing import CliRunner
 
 from target_brevo_tajo.ledger import Ledger, event_key
 from target_brevo_tajo.target import TargetBrevoTajo
@@ -260,3 +261,25 @@ def test_records_without_identity_are_rejected_with_a_reason(config):
     assert target.services.report.events.rejected == {
         "no distinct_id: the event belongs to no contact": 1
     }
+
+
+@respx.mock(base_url=BREVO)
+def test_a_bad_api_key_ends_the_run_with_one_line_saying_what_to_do(respx_mock, config, tmp_path):
+    respx_mock.post("/events/batch").mock(
+        return_value=httpx.Response(401, json={"code": "unauthorized", "message": "Key not found"})
+    )
+    config_file = tmp_path / "config.json"
+    config_file.write_text(json.dumps(config))
+    input_file = tmp_path / "input.jsonl"
+    input_file.write_text(singer_input(event("Purchase", "k-1")).getvalue())
+
+    result = CliRunner().invoke(
+        TargetBrevoTajo.cli, ["--config", str(config_file), "--input", str(input_file)]
+    )
+
+    assert result.exit_code == 1
+    message = str(result.exception)  # what Python prints on stderr as the process ends
+    assert message.startswith("target-brevo-tajo: Brevo rejected the API key (HTTP 401")
+    assert "set api_key" in message
+    assert "\n" not in message
+    assert "xkeysib-test-secret" not in message + result.output
