@@ -19,11 +19,11 @@ MAX_KEY_LENGTH = 255
 _INVALID_KEY_CHARS = re.compile(r"[^A-Za-z0-9_-]")
 
 # Identity and bookkeeping properties: they travel as identifiers or not at all.
+# `$insert_id` does travel (as `mp_insert_id`): it lets anyone trace a Brevo event to Mixpanel.
 NOT_EVENT_PROPERTIES = frozenset(
     {
         "distinct_id",
         "time",
-        "$insert_id",
         "$device_id",
         "$user_id",
         "mp_processing_time_ms",

@@ -65,7 +65,11 @@ def test_mapped_events_are_renamed_and_unmapped_ones_skipped_and_counted(respx_m
     assert [e["event_name"] for e in sent] == ["order_completed", "customer_created"]
     assert sent[0]["identifiers"] == {"ext_id": "user-1"}
     assert sent[0]["event_date"] == "2026-11-20T10:00:00Z"
-    assert sent[0]["event_properties"] == {"price": 19.99, "currency": "EUR"}
+    assert sent[0]["event_properties"] == {
+        "mp_insert_id": "ins-1",  # traceable back to Mixpanel
+        "price": 19.99,
+        "currency": "EUR",
+    }
     report = target.services.report.to_dict()["events"]
     assert report["sent"] == 2
     assert report["skipped_unmapped_by_name"] == {"Session Start": 2}
@@ -168,13 +172,15 @@ def test_property_names_are_made_valid_and_every_change_is_reported(respx_mock, 
 
     first, second = sent_events(route)
     assert first["event_properties"] == {
+        "mp_insert_id": "p-1",
         "mp_browser": "Firefox",
         "Plan_Name": "pro",
         "utm_source": "ad",
     }
-    assert second["event_properties"] == {"small": 1}
+    assert second["event_properties"] == {"mp_insert_id": "p-2", "small": 1}
     report = target.services.report.to_dict()["events"]
     assert report["renamed_properties"] == {
+        "$insert_id -> mp_insert_id": 2,
         "$browser -> mp_browser": 1,
         "Plan Name -> Plan_Name": 1,
         "utm.source -> utm_source": 1,
