@@ -1,0 +1,376 @@
+"""The one HTTP client of the tap: Mixpanel hosts, auth, retries and error messages.
+
+Every Mixpanel call goes through :class:`MixpanelClient` (httpx). It knows the host of each
+API family per data residency (or one ``base_url`` for all of them), builds the auth header,
+retries 429/5xx/transport errors with exponential backoff (honouring ``Retry-After``), counts
+the calls it spends against Mixpanel's hourly budget, and turns every failure it cannot fix
+into a :class:`MixpanelError` whose one-line message says what to do. Secrets never reach a
+message or a log line.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import re
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import msgspec
+
+EXPORT_HOSTS = {
+    "US": "https://data.mixpanel.com",
+    "EU": "https://data-eu.mixpanel.com",
+    "IN": "https://data-in.mixpanel.com",
+}
+QUERY_HOSTS = {
+    "US": "https://mixpanel.com",
+    "EU": "https://eu.mixpanel.com",
+    "IN": "https://in.mixpanel.com",
+}
+EXPORT_PATH = "/api/2.0/export"
+QUERY_PATH = "/api/query"
+
+#: Final lines Mixpanel writes into a 200 body when it aborted the export part-way.
+TERMINATED_EARLY = (b"terminated early", b"export terminated early")
+
+_LOGGER = logging.getLogger("tap-mixpanel-tajo")
+_decoder = msgspec.json.Decoder()
+
+
+class MixpanelError(Exception):
+    """A failure the tap cannot recover from; ``str(error)`` is one line saying what to do."""
+
+
+class _RetryableError(Exception):
+    """An attempt failed in a way worth retrying (429, 5xx, dropped stream, truncated export)."""
+
+    def __init__(
+        self, reason: str, *, retry_after: float | None = None, rate_limited: bool = False
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+        self.rate_limited = rate_limited
+
+
+def _default_sleep(seconds: float) -> None:
+    time.sleep(seconds)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Resolved Mixpanel credentials (``mode``: ``service_account``, ``oauth``, ``api_secret``)."""
+
+    service_account_username: str | None = None
+    service_account_secret: str | None = field(default=None, repr=False)
+    api_secret: str | None = field(default=None, repr=False)
+    oauth_token: str | None = field(default=None, repr=False)
+    project_id: str | None = None
+
+    @property
+    def mode(self) -> str:
+        """Which auth scheme these credentials use (service account wins, then OAuth)."""
+        if self.service_account_username and self.service_account_secret:
+            return "service_account"
+        if self.oauth_token:
+            return "oauth"
+        if self.api_secret:
+            return "api_secret"
+        return "none"
+
+    def authorization(self) -> str:
+        """The ``Authorization`` header value."""
+        mode = self.mode
+        if mode == "service_account":
+            pair = f"{self.service_account_username}:{self.service_account_secret}"
+            return "Basic " + base64.b64encode(pair.encode()).decode()
+        if mode == "oauth":
+            return f"Bearer {self.oauth_token}"
+        if mode == "api_secret":
+            return "Basic " + base64.b64encode(f"{self.api_secret}:".encode()).decode()
+        msg = "no Mixpanel credentials configured"
+        raise MixpanelError(msg)
+
+    def secrets(self) -> list[str]:
+        """Every secret value, for redaction."""
+        values = [self.service_account_secret, self.api_secret, self.oauth_token]
+        return [value for value in values if value]
+
+
+@dataclass
+class _Attempts:
+    """Retry bookkeeping for one logical call (a request or a whole export window)."""
+
+    what: str
+    failures: int = 0
+    last_reason: str = ""
+    rate_limited: bool = False
+
+
+class MixpanelClient:
+    """Calls Mixpanel over httpx with residency-aware hosts, auth and retries."""
+
+    def __init__(
+        self,
+        credentials: Credentials,
+        *,
+        data_residency: str = "US",
+        base_url: str | None = None,
+        max_retries: int = 5,
+        max_retry_wait_seconds: float = 300.0,
+        backoff_base_seconds: float = 2.0,
+        rate_limit_base_seconds: float = 30.0,
+        timeout_seconds: float = 300.0,
+        sleep: Callable[[float], None] | None = None,
+        logger: logging.Logger | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        residency = (data_residency or "US").upper()
+        if residency not in EXPORT_HOSTS:
+            msg = f"data_residency must be US, EU or IN, not {data_residency!r}"
+            raise MixpanelError(msg)
+        self.credentials = credentials
+        self.data_residency = residency
+        self.base_url = base_url.rstrip("/") if base_url else None
+        self.max_retries = max_retries
+        self.max_retry_wait_seconds = max_retry_wait_seconds
+        self.backoff_base_seconds = backoff_base_seconds
+        self.rate_limit_base_seconds = rate_limit_base_seconds
+        self.logger = logger or _LOGGER
+        self._sleep = sleep or _default_sleep
+        #: Requests sent to Mixpanel (retries included): the budget is ~60 per hour.
+        self.calls = 0
+        self._secrets = credentials.secrets()
+        self._http = httpx.Client(
+            headers={
+                "Authorization": credentials.authorization(),
+                "Accept-Encoding": "gzip",
+                "User-Agent": "tap-mixpanel-tajo",
+            },
+            timeout=httpx.Timeout(timeout_seconds, connect=min(timeout_seconds, 30.0)),
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    # Hosts and parameters
+
+    @property
+    def export_url(self) -> str:
+        """The Raw Export endpoint for this residency (or ``base_url``)."""
+        return (self.base_url or EXPORT_HOSTS[self.data_residency]) + EXPORT_PATH
+
+    def query_url(self, endpoint: str) -> str:
+        """A Query API endpoint, e.g. ``query_url("engage")``."""
+        host = self.base_url or QUERY_HOSTS[self.data_residency]
+        return f"{host}{QUERY_PATH}/{endpoint.lstrip('/')}"
+
+    def _params(self, params: dict[str, Any] | None) -> dict[str, Any]:
+        merged: dict[str, Any] = {}
+        if self.credentials.project_id:
+            merged["project_id"] = self.credentials.project_id
+        merged.update({key: value for key, value in (params or {}).items() if value is not None})
+        return merged
+
+    # Public calls
+
+    def request_json(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: dict[str, Any] | None = None,
+        data: dict[str, Any] | None = None,
+        what: str = "Mixpanel request",
+    ) -> Any:
+        """Send one (retried) request and return its decoded JSON body."""
+        attempts = _Attempts(what)
+        while True:
+            try:
+                self.calls += 1
+                response = self._http.request(method, url, params=self._params(params), data=data)
+                self._check_status(response, what)
+                return msgspec.json.decode(response.content)
+            except _RetryableError as exc:
+                self._back_off(attempts, exc)
+            except msgspec.DecodeError as exc:
+                msg = f"{what}: Mixpanel answered with a body that is not JSON"
+                raise MixpanelError(msg) from exc
+            except httpx.TransportError as exc:
+                self._back_off(attempts, self._transport_problem(exc))
+
+    def iter_export(
+        self,
+        from_date: str,
+        to_date: str,
+        *,
+        event_names: list[str] | None = None,
+        where: str | None = None,
+        on_restart: Callable[[], None] | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        r"""Stream one Raw Export window (inclusive dates), yielding each event as a dict.
+
+        The body is read chunk by chunk and split on ``b"\\n"`` only, so a JSON string holding
+        U+2028 (or any other character ``str.splitlines`` would split on) stays in its record.
+        A ``terminated early`` line or a transport error mid-stream fails the window: it is
+        fetched again from the start, after a backoff, counted against ``max_retries``.
+        ``on_restart`` is called before each refetch, so the caller can drop records it has
+        already emitted.
+        """
+        params = {"from_date": from_date, "to_date": to_date}
+        if event_names:
+            params["event"] = msgspec.json.encode(event_names).decode()
+        if where:
+            params["where"] = where
+        what = f"export {from_date}..{to_date}"
+        attempts = _Attempts(what)
+        while True:
+            try:
+                self.calls += 1
+                with self._http.stream("GET", self.export_url, params=self._params(params)) as resp:
+                    if resp.status_code != 200:
+                        resp.read()
+                        self._check_status(resp, what)
+                    yield from self._iter_jsonl(resp, what)
+                return
+            except _RetryableError as exc:
+                self._back_off(attempts, exc)
+            except (httpx.TransportError, httpx.DecodingError) as exc:
+                self._back_off(attempts, self._transport_problem(exc))
+            if on_restart is not None:
+                on_restart()
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    # Internals
+
+    def _iter_jsonl(self, response: httpx.Response, what: str) -> Iterator[dict[str, Any]]:
+        buffer = b""
+        for chunk in response.iter_bytes():
+            if b"\n" not in chunk:
+                buffer += chunk
+                continue
+            *lines, buffer = (buffer + chunk).split(b"\n")
+            for line in lines:
+                record = self._decode_line(line, what)
+                if record is not None:
+                    yield record
+        record = self._decode_line(buffer, what)
+        if record is not None:
+            yield record
+
+    def _decode_line(self, line: bytes, what: str) -> dict[str, Any] | None:
+        line = line.strip()
+        if not line:
+            return None
+        if line in TERMINATED_EARLY:
+            msg = "Mixpanel ended the export early ('terminated early')"
+            raise _RetryableError(msg)
+        try:
+            record = _decoder.decode(line)
+        except msgspec.DecodeError as exc:
+            snippet = self._redact(line[:80].decode("utf-8", "replace"))
+            msg = f"{what}: Mixpanel sent a line that is not JSON ({snippet!r})"
+            raise MixpanelError(msg) from exc
+        if not isinstance(record, dict):
+            msg = f"{what}: Mixpanel sent a line that is not a JSON object"
+            raise MixpanelError(msg)
+        return record
+
+    def _transport_problem(self, exc: Exception) -> _RetryableError:
+        if isinstance(exc, (httpx.UnsupportedProtocol, httpx.LocalProtocolError)):
+            msg = (
+                f"cannot call Mixpanel ({type(exc).__name__}): check base_url "
+                "(it must look like https://host[:port])"
+            )
+            raise MixpanelError(msg) from exc
+        return _RetryableError(f"connection problem ({type(exc).__name__})")
+
+    def _check_status(self, response: httpx.Response, what: str) -> None:
+        status = response.status_code
+        if status < 300:
+            return
+        body = self._redact(" ".join(response.text.split()))[:200]
+        if status == 429:
+            raise _RetryableError(
+                "HTTP 429 Too Many Requests",
+                retry_after=_retry_after(response),
+                rate_limited=True,
+            )
+        if status >= 500 or status == 408:
+            raise _RetryableError(f"HTTP {status}", retry_after=_retry_after(response))
+        if status in {401, 403} or "unable to authenticate" in body.lower():
+            msg = (
+                f"Mixpanel rejected the credentials (HTTP {status}) for {what}: check "
+                "service_account_username/service_account_secret (or api_secret/oauth_token) "
+                "and project_id, and that the service account has access to the project; "
+                "if the project is EU- or India-resident set data_residency to EU or IN"
+            )
+            raise MixpanelError(msg)
+        if status == 402:
+            msg = (
+                "Mixpanel answered 402 Payment Required: this project's plan has no API access "
+                "(or its data limits are exceeded); upgrade the Mixpanel plan or deselect the "
+                "stream that needs it"
+            )
+            raise MixpanelError(msg)
+        if status == 400 and "to_date cannot be later than today" in body:
+            msg = (
+                f"Mixpanel refused {what}: 'to_date cannot be later than today' in the project's "
+                "timezone; set project_timezone to the project's timezone (projects created "
+                "before 2023 export in local time) or set an earlier end_date"
+            )
+            raise MixpanelError(msg)
+        if status == 404:
+            msg = f"Mixpanel answered 404 Not Found for {what}: check base_url and data_residency"
+            raise MixpanelError(msg)
+        msg = f"Mixpanel refused {what} (HTTP {status}): {body or '(empty body)'}"
+        raise MixpanelError(msg)
+
+    def _back_off(self, attempts: _Attempts, exc: _RetryableError) -> None:
+        attempts.failures += 1
+        attempts.last_reason = exc.reason
+        if attempts.failures > self.max_retries:
+            hint = "try again later or raise max_retries"
+            if exc.rate_limited:
+                hint = (
+                    "Mixpanel allows ~60 queries per hour per project: wait for the hourly "
+                    "budget to refill, use a larger window_days, or raise max_retries / "
+                    "max_retry_wait_seconds"
+                )
+            msg = (
+                f"{attempts.what} still failing after {self.max_retries} "
+                f"{'retry' if self.max_retries == 1 else 'retries'} "
+                f"({exc.reason}); {hint}"
+            )
+            raise MixpanelError(msg) from None
+        base = self.rate_limit_base_seconds if exc.rate_limited else self.backoff_base_seconds
+        delay = base * 2 ** (attempts.failures - 1)
+        if exc.retry_after is not None:
+            delay = exc.retry_after
+        delay = max(0.0, min(delay, self.max_retry_wait_seconds))
+        self.logger.warning(
+            "%s: %s; retry %d of %d in %.1f s (%d API calls so far)",
+            attempts.what,
+            exc.reason,
+            attempts.failures,
+            self.max_retries,
+            delay,
+            self.calls,
+        )
+        self._sleep(delay)
+
+    def _redact(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After", "").strip()
+    return float(value) if re.fullmatch(r"\d{1,6}", value) else None

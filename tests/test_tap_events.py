@@ -1,0 +1,511 @@
+"""The tap and its events stream: settings, windows, pushdown, records, state and the CLI."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import logging
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+import respx
+from click.testing import CliRunner
+
+from tap_mixpanel_tajo import client as client_module
+from tap_mixpanel_tajo.streams.events import (
+    day_windows,
+    event_time,
+    fallback_insert_id,
+    to_record,
+)
+from tap_mixpanel_tajo.tap import TapMixpanelTajo
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED_MAPPING = ROOT / "mappings" / "mixpanel-to-brevo.yml"
+BASE = "http://mixpanel.test"
+EXPORT = f"{BASE}/api/2.0/export"
+SECRET = "sa-SECRET-value-42"
+TODAY = dt.datetime.now(dt.timezone.utc).date()
+
+CONFIG = {
+    "base_url": BASE,
+    "project_id": "12345",
+    "service_account_username": "sa-user",
+    "service_account_secret": SECRET,
+    "start_date": "2024-03-01T00:00:00Z",
+    "end_date": "2024-03-02T00:00:00Z",
+}
+
+
+@pytest.fixture(autouse=True)
+def no_sleep(monkeypatch):
+    """Backoffs are recorded, never slept."""
+    sleeps: list[float] = []
+    monkeypatch.setattr(client_module, "_default_sleep", sleeps.append)
+    return sleeps
+
+
+def make_tap(state: dict | None = None, **overrides) -> TapMixpanelTajo:
+    config = {**CONFIG, **overrides}
+    config = {key: value for key, value in config.items() if value is not None}
+    return TapMixpanelTajo(config=config, state=state or {}, parse_env_config=False)
+
+
+def ev(event: str, insert_id: str | None, time: float = 1709251200, **props) -> bytes:
+    properties = {"time": time, "distinct_id": "u1", **props}
+    if insert_id is not None:
+        properties["$insert_id"] = insert_id
+    return json.dumps({"event": event, "properties": properties}).encode() + b"\n"
+
+
+def run(tap: TapMixpanelTajo, capsys) -> tuple[list[dict], list[dict]]:
+    """Sync and return (records, state messages) from stdout."""
+    tap.sync_all()
+    messages = [json.loads(row) for row in capsys.readouterr().out.splitlines() if row]
+    records = [m["record"] for m in messages if m["type"] == "RECORD"]
+    states = [m["value"] for m in messages if m["type"] == "STATE"]
+    return records, states
+
+
+# Windows
+
+
+def plan(tap: TapMixpanelTajo, today: dt.date | None = None) -> list[tuple[dt.date, dt.date]]:
+    """The windows the events stream would export (as at the start of a sync)."""
+    stream = tap.streams["events"]
+    stream._write_starting_replication_value(None)  # what Stream.sync does first
+    return stream.windows(None, today=today)
+
+
+def test_day_windows_are_inclusive_and_never_overlap():
+    windows = day_windows(dt.date(2024, 1, 30), dt.date(2024, 2, 2))
+    assert windows == [
+        (dt.date(2024, 1, 30), dt.date(2024, 1, 30)),
+        (dt.date(2024, 1, 31), dt.date(2024, 1, 31)),
+        (dt.date(2024, 2, 1), dt.date(2024, 2, 1)),
+        (dt.date(2024, 2, 2), dt.date(2024, 2, 2)),
+    ]
+
+
+def test_multi_day_windows_tile_the_range():
+    windows = day_windows(dt.date(2024, 1, 1), dt.date(2024, 1, 8), days=3)
+    assert windows == [
+        (dt.date(2024, 1, 1), dt.date(2024, 1, 3)),
+        (dt.date(2024, 1, 4), dt.date(2024, 1, 6)),
+        (dt.date(2024, 1, 7), dt.date(2024, 1, 8)),
+    ]
+    assert day_windows(dt.date(2024, 1, 2), dt.date(2024, 1, 1)) == []
+
+
+def test_windows_run_from_start_date_to_end_date():
+    assert plan(make_tap(), today=dt.date(2024, 6, 1)) == [
+        (dt.date(2024, 3, 1), dt.date(2024, 3, 1)),
+        (dt.date(2024, 3, 2), dt.date(2024, 3, 2)),
+    ]
+
+
+def test_windows_end_is_clamped_to_today():
+    windows = plan(make_tap(end_date="2030-01-01T00:00:00Z"), today=dt.date(2024, 3, 3))
+    assert windows[-1] == (dt.date(2024, 3, 3), dt.date(2024, 3, 3))
+    assert plan(make_tap(end_date=None), today=dt.date(2024, 3, 2))[-1][1] == dt.date(2024, 3, 2)
+
+
+def test_windows_today_is_in_the_project_timezone():
+    tap = make_tap(end_date=None, project_timezone="Pacific/Kiritimati")
+    kiritimati_today = dt.datetime.now(ZoneInfo("Pacific/Kiritimati")).date()
+    assert plan(tap)[-1][1] == kiritimati_today
+
+
+def bookmark_state(value: str) -> dict:
+    return {"bookmarks": {"events": {"replication_key": "time", "replication_key_value": value}}}
+
+
+def test_windows_reread_lookback_days_before_the_bookmark():
+    tap = make_tap(state=bookmark_state("2024-03-20T10:00:00+00:00"), end_date=None)
+    windows = plan(tap, today=dt.date(2024, 3, 22))
+    assert windows[0] == (dt.date(2024, 3, 15), dt.date(2024, 3, 15))  # 5 days of lookback
+    assert windows[-1] == (dt.date(2024, 3, 22), dt.date(2024, 3, 22))
+    assert len(windows) == 8
+
+
+def test_lookback_never_goes_before_start_date():
+    tap = make_tap(state=bookmark_state("2024-03-02T10:00:00+00:00"), end_date=None)
+    windows = plan(tap, today=dt.date(2024, 3, 4))
+    assert windows[0][0] == dt.date(2024, 3, 1)
+
+
+def test_custom_lookback_and_window_size():
+    tap = make_tap(
+        state=bookmark_state("2024-03-20T10:00:00+00:00"),
+        end_date=None,
+        lookback_days=2,
+        window_days=7,
+    )
+    windows = plan(tap, today=dt.date(2024, 3, 30))
+    assert windows == [
+        (dt.date(2024, 3, 18), dt.date(2024, 3, 24)),
+        (dt.date(2024, 3, 25), dt.date(2024, 3, 30)),
+    ]
+
+
+# Record shape
+
+
+def test_record_lifts_common_fields_and_keeps_properties():
+    raw = {
+        "event": "Purchase",
+        "properties": {
+            "time": 1709251200,
+            "distinct_id": "user-1",
+            "$insert_id": "abc",
+            "$device_id": "dev-9",
+            "$user_id": "user-1",
+            "mp_processing_time_ms": 1709251201234,
+            "$browser": "Chrome",
+            "browser": "not-the-same",
+        },
+    }
+    record = to_record(raw, None)
+    assert record == {
+        "event": "Purchase",
+        "time": "2024-03-01T00:00:00.000000+00:00",
+        "distinct_id": "user-1",
+        "insert_id": "abc",
+        "device_id": "dev-9",
+        "user_id": "user-1",
+        "mp_processing_time_ms": 1709251201234,
+        "properties": raw["properties"],
+    }
+
+
+def test_time_in_milliseconds_is_detected():
+    assert event_time(1709251200123, None) == dt.datetime(
+        2024, 3, 1, 0, 0, 0, 123000, tzinfo=dt.timezone.utc
+    )
+    assert event_time(1709251200, None) == dt.datetime(2024, 3, 1, tzinfo=dt.timezone.utc)
+    assert event_time(None, None) is None
+
+
+def test_project_local_time_is_converted_to_utc():
+    # 2024-07-01 12:00 wall clock in Los Angeles (PDT, UTC-7) stored as a "local epoch".
+    local_epoch = dt.datetime(2024, 7, 1, 12, tzinfo=dt.timezone.utc).timestamp()
+    utc = event_time(local_epoch, ZoneInfo("America/Los_Angeles"))
+    assert utc == dt.datetime(2024, 7, 1, 19, tzinfo=dt.timezone.utc)
+
+
+def test_missing_insert_id_gets_a_stable_hex_hash():
+    raw = {"event": "Sign Up", "properties": {"time": 1709251200, "distinct_id": "u"}}
+    first, second = to_record(raw, None), to_record(dict(raw), None)
+    assert (
+        first["insert_id"] == second["insert_id"] == fallback_insert_id("Sign Up", 1709251200, "u")
+    )
+    int(first["insert_id"], 16)
+    other = to_record(
+        {"event": "Sign Up", "properties": {"time": 1709251201, "distinct_id": "u"}}, None
+    )
+    assert other["insert_id"] != first["insert_id"]
+
+
+# Sync
+
+
+@respx.mock
+def test_sync_emits_records_one_request_per_day_and_a_final_bookmark(capsys):
+    route = respx.get(EXPORT).mock(
+        side_effect=[
+            httpx.Response(
+                200, content=ev("A", "1", time=1709251200) + ev("B", "2", time=1709254800)
+            ),
+            httpx.Response(200, content=ev("C", "3", time=1709337600)),
+        ]
+    )
+    records, states = run(make_tap(), capsys)
+    assert [r["event"] for r in records] == ["A", "B", "C"]
+    params = [call.request.url.params for call in route.calls]
+    assert [(p["from_date"], p["to_date"]) for p in params] == [
+        ("2024-03-01", "2024-03-01"),
+        ("2024-03-02", "2024-03-02"),
+    ]
+    assert all(p["project_id"] == "12345" for p in params)
+    final = states[-1]["bookmarks"]["events"]
+    assert final["replication_key_value"] == "2024-03-02T00:00:00.000000+00:00"
+    assert "progress_markers" not in final
+
+
+@respx.mock
+def test_incremental_sync_rereads_the_lookback_and_advances_the_bookmark(capsys):
+    route = respx.get(EXPORT).mock(
+        side_effect=lambda request: httpx.Response(
+            200,
+            content=ev("late", "x", time=1710547200)  # 2024-03-16: a late event
+            if request.url.params["from_date"] == "2024-03-16"
+            else b"",
+        )
+    )
+    tap = make_tap(
+        state=bookmark_state("2024-03-20T10:00:00.000000+00:00"),
+        end_date="2024-03-21T00:00:00Z",
+    )
+    records, states = run(tap, capsys)
+    dates = [call.request.url.params["from_date"] for call in route.calls]
+    assert [call.request.url.params["to_date"] for call in route.calls] == dates
+    assert dates == [f"2024-03-{day}" for day in range(15, 22)]
+    assert [r["event"] for r in records] == ["late"]
+    # An older late event never moves the bookmark backwards.
+    final = states[-1]["bookmarks"]["events"]
+    assert final["replication_key_value"] == "2024-03-20T10:00:00.000000+00:00"
+
+
+@respx.mock
+def test_newer_events_advance_the_bookmark(capsys):
+    respx.get(EXPORT).respond(
+        200,
+        content=ev("old", "1", time=1710892800) + ev("new", "2", time=1710979200),  # 03-20, 03-21
+    )
+    tap = make_tap(
+        state=bookmark_state("2024-03-20T10:00:00Z"),
+        end_date="2024-03-21T00:00:00Z",
+        lookback_days=0,
+    )
+    _, states = run(tap, capsys)
+    final = states[-1]["bookmarks"]["events"]
+    assert final["replication_key_value"] == "2024-03-21T00:00:00.000000+00:00"
+    assert "progress_markers" not in final
+
+
+@respx.mock
+def test_mapped_event_names_are_pushed_down(capsys):
+    route = respx.get(EXPORT).respond(200, content=b"")
+    run(make_tap(mapping_file=str(SEED_MAPPING)), capsys)
+    pushed = json.loads(route.calls.last.request.url.params["event"])
+    assert pushed == sorted(
+        [
+            "Purchase",
+            "Sign Up",
+            "Add to Cart",
+            "Page View",
+            "$experiment_started",
+            "Feature Activated",
+            "Subscription Renewed",
+        ]
+    )
+
+
+@respx.mock
+def test_credentials_fall_back_to_the_seed_mapping(capsys):
+    route = respx.get(EXPORT).respond(200, content=b"")
+    tap = make_tap(
+        mapping_file=str(SEED_MAPPING),
+        project_id=None,
+        service_account_username=None,
+        service_account_secret=None,
+    )
+    run(tap, capsys)
+    request = route.calls.last.request
+    pair = "your-service-account-username:your-service-account-secret"
+    assert request.headers["Authorization"] == "Basic " + base64.b64encode(pair.encode()).decode()
+    assert request.url.params["project_id"] == "12345"
+
+
+def test_data_residency_falls_back_to_the_mapping(tmp_path):
+    mapping = tmp_path / "eu.yml"
+    mapping.write_text("connectors:\n  mixpanel:\n    project_id: 777\n    data_residency: eu\n")
+    tap = make_tap(base_url=None, project_id=None, mapping_file=str(mapping))
+    assert tap.client.export_url == "https://data-eu.mixpanel.com/api/2.0/export"
+    assert tap.client.credentials.project_id == "777"
+    tap = make_tap(base_url=None, mapping_file=str(mapping), data_residency="IN")
+    assert tap.client.export_url == "https://data-in.mixpanel.com/api/2.0/export"
+
+
+@respx.mock
+def test_terminated_early_retries_the_window_without_duplicates(capsys, no_sleep):
+    respx.get(EXPORT).mock(
+        side_effect=[
+            httpx.Response(200, content=ev("A", "1") + ev("B", "2") + b"terminated early\n"),
+            httpx.Response(200, content=ev("A", "1") + ev("B", "2") + ev("C", "3")),
+        ]
+    )
+    records, _ = run(make_tap(end_date="2024-03-01T00:00:00Z"), capsys)
+    assert [r["insert_id"] for r in records] == ["1", "2", "3"]
+    assert len(no_sleep) == 1
+
+
+@respx.mock
+def test_mid_stream_drop_retries_the_window_without_duplicates(capsys):
+    class Dropped(httpx.SyncByteStream):
+        def __iter__(self):
+            yield ev("A", "1")
+            yield b'{"event": "B", "properties": {"ti'
+            raise httpx.ReadError("connection reset")
+
+    respx.get(EXPORT).mock(
+        side_effect=[
+            httpx.Response(200, stream=Dropped()),
+            httpx.Response(200, content=ev("A", "1") + ev("B", "2")),
+        ]
+    )
+    records, _ = run(make_tap(end_date="2024-03-01T00:00:00Z"), capsys)
+    assert [r["insert_id"] for r in records] == ["1", "2"]
+
+
+@respx.mock
+def test_exact_duplicates_in_a_window_are_dropped(capsys, caplog):
+    caplog.set_level(logging.INFO)
+    body = ev("A", "1") + ev("A", "1") + ev("B", "1") + ev("A", "1", distinct_id="u2")
+    respx.get(EXPORT).respond(200, content=body)
+    records, _ = run(make_tap(end_date="2024-03-01T00:00:00Z"), capsys)
+    # Same insert_id but another event or distinct_id is not Mixpanel's duplicate.
+    assert [(r["event"], r["distinct_id"]) for r in records] == [
+        ("A", "u1"),
+        ("B", "u1"),
+        ("A", "u2"),
+    ]
+    assert "events 2024-03-01..2024-03-01: 3 records, 1 duplicates dropped" in caplog.text
+    assert "API calls so far" in caplog.text
+
+
+@respx.mock
+def test_events_stream_is_skipped_when_the_mapping_turns_it_off(tmp_path, capsys, caplog):
+    caplog.set_level(logging.INFO)
+    mapping = tmp_path / "off.yml"
+    mapping.write_text("connectors:\n  mixpanel:\n    sync:\n      events: false\n")
+    route = respx.get(EXPORT).respond(200, content=ev("A", "1"))
+    records, _ = run(make_tap(mapping_file=str(mapping)), capsys)
+    assert records == []
+    assert route.call_count == 0
+    assert "connectors.mixpanel.sync.events is false" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        (401, "tap-mixpanel-tajo: Mixpanel rejected the credentials (HTTP 401)"),
+        (402, "tap-mixpanel-tajo: Mixpanel answered 402 Payment Required"),
+    ],
+)
+@respx.mock
+def test_fatal_errors_end_with_one_line_and_no_secret(status, expected, capsys, caplog):
+    caplog.set_level(logging.DEBUG)
+    respx.get(EXPORT).respond(status, text=f"nope {SECRET}")
+    with pytest.raises(SystemExit) as info:
+        make_tap().sync_all()
+    message = str(info.value.code)
+    assert message.startswith(expected)
+    assert "\n" not in message
+    assert SECRET not in message
+    assert SECRET not in caplog.text
+    assert SECRET not in capsys.readouterr().out
+
+
+@respx.mock
+def test_rate_limit_via_the_tap_honours_retry_after(capsys, no_sleep):
+    respx.get(EXPORT).mock(
+        side_effect=[
+            httpx.Response(429, headers={"Retry-After": "11"}),
+            httpx.Response(200, content=ev("A", "1")),
+        ]
+    )
+    records, _ = run(make_tap(end_date="2024-03-01T00:00:00Z"), capsys)
+    assert len(records) == 1
+    assert no_sleep == [11]
+
+
+# Settings validation
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        (
+            {"service_account_username": None, "service_account_secret": None},
+            "tap-mixpanel-tajo: no Mixpanel credentials",
+        ),
+        ({"project_id": None}, "tap-mixpanel-tajo: project_id is not set"),
+        ({"service_account_secret": None}, "service_account_secret is not set"),
+        ({"project_timezone": "Mars/Olympus"}, "project_timezone 'Mars/Olympus' is not an IANA"),
+        ({"start_date": "2025-01-01T00:00:00Z"}, "is after end_date"),
+    ],
+)
+def test_invalid_settings_end_with_one_line(overrides, expected):
+    with pytest.raises(SystemExit) as info:
+        make_tap(**overrides)
+    assert expected in str(info.value.code)
+    assert "\n" not in str(info.value.code)
+
+
+def test_broken_mapping_file_is_a_one_line_error(tmp_path):
+    mapping = tmp_path / "bad.yml"
+    mapping.write_text("connectors:\n  mixpanel:\n    sink: 1\n")
+    with pytest.raises(SystemExit) as info:
+        make_tap(mapping_file=str(mapping))
+    assert str(info.value.code).startswith("tap-mixpanel-tajo: ")
+    assert "bad.yml:3:" in str(info.value.code)
+
+
+def test_legacy_secret_needs_no_project_id():
+    tap = make_tap(
+        project_id=None,
+        service_account_username=None,
+        service_account_secret=None,
+        api_secret="legacy",
+    )
+    assert tap.client.credentials.mode == "api_secret"
+
+
+# CLI
+
+
+def test_cli_about_json_lists_the_settings():
+    result = CliRunner().invoke(TapMixpanelTajo.cli, ["--about", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    about = json.loads(result.stdout)
+    assert about["name"] == "tap-mixpanel-tajo"
+    assert about["version"] != "[could not be detected]"
+    settings = about["settings"]["properties"]
+    for name in (
+        "base_url",
+        "project_id",
+        "service_account_username",
+        "service_account_secret",
+        "api_secret",
+        "oauth_token",
+        "data_residency",
+        "start_date",
+        "end_date",
+        "lookback_days",
+        "mapping_file",
+        "project_timezone",
+        "max_retries",
+        "max_retry_wait_seconds",
+    ):
+        assert name in settings
+        assert settings[name].get("title")
+        assert settings[name].get("description")
+    for name in ("service_account_secret", "api_secret", "oauth_token"):
+        assert settings[name]["secret"] is True
+    assert settings["lookback_days"]["default"] == 5
+
+
+def test_cli_discover_works_without_credentials(tmp_path):
+    config = tmp_path / "config.json"
+    config.write_text("{}")
+    result = CliRunner().invoke(TapMixpanelTajo.cli, ["--discover", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    catalog = json.loads(result.stdout)
+    (stream,) = catalog["streams"]
+    assert stream["tap_stream_id"] == "events"
+    assert stream["key_properties"] == ["insert_id"]
+    assert stream["replication_key"] == "time"
+    assert set(stream["schema"]["properties"]) == {
+        "event",
+        "time",
+        "distinct_id",
+        "insert_id",
+        "device_id",
+        "user_id",
+        "mp_processing_time_ms",
+        "properties",
+    }
