@@ -1,0 +1,167 @@
+"""The sandbox's own admin API under ``/_sandbox``: state inspection, faults, clock, seeding."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .faults import Fault, FaultError
+from .mixpanel_project import InvalidPayloadError
+from .state import SandboxState
+from .wire import Request, Response, json_response
+
+
+class AdminError(ValueError):
+    """A malformed admin request (answered with 400)."""
+
+
+def _body(request: Request) -> Any:
+    try:
+        return request.json() or {}
+    except ValueError as exc:
+        raise AdminError(f"invalid JSON body: {exc}") from exc
+
+
+def brevo_events(state: SandboxState, _request: Request) -> Response:
+    """Every event Brevo accepted, in arrival order."""
+    return json_response(200, {"events": state.brevo.events})
+
+
+def brevo_contacts(state: SandboxState, _request: Request) -> Response:
+    """Every Brevo contact, in creation order."""
+    account = state.brevo
+    return json_response(
+        200, {"contacts": [account.contact_json(c) for c in account.contacts.values()]}
+    )
+
+
+def brevo_lists(state: SandboxState, _request: Request) -> Response:
+    """Brevo folders and lists, each list with its member contact ids."""
+    account = state.brevo
+    lists = [
+        {**account.list_json(lst), "contactIds": list(lst["members"])}
+        for lst in account.lists.values()
+    ]
+    return json_response(200, {"lists": lists, "folders": list(account.folders.values())})
+
+
+def get_calls(state: SandboxState, _request: Request) -> Response:
+    """The API call log."""
+    return json_response(200, {"calls": state.calls})
+
+
+def clear_calls(state: SandboxState, _request: Request) -> Response:
+    """Forget the call log."""
+    state.calls.clear()
+    return json_response(200, {"calls": []})
+
+
+def get_faults(state: SandboxState, _request: Request) -> Response:
+    """The fault rules still armed."""
+    return json_response(200, {"faults": state.faults.list()})
+
+
+def add_fault(state: SandboxState, request: Request) -> Response:
+    """Arm a fault rule."""
+    try:
+        fault = Fault.from_json(_body(request))
+    except FaultError as exc:
+        raise AdminError(str(exc)) from exc
+    state.faults.add(fault)
+    return json_response(201, {"fault": fault.to_json()})
+
+
+def clear_faults(state: SandboxState, _request: Request) -> Response:
+    """Disarm every fault rule."""
+    state.faults.clear()
+    return json_response(200, {"faults": []})
+
+
+def add_events(state: SandboxState, request: Request) -> Response:
+    """Append events to the Mixpanel project (processed now unless they say otherwise)."""
+    count = state.mixpanel.add_events(_body(request).get("events"), state.now_ms)
+    return json_response(200, {"added": count})
+
+
+def upsert_profiles(state: SandboxState, request: Request) -> Response:
+    """Create or update Mixpanel profiles."""
+    count = state.mixpanel.upsert_profiles(_body(request).get("profiles"))
+    return json_response(200, {"upserted": count})
+
+
+def delete_profile(state: SandboxState, request: Request) -> Response:
+    """Delete a Mixpanel profile (404 if it does not exist)."""
+    distinct_id = request.path.removeprefix("/mixpanel/profiles/")
+    if not state.mixpanel.delete_profile(distinct_id):
+        return json_response(404, {"error": f"no profile {distinct_id}"})
+    return json_response(200, {"deleted": distinct_id})
+
+
+def get_clock(state: SandboxState, _request: Request) -> Response:
+    """The sandbox clock."""
+    return json_response(200, {"now": state.now.isoformat()})
+
+
+def advance_clock(state: SandboxState, request: Request) -> Response:
+    """Move the sandbox clock forward by ``advance_hours``."""
+    hours = _body(request).get("advance_hours")
+    if not isinstance(hours, (int, float)) or isinstance(hours, bool) or hours < 0:
+        raise AdminError("advance_hours must be a non-negative number")
+    return json_response(200, {"now": state.advance_clock(hours).isoformat()})
+
+
+def reset(state: SandboxState, _request: Request) -> Response:
+    """Restore the seeded state."""
+    state.reset()
+    return json_response(200, {"now": state.now.isoformat()})
+
+
+def health(state: SandboxState, _request: Request) -> Response:
+    """Liveness and a summary of the seeded volumes."""
+    return json_response(
+        200,
+        {
+            "status": "ok",
+            "now": state.now.isoformat(),
+            "profiles": len(state.mixpanel.profiles),
+            "events": len(state.mixpanel.events),
+        },
+    )
+
+
+ROUTES: dict[tuple[str, str], Callable[[SandboxState, Request], Response]] = {
+    ("GET", "/health"): health,
+    ("GET", "/brevo/events"): brevo_events,
+    ("GET", "/brevo/contacts"): brevo_contacts,
+    ("GET", "/brevo/lists"): brevo_lists,
+    ("GET", "/calls"): get_calls,
+    ("DELETE", "/calls"): clear_calls,
+    ("GET", "/faults"): get_faults,
+    ("POST", "/faults"): add_fault,
+    ("DELETE", "/faults"): clear_faults,
+    ("POST", "/mixpanel/events"): add_events,
+    ("POST", "/mixpanel/profiles"): upsert_profiles,
+    ("GET", "/clock"): get_clock,
+    ("POST", "/clock"): advance_clock,
+    ("POST", "/reset"): reset,
+}
+
+
+def handle(state: SandboxState, request: Request) -> Response:
+    """Route and answer one admin request."""
+    handler = ROUTES.get((request.method, request.path.rstrip("/")))
+    if (
+        handler is None
+        and request.method == "DELETE"
+        and request.path.startswith("/mixpanel/profiles/")
+    ):
+        handler = delete_profile
+    if handler is None:
+        return json_response(
+            404, {"error": f"unknown admin endpoint {request.method} {request.path}"}
+        )
+    try:
+        with state.lock:
+            return handler(state, request)
+    except (AdminError, InvalidPayloadError) as exc:
+        return json_response(400, {"error": str(exc)})

@@ -1,0 +1,285 @@
+"""Brevo API v3 subset, mounted under ``/brevo/v3``."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+from .brevo_account import BrevoAccount, BrevoError
+from .specs import brevo_errors
+from .wire import Request, Response, empty_response, json_response
+
+API_KEY = "sandbox-brevo-key"
+NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
+MAX_EVENT_PROPERTIES_BYTES = 50 * 1024
+# Brevo does not document a cap for /events/batch (reference/brevo-api.md section 4, UNVERIFIED);
+# the sandbox enforces these so that a target batching without bounds fails loudly.
+MAX_BATCH_EVENTS = 1000
+MAX_BATCH_BYTES = 5 * 1024 * 1024
+PARTIAL_FAULT_MESSAGE = "Event could not be queued"
+ACCOUNT = {
+    "email": "sandbox@example.com",
+    "firstName": "Sandbox",
+    "lastName": "Demo",
+    "companyName": "Tajo Sandbox",
+    "address": {
+        "street": "1 Loopback Way",
+        "city": "Localhost",
+        "zipCode": "00000",
+        "country": "FR",
+    },
+    "plan": [{"type": "free", "creditsType": "sendLimit", "credits": 300}],
+    "relay": {
+        "enabled": False,
+        "data": {"userName": "sandbox@example.com", "relay": "", "port": 587},
+    },
+}
+
+Handler = Callable[[BrevoAccount, Request, dict[str, str]], Response]
+
+
+def _error(status: int, code: str, message: str) -> Response:
+    return json_response(status, {"code": code, "message": message})
+
+
+def _body(request: Request, schema: str | None = None) -> Any:
+    """Decode a JSON body, checking the content type and, when named, the vendored schema."""
+    if "application/json" not in request.header("content-type"):
+        raise BrevoError(400, "invalid_parameter", "Content-Type must be application/json")
+    try:
+        body = request.json()
+    except ValueError as exc:
+        raise BrevoError(400, "invalid_parameter", f"Invalid JSON body: {exc}") from exc
+    if schema is not None and (errors := brevo_errors(schema, body)):
+        raise BrevoError(400, "invalid_parameter", "; ".join(errors))
+    return body
+
+
+def event_errors(event: Any) -> list[str]:
+    """Everything wrong with one event: the vendored schema plus Brevo's documented limits."""
+    errors = brevo_errors("event", event)
+    if not isinstance(event, dict):
+        return errors
+    name = event.get("event_name")
+    if isinstance(name, str) and not NAME_RE.match(name):
+        errors.append("event_name: only alphanumerical characters, - and _ (max 255) are allowed")
+    props = event.get("event_properties")
+    if isinstance(props, dict):
+        bad = [key for key in props if not NAME_RE.match(key)]
+        if bad:
+            errors.append(f"event_properties: invalid key(s) {bad}; use [A-Za-z0-9_-]")
+        if len(json.dumps(props).encode("utf-8")) > MAX_EVENT_PROPERTIES_BYTES:
+            errors.append("event_properties: larger than 50 KB")
+    return errors
+
+
+def create_event(account: BrevoAccount, request: Request, _: dict[str, str]) -> Response:
+    """``POST /events`` -> 204."""
+    event = _body(request)
+    if errors := event_errors(event):
+        raise BrevoError(400, "invalid_parameter", "; ".join(errors))
+    account.record_event(event)
+    return empty_response(204)
+
+
+def create_batch_events(account: BrevoAccount, request: Request, _: dict[str, str]) -> Response:
+    """``POST /events/batch``: 202 all queued, 207 some failed, 400 all failed."""
+    if len(request.body) > MAX_BATCH_BYTES:
+        raise BrevoError(413, "invalid_parameter", "Request body is larger than 5 MB")
+    events = _body(request, "eventsBatch")["events"]
+    if not events:
+        raise BrevoError(400, "invalid_parameter", "events must contain at least one event")
+    if len(events) > MAX_BATCH_EVENTS:
+        raise BrevoError(400, "invalid_parameter", f"At most {MAX_BATCH_EVENTS} events per batch")
+    injected = set(request.fault.fail_indices) if request.fault is not None else set()
+    failures: dict[str, list[int]] = {}
+    for index, event in enumerate(events):
+        errors = event_errors(event)
+        if not errors and index in injected:
+            errors = [PARTIAL_FAULT_MESSAGE]
+        if errors:
+            failures.setdefault("; ".join(errors), []).append(index)
+        else:
+            account.record_event(event)
+    failed = sum(len(indices) for indices in failures.values())
+    if not failed:
+        return json_response(202, {"count": len(events), "message": "Events queued for processing"})
+    payload = {
+        "status": "failed" if failed == len(events) else "partiallyQueued",
+        "total_events": len(events),
+        "successful_events": len(events) - failed,
+        "failed_events": failed,
+        "errors": [{"eventIndex": idx, "message": msg} for msg, idx in failures.items()],
+    }
+    return json_response(400 if failed == len(events) else 207, payload)
+
+
+def get_account(_account: BrevoAccount, _request: Request, _: dict[str, str]) -> Response:
+    """``GET /account``."""
+    return json_response(200, ACCOUNT)
+
+
+def get_attributes(account: BrevoAccount, _request: Request, _: dict[str, str]) -> Response:
+    """``GET /contacts/attributes``."""
+    return json_response(200, {"attributes": account.attributes})
+
+
+def create_attribute(account: BrevoAccount, request: Request, args: dict[str, str]) -> Response:
+    """``POST /contacts/attributes/{category}/{name}`` -> 201."""
+    account.create_attribute(args["category"], args["name"], _body(request, "createAttribute"))
+    return empty_response(201)
+
+
+def import_contacts(account: BrevoAccount, request: Request, _: dict[str, str]) -> Response:
+    """``POST /contacts/import`` -> 202 ``{processId}``."""
+    process_id = account.import_contacts(_body(request, "requestContactImport"))
+    return json_response(202, {"processId": process_id})
+
+
+def get_process(account: BrevoAccount, _request: Request, args: dict[str, str]) -> Response:
+    """``GET /processes/{id}``."""
+    return json_response(200, account.process_json(int(args["id"])))
+
+
+def _contact(account: BrevoAccount, request: Request, identifier: str) -> dict[str, Any]:
+    contact = account.find(identifier, request.param("identifierType"))
+    if contact is None:
+        raise BrevoError(404, "document_not_found", "Contact does not exist")
+    return contact
+
+
+def get_contact(account: BrevoAccount, request: Request, args: dict[str, str]) -> Response:
+    """``GET /contacts/{identifier}``."""
+    return json_response(200, account.contact_json(_contact(account, request, args["identifier"])))
+
+
+def delete_contact(account: BrevoAccount, request: Request, args: dict[str, str]) -> Response:
+    """``DELETE /contacts/{identifier}`` -> 204."""
+    account.delete_contact(_contact(account, request, args["identifier"]))
+    return empty_response(204)
+
+
+def create_folder(account: BrevoAccount, request: Request, _: dict[str, str]) -> Response:
+    """``POST /contacts/folders`` -> 201 ``{id}``."""
+    body = _body(request, "createUpdateFolder")
+    if not body.get("name"):
+        raise BrevoError(400, "missing_parameter", "name is required")
+    return json_response(201, {"id": account.create_folder(body["name"])})
+
+
+def create_list(account: BrevoAccount, request: Request, _: dict[str, str]) -> Response:
+    """``POST /contacts/lists`` -> 201 ``{id}``."""
+    body = _body(request, "createList")
+    return json_response(201, {"id": account.create_list(body["name"], body["folderId"])})
+
+
+def _int_param(request: Request, name: str, default: int, maximum: int) -> int:
+    raw = request.param(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or int(raw) > maximum:
+        raise BrevoError(400, "out_of_range", f"{name} must be an integer between 0 and {maximum}")
+    return int(raw)
+
+
+def get_lists(account: BrevoAccount, request: Request, _: dict[str, str]) -> Response:
+    """``GET /contacts/lists`` (limit <= 50)."""
+    limit = _int_param(request, "limit", 10, 50)
+    offset = _int_param(request, "offset", 0, 10**9)
+    lists = sorted(account.lists.values(), key=lambda lst: lst["id"])
+    page = [account.list_json(lst) for lst in lists[offset : offset + limit]]
+    return json_response(200, {"lists": page, "count": len(lists)})
+
+
+def get_list_contacts(account: BrevoAccount, request: Request, args: dict[str, str]) -> Response:
+    """``GET /contacts/lists/{id}/contacts`` (limit <= 500)."""
+    members = account.get_list(int(args["id"]))["members"]
+    limit = _int_param(request, "limit", 50, 500)
+    offset = _int_param(request, "offset", 0, 10**9)
+    page = [account.contact_json(account.contacts[cid]) for cid in members[offset : offset + limit]]
+    return json_response(200, {"contacts": page, "count": len(members)})
+
+
+def _membership_body(request: Request, kind: str, allow_all: bool) -> tuple[str, list[Any]]:
+    """Pick the one identifier array of an add/remove body and validate that spec branch.
+
+    The official ``oneOf`` branches have no ``required`` keys, so every body matches all of them
+    and a literal ``oneOf`` check would reject everything; the branch is chosen by its key.
+    """
+    body = _body(request)
+    keys = [k for k in ("emails", "ids", "extIds") if isinstance(body, dict) and k in body]
+    if allow_all and isinstance(body, dict) and body.get("all") is True and not keys:
+        return "all", []
+    if len(keys) != 1:
+        raise BrevoError(400, "invalid_parameter", "Pass exactly one of emails, ids or extIds")
+    prefix = "addContactToList" if kind == "add" else "removeContactFromList"
+    branch = {"emails": "ByEmails", "ids": "ByIDs", "extIds": "ByExtIDs"}[keys[0]]
+    if errors := brevo_errors(prefix + branch, body):
+        raise BrevoError(400, "invalid_parameter", "; ".join(errors))
+    return keys[0], body[keys[0]]
+
+
+def add_to_list(account: BrevoAccount, request: Request, args: dict[str, str]) -> Response:
+    """``POST /contacts/lists/{id}/contacts/add`` -> 201 success/failure arrays."""
+    key, values = _membership_body(request, "add", allow_all=False)
+    return json_response(201, account.add_to_list(int(args["id"]), key, values))
+
+
+def remove_from_list(account: BrevoAccount, request: Request, args: dict[str, str]) -> Response:
+    """``POST /contacts/lists/{id}/contacts/remove`` -> 201."""
+    key, values = _membership_body(request, "remove", allow_all=True)
+    return json_response(201, account.remove_from_list(int(args["id"]), key, values))
+
+
+ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
+    (method, re.compile(f"^{pattern}$"), handler)
+    for method, pattern, handler in (
+        ("POST", r"/events", create_event),
+        ("POST", r"/events/batch", create_batch_events),
+        ("GET", r"/account", get_account),
+        ("GET", r"/contacts/attributes", get_attributes),
+        ("POST", r"/contacts/attributes/(?P<category>[^/]+)/(?P<name>[^/]+)", create_attribute),
+        ("POST", r"/contacts/import", import_contacts),
+        ("GET", r"/processes/(?P<id>\d+)", get_process),
+        ("POST", r"/contacts/folders", create_folder),
+        ("GET", r"/contacts/lists", get_lists),
+        ("POST", r"/contacts/lists", create_list),
+        ("GET", r"/contacts/lists/(?P<id>\d+)/contacts", get_list_contacts),
+        ("POST", r"/contacts/lists/(?P<id>\d+)/contacts/add", add_to_list),
+        ("POST", r"/contacts/lists/(?P<id>\d+)/contacts/remove", remove_from_list),
+        ("GET", r"/contacts/(?P<identifier>[^/]+)", get_contact),
+        ("DELETE", r"/contacts/(?P<identifier>[^/]+)", delete_contact),
+    )
+]
+
+
+def handle(account: BrevoAccount, request: Request) -> Response:
+    """Authenticate, route and answer one Brevo request, adding the rate-limit headers."""
+    if request.header("api-key") != API_KEY:
+        response = _error(401, "unauthorized", "Key not found")
+    else:
+        response = _route(account, request)
+    response.headers.update(account.rate_headers(request.path))
+    return response
+
+
+def _route(account: BrevoAccount, request: Request) -> Response:
+    allowed = False
+    for method, pattern, handler in ROUTES:
+        match = pattern.match(request.path)
+        if match is None:
+            continue
+        if method != request.method:
+            allowed = True
+            continue
+        try:
+            return handler(account, request, match.groupdict())
+        except BrevoError as exc:
+            return _error(exc.status, exc.code, exc.message)
+    if allowed:
+        return _error(
+            405, "method_not_allowed", f"{request.method} Method is not allowed on this path"
+        )
+    return _error(404, "document_not_found", f"Unknown path {request.path}")

@@ -1,0 +1,244 @@
+"""Mixpanel API subset under ``/mixpanel``: raw export, engage, cohorts list, ``/api/app/me``."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import date, datetime
+from typing import Any
+
+from .expressions import ExpressionError, parse
+from .mixpanel_project import ENGAGE_PAGE_SIZE, PROJECT_ID, PROJECT_NAME, MixpanelProject
+from .specs import mixpanel_params
+from .wire import Request, Response, json_response, text_response
+
+# Sandbox-only credentials, public by design.
+SERVICE_ACCOUNT = ("sandbox-user", "sandbox-secret")
+PROJECT_SECRET = "sandbox-project-secret"  # noqa: S105
+OAUTH_TOKEN = "sandbox-oauth-token"  # noqa: S105
+MAX_EXPORT_LIMIT = 100_000
+BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
+
+
+class MixpanelError(Exception):
+    """An error answered with ``status``; export answers plain text, the rest JSON."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+def authenticate(request: Request, params: dict[str, str], needs_project: bool = True) -> None:
+    """Check credentials the way Mixpanel does for service accounts, secrets and OAuth."""
+    header = request.header("authorization")
+    scheme, _, value = header.partition(" ")
+    project_required = True
+    if scheme.lower() == "basic":
+        try:
+            user, _, password = base64.b64decode(value).decode("utf-8").partition(":")
+        except ValueError as exc:
+            raise MixpanelError(401, "Invalid credentials") from exc
+        if (user, password) == (PROJECT_SECRET, ""):
+            project_required = False
+        elif (user, password) != SERVICE_ACCOUNT:
+            raise MixpanelError(401, "Invalid credentials")
+    elif scheme.lower() != "bearer" or value != OAUTH_TOKEN:
+        raise MixpanelError(401, "Invalid credentials")
+    project = params.get("project_id")
+    if project is None:
+        if needs_project and project_required:
+            raise MixpanelError(400, "project_id is required when using a service account")
+        return
+    if not project.isdigit():
+        raise MixpanelError(400, f"project_id must be an integer, got {project!r}")
+    if int(project) != PROJECT_ID:
+        raise MixpanelError(403, f"You do not have permission to access project {project}")
+
+
+def check_params(operation: str, params: dict[str, str]) -> None:
+    """Check presence and types of the parameters against the vendored spec.
+
+    ``project_id`` is left to ``authenticate``: the spec marks it required, but secret auth
+    works without it.
+    """
+    for spec in mixpanel_params()[operation]:
+        name, kind = spec["name"], spec["type"]
+        value = params.get(name)
+        if name == "project_id":
+            continue
+        if value is None:
+            if spec["required"]:
+                raise MixpanelError(400, f"'{name}' is a required parameter")
+            continue
+        if kind == "integer" and not value.lstrip("-").isdigit():
+            raise MixpanelError(400, f"'{name}' must be an integer")
+        if kind == "boolean" and value.lower() not in BOOLEANS:
+            raise MixpanelError(400, f"'{name}' must be a boolean")
+        if kind == "array" and not isinstance(_json(name, value), list):
+            raise MixpanelError(400, f"'{name}' must be a JSON array")
+
+
+def _json(name: str, value: str) -> Any:
+    try:
+        return json.loads(value)
+    except ValueError as exc:
+        raise MixpanelError(400, f"'{name}' is not valid JSON") from exc
+
+
+def _date(name: str, value: str) -> date:
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError as exc:
+        raise MixpanelError(400, f"'{name}' must be a date in yyyy-mm-dd format") from exc
+
+
+def export(project: MixpanelProject, request: Request, now: datetime) -> Response:
+    """``GET /api/2.0/export``: NDJSON lines in processing order, streamed.
+
+    ``where`` is accepted but not applied: the product slices by whole days.
+    """
+    params = request.form()
+    try:
+        authenticate(request, params)
+        check_params("export", params)
+        from_day, to_day = (
+            _date("from_date", params["from_date"]),
+            _date("to_date", params["to_date"]),
+        )
+        if to_day > now.date():
+            raise MixpanelError(400, "to_date cannot be later than today")
+        if from_day > to_day:
+            raise MixpanelError(400, "from_date cannot be later than to_date")
+        names = None
+        if "event" in params:
+            names = _json("event", params["event"])
+            if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+                raise MixpanelError(400, "'event' must be a JSON array of event names")
+            names = set(names)
+        limit = int(params["limit"]) if "limit" in params else None
+        if limit is not None and not 0 < limit <= MAX_EXPORT_LIMIT:
+            raise MixpanelError(400, f"'limit' must be between 1 and {MAX_EXPORT_LIMIT}")
+    except MixpanelError as exc:
+        return text_response(exc.status, exc.message)
+    time_in_ms = BOOLEANS[params.get("time_in_ms", "false").lower()]
+    now_ms = int(now.timestamp() * 1000)
+    lines = project.export_lines(
+        now_ms, from_day, to_day, names=names, limit=limit, time_in_ms=time_in_ms
+    )
+    return Response(200, lines, {"Content-Type": "text/plain; charset=utf-8"})
+
+
+def engage(project: MixpanelProject, request: Request, now: datetime) -> Response:
+    """``/api/query/engage``: profile pages of 1000 with a session for the later pages."""
+    params = request.form()
+    authenticate(request, params)
+    check_params("engage", params)
+    if "data_group_id" in params:
+        raise MixpanelError(400, "data_group_id (group profiles) is not supported by the sandbox")
+    if "behaviors" in params:
+        raise MixpanelError(400, "behaviors is not supported by the sandbox")
+    page = int(params.get("page", "0"))
+    if page < 0:
+        raise MixpanelError(400, "page must be >= 0")
+    session_id = params.get("session_id")
+    if page > 0 and not session_id:
+        raise MixpanelError(400, "session_id is required when page > 0")
+    rows = project.sessions.get(session_id) if session_id else None
+    if rows is None:
+        if page > 0:
+            raise MixpanelError(400, "request for page in uncached query for params")
+        rows = _engage_query(project, params, now)
+        session_id = project.open_session(rows)
+    chunk = rows[page * ENGAGE_PAGE_SIZE : (page + 1) * ENGAGE_PAGE_SIZE]
+    if "output_properties" in params:
+        keep = set(_json("output_properties", params["output_properties"]))
+        chunk = [
+            {**row, "$properties": {k: v for k, v in row["$properties"].items() if k in keep}}
+            for row in chunk
+        ]
+    payload: dict[str, Any] = {
+        "page": page,
+        "page_size": ENGAGE_PAGE_SIZE,
+        "session_id": session_id,
+        "status": "ok",
+        "results": chunk,
+    }
+    if page == 0:  # like Mixpanel, ``total`` is only given on the first page
+        payload["total"] = len(rows)
+    return json_response(200, payload)
+
+
+def _engage_query(
+    project: MixpanelProject, params: dict[str, str], now: datetime
+) -> list[dict[str, Any]]:
+    cohort_id = None
+    if "filter_by_cohort" in params:
+        cohort = _json("filter_by_cohort", params["filter_by_cohort"])
+        if not isinstance(cohort, dict) or not isinstance(cohort.get("id"), int):
+            raise MixpanelError(400, 'filter_by_cohort must be a JSON object like {"id": 123}')
+        cohort_id = cohort["id"]
+    include_all = BOOLEANS[params.get("include_all_users", "true").lower()]
+    distinct_ids = None
+    if "distinct_ids" in params:
+        distinct_ids = _json("distinct_ids", params["distinct_ids"])
+        if not isinstance(distinct_ids, list):
+            raise MixpanelError(400, "distinct_ids must be a JSON array")
+    elif "distinct_id" in params:
+        distinct_ids = [params["distinct_id"]]
+    try:
+        where = parse(params["where"]) if params.get("where") else None
+    except ExpressionError as exc:
+        raise MixpanelError(400, str(exc)) from exc
+    rows = project.engage_rows(now, cohort_id, include_all, distinct_ids, where)
+    if rows is None:
+        raise MixpanelError(400, f"cohort {cohort_id} does not exist")
+    return rows
+
+
+def cohorts_list(project: MixpanelProject, request: Request, now: datetime) -> Response:
+    """``/api/query/cohorts/list``: a bare JSON array."""
+    params = request.form()
+    authenticate(request, params)
+    check_params("cohorts_list", params)
+    return json_response(200, project.cohorts(now))
+
+
+def app_me(_project: MixpanelProject, request: Request, _now: datetime) -> Response:
+    """``GET /api/app/me``: the projects the credentials can reach."""
+    authenticate(request, request.form(), needs_project=False)
+    projects = {
+        str(PROJECT_ID): {
+            "name": PROJECT_NAME,
+            "organization_id": 1,
+            "timezone": "UTC",
+            "domain": "mixpanel.com",
+            "has_workspaces": False,
+        }
+    }
+    organizations = {"1": {"id": 1, "name": "Tajo Sandbox"}}
+    return json_response(200, {"results": {"projects": projects, "organizations": organizations}})
+
+
+ROUTES = {
+    ("GET", "/api/2.0/export"): export,
+    ("GET", "/api/query/engage"): engage,
+    ("POST", "/api/query/engage"): engage,
+    ("GET", "/api/2.0/engage"): engage,
+    ("POST", "/api/2.0/engage"): engage,
+    ("GET", "/api/query/cohorts/list"): cohorts_list,
+    ("POST", "/api/query/cohorts/list"): cohorts_list,
+    ("GET", "/api/2.0/cohorts/list"): cohorts_list,
+    ("POST", "/api/2.0/cohorts/list"): cohorts_list,
+    ("GET", "/api/app/me"): app_me,
+}
+
+
+def handle(project: MixpanelProject, request: Request, now: datetime) -> Response:
+    """Route and answer one Mixpanel request."""
+    handler = ROUTES.get((request.method, request.path.rstrip("/") or "/"))
+    if handler is None:
+        return json_response(404, {"error": f"Unknown path {request.path}", "status": 0})
+    try:
+        return handler(project, request, now)
+    except MixpanelError as exc:
+        return json_response(exc.status, {"error": exc.message, "status": 0})

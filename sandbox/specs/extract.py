@@ -1,0 +1,113 @@
+"""Regenerate the vendored API pieces from the official specs in ``../shared/specs``.
+
+Run once by hand (``python sandbox/specs/extract.py``); the sandbox never imports this module.
+It copies the Brevo request schemas and the Mixpanel request parameters the sandbox validates
+against, then applies the documented deviations listed in ``DEVIATIONS`` below.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+HERE = Path(__file__).resolve().parent
+SHARED_SPECS = HERE.parents[2] / "shared" / "specs"
+
+BREVO_SCHEMAS = (
+    "event",
+    "requestContactImport",
+    "createAttribute",
+    "createList",
+    "createUpdateFolder",
+    "addContactToListByEmails",
+    "addContactToListByIDs",
+    "addContactToListByExtIDs",
+    "removeContactFromListByEmails",
+    "removeContactFromListByIDs",
+    "removeContactFromListByExtIDs",
+    "removeContactFromListByAll",
+    "errorModel",
+)
+
+# Brevo's 2026 spec (reference/brevo-api.md section 4) widened event_properties values to
+# string/number/boolean/date/object/array; the saved 2025 spec allows only string/integer/
+# object/array-of-object. The sandbox follows the 2026 API.
+EVENT_PROPERTY_VALUES_2026 = {
+    "anyOf": [
+        {"type": "string"},
+        {"type": "number"},
+        {"type": "boolean"},
+        {"type": "object"},
+        {"type": "array"},
+    ]
+}
+
+# POST /events/batch was added on 2026-03-03 and is absent from the saved spec; its body shape
+# comes from reference/brevo-api.md section 4 (SPEC26 /events/batch).
+EVENTS_BATCH = {
+    "type": "object",
+    "required": ["events"],
+    "properties": {"events": {"type": "array", "items": {"type": "object"}}},
+}
+
+MIXPANEL_OPERATIONS = {
+    "export": ("export.openapi.yaml", "/export", "get"),
+    "engage": ("query.openapi.yaml", "/engage", "post"),
+    "cohorts_list": ("query.openapi.yaml", "/cohorts/list", "post"),
+}
+
+
+def _load(path: Path) -> Any:
+    with path.open(encoding="utf-8") as handle:
+        data = yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
+    return json.loads(json.dumps(data, default=str))
+
+
+def mixpanel_parameters(spec: dict[str, Any], path: str, method: str) -> list[dict[str, Any]]:
+    """Flatten an operation's query parameters and form-body properties into one list."""
+    operation = spec["paths"][path][method]
+    params = [
+        {
+            "name": p["name"],
+            "required": bool(p.get("required", False)),
+            "type": p["schema"]["type"],
+        }
+        for p in operation.get("parameters", [])
+        if "$ref" not in p and p.get("in") == "query"
+    ]
+    form = (
+        operation.get("requestBody", {})
+        .get("content", {})
+        .get("application/x-www-form-urlencoded", {})
+        .get("schema", {})
+        .get("properties", {})
+    )
+    params += [{"name": k, "required": False, "type": v["type"]} for k, v in form.items()]
+    return params
+
+
+def main() -> None:
+    """Write ``brevo_schemas.json`` and ``mixpanel_params.json`` beside this file."""
+    if not SHARED_SPECS.is_dir():
+        sys.exit(f"official specs not found at {SHARED_SPECS}")
+    brevo = _load(SHARED_SPECS / "brevo" / "swagger_definition_v3.yml")["components"]["schemas"]
+    schemas = {name: brevo[name] for name in BREVO_SCHEMAS}
+    schemas["event"]["properties"]["event_properties"]["additionalProperties"] = (
+        EVENT_PROPERTY_VALUES_2026
+    )
+    schemas["eventsBatch"] = EVENTS_BATCH
+    (HERE / "brevo_schemas.json").write_text(json.dumps(schemas, indent=1) + "\n")
+
+    params = {}
+    for key, (filename, path, method) in MIXPANEL_OPERATIONS.items():
+        spec = _load(SHARED_SPECS / "mixpanel" / filename)
+        params[key] = mixpanel_parameters(spec, path, method)
+    (HERE / "mixpanel_params.json").write_text(json.dumps(params, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()

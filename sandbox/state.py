@@ -1,0 +1,79 @@
+"""Everything the sandbox remembers, shared by the HTTP handlers and in-process callers."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from .brevo_account import BrevoAccount
+from .demo_data import DemoProject, generate
+from .faults import FaultRegistry
+from .mixpanel_project import MixpanelProject
+
+
+def default_now() -> datetime:
+    """The current UTC time truncated to the hour."""
+    return datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+
+
+class SandboxState:
+    """Sandbox clock, Mixpanel project, Brevo account, faults and the call log.
+
+    Hold ``lock`` while reading or changing anything from another thread than the server's.
+    """
+
+    def __init__(
+        self,
+        seed: int = 7,
+        now: datetime | None = None,
+        profiles: int = 500,
+        events: int = 20000,
+        days: int = 8,
+    ) -> None:
+        start = now or default_now()
+        self.initial_now = start if start.tzinfo else start.replace(tzinfo=timezone.utc)
+        self.lock = threading.RLock()
+        self.faults = FaultRegistry()
+        self.calls: list[dict[str, Any]] = []
+        self._demo: DemoProject = generate(seed, self.initial_now, profiles, events, days)
+        self.now = self.initial_now
+        self.mixpanel = self._fresh_project()
+        self.brevo = BrevoAccount()
+
+    def _fresh_project(self) -> MixpanelProject:
+        # Stored events are never mutated in place, so a shallow copy of the list is enough.
+        profiles = {k: dict(v) for k, v in self._demo.profiles.items()}
+        return MixpanelProject(DemoProject(profiles=profiles, events=list(self._demo.events)))
+
+    def reset(self) -> None:
+        """Restore the seeded state: clock, both APIs, faults and the call log."""
+        with self.lock:
+            self.now = self.initial_now
+            self.mixpanel = self._fresh_project()
+            self.brevo = BrevoAccount()
+            self.faults.clear()
+            self.calls.clear()
+
+    @property
+    def now_ms(self) -> int:
+        """The sandbox clock in epoch milliseconds."""
+        return int(self.now.timestamp() * 1000)
+
+    def advance_clock(self, hours: float) -> datetime:
+        """Move the clock forward (reveals late-arriving events); returns the new time."""
+        if hours < 0:
+            raise ValueError("the sandbox clock only moves forward")
+        with self.lock:
+            self.now += timedelta(hours=hours)
+            return self.now
+
+    def record_call(
+        self, api: str, method: str, path: str, query: dict[str, list[str]], status: int
+    ) -> None:
+        """Append one API call to the log the admin API exposes."""
+        flat = {k: v[0] if len(v) == 1 else v for k, v in query.items()}
+        with self.lock:
+            self.calls.append(
+                {"api": api, "method": method, "path": path, "query": flat, "status": status}
+            )
