@@ -40,7 +40,7 @@ def _meltano_run(root: Path, env: dict[str, str], state_suffix: str, log_file: P
         for line in process.stdout:
             log.write(line)
             if "records/s" in line or "window(s)" in line:
-                print("  " + line.strip().split("| ")[-1][:160], flush=True)
+                print("  " + line.strip().partition("tap-mixpanel-tajo ")[2], flush=True)
         return process.wait()
 
 
