@@ -15,7 +15,10 @@ class FaultError(ValueError):
 
 @dataclass
 class Fault:
-    """One fault rule. ``times`` counts remaining uses; -1 means until the faults are cleared."""
+    """One fault rule. ``times`` counts remaining uses; -1 means until the faults are cleared.
+
+    ``after`` lets that many matching requests through first (a failure in the middle of a run).
+    """
 
     api: str
     path: str
@@ -26,6 +29,7 @@ class Fault:
     body: str | None = None
     times: int = 1
     fail_indices: list[int] = field(default_factory=list)
+    after: int = 0
 
     @classmethod
     def from_json(cls, data: Any) -> Fault:
@@ -51,6 +55,9 @@ class Fault:
         indices = data.get("fail_indices") or []
         if not all(isinstance(i, int) for i in indices):
             raise FaultError("fail_indices must be a list of integers")
+        after = data.get("after", 0)
+        if not isinstance(after, int) or after < 0:
+            raise FaultError("after must be a non-negative integer")
         method = data.get("method")
         return cls(
             api=api,
@@ -62,6 +69,7 @@ class Fault:
             body=data.get("body"),
             times=times,
             fail_indices=list(indices),
+            after=after,
         )
 
     def matches(self, api: str, method: str, path: str) -> bool:
@@ -84,6 +92,7 @@ class Fault:
             "body": self.body,
             "times": self.times,
             "fail_indices": self.fail_indices,
+            "after": self.after,
         }
 
 
@@ -109,6 +118,9 @@ class FaultRegistry:
         """Return the first rule matching the request and use it up once."""
         for fault in self._faults:
             if fault.matches(api, method, path):
+                if fault.after > 0:
+                    fault.after -= 1
+                    continue
                 if fault.times > 0:
                     fault.times -= 1
                     if fault.times == 0:

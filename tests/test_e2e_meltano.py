@@ -28,13 +28,21 @@ MELTANO = shutil.which("meltano")
 INSTALLED = (ROOT / ".meltano" / "extractors" / "tap-mixpanel-tajo").is_dir()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def sandbox():
     with SandboxServer() as server:
         yield server
 
 
-def meltano_run(sandbox: SandboxServer, workdir: Path, state_suffix: str, run: int) -> dict:
+def meltano_run(
+    sandbox: SandboxServer,
+    workdir: Path,
+    state_suffix: str,
+    run: int,
+    *,
+    expect_failure: bool = False,
+    **target_env: str,
+) -> dict:
     """One `meltano run` in the sandbox environment; returns the target's sync report."""
     assert MELTANO, "meltano is not on PATH: run `make test`"
     assert INSTALLED, "Meltano plugins are not installed: run `make test`"
@@ -48,6 +56,7 @@ def meltano_run(sandbox: SandboxServer, workdir: Path, state_suffix: str, run: i
         "TARGET_BREVO_TAJO_LEDGER_URL": f"sqlite:///{workdir / 'ledger.sqlite'}",
         "TARGET_BREVO_TAJO_REPORT_FILE": str(report_file),
         "TARGET_BREVO_TAJO_REJECTS_FILE": str(workdir / "rejects.jsonl"),
+        **{f"TARGET_BREVO_TAJO_{name.upper()}": value for name, value in target_env.items()},
     }
     result = subprocess.run(
         [
@@ -67,6 +76,9 @@ def meltano_run(sandbox: SandboxServer, workdir: Path, state_suffix: str, run: i
         check=False,
     )
     (workdir / f"meltano-{run}.log").write_text(result.stdout + result.stderr)
+    if expect_failure:
+        assert result.returncode != 0
+        return {"stderr": result.stderr}
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(report_file.read_text())
 
@@ -121,3 +133,25 @@ def test_every_mapped_event_reaches_brevo_exactly_once_across_two_runs(sandbox, 
     assert set(after) == expected_in_brevo(sandbox, *window)
     assert second["events"]["sent"] == len(late)
     assert second["events"]["deduplicated_by_ledger"] > 0
+
+
+def test_a_run_that_dies_midway_and_is_rerun_neither_loses_nor_doubles_an_event(sandbox, tmp_path):
+    suffix = f"e2e-crash-{uuid.uuid4().hex[:8]}"
+    today = dt.datetime.now(dt.timezone.utc).date()
+    window = ((today - dt.timedelta(days=9)).isoformat(), today.isoformat())
+    outage = {"api": "brevo", "path": "/events/batch", "kind": "status", "status": 503}
+    httpx.post(f"{sandbox.url}/_sandbox/faults", json={**outage, "times": -1, "after": 5})
+
+    failed = meltano_run(sandbox, tmp_path, suffix, 1, expect_failure=True, max_retries="1")
+
+    assert "Brevo kept answering HTTP 503" in failed["stderr"]
+    partial = brevo_events(sandbox)
+    assert 0 < sum(partial.values()) < len(expected_in_brevo(sandbox, *window))
+
+    httpx.delete(f"{sandbox.url}/_sandbox/faults")
+    rerun = meltano_run(sandbox, tmp_path, suffix, 2)
+
+    in_brevo = brevo_events(sandbox)
+    assert set(in_brevo) == expected_in_brevo(sandbox, *window)
+    assert max(in_brevo.values()) == 1
+    assert rerun["events"]["deduplicated_by_ledger"] == sum(partial.values())

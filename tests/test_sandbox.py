@@ -314,6 +314,14 @@ def test_status_fault_answers_once_with_the_given_headers(client):
     assert calls[0]["query"]["limit"] == "1"
 
 
+def test_a_fault_can_let_the_first_requests_through(client):
+    add_fault(client, api="mixpanel", path="/api/2.0/export", kind="status", status=503, after=2)
+
+    statuses = [export(client, limit=1).status_code for _ in range(4)]
+
+    assert statuses == [200, 200, 503, 200]
+
+
 def test_payment_required_fault_on_engage(client):
     add_fault(
         client, api="mixpanel", method="POST", path="/api/query", kind="status", status=402, times=2

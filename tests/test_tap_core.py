@@ -1,0 +1,31 @@
+"""The SDK's standard tap tests, run against the local sandbox's Mixpanel."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from singer_sdk.testing import SuiteConfig, get_tap_test_class
+
+from sandbox.server import SandboxServer
+from tap_mixpanel_tajo.tap import TapMixpanelTajo
+from tests.conftest import MAPPING_FILE
+
+# The suite's config is fixed when the test class is built, so the sandbox starts at import.
+SANDBOX = SandboxServer(profiles=100, events=3000, days=3).start()
+
+SAMPLE_CONFIG = {
+    "base_url": f"{SANDBOX.url}/mixpanel",
+    "project_id": "12345",
+    "service_account_username": "sandbox-user",
+    "service_account_secret": "sandbox-secret",
+    "start_date": (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=2)).strftime(
+        "%Y-%m-%dT00:00:00Z"
+    ),
+    "mapping_file": str(MAPPING_FILE),
+}
+
+TestTapMixpanelTajo = get_tap_test_class(
+    tap_class=TapMixpanelTajo,
+    config=SAMPLE_CONFIG,
+    suite_config=SuiteConfig(max_records_limit=200),
+)

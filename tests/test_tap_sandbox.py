@@ -1,0 +1,132 @@
+"""The tap against the sandbox's Mixpanel: real HTTP, real streaming, injected faults."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import httpx
+import pytest
+
+from sandbox.server import SandboxServer
+from tap_mixpanel_tajo import client as client_module
+from tap_mixpanel_tajo.tap import TapMixpanelTajo
+from tests.conftest import MAPPING_FILE
+
+NOW = dt.datetime(2026, 11, 20, 12, tzinfo=dt.timezone.utc)
+DAY = "2026-11-19"
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    with SandboxServer(now=NOW, profiles=50, events=3000, days=2) as server:
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def clean_sandbox(sandbox, monkeypatch):
+    monkeypatch.setattr(client_module, "_default_sleep", lambda _seconds: None)
+    httpx.delete(f"{sandbox.url}/_sandbox/faults")
+    httpx.delete(f"{sandbox.url}/_sandbox/calls")
+
+
+def fault(sandbox: SandboxServer, **rule) -> None:
+    httpx.post(
+        f"{sandbox.url}/_sandbox/faults",
+        json={"api": "mixpanel", "path": "/api/2.0/export", **rule},
+    ).raise_for_status()
+
+
+def export_calls(sandbox: SandboxServer) -> list[int]:
+    calls = httpx.get(f"{sandbox.url}/_sandbox/calls").json()["calls"]
+    return [c["status"] for c in calls if c["path"] == "/api/2.0/export"]
+
+
+def sync_one_day(sandbox: SandboxServer, capsys, **config) -> list[dict]:
+    tap = TapMixpanelTajo(
+        config={
+            "base_url": f"{sandbox.url}/mixpanel",
+            "project_id": "12345",
+            "service_account_username": "sandbox-user",
+            "service_account_secret": "sandbox-secret",
+            "start_date": f"{DAY}T00:00:00Z",
+            "end_date": f"{DAY}T00:00:00Z",
+            "mapping_file": str(MAPPING_FILE),
+            **config,
+        },
+        parse_env_config=False,
+    )
+    capsys.readouterr()
+    tap.sync_all()
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line]
+    return [m["record"] for m in lines if m["type"] == "RECORD"]
+
+
+def insert_ids(records: list[dict]) -> list[str]:
+    return sorted(r["insert_id"] for r in records)
+
+
+def test_a_dropped_connection_refetches_the_window_and_emits_each_event_once(sandbox, capsys):
+    clean = sync_one_day(sandbox, capsys)
+    fault(sandbox, kind="drop")
+
+    after_drop = sync_one_day(sandbox, capsys)
+
+    assert clean
+    assert insert_ids(after_drop) == insert_ids(clean)
+    assert len(export_calls(sandbox)) == 3  # clean run, dropped attempt, refetch
+
+
+def test_a_terminated_early_export_is_refetched_not_trusted(sandbox, capsys):
+    clean = sync_one_day(sandbox, capsys)
+    fault(sandbox, kind="terminated_early")
+
+    assert insert_ids(sync_one_day(sandbox, capsys)) == insert_ids(clean)
+
+
+def test_rate_limited_exports_wait_and_retry(sandbox, capsys):
+    fault(sandbox, kind="status", status=429, headers={"Retry-After": "1"}, times=2)
+
+    records = sync_one_day(sandbox, capsys)
+
+    assert records
+    assert export_calls(sandbox) == [429, 429, 200]
+
+
+def test_only_mapped_events_leave_mixpanel(sandbox, capsys):
+    records = sync_one_day(sandbox, capsys)
+
+    mapped = {
+        "Purchase",
+        "Sign Up",
+        "Add to Cart",
+        "Page View",
+        "$experiment_started",
+        "Feature Activated",
+        "Subscription Renewed",
+    }
+    assert {r["event"] for r in records} <= mapped
+    query = httpx.get(f"{sandbox.url}/_sandbox/calls").json()["calls"][0]["query"]
+    assert set(json.loads(query["event"])) == mapped
+
+
+def test_a_plan_without_api_access_ends_with_one_line(sandbox, capsys):
+    fault(sandbox, kind="status", status=402, body="Payment Required")
+
+    with pytest.raises(SystemExit) as ended:
+        sync_one_day(sandbox, capsys)
+
+    message = str(ended.value)
+    assert message.startswith("tap-mixpanel-tajo: ")
+    assert "402" in message
+    assert "\n" not in message
+
+
+def test_wrong_credentials_end_with_one_line_without_the_secret(sandbox, capsys):
+    with pytest.raises(SystemExit) as ended:
+        sync_one_day(sandbox, capsys, service_account_secret="wrong-secret-value")
+
+    message = str(ended.value)
+    assert "401" in message
+    assert "service_account" in message
+    assert "wrong-secret-value" not in message
