@@ -21,8 +21,9 @@ from sandbox.server import SandboxServer
 from target_brevo_tajo.report import render_report
 
 
-def _meltano_run(root: Path, env: dict[str, str], state_suffix: str, log_file: Path) -> int:
-    command = [
+def pipeline_command(state_suffix: str) -> list[str]:
+    """`meltano run` of the whole pipeline in the sandbox environment of meltano.yml."""
+    return [
         shutil.which("meltano") or "meltano",
         "--environment=sandbox",
         "run",
@@ -31,6 +32,17 @@ def _meltano_run(root: Path, env: dict[str, str], state_suffix: str, log_file: P
         "--state-id-suffix",
         state_suffix,
     ]
+
+
+def sandbox_env(server: SandboxServer) -> dict[str, str]:
+    """The variables meltano.yml's sandbox environment reads: the URL and a start date."""
+    now = httpx.get(f"{server.url}/_sandbox/clock", timeout=30).json()["now"]
+    start = dt.datetime.fromisoformat(now.replace("Z", "+00:00")) - dt.timedelta(days=9)
+    return {"SANDBOX_URL": server.url, "SANDBOX_START_DATE": start.strftime("%Y-%m-%dT00:00:00Z")}
+
+
+def _meltano_run(root: Path, env: dict[str, str], state_suffix: str, log_file: Path) -> int:
+    command = pipeline_command(state_suffix)
     print(f"$ {' '.join(command[-6:])}  (full log: {log_file.relative_to(root)})", flush=True)
     with log_file.open("w", encoding="utf-8") as log:
         process = subprocess.Popen(
@@ -60,13 +72,10 @@ def run_demo(root: Path) -> int:
     state_suffix = "demo-" + dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
 
     with SandboxServer() as server:
-        now = httpx.get(f"{server.url}/_sandbox/clock", timeout=30).json()["now"]
-        start = dt.datetime.fromisoformat(now.replace("Z", "+00:00")) - dt.timedelta(days=9)
         print(f"Sandbox (Mixpanel + Brevo stand-ins) listening on {server.url}")
         env = {
             **os.environ,
-            "SANDBOX_URL": server.url,
-            "SANDBOX_START_DATE": start.strftime("%Y-%m-%dT00:00:00Z"),
+            **sandbox_env(server),
             "TARGET_BREVO_TAJO_LEDGER_URL": f"sqlite:///{ledger}",
         }
         for run, title in (

@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from sandbox.demo import pipeline_command, sandbox_env
 from sandbox.server import SandboxServer
 from target_brevo_tajo.mapping import load_mapping
 from tests.conftest import MAPPING_FILE, ROOT
@@ -46,28 +47,17 @@ def meltano_run(
     """One `meltano run` in the sandbox environment; returns the target's sync report."""
     assert MELTANO, "meltano is not on PATH: run `make test`"
     assert INSTALLED, "Meltano plugins are not installed: run `make test`"
-    clock = httpx.get(f"{sandbox.url}/_sandbox/clock").json()["now"]
-    start = dt.datetime.fromisoformat(clock.replace("Z", "+00:00")) - dt.timedelta(days=9)
     report_file = workdir / f"report-{run}.json"
     env = {
         **os.environ,
-        "SANDBOX_URL": sandbox.url,
-        "SANDBOX_START_DATE": start.strftime("%Y-%m-%dT00:00:00Z"),
+        **sandbox_env(sandbox),
         "TARGET_BREVO_TAJO_LEDGER_URL": f"sqlite:///{workdir / 'ledger.sqlite'}",
         "TARGET_BREVO_TAJO_REPORT_FILE": str(report_file),
         "TARGET_BREVO_TAJO_REJECTS_FILE": str(workdir / "rejects.jsonl"),
         **{f"TARGET_BREVO_TAJO_{name.upper()}": value for name, value in target_env.items()},
     }
     result = subprocess.run(
-        [
-            MELTANO,
-            "--environment=sandbox",
-            "run",
-            "tap-mixpanel-tajo",
-            "target-brevo-tajo",
-            "--state-id-suffix",
-            state_suffix,
-        ],
+        pipeline_command(state_suffix),
         cwd=ROOT,
         env=env,
         capture_output=True,

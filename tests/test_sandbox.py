@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from sandbox.demo_data import MAPPED_EVENTS, UNMAPPED_EVENTS
 from sandbox.server import SandboxServer
 
 NOW = datetime(2026, 3, 10, 12, tzinfo=timezone.utc)
@@ -70,18 +71,7 @@ def test_seeded_export_has_the_promised_volume_and_shape(client):
     days = {datetime.fromtimestamp(e["properties"]["time"], timezone.utc).date() for e in events}
     assert len(days) >= 8
     names = Counter(e["event"] for e in events)
-    for name in (
-        "Purchase",
-        "Sign Up",
-        "Add to Cart",
-        "Page View",
-        "$experiment_started",
-        "Feature Activated",
-        "Subscription Renewed",
-        "Session Start",
-        "Search",
-        "$mp_web_page_view",
-    ):
+    for name in (*MAPPED_EVENTS, *UNMAPPED_EVENTS):
         assert names[name] > 0, name
     assert names.most_common(2)[0][0] in ("Page View", "Session Start")
     props = [e["properties"] for e in events]

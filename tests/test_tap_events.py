@@ -22,6 +22,7 @@ from tap_mixpanel_tajo.streams.events import (
     to_record,
 )
 from tap_mixpanel_tajo.tap import TapMixpanelTajo
+from target_brevo_tajo.mapping import load_mapping
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_MAPPING = ROOT / "mappings" / "mixpanel-to-brevo.yml"
@@ -281,17 +282,7 @@ def test_mapped_event_names_are_pushed_down(capsys):
     route = respx.get(EXPORT).respond(200, content=b"")
     run(make_tap(mapping_file=str(SEED_MAPPING)), capsys)
     pushed = json.loads(route.calls.last.request.url.params["event"])
-    assert pushed == sorted(
-        [
-            "Purchase",
-            "Sign Up",
-            "Add to Cart",
-            "Page View",
-            "$experiment_started",
-            "Feature Activated",
-            "Subscription Renewed",
-        ]
-    )
+    assert pushed == sorted(load_mapping(SEED_MAPPING).event_mapping)
 
 
 @respx.mock
