@@ -103,6 +103,10 @@ class BrevoClient:
         self.retries = 0
         self._exhausted_until = 0.0
 
+    def sleep(self, seconds: float) -> None:
+        """Wait (tests swap the clock out); used for process polling too."""
+        self._sleep(seconds)
+
     def close(self) -> None:
         """Release the connection pool."""
         self._http.close()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +38,11 @@ contacts = sa.Table(
     "contacts",
     metadata,
     sa.Column("distinct_id", sa.String(255), primary_key=True),
-    sa.Column("email", sa.String(255)),
-    sa.Column("brevo_id", sa.BigInteger),
+    sa.Column("email", sa.String(255), index=True),
+    sa.Column("sms", sa.String(32), index=True),
     sa.Column("attributes_hash", sa.String(64)),
+    # The full refresh (the tap's refresh id) in which Mixpanel last listed this profile.
+    sa.Column("last_full_refresh", sa.String(40)),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
 
@@ -50,6 +53,28 @@ identities = sa.Table(
     sa.Column("user_id", sa.String(255), nullable=False),
     sa.Column("seen_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+
+@dataclass(frozen=True)
+class SyncedContact:
+    """A contact as the ledger remembers it."""
+
+    distinct_id: str
+    email: str | None = None
+    sms: str | None = None
+    attributes_hash: str | None = None
+    last_full_refresh: str | None = None
+    updated_at: dt.datetime | None = None
+
+    def as_row(self) -> dict[str, Any]:
+        """Column values to write (``updated_at`` is set by the ledger)."""
+        return {
+            "distinct_id": self.distinct_id,
+            "email": self.email,
+            "sms": self.sms,
+            "attributes_hash": self.attributes_hash,
+            "last_full_refresh": self.last_full_refresh,
+        }
 
 
 def event_key(event_name: str, insert_id: str) -> str:
@@ -163,6 +188,19 @@ class Ledger:
                 conn, identities.c.device_id, identities.c.user_id, list(device_ids)
             )
 
+    def devices_of_users(self, user_ids: Iterable[str]) -> dict[str, str]:
+        """The devices the ledger has seen each of these users log in from: ``{device: user}``."""
+        found: dict[str, str] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(sorted(set(user_ids))):
+                rows = conn.execute(
+                    sa.select(identities.c.device_id, identities.c.user_id).where(
+                        identities.c.user_id.in_(chunk)
+                    )
+                )
+                found.update((row[0], row[1]) for row in rows)
+        return found
+
     # Contacts -----------------------------------------------------------------------------
 
     def emails_for(self, distinct_ids: Iterable[str]) -> dict[str, str]:
@@ -171,20 +209,75 @@ class Ledger:
             found = self._lookup(conn, contacts.c.distinct_id, contacts.c.email, list(distinct_ids))
         return {k: v for k, v in found.items() if v}
 
-    def remember_contact_email(self, distinct_id: str, email: str) -> None:
-        """Record the email a contact is known by in Brevo (written by the contacts sync)."""
+    def contacts_by_id(self, distinct_ids: Iterable[str]) -> dict[str, SyncedContact]:
+        """What the ledger holds of each of these contacts."""
+        found: dict[str, SyncedContact] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(sorted(set(distinct_ids))):
+                rows = conn.execute(sa.select(contacts).where(contacts.c.distinct_id.in_(chunk)))
+                found.update((row.distinct_id, SyncedContact(**row._asdict())) for row in rows)
+        return found
+
+    def sms_owners(self, numbers: Iterable[str]) -> dict[str, str]:
+        """The contact (distinct id) each SMS number belongs to in Brevo, as far as synced."""
+        with self.engine.connect() as conn:
+            return self._lookup(conn, contacts.c.sms, contacts.c.distinct_id, list(numbers))
+
+    def record_contacts(self, synced: Iterable[SyncedContact]) -> None:
+        """Remember contacts Brevo imported: identifiers and the hash of what was sent."""
+        now = _now()
+        rows = list(synced)
+        existing = self.contacts_by_id(row.distinct_id for row in rows)
         with self.engine.begin() as conn:
-            updated = conn.execute(
-                sa.update(contacts)
-                .where(contacts.c.distinct_id == distinct_id)
-                .values(email=email, updated_at=_now())
-            )
-            if not updated.rowcount:
+            for row in rows:
+                values = {**row.as_row(), "updated_at": now}
+                if row.distinct_id in existing:
+                    values.pop("distinct_id")
+                    conn.execute(
+                        sa.update(contacts)
+                        .where(contacts.c.distinct_id == row.distinct_id)
+                        .values(**values)
+                    )
+                else:
+                    conn.execute(sa.insert(contacts).values(**values))
+
+    def mark_listed_in_refresh(self, distinct_ids: Iterable[str], refresh_id: str) -> None:
+        """Note that a full refresh listed these profiles (those it did not are gone)."""
+        with self.engine.begin() as conn:
+            for chunk in _chunks(sorted(set(distinct_ids))):
                 conn.execute(
-                    sa.insert(contacts).values(
-                        distinct_id=distinct_id, email=email, updated_at=_now()
+                    sa.update(contacts)
+                    .where(contacts.c.distinct_id.in_(chunk))
+                    .values(last_full_refresh=refresh_id)
+                )
+
+    def contacts_missing_from(self, refresh_id: str) -> list[SyncedContact]:
+        """Synced contacts that a complete full refresh did not list: gone from Mixpanel."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(contacts).where(
+                    sa.or_(
+                        contacts.c.last_full_refresh.is_(None),
+                        contacts.c.last_full_refresh != refresh_id,
                     )
                 )
+            )
+            return [SyncedContact(**row._asdict()) for row in rows]
+
+    def forget_contacts(self, distinct_ids: Iterable[str]) -> None:
+        """Drop contacts deleted from Brevo."""
+        with self.engine.begin() as conn:
+            for chunk in _chunks(sorted(set(distinct_ids))):
+                conn.execute(sa.delete(contacts).where(contacts.c.distinct_id.in_(chunk)))
+
+    def rename_contact(self, old_id: str, new_id: str) -> None:
+        """An identity merge gave the contact a new canonical distinct id."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                sa.update(contacts)
+                .where(contacts.c.distinct_id == old_id)
+                .values(distinct_id=new_id, updated_at=_now())
+            )
 
     @staticmethod
     def _lookup(

@@ -19,7 +19,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-BREVO_RESOURCES = ("events",)
+# The Brevo resource each of the tap's streams feeds unless `routes` says otherwise.
+DEFAULT_ROUTES = {"events": "events", "profiles": "contacts"}
 BREVO_EVENT_NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
 
 
@@ -92,7 +93,7 @@ class Mapping(_Strict):
     event_mapping: dict[str, BrevoEventName] = Field(default_factory=dict)
     property_mapping: dict[str, str] = Field(default_factory=dict)
     # Extension: route a Singer stream of another name to a Brevo resource.
-    routes: dict[str, Literal["events"]] = Field(default_factory=dict)
+    routes: dict[str, Literal["events", "contacts"]] = Field(default_factory=dict)
 
     @property
     def mixpanel(self) -> MixpanelConnector:
@@ -104,10 +105,8 @@ class Mapping(_Strict):
         return self.event_mapping.get(mixpanel_event)
 
     def resource_of(self, stream_name: str) -> str | None:
-        """The Brevo resource a Singer stream feeds: its route, else its own name if known."""
-        if stream_name in self.routes:
-            return self.routes[stream_name]
-        return stream_name if stream_name in BREVO_RESOURCES else None
+        """The Brevo resource a Singer stream feeds: its route, else the tap stream's default."""
+        return self.routes.get(stream_name) or DEFAULT_ROUTES.get(stream_name)
 
     def mapped_event_names(self) -> list[str]:
         """The Mixpanel event names the mapping maps, for the export's ``event`` filter."""

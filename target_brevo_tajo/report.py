@@ -43,11 +43,52 @@ class EventsReport:
 
 
 @dataclass
+class ContactsReport:
+    """Counters of the contacts sink."""
+
+    received: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    imports: int = 0
+    merged: int = 0
+    values_rejected: Counter[str] = field(default_factory=Counter)
+    import_issues: Counter[str] = field(default_factory=Counter)
+    missing_attributes: list[str] = field(default_factory=list)
+    created_attributes: list[str] = field(default_factory=list)
+    gone_from_mixpanel: int = 0
+    unlisted: int = 0
+    deleted: int = 0
+    deletion_policy: str = "keep"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data."""
+        return {
+            "received": self.received,
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "rejected_values": sum(self.values_rejected.values()),
+            "rejected_values_by_reason": dict(self.values_rejected.most_common()),
+            "imports": self.imports,
+            "merged_identities": self.merged,
+            "brevo_import_issues": dict(self.import_issues),
+            "missing_attributes": self.missing_attributes,
+            "created_attributes": self.created_attributes,
+            "gone_from_mixpanel": self.gone_from_mixpanel,
+            "deletion_policy": self.deletion_policy,
+            "unlisted": self.unlisted,
+            "deleted": self.deleted,
+        }
+
+
+@dataclass
 class SyncReport:
     """Everything a run did; thread-safe enough for the SDK's parallel drains."""
 
     dry_run: bool = False
     events: EventsReport = field(default_factory=EventsReport)
+    contacts: ContactsReport = field(default_factory=ContactsReport)
     unrouted_streams: Counter[str] = field(default_factory=Counter)
     api_calls: Counter[str] = field(default_factory=Counter)
     retries: int = 0
@@ -86,6 +127,7 @@ class SyncReport:
                 "renamed_properties": dict(ev.renamed_properties.most_common()),
                 "dropped_properties": dict(ev.dropped_properties.most_common()),
             },
+            "contacts": self.contacts.to_dict(),
             "unrouted_streams": dict(self.unrouted_streams),
             "api_calls": {"total": sum(self.api_calls.values()), **dict(self.api_calls)},
             "retries": self.retries,
@@ -126,6 +168,7 @@ def render_report(report: dict[str, Any], *, rejects_file: Path | None = None) -
             f"({', '.join(renamed[:6])}{more})"
         )
     lines += [f"    property dropped, {why}: {n}" for why, n in ev["dropped_properties"].items()]
+    lines += _contact_lines(report.get("contacts") or {})
     lines += [
         f"  stream {name!r} is not routed to Brevo: {n} records ignored "
         "(route it with `routes:` in the mapping file)"
@@ -138,3 +181,33 @@ def render_report(report: dict[str, Any], *, rejects_file: Path | None = None) -
     if rejects_file is not None and ev["rejected"]:
         lines.append(f"  rejected records written to {rejects_file}")
     return "\n".join(lines)
+
+
+def _contact_lines(co: dict[str, Any]) -> list[str]:
+    if not co.get("received"):
+        return []
+    lines = [
+        f"  contacts: received {co['received']}, created {co['created']}, "
+        f"updated {co['updated']}, unchanged {co['unchanged']}, "
+        f"values rejected {co['rejected_values']} ({co['imports']} imports)"
+    ]
+    lines += [f"    rejected, {why}: {n}" for why, n in co["rejected_values_by_reason"].items()]
+    if co["merged_identities"]:
+        lines.append(f"    contacts carried over to a merged identity: {co['merged_identities']}")
+    if co["created_attributes"]:
+        lines.append(f"    attributes created in Brevo: {', '.join(co['created_attributes'])}")
+    if co["missing_attributes"]:
+        lines.append(
+            "    attributes missing in Brevo, values left out: "
+            f"{', '.join(co['missing_attributes'])} (set create_missing_attributes: true)"
+        )
+    lines += [
+        f"    Brevo import reported {why}: {n}" for why, n in co["brevo_import_issues"].items()
+    ]
+    if co["gone_from_mixpanel"]:
+        lines.append(
+            f"    gone from Mixpanel at the full refresh: {co['gone_from_mixpanel']} "
+            f"(deletion_policy {co['deletion_policy']}: unlisted {co['unlisted']}, "
+            f"deleted {co['deleted']})"
+        )
+    return lines

@@ -5,10 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from singer_sdk import Target
 from singer_sdk import typing as th
@@ -16,38 +15,19 @@ from singer_sdk.contrib.msgspec import MsgSpecReader
 from singer_sdk.exceptions import ConfigValidationError
 
 from target_brevo_tajo.client import DEFAULT_BASE_URL, BrevoClient, BrevoError
+from target_brevo_tajo.contact_deletions import apply_deletion_policy, completed_full_refresh
 from target_brevo_tajo.ledger import Ledger
 from target_brevo_tajo.mapping import Mapping, MappingError, load_mapping
 from target_brevo_tajo.report import SyncReport
-from target_brevo_tajo.sinks import EventsSink, UnroutedSink
+from target_brevo_tajo.services import Services, Settings
+from target_brevo_tajo.sinks import ContactsSink, EventsSink, UnroutedSink
 
 if sys.version_info >= (3, 12):
     from typing import override
 else:
     from typing_extensions import override
 
-SINKS_BY_RESOURCE = {"events": EventsSink}
-
-
-@dataclass(frozen=True)
-class Settings:
-    """The target settings the sinks read, typed once."""
-
-    dry_run: bool
-    anonymous_events: Literal["skip", "send"]
-    events_batch_size: int
-    events_batch_max_bytes: int
-
-
-@dataclass
-class Services:
-    """What every sink shares for one run: one client, one ledger, one mapping, one report."""
-
-    settings: Settings
-    mapping: Mapping
-    client: BrevoClient
-    ledger: Ledger
-    report: SyncReport
+SINKS_BY_RESOURCE = {"events": EventsSink, "contacts": ContactsSink}
 
 
 class TargetBrevoTajo(Target):
@@ -133,6 +113,53 @@ class TargetBrevoTajo(Target):
             description="Largest JSON body of one `POST /events/batch` call (undocumented cap).",
         ),
         th.Property(
+            "create_missing_attributes",
+            th.BooleanType,
+            default=False,
+            title="Create missing attributes",
+            description=(
+                "Create the mapped contact attributes the Brevo account lacks (typed from the "
+                "first values seen). When false, the run warns and names them: Brevo would "
+                "otherwise drop their values silently."
+            ),
+        ),
+        th.Property(
+            "deletion_policy",
+            th.StringType,
+            default="keep",
+            allowed_values=["keep", "unlist", "delete"],
+            title="Deletion policy",
+            description=(
+                "Profiles gone from Mixpanel at a complete full refresh: `keep` (count them), "
+                "`unlist` (remove them from the lists this product manages) or `delete` (delete "
+                "the Brevo contact, e.g. for GDPR deletions made in Mixpanel)."
+            ),
+        ),
+        th.Property(
+            "contacts_import_max_bytes",
+            th.IntegerType,
+            default=8_000_000,
+            title="Bytes per contact import",
+            description="Largest `POST /contacts/import` body (Brevo: 10 MB max, ~8 MB advised).",
+        ),
+        th.Property(
+            "import_poll_seconds",
+            th.NumberType,
+            default=5,
+            title="First import poll (seconds)",
+            description=(
+                "Wait before the first check of an import's progress; later waits double up to "
+                "a minute (process checks share Brevo's 100-requests-an-hour bucket)."
+            ),
+        ),
+        th.Property(
+            "import_timeout_seconds",
+            th.NumberType,
+            default=3600,
+            title="Import timeout (seconds)",
+            description="How long to wait for one Brevo import to complete before failing.",
+        ),
+        th.Property(
             "ledger_retention_days",
             th.IntegerType,
             default=35,
@@ -182,13 +209,31 @@ class TargetBrevoTajo(Target):
         mapping_file = config.get("mapping_file")
         mapping = load_mapping(mapping_file) if mapping_file else Mapping()
         rejects = config.get("rejects_file")
-        return Services(
-            settings=Settings(
-                dry_run=bool(config.get("dry_run", False)),
-                anonymous_events=config.get("anonymous_events", "skip"),
-                events_batch_size=int(config.get("events_batch_size", 500)),
-                events_batch_max_bytes=int(config.get("events_batch_max_bytes", 2_000_000)),
+        defaults = Settings()
+        settings = Settings(
+            dry_run=bool(config.get("dry_run", defaults.dry_run)),
+            anonymous_events=config.get("anonymous_events", defaults.anonymous_events),
+            events_batch_size=int(config.get("events_batch_size", defaults.events_batch_size)),
+            events_batch_max_bytes=int(
+                config.get("events_batch_max_bytes", defaults.events_batch_max_bytes)
             ),
+            create_missing_attributes=bool(
+                config.get("create_missing_attributes", defaults.create_missing_attributes)
+            ),
+            contacts_import_max_bytes=int(
+                config.get("contacts_import_max_bytes", defaults.contacts_import_max_bytes)
+            ),
+            deletion_policy=config.get("deletion_policy", defaults.deletion_policy),
+            import_poll_seconds=float(
+                config.get("import_poll_seconds", defaults.import_poll_seconds)
+            ),
+            import_timeout_seconds=float(
+                config.get("import_timeout_seconds", defaults.import_timeout_seconds)
+            ),
+        )
+        return Services(
+            settings=settings,
+            logger=self.logger,
             mapping=mapping,
             client=BrevoClient(
                 config.get("base_url") or DEFAULT_BASE_URL,
@@ -204,7 +249,7 @@ class TargetBrevoTajo(Target):
         )
 
     @override
-    def get_sink_class(self, stream_name: str) -> type[EventsSink | UnroutedSink]:
+    def get_sink_class(self, stream_name: str) -> type[EventsSink | ContactsSink | UnroutedSink]:
         resource = self.services.mapping.resource_of(stream_name)
         return SINKS_BY_RESOURCE.get(resource or "", UnroutedSink)
 
@@ -214,8 +259,12 @@ class TargetBrevoTajo(Target):
         self._finish()
 
     def _finish(self) -> None:
-        """Prune the ledger, close connections, print and save the sync report."""
+        """Apply deletions, prune the ledger, close connections, print and save the report."""
         services = self.services
+        # The SDK keeps the tap's latest STATE here; it proves a full refresh completed.
+        refresh_id = completed_full_refresh(services, self._latest_state)
+        if refresh_id:
+            apply_deletion_policy(services, refresh_id)
         retention = int(self.config.get("ledger_retention_days", 35))
         services.ledger.prune_sent_events(_days_ago(retention))
         report = services.report

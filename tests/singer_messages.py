@@ -57,3 +57,42 @@ def singer_input(*records: dict[str, Any], state: dict | None = None) -> io.Stri
     messages = [EVENTS_SCHEMA, *records]
     messages.append({"type": "STATE", "value": state or {"bookmarks": {"events": {}}}})
     return io.StringIO("".join(json.dumps(m) + "\n" for m in messages))
+
+
+PROFILES_SCHEMA = {
+    "type": "SCHEMA",
+    "stream": "profiles",
+    "key_properties": ["distinct_id"],
+    "schema": {
+        "type": "object",
+        "properties": {
+            "distinct_id": {"type": "string"},
+            "last_seen": {"type": ["string", "null"], "format": "date-time"},
+            "properties": {"type": "object"},
+            "full_refresh_id": {"type": ["string", "null"]},
+        },
+    },
+}
+
+
+def profile(
+    distinct_id: str, *, full_refresh_id: str | None = None, **properties: Any
+) -> dict[str, Any]:
+    """One RECORD message of the profiles stream, shaped as the tap emits it."""
+    return {
+        "type": "RECORD",
+        "stream": "profiles",
+        "record": {
+            "distinct_id": distinct_id,
+            "last_seen": properties.get("$last_seen"),
+            "properties": properties,
+            "full_refresh_id": full_refresh_id,
+        },
+    }
+
+
+def profiles_input(*records: dict[str, Any], state: dict | None = None) -> io.StringIO:
+    """The profiles schema, the records and a closing STATE message, as target input."""
+    messages = [PROFILES_SCHEMA, *records]
+    messages.append({"type": "STATE", "value": state or {"bookmarks": {"profiles": {}}}})
+    return io.StringIO("".join(json.dumps(m) + "\n" for m in messages))

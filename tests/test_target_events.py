@@ -10,7 +10,7 @@ import pytest
 import respx
 from click.testing import CliRunner
 
-from target_brevo_tajo.ledger import Ledger, event_key
+from target_brevo_tajo.ledger import Ledger, SyncedContact, event_key
 from target_brevo_tajo.target import TargetBrevoTajo
 from tests.singer_messages import event, singer_input
 
@@ -209,7 +209,9 @@ def test_anonymous_device_events_wait_for_login_then_go_to_the_identified_contac
 @respx.mock(base_url=BREVO)
 def test_the_email_known_to_the_ledger_identifies_the_contact(respx_mock, config):
     route = respx_mock.post("/events/batch").mock(side_effect=accepted)
-    Ledger(config["ledger_url"]).remember_contact_email("user-1", "ada@example.com")
+    Ledger(config["ledger_url"]).record_contacts(
+        [SyncedContact(distinct_id="user-1", email="ada@example.com")]
+    )
 
     run_target(config, event("Purchase", "e-1"))
 

@@ -1,6 +1,7 @@
 """One sink per Brevo resource."""
 
+from target_brevo_tajo.sinks.contacts import ContactsSink
 from target_brevo_tajo.sinks.events import EventsSink
 from target_brevo_tajo.sinks.unrouted import UnroutedSink
 
-__all__ = ["EventsSink", "UnroutedSink"]
+__all__ = ["ContactsSink", "EventsSink", "UnroutedSink"]

@@ -1,0 +1,136 @@
+"""What every sink shares for one run: settings, mapping, one client, one ledger, one report."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Literal
+
+from target_brevo_tajo.client import BrevoClient, BrevoError
+
+if TYPE_CHECKING:
+    from target_brevo_tajo.ledger import Ledger
+    from target_brevo_tajo.mapping import Mapping
+    from target_brevo_tajo.report import SyncReport
+    from target_brevo_tajo.sinks.contacts import AccountAttributes
+
+ALL_USERS_LIST = "all_users"
+DEFAULT_FOLDER_NAME = "Mixpanel"
+DEFAULT_LIST_NAME = "Mixpanel users"
+PROCESS_DONE = frozenset({"completed"})
+PROCESS_FAILED = frozenset({"failed", "cancelled"})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The target settings the sinks read, typed once."""
+
+    dry_run: bool = False
+    anonymous_events: Literal["skip", "send"] = "skip"
+    events_batch_size: int = 500
+    events_batch_max_bytes: int = 2_000_000
+    create_missing_attributes: bool = False
+    contacts_import_max_bytes: int = 8_000_000
+    deletion_policy: Literal["keep", "unlist", "delete"] = "keep"
+    import_poll_seconds: float = 5.0
+    import_timeout_seconds: float = 3600.0
+
+
+@dataclass
+class Services:
+    """Built once per run by the target and handed to every sink."""
+
+    settings: Settings
+    mapping: Mapping
+    client: BrevoClient
+    ledger: Ledger
+    report: SyncReport
+    logger: logging.Logger
+    full_refresh_ids: set[str] = field(default_factory=set)
+    _list_ids: list[int] | None = None
+
+    @cached_property
+    def attributes(self) -> AccountAttributes:
+        """The account's contact attributes (read on first use)."""
+        from target_brevo_tajo.sinks.contacts import AccountAttributes  # noqa: PLC0415 (cycle)
+
+        return AccountAttributes(self)
+
+    def contact_list_ids(self) -> list[int]:
+        """The list every synced contact joins: the mapping's ``lists.all_users``.
+
+        Brevo's import needs a list. Without ``all_users`` a "Mixpanel users" list (in a
+        "Mixpanel" folder) is found or created once.
+        """
+        if self._list_ids is None:
+            configured = self.mapping.mixpanel.lists.get(ALL_USERS_LIST)
+            self._list_ids = [configured] if configured else [self._find_or_create_list()]
+        return self._list_ids
+
+    def _find_or_create_list(self) -> int:
+        offset = 0
+        while True:
+            page = self._ok(
+                self.client.request(
+                    "GET", "/contacts/lists", params={"limit": 50, "offset": offset}
+                )
+            )
+            lists = page.get("lists") or []
+            for item in lists:
+                if item.get("name") == DEFAULT_LIST_NAME:
+                    return int(item["id"])
+            if len(lists) < 50:
+                break
+            offset += 50
+        if self.settings.dry_run:
+            return 0
+        folder = self._ok(
+            self.client.request("POST", "/contacts/folders", json={"name": DEFAULT_FOLDER_NAME})
+        )
+        created = self._ok(
+            self.client.request(
+                "POST",
+                "/contacts/lists",
+                json={"name": DEFAULT_LIST_NAME, "folderId": int(folder["id"])},
+            )
+        )
+        self.logger.info("Created Brevo list %r (id %s)", DEFAULT_LIST_NAME, created["id"])
+        return int(created["id"])
+
+    def await_process(self, process_id: int) -> dict[str, Any]:
+        """Wait for a Brevo background process (an import) to finish, polling sparingly.
+
+        ``/processes`` sits in Brevo's 100-requests-an-hour bucket: polls start after
+        ``import_poll_seconds`` and the wait doubles up to a minute.
+        """
+        wait = self.settings.import_poll_seconds
+        deadline = time.monotonic() + self.settings.import_timeout_seconds
+        while True:
+            self.client.sleep(wait)
+            process = self._ok(self.client.request("GET", f"/processes/{process_id}"))
+            status = str(process.get("status", "")).lower()
+            if status in PROCESS_DONE:
+                return process
+            if status in PROCESS_FAILED:
+                msg = f"Brevo import process {process_id} ended {status}: {process.get('error')}"
+                raise BrevoError(msg)
+            if time.monotonic() > deadline:
+                msg = (
+                    f"Brevo import process {process_id} still {status} after "
+                    f"{self.settings.import_timeout_seconds:.0f}s; rerun later (imports are "
+                    "upserts, and unconfirmed contacts are sent again)"
+                )
+                raise BrevoError(msg)
+            wait = min(wait * 2, 60.0)
+
+    @staticmethod
+    def _ok(response: Any) -> dict[str, Any]:
+        if response.status_code not in (200, 201, 202):
+            msg = (
+                f"Brevo refused {response.request.method} {response.request.url.path} with HTTP "
+                f"{response.status_code}: {response.text[:200]}"
+            )
+            raise BrevoError(msg)
+        return response.json()

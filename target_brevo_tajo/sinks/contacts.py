@@ -1,0 +1,371 @@
+"""Mixpanel profiles -> Brevo contacts: typed attributes, bulk imports, only what changed.
+
+Each batch: map every profile through ``property_mapping`` into typed attributes (``EXT_ID`` is
+always the canonical Mixpanel distinct id); carry over contacts whose distinct id changed in an
+identity merge; drop what the ledger says Brevo already has unchanged; send the rest in
+``POST /contacts/import`` calls of up to ``contacts_import_max_bytes``; wait for each import to
+complete before the ledger records it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from singer_sdk.sinks import BatchSink
+
+from target_brevo_tajo.client import BrevoError
+from target_brevo_tajo.contact_attributes import (
+    AttributeType,
+    ConversionError,
+    infer_type,
+    normalise_email,
+    normalise_phone,
+    to_brevo_value,
+)
+from target_brevo_tajo.event_payload import encode_json
+from target_brevo_tajo.ledger import SyncedContact
+
+if TYPE_CHECKING:
+    from target_brevo_tajo.target import Services, TargetBrevoTajo
+
+EXT_ID = "EXT_ID"
+SMS = "SMS"
+EMAIL_TARGET = "EMAIL"  # the seed maps `$email: email`: the contact's identifier
+DEVICE_PREFIX = "$device:"
+_IMPORT_ENVELOPE_BYTES = 256
+
+
+@dataclass
+class ContactRow:
+    """One profile as a Brevo import row."""
+
+    distinct_id: str
+    email: str | None
+    attributes: dict[str, Any]
+    record: dict[str, Any]
+    full_refresh_id: str | None
+    renamed_from: str | None = None
+    encoded: bytes = field(default=b"", repr=False)
+
+    @property
+    def sms(self) -> str | None:
+        """The contact's SMS number, E.164."""
+        return self.attributes.get(SMS)
+
+    def import_row(self) -> dict[str, Any]:
+        """The row of ``jsonBody``: email when known, EXT_ID always."""
+        row: dict[str, Any] = {"attributes": self.attributes}
+        if self.email:
+            row["email"] = self.email
+        return row
+
+    def fingerprint(self, list_ids: list[int]) -> str:
+        """Hash of everything a change of which must reach Brevo."""
+        data = {"row": self.import_row(), "lists": sorted(list_ids)}
+        text = json.dumps(data, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def synced(self, list_ids: list[int]) -> SyncedContact:
+        """The ledger row once Brevo imported this contact."""
+        return SyncedContact(
+            distinct_id=self.distinct_id,
+            email=self.email,
+            sms=self.sms,
+            attributes_hash=self.fingerprint(list_ids),
+            last_full_refresh=self.full_refresh_id,
+        )
+
+
+class AccountAttributes:
+    """The account's contact attributes, read once per run; missing ones created on request.
+
+    Brevo drops unknown attributes without a word, so a mapped attribute the account lacks is
+    either created (``create_missing_attributes``) or named in a warning and the report.
+    """
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+        self._types: dict[str, AttributeType] | None = None
+        self._unavailable: set[str] = set()
+
+    def _load(self) -> dict[str, AttributeType]:
+        if self._types is None:
+            response = self._services.client.request("GET", "/contacts/attributes")
+            if response.status_code != 200:
+                msg = f"Brevo refused GET /contacts/attributes with HTTP {response.status_code}"
+                raise BrevoError(msg)
+            self._types = {
+                str(item["name"]).upper(): AttributeType(
+                    name=str(item["name"]).upper(),
+                    type=str(item.get("type") or "text"),
+                    category=str(item.get("category") or "normal"),
+                    enumeration=tuple(
+                        (int(option["value"]), str(option["label"]))
+                        for option in item.get("enumeration") or []
+                    ),
+                )
+                for item in response.json().get("attributes", [])
+            }
+        return self._types
+
+    def get(self, name: str) -> AttributeType | None:
+        """The attribute's type, or None when it does not exist (and will not be created)."""
+        return self._load().get(name)
+
+    def ensure(self, samples: dict[str, Any]) -> None:
+        """Create (or warn about) the mapped attributes the account lacks; ``samples`` by name."""
+        types = self._load()
+        report = self._services.report.contacts
+        for name, sample in samples.items():
+            if name in types or name in self._unavailable:
+                continue
+            if not self._services.settings.create_missing_attributes:
+                self._unavailable.add(name)
+                report.missing_attributes.append(name)
+                self._services.logger.warning(
+                    "Brevo has no contact attribute %s: its values are left out (create it in "
+                    "Brevo, or set create_missing_attributes: true)",
+                    name,
+                )
+                continue
+            kind = infer_type(sample)
+            response = self._services.client.request(
+                "POST", f"/contacts/attributes/normal/{name}", json={"type": kind}
+            )
+            if response.status_code not in (200, 201, 204):
+                msg = (
+                    f"Brevo refused to create contact attribute {name} ({kind}) with HTTP "
+                    f"{response.status_code}: {response.text[:200]}"
+                )
+                raise BrevoError(msg)
+            types[name] = AttributeType(name=name, type=kind)
+            report.created_attributes.append(f"{name} ({kind})")
+
+
+class ContactsSink(BatchSink):
+    """Routes Mixpanel profile records to Brevo contacts through bulk imports."""
+
+    MAX_SIZE_DEFAULT = 10000
+
+    def __init__(self, target: TargetBrevoTajo, *args: Any, **kwargs: Any) -> None:
+        super().__init__(target, *args, **kwargs)
+        self.services = target.services
+        self._report = self.services.report.contacts
+
+    def start_batch(self, context: dict) -> None:
+        """Each batch holds the latest record of each profile."""
+        context["profiles"] = {}
+
+    def process_record(self, record: dict, context: dict) -> None:
+        """Keep the profile for the batch (a later record of the same profile wins)."""
+        self._report.received += 1
+        distinct_id = record.get("distinct_id")
+        if not distinct_id:
+            self._report.values_rejected["profile without distinct_id"] += 1
+            self.services.report.reject("profiles", "no distinct_id", record)
+            return
+        context["profiles"][str(distinct_id)] = record
+        refresh_id = record.get("full_refresh_id")
+        if refresh_id:
+            self.services.full_refresh_ids.add(str(refresh_id))
+
+    def process_batch(self, context: dict) -> None:
+        """Import the batch's new and changed contacts; returns once Brevo has them."""
+        profiles: dict[str, dict] = context["profiles"]
+        if not profiles:
+            return
+        self.services.attributes.ensure(self._samples(profiles.values()))
+        rows = [row for row in map(self._to_row, profiles.values()) if row is not None]
+        self._carry_over_merged_contacts(rows)
+        known = self.services.ledger.contacts_by_id(row.distinct_id for row in rows)
+        self._drop_sms_owned_by_others(rows)
+        list_ids = self.services.contact_list_ids()
+        changed: list[ContactRow] = []
+        unchanged: list[ContactRow] = []
+        for row in rows:
+            before = known.get(row.distinct_id)
+            if before is not None and before.attributes_hash == row.fingerprint(list_ids):
+                unchanged.append(row)
+            else:
+                changed.append(row)
+        self._report.unchanged += len(unchanged)
+        for refresh_id in {row.full_refresh_id for row in unchanged if row.full_refresh_id}:
+            self.services.ledger.mark_listed_in_refresh(
+                (row.distinct_id for row in unchanged if row.full_refresh_id == refresh_id),
+                refresh_id,
+            )
+        for chunk in self._chunks(changed):
+            self._import(chunk, list_ids, known)
+
+    # Mapping ------------------------------------------------------------------------------
+
+    def _targets(self) -> dict[str, str]:
+        """``property_mapping`` with Brevo's upper-case attribute names."""
+        return {
+            source: target.upper()
+            for source, target in self.services.mapping.property_mapping.items()
+        }
+
+    def _samples(self, records: Any) -> dict[str, Any]:
+        """A value of each mapped attribute, to type the attributes it creates.
+
+        A typed value (number, boolean) wins over a string: Mixpanel profiles often hold a
+        number as text in a few profiles and as a number in the rest.
+        """
+        samples: dict[str, Any] = {EXT_ID: "id"}
+        targets = {s: t for s, t in self._targets().items() if t != EMAIL_TARGET}
+        for record in records:
+            properties = record.get("properties") or {}
+            for source, target in targets.items():
+                value = properties.get(source)
+                if value in (None, ""):
+                    continue
+                if target not in samples or isinstance(samples[target], str):
+                    samples[target] = value
+        for target in targets.values():
+            samples.setdefault(target, "")
+        return samples
+
+    def _to_row(self, record: dict[str, Any]) -> ContactRow | None:
+        """Typed attributes of one profile; a value that cannot be typed is reported, not sent."""
+        properties = record.get("properties") or {}
+        distinct_id = str(record["distinct_id"])
+        email = None
+        attributes: dict[str, Any] = {EXT_ID: distinct_id}
+        for source, target in self._targets().items():
+            value = properties.get(source)
+            if value is None or value == "":
+                continue
+            try:
+                if target == EMAIL_TARGET:
+                    email = normalise_email(value)
+                elif target == SMS:
+                    attributes[SMS] = normalise_phone(value, properties.get("$country_code"))
+                else:
+                    attribute = self.services.attributes.get(target)
+                    if attribute is None:
+                        continue
+                    attributes[target] = to_brevo_value(value, attribute)
+            except ConversionError as exc:
+                self._reject_value(record, target, exc)
+        return ContactRow(
+            distinct_id=distinct_id,
+            email=email,
+            attributes=attributes,
+            record=record,
+            full_refresh_id=record.get("full_refresh_id"),
+        )
+
+    def _reject_value(self, record: dict[str, Any], target: str, error: ConversionError) -> None:
+        """A value Brevo would refuse: reported with the record; the contact syncs without it."""
+        self._report.values_rejected[f"{target}: {error.kind}"] += 1
+        self.services.report.reject("profiles", f"{target} left out: {error}", record)
+
+    # Identity -----------------------------------------------------------------------------
+
+    def _carry_over_merged_contacts(self, rows: list[ContactRow]) -> None:
+        """Give the Brevo contact of a merged ``$device:`` id its user's canonical id.
+
+        Without this a profile now known under its user id would create a second contact.
+        """
+        ledger = self.services.ledger
+        devices_by_user: dict[str, list[str]] = {}
+        for device, user in ledger.devices_of_users(row.distinct_id for row in rows).items():
+            devices_by_user.setdefault(user, []).append(device)
+        if not devices_by_user:
+            return
+        synced = ledger.contacts_by_id(
+            DEVICE_PREFIX + device for devices in devices_by_user.values() for device in devices
+        )
+        for row in rows:
+            for device in devices_by_user.get(row.distinct_id, []):
+                old_id = DEVICE_PREFIX + device
+                if old_id not in synced or ledger.contacts_by_id([row.distinct_id]):
+                    continue
+                response = self.services.client.request(
+                    "PUT",
+                    f"/contacts/{old_id}",
+                    params={"identifierType": "ext_id"},
+                    json={"ext_id": row.distinct_id},
+                )
+                if response.status_code in (200, 204):
+                    ledger.rename_contact(old_id, row.distinct_id)
+                    row.renamed_from = old_id
+                    self._report.merged += 1
+
+    def _drop_sms_owned_by_others(self, rows: list[ContactRow]) -> None:
+        """Brevo refuses an SMS number that belongs to another contact; say so, sync the rest."""
+        numbers = {row.sms: row for row in rows if row.sms}
+        owners = self.services.ledger.sms_owners(numbers)
+        claimed: dict[str, str] = {}
+        for row in rows:
+            number = row.sms
+            if not number:
+                continue
+            owner = owners.get(number) or claimed.get(number)
+            if owner and owner != row.distinct_id:
+                del row.attributes[SMS]
+                self._report.values_rejected["SMS: already owned by another contact"] += 1
+                self.services.report.reject(
+                    "profiles",
+                    f"SMS left out: {number} already belongs to contact {owner}",
+                    row.record,
+                )
+            else:
+                claimed[number] = row.distinct_id
+
+    # Import -------------------------------------------------------------------------------
+
+    def _chunks(self, rows: list[ContactRow]) -> list[list[ContactRow]]:
+        limit = self.services.settings.contacts_import_max_bytes
+        chunks: list[list[ContactRow]] = []
+        current: list[ContactRow] = []
+        size = _IMPORT_ENVELOPE_BYTES
+        for row in rows:
+            row.encoded = encode_json(row.import_row())
+            if current and size + len(row.encoded) + 1 > limit:
+                chunks.append(current)
+                current, size = [], _IMPORT_ENVELOPE_BYTES
+            current.append(row)
+            size += len(row.encoded) + 1
+        if current:
+            chunks.append(current)
+        return chunks
+
+    def _import(
+        self, rows: list[ContactRow], list_ids: list[int], known: dict[str, SyncedContact]
+    ) -> None:
+        """One import call, awaited; the ledger records it only once Brevo completed it."""
+        created = sum(1 for row in rows if row.distinct_id not in known and not row.renamed_from)
+        if self.services.settings.dry_run:
+            self._count_imported(rows, created)
+            return
+        body = (
+            b'{"jsonBody":['
+            + b",".join(row.encoded for row in rows)
+            + b'],"listIds":'
+            + encode_json(list_ids)
+            + b',"updateExistingContacts":true,"emptyContactsAttributes":false'
+            + b',"disableNotification":true}'
+        )
+        response = self.services.client.request("POST", "/contacts/import", content=body)
+        if response.status_code != 202:
+            msg = (
+                f"Brevo refused POST /contacts/import with HTTP {response.status_code}: "
+                f"{response.text[:300]}"
+            )
+            raise BrevoError(msg)
+        process = self.services.await_process(int(response.json()["processId"]))
+        for counter, count in ((process.get("info") or {}).get("import") or {}).items():
+            if isinstance(count, int) and count:
+                self._report.import_issues[counter] += count
+        self.services.ledger.record_contacts(row.synced(list_ids) for row in rows)
+        self._count_imported(rows, created)
+
+    def _count_imported(self, rows: list[ContactRow], created: int) -> None:
+        self._report.imports += 1
+        self._report.created += created
+        self._report.updated += len(rows) - created
