@@ -46,11 +46,12 @@ contacts = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
 
+# Identity merges: an alias distinct id ("$device:<id>", an $anon_id, an alias) -> canonical id.
 identities = sa.Table(
     "identities",
     metadata,
-    sa.Column("device_id", sa.String(255), primary_key=True),
-    sa.Column("user_id", sa.String(255), nullable=False),
+    sa.Column("alias_id", sa.String(255), primary_key=True),
+    sa.Column("canonical_id", sa.String(255), nullable=False, index=True),
     sa.Column("seen_at", sa.DateTime(timezone=True), nullable=False),
 )
 
@@ -160,42 +161,44 @@ class Ledger:
 
     # Identities -------------------------------------------------------------------------
 
-    def learn_identities(self, device_to_user: dict[str, str]) -> None:
-        """Remember which identified user each anonymous device belongs to (ID merge)."""
-        if not device_to_user:
+    def learn_aliases(self, alias_to_canonical: dict[str, str]) -> None:
+        """Remember which canonical distinct id each alias now belongs to (ID merges)."""
+        if not alias_to_canonical:
             return
         now = _now()
         with self.engine.begin() as conn:
             existing = self._lookup(
-                conn, identities.c.device_id, identities.c.user_id, list(device_to_user)
+                conn, identities.c.alias_id, identities.c.canonical_id, list(alias_to_canonical)
             )
-            for device, user in device_to_user.items():
-                if device not in existing:
+            for alias, canonical in alias_to_canonical.items():
+                if alias not in existing:
                     conn.execute(
-                        sa.insert(identities).values(device_id=device, user_id=user, seen_at=now)
+                        sa.insert(identities).values(
+                            alias_id=alias, canonical_id=canonical, seen_at=now
+                        )
                     )
-                elif existing[device] != user:
+                elif existing[alias] != canonical:
                     conn.execute(
                         sa.update(identities)
-                        .where(identities.c.device_id == device)
-                        .values(user_id=user, seen_at=now)
+                        .where(identities.c.alias_id == alias)
+                        .values(canonical_id=canonical, seen_at=now)
                     )
 
-    def users_for_devices(self, device_ids: Iterable[str]) -> dict[str, str]:
-        """The identified user of each device the ledger knows."""
+    def canonical_ids(self, distinct_ids: Iterable[str]) -> dict[str, str]:
+        """The canonical id of each of these ids that the ledger knows as an alias."""
         with self.engine.connect() as conn:
             return self._lookup(
-                conn, identities.c.device_id, identities.c.user_id, list(device_ids)
+                conn, identities.c.alias_id, identities.c.canonical_id, list(distinct_ids)
             )
 
-    def devices_of_users(self, user_ids: Iterable[str]) -> dict[str, str]:
-        """The devices the ledger has seen each of these users log in from: ``{device: user}``."""
+    def aliases_of(self, canonical_ids: Iterable[str]) -> dict[str, str]:
+        """The known aliases of these canonical ids: ``{alias: canonical}``."""
         found: dict[str, str] = {}
         with self.engine.connect() as conn:
-            for chunk in _chunks(sorted(set(user_ids))):
+            for chunk in _chunks(sorted(set(canonical_ids))):
                 rows = conn.execute(
-                    sa.select(identities.c.device_id, identities.c.user_id).where(
-                        identities.c.user_id.in_(chunk)
+                    sa.select(identities.c.alias_id, identities.c.canonical_id).where(
+                        identities.c.canonical_id.in_(chunk)
                     )
                 )
                 found.update((row[0], row[1]) for row in rows)

@@ -29,6 +29,7 @@ class EventsReport:
     renamed_properties: Counter[str] = field(default_factory=Counter)
     dropped_properties: Counter[str] = field(default_factory=Counter)
     attributed_to_identified_user: int = 0
+    identity_events: int = 0
     sent_by_name: Counter[str] = field(default_factory=Counter)
 
     @property
@@ -122,6 +123,7 @@ class SyncReport:
                 "deduplicated_in_run": ev.deduplicated_in_run,
                 "deduplicated_by_ledger": ev.deduplicated_by_ledger,
                 "attributed_to_identified_user": ev.attributed_to_identified_user,
+                "identity_events_read": ev.identity_events,
                 "rejected": ev.rejected_total,
                 "rejected_by_reason": dict(ev.rejected.most_common()),
                 "renamed_properties": dict(ev.renamed_properties.most_common()),
@@ -156,7 +158,7 @@ def render_report(report: dict[str, Any], *, rejects_file: Path | None = None) -
         lines.append(f"    unmapped Mixpanel events: {names}")
     if ev["attributed_to_identified_user"]:
         lines.append(
-            "    anonymous device events attributed to the identified user: "
+            "    events of an alias (device, anonymous id) attributed to the merged user: "
             f"{ev['attributed_to_identified_user']}"
         )
     lines += [f"    rejected, {why}: {n}" for why, n in ev["rejected_by_reason"].items()]

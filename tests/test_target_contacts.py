@@ -253,7 +253,7 @@ def test_missing_attributes_are_created_with_a_type_when_asked(respx_mock, confi
 def test_a_merged_device_contact_takes_the_users_id_instead_of_being_duplicated(brevo, config):
     ledger = Ledger(config["ledger_url"])
     ledger.record_contacts([SyncedContact(distinct_id="$device:d1")])
-    ledger.learn_identities({"d1": "user-1"})
+    ledger.learn_aliases({"$device:d1": "user-1"})
     renamed = brevo.put("/contacts/$device:d1").respond(204)
 
     target = run_target(config, profile("user-1", **ADA))

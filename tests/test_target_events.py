@@ -10,6 +10,7 @@ import pytest
 import respx
 from click.testing import CliRunner
 
+from target_brevo_tajo.identity import aliases_in
 from target_brevo_tajo.ledger import Ledger, SyncedContact, event_key
 from target_brevo_tajo.target import TargetBrevoTajo
 from tests.singer_messages import event, singer_input
@@ -291,3 +292,33 @@ def test_a_bad_api_key_ends_the_run_with_one_line_saying_what_to_do(respx_mock, 
     assert "set api_key" in message
     assert "\n" not in message
     assert "xkeysib-test-secret" not in message + result.output
+
+
+@respx.mock(base_url=BREVO)
+def test_original_id_merge_events_attribute_an_anonymous_ids_events_to_the_user(respx_mock, config):
+    route = respx_mock.post("/events/batch").mock(side_effect=accepted)
+
+    target = run_target(
+        config,
+        event("$identify", "m-1", "user-7", **{"$anon_id": "anon-3", "$identified_id": "user-7"}),
+        event("Purchase", "m-2", "anon-3"),
+    )
+
+    assert [e["identifiers"]["ext_id"] for e in sent_events(route)] == ["user-7"]
+    assert target.services.report.events.identity_events == 1
+    assert target.services.report.events.skipped_unmapped == {}
+
+
+def test_every_kind_of_identity_merge_names_its_canonical_id():
+    assert aliases_in(event("Page View", "x", "u1", device_id="d1", user_id="u1")["record"]) == {
+        "$device:d1": "u1"
+    }
+    assert aliases_in(
+        event("$identify", "x", "u1", **{"$anon_id": "a1", "$identified_id": "u1"})["record"]
+    ) == {"a1": "u1"}
+    assert aliases_in(event("$create_alias", "x", "u1", alias="mail@x.io")["record"]) == {
+        "mail@x.io": "u1"
+    }
+    assert aliases_in(event("$merge", "x", "u1", **{"$distinct_ids": ["u1", "a9"]})["record"]) == {
+        "a9": "u1"
+    }

@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 EXT_ID = "EXT_ID"
 SMS = "SMS"
 EMAIL_TARGET = "EMAIL"  # the seed maps `$email: email`: the contact's identifier
-DEVICE_PREFIX = "$device:"
 _IMPORT_ENVELOPE_BYTES = 256
 
 
@@ -267,24 +266,25 @@ class ContactsSink(BatchSink):
     # Identity -----------------------------------------------------------------------------
 
     def _carry_over_merged_contacts(self, rows: list[ContactRow]) -> None:
-        """Give the Brevo contact of a merged ``$device:`` id its user's canonical id.
+        """Give the Brevo contact of an alias (a ``$device:`` id, an old id) its canonical id.
 
-        Without this a profile now known under its user id would create a second contact.
+        Without this a profile now known under its merged id would create a second contact.
         """
         ledger = self.services.ledger
-        devices_by_user: dict[str, list[str]] = {}
-        for device, user in ledger.devices_of_users(row.distinct_id for row in rows).items():
-            devices_by_user.setdefault(user, []).append(device)
-        if not devices_by_user:
+        aliases = ledger.aliases_of(row.distinct_id for row in rows)
+        if not aliases:
             return
-        synced = ledger.contacts_by_id(
-            DEVICE_PREFIX + device for devices in devices_by_user.values() for device in devices
-        )
+        synced_aliases = ledger.contacts_by_id(aliases)
+        if not synced_aliases:
+            return
+        already_synced = ledger.contacts_by_id(row.distinct_id for row in rows)
+        by_canonical: dict[str, list[str]] = {}
+        for alias in synced_aliases:
+            by_canonical.setdefault(aliases[alias], []).append(alias)
         for row in rows:
-            for device in devices_by_user.get(row.distinct_id, []):
-                old_id = DEVICE_PREFIX + device
-                if old_id not in synced or ledger.contacts_by_id([row.distinct_id]):
-                    continue
+            if row.distinct_id in already_synced:
+                continue
+            for old_id in by_canonical.get(row.distinct_id, [])[:1]:
                 response = self.services.client.request(
                     "PUT",
                     f"/contacts/{old_id}",

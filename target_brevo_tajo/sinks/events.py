@@ -19,6 +19,7 @@ from target_brevo_tajo.event_payload import (
     encode_json,
     parse_event_time,
 )
+from target_brevo_tajo.identity import IDENTITY_EVENTS, aliases_in, is_anonymous
 from target_brevo_tajo.ledger import event_key
 
 if TYPE_CHECKING:
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
 
     from target_brevo_tajo.target import TargetBrevoTajo
 
-DEVICE_PREFIX = "$device:"
 _BATCH_ENVELOPE_BYTES = len(b'{"events":[]}')
 
 
@@ -62,24 +62,23 @@ class EventsSink(BatchSink):
         self._report = self.services.report.events
 
     def start_batch(self, context: dict) -> None:
-        """Each batch holds its pending events by ledger key, and the identities it saw."""
+        """Each batch holds its pending events by ledger key, and the identity links it saw."""
         context["pending"] = {}
-        context["identities"] = {}
+        context["aliases"] = {}
 
     def process_record(self, record: dict, context: dict) -> None:
         """Keep a mapped event for the batch; count every other outcome."""
         report = self._report
         report.received += 1
         properties = record.get("properties") or {}
-        device_id = record.get("device_id") or properties.get("$device_id")
-        user_id = record.get("user_id") or properties.get("$user_id")
-        if device_id and user_id:
-            context["identities"][str(device_id)] = str(user_id)
-
+        context["aliases"].update(aliases_in(record))
         name = record.get("event")
         brevo_name = self.services.mapping.brevo_event_name(name) if name else None
         if brevo_name is None:
-            report.skipped_unmapped[str(name)] += 1
+            if name in IDENTITY_EVENTS:
+                report.identity_events += 1
+            else:
+                report.skipped_unmapped[str(name)] += 1
             return
         insert_id = record.get("insert_id") or properties.get("$insert_id")
         distinct_id = record.get("distinct_id") or properties.get("distinct_id")
@@ -118,7 +117,7 @@ class EventsSink(BatchSink):
     def process_batch(self, context: dict) -> None:
         """Send the batch's new events; returns only once Brevo's answers are in the ledger."""
         ledger = self.services.ledger
-        ledger.learn_identities(context["identities"])
+        ledger.learn_aliases(context["aliases"])
         pending: dict[str, PendingEvent] = context["pending"]
         if not pending:
             return
@@ -132,24 +131,16 @@ class EventsSink(BatchSink):
     def _address(self, events: list[PendingEvent]) -> list[OutgoingEvent]:
         """Build payloads, identifying each contact by the best identifier the ledger knows."""
         ledger = self.services.ledger
-        devices = {
-            e.distinct_id[len(DEVICE_PREFIX) :]
-            for e in events
-            if e.distinct_id.startswith(DEVICE_PREFIX)
-        }
-        users_by_device = ledger.users_for_devices(devices) if devices else {}
+        canonical = ledger.canonical_ids({e.distinct_id for e in events})
         send_anonymous = self.services.settings.anonymous_events == "send"
         resolved: list[tuple[PendingEvent, str]] = []
         for event in events:
-            contact = event.distinct_id
-            if contact.startswith(DEVICE_PREFIX):
-                user = users_by_device.get(contact[len(DEVICE_PREFIX) :])
-                if user:
-                    contact = user
-                    self._report.attributed_to_identified_user += 1
-                elif not send_anonymous:
-                    self._report.skipped_anonymous += 1
-                    continue
+            contact = canonical.get(event.distinct_id, event.distinct_id)
+            if contact != event.distinct_id:
+                self._report.attributed_to_identified_user += 1
+            if is_anonymous(contact) and not send_anonymous:
+                self._report.skipped_anonymous += 1
+                continue
             resolved.append((event, contact))
         emails = ledger.emails_for({contact for _, contact in resolved})
         outgoing = []
