@@ -1,8 +1,9 @@
 """`make demo`: the whole Meltano pipeline against the sandbox, twice, with what each run did.
 
-Run 1 exports the demo project's events and loads them into the sandbox's Brevo. Then the
-sandbox clock moves two days on, so events that Mixpanel processed late become visible; run 2
-re-reads the lookback window, sends only those, and deduplicates the rest through the ledger.
+Run 1 exports the demo project's events and profiles and loads them into the sandbox's Brevo.
+Then the sandbox clock moves two days on (events that Mixpanel processed late become visible)
+and one user changes plan; run 2 re-reads the lookback window, sends only the late events, and
+updates exactly that one contact.
 """
 
 from __future__ import annotations
@@ -62,6 +63,16 @@ def _mixpanel_calls(server: SandboxServer) -> Counter[str]:
     return Counter(f"{c['method']} {c['path']}" for c in calls if c["api"] == "mixpanel")
 
 
+def _two_days_later(server: SandboxServer) -> None:
+    """Late events land, and one user upgrades to the enterprise plan."""
+    httpx.post(f"{server.url}/_sandbox/clock", json={"advance_hours": 48}, timeout=30)
+    now = httpx.get(f"{server.url}/_sandbox/clock", timeout=30).json()["now"][:19]
+    user = sorted(server.state.mixpanel.profiles)[0]
+    change = {"$distinct_id": user, "$properties": {"plan": "enterprise", "$last_seen": now}}
+    httpx.post(f"{server.url}/_sandbox/mixpanel/profiles", json={"profiles": [change]}, timeout=30)
+    print(f"\n(two days pass in the sandbox; {user} moves to the enterprise plan)")
+
+
 def run_demo(root: Path) -> int:
     """Start the sandbox, run the pipeline twice, print the reports; returns an exit code."""
     output = root / "output"
@@ -83,7 +94,7 @@ def run_demo(root: Path) -> int:
             (2, "Run 2: two days later; late-arriving events have landed in Mixpanel"),
         ):
             if run == 2:
-                httpx.post(f"{server.url}/_sandbox/clock", json={"advance_hours": 48}, timeout=30)
+                _two_days_later(server)
             report_file = output / f"sync-report-run{run}.json"
             env["TARGET_BREVO_TAJO_REPORT_FILE"] = str(report_file)
             print(f"\n== {title} ==", flush=True)
@@ -97,11 +108,13 @@ def run_demo(root: Path) -> int:
             report = json.loads(report_file.read_text(encoding="utf-8"))
             print(render_report(report, rejects_file=output / "rejects.jsonl"))
 
+        contacts = httpx.get(f"{server.url}/_sandbox/brevo/contacts", timeout=60).json()
+        print(f"\nBrevo now holds {len(contacts['contacts'])} contacts.", end=" ")
         events = httpx.get(f"{server.url}/_sandbox/brevo/events", timeout=60).json()["events"]
         keys = Counter((e["event_name"], e["event_properties"].get("mp_insert_id")) for e in events)
         twice = sum(1 for n in keys.values() if n > 1)
         print(
-            f"\nBrevo now holds {len(events)} events for "
+            f"It holds {len(events)} events for "
             f"{len({json.dumps(e['identifiers'], sort_keys=True) for e in events})} contacts; "
             f"events received more than once: {twice}."
         )

@@ -33,6 +33,8 @@ QUERY_HOSTS = {
 }
 EXPORT_PATH = "/api/2.0/export"
 QUERY_PATH = "/api/query"
+#: Engage answers pages of this many profiles unless its response says otherwise.
+ENGAGE_PAGE_SIZE = 1000
 
 #: Final lines Mixpanel writes into a 200 body when it aborted the export part-way.
 TERMINATED_EARLY = (b"terminated early", b"export terminated early")
@@ -242,6 +244,55 @@ class MixpanelClient:
                 self._back_off(attempts, self._transport_problem(exc))
             if on_restart is not None:
                 on_restart()
+
+    def iter_engage(
+        self,
+        form: dict[str, Any] | None = None,
+        *,
+        what: str = "engage",
+        on_restart: Callable[[], None] | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Page through one Engage query (``POST``, form body), yielding each response page.
+
+        Page 0 opens a session; later pages repeat the query with page 0's ``session_id`` and
+        ``page=N``. Paging stops on a short page (fewer results than ``page_size``), an empty
+        page or a missing ``session_id``. The session lives only inside this call. A later page
+        that still fails after retries (the session may have expired) restarts the query from
+        page 0 once, after calling ``on_restart``; a second such failure is raised.
+        """
+        base = {key: value for key, value in (form or {}).items() if value is not None}
+        url = self.query_url("engage")
+        restarted = False
+        while True:
+            page, session_id = 0, None
+            try:
+                while True:
+                    data = {**base, "session_id": session_id, "page": page} if page else base
+                    body = self.request_json("POST", url, data=data, what=f"{what} page {page}")
+                    results = body.get("results") if isinstance(body, dict) else None
+                    if not isinstance(results, list):
+                        msg = f"{what} page {page}: Mixpanel answered without a results list"
+                        raise MixpanelError(msg)
+                    yield body
+                    page_size = body.get("page_size")
+                    if not isinstance(page_size, int) or page_size <= 0:
+                        page_size = ENGAGE_PAGE_SIZE
+                    session_id = body.get("session_id")
+                    if len(results) < page_size or not session_id:
+                        return
+                    page += 1
+            except MixpanelError as exc:
+                if page == 0 or restarted:
+                    raise
+                restarted = True
+                self.logger.warning(
+                    "%s page %d failed (%s); restarting the query from page 0 once",
+                    what,
+                    page,
+                    exc,
+                )
+                if on_restart is not None:
+                    on_restart()
 
     def close(self) -> None:
         """Close the connection pool."""

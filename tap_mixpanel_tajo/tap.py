@@ -11,10 +11,21 @@ from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 
 from tap_mixpanel_tajo.client import Credentials, MixpanelClient, MixpanelError
-from tap_mixpanel_tajo.streams import EventsStream
+from tap_mixpanel_tajo.streams import EventsStream, ProfilesStream
+from tap_mixpanel_tajo.streams.base import MixpanelStream
+from target_brevo_tajo.identity import IDENTITY_EVENTS
 from target_brevo_tajo.mapping import Mapping, MappingError, load_mapping
 
 PREFIX = "tap-mixpanel-tajo: "
+#: Profile properties the target always reads, whatever ``property_mapping`` maps.
+TARGET_PROFILE_PROPERTIES = (
+    "$email",
+    "$phone",
+    "$country_code",
+    "$last_seen",
+    "$first_name",
+    "$last_name",
+)
 
 
 class TapMixpanelTajo(Tap):
@@ -126,7 +137,8 @@ class TapMixpanelTajo(Tap):
             title="Mapping file",
             description=(
                 "Path to the mapping YAML (seed format). The tap pushes the mapped event "
-                "names down to the export and honours connectors.mixpanel.sync/enabled."
+                "names down to the export and the mapped profile properties down to Engage, "
+                "and honours connectors.mixpanel.sync/enabled."
             ),
         ),
         th.Property(
@@ -137,6 +149,17 @@ class TapMixpanelTajo(Tap):
             description=(
                 "IANA timezone of projects created before 2023, whose export dates and event "
                 "times are in project local time (e.g. US/Pacific). Keep UTC for newer projects."
+            ),
+        ),
+        th.Property(
+            "profiles_full_refresh_days",
+            th.IntegerType,
+            default=7,
+            title="Profiles full refresh (days)",
+            description=(
+                "Days between full refreshes of the profiles stream; runs in between only read "
+                "profiles whose $last_seen moved. $last_seen misses edits made in the Mixpanel "
+                "UI and deletions, which a full refresh catches. 0 = a full refresh every run."
             ),
         ),
         th.Property(
@@ -266,32 +289,46 @@ class TapMixpanelTajo(Tap):
             )
         return self._client
 
-    def events_skip_reason(self) -> str | None:
-        """Why the mapping file turns the events stream off, or None."""
+    def sync_skip_reason(self, stream_name: str) -> str | None:
+        """Why the mapping file turns a stream off (``sync.<stream_name>``), or None."""
         mapping = self.mapping
         if mapping is None:
             return None
         where = self.config["mapping_file"]
         if not mapping.mixpanel.enabled:
             return f"connectors.mixpanel.enabled is false in {where}"
-        if not mapping.mixpanel.sync.events:
-            return f"connectors.mixpanel.sync.events is false in {where}"
+        if not getattr(mapping.mixpanel.sync, stream_name, True):
+            return f"connectors.mixpanel.sync.{stream_name} is false in {where}"
         return None
 
     def export_event_names(self) -> list[str] | None:
-        """Event names to push down to the export's ``event`` filter (None: all events)."""
+        """Event names to push down to the export's ``event`` filter (None: all events).
+
+        The mapped events, plus original ID merge's identity events: the target learns from
+        them which anonymous ids became which user.
+        """
         if self.mapping is None:
             return None
         names = self.mapping.mapped_event_names()
         if not names:
             self.logger.info("The mapping maps no events: exporting all events")
-        return names or None
+            return None
+        return sorted({*names, *IDENTITY_EVENTS})
+
+    def profile_output_properties(self) -> list[str] | None:
+        """Profile properties to ask Engage for (None without a mapping: all of them).
+
+        The mapped ones (``property_mapping`` keys) plus those the target always reads.
+        """
+        if self.mapping is None:
+            return None
+        return sorted({*self.mapping.property_mapping, *TARGET_PROFILE_PROPERTIES})
 
     # Streams and sync
 
-    def discover_streams(self) -> list[EventsStream]:
+    def discover_streams(self) -> list[MixpanelStream]:
         """The tap's streams."""
-        return [EventsStream(self)]
+        return [EventsStream(self), ProfilesStream(self)]
 
     def sync_all(self) -> None:  # type: ignore[misc]
         """Sync all streams; our own fatal errors end the process with one line on stderr."""

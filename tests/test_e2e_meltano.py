@@ -145,3 +145,55 @@ def test_a_run_that_dies_midway_and_is_rerun_neither_loses_nor_doubles_an_event(
     assert set(in_brevo) == expected_in_brevo(sandbox, *window)
     assert max(in_brevo.values()) == 1
     assert rerun["events"]["deduplicated_by_ledger"] == sum(partial.values())
+
+
+def brevo_contacts(sandbox: SandboxServer) -> dict[str, dict]:
+    contacts = httpx.get(f"{sandbox.url}/_sandbox/brevo/contacts", timeout=60).json()["contacts"]
+    return {c["attributes"]["EXT_ID"]: c for c in contacts if "EXT_ID" in c["attributes"]}
+
+
+def contact_imports(sandbox: SandboxServer) -> int:
+    calls = httpx.get(f"{sandbox.url}/_sandbox/calls", timeout=60).json()["calls"]
+    httpx.delete(f"{sandbox.url}/_sandbox/calls", timeout=60)
+    return sum(1 for c in calls if c["path"] == "/contacts/import")
+
+
+def test_profiles_become_typed_contacts_and_only_changes_travel(sandbox, tmp_path):
+    suffix = f"e2e-contacts-{uuid.uuid4().hex[:8]}"
+    profiles = sandbox.state.mixpanel.profiles
+
+    first = meltano_run(sandbox, tmp_path, suffix, 1)
+
+    contacts = brevo_contacts(sandbox)
+    assert set(contacts) == set(profiles)  # EXT_ID = the canonical distinct id, for everyone
+    assert first["contacts"]["created"] == len(profiles)
+    typed = next(c for c in contacts.values() if "SIGNUP_DATE" in c["attributes"])
+    assert len(typed["attributes"]["SIGNUP_DATE"]) == 10  # YYYY-MM-DD
+    assert all(isinstance(c["attributes"].get("LTV", 0.0), float) for c in contacts.values())
+    assert all(c["attributes"].get("SMS", "+").startswith("+") for c in contacts.values())
+    assert all(15 in c["listIds"] for c in contacts.values())  # lists.all_users
+    contact_imports(sandbox)
+
+    second = meltano_run(sandbox, tmp_path, suffix, 2)
+
+    assert contact_imports(sandbox) == 0
+    assert second["contacts"]["created"] + second["contacts"]["updated"] == 0
+
+    changed = sorted(profiles)[0]
+    clock = httpx.get(f"{sandbox.url}/_sandbox/clock").json()["now"][:19]
+    httpx.post(
+        f"{sandbox.url}/_sandbox/mixpanel/profiles",
+        json={
+            "profiles": [
+                {
+                    "$distinct_id": changed,
+                    "$properties": {"plan": "enterprise", "$last_seen": clock},
+                }
+            ]
+        },
+    )
+    third = meltano_run(sandbox, tmp_path, suffix, 3)
+
+    assert third["contacts"]["updated"] == 1
+    assert third["contacts"]["created"] == 0
+    assert brevo_contacts(sandbox)[changed]["attributes"]["PLAN_TYPE"] == "enterprise"

@@ -22,6 +22,7 @@ from tap_mixpanel_tajo.streams.events import (
     to_record,
 )
 from tap_mixpanel_tajo.tap import TapMixpanelTajo
+from target_brevo_tajo.identity import IDENTITY_EVENTS
 from target_brevo_tajo.mapping import load_mapping
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,7 +53,9 @@ def no_sleep(monkeypatch):
 def make_tap(state: dict | None = None, **overrides) -> TapMixpanelTajo:
     config = {**CONFIG, **overrides}
     config = {key: value for key, value in config.items() if value is not None}
-    return TapMixpanelTajo(config=config, state=state or {}, parse_env_config=False)
+    tap = TapMixpanelTajo(config=config, state=state or {}, parse_env_config=False)
+    tap.streams["profiles"].selected = False  # these tests cover the events stream
+    return tap
 
 
 def ev(event: str, insert_id: str | None, time: float = 1709251200, **props) -> bytes:
@@ -282,7 +285,8 @@ def test_mapped_event_names_are_pushed_down(capsys):
     route = respx.get(EXPORT).respond(200, content=b"")
     run(make_tap(mapping_file=str(SEED_MAPPING)), capsys)
     pushed = json.loads(route.calls.last.request.url.params["event"])
-    assert pushed == sorted(load_mapping(SEED_MAPPING).event_mapping)
+    # The mapped events, and the identity events the target learns ID merges from.
+    assert pushed == sorted({*load_mapping(SEED_MAPPING).event_mapping, *IDENTITY_EVENTS})
 
 
 @respx.mock
@@ -486,7 +490,9 @@ def test_cli_discover_works_without_credentials(tmp_path):
     result = CliRunner().invoke(TapMixpanelTajo.cli, ["--discover", "--config", str(config)])
     assert result.exit_code == 0, result.output
     catalog = json.loads(result.stdout)
-    (stream,) = catalog["streams"]
+    streams = {s["tap_stream_id"]: s for s in catalog["streams"]}
+    assert set(streams) == {"events", "profiles"}
+    stream = streams["events"]
     assert stream["tap_stream_id"] == "events"
     assert stream["key_properties"] == ["insert_id"]
     assert stream["replication_key"] == "time"

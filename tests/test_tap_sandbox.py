@@ -11,6 +11,7 @@ import pytest
 from sandbox.server import SandboxServer
 from tap_mixpanel_tajo import client as client_module
 from tap_mixpanel_tajo.tap import TapMixpanelTajo
+from target_brevo_tajo.identity import IDENTITY_EVENTS
 from target_brevo_tajo.mapping import load_mapping
 from tests.conftest import MAPPING_FILE
 
@@ -60,7 +61,7 @@ def sync_one_day(sandbox: SandboxServer, capsys, **config) -> list[dict]:
     capsys.readouterr()
     tap.sync_all()
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line]
-    return [m["record"] for m in lines if m["type"] == "RECORD"]
+    return [m["record"] for m in lines if m["type"] == "RECORD" and m["stream"] == "events"]
 
 
 def insert_ids(records: list[dict]) -> list[str]:
@@ -94,13 +95,17 @@ def test_rate_limited_exports_wait_and_retry(sandbox, capsys):
     assert export_calls(sandbox) == [429, 429, 200]
 
 
-def test_only_mapped_events_leave_mixpanel(sandbox, capsys):
+def test_only_mapped_and_identity_events_leave_mixpanel(sandbox, capsys):
     records = sync_one_day(sandbox, capsys)
 
-    mapped = set(load_mapping(MAPPING_FILE).event_mapping)
-    assert {r["event"] for r in records} <= mapped
-    query = httpx.get(f"{sandbox.url}/_sandbox/calls").json()["calls"][0]["query"]
-    assert set(json.loads(query["event"])) == mapped
+    wanted = {*load_mapping(MAPPING_FILE).event_mapping, *IDENTITY_EVENTS}
+    assert {r["event"] for r in records} <= wanted
+    export = next(
+        c
+        for c in httpx.get(f"{sandbox.url}/_sandbox/calls").json()["calls"]
+        if c["path"] == "/api/2.0/export"
+    )
+    assert set(json.loads(export["query"]["event"])) == wanted
 
 
 def test_a_plan_without_api_access_ends_with_one_line(sandbox, capsys):

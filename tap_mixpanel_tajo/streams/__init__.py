@@ -1,5 +1,6 @@
 """The tap's streams."""
 
 from tap_mixpanel_tajo.streams.events import EventsStream
+from tap_mixpanel_tajo.streams.profiles import ProfilesStream
 
-__all__ = ["EventsStream"]
+__all__ = ["EventsStream", "ProfilesStream"]

@@ -9,14 +9,12 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from singer_sdk import Stream
 from singer_sdk import typing as th
-from singer_sdk.helpers.conform import TypeConformanceLevel
+
+from tap_mixpanel_tajo.streams.base import MixpanelStream
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
-
-    from tap_mixpanel_tajo.tap import TapMixpanelTajo
 
 UTC = dt.timezone.utc
 _EPOCH = dt.datetime(1970, 1, 1)
@@ -128,18 +126,17 @@ class _WindowDedup:
         return True
 
 
-class EventsStream(Stream):
-    """Raw events from Mixpanel's export API, incremental on ``time``."""
+class EventsStream(MixpanelStream):
+    """Raw events from Mixpanel's export API, incremental on ``time``.
+
+    Export lines are not in time order (``is_sorted`` is False): the SDK keeps progress markers
+    and finalises the bookmark when the sync completes, so an interrupted run re-reads from the
+    last bookmark. The lookback's older events never move the bookmark back (the run's floor).
+    """
 
     name = "events"
     primary_keys = ("insert_id",)
     replication_key = "time"
-    # Export lines are not in time order: the SDK keeps progress markers and finalises the
-    # bookmark when the sync completes, so an interrupted run re-reads from the last bookmark.
-    is_sorted = False
-    # ``properties`` passes through untouched (it is Mixpanel's own object, not re-typed).
-    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.ROOT_ONLY
-    _bookmark_floor: str | None = None
 
     schema = th.PropertiesList(
         th.Property("event", th.StringType, description="Mixpanel event name."),
@@ -168,11 +165,6 @@ class EventsStream(Stream):
             description="All of Mixpanel's event properties, names unchanged.",
         ),
     ).to_dict()
-
-    @property
-    def mixpanel_tap(self) -> TapMixpanelTajo:
-        """The tap that owns this stream (and its client and resolved settings)."""
-        return self._tap  # type: ignore[return-value]
 
     def _project_zone(self) -> ZoneInfo:
         return ZoneInfo(self.config.get("project_timezone") or "UTC")
@@ -205,7 +197,7 @@ class EventsStream(Stream):
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Export each window, streaming, and yield its de-duplicated records."""
         tap = self.mixpanel_tap
-        skip = tap.events_skip_reason()
+        skip = tap.sync_skip_reason("events")
         if skip:
             self.logger.info("Skipping the events stream: %s", skip)
             return
@@ -213,10 +205,7 @@ class EventsStream(Stream):
         event_names = tap.export_event_names()
         zone = self._project_zone()
         tz = None if zone.key == "UTC" else zone
-        start = self.get_starting_timestamp(context)
-        self._bookmark_floor = (
-            start.astimezone(UTC).isoformat(timespec="microseconds") if start else None
-        )
+        self.set_bookmark_floor(self.get_starting_timestamp(context))
         windows = self.windows(context)
         if not windows:
             self.logger.info("events: nothing to export (start is after end)")
@@ -230,23 +219,6 @@ class EventsStream(Stream):
         )
         for first, last in windows:
             yield from self._export_window(client, first, last, event_names, tz)
-
-    def _increment_stream_state(
-        self,
-        latest_record: dict[str, Any],
-        *,
-        context: Context | None = None,
-    ) -> None:
-        """Advance the bookmark only with records newer than the run's starting point.
-
-        The lookback re-reads days before the bookmark; the SDK's progress markers of an
-        unsorted stream start empty each run, so without this floor a run that only saw
-        late (older) events would move the bookmark backwards.
-        """
-        value = latest_record.get(self.replication_key or "time")
-        if self._bookmark_floor and (value is None or value <= self._bookmark_floor):
-            return
-        super()._increment_stream_state(latest_record, context=context)
 
     def _export_window(
         self,

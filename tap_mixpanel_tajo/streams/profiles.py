@@ -1,0 +1,198 @@
+"""The ``profiles`` stream: Mixpanel's Engage query, incremental on ``$last_seen``.
+
+``$last_seen`` moves only when a profile is updated through the API: edits made in the
+Mixpanel UI, updates sent with ``$ignore_time`` and deletions never show up in an
+incremental read. So every ``profiles_full_refresh_days`` the stream reads all profiles
+again (a *full refresh*). Every record of a full refresh carries that refresh's id, and only
+once its last page was read does the stream write ``last_full_refresh = <id>`` into its state:
+the final STATE then proves to the target that the snapshot was complete (and so that the
+profiles missing from it are gone from Mixpanel).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from singer_sdk import typing as th
+
+from tap_mixpanel_tajo.streams.base import UTC, MixpanelStream, utc_iso
+
+if TYPE_CHECKING:
+    from singer_sdk.helpers.types import Context
+
+#: Stream-state key holding the id of the last *complete* full refresh.
+LAST_FULL_REFRESH = "last_full_refresh"
+DEFAULT_FULL_REFRESH_DAYS = 7
+
+
+def parse_utc(value: Any) -> dt.datetime | None:
+    """An ISO date-time as an aware UTC datetime; a naive one (Mixpanel's own) is taken as UTC."""
+    if isinstance(value, dt.datetime):
+        moment = value
+    elif isinstance(value, str) and value:
+        try:
+            moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    else:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def last_seen_where(bookmark: dt.datetime) -> str:
+    """The Engage ``where`` of an incremental read: profiles seen at or after the bookmark.
+
+    Mixpanel compares ``$last_seen`` as naive ``YYYY-MM-DDTHH:MM:SS`` text, so the bookmark is
+    cut to whole seconds; ``>=`` keeps a profile updated within the bookmark's second.
+    """
+    since = bookmark.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return f'properties["$last_seen"] >= "{since}"'
+
+
+def to_record(raw: dict[str, Any], full_refresh_id: str | None) -> dict[str, Any] | None:
+    """One Engage result as a record (None without a ``$distinct_id``)."""
+    distinct_id = raw.get("$distinct_id")
+    if distinct_id is None or distinct_id == "":
+        return None
+    props = raw.get("$properties")
+    if not isinstance(props, dict):
+        props = {}
+    seen = parse_utc(props.get("$last_seen"))
+    return {
+        "distinct_id": str(distinct_id),
+        "last_seen": utc_iso(seen) if seen else None,
+        "properties": props,
+        "full_refresh_id": full_refresh_id,
+    }
+
+
+class ProfilesStream(MixpanelStream):
+    """User profiles from Engage, incremental on ``$last_seen`` with periodic full refreshes.
+
+    Engage results are not sorted (``is_sorted`` is False): the bookmark is the newest
+    ``last_seen`` of the run, written when the sync completes.
+    """
+
+    name = "profiles"
+    primary_keys = ("distinct_id",)
+    replication_key = "last_seen"
+
+    schema = th.PropertiesList(
+        th.Property(
+            "distinct_id",
+            th.StringType,
+            required=True,
+            description="The profile's canonical distinct_id ($distinct_id).",
+        ),
+        th.Property(
+            "last_seen",
+            th.DateTimeType,
+            description="When the profile was last updated, UTC (from $properties.$last_seen).",
+        ),
+        th.Property(
+            "properties",
+            th.ObjectType(),
+            description="The profile's $properties as Mixpanel returns them, names unchanged.",
+        ),
+        th.Property(
+            "full_refresh_id",
+            th.StringType,
+            description=(
+                "Set on every record of a full refresh: the UTC time that refresh started. "
+                "The refresh is complete once the final STATE's "
+                "bookmarks.profiles.last_full_refresh equals it. Null on incremental runs."
+            ),
+        ),
+    ).to_dict()
+
+    def state_bookmark(self, context: Context | None) -> dt.datetime | None:
+        """The ``last_seen`` bookmark from state (start_date does not apply to profiles)."""
+        state = self.get_context_state(context)
+        if state.get("replication_key") not in {None, self.replication_key}:
+            return None
+        return parse_utc(state.get("replication_key_value"))
+
+    def full_refresh_due(self, context: Context | None, now: dt.datetime) -> str | None:
+        """Why this run must read every profile, or None for an incremental run."""
+        if self.state_bookmark(context) is None:
+            return "no bookmark yet"
+        days = self.config.get("profiles_full_refresh_days")
+        days = DEFAULT_FULL_REFRESH_DAYS if days is None else int(days)
+        if days <= 0:
+            return "profiles_full_refresh_days is 0"
+        last = parse_utc(self.get_context_state(context).get(LAST_FULL_REFRESH))
+        if last is None:
+            return "no complete full refresh in state"
+        if now - last >= dt.timedelta(days=days):
+            return f"the last one ({utc_iso(last)}) is {days}+ days old"
+        return None
+
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        """Page through Engage and yield each profile; record a complete full refresh."""
+        tap = self.mixpanel_tap
+        skip = tap.sync_skip_reason("profiles")
+        if skip:
+            self.logger.info("Skipping the profiles stream: %s", skip)
+            return
+        client = tap.client
+        now = dt.datetime.now(UTC)
+        bookmark = self.state_bookmark(context)
+        self.set_bookmark_floor(bookmark)
+        why_full = self.full_refresh_due(context, now)
+        refresh_id = utc_iso(now) if why_full else None
+        form: dict[str, Any] = {}
+        output_properties = tap.profile_output_properties()
+        if output_properties:
+            form["output_properties"] = json.dumps(output_properties)
+        if why_full or bookmark is None:
+            self.logger.info("profiles: full refresh %s (%s)", refresh_id, why_full)
+        else:
+            form["where"] = last_seen_where(bookmark)
+            self.logger.info("profiles: incremental, %s", form["where"])
+        self.logger.info(
+            "profiles: asking for %s",
+            f"{len(output_properties)} properties" if output_properties else "all properties",
+        )
+
+        calls_before = client.calls
+        started = time.monotonic()
+        count = pages = 0
+
+        def restart() -> None:
+            self.logger.warning(
+                "profiles: %d profiles read before the restart are sent again", count
+            )
+
+        total = None
+        for body in client.iter_engage(form, what="profiles engage", on_restart=restart):
+            pages += 1
+            if body.get("page") in {0, None} and isinstance(body.get("total"), int):
+                total = body["total"]
+            for raw in body["results"]:
+                record = to_record(raw, refresh_id) if isinstance(raw, dict) else None
+                if record is None:
+                    self.logger.warning("profiles: skipped an Engage result without $distinct_id")
+                    continue
+                count += 1
+                yield record
+            self.logger.info(
+                "profiles page %s: %d profiles so far%s, %.0f profiles/s",
+                body.get("page", pages - 1),
+                count,
+                f" of {total}" if total is not None else "",
+                count / max(time.monotonic() - started, 1e-6),
+            )
+        # Only now, with the last page read, is a full refresh complete.
+        if refresh_id:
+            self.get_context_state(context)[LAST_FULL_REFRESH] = refresh_id
+        self.logger.info(
+            "profiles: %s: %d profiles in %d page(s), %d API calls",
+            f"full refresh {refresh_id} complete" if refresh_id else "incremental read done",
+            count,
+            pages,
+            client.calls - calls_before,
+        )
