@@ -69,9 +69,11 @@ def normalise_phone(value: Any, country_code: Any) -> str:
             msg = f"SMS {text[:40]!r} has no country code and the profile no $country_code"
             raise ConversionError("without a country", msg) from exc
         raise ConversionError("invalid number", f"SMS {text[:40]!r} is not a phone number") from exc
-    if not phonenumbers.is_valid_number(number):
+    # "Possible" (right length for the country), not "valid": libphonenumber's list of
+    # allocated ranges lags reality, and dropping a customer's real number is the worse error.
+    if not phonenumbers.is_possible_number(number):
         where = region or "its country"
-        msg = f"SMS {text[:40]!r} is not a valid number for {where}"
+        msg = f"SMS {text[:40]!r} has the wrong length for a number of {where}"
         raise ConversionError("invalid number", msg)
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 

@@ -332,3 +332,9 @@ def test_values_take_the_brevo_attribute_type():
     assert to_brevo_value("Gold", AttributeType("C", "category", enumeration=((1, "Gold"),))) == 1
     with pytest.raises(ConversionError):
         to_brevo_value("soon", AttributeType("D", "date"))
+
+
+def test_numbers_of_impossible_length_are_rejected_but_unlisted_ranges_are_kept():
+    assert normalise_phone("07700 900123", "GB") == "+447700900123"  # a reserved range
+    with pytest.raises(ConversionError, match="wrong length"):
+        normalise_phone("06 12", "FR")
