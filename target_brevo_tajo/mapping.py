@@ -12,6 +12,7 @@ Validation errors name the file, the line and the key, e.g.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -86,6 +87,41 @@ class Connectors(_Strict):
     mixpanel: MixpanelConnector = MixpanelConnector()
 
 
+SyncMode = Literal["mirror", "additive"]
+ALL_USERS_KEY = "all_users"
+
+
+@dataclass(frozen=True)
+class CohortRef:
+    """A Mixpanel cohort as the cohorts list names it."""
+
+    id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class CohortTarget:
+    """Where one cohort goes: the mapping key that named it (if any) and the Brevo list id.
+
+    ``list_id`` None means no list is configured: the target creates one named after the cohort.
+    """
+
+    cohort: CohortRef
+    key: str | None
+    list_id: int | None
+    sync_mode: SyncMode | None
+
+
+def slug(text: str) -> str:
+    """``"Engaged Users (Last 7 Days)"`` -> ``"engaged_users_last_7_days"``."""
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+
+
+def _slugs(name: str) -> set[str]:
+    """The slugs a cohort answers to: of its whole name, and without parenthesised qualifiers."""
+    return {slug(name), slug(re.sub(r"\([^)]*\)", " ", name))} - {""}
+
+
 class Mapping(_Strict):
     """A whole mapping file."""
 
@@ -94,6 +130,10 @@ class Mapping(_Strict):
     property_mapping: dict[str, str] = Field(default_factory=dict)
     # Extension: route a Singer stream of another name to a Brevo resource.
     routes: dict[str, Literal["events", "contacts"]] = Field(default_factory=dict)
+    # Extensions for the cohort sync: explicit cohort id -> Brevo list id, and sync modes by
+    # cohort (a `lists` key, a cohort id or name) with an optional `default`.
+    cohort_lists: dict[int, int] = Field(default_factory=dict)
+    cohort_sync_modes: dict[str, SyncMode] = Field(default_factory=dict)
 
     @property
     def mixpanel(self) -> MixpanelConnector:
@@ -107,6 +147,58 @@ class Mapping(_Strict):
     def resource_of(self, stream_name: str) -> str | None:
         """The Brevo resource a Singer stream feeds: its route, else the tap stream's default."""
         return self.routes.get(stream_name) or DEFAULT_ROUTES.get(stream_name)
+
+    def cohort_targets(self, cohorts: list[CohortRef]) -> list[CohortTarget]:
+        """The cohorts the mapping names, each with its list and sync mode.
+
+        A ``lists`` key other than ``all_users`` names a cohort by id, exact name, or the slug of
+        its name (``engaged_users`` <-> "Engaged Users (Last 7 Days)"); ``cohort_lists`` names
+        cohort ids directly. A key naming several cohorts, or none, is a :class:`MappingError`.
+        """
+        by_id = {cohort.id: cohort for cohort in cohorts}
+        targets: dict[int, CohortTarget] = {}
+        for key, list_id in self.mixpanel.lists.items():
+            if key == ALL_USERS_KEY:
+                continue
+            cohort = self._cohort_named(key, cohorts)
+            targets[cohort.id] = CohortTarget(cohort, key, list_id, self.sync_mode_of(key, cohort))
+        for cohort_id, list_id in self.cohort_lists.items():
+            cohort = by_id.get(cohort_id)
+            if cohort is None:
+                msg = f"cohort_lists: no Mixpanel cohort has id {cohort_id}"
+                raise MappingError(msg)
+            targets[cohort_id] = CohortTarget(
+                cohort, str(cohort_id), list_id, self.sync_mode_of(str(cohort_id), cohort)
+            )
+        return list(targets.values())
+
+    def sync_mode_of(self, key: str | None, cohort: CohortRef) -> SyncMode | None:
+        """The sync mode the mapping sets for a cohort (by key, id or name), else its default."""
+        modes = self.cohort_sync_modes
+        for name in (key, str(cohort.id), cohort.name):
+            if name is not None and name in modes:
+                return modes[name]
+        return modes.get("default")
+
+    @staticmethod
+    def _cohort_named(key: str, cohorts: list[CohortRef]) -> CohortRef:
+        for matches in (
+            [c for c in cohorts if str(c.id) == key],
+            [c for c in cohorts if c.name == key],
+            [c for c in cohorts if key in _slugs(c.name)],
+        ):
+            if len(matches) == 1:
+                return matches[0]
+            if len(matches) > 1:
+                names = ", ".join(f"{c.name!r} (id {c.id})" for c in matches)
+                msg = (
+                    f"connectors.mixpanel.lists.{key}: names several cohorts: {names}; "
+                    "use the cohort id as the key, or cohort_lists"
+                )
+                raise MappingError(msg)
+        known = ", ".join(f"{c.name!r} (id {c.id})" for c in cohorts) or "none"
+        msg = f"connectors.mixpanel.lists.{key}: names no Mixpanel cohort (cohorts: {known})"
+        raise MappingError(msg)
 
     def mapped_event_names(self) -> list[str]:
         """The Mixpanel event names the mapping maps, for the export's ``event`` filter."""

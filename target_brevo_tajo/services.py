@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any, Literal
 from target_brevo_tajo.client import BrevoClient, BrevoError
 
 if TYPE_CHECKING:
+    from target_brevo_tajo.contact_writer import ContactWriter
     from target_brevo_tajo.ledger import Ledger
     from target_brevo_tajo.mapping import Mapping
     from target_brevo_tajo.report import SyncReport
-    from target_brevo_tajo.sinks.contacts import AccountAttributes
 
 ALL_USERS_LIST = "all_users"
 DEFAULT_FOLDER_NAME = "Mixpanel"
@@ -52,11 +52,11 @@ class Services:
     _list_ids: list[int] | None = None
 
     @cached_property
-    def attributes(self) -> AccountAttributes:
-        """The account's contact attributes (read on first use)."""
-        from target_brevo_tajo.sinks.contacts import AccountAttributes  # noqa: PLC0415 (cycle)
+    def contacts(self) -> ContactWriter:
+        """Writes contacts for the profiles and cohort sinks (attributes read on first use)."""
+        from target_brevo_tajo.contact_writer import ContactWriter  # noqa: PLC0415 (cycle)
 
-        return AccountAttributes(self)
+        return ContactWriter(self)
 
     def contact_list_ids(self) -> list[int]:
         """The list every synced contact joins: the mapping's ``lists.all_users``.

@@ -1,0 +1,368 @@
+"""Contacts into Brevo: typed attributes, bulk imports, only what changed.
+
+Each batch: map every profile through ``property_mapping`` into typed attributes (``EXT_ID`` is
+always the canonical Mixpanel distinct id); carry over contacts whose distinct id changed in an
+identity merge; drop what the ledger says Brevo already has unchanged; send the rest in
+``POST /contacts/import`` calls of up to ``contacts_import_max_bytes``; wait for each import to
+complete before the ledger records it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from target_brevo_tajo.client import BrevoError
+from target_brevo_tajo.contact_attributes import (
+    AttributeType,
+    ConversionError,
+    infer_type,
+    normalise_email,
+    normalise_phone,
+    to_brevo_value,
+)
+from target_brevo_tajo.event_payload import encode_json
+from target_brevo_tajo.ledger import SyncedContact
+
+if TYPE_CHECKING:
+    from target_brevo_tajo.services import Services
+
+EXT_ID = "EXT_ID"
+SMS = "SMS"
+EMAIL_TARGET = "EMAIL"  # the seed maps `$email: email`: the contact's identifier
+_IMPORT_ENVELOPE_BYTES = 256
+
+
+@dataclass
+class ContactRow:
+    """One profile as a Brevo import row."""
+
+    distinct_id: str
+    email: str | None
+    attributes: dict[str, Any]
+    record: dict[str, Any]
+    full_refresh_id: str | None
+    renamed_from: str | None = None
+    encoded: bytes = field(default=b"", repr=False)
+
+    @property
+    def sms(self) -> str | None:
+        """The contact's SMS number, E.164."""
+        return self.attributes.get(SMS)
+
+    def import_row(self) -> dict[str, Any]:
+        """The row of ``jsonBody``: email when known, EXT_ID always."""
+        row: dict[str, Any] = {"attributes": self.attributes}
+        if self.email:
+            row["email"] = self.email
+        return row
+
+    def fingerprint(self, list_ids: list[int]) -> str:
+        """Hash of everything a change of which must reach Brevo."""
+        data = {"row": self.import_row(), "lists": sorted(list_ids)}
+        text = json.dumps(data, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def synced(self, list_ids: list[int]) -> SyncedContact:
+        """The ledger row once Brevo imported this contact."""
+        return SyncedContact(
+            distinct_id=self.distinct_id,
+            email=self.email,
+            sms=self.sms,
+            attributes_hash=self.fingerprint(list_ids),
+            last_full_refresh=self.full_refresh_id,
+        )
+
+
+class AccountAttributes:
+    """The account's contact attributes, read once per run; missing ones created on request.
+
+    Brevo drops unknown attributes without a word, so a mapped attribute the account lacks is
+    either created (``create_missing_attributes``) or named in a warning and the report.
+    """
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+        self._types: dict[str, AttributeType] | None = None
+        self._unavailable: set[str] = set()
+
+    def _load(self) -> dict[str, AttributeType]:
+        if self._types is None:
+            response = self._services.client.request("GET", "/contacts/attributes")
+            if response.status_code != 200:
+                msg = f"Brevo refused GET /contacts/attributes with HTTP {response.status_code}"
+                raise BrevoError(msg)
+            self._types = {
+                str(item["name"]).upper(): AttributeType(
+                    name=str(item["name"]).upper(),
+                    type=str(item.get("type") or "text"),
+                    category=str(item.get("category") or "normal"),
+                    enumeration=tuple(
+                        (int(option["value"]), str(option["label"]))
+                        for option in item.get("enumeration") or []
+                    ),
+                )
+                for item in response.json().get("attributes", [])
+            }
+        return self._types
+
+    def get(self, name: str) -> AttributeType | None:
+        """The attribute's type, or None when it does not exist (and will not be created)."""
+        return self._load().get(name)
+
+    def ensure(self, samples: dict[str, Any]) -> None:
+        """Create (or warn about) the mapped attributes the account lacks; ``samples`` by name."""
+        types = self._load()
+        report = self._services.report.contacts
+        for name, sample in samples.items():
+            if name in types or name in self._unavailable:
+                continue
+            if not self._services.settings.create_missing_attributes:
+                self._unavailable.add(name)
+                report.missing_attributes.append(name)
+                self._services.logger.warning(
+                    "Brevo has no contact attribute %s: its values are left out (create it in "
+                    "Brevo, or set create_missing_attributes: true)",
+                    name,
+                )
+                continue
+            kind = infer_type(sample)
+            response = self._services.client.request(
+                "POST", f"/contacts/attributes/normal/{name}", json={"type": kind}
+            )
+            if response.status_code not in (200, 201, 204):
+                msg = (
+                    f"Brevo refused to create contact attribute {name} ({kind}) with HTTP "
+                    f"{response.status_code}: {response.text[:200]}"
+                )
+                raise BrevoError(msg)
+            types[name] = AttributeType(name=name, type=kind)
+            report.created_attributes.append(f"{name} ({kind})")
+
+
+class ContactWriter:
+    """Writes contacts to Brevo for any sink: typed rows, merges, only changes, awaited imports.
+
+    Profiles and cohort members both become contacts through here, so a member who is not a
+    contact yet is created exactly as a profile would be.
+    """
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.attributes = AccountAttributes(services)
+        self._report = services.report.contacts
+
+    def write(
+        self, records: list[dict[str, Any]], extra_list_ids: tuple[int, ...] = ()
+    ) -> list[ContactRow]:
+        """Import the new and changed contacts among ``records``; returns once Brevo has them.
+
+        ``extra_list_ids`` are lists the contacts join in the same import (a cohort's list);
+        they are not part of the change fingerprint, which the profiles path owns.
+        """
+        if not records:
+            return []
+        self.attributes.ensure(self._samples(records))
+        rows = [row for row in map(self._to_row, records) if row is not None]
+        self._carry_over_merged_contacts(rows)
+        known = self.services.ledger.contacts_by_id(row.distinct_id for row in rows)
+        self._drop_sms_owned_by_others(rows)
+        list_ids = self.services.contact_list_ids()
+        changed: list[ContactRow] = []
+        unchanged: list[ContactRow] = []
+        for row in rows:
+            before = known.get(row.distinct_id)
+            if (
+                not extra_list_ids
+                and before is not None
+                and before.attributes_hash == row.fingerprint(list_ids)
+            ):
+                unchanged.append(row)
+            else:
+                changed.append(row)
+        self._report.unchanged += len(unchanged)
+        for refresh_id in {row.full_refresh_id for row in unchanged if row.full_refresh_id}:
+            self.services.ledger.mark_listed_in_refresh(
+                (row.distinct_id for row in unchanged if row.full_refresh_id == refresh_id),
+                refresh_id,
+            )
+        for chunk in self._chunks(changed):
+            self._import(chunk, list_ids, known, extra_list_ids)
+        return rows
+
+    # Mapping ------------------------------------------------------------------------------
+
+    def _targets(self) -> dict[str, str]:
+        """``property_mapping`` with Brevo's upper-case attribute names."""
+        return {
+            source: target.upper()
+            for source, target in self.services.mapping.property_mapping.items()
+        }
+
+    def _samples(self, records: Any) -> dict[str, Any]:
+        """A value of each mapped attribute, to type the attributes it creates.
+
+        A typed value (number, boolean) wins over a string: Mixpanel profiles often hold a
+        number as text in a few profiles and as a number in the rest.
+        """
+        samples: dict[str, Any] = {EXT_ID: "id"}
+        targets = {s: t for s, t in self._targets().items() if t != EMAIL_TARGET}
+        for record in records:
+            properties = record.get("properties") or {}
+            for source, target in targets.items():
+                value = properties.get(source)
+                if value in (None, ""):
+                    continue
+                if target not in samples or isinstance(samples[target], str):
+                    samples[target] = value
+        for target in targets.values():
+            samples.setdefault(target, "")
+        return samples
+
+    def _to_row(self, record: dict[str, Any]) -> ContactRow | None:
+        """Typed attributes of one profile; a value that cannot be typed is reported, not sent."""
+        properties = record.get("properties") or {}
+        distinct_id = str(record["distinct_id"])
+        email = None
+        attributes: dict[str, Any] = {EXT_ID: distinct_id}
+        for source, target in self._targets().items():
+            value = properties.get(source)
+            if value is None or value == "":
+                continue
+            try:
+                if target == EMAIL_TARGET:
+                    email = normalise_email(value)
+                elif target == SMS:
+                    attributes[SMS] = normalise_phone(value, properties.get("$country_code"))
+                else:
+                    attribute = self.attributes.get(target)
+                    if attribute is None:
+                        continue
+                    attributes[target] = to_brevo_value(value, attribute)
+            except ConversionError as exc:
+                self._reject_value(record, target, exc)
+        return ContactRow(
+            distinct_id=distinct_id,
+            email=email,
+            attributes=attributes,
+            record=record,
+            full_refresh_id=record.get("full_refresh_id"),
+        )
+
+    def _reject_value(self, record: dict[str, Any], target: str, error: ConversionError) -> None:
+        """A value Brevo would refuse: reported with the record; the contact syncs without it."""
+        self._report.values_rejected[f"{target}: {error.kind}"] += 1
+        self.services.report.reject("profiles", f"{target} left out: {error}", record)
+
+    # Identity -----------------------------------------------------------------------------
+
+    def _carry_over_merged_contacts(self, rows: list[ContactRow]) -> None:
+        """Give the Brevo contact of an alias (a ``$device:`` id, an old id) its canonical id.
+
+        Without this a profile now known under its merged id would create a second contact.
+        """
+        ledger = self.services.ledger
+        aliases = ledger.aliases_of(row.distinct_id for row in rows)
+        if not aliases:
+            return
+        synced_aliases = ledger.contacts_by_id(aliases)
+        if not synced_aliases:
+            return
+        already_synced = ledger.contacts_by_id(row.distinct_id for row in rows)
+        by_canonical: dict[str, list[str]] = {}
+        for alias in synced_aliases:
+            by_canonical.setdefault(aliases[alias], []).append(alias)
+        for row in rows:
+            if row.distinct_id in already_synced:
+                continue
+            for old_id in by_canonical.get(row.distinct_id, [])[:1]:
+                response = self.services.client.request(
+                    "PUT",
+                    f"/contacts/{old_id}",
+                    params={"identifierType": "ext_id"},
+                    json={"ext_id": row.distinct_id},
+                )
+                if response.status_code in (200, 204):
+                    ledger.rename_contact(old_id, row.distinct_id)
+                    row.renamed_from = old_id
+                    self._report.merged += 1
+
+    def _drop_sms_owned_by_others(self, rows: list[ContactRow]) -> None:
+        """Brevo refuses an SMS number that belongs to another contact; say so, sync the rest."""
+        numbers = {row.sms: row for row in rows if row.sms}
+        owners = self.services.ledger.sms_owners(numbers)
+        claimed: dict[str, str] = {}
+        for row in rows:
+            number = row.sms
+            if not number:
+                continue
+            owner = owners.get(number) or claimed.get(number)
+            if owner and owner != row.distinct_id:
+                del row.attributes[SMS]
+                self._report.values_rejected["SMS: already owned by another contact"] += 1
+                self.services.report.reject(
+                    "profiles",
+                    f"SMS left out: {number} already belongs to contact {owner}",
+                    row.record,
+                )
+            else:
+                claimed[number] = row.distinct_id
+
+    # Import -------------------------------------------------------------------------------
+
+    def _chunks(self, rows: list[ContactRow]) -> list[list[ContactRow]]:
+        limit = self.services.settings.contacts_import_max_bytes
+        chunks: list[list[ContactRow]] = []
+        current: list[ContactRow] = []
+        size = _IMPORT_ENVELOPE_BYTES
+        for row in rows:
+            row.encoded = encode_json(row.import_row())
+            if current and size + len(row.encoded) + 1 > limit:
+                chunks.append(current)
+                current, size = [], _IMPORT_ENVELOPE_BYTES
+            current.append(row)
+            size += len(row.encoded) + 1
+        if current:
+            chunks.append(current)
+        return chunks
+
+    def _import(
+        self,
+        rows: list[ContactRow],
+        list_ids: list[int],
+        known: dict[str, SyncedContact],
+        extra_list_ids: tuple[int, ...] = (),
+    ) -> None:
+        """One import call, awaited; the ledger records it only once Brevo completed it."""
+        created = sum(1 for row in rows if row.distinct_id not in known and not row.renamed_from)
+        if self.services.settings.dry_run:
+            self._count_imported(rows, created)
+            return
+        body = (
+            b'{"jsonBody":['
+            + b",".join(row.encoded for row in rows)
+            + b'],"listIds":'
+            + encode_json(sorted({*list_ids, *extra_list_ids}))
+            + b',"updateExistingContacts":true,"emptyContactsAttributes":false'
+            + b',"disableNotification":true}'
+        )
+        response = self.services.client.request("POST", "/contacts/import", content=body)
+        if response.status_code != 202:
+            msg = (
+                f"Brevo refused POST /contacts/import with HTTP {response.status_code}: "
+                f"{response.text[:300]}"
+            )
+            raise BrevoError(msg)
+        process = self.services.await_process(int(response.json()["processId"]))
+        for counter, count in ((process.get("info") or {}).get("import") or {}).items():
+            if isinstance(count, int) and count:
+                self._report.import_issues[counter] += count
+        self.services.ledger.record_contacts(row.synced(list_ids) for row in rows)
+        self._count_imported(rows, created)
+
+    def _count_imported(self, rows: list[ContactRow], created: int) -> None:
+        self._report.imports += 1
+        self._report.created += created
+        self._report.updated += len(rows) - created
