@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from target_brevo_tajo.mapping import MappingError, load_mapping
+from target_brevo_tajo.mapping import CohortRef, MappingError, load_mapping, slug
 
 SEED = Path(__file__).resolve().parents[1].parent / "shared" / "seed" / "mixpanel-connector.en.md"
 
@@ -81,3 +81,66 @@ def test_broken_yaml_names_the_line(tmp_path):
 def test_a_missing_file_says_which_setting_to_check(tmp_path):
     with pytest.raises(MappingError, match="check mapping_file"):
         load_mapping(tmp_path / "nope.yml")
+
+
+COHORTS = [
+    CohortRef(101, "Engaged Users (Last 7 Days)"),
+    CohortRef(102, "At Risk"),
+    CohortRef(103, "Power Users"),
+]
+
+
+def test_lists_keys_name_cohorts_by_slug_and_all_users_is_not_a_cohort(mapping_file):
+    targets = load_mapping(mapping_file).cohort_targets(COHORTS)
+
+    assert [(t.cohort.id, t.key, t.list_id) for t in targets] == [
+        (101, "engaged_users", 16),
+        (102, "at_risk", 17),
+    ]
+
+
+def test_a_lists_key_may_be_a_cohort_id_or_its_exact_name(tmp_path):
+    path = write(
+        tmp_path, 'connectors:\n  mixpanel:\n    lists:\n      "103": 20\n      At Risk: 21\n'
+    )
+
+    targets = load_mapping(path).cohort_targets(COHORTS)
+
+    assert {t.cohort.id: t.list_id for t in targets} == {103: 20, 102: 21}
+
+
+def test_an_ambiguous_key_is_an_error_listing_the_candidates(tmp_path):
+    cohorts = [*COHORTS, CohortRef(104, "Engaged Users (Last 30 Days)")]
+    path = write(tmp_path, "connectors:\n  mixpanel:\n    lists:\n      engaged_users: 16\n")
+
+    with pytest.raises(MappingError) as error:
+        load_mapping(path).cohort_targets(cohorts)
+
+    message = str(error.value)
+    assert "lists.engaged_users: names several cohorts" in message
+    assert "(id 101)" in message
+    assert "(id 104)" in message
+
+
+def test_a_key_naming_no_cohort_is_an_error(tmp_path):
+    path = write(tmp_path, "connectors:\n  mixpanel:\n    lists:\n      churned: 30\n")
+
+    with pytest.raises(MappingError, match=r"lists\.churned: names no Mixpanel cohort"):
+        load_mapping(path).cohort_targets(COHORTS)
+
+
+def test_cohort_lists_and_sync_modes_extend_the_seed_format(tmp_path):
+    path = write(
+        tmp_path,
+        "cohort_lists:\n  103: 40\n"
+        "cohort_sync_modes:\n  default: additive\n  Power Users: mirror\n",
+    )
+
+    (target,) = load_mapping(path).cohort_targets(COHORTS)
+
+    assert (target.cohort.id, target.list_id, target.sync_mode) == (103, 40, "mirror")
+    assert load_mapping(path).sync_mode_of(None, COHORTS[0]) == "additive"
+
+
+def test_names_slug_to_snake_case():
+    assert slug("Engaged Users (Last 7 Days)") == "engaged_users_last_7_days"
