@@ -184,6 +184,14 @@ def _int_param(request: Request, name: str, default: int, maximum: int) -> int:
     return int(raw)
 
 
+def get_folders(account: BrevoAccount, request: Request, _: dict[str, str]) -> Response:
+    """``GET /contacts/folders`` (limit <= 50)."""
+    limit = _int_param(request, "limit", 10, 50)
+    offset = _int_param(request, "offset", 0, 10**9)
+    folders = sorted(account.folders.values(), key=lambda folder: folder["id"])
+    return json_response(200, {"folders": folders[offset : offset + limit], "count": len(folders)})
+
+
 def get_lists(account: BrevoAccount, request: Request, _: dict[str, str]) -> Response:
     """``GET /contacts/lists`` (limit <= 50)."""
     limit = _int_param(request, "limit", 10, 50)
@@ -243,6 +251,7 @@ ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
         ("POST", r"/contacts/attributes/(?P<category>[^/]+)/(?P<name>[^/]+)", create_attribute),
         ("POST", r"/contacts/import", import_contacts),
         ("GET", r"/processes/(?P<id>\d+)", get_process),
+        ("GET", r"/contacts/folders", get_folders),
         ("POST", r"/contacts/folders", create_folder),
         ("GET", r"/contacts/lists", get_lists),
         ("POST", r"/contacts/lists", create_list),

@@ -78,6 +78,24 @@ class SyncedContact:
         }
 
 
+list_members = sa.Table(
+    "list_members",
+    metadata,
+    sa.Column("list_id", sa.BigInteger, primary_key=True),
+    sa.Column("distinct_id", sa.String(255), primary_key=True),
+    sa.Column("added_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+cohort_lists = sa.Table(
+    "cohort_lists",
+    metadata,
+    sa.Column("cohort_id", sa.BigInteger, primary_key=True),
+    sa.Column("list_id", sa.BigInteger, nullable=False),
+    sa.Column("cohort_name", sa.String(255)),
+    sa.Column("reconciled_at", sa.DateTime(timezone=True)),
+)
+
+
 def event_key(event_name: str, insert_id: str) -> str:
     """The ledger key of one Mixpanel event: the same ``$insert_id`` under the same name."""
     digest = hashlib.blake2b(f"{event_name}\x1f{insert_id}".encode(), digest_size=16)
@@ -280,6 +298,76 @@ class Ledger:
                 sa.update(contacts)
                 .where(contacts.c.distinct_id == old_id)
                 .values(distinct_id=new_id, updated_at=_now())
+            )
+
+    # Lists --------------------------------------------------------------------------------
+
+    def list_members(self, list_id: int) -> set[str]:
+        """The distinct ids the ledger knows to be in a Brevo list."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(list_members.c.distinct_id).where(list_members.c.list_id == list_id)
+            )
+            return {row[0] for row in rows}
+
+    def add_list_members(self, list_id: int, distinct_ids: Iterable[str]) -> None:
+        """Record members Brevo accepted into a list."""
+        now = _now()
+        fresh = sorted(set(distinct_ids) - self.list_members(list_id))
+        if fresh:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    sa.insert(list_members),
+                    [{"list_id": list_id, "distinct_id": d, "added_at": now} for d in fresh],
+                )
+
+    def remove_list_members(self, list_id: int, distinct_ids: Iterable[str]) -> None:
+        """Record members Brevo removed from a list."""
+        with self.engine.begin() as conn:
+            for chunk in _chunks(sorted(set(distinct_ids))):
+                conn.execute(
+                    sa.delete(list_members).where(
+                        list_members.c.list_id == list_id, list_members.c.distinct_id.in_(chunk)
+                    )
+                )
+
+    def cohort_list(self, cohort_id: int) -> tuple[int, dt.datetime | None] | None:
+        """The Brevo list a cohort syncs to, and when it was last reconciled."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(cohort_lists.c.list_id, cohort_lists.c.reconciled_at).where(
+                    cohort_lists.c.cohort_id == cohort_id
+                )
+            ).first()
+        if row is None:
+            return None
+        reconciled = row[1]
+        if reconciled is not None and reconciled.tzinfo is None:
+            reconciled = reconciled.replace(tzinfo=dt.timezone.utc)  # SQLite drops the zone
+        return int(row[0]), reconciled
+
+    def save_cohort_list(self, cohort_id: int, list_id: int, cohort_name: str) -> None:
+        """Remember which list a cohort syncs to (a changed mapping moves it)."""
+        with self.engine.begin() as conn:
+            updated = conn.execute(
+                sa.update(cohort_lists)
+                .where(cohort_lists.c.cohort_id == cohort_id)
+                .values(list_id=list_id, cohort_name=cohort_name)
+            )
+            if not updated.rowcount:
+                conn.execute(
+                    sa.insert(cohort_lists).values(
+                        cohort_id=cohort_id, list_id=list_id, cohort_name=cohort_name
+                    )
+                )
+
+    def mark_reconciled(self, cohort_id: int) -> None:
+        """A cohort's list was just read back from Brevo and repaired."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                sa.update(cohort_lists)
+                .where(cohort_lists.c.cohort_id == cohort_id)
+                .values(reconciled_at=_now())
             )
 
     @staticmethod

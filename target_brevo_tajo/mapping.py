@@ -21,7 +21,12 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 # The Brevo resource each of the tap's streams feeds unless `routes` says otherwise.
-DEFAULT_ROUTES = {"events": "events", "profiles": "contacts"}
+DEFAULT_ROUTES = {
+    "events": "events",
+    "profiles": "contacts",
+    "cohorts": "cohorts",
+    "cohort_members": "cohort_members",
+}
 BREVO_EVENT_NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
 
 
@@ -129,7 +134,9 @@ class Mapping(_Strict):
     event_mapping: dict[str, BrevoEventName] = Field(default_factory=dict)
     property_mapping: dict[str, str] = Field(default_factory=dict)
     # Extension: route a Singer stream of another name to a Brevo resource.
-    routes: dict[str, Literal["events", "contacts"]] = Field(default_factory=dict)
+    routes: dict[str, Literal["events", "contacts", "cohorts", "cohort_members"]] = Field(
+        default_factory=dict
+    )
     # Extensions for the cohort sync: explicit cohort id -> Brevo list id, and sync modes by
     # cohort (a `lists` key, a cohort id or name) with an optional `default`.
     cohort_lists: dict[int, int] = Field(default_factory=dict)

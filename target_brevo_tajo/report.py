@@ -90,6 +90,7 @@ class SyncReport:
     dry_run: bool = False
     events: EventsReport = field(default_factory=EventsReport)
     contacts: ContactsReport = field(default_factory=ContactsReport)
+    cohorts: list[dict[str, Any]] = field(default_factory=list)
     unrouted_streams: Counter[str] = field(default_factory=Counter)
     api_calls: Counter[str] = field(default_factory=Counter)
     retries: int = 0
@@ -130,6 +131,7 @@ class SyncReport:
                 "dropped_properties": dict(ev.dropped_properties.most_common()),
             },
             "contacts": self.contacts.to_dict(),
+            "cohorts": self.cohorts,
             "unrouted_streams": dict(self.unrouted_streams),
             "api_calls": {"total": sum(self.api_calls.values()), **dict(self.api_calls)},
             "retries": self.retries,
@@ -171,6 +173,7 @@ def render_report(report: dict[str, Any], *, rejects_file: Path | None = None) -
         )
     lines += [f"    property dropped, {why}: {n}" for why, n in ev["dropped_properties"].items()]
     lines += _contact_lines(report.get("contacts") or {})
+    lines += [_cohort_line(cohort) for cohort in report.get("cohorts") or []]
     lines += [
         f"  stream {name!r} is not routed to Brevo: {n} records ignored "
         "(route it with `routes:` in the mapping file)"
@@ -213,3 +216,13 @@ def _contact_lines(co: dict[str, Any]) -> list[str]:
             f"deleted {co['deleted']})"
         )
     return lines
+
+
+def _cohort_line(co: dict[str, Any]) -> str:
+    state = "" if co["snapshotComplete"] else " (snapshot incomplete: nothing removed)"
+    repaired = f", reconciled: {co['repaired']} repaired" if co["reconciled"] else ""
+    return (
+        f"  cohort {co['cohortName']!r} -> list {co['listId']} ({co['syncMode']}): "
+        f"{co['membersCount']} members, {co['syncedToBrevo']} in Brevo, added {co['added']}, "
+        f"removed {co['removed']}{repaired}{state}"
+    )

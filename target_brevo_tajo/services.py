@@ -13,6 +13,7 @@ from target_brevo_tajo.client import BrevoClient, BrevoError
 if TYPE_CHECKING:
     from target_brevo_tajo.contact_writer import ContactWriter
     from target_brevo_tajo.ledger import Ledger
+    from target_brevo_tajo.list_sync import ListSync
     from target_brevo_tajo.mapping import Mapping
     from target_brevo_tajo.report import SyncReport
 
@@ -36,6 +37,9 @@ class Settings:
     deletion_policy: Literal["keep", "unlist", "delete"] = "keep"
     import_poll_seconds: float = 5.0
     import_timeout_seconds: float = 3600.0
+    cohort_sync_mode: Literal["mirror", "additive"] = "mirror"
+    cohort_list_folder: str = "Mixpanel cohorts"
+    list_reconcile_days: float = 7.0
 
 
 @dataclass
@@ -58,6 +62,13 @@ class Services:
 
         return ContactWriter(self)
 
+    @cached_property
+    def lists(self) -> ListSync:
+        """Cohort memberships into Brevo lists."""
+        from target_brevo_tajo.list_sync import ListSync  # noqa: PLC0415 (cycle)
+
+        return ListSync(self)
+
     def contact_list_ids(self) -> list[int]:
         """The list every synced contact joins: the mapping's ``lists.all_users``.
 
@@ -66,38 +77,46 @@ class Services:
         """
         if self._list_ids is None:
             configured = self.mapping.mixpanel.lists.get(ALL_USERS_LIST)
-            self._list_ids = [configured] if configured else [self._find_or_create_list()]
+            self._list_ids = (
+                [configured]
+                if configured
+                else [self.find_or_create_list(DEFAULT_LIST_NAME, DEFAULT_FOLDER_NAME)]
+            )
         return self._list_ids
 
-    def _find_or_create_list(self) -> int:
+    def find_or_create_list(self, name: str, folder_name: str) -> int:
+        """The id of the list called ``name`` (created in folder ``folder_name`` if missing)."""
+        found = self._find_by_name("/contacts/lists", "lists", name)
+        if found is not None:
+            return found
+        if self.settings.dry_run:
+            return 0
+        folder = self._find_by_name("/contacts/folders", "folders", folder_name)
+        if folder is None:
+            folder = int(
+                self._ok(
+                    self.client.request("POST", "/contacts/folders", json={"name": folder_name})
+                )["id"]
+            )
+        created = self._ok(
+            self.client.request("POST", "/contacts/lists", json={"name": name, "folderId": folder})
+        )
+        self.logger.info("Created Brevo list %r (id %s)", name, created["id"])
+        return int(created["id"])
+
+    def _find_by_name(self, path: str, key: str, name: str) -> int | None:
         offset = 0
         while True:
             page = self._ok(
-                self.client.request(
-                    "GET", "/contacts/lists", params={"limit": 50, "offset": offset}
-                )
+                self.client.request("GET", path, params={"limit": 50, "offset": offset})
             )
-            lists = page.get("lists") or []
-            for item in lists:
-                if item.get("name") == DEFAULT_LIST_NAME:
+            items = page.get(key) or []
+            for item in items:
+                if item.get("name") == name:
                     return int(item["id"])
-            if len(lists) < 50:
-                break
+            if len(items) < 50:
+                return None
             offset += 50
-        if self.settings.dry_run:
-            return 0
-        folder = self._ok(
-            self.client.request("POST", "/contacts/folders", json={"name": DEFAULT_FOLDER_NAME})
-        )
-        created = self._ok(
-            self.client.request(
-                "POST",
-                "/contacts/lists",
-                json={"name": DEFAULT_LIST_NAME, "folderId": int(folder["id"])},
-            )
-        )
-        self.logger.info("Created Brevo list %r (id %s)", DEFAULT_LIST_NAME, created["id"])
-        return int(created["id"])
 
     def await_process(self, process_id: int) -> dict[str, Any]:
         """Wait for a Brevo background process (an import) to finish, polling sparingly.

@@ -13,6 +13,7 @@ from singer_sdk import Target
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecReader
 from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.sinks import BatchSink
 
 from target_brevo_tajo.client import DEFAULT_BASE_URL, BrevoClient, BrevoError
 from target_brevo_tajo.contact_deletions import apply_deletion_policy, completed_full_refresh
@@ -20,14 +21,25 @@ from target_brevo_tajo.ledger import Ledger
 from target_brevo_tajo.mapping import Mapping, MappingError, load_mapping
 from target_brevo_tajo.report import SyncReport
 from target_brevo_tajo.services import Services, Settings
-from target_brevo_tajo.sinks import ContactsSink, EventsSink, UnroutedSink
+from target_brevo_tajo.sinks import (
+    CohortMembersSink,
+    CohortsSink,
+    ContactsSink,
+    EventsSink,
+    UnroutedSink,
+)
 
 if sys.version_info >= (3, 12):
     from typing import override
 else:
     from typing_extensions import override
 
-SINKS_BY_RESOURCE = {"events": EventsSink, "contacts": ContactsSink}
+SINKS_BY_RESOURCE: dict[str, type[BatchSink]] = {
+    "events": EventsSink,
+    "contacts": ContactsSink,
+    "cohorts": CohortsSink,
+    "cohort_members": CohortMembersSink,
+}
 
 
 class TargetBrevoTajo(Target):
@@ -160,6 +172,38 @@ class TargetBrevoTajo(Target):
             description="How long to wait for one Brevo import to complete before failing.",
         ),
         th.Property(
+            "cohort_sync_mode",
+            th.StringType,
+            default="mirror",
+            allowed_values=["mirror", "additive"],
+            title="Cohort sync mode",
+            description=(
+                "Default for cohorts the mapping's `cohort_sync_modes` does not set: `mirror` "
+                "(the list equals the cohort: members who left are removed) or `additive` "
+                "(members are only added)."
+            ),
+        ),
+        th.Property(
+            "cohort_list_folder",
+            th.StringType,
+            default="Mixpanel cohorts",
+            title="Folder for cohort lists",
+            description=(
+                "Brevo folder where a list named after the cohort is created for a synced cohort "
+                "that the mapping gives no list."
+            ),
+        ),
+        th.Property(
+            "list_reconcile_days",
+            th.NumberType,
+            default=7,
+            title="List reconciliation (days)",
+            description=(
+                "Every this many days each cohort's list is read back from Brevo and changes "
+                "made there by hand are repaired (0 = every run)."
+            ),
+        ),
+        th.Property(
             "ledger_retention_days",
             th.IntegerType,
             default=35,
@@ -230,6 +274,11 @@ class TargetBrevoTajo(Target):
             import_timeout_seconds=float(
                 config.get("import_timeout_seconds", defaults.import_timeout_seconds)
             ),
+            cohort_sync_mode=config.get("cohort_sync_mode", defaults.cohort_sync_mode),
+            cohort_list_folder=config.get("cohort_list_folder", defaults.cohort_list_folder),
+            list_reconcile_days=float(
+                config.get("list_reconcile_days", defaults.list_reconcile_days)
+            ),
         )
         return Services(
             settings=settings,
@@ -249,7 +298,7 @@ class TargetBrevoTajo(Target):
         )
 
     @override
-    def get_sink_class(self, stream_name: str) -> type[EventsSink | ContactsSink | UnroutedSink]:
+    def get_sink_class(self, stream_name: str) -> type[BatchSink]:
         resource = self.services.mapping.resource_of(stream_name)
         return SINKS_BY_RESOURCE.get(resource or "", UnroutedSink)
 
@@ -265,6 +314,8 @@ class TargetBrevoTajo(Target):
         refresh_id = completed_full_refresh(services, self._latest_state)
         if refresh_id:
             apply_deletion_policy(services, refresh_id)
+        services.lists.finish(self._latest_state)
+        services.report.cohorts = services.lists.report()
         retention = int(self.config.get("ledger_retention_days", 35))
         services.ledger.prune_sent_events(_days_ago(retention))
         report = services.report

@@ -96,3 +96,77 @@ def profiles_input(*records: dict[str, Any], state: dict | None = None) -> io.St
     messages = [PROFILES_SCHEMA, *records]
     messages.append({"type": "STATE", "value": state or {"bookmarks": {"profiles": {}}}})
     return io.StringIO("".join(json.dumps(m) + "\n" for m in messages))
+
+
+COHORT_SCHEMAS = [
+    {
+        "type": "SCHEMA",
+        "stream": "cohorts",
+        "key_properties": ["id"],
+        "schema": {
+            "type": "object",
+            "properties": {
+                "id": {"type": "integer"},
+                "name": {"type": "string"},
+                "count": {"type": ["integer", "null"]},
+                "mapping_key": {"type": ["string", "null"]},
+                "list_id": {"type": ["integer", "null"]},
+                "sync_mode": {"type": ["string", "null"]},
+            },
+        },
+    },
+    {
+        "type": "SCHEMA",
+        "stream": "cohort_members",
+        "key_properties": ["cohort_id", "distinct_id"],
+        "schema": {
+            "type": "object",
+            "properties": {
+                "cohort_id": {"type": "integer"},
+                "distinct_id": {"type": "string"},
+                "properties": {"type": "object"},
+                "snapshot_id": {"type": ["string", "null"]},
+            },
+        },
+    },
+]
+
+
+def cohort(
+    cohort_id: int, name: str, list_id: int | None = None, sync_mode: str | None = None
+) -> dict[str, Any]:
+    """One RECORD of the cohorts stream."""
+    return {
+        "type": "RECORD",
+        "stream": "cohorts",
+        "record": {
+            "id": cohort_id,
+            "name": name,
+            "count": None,
+            "mapping_key": None,
+            "list_id": list_id,
+            "sync_mode": sync_mode,
+        },
+    }
+
+
+def member(cohort_id: int, distinct_id: str, snapshot_id: str = "S1", **properties: Any) -> dict:
+    """One RECORD of the cohort_members stream."""
+    return {
+        "type": "RECORD",
+        "stream": "cohort_members",
+        "record": {
+            "cohort_id": cohort_id,
+            "distinct_id": distinct_id,
+            "properties": properties,
+            "snapshot_id": snapshot_id,
+        },
+    }
+
+
+def cohorts_input(*records: dict[str, Any], complete: dict[int, str] | None = None) -> io.StringIO:
+    """Cohort schemas, records, and a final STATE confirming the ``complete`` snapshots."""
+    snapshots = {str(k): v for k, v in (complete or {}).items()}
+    state = {"bookmarks": {"cohorts": {}, "cohort_members": {"snapshots": snapshots}}}
+    messages = [*COHORT_SCHEMAS, *records, {"type": "STATE", "value": state}]
+    return io.StringIO("".join(json.dumps(m) + "\n" for m in messages))

@@ -517,6 +517,8 @@ def test_import_rejects_bodies_the_spec_rejects(client):
 def test_lists_and_membership(client):
     folder = client.post("/brevo/v3/contacts/folders", json={"name": "Mixpanel"}, headers=BREVO)
     assert folder.status_code == 201
+    folders = client.get("/brevo/v3/contacts/folders", headers=BREVO).json()["folders"]
+    assert {"id": folder.json()["id"], "name": "Mixpanel"} in folders
     created = client.post(
         "/brevo/v3/contacts/lists",
         json={"name": "Power Users", "folderId": folder.json()["id"]},

@@ -1,7 +1,8 @@
 """One sink per Brevo resource."""
 
+from target_brevo_tajo.sinks.cohorts import CohortMembersSink, CohortsSink
 from target_brevo_tajo.sinks.contacts import ContactsSink
 from target_brevo_tajo.sinks.events import EventsSink
 from target_brevo_tajo.sinks.unrouted import UnroutedSink
 
-__all__ = ["ContactsSink", "EventsSink", "UnroutedSink"]
+__all__ = ["CohortMembersSink", "CohortsSink", "ContactsSink", "EventsSink", "UnroutedSink"]

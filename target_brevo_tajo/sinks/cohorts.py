@@ -1,0 +1,54 @@
+"""Mixpanel cohorts and their members -> Brevo lists (the work is :class:`ListSync`'s)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any
+
+from singer_sdk.sinks import BatchSink
+
+if TYPE_CHECKING:
+    from target_brevo_tajo.target import TargetBrevoTajo
+
+
+class CohortsSink(BatchSink):
+    """Registers each cohort to sync (name, list, mode) as soon as its record arrives."""
+
+    def __init__(self, target: TargetBrevoTajo, *args: Any, **kwargs: Any) -> None:
+        super().__init__(target, *args, **kwargs)
+        self.lists = target.services.lists
+
+    def process_record(self, record: dict, context: dict) -> None:  # noqa: ARG002
+        """Members of this cohort follow its record: register it now, not at the drain."""
+        self.lists.register(record)
+
+    def process_batch(self, context: dict) -> None:
+        """Nothing is written for the cohort itself."""
+
+
+class CohortMembersSink(BatchSink):
+    """Adds each batch's cohort members to the cohort's list."""
+
+    MAX_SIZE_DEFAULT = 10000
+
+    def __init__(self, target: TargetBrevoTajo, *args: Any, **kwargs: Any) -> None:
+        super().__init__(target, *args, **kwargs)
+        self.lists = target.services.lists
+
+    def start_batch(self, context: dict) -> None:
+        """Members by cohort."""
+        context["members"] = defaultdict(dict)
+
+    def process_record(self, record: dict, context: dict) -> None:
+        """Keep the member under its cohort (a repeated member counts once)."""
+        if record.get("distinct_id") and record.get("cohort_id") is not None:
+            context["members"][int(record["cohort_id"])][str(record["distinct_id"])] = record
+        else:
+            self.lists.services.report.reject(
+                "cohort_members", "no cohort_id or distinct_id", record
+            )
+
+    def process_batch(self, context: dict) -> None:
+        """Add the batch's members to their lists; returns once Brevo has them."""
+        for cohort_id, members in context["members"].items():
+            self.lists.add_members(cohort_id, list(members.values()))
