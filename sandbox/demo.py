@@ -21,14 +21,17 @@ import httpx
 from sandbox.server import SandboxServer
 from target_brevo_tajo.report import render_report
 
+MAIN_EXTRACTOR = "tap-mixpanel-tajo"  # events and profiles, hourly
+COHORTS_EXTRACTOR = "tap-mixpanel-tajo--cohorts"  # cohorts and their members, daily
 
-def pipeline_command(state_suffix: str) -> list[str]:
-    """`meltano run` of the whole pipeline in the sandbox environment of meltano.yml."""
+
+def pipeline_command(state_suffix: str, extractor: str = MAIN_EXTRACTOR) -> list[str]:
+    """`meltano run` of one pipeline in the sandbox environment of meltano.yml."""
     return [
         shutil.which("meltano") or "meltano",
         "--environment=sandbox",
         "run",
-        "tap-mixpanel-tajo",
+        extractor,
         "target-brevo-tajo",
         "--state-id-suffix",
         state_suffix,
@@ -42,8 +45,10 @@ def sandbox_env(server: SandboxServer) -> dict[str, str]:
     return {"SANDBOX_URL": server.url, "SANDBOX_START_DATE": start.strftime("%Y-%m-%dT00:00:00Z")}
 
 
-def _meltano_run(root: Path, env: dict[str, str], state_suffix: str, log_file: Path) -> int:
-    command = pipeline_command(state_suffix)
+def _meltano_run(
+    root: Path, env: dict[str, str], state_suffix: str, log_file: Path, extractor: str
+) -> int:
+    command = pipeline_command(state_suffix, extractor)
     print(f"$ {' '.join(command[-6:])}  (full log: {log_file.relative_to(root)})", flush=True)
     with log_file.open("w", encoding="utf-8") as log:
         process = subprocess.Popen(
@@ -52,7 +57,7 @@ def _meltano_run(root: Path, env: dict[str, str], state_suffix: str, log_file: P
         assert process.stdout is not None
         for line in process.stdout:
             log.write(line)
-            if "records/s" in line or "window(s)" in line:
+            if "records/s" in line or "window(s)" in line or "cohort " in line.lower():
                 print("  " + line.strip().partition("tap-mixpanel-tajo ")[2], flush=True)
         return process.wait()
 
@@ -64,13 +69,16 @@ def _mixpanel_calls(server: SandboxServer) -> Counter[str]:
 
 
 def _two_days_later(server: SandboxServer) -> None:
-    """Late events land, and one user upgrades to the enterprise plan."""
+    """Late events land, one user comes back and upgrades; cohorts move with the clock."""
     httpx.post(f"{server.url}/_sandbox/clock", json={"advance_hours": 48}, timeout=30)
     now = httpx.get(f"{server.url}/_sandbox/clock", timeout=30).json()["now"][:19]
     user = sorted(server.state.mixpanel.profiles)[0]
     change = {"$distinct_id": user, "$properties": {"plan": "enterprise", "$last_seen": now}}
     httpx.post(f"{server.url}/_sandbox/mixpanel/profiles", json={"profiles": [change]}, timeout=30)
-    print(f"\n(two days pass in the sandbox; {user} moves to the enterprise plan)")
+    print(
+        f"\n(two days pass in the sandbox: late events land, {user} comes back and moves to the "
+        "enterprise plan, cohort memberships shift)"
+    )
 
 
 def run_demo(root: Path) -> int:
@@ -90,23 +98,28 @@ def run_demo(root: Path) -> int:
             "TARGET_BREVO_TAJO_LEDGER_URL": f"sqlite:///{ledger}",
         }
         for run, title in (
-            (1, "Run 1: first sync of the demo project"),
-            (2, "Run 2: two days later; late-arriving events have landed in Mixpanel"),
+            (1, "Run 1, first sync"),
+            (2, "Run 2, two days later"),
         ):
             if run == 2:
                 _two_days_later(server)
-            report_file = output / f"sync-report-run{run}.json"
-            env["TARGET_BREVO_TAJO_REPORT_FILE"] = str(report_file)
-            print(f"\n== {title} ==", flush=True)
-            code = _meltano_run(root, env, state_suffix, output / f"demo-run{run}.log")
-            if code != 0:
-                print(f"meltano run failed (exit {code}); see output/demo-run{run}.log")
-                return code
-            calls = _mixpanel_calls(server)
-            spent = ", ".join(f"{k} x{v}" for k, v in sorted(calls.items()))
-            print(f"Mixpanel API calls: {sum(calls.values())} ({spent})")
-            report = json.loads(report_file.read_text(encoding="utf-8"))
-            print(render_report(report, rejects_file=output / "rejects.jsonl"))
+            for extractor, what in (
+                (MAIN_EXTRACTOR, "events and profiles"),
+                (COHORTS_EXTRACTOR, "cohorts"),
+            ):
+                name = f"run{run}-{'cohorts' if extractor == COHORTS_EXTRACTOR else 'main'}"
+                report_file = output / f"sync-report-{name}.json"
+                env["TARGET_BREVO_TAJO_REPORT_FILE"] = str(report_file)
+                print(f"\n== {title}: {what} ==", flush=True)
+                code = _meltano_run(root, env, state_suffix, output / f"demo-{name}.log", extractor)
+                if code != 0:
+                    print(f"meltano run failed (exit {code}); see output/demo-{name}.log")
+                    return code
+                calls = _mixpanel_calls(server)
+                spent = ", ".join(f"{k} x{v}" for k, v in sorted(calls.items()))
+                print(f"Mixpanel API calls: {sum(calls.values())} ({spent})")
+                report = json.loads(report_file.read_text(encoding="utf-8"))
+                print(render_report(report, rejects_file=output / "rejects.jsonl"))
 
         contacts = httpx.get(f"{server.url}/_sandbox/brevo/contacts", timeout=60).json()
         print(f"\nBrevo now holds {len(contacts['contacts'])} contacts.", end=" ")
@@ -118,5 +131,5 @@ def run_demo(root: Path) -> int:
             f"{len({json.dumps(e['identifiers'], sort_keys=True) for e in events})} contacts; "
             f"events received more than once: {twice}."
         )
-        print(f"Reports: {output.relative_to(root)}/sync-report-run1.json, -run2.json")
+        print(f"Reports: {output.relative_to(root)}/sync-report-*.json")
         return 0 if twice == 0 else 1

@@ -294,6 +294,15 @@ class MixpanelClient:
                 if on_restart is not None:
                     on_restart()
 
+    def list_cohorts(self) -> list[dict[str, Any]]:
+        """The project's cohorts (``POST /api/query/cohorts/list``, a bare JSON array)."""
+        what = "cohorts list"
+        body = self.request_json("POST", self.query_url("cohorts/list"), data={}, what=what)
+        if not isinstance(body, list) or not all(isinstance(item, dict) for item in body):
+            msg = f"{what}: Mixpanel answered with something other than a list of cohorts"
+            raise MixpanelError(msg)
+        return body
+
     def close(self) -> None:
         """Close the connection pool."""
         self._http.close()

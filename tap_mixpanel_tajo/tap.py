@@ -11,10 +11,21 @@ from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 
 from tap_mixpanel_tajo.client import Credentials, MixpanelClient, MixpanelError
-from tap_mixpanel_tajo.streams import EventsStream, ProfilesStream
+from tap_mixpanel_tajo.streams import (
+    CohortMembersStream,
+    CohortsStream,
+    EventsStream,
+    ProfilesStream,
+)
 from tap_mixpanel_tajo.streams.base import MixpanelStream
 from target_brevo_tajo.identity import IDENTITY_EVENTS
-from target_brevo_tajo.mapping import Mapping, MappingError, load_mapping
+from target_brevo_tajo.mapping import (
+    CohortRef,
+    CohortTarget,
+    Mapping,
+    MappingError,
+    load_mapping,
+)
 
 PREFIX = "tap-mixpanel-tajo: "
 #: Profile properties the target always reads, whatever ``property_mapping`` maps.
@@ -160,6 +171,17 @@ class TapMixpanelTajo(Tap):
                 "Days between full refreshes of the profiles stream; runs in between only read "
                 "profiles whose $last_seen moved. $last_seen misses edits made in the Mixpanel "
                 "UI and deletions, which a full refresh catches. 0 = a full refresh every run."
+            ),
+        ),
+        th.Property(
+            "cohort_ids",
+            th.ArrayType(th.IntegerType),
+            title="Cohort IDs",
+            description=(
+                "Mixpanel cohorts whose members to sync (cohorts and cohort_members streams). "
+                "Default: the cohorts the mapping file names (connectors.mixpanel.lists keys "
+                "other than all_users, and cohort_lists); without a mapping file, all cohorts. "
+                "An empty list means the default."
             ),
         ),
         th.Property(
@@ -324,11 +346,51 @@ class TapMixpanelTajo(Tap):
             return None
         return sorted({*self.mapping.property_mapping, *TARGET_PROFILE_PROPERTIES})
 
+    def cohorts_to_sync(self, cohorts: list[CohortRef]) -> list[CohortTarget]:
+        """The cohorts to sync, in Mixpanel's order, each with what the mapping says of it.
+
+        ``cohort_ids`` if set, else the cohorts the mapping names, else (no mapping) all of them.
+        A cohort the mapping does not name has no key nor list (the target names a list after
+        it). Raises :class:`MixpanelError` for a ``cohort_ids`` entry Mixpanel does not know, and
+        :class:`MappingError` for a mapping key naming several cohorts or none.
+        """
+        mapping = self.mapping
+        named = {t.cohort.id: t for t in mapping.cohort_targets(cohorts)} if mapping else {}
+        wanted = self.config.get("cohort_ids")
+        if wanted:
+            known = {cohort.id for cohort in cohorts}
+            unknown = [cohort_id for cohort_id in wanted if cohort_id not in known]
+            if unknown:
+                names = ", ".join(f"{c.name!r} (id {c.id})" for c in cohorts) or "none"
+                msg = (
+                    f"cohort_ids: no Mixpanel cohort has id {', '.join(map(str, unknown))} "
+                    f"(cohorts: {names})"
+                )
+                raise MixpanelError(msg)
+            ids = set(wanted)
+        elif mapping is not None:
+            ids = set(named)
+        else:
+            ids = {cohort.id for cohort in cohorts}
+        return [
+            named.get(cohort.id)
+            or CohortTarget(
+                cohort, None, None, mapping.sync_mode_of(None, cohort) if mapping else None
+            )
+            for cohort in cohorts
+            if cohort.id in ids
+        ]
+
     # Streams and sync
 
     def discover_streams(self) -> list[MixpanelStream]:
         """The tap's streams."""
-        return [EventsStream(self), ProfilesStream(self)]
+        return [
+            EventsStream(self),
+            ProfilesStream(self),
+            CohortsStream(self),
+            CohortMembersStream(self),
+        ]
 
     def sync_all(self) -> None:  # type: ignore[misc]
         """Sync all streams; our own fatal errors end the process with one line on stderr."""

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sandbox.demo import pipeline_command, sandbox_env
+from sandbox.demo import COHORTS_EXTRACTOR, MAIN_EXTRACTOR, pipeline_command, sandbox_env
 from sandbox.server import SandboxServer
 from target_brevo_tajo.mapping import load_mapping
 from tests.conftest import MAPPING_FILE, ROOT
@@ -42,6 +42,7 @@ def meltano_run(
     run: int,
     *,
     expect_failure: bool = False,
+    extractor: str = MAIN_EXTRACTOR,
     **target_env: str,
 ) -> dict:
     """One `meltano run` in the sandbox environment; returns the target's sync report."""
@@ -57,7 +58,7 @@ def meltano_run(
         **{f"TARGET_BREVO_TAJO_{name.upper()}": value for name, value in target_env.items()},
     }
     result = subprocess.run(
-        pipeline_command(state_suffix),
+        pipeline_command(state_suffix, extractor),
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -197,3 +198,72 @@ def test_profiles_become_typed_contacts_and_only_changes_travel(sandbox, tmp_pat
     assert third["contacts"]["updated"] == 1
     assert third["contacts"]["created"] == 0
     assert brevo_contacts(sandbox)[changed]["attributes"]["PLAN_TYPE"] == "enterprise"
+
+
+def brevo_list(sandbox: SandboxServer, list_id: int) -> set[str]:
+    lists = httpx.get(f"{sandbox.url}/_sandbox/brevo/lists", timeout=60).json()["lists"]
+    members = next(lst["contactIds"] for lst in lists if lst["id"] == list_id)
+    contacts = httpx.get(f"{sandbox.url}/_sandbox/brevo/contacts", timeout=60).json()["contacts"]
+    ext_ids = {c["id"]: c["attributes"].get("EXT_ID") for c in contacts}
+    return {ext_ids[m] for m in members}
+
+
+def cohort_members(sandbox: SandboxServer, cohort_id: int) -> set[str]:
+    """The cohort's members with a profile (what Engage returns with include_all_users=false)."""
+    state = sandbox.state
+    with state.lock:
+        members = state.mixpanel.cohort_members(cohort_id, state.now) or []
+        return {m for m in members if m in state.mixpanel.profiles}
+
+
+def list_writes(sandbox: SandboxServer) -> list[str]:
+    calls = httpx.get(f"{sandbox.url}/_sandbox/calls", timeout=60).json()["calls"]
+    httpx.delete(f"{sandbox.url}/_sandbox/calls", timeout=60)
+    writes = ("/contacts/import", "/contacts/add", "/contacts/remove")
+    return [c["path"] for c in calls if c["path"].endswith(writes)]
+
+
+def test_each_mapped_cohort_is_mirrored_into_its_list_and_only_changes_travel(sandbox, tmp_path):
+    suffix = f"e2e-cohorts-{uuid.uuid4().hex[:8]}"
+    engaged, at_risk = 1001, 1002  # the seed mapping's engaged_users -> 16, at_risk -> 17
+
+    first = meltano_run(sandbox, tmp_path, suffix, 1, extractor=COHORTS_EXTRACTOR)
+
+    assert brevo_list(sandbox, 16) == cohort_members(sandbox, engaged)
+    assert brevo_list(sandbox, 17) == cohort_members(sandbox, at_risk)
+    by_list = {c["listId"]: c for c in first["cohorts"]}
+    assert by_list[16]["cohortName"] == "Engaged Users (Last 7 Days)"
+    assert by_list[16]["membersCount"] == by_list[16]["syncedToBrevo"] > 0
+    list_writes(sandbox)
+
+    meltano_run(sandbox, tmp_path, suffix, 2, extractor=COHORTS_EXTRACTOR)
+    assert list_writes(sandbox) == []
+
+    leaver = sorted(cohort_members(sandbox, at_risk))[0]
+    clock = httpx.get(f"{sandbox.url}/_sandbox/clock").json()["now"][:19]
+    back = {"$distinct_id": leaver, "$properties": {"$last_seen": clock}}
+    httpx.post(f"{sandbox.url}/_sandbox/mixpanel/profiles", json={"profiles": [back]})
+    before = brevo_list(sandbox, 17)
+
+    third = meltano_run(sandbox, tmp_path, suffix, 3, extractor=COHORTS_EXTRACTOR)
+
+    assert before - brevo_list(sandbox, 17) == {leaver}
+    assert brevo_list(sandbox, 17) == cohort_members(sandbox, at_risk)
+    assert {c["listId"]: c["removed"] for c in third["cohorts"]}[17] == 1
+
+
+def test_additive_cohort_sync_never_removes(sandbox, tmp_path):
+    suffix = f"e2e-additive-{uuid.uuid4().hex[:8]}"
+    meltano_run(
+        sandbox, tmp_path, suffix, 1, extractor=COHORTS_EXTRACTOR, cohort_sync_mode="additive"
+    )
+    leaver = sorted(cohort_members(sandbox, 1002))[0]
+    clock = httpx.get(f"{sandbox.url}/_sandbox/clock").json()["now"][:19]
+    back = {"$distinct_id": leaver, "$properties": {"$last_seen": clock}}
+    httpx.post(f"{sandbox.url}/_sandbox/mixpanel/profiles", json={"profiles": [back]})
+
+    meltano_run(
+        sandbox, tmp_path, suffix, 2, extractor=COHORTS_EXTRACTOR, cohort_sync_mode="additive"
+    )
+
+    assert leaver in brevo_list(sandbox, 17)

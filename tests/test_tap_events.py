@@ -54,7 +54,8 @@ def make_tap(state: dict | None = None, **overrides) -> TapMixpanelTajo:
     config = {**CONFIG, **overrides}
     config = {key: value for key, value in config.items() if value is not None}
     tap = TapMixpanelTajo(config=config, state=state or {}, parse_env_config=False)
-    tap.streams["profiles"].selected = False  # these tests cover the events stream
+    for name in ("profiles", "cohorts", "cohort_members"):  # these tests cover events
+        tap.streams[name].selected = False
     return tap
 
 
@@ -491,7 +492,7 @@ def test_cli_discover_works_without_credentials(tmp_path):
     assert result.exit_code == 0, result.output
     catalog = json.loads(result.stdout)
     streams = {s["tap_stream_id"]: s for s in catalog["streams"]}
-    assert set(streams) == {"events", "profiles"}
+    assert set(streams) == {"events", "profiles", "cohorts", "cohort_members"}
     stream = streams["events"]
     assert stream["tap_stream_id"] == "events"
     assert stream["key_properties"] == ["insert_id"]

@@ -1,8 +1,13 @@
-"""What the tap's streams share: their tap, raw pass-through, a bookmark that never goes back."""
+"""What the tap's streams share: their tap, raw pass-through, a bookmark that never goes back.
+
+And reading one Engage query page by page (:class:`EngageRead`: profiles, cohort members).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk import Stream
@@ -55,3 +60,77 @@ class MixpanelStream(Stream):
         if self._bookmark_floor and (value is None or value <= self._bookmark_floor):
             return
         super()._increment_stream_state(latest_record, context=context)
+
+
+def engage_entry(raw: Any) -> tuple[str, dict[str, Any]] | None:
+    """One Engage result as ``($distinct_id as text, $properties)``; None without a distinct_id."""
+    if not isinstance(raw, dict):
+        return None
+    distinct_id = raw.get("$distinct_id")
+    if distinct_id is None or distinct_id == "":
+        return None
+    props = raw.get("$properties")
+    return str(distinct_id), props if isinstance(props, dict) else {}
+
+
+class EngageRead:
+    """One Engage query read page by page, with its progress logs and counts.
+
+    Iterating yields each result as ``(distinct_id, properties)`` and logs each page. ``complete``
+    turns True only once the last page was read completely: a failure, or a consumer that stops
+    early, leaves it False. A restart from page 0 (see ``MixpanelClient.iter_engage``) sends the
+    results read before it again, and says so.
+    """
+
+    def __init__(
+        self, stream: MixpanelStream, form: dict[str, Any], *, label: str, unit: str, what: str
+    ) -> None:
+        self.stream = stream
+        self.form = form
+        self.label = label
+        self.unit = unit
+        self.what = what
+        self.count = self.pages = self.calls = 0
+        self.total: int | None = None
+        self.elapsed = 0.0
+        self.complete = False
+
+    @property
+    def rate(self) -> float:
+        """Results per second so far."""
+        return self.count / max(self.elapsed, 1e-6)
+
+    def _restart(self) -> None:
+        self.stream.logger.warning(
+            "%s: %d %s read before the restart are sent again", self.label, self.count, self.unit
+        )
+
+    def __iter__(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        client = self.stream.mixpanel_tap.client
+        logger = self.stream.logger
+        calls_before = client.calls
+        started = time.monotonic()
+        for body in client.iter_engage(self.form, what=self.what, on_restart=self._restart):
+            self.pages += 1
+            if body.get("page") in {0, None} and isinstance(body.get("total"), int):
+                self.total = body["total"]
+            for raw in body["results"]:
+                entry = engage_entry(raw)
+                if entry is None:
+                    logger.warning("%s: skipped an Engage result without $distinct_id", self.label)
+                    continue
+                self.count += 1
+                yield entry
+            self.elapsed = time.monotonic() - started
+            self.calls = client.calls - calls_before
+            logger.info(
+                "%s page %s: %d %s so far%s, %.0f %s/s",
+                self.label,
+                body.get("page", self.pages - 1),
+                self.count,
+                self.unit,
+                f" of {self.total}" if self.total is not None else "",
+                self.rate,
+                self.unit,
+            )
+        self.complete = True

@@ -13,13 +13,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk import typing as th
 
-from tap_mixpanel_tajo.streams.base import UTC, MixpanelStream, utc_iso
+from tap_mixpanel_tajo.streams.base import (
+    UTC,
+    EngageRead,
+    MixpanelStream,
+    engage_entry,
+    utc_iso,
+)
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -55,15 +60,17 @@ def last_seen_where(bookmark: dt.datetime) -> str:
 
 def to_record(raw: dict[str, Any], full_refresh_id: str | None) -> dict[str, Any] | None:
     """One Engage result as a record (None without a ``$distinct_id``)."""
-    distinct_id = raw.get("$distinct_id")
-    if distinct_id is None or distinct_id == "":
-        return None
-    props = raw.get("$properties")
-    if not isinstance(props, dict):
-        props = {}
+    entry = engage_entry(raw)
+    return record_of(*entry, full_refresh_id) if entry else None
+
+
+def record_of(
+    distinct_id: str, props: dict[str, Any], full_refresh_id: str | None
+) -> dict[str, Any]:
+    """The record of one profile (its distinct_id and ``$properties``)."""
     seen = parse_utc(props.get("$last_seen"))
     return {
-        "distinct_id": str(distinct_id),
+        "distinct_id": distinct_id,
         "last_seen": utc_iso(seen) if seen else None,
         "properties": props,
         "full_refresh_id": full_refresh_id,
@@ -138,7 +145,6 @@ class ProfilesStream(MixpanelStream):
         if skip:
             self.logger.info("Skipping the profiles stream: %s", skip)
             return
-        client = tap.client
         now = dt.datetime.now(UTC)
         bookmark = self.state_bookmark(context)
         self.set_bookmark_floor(bookmark)
@@ -158,41 +164,16 @@ class ProfilesStream(MixpanelStream):
             f"{len(output_properties)} properties" if output_properties else "all properties",
         )
 
-        calls_before = client.calls
-        started = time.monotonic()
-        count = pages = 0
-
-        def restart() -> None:
-            self.logger.warning(
-                "profiles: %d profiles read before the restart are sent again", count
-            )
-
-        total = None
-        for body in client.iter_engage(form, what="profiles engage", on_restart=restart):
-            pages += 1
-            if body.get("page") in {0, None} and isinstance(body.get("total"), int):
-                total = body["total"]
-            for raw in body["results"]:
-                record = to_record(raw, refresh_id) if isinstance(raw, dict) else None
-                if record is None:
-                    self.logger.warning("profiles: skipped an Engage result without $distinct_id")
-                    continue
-                count += 1
-                yield record
-            self.logger.info(
-                "profiles page %s: %d profiles so far%s, %.0f profiles/s",
-                body.get("page", pages - 1),
-                count,
-                f" of {total}" if total is not None else "",
-                count / max(time.monotonic() - started, 1e-6),
-            )
+        read = EngageRead(self, form, label="profiles", unit="profiles", what="profiles engage")
+        for distinct_id, props in read:
+            yield record_of(distinct_id, props, refresh_id)
         # Only now, with the last page read, is a full refresh complete.
-        if refresh_id:
+        if refresh_id and read.complete:
             self.get_context_state(context)[LAST_FULL_REFRESH] = refresh_id
         self.logger.info(
             "profiles: %s: %d profiles in %d page(s), %d API calls",
             f"full refresh {refresh_id} complete" if refresh_id else "incremental read done",
-            count,
-            pages,
-            client.calls - calls_before,
+            read.count,
+            read.pages,
+            read.calls,
         )
