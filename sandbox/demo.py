@@ -21,6 +21,7 @@ import httpx
 from sandbox.server import SandboxServer
 from target_brevo_tajo.report import render_report
 
+AT_RISK_COHORT = 1002  # the demo project's "At Risk" cohort (the seed's lists.at_risk)
 MAIN_EXTRACTOR = "tap-mixpanel-tajo"  # events and profiles, hourly
 COHORTS_EXTRACTOR = "tap-mixpanel-tajo--cohorts"  # cohorts and their members, daily
 
@@ -57,8 +58,9 @@ def _meltano_run(
         assert process.stdout is not None
         for line in process.stdout:
             log.write(line)
-            if "records/s" in line or "window(s)" in line or "cohort " in line.lower():
-                print("  " + line.strip().partition("tap-mixpanel-tajo ")[2], flush=True)
+            progress = line.strip().partition(f"{extractor} ")[2]
+            if progress and any(k in progress for k in ("records/s", "window(s)", "snapshot")):
+                print("  " + progress, flush=True)
         return process.wait()
 
 
@@ -72,12 +74,13 @@ def _two_days_later(server: SandboxServer) -> None:
     """Late events land, one user comes back and upgrades; cohorts move with the clock."""
     httpx.post(f"{server.url}/_sandbox/clock", json={"advance_hours": 48}, timeout=30)
     now = httpx.get(f"{server.url}/_sandbox/clock", timeout=30).json()["now"][:19]
-    user = sorted(server.state.mixpanel.profiles)[0]
+    with server.state.lock:  # someone at risk of churning comes back
+        user = sorted(server.state.mixpanel.cohort_members(AT_RISK_COHORT, server.state.now))[0]
     change = {"$distinct_id": user, "$properties": {"plan": "enterprise", "$last_seen": now}}
     httpx.post(f"{server.url}/_sandbox/mixpanel/profiles", json={"profiles": [change]}, timeout=30)
     print(
-        f"\n(two days pass in the sandbox: late events land, {user} comes back and moves to the "
-        "enterprise plan, cohort memberships shift)"
+        f"\n(two days pass in the sandbox: late events land; {user}, who was at risk, comes back "
+        "and moves to the enterprise plan)"
     )
 
 

@@ -146,14 +146,15 @@ def render_report(report: dict[str, Any], *, rejects_file: Path | None = None) -
     """Render a report dict (as :meth:`SyncReport.to_dict` or the JSON file hold it) as text."""
     ev = report["events"]
     title = "Brevo sync report" + (" (dry run: nothing was written)" if report["dry_run"] else "")
-    lines = [
-        title,
-        f"  events: received {ev['received']}, sent {ev['sent']}, "
-        f"skipped as unmapped {ev['skipped_unmapped']}, "
-        f"skipped as anonymous {ev['skipped_anonymous']}, "
-        f"deduplicated {ev['deduplicated']} (in this run {ev['deduplicated_in_run']}, "
-        f"already in Brevo {ev['deduplicated_by_ledger']}), rejected {ev['rejected']}",
-    ]
+    lines = [title]
+    if ev["received"]:
+        lines.append(
+            f"  events: received {ev['received']}, sent {ev['sent']}, "
+            f"skipped as unmapped {ev['skipped_unmapped']}, "
+            f"skipped as anonymous {ev['skipped_anonymous']}, "
+            f"deduplicated {ev['deduplicated']} (in this run {ev['deduplicated_in_run']}, "
+            f"already in Brevo {ev['deduplicated_by_ledger']}), rejected {ev['rejected']}"
+        )
     lines += [f"    sent {name}: {n}" for name, n in sorted(ev["sent_by_brevo_name"].items())]
     if ev["skipped_unmapped_by_name"]:
         names = ", ".join(f"{k} ({v})" for k, v in list(ev["skipped_unmapped_by_name"].items())[:8])
