@@ -338,3 +338,15 @@ def test_numbers_of_impossible_length_are_rejected_but_unlisted_ranges_are_kept(
     assert normalise_phone("07700 900123", "GB") == "+447700900123"  # a reserved range
     with pytest.raises(ConversionError, match="wrong length"):
         normalise_phone("06 12", "FR")
+
+
+def test_imports_are_filled_up_to_the_byte_cap(brevo, config):
+    profiles = [profile(f"user-{i}", **{**ADA, "$email": f"u{i}@x.io"}) for i in range(6)]
+
+    target = run_target({**config, "contacts_import_max_bytes": 1200}, *profiles)
+
+    bodies = [c.request.content for c in brevo.calls if c.request.url.path.endswith("/import")]
+    assert len(bodies) > 1
+    assert all(len(body) <= 1200 for body in bodies)
+    assert sum(len(json.loads(b)["jsonBody"]) for b in bodies) == 6
+    assert target.services.report.contacts.imports == len(bodies)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from singer_sdk.sinks import BatchSink
 
+from target_brevo_tajo.batching import fill_calls
 from target_brevo_tajo.client import BrevoError
 from target_brevo_tajo.event_payload import (
     brevo_event_date,
@@ -165,20 +166,13 @@ class EventsSink(BatchSink):
     def _chunks(self, outgoing: list[OutgoingEvent]) -> list[list[OutgoingEvent]]:
         """Fill each call up to the configured event count and byte size."""
         settings = self.services.settings
-        chunks: list[list[OutgoingEvent]] = []
-        current: list[OutgoingEvent] = []
-        size = _BATCH_ENVELOPE_BYTES
-        for event in outgoing:
-            too_many = len(current) >= settings.events_batch_size
-            too_big = size + len(event.encoded) + 1 > settings.events_batch_max_bytes
-            if current and (too_many or too_big):
-                chunks.append(current)
-                current, size = [], _BATCH_ENVELOPE_BYTES
-            current.append(event)
-            size += len(event.encoded) + 1
-        if current:
-            chunks.append(current)
-        return chunks
+        return fill_calls(
+            outgoing,
+            lambda event: event.encoded,
+            max_bytes=settings.events_batch_max_bytes,
+            max_items=settings.events_batch_size,
+            envelope_bytes=_BATCH_ENVELOPE_BYTES,
+        )
 
     def _send(self, chunk: list[OutgoingEvent]) -> None:
         """One ``/events/batch`` call; accepted events go to the ledger before the next call."""
