@@ -13,7 +13,6 @@ import respx
 from click.testing import CliRunner
 
 from sandbox.server import SandboxServer
-from tap_mixpanel_tajo import client as client_module
 from tap_mixpanel_tajo.streams.cohorts import parse_created
 from tap_mixpanel_tajo.tap import TARGET_PROFILE_PROPERTIES, TapMixpanelTajo
 from target_brevo_tajo.mapping import load_mapping
@@ -62,12 +61,6 @@ COHORTS = [
         "name": "Power Users",
     },
 ]
-
-
-@pytest.fixture(autouse=True)
-def no_sleep(monkeypatch):
-    """Backoffs are recorded, never slept."""
-    monkeypatch.setattr(client_module, "_default_sleep", lambda _seconds: None)
 
 
 def make_tap(state: dict | None = None, **overrides) -> TapMixpanelTajo:

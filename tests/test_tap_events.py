@@ -14,7 +14,6 @@ import pytest
 import respx
 from click.testing import CliRunner
 
-from tap_mixpanel_tajo import client as client_module
 from tap_mixpanel_tajo.streams.events import (
     day_windows,
     event_time,
@@ -40,14 +39,6 @@ CONFIG = {
     "start_date": "2024-03-01T00:00:00Z",
     "end_date": "2024-03-02T00:00:00Z",
 }
-
-
-@pytest.fixture(autouse=True)
-def no_sleep(monkeypatch):
-    """Backoffs are recorded, never slept."""
-    sleeps: list[float] = []
-    monkeypatch.setattr(client_module, "_default_sleep", sleeps.append)
-    return sleeps
 
 
 def make_tap(state: dict | None = None, **overrides) -> TapMixpanelTajo:

@@ -13,7 +13,6 @@ import respx
 from click.testing import CliRunner
 
 from sandbox.server import SandboxServer
-from tap_mixpanel_tajo import client as client_module
 from tap_mixpanel_tajo.streams.profiles import last_seen_where, parse_utc, to_record
 from tap_mixpanel_tajo.tap import TARGET_PROFILE_PROPERTIES, TapMixpanelTajo
 from target_brevo_tajo.mapping import load_mapping
@@ -32,14 +31,6 @@ CONFIG = {
     "service_account_secret": "sa-secret",
     "max_retries": 1,
 }
-
-
-@pytest.fixture(autouse=True)
-def no_sleep(monkeypatch):
-    """Backoffs are recorded, never slept."""
-    sleeps: list[float] = []
-    monkeypatch.setattr(client_module, "_default_sleep", sleeps.append)
-    return sleeps
 
 
 def make_tap(state: dict | None = None, **overrides) -> TapMixpanelTajo:

@@ -9,7 +9,6 @@ import httpx
 import pytest
 
 from sandbox.server import SandboxServer
-from tap_mixpanel_tajo import client as client_module
 from tap_mixpanel_tajo.tap import TapMixpanelTajo
 from target_brevo_tajo.identity import IDENTITY_EVENTS
 from target_brevo_tajo.mapping import load_mapping
@@ -26,8 +25,7 @@ def sandbox():
 
 
 @pytest.fixture(autouse=True)
-def clean_sandbox(sandbox, monkeypatch):
-    monkeypatch.setattr(client_module, "_default_sleep", lambda _seconds: None)
+def clean_sandbox(sandbox):
     httpx.delete(f"{sandbox.url}/_sandbox/faults")
     httpx.delete(f"{sandbox.url}/_sandbox/calls")
 
