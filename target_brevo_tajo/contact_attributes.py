@@ -18,6 +18,7 @@ import phonenumbers
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+_DECIMAL = re.compile(r"^-?(0|[1-9]\d*)(\.\d+)?$")
 _TRUE = frozenset({"true", "yes", "1", "y", "t"})
 _FALSE = frozenset({"false", "no", "0", "n", "f"})
 
@@ -106,13 +107,20 @@ def infer_type(value: Any) -> str:
         return "float"
     if isinstance(value, list):
         return "multiple-choice"
-    if isinstance(value, str) and _ISO_DATE.match(value):
+    if isinstance(value, str):
+        return _infer_text_type(value.strip())
+    return "text"
+
+
+def _infer_text_type(text: str) -> str:
+    """Dates and numbers written as text: "2026-03-04T10:11", "1234.50" (not "01234": a code)."""
+    if _ISO_DATE.match(text):
         try:
-            _to_date(value)
+            _to_date(text)
         except ConversionError:
             return "text"
         return "date"
-    return "text"
+    return "float" if _DECIMAL.match(text) else "text"
 
 
 def _plain_text(value: Any) -> str:

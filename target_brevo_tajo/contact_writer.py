@@ -130,6 +130,10 @@ class AccountAttributes:
                 )
                 continue
             kind = infer_type(sample)
+            if self._services.settings.dry_run:  # typed as it would be, nothing created
+                types[name] = AttributeType(name=name, type=kind)
+                report.created_attributes.append(f"{name} ({kind}, dry run: not created)")
+                continue
             response = self._services.client.request(
                 "POST", f"/contacts/attributes/normal/{name}", json={"type": kind}
             )
@@ -266,7 +270,7 @@ class ContactWriter:
         """
         ledger = self.services.ledger
         aliases = ledger.aliases_of(row.distinct_id for row in rows)
-        if not aliases:
+        if not aliases or self.services.settings.dry_run:
             return
         synced_aliases = ledger.contacts_by_id(aliases)
         if not synced_aliases:

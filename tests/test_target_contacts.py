@@ -237,7 +237,7 @@ def test_missing_attributes_are_created_with_a_type_when_asked(respx_mock, confi
 
     run_target(
         {**config, "create_missing_attributes": True},
-        profile("user-1", **ADA),  # total_revenue "1234.50": text here...
+        profile("user-1", **ADA),  # total_revenue "1234.50": a number written as text here...
         profile("user-2", **{**ADA, "$email": "b@x.io", "total_revenue": 99.5}),  # ...a number here
     )
 
@@ -329,6 +329,9 @@ def test_values_take_the_brevo_attribute_type():
     assert to_brevo_value(42.0, AttributeType("T", "text")) == "42"
     assert to_brevo_value(Decimal("99.5"), AttributeType("LTV", "float")) == 99.5
     assert infer_type(Decimal("99.5")) == "float"
+    assert infer_type("1234.50") == "float"
+    assert infer_type("01234") == "text"  # a zip code, not a number
+    assert infer_type("2026-03-04T10:11:12") == "date"
     assert to_brevo_value("Gold", AttributeType("C", "category", enumeration=((1, "Gold"),))) == 1
     with pytest.raises(ConversionError):
         to_brevo_value("soon", AttributeType("D", "date"))
@@ -350,3 +353,21 @@ def test_imports_are_filled_up_to_the_byte_cap(brevo, config):
     assert all(len(body) <= 1200 for body in bodies)
     assert sum(len(json.loads(b)["jsonBody"]) for b in bodies) == 6
     assert target.services.report.contacts.imports == len(bodies)
+
+
+def test_a_dry_run_reads_the_account_but_writes_nothing(respx_mock, config):
+    respx_mock.get("/contacts/attributes").respond(
+        200, json={"attributes": [a for a in ACCOUNT_ATTRIBUTES if a["name"] != "LTV"]}
+    )
+    Ledger(config["ledger_url"]).learn_aliases({"$device:d1": "user-1"})
+    Ledger(config["ledger_url"]).record_contacts([SyncedContact(distinct_id="$device:d1")])
+
+    target = run_target(
+        {**config, "dry_run": True, "create_missing_attributes": True}, profile("user-1", **ADA)
+    )
+
+    assert [c.request.method for c in respx_mock.calls] == ["GET"]
+    assert target.services.report.contacts.created == 1
+    assert target.services.report.contacts.created_attributes == [
+        "LTV (float, dry run: not created)"
+    ]
