@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -120,8 +121,9 @@ def _now() -> dt.datetime:
 class Ledger:
     """Reads and writes the ledger tables; creates them on first use."""
 
-    def __init__(self, url: str | None = None) -> None:
+    def __init__(self, url: str | None = None, *, read_only: bool = False) -> None:
         self.url = url or default_ledger_url()
+        self.read_only = read_only
         options: dict[str, Any] = {}
         if self.url.startswith("sqlite"):
             options["connect_args"] = {"timeout": 60, "check_same_thread": False}
@@ -133,6 +135,20 @@ class Ledger:
     def close(self) -> None:
         """Release connections."""
         self.engine.dispose()
+
+    @contextmanager
+    def _writing(self) -> Iterator[sa.Connection]:
+        """A transaction that commits, or, for a dry run, always rolls back."""
+        if not self.read_only:
+            with self.engine.begin() as conn:
+                yield conn
+            return
+        with self.engine.connect() as conn:
+            transaction = conn.begin()
+            try:
+                yield conn
+            finally:
+                transaction.rollback()
 
     # Events -------------------------------------------------------------------------------
 
@@ -156,7 +172,7 @@ class Ledger:
         ]
         if not values:
             return
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             known = set()
             for chunk in _chunks([v["event_key"] for v in values]):
                 known.update(
@@ -171,7 +187,7 @@ class Ledger:
 
     def prune_sent_events(self, older_than: dt.datetime) -> int:
         """Forget events whose time is before ``older_than``; returns how many rows went."""
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             result = conn.execute(
                 sa.delete(sent_events).where(sent_events.c.event_time < older_than)
             )
@@ -184,7 +200,7 @@ class Ledger:
         if not alias_to_canonical:
             return
         now = _now()
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             existing = self._lookup(
                 conn, identities.c.alias_id, identities.c.canonical_id, list(alias_to_canonical)
             )
@@ -249,7 +265,7 @@ class Ledger:
         now = _now()
         rows = list(synced)
         existing = self.contacts_by_id(row.distinct_id for row in rows)
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             for row in rows:
                 values = {**row.as_row(), "updated_at": now}
                 if row.distinct_id in existing:
@@ -264,7 +280,7 @@ class Ledger:
 
     def mark_listed_in_refresh(self, distinct_ids: Iterable[str], refresh_id: str) -> None:
         """Note that a full refresh listed these profiles (those it did not are gone)."""
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             for chunk in _chunks(sorted(set(distinct_ids))):
                 conn.execute(
                     sa.update(contacts)
@@ -287,13 +303,13 @@ class Ledger:
 
     def forget_contacts(self, distinct_ids: Iterable[str]) -> None:
         """Drop contacts deleted from Brevo."""
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             for chunk in _chunks(sorted(set(distinct_ids))):
                 conn.execute(sa.delete(contacts).where(contacts.c.distinct_id.in_(chunk)))
 
     def rename_contact(self, old_id: str, new_id: str) -> None:
         """An identity merge gave the contact a new canonical distinct id."""
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             conn.execute(
                 sa.update(contacts)
                 .where(contacts.c.distinct_id == old_id)
@@ -315,7 +331,7 @@ class Ledger:
         now = _now()
         fresh = sorted(set(distinct_ids) - self.list_members(list_id))
         if fresh:
-            with self.engine.begin() as conn:
+            with self._writing() as conn:
                 conn.execute(
                     sa.insert(list_members),
                     [{"list_id": list_id, "distinct_id": d, "added_at": now} for d in fresh],
@@ -323,7 +339,7 @@ class Ledger:
 
     def remove_list_members(self, list_id: int, distinct_ids: Iterable[str]) -> None:
         """Record members Brevo removed from a list."""
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             for chunk in _chunks(sorted(set(distinct_ids))):
                 conn.execute(
                     sa.delete(list_members).where(
@@ -348,7 +364,7 @@ class Ledger:
 
     def save_cohort_list(self, cohort_id: int, list_id: int, cohort_name: str) -> None:
         """Remember which list a cohort syncs to (a changed mapping moves it)."""
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             updated = conn.execute(
                 sa.update(cohort_lists)
                 .where(cohort_lists.c.cohort_id == cohort_id)
@@ -363,7 +379,7 @@ class Ledger:
 
     def mark_reconciled(self, cohort_id: int) -> None:
         """A cohort's list was just read back from Brevo and repaired."""
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             conn.execute(
                 sa.update(cohort_lists)
                 .where(cohort_lists.c.cohort_id == cohort_id)

@@ -129,8 +129,6 @@ class ListSync:
 
     def _create_in_list(self, cohort: CohortSync, list_id: int, records: list[dict]) -> None:
         """Members Brevo does not know as contacts: created through the contacts path."""
-        if self.services.settings.dry_run:
-            return
         self.services.contacts.write(records, extra_list_ids=(list_id,))
         cohort.created_contacts += len(records)
         self.services.ledger.add_list_members(list_id, (str(r["distinct_id"]) for r in records))
@@ -221,8 +219,7 @@ class ListSync:
         cohort.repaired += len(missing) + len(extra) + len(strangers)
         cohort.removed += len(extra) + len(strangers)
         cohort.reconciled = True
-        if not self.services.settings.dry_run:
-            ledger.mark_reconciled(cohort.cohort_id)
+        ledger.mark_reconciled(cohort.cohort_id)
 
     def _read_list(self, list_id: int) -> tuple[set[str], list[str]]:
         """The list's members: ext_ids, and emails of members that have no ext_id."""

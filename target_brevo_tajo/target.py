@@ -290,7 +290,7 @@ class TargetBrevoTajo(Target):
                 max_retries=int(config.get("max_retries", 5)),
                 max_wait_seconds=float(config.get("max_retry_wait_seconds", 60)),
             ),
-            ledger=Ledger(config.get("ledger_url")),
+            ledger=Ledger(config.get("ledger_url"), read_only=settings.dry_run),
             report=SyncReport(
                 dry_run=bool(config.get("dry_run", False)),
                 rejects_file=Path(rejects) if rejects else None,

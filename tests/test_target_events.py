@@ -322,3 +322,16 @@ def test_every_kind_of_identity_merge_names_its_canonical_id():
     assert aliases_in(event("$merge", "x", "u1", **{"$distinct_ids": ["u1", "a9"]})["record"]) == {
         "a9": "u1"
     }
+
+
+@respx.mock(base_url=BREVO, assert_all_called=False)
+def test_a_dry_run_leaves_the_ledger_as_it_was(respx_mock, config):
+    run_target(
+        {**config, "dry_run": True},
+        event("Page View", "z-1", "user-5", device_id="d5", user_id="user-5"),
+        event("Purchase", "z-2"),
+    )
+
+    ledger = Ledger(config["ledger_url"])
+    assert ledger.canonical_ids(["$device:d5"]) == {}
+    assert ledger.sent_event_keys([event_key("Purchase", "z-2")]) == set()

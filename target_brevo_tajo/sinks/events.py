@@ -177,7 +177,7 @@ class EventsSink(BatchSink):
     def _send(self, chunk: list[OutgoingEvent]) -> None:
         """One ``/events/batch`` call; accepted events go to the ledger before the next call."""
         if self.services.settings.dry_run:
-            self._accept(chunk, record_in_ledger=False)
+            self._accept(chunk)  # the ledger is read-only in a dry run
             return
         body = b'{"events":[' + b",".join(e.encoded for e in chunk) + b"]}"
         response = self.services.client.request("POST", "/events/batch", content=body)
@@ -206,12 +206,11 @@ class EventsSink(BatchSink):
         )
         raise BrevoError(msg)
 
-    def _accept(self, chunk: list[OutgoingEvent], *, record_in_ledger: bool = True) -> None:
-        if record_in_ledger:
-            self.services.ledger.record_sent_events(
-                (e.pending.key, e.pending.insert_id, e.pending.mixpanel_name, e.pending.time)
-                for e in chunk
-            )
+    def _accept(self, chunk: list[OutgoingEvent]) -> None:
+        self.services.ledger.record_sent_events(
+            (e.pending.key, e.pending.insert_id, e.pending.mixpanel_name, e.pending.time)
+            for e in chunk
+        )
         self._report.sent += len(chunk)
         for event in chunk:
             self._report.sent_by_name[event.pending.brevo_name] += 1
