@@ -187,6 +187,25 @@ class BrevoAccount:
             "statistics": {},
         }
 
+    def update_contact(self, contact: dict[str, Any], body: dict[str, Any]) -> None:
+        """Apply a ``PUT /contacts/{identifier}`` body; an ext_id another contact owns is a 400."""
+        ext_id = body.get("ext_id")
+        if ext_id is not None:
+            owner = self._by_attribute("EXT_ID", str(ext_id))
+            if owner is not None and owner["id"] != contact["id"]:
+                raise BrevoError(400, "duplicate_parameter", "ext_id is already associated")
+            contact["attributes"]["EXT_ID"] = str(ext_id)
+        known = {k: v for k, v in (body.get("attributes") or {}).items() if self.attribute(k)}
+        self._set_attributes(contact, known, erase=False)
+        for list_id in body.get("listIds") or []:
+            if contact["id"] not in self.get_list(list_id)["members"]:
+                self.get_list(list_id)["members"].append(contact["id"])
+        for list_id in body.get("unlinkListIds") or []:
+            members = self.get_list(list_id)["members"]
+            if contact["id"] in members:
+                members.remove(contact["id"])
+        contact["modifiedAt"] = utc_iso()
+
     def delete_contact(self, contact: dict[str, Any]) -> None:
         """Delete a contact and its list memberships."""
         self.contacts.pop(contact["id"], None)

@@ -155,6 +155,13 @@ def get_contact(account: BrevoAccount, request: Request, args: dict[str, str]) -
     return json_response(200, account.contact_json(_contact(account, request, args["identifier"])))
 
 
+def update_contact(account: BrevoAccount, request: Request, args: dict[str, str]) -> Response:
+    """``PUT /contacts/{identifier}`` -> 204 (an update only: 404 when there is no such contact)."""
+    contact = _contact(account, request, args["identifier"])
+    account.update_contact(contact, _body(request, "updateContact"))
+    return empty_response(204)
+
+
 def delete_contact(account: BrevoAccount, request: Request, args: dict[str, str]) -> Response:
     """``DELETE /contacts/{identifier}`` -> 204."""
     account.delete_contact(_contact(account, request, args["identifier"]))
@@ -259,6 +266,7 @@ ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
         ("POST", r"/contacts/lists/(?P<id>\d+)/contacts/add", add_to_list),
         ("POST", r"/contacts/lists/(?P<id>\d+)/contacts/remove", remove_from_list),
         ("GET", r"/contacts/(?P<identifier>[^/]+)", get_contact),
+        ("PUT", r"/contacts/(?P<identifier>[^/]+)", update_contact),
         ("DELETE", r"/contacts/(?P<identifier>[^/]+)", delete_contact),
     )
 ]

@@ -587,3 +587,27 @@ def test_cli_serve_writes_the_url_and_stops_on_sigterm(tmp_path):
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0
+
+
+def test_a_contact_takes_a_new_ext_id_through_put(client):
+    rows = [{"email": "merge@example.com", "attributes": {"EXT_ID": "$device:d9"}}]
+    client.post(
+        "/brevo/v3/contacts/import", json={"jsonBody": rows, "listIds": [15]}, headers=BREVO
+    )
+    put = "/brevo/v3/contacts/$device:d9"
+
+    renamed = client.put(
+        put, params={"identifierType": "ext_id"}, json={"ext_id": "user-9"}, headers=BREVO
+    )
+    missing = client.put(
+        put, params={"identifierType": "ext_id"}, json={"ext_id": "x"}, headers=BREVO
+    )
+    invalid = client.put("/brevo/v3/contacts/merge@example.com", json={"ext_id": 5}, headers=BREVO)
+
+    assert renamed.status_code == 204
+    assert missing.status_code == 404
+    assert invalid.status_code == 400
+    found = client.get(
+        "/brevo/v3/contacts/user-9", params={"identifierType": "ext_id"}, headers=BREVO
+    )
+    assert found.json()["email"] == "merge@example.com"

@@ -31,6 +31,7 @@ BREVO_SCHEMAS = (
     "removeContactFromListByExtIDs",
     "removeContactFromListByAll",
     "errorModel",
+    "updateContact",
 )
 
 # Brevo's 2026 spec (reference/brevo-api.md section 4) widened event_properties values to
