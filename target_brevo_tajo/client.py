@@ -55,6 +55,18 @@ def fatal_message(response: httpx.Response) -> str | None:
     return None
 
 
+def ok_json(response: httpx.Response) -> dict[str, Any]:
+    """The JSON body of a successful answer ({} when empty); any other answer is a BrevoError."""
+    if response.status_code >= 300:
+        request = response.request
+        msg = (
+            f"Brevo refused {request.method} {request.url.path} with HTTP "
+            f"{response.status_code}: {response.text[:300]}"
+        )
+        raise BrevoError(msg)
+    return response.json() if response.content else {}
+
+
 def _error_detail(response: httpx.Response) -> str:
     try:
         body = response.json()
@@ -156,6 +168,10 @@ class BrevoClient:
                 )
                 raise BrevoError(msg)
             self._back_off(attempt, response, f"{label}: HTTP {response.status_code}")
+
+    def call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        """A call that must succeed: its JSON body, or a :class:`BrevoError` naming it."""
+        return ok_json(self.request(method, path, **kwargs))
 
     def _back_off(self, attempt: int, response: httpx.Response | None, why: str) -> None:
         wait = self.backoff_base_seconds * 2 ** (attempt - 1)

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from target_brevo_tajo.batching import fill_calls
-from target_brevo_tajo.client import BrevoError
 from target_brevo_tajo.contact_attributes import (
     AttributeType,
     ConversionError,
@@ -91,10 +90,7 @@ class AccountAttributes:
 
     def _load(self) -> dict[str, AttributeType]:
         if self._types is None:
-            response = self._services.client.request("GET", "/contacts/attributes")
-            if response.status_code != 200:
-                msg = f"Brevo refused GET /contacts/attributes with HTTP {response.status_code}"
-                raise BrevoError(msg)
+            listed = self._services.client.call("GET", "/contacts/attributes")
             self._types = {
                 str(item["name"]).upper(): AttributeType(
                     name=str(item["name"]).upper(),
@@ -105,7 +101,7 @@ class AccountAttributes:
                         for option in item.get("enumeration") or []
                     ),
                 )
-                for item in response.json().get("attributes", [])
+                for item in listed.get("attributes", [])
             }
         return self._types
 
@@ -134,15 +130,9 @@ class AccountAttributes:
                 types[name] = AttributeType(name=name, type=kind)
                 report.created_attributes.append(f"{name} ({kind}, dry run: not created)")
                 continue
-            response = self._services.client.request(
+            self._services.client.call(
                 "POST", f"/contacts/attributes/normal/{name}", json={"type": kind}
             )
-            if response.status_code not in (200, 201, 204):
-                msg = (
-                    f"Brevo refused to create contact attribute {name} ({kind}) with HTTP "
-                    f"{response.status_code}: {response.text[:200]}"
-                )
-                raise BrevoError(msg)
             types[name] = AttributeType(name=name, type=kind)
             report.created_attributes.append(f"{name} ({kind})")
 
@@ -348,14 +338,8 @@ class ContactWriter:
             + b',"updateExistingContacts":true,"emptyContactsAttributes":false'
             + b',"disableNotification":true}'
         )
-        response = self.services.client.request("POST", "/contacts/import", content=body)
-        if response.status_code != 202:
-            msg = (
-                f"Brevo refused POST /contacts/import with HTTP {response.status_code}: "
-                f"{response.text[:300]}"
-            )
-            raise BrevoError(msg)
-        process = self.services.await_process(int(response.json()["processId"]))
+        started = self.services.client.call("POST", "/contacts/import", content=body)
+        process = self.services.await_process(int(started["processId"]))
         for counter, count in ((process.get("info") or {}).get("import") or {}).items():
             if isinstance(count, int) and count:
                 self._report.import_issues[counter] += count

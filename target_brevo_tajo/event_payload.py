@@ -98,21 +98,24 @@ def brevo_properties(
     return cleaned, changes
 
 
-def brevo_event_date(value: Any) -> str:
-    """The record's ``time`` as ISO 8601 with an explicit UTC offset."""
-    if isinstance(value, dt.datetime):
-        moment = value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
-    else:
-        text = str(value)
-        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=dt.timezone.utc)
-    return moment.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
-
-
 def parse_event_time(value: Any) -> dt.datetime:
-    """The record's ``time`` as an aware UTC datetime."""
-    return dt.datetime.fromisoformat(brevo_event_date(value).replace("Z", "+00:00"))
+    """The record's ``time`` (ISO 8601 text or a datetime) as an aware UTC datetime.
+
+    Raises ValueError when it is not a date-time; a naive one is taken as UTC.
+    """
+    moment = (
+        value
+        if isinstance(value, dt.datetime)
+        else dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    )
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=dt.timezone.utc)
+    return moment.astimezone(dt.timezone.utc)
+
+
+def brevo_event_date(value: Any) -> str:
+    """The record's ``time`` as ISO 8601 with an explicit UTC offset (``...Z``)."""
+    return parse_event_time(value).isoformat().replace("+00:00", "Z")
 
 
 def encode_json(value: Any) -> bytes:

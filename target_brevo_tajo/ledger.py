@@ -173,6 +173,8 @@ class Ledger:
         if not values:
             return
         with self._writing() as conn:
+            # Checked again inside the transaction: workers sharing one ledger may have sent
+            # the same event since the batch was filtered.
             known = set()
             for chunk in _chunks([v["event_key"] for v in values]):
                 known.update(
@@ -318,23 +320,32 @@ class Ledger:
 
     # Lists --------------------------------------------------------------------------------
 
-    def list_members(self, list_id: int) -> set[str]:
-        """The distinct ids the ledger knows to be in a Brevo list."""
+    def list_members(self, list_id: int, among: Iterable[str] | None = None) -> set[str]:
+        """The distinct ids the ledger knows to be in a Brevo list (only ``among`` these, if given).
+
+        ``among`` keeps a batch's lookup to its own ids instead of reading a whole large list.
+        """
+        query = sa.select(list_members.c.distinct_id).where(list_members.c.list_id == list_id)
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(list_members.c.distinct_id).where(list_members.c.list_id == list_id)
-            )
-            return {row[0] for row in rows}
+            if among is None:
+                return {row[0] for row in conn.execute(query)}
+            found: set[str] = set()
+            for chunk in _chunks(sorted(set(among))):
+                found.update(
+                    row[0]
+                    for row in conn.execute(query.where(list_members.c.distinct_id.in_(chunk)))
+                )
+            return found
 
     def add_list_members(self, list_id: int, distinct_ids: Iterable[str]) -> None:
         """Record members Brevo accepted into a list."""
-        now = _now()
-        fresh = sorted(set(distinct_ids) - self.list_members(list_id))
+        ids = set(distinct_ids)
+        fresh = sorted(ids - self.list_members(list_id, among=ids))
         if fresh:
             with self._writing() as conn:
                 conn.execute(
                     sa.insert(list_members),
-                    [{"list_id": list_id, "distinct_id": d, "added_at": now} for d in fresh],
+                    [{"list_id": list_id, "distinct_id": d, "added_at": _now()} for d in fresh],
                 )
 
     def remove_list_members(self, list_id: int, distinct_ids: Iterable[str]) -> None:

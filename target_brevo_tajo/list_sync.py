@@ -13,7 +13,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from target_brevo_tajo.client import BrevoError
+from target_brevo_tajo.client import ok_json
 
 if TYPE_CHECKING:
     from target_brevo_tajo.services import Services
@@ -114,7 +114,7 @@ class ListSync:
         self.snapshot_ids.update(str(r["snapshot_id"]) for r in records if r.get("snapshot_id"))
         list_id = self._list_of(cohort)
         ledger = self.services.ledger
-        in_list = ledger.list_members(list_id)
+        in_list = ledger.list_members(list_id, among=(str(r["distinct_id"]) for r in records))
         missing = [r for r in records if str(r["distinct_id"]) not in in_list]
         if not missing:
             return
@@ -147,7 +147,7 @@ class ListSync:
                 # "Contact already in list and/or does not exist": the contacts path settles it.
                 failed += chunk
                 continue
-            body = self._ok(response, "add contacts to list", list_id)
+            body = ok_json(response)
             refused = {str(x) for x in (body.get("contacts") or {}).get("failure") or []}
             failed += [d for d in chunk if d in refused]
             self.services.ledger.add_list_members(list_id, [d for d in chunk if d not in refused])
@@ -162,7 +162,7 @@ class ListSync:
                 "POST", f"/contacts/lists/{list_id}/contacts/remove", json={"extIds": chunk}
             )
             if response.status_code != 400:  # 400: none of them was in the list any more
-                self._ok(response, "remove contacts from list", list_id)
+                ok_json(response)
             self.services.ledger.remove_list_members(list_id, chunk)
 
     # End of run ---------------------------------------------------------------------------
@@ -227,12 +227,14 @@ class ListSync:
         emails: list[str] = []
         offset = 0
         while True:
-            response = self.services.client.request(
-                "GET",
-                f"/contacts/lists/{list_id}/contacts",
-                params={"limit": LIST_PAGE, "offset": offset},
+            page = (
+                self.services.client.call(
+                    "GET",
+                    f"/contacts/lists/{list_id}/contacts",
+                    params={"limit": LIST_PAGE, "offset": offset},
+                ).get("contacts")
+                or []
             )
-            page = self._ok(response, "read list", list_id).get("contacts") or []
             for contact in page:
                 ext_id = (contact.get("attributes") or {}).get("EXT_ID")
                 if ext_id:
@@ -250,13 +252,3 @@ class ListSync:
             cohort.to_dict(len(ledger.list_members(cohort.list_id)) if cohort.list_id else 0)
             for cohort in self.cohorts.values()
         ]
-
-    @staticmethod
-    def _ok(response: Any, what: str, list_id: int) -> dict[str, Any]:
-        if response.status_code not in (200, 201, 204):
-            msg = (
-                f"Brevo refused to {what} {list_id} (HTTP {response.status_code}): "
-                f"{response.text[:200]}"
-            )
-            raise BrevoError(msg)
-        return response.json() if response.content else {}

@@ -94,12 +94,10 @@ class Services:
         folder = self._find_by_name("/contacts/folders", "folders", folder_name)
         if folder is None:
             folder = int(
-                self._ok(
-                    self.client.request("POST", "/contacts/folders", json={"name": folder_name})
-                )["id"]
+                self.client.call("POST", "/contacts/folders", json={"name": folder_name})["id"]
             )
-        created = self._ok(
-            self.client.request("POST", "/contacts/lists", json={"name": name, "folderId": folder})
+        created = self.client.call(
+            "POST", "/contacts/lists", json={"name": name, "folderId": folder}
         )
         self.logger.info("Created Brevo list %r (id %s)", name, created["id"])
         return int(created["id"])
@@ -107,9 +105,7 @@ class Services:
     def _find_by_name(self, path: str, key: str, name: str) -> int | None:
         offset = 0
         while True:
-            page = self._ok(
-                self.client.request("GET", path, params={"limit": 50, "offset": offset})
-            )
+            page = self.client.call("GET", path, params={"limit": 50, "offset": offset})
             items = page.get(key) or []
             for item in items:
                 if item.get("name") == name:
@@ -128,7 +124,7 @@ class Services:
         deadline = time.monotonic() + self.settings.import_timeout_seconds
         while True:
             self.client.sleep(wait)
-            process = self._ok(self.client.request("GET", f"/processes/{process_id}"))
+            process = self.client.call("GET", f"/processes/{process_id}")
             status = str(process.get("status", "")).lower()
             if status in PROCESS_DONE:
                 return process
@@ -143,13 +139,3 @@ class Services:
                 )
                 raise BrevoError(msg)
             wait = min(wait * 2, 60.0)
-
-    @staticmethod
-    def _ok(response: Any) -> dict[str, Any]:
-        if response.status_code not in (200, 201, 202):
-            msg = (
-                f"Brevo refused {response.request.method} {response.request.url.path} with HTTP "
-                f"{response.status_code}: {response.text[:200]}"
-            )
-            raise BrevoError(msg)
-        return response.json()

@@ -253,32 +253,14 @@ class TargetBrevoTajo(Target):
         mapping_file = config.get("mapping_file")
         mapping = load_mapping(mapping_file) if mapping_file else Mapping()
         rejects = config.get("rejects_file")
-        defaults = Settings()
+        # The config is validated against the schema above, defaults included: the settings
+        # the sinks read are copied as they are (a setting left null keeps the class default).
         settings = Settings(
-            dry_run=bool(config.get("dry_run", defaults.dry_run)),
-            anonymous_events=config.get("anonymous_events", defaults.anonymous_events),
-            events_batch_size=int(config.get("events_batch_size", defaults.events_batch_size)),
-            events_batch_max_bytes=int(
-                config.get("events_batch_max_bytes", defaults.events_batch_max_bytes)
-            ),
-            create_missing_attributes=bool(
-                config.get("create_missing_attributes", defaults.create_missing_attributes)
-            ),
-            contacts_import_max_bytes=int(
-                config.get("contacts_import_max_bytes", defaults.contacts_import_max_bytes)
-            ),
-            deletion_policy=config.get("deletion_policy", defaults.deletion_policy),
-            import_poll_seconds=float(
-                config.get("import_poll_seconds", defaults.import_poll_seconds)
-            ),
-            import_timeout_seconds=float(
-                config.get("import_timeout_seconds", defaults.import_timeout_seconds)
-            ),
-            cohort_sync_mode=config.get("cohort_sync_mode", defaults.cohort_sync_mode),
-            cohort_list_folder=config.get("cohort_list_folder", defaults.cohort_list_folder),
-            list_reconcile_days=float(
-                config.get("list_reconcile_days", defaults.list_reconcile_days)
-            ),
+            **{
+                name: config[name]
+                for name in Settings.__dataclass_fields__
+                if config.get(name) is not None
+            }
         )
         return Services(
             settings=settings,
@@ -292,7 +274,7 @@ class TargetBrevoTajo(Target):
             ),
             ledger=Ledger(config.get("ledger_url"), read_only=settings.dry_run),
             report=SyncReport(
-                dry_run=bool(config.get("dry_run", False)),
+                dry_run=settings.dry_run,
                 rejects_file=Path(rejects) if rejects else None,
             ),
         )

@@ -7,6 +7,7 @@ count and byte caps; record what Brevo accepted in the ledger right after each c
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -24,8 +25,6 @@ from target_brevo_tajo.identity import IDENTITY_EVENTS, aliases_in, is_anonymous
 from target_brevo_tajo.ledger import event_key
 
 if TYPE_CHECKING:
-    import datetime as dt
-
     from target_brevo_tajo.target import TargetBrevoTajo
 
 _BATCH_ENVELOPE_BYTES = len(b'{"events":[]}')
@@ -83,8 +82,9 @@ class EventsSink(BatchSink):
             return
         insert_id = record.get("insert_id") or properties.get("$insert_id")
         distinct_id = record.get("distinct_id") or properties.get("distinct_id")
-        problem = self._problem(record, insert_id, distinct_id)
-        if problem:
+        when = _event_time(record)
+        problem = self._problem(record, insert_id, distinct_id, when)
+        if problem or when is None:
             self.services.report.reject("events", problem, record)
             return
         key = event_key(name, str(insert_id))
@@ -96,22 +96,22 @@ class EventsSink(BatchSink):
             insert_id=str(insert_id),
             mixpanel_name=name,
             brevo_name=brevo_name,
-            time=parse_event_time(record["time"]),
+            time=when,
             distinct_id=str(distinct_id),
             record=record,
         )
 
     @staticmethod
-    def _problem(record: dict, insert_id: Any, distinct_id: Any) -> str | None:
+    def _problem(
+        record: dict, insert_id: Any, distinct_id: Any, when: dt.datetime | None
+    ) -> str | None:
         if not insert_id:
             return "no $insert_id: the event cannot be deduplicated"
         if not distinct_id:
             return "no distinct_id: the event belongs to no contact"
         if not record.get("time"):
             return "no time"
-        try:
-            parse_event_time(record["time"])
-        except ValueError:
+        if when is None:
             return "time is not an ISO 8601 date-time"
         return None
 
@@ -214,6 +214,14 @@ class EventsSink(BatchSink):
         self._report.sent += len(chunk)
         for event in chunk:
             self._report.sent_by_name[event.pending.brevo_name] += 1
+
+
+def _event_time(record: dict) -> dt.datetime | None:
+    """The record's ``time``, parsed once per event (None when absent or unreadable)."""
+    try:
+        return parse_event_time(record["time"]) if record.get("time") else None
+    except ValueError:
+        return None
 
 
 def _failed_indices(response: Any) -> dict[int, str]:
