@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -17,7 +16,7 @@ from tap_mixpanel_tajo.streams import (
     EventsStream,
     ProfilesStream,
 )
-from tap_mixpanel_tajo.streams.base import MixpanelStream
+from tap_mixpanel_tajo.streams.base import MixpanelStream, parse_utc
 from target_brevo_tajo.identity import IDENTITY_EVENTS
 from target_brevo_tajo.mapping import (
     CohortRef,
@@ -277,7 +276,7 @@ class TapMixpanelTajo(Tap):
             msg = f"project_timezone {zone!r} is not an IANA timezone name (e.g. US/Pacific)"
             raise MixpanelError(msg) from None
         start, end = config.get("start_date"), config.get("end_date")
-        if start and end and _parse(start) > _parse(end):
+        if start and end and (parse_utc(start) or 0) > (parse_utc(end) or 0):
             msg = f"start_date {start} is after end_date {end}"
             raise MixpanelError(msg)
         self._credentials = credentials
@@ -403,11 +402,3 @@ class TapMixpanelTajo(Tap):
                 self.logger.info("Mixpanel API calls this run: %d", self._client.calls)
                 self._client.close()
                 self._client = None
-
-
-def _parse(value: Any) -> dt.datetime:
-    if isinstance(value, dt.datetime):
-        moment = value
-    else:
-        moment = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)

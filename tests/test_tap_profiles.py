@@ -13,10 +13,18 @@ import respx
 from click.testing import CliRunner
 
 from sandbox.server import SandboxServer
-from tap_mixpanel_tajo.streams.profiles import last_seen_where, parse_utc, to_record
+from tap_mixpanel_tajo.streams.base import engage_entry, parse_utc
+from tap_mixpanel_tajo.streams.profiles import last_seen_where, record_of
 from tap_mixpanel_tajo.tap import TARGET_PROFILE_PROPERTIES, TapMixpanelTajo
 from target_brevo_tajo.mapping import load_mapping
 from tests.conftest import MAPPING_FILE
+
+
+def to_record(raw: dict, full_refresh_id: str | None) -> dict | None:
+    """One Engage result as the stream emits it (None without a $distinct_id)."""
+    entry = engage_entry(raw)
+    return record_of(*entry, full_refresh_id) if entry else None
+
 
 BASE = "http://mixpanel.test"
 ENGAGE = f"{BASE}/api/query/engage"

@@ -26,6 +26,20 @@ def utc_iso(moment: dt.datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
+def parse_utc(value: Any) -> dt.datetime | None:
+    """An ISO date-time as an aware UTC datetime; a naive one (Mixpanel's own) is taken as UTC."""
+    if isinstance(value, dt.datetime):
+        moment = value
+    elif isinstance(value, str) and value:
+        try:
+            moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    else:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
 class MixpanelStream(Stream):
     """A Mixpanel stream: unsorted, incremental on a UTC date-time, ``properties`` untouched.
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from singer_sdk import typing as th
 from singer_sdk.exceptions import AbortedSyncFailedException, AbortedSyncPausedException
 
-from tap_mixpanel_tajo.streams.base import UTC, EngageRead, MixpanelStream, utc_iso
+from tap_mixpanel_tajo.streams.base import UTC, EngageRead, MixpanelStream, parse_utc, utc_iso
 from target_brevo_tajo.mapping import CohortRef, CohortTarget
 
 if TYPE_CHECKING:
@@ -31,22 +31,12 @@ if TYPE_CHECKING:
 
 #: Stream-state key of ``cohort_members``: cohort id (text) -> id of its last complete snapshot.
 SNAPSHOTS = "snapshots"
-#: How Mixpanel writes a cohort's ``created`` (read as UTC: its timezone is undocumented).
-CREATED_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
 def parse_created(value: Any) -> str | None:
     """``"2019-03-19 23:49:51"`` -> ``"2019-03-19T23:49:51.000000+00:00"`` (None if unreadable)."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        moment = dt.datetime.strptime(value, CREATED_FORMAT)
-    except ValueError:
-        try:
-            moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-    return utc_iso(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+    moment = parse_utc(value)
+    return utc_iso(moment) if moment else None
 
 
 def _int_or_none(value: Any) -> int | None:

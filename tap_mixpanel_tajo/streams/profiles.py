@@ -18,13 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from singer_sdk import typing as th
 
-from tap_mixpanel_tajo.streams.base import (
-    UTC,
-    EngageRead,
-    MixpanelStream,
-    engage_entry,
-    utc_iso,
-)
+from tap_mixpanel_tajo.streams.base import UTC, EngageRead, MixpanelStream, parse_utc, utc_iso
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -32,20 +26,6 @@ if TYPE_CHECKING:
 #: Stream-state key holding the id of the last *complete* full refresh.
 LAST_FULL_REFRESH = "last_full_refresh"
 DEFAULT_FULL_REFRESH_DAYS = 7
-
-
-def parse_utc(value: Any) -> dt.datetime | None:
-    """An ISO date-time as an aware UTC datetime; a naive one (Mixpanel's own) is taken as UTC."""
-    if isinstance(value, dt.datetime):
-        moment = value
-    elif isinstance(value, str) and value:
-        try:
-            moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-    else:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def last_seen_where(bookmark: dt.datetime) -> str:
@@ -56,12 +36,6 @@ def last_seen_where(bookmark: dt.datetime) -> str:
     """
     since = bookmark.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
     return f'properties["$last_seen"] >= "{since}"'
-
-
-def to_record(raw: dict[str, Any], full_refresh_id: str | None) -> dict[str, Any] | None:
-    """One Engage result as a record (None without a ``$distinct_id``)."""
-    entry = engage_entry(raw)
-    return record_of(*entry, full_refresh_id) if entry else None
 
 
 def record_of(
