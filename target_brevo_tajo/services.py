@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import abc
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_type_hints
 
 from target_brevo_tajo.client import BrevoClient, BrevoError
 
@@ -40,6 +41,23 @@ class Settings:
     cohort_sync_mode: Literal["mirror", "additive"] = "mirror"
     cohort_list_folder: str = "Mixpanel cohorts"
     list_reconcile_days: float = 7.0
+
+    @classmethod
+    def from_config(cls, config: abc.Mapping[str, Any]) -> Settings:
+        """The settings of a validated config, each as its field's type.
+
+        The SDK reads JSON numbers from a config file as Decimal: numbers become the int or
+        float the field declares. A setting left null keeps the default.
+        """
+        types = get_type_hints(cls)
+        values = {}
+        for name in cls.__dataclass_fields__:
+            value = config.get(name)
+            if value is None:
+                continue
+            kind = types[name]
+            values[name] = kind(value) if kind in (int, float, bool) else value
+        return cls(**values)
 
 
 @dataclass

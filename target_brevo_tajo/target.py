@@ -253,15 +253,7 @@ class TargetBrevoTajo(Target):
         mapping_file = config.get("mapping_file")
         mapping = load_mapping(mapping_file) if mapping_file else Mapping()
         rejects = config.get("rejects_file")
-        # The config is validated against the schema above, defaults included: the settings
-        # the sinks read are copied as they are (a setting left null keeps the class default).
-        settings = Settings(
-            **{
-                name: config[name]
-                for name in Settings.__dataclass_fields__
-                if config.get(name) is not None
-            }
-        )
+        settings = Settings.from_config(config)
         return Services(
             settings=settings,
             logger=self.logger,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
@@ -12,6 +13,7 @@ from click.testing import CliRunner
 
 from target_brevo_tajo.identity import aliases_in
 from target_brevo_tajo.ledger import Ledger, SyncedContact, event_key
+from target_brevo_tajo.services import Settings
 from target_brevo_tajo.target import TargetBrevoTajo
 from tests.singer_messages import event, singer_input
 
@@ -335,3 +337,15 @@ def test_a_dry_run_leaves_the_ledger_as_it_was(respx_mock, config):
     ledger = Ledger(config["ledger_url"])
     assert ledger.canonical_ids(["$device:d5"]) == {}
     assert ledger.sent_event_keys([event_key("Purchase", "z-2")]) == set()
+
+
+def test_settings_take_their_declared_types_whatever_json_numbers_became():
+    settings = Settings.from_config(
+        {"events_batch_size": Decimal("3"), "import_poll_seconds": Decimal("0.2"), "dry_run": None}
+    )
+
+    assert settings.events_batch_size == 3
+    assert isinstance(settings.events_batch_size, int)
+    assert settings.import_poll_seconds == 0.2
+    assert isinstance(settings.import_poll_seconds, float)
+    assert settings.dry_run is False
