@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from .brevo_limits import DEFAULT_TIER, TIERS
 from .demo import run_demo
 from .server import SandboxServer
 
@@ -23,7 +24,12 @@ def serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     server = SandboxServer(
-        seed=args.seed, profiles=args.profiles, events=args.events, days=args.days, port=args.port
+        seed=args.seed,
+        profiles=args.profiles,
+        events=args.events,
+        days=args.days,
+        port=args.port,
+        brevo_rate_tier=args.brevo_rate_tier,
     ).start()
     try:
         if args.url_file:
@@ -54,6 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve_parser.add_argument("--events", type=int, default=20000)
     serve_parser.add_argument("--profiles", type=int, default=500)
     serve_parser.add_argument("--days", type=int, default=8)
+    serve_parser.add_argument(
+        "--brevo-rate-tier",
+        choices=list(TIERS),
+        default=DEFAULT_TIER,
+        help="Brevo plan tier whose rate limits apply (unlimited: none)",
+    )
     serve_parser.set_defaults(func=serve)
     demo_parser = commands.add_parser("demo", help="run the Meltano pipeline against the sandbox")
     demo_parser.set_defaults(func=demo)

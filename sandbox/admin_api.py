@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from .brevo_limits import TIERS
 from .faults import Fault, FaultError
 from .mixpanel_project import InvalidPayloadError
 from .state import SandboxState
@@ -43,6 +44,20 @@ def brevo_lists(state: SandboxState, _request: Request) -> Response:
         for lst in account.lists.values()
     ]
     return json_response(200, {"lists": lists, "folders": list(account.folders.values())})
+
+
+def get_rate_tier(state: SandboxState, _request: Request) -> Response:
+    """The Brevo rate tier whose budgets apply, and the known tiers."""
+    return json_response(200, {"tier": state.brevo_rates.tier, "tiers": list(TIERS)})
+
+
+def set_rate_tier(state: SandboxState, request: Request) -> Response:
+    """Switch the Brevo rate tier (``unlimited`` turns enforcement off); windows start afresh."""
+    tier = _body(request).get("tier")
+    if not isinstance(tier, str) or tier not in TIERS:
+        raise AdminError(f"tier must be one of {list(TIERS)}")
+    state.brevo_rates.reset(tier)
+    return json_response(200, {"tier": tier, "tiers": list(TIERS)})
 
 
 def get_calls(state: SandboxState, _request: Request) -> Response:
@@ -134,6 +149,8 @@ ROUTES: dict[tuple[str, str], Callable[[SandboxState, Request], Response]] = {
     ("GET", "/brevo/events"): brevo_events,
     ("GET", "/brevo/contacts"): brevo_contacts,
     ("GET", "/brevo/lists"): brevo_lists,
+    ("GET", "/brevo/rate-tier"): get_rate_tier,
+    ("POST", "/brevo/rate-tier"): set_rate_tier,
     ("GET", "/calls"): get_calls,
     ("DELETE", "/calls"): clear_calls,
     ("GET", "/faults"): get_faults,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import time
 from datetime import datetime, timezone
 from typing import Any
 
@@ -56,7 +55,6 @@ DUPLICATE_COUNTERS = {
     "LANDLINE_NUMBER": "duplicate_landline_number_id",
     "EXT_ID": "duplicate_ext_id",
 }
-RATE_BUCKETS = {"contacts": 36000, "events": 36000, "other": 100}
 
 
 class BrevoError(Exception):
@@ -106,33 +104,11 @@ class BrevoAccount:
         }
         self.processes: dict[int, dict[str, Any]] = {}
         self._next = {"contact": 1, "folder": 2, "list": 18, "process": 1}
-        self._rate: dict[str, tuple[float, int]] = {}
 
     def _new_id(self, kind: str) -> int:
         value = self._next[kind]
         self._next[kind] = value + 1
         return value
-
-    # -- rate limit headers -----------------------------------------------------------------
-
-    def rate_headers(self, path: str) -> dict[str, str]:
-        """Count the call in its bucket and return the x-sib-ratelimit-* headers.
-
-        The counters are informative only: the sandbox never answers 429 on its own; tests
-        inject 429s through faults.
-        """
-        bucket = path.split("/")[1] if path.count("/") else "other"
-        bucket = bucket if bucket in RATE_BUCKETS else "other"
-        limit, now = RATE_BUCKETS[bucket], time.monotonic()
-        start, count = self._rate.get(bucket, (now, 0))
-        if now - start >= 3600:
-            start, count = now, 0
-        self._rate[bucket] = (start, count + 1)
-        return {
-            "x-sib-ratelimit-limit": str(limit),
-            "x-sib-ratelimit-remaining": str(max(0, limit - count - 1)),
-            "x-sib-ratelimit-reset": str(max(1, int(3600 - (now - start)))),
-        }
 
     # -- lookup -----------------------------------------------------------------------------
 

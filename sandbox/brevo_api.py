@@ -1,4 +1,8 @@
-"""Brevo API v3 subset, mounted under ``/brevo/v3``."""
+"""Brevo API v3 subset, mounted under ``/brevo/v3``, with Brevo's documented limits.
+
+Body limits (reference/brevo-api.md sections 2 and 4) refuse a call whole with 400
+``out_of_range``; rate limits (section 6, ``brevo_limits``) answer 429 before any processing.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +12,19 @@ from collections.abc import Callable
 from typing import Any
 
 from .brevo_account import BrevoAccount, BrevoError
+from .brevo_limits import RateLimiter, bucket_of
 from .specs import brevo_errors
 from .wire import Request, Response, empty_response, json_response
 
 API_KEY = "sandbox-brevo-key"
 NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
 MAX_EVENT_PROPERTIES_BYTES = 50 * 1024
-# Brevo does not document a cap for /events/batch (reference/brevo-api.md section 4, UNVERIFIED);
-# the sandbox enforces these so that a target batching without bounds fails loudly.
-MAX_BATCH_EVENTS = 1000
-MAX_BATCH_BYTES = 5 * 1024 * 1024
+# POST /events/batch: at most 200 events and a 512 KB body (reference/brevo-api.md section 4).
+MAX_BATCH_EVENTS = 200
+MAX_BATCH_BYTES = 512 * 1024
+BATCH_ACCEPTED = "Batch accepted. Valid events have been added to the processing queue."
+# POST /contacts/import: fileBody / jsonBody at most 10 MB each; bigger go through fileUrl.
+MAX_IMPORT_BYTES = 10 * 1024 * 1024
 PARTIAL_FAULT_MESSAGE = "Event could not be queued"
 ACCOUNT = {
     "email": "sandbox@example.com",
@@ -52,9 +59,14 @@ def _body(request: Request, schema: str | None = None) -> Any:
         body = request.json()
     except ValueError as exc:
         raise BrevoError(400, "invalid_parameter", f"Invalid JSON body: {exc}") from exc
-    if schema is not None and (errors := brevo_errors(schema, body)):
-        raise BrevoError(400, "invalid_parameter", "; ".join(errors))
+    if schema is not None:
+        _validate(schema, body)
     return body
+
+
+def _validate(schema: str, body: Any) -> None:
+    if errors := brevo_errors(schema, body):
+        raise BrevoError(400, "invalid_parameter", "; ".join(errors))
 
 
 def event_errors(event: Any) -> list[str]:
@@ -87,12 +99,12 @@ def create_event(account: BrevoAccount, request: Request, _: dict[str, str]) -> 
 def create_batch_events(account: BrevoAccount, request: Request, _: dict[str, str]) -> Response:
     """``POST /events/batch``: 202 all queued, 207 some failed, 400 all failed."""
     if len(request.body) > MAX_BATCH_BYTES:
-        raise BrevoError(413, "invalid_parameter", "Request body is larger than 5 MB")
+        raise BrevoError(400, "out_of_range", "request body larger than 512 KB")
     events = _body(request, "eventsBatch")["events"]
     if not events:
         raise BrevoError(400, "invalid_parameter", "events must contain at least one event")
     if len(events) > MAX_BATCH_EVENTS:
-        raise BrevoError(400, "invalid_parameter", f"At most {MAX_BATCH_EVENTS} events per batch")
+        raise BrevoError(400, "out_of_range", f"at most {MAX_BATCH_EVENTS} events")
     injected = set(request.fault.fail_indices) if request.fault is not None else set()
     failures: dict[str, list[int]] = {}
     for index, event in enumerate(events):
@@ -105,7 +117,7 @@ def create_batch_events(account: BrevoAccount, request: Request, _: dict[str, st
             account.record_event(event)
     failed = sum(len(indices) for indices in failures.values())
     if not failed:
-        return json_response(202, {"count": len(events), "message": "Events queued for processing"})
+        return json_response(202, {"message": BATCH_ACCEPTED, "count": len(events)})
     payload = {
         "status": "failed" if failed == len(events) else "partiallyQueued",
         "total_events": len(events),
@@ -134,8 +146,27 @@ def create_attribute(account: BrevoAccount, request: Request, args: dict[str, st
 
 def import_contacts(account: BrevoAccount, request: Request, _: dict[str, str]) -> Response:
     """``POST /contacts/import`` -> 202 ``{processId}``."""
-    process_id = account.import_contacts(_body(request, "requestContactImport"))
-    return json_response(202, {"processId": process_id})
+    body = _body(request)
+    _check_import_size(body)
+    _validate("requestContactImport", body)
+    return json_response(202, {"processId": account.import_contacts(body)})
+
+
+def _check_import_size(body: Any) -> None:
+    """Refuse a fileBody or jsonBody over 10 MB (measured before the slower schema check)."""
+    if not isinstance(body, dict):
+        return
+    for key in ("fileBody", "jsonBody"):
+        value = body.get(key)
+        if value is not None and _utf8_size(value) > MAX_IMPORT_BYTES:
+            raise BrevoError(400, "out_of_range", f"{key} larger than 10 MB")
+
+
+def _utf8_size(value: Any) -> int:
+    """Bytes of a string, or of a value's compact JSON text."""
+    if not isinstance(value, str):
+        value = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return len(value.encode("utf-8"))
 
 
 def get_process(account: BrevoAccount, _request: Request, args: dict[str, str]) -> Response:
@@ -272,13 +303,24 @@ ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
 ]
 
 
-def handle(account: BrevoAccount, request: Request) -> Response:
-    """Authenticate, route and answer one Brevo request, adding the rate-limit headers."""
+def handle(account: BrevoAccount, rates: RateLimiter, request: Request) -> Response:
+    """Authenticate, rate-limit, route and answer one Brevo request, with the rate headers.
+
+    An unknown key charges no account, so its 401 spends nothing; a 429 spends nothing either.
+    """
+    bucket = bucket_of(request.method, request.path)
     if request.header("api-key") != API_KEY:
         response = _error(401, "unauthorized", "Key not found")
-    else:
+        response.headers.update(rates.peek(bucket))
+        return response
+    admitted, headers = rates.admit(bucket)
+    if admitted:
         response = _route(account, request)
-    response.headers.update(account.rate_headers(request.path))
+    else:
+        reset = headers["x-sib-ratelimit-reset"]
+        message = f"Rate limit of the {bucket} endpoints reached; retry in {reset} s"
+        response = _error(429, "too_many_requests", message)
+    response.headers.update(headers)
     return response
 
 

@@ -10,6 +10,7 @@ import json
 import socket
 import sys
 import threading
+import time
 import zlib
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,6 +19,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from . import admin_api, brevo_api, mixpanel_api
+from .brevo_limits import DEFAULT_TIER, Clock, bucket_of
 from .faults import Fault
 from .state import SandboxState
 from .wire import Request, Response, json_response
@@ -61,6 +63,9 @@ class _HTTPServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes: with Nagle's algorithm on, each answer would
+    # wait for the client's delayed ACK (about 40 ms a call on loopback).
+    disable_nagle_algorithm = True
     server: _HTTPServer
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -112,8 +117,11 @@ class _Handler(BaseHTTPRequestHandler):
             elif api == "mixpanel":
                 response = mixpanel_api.handle(state.mixpanel, request, state.now)
             else:
-                response = brevo_api.handle(state.brevo, request)
-            state.record_call(api, request.method, path, request.query, response.status)
+                response = brevo_api.handle(state.brevo, state.brevo_rates, request)
+            bucket = bucket_of(request.method, path) if api == "brevo" else None
+            state.record_call(
+                api, request.method, path, request.query, response.status, bucket=bucket
+            )
         self._send(response, request.fault, "gzip" in request.header("accept-encoding"))
 
     def _send(self, response: Response, fault: Fault | None, gzip_ok: bool = False) -> None:
@@ -176,7 +184,10 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class SandboxServer:
-    """The sandbox: seeded state plus an HTTP server on 127.0.0.1 in a daemon thread."""
+    """The sandbox: seeded state plus an HTTP server on 127.0.0.1 in a daemon thread.
+
+    ``brevo_rate_tier`` and ``brevo_clock`` are passed to ``SandboxState``.
+    """
 
     def __init__(  # noqa: PLR0917 - the documented positional signature
         self,
@@ -186,8 +197,19 @@ class SandboxServer:
         events: int = 20000,
         days: int = 8,
         port: int = 0,
+        *,
+        brevo_rate_tier: str = DEFAULT_TIER,
+        brevo_clock: Clock = time.monotonic,
     ) -> None:
-        self.state = SandboxState(seed=seed, now=now, profiles=profiles, events=events, days=days)
+        self.state = SandboxState(
+            seed=seed,
+            now=now,
+            profiles=profiles,
+            events=events,
+            days=days,
+            brevo_rate_tier=brevo_rate_tier,
+            brevo_clock=brevo_clock,
+        )
         self._port = port
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from .brevo_account import BrevoAccount
+from .brevo_limits import DEFAULT_TIER, Clock, RateLimiter, check_tier
 from .demo_data import DemoProject, generate
 from .faults import FaultRegistry
 from .mixpanel_project import MixpanelProject
@@ -18,9 +20,11 @@ def default_now() -> datetime:
 
 
 class SandboxState:
-    """Sandbox clock, Mixpanel project, Brevo account, faults and the call log.
+    """Sandbox clock, Mixpanel project, Brevo account and rate limits, faults and the call log.
 
     Hold ``lock`` while reading or changing anything from another thread than the server's.
+    ``brevo_rate_tier`` names Brevo's plan tier whose budgets apply (``unlimited`` turns them
+    off); ``brevo_clock`` is the monotonic clock of the rate windows, injectable for tests.
     """
 
     def __init__(
@@ -30,6 +34,9 @@ class SandboxState:
         profiles: int = 500,
         events: int = 20000,
         days: int = 8,
+        *,
+        brevo_rate_tier: str = DEFAULT_TIER,
+        brevo_clock: Clock = time.monotonic,
     ) -> None:
         start = now or default_now()
         self.initial_now = start if start.tzinfo else start.replace(tzinfo=timezone.utc)
@@ -40,6 +47,8 @@ class SandboxState:
         self.now = self.initial_now
         self.mixpanel = self._fresh_project()
         self.brevo = BrevoAccount()
+        self.initial_brevo_rate_tier = check_tier(brevo_rate_tier)
+        self.brevo_rates = RateLimiter(brevo_rate_tier, brevo_clock)
 
     def _fresh_project(self) -> MixpanelProject:
         # Stored events are never mutated in place, so a shallow copy of the list is enough.
@@ -47,11 +56,15 @@ class SandboxState:
         return MixpanelProject(DemoProject(profiles=profiles, events=list(self._demo.events)))
 
     def reset(self) -> None:
-        """Restore the seeded state: clock, both APIs, faults and the call log."""
+        """Restore the seeded state: clock, both APIs, faults, the call log and Brevo's rate limits.
+
+        Rate windows start afresh; the tier goes back to the one the sandbox was created with.
+        """
         with self.lock:
             self.now = self.initial_now
             self.mixpanel = self._fresh_project()
             self.brevo = BrevoAccount()
+            self.brevo_rates.reset(self.initial_brevo_rate_tier)
             self.faults.clear()
             self.calls.clear()
 
@@ -69,11 +82,28 @@ class SandboxState:
             return self.now
 
     def record_call(
-        self, api: str, method: str, path: str, query: dict[str, list[str]], status: int
+        self,
+        api: str,
+        method: str,
+        path: str,
+        query: dict[str, list[str]],
+        status: int,
+        *,
+        bucket: str | None = None,
     ) -> None:
-        """Append one API call to the log the admin API exposes."""
+        """Append one API call to the log the admin API exposes.
+
+        ``bucket`` is the Brevo rate bucket (None for Mixpanel), so tests can count 429s per bucket.
+        """
         flat = {k: v[0] if len(v) == 1 else v for k, v in query.items()}
         with self.lock:
             self.calls.append(
-                {"api": api, "method": method, "path": path, "query": flat, "status": status}
+                {
+                    "api": api,
+                    "method": method,
+                    "path": path,
+                    "query": flat,
+                    "status": status,
+                    "bucket": bucket,
+                }
             )

@@ -443,7 +443,9 @@ def test_brevo_rejects_wrong_keys_and_oversized_batches(client):
         response = batch(client, [brevo_event()], headers=headers)
         assert response.status_code == 401
         assert response.json() == {"code": "unauthorized", "message": "Key not found"}
-    assert batch(client, [brevo_event()] * 1001).status_code == 400
+    too_many = batch(client, [brevo_event()] * 201)
+    assert too_many.status_code == 400
+    assert too_many.json()["code"] == "out_of_range"
     assert batch(client, []).status_code == 400
     not_a_batch = client.post("/brevo/v3/events/batch", json=[brevo_event()], headers=BREVO)
     assert not_a_batch.status_code == 400
@@ -577,6 +579,8 @@ def test_cli_serve_writes_the_url_and_stops_on_sigterm(tmp_path):
         "20",
         "--url-file",
         str(url_file),
+        "--brevo-rate-tier",
+        "advanced",
     ]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:
@@ -584,6 +588,7 @@ def test_cli_serve_writes_the_url_and_stops_on_sigterm(tmp_path):
         assert url.startswith("http://127.0.0.1:")
         assert url_file.read_text().strip() == url
         assert httpx.get(f"{url}/_sandbox/health", timeout=5).json()["profiles"] == 20
+        assert httpx.get(f"{url}/_sandbox/brevo/rate-tier", timeout=5).json()["tier"] == "advanced"
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0
