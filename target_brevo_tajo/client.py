@@ -1,6 +1,6 @@
 """The one place where the target talks HTTP to Brevo.
 
-Owns the base URL, the ``api-key`` header, retries and Brevo's rate-limit headers, and the
+Owns the base URL, the ``api-key`` header, retries, pacing to Brevo's rate budgets, and the
 one-line messages for errors a user must act on. Every call is counted per endpoint so the sync
 report can say what a run spent.
 """
@@ -17,8 +17,12 @@ from typing import Any
 
 import httpx
 
+from target_brevo_tajo.rate_budget import RateBudgets
+
 DEFAULT_BASE_URL = "https://api.brevo.com/v3"
-RETRIABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+RETRIABLE_STATUSES = frozenset({500, 502, 503, 504})
+# 429s in a row, each after waiting for the announced reset: past this, another client spends it.
+MAX_RATE_LIMITED_ANSWERS = 10
 _ID_SEGMENT = re.compile(r"/\d+(?=/|$)")
 
 logger = logging.getLogger("target-brevo-tajo")
@@ -78,11 +82,11 @@ def _error_detail(response: httpx.Response) -> str:
 
 
 class BrevoClient:
-    """A small httpx client for Brevo API v3 with retries that respect its rate limits.
+    """A small httpx client for Brevo API v3 that paces itself to Brevo's rate budgets.
 
-    Brevo sends ``x-sib-ratelimit-remaining`` / ``x-sib-ratelimit-reset`` on rate-limited
-    endpoints and no ``Retry-After``; the reset unit is documented as "typically seconds", so
-    waits are clamped to ``max_wait_seconds``.
+    Each call first takes a slot of its bucket's budget (:mod:`rate_budget`), so Brevo rarely
+    has to answer 429; when it does, the answer's reset header says how long to wait. 5xx answers
+    and network errors are retried with exponential backoff and jitter.
     """
 
     def __init__(
@@ -90,11 +94,13 @@ class BrevoClient:
         base_url: str,
         api_key: str,
         *,
+        rate_tier: str = "general",
         max_retries: int = 5,
         backoff_base_seconds: float = 1.0,
         max_wait_seconds: float = 60.0,
         timeout_seconds: float = 120.0,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self._http = httpx.Client(
@@ -111,9 +117,10 @@ class BrevoClient:
         self.backoff_base_seconds = backoff_base_seconds
         self.max_wait_seconds = max_wait_seconds
         self._sleep = sleep
+        self._clock = clock
+        self.budgets = RateBudgets(rate_tier)
         self.calls: Counter[str] = Counter()
         self.retries = 0
-        self._exhausted_until = 0.0
 
     def sleep(self, seconds: float) -> None:
         """Wait (tests swap the clock out); used for process polling too."""
@@ -132,75 +139,67 @@ class BrevoClient:
         params: dict[str, Any] | None = None,
         content: bytes | None = None,
     ) -> httpx.Response:
-        """Send one call, retrying 429/5xx and transport errors; return the final response.
+        """Send one call within its rate budget, retrying 429/5xx and transport errors.
 
         Raises :class:`BrevoError` for 401/402/403 and when retries are exhausted. Other 4xx
         responses are returned: the caller knows which of them are per-record rejections.
         """
         label = _endpoint_label(method, path)
+        budget = self.budgets.for_call(method, path)
         headers = {"content-type": "application/json"} if content is not None else None
-        attempt = 0
+        failures = rate_limited = 0
         while True:
-            self._wait_for_rate_limit_reset()
+            wait = budget.reserve(self._clock())
+            if wait > 0:
+                self._sleep(wait)
             self.calls[label] += 1
             try:
                 response = self._http.request(
                     method, path, json=json, params=params, content=content, headers=headers
                 )
             except httpx.TransportError as exc:
-                attempt += 1
-                if attempt > self.max_retries:
-                    msg = f"Brevo unreachable after {attempt} attempts ({label}): {exc}"
+                failures += 1
+                if failures > self.max_retries:
+                    msg = f"Brevo unreachable after {failures} attempts ({label}): {exc}"
                     raise BrevoError(msg) from exc
-                self._back_off(attempt, None, f"{label}: {type(exc).__name__}")
+                self._back_off(failures, f"{label}: {type(exc).__name__}")
                 continue
-            self._remember_rate_limit(response)
+            waits_for_reset = budget.observe(response, self._clock())
             message = fatal_message(response)
             if message:
                 raise BrevoError(message)
-            if response.status_code not in RETRIABLE_STATUSES:
+            status = response.status_code
+            if status == 429:
+                # The budget now waits for Brevo's reset; without a reset header, back off.
+                rate_limited += 1
+                if rate_limited > MAX_RATE_LIMITED_ANSWERS:
+                    msg = (
+                        f"Brevo answered 429 to {label} {rate_limited} times in a row although "
+                        "the target waited for each reset; another client may share the API key"
+                    )
+                    raise BrevoError(msg)
+                self.retries += 1
+                if not waits_for_reset:
+                    self._back_off(rate_limited, f"{label}: HTTP 429 without reset header")
+                continue
+            if status not in RETRIABLE_STATUSES:
                 return response
-            attempt += 1
-            if attempt > self.max_retries:
+            failures += 1
+            if failures > self.max_retries:
                 msg = (
-                    f"Brevo kept answering HTTP {response.status_code} to {label} after "
-                    f"{attempt} attempts; rerun later (nothing unsent was marked as sent)"
+                    f"Brevo kept answering HTTP {status} to {label} after "
+                    f"{failures} attempts; rerun later (nothing unsent was marked as sent)"
                 )
                 raise BrevoError(msg)
-            self._back_off(attempt, response, f"{label}: HTTP {response.status_code}")
+            self._back_off(failures, f"{label}: HTTP {status}")
 
     def call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         """A call that must succeed: its JSON body, or a :class:`BrevoError` naming it."""
         return ok_json(self.request(method, path, **kwargs))
 
-    def _back_off(self, attempt: int, response: httpx.Response | None, why: str) -> None:
-        wait = self.backoff_base_seconds * 2 ** (attempt - 1)
-        reset = _reset_seconds(response) if response is not None else None
-        if reset is not None and response is not None and response.status_code == 429:
-            wait = reset
-        wait = min(wait, self.max_wait_seconds) + random.uniform(0, self.backoff_base_seconds / 4)
+    def _back_off(self, attempt: int, why: str) -> None:
+        wait = min(self.backoff_base_seconds * 2 ** (attempt - 1), self.max_wait_seconds)
+        wait += random.uniform(0, self.backoff_base_seconds / 4)
         self.retries += 1
         logger.warning("Retrying %s in %.1fs (attempt %d/%d)", why, wait, attempt, self.max_retries)
         self._sleep(wait)
-
-    def _remember_rate_limit(self, response: httpx.Response) -> None:
-        remaining = response.headers.get("x-sib-ratelimit-remaining")
-        reset = _reset_seconds(response)
-        if remaining is not None and remaining.strip() == "0" and reset:
-            self._exhausted_until = time.monotonic() + min(reset, self.max_wait_seconds)
-
-    def _wait_for_rate_limit_reset(self) -> None:
-        """Pause before a call when the last response said the budget is spent."""
-        wait = self._exhausted_until - time.monotonic()
-        if wait > 0:
-            logger.info("Brevo rate limit reached; waiting %.1fs for it to reset", wait)
-            self._sleep(wait)
-        self._exhausted_until = 0.0
-
-
-def _reset_seconds(response: httpx.Response) -> float | None:
-    value = response.headers.get("x-sib-ratelimit-reset")
-    try:
-        return max(float(value), 0.0) if value is not None else None
-    except ValueError:
-        return None

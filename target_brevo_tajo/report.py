@@ -31,6 +31,8 @@ class EventsReport:
     attributed_to_identified_user: int = 0
     identity_events: int = 0
     sent_by_name: Counter[str] = field(default_factory=Counter)
+    # Calls Brevo answered 202 with a lower count and no detail: (queued, sent).
+    undetailed_shortfalls: list[tuple[int, int]] = field(default_factory=list)
 
     @property
     def deduplicated(self) -> int:
@@ -93,6 +95,7 @@ class SyncReport:
     cohorts: list[dict[str, Any]] = field(default_factory=list)
     unrouted_streams: Counter[str] = field(default_factory=Counter)
     api_calls: Counter[str] = field(default_factory=Counter)
+    rate_budgets: dict[str, dict[str, Any]] = field(default_factory=dict)
     retries: int = 0
     rejects_file: Path | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -129,11 +132,16 @@ class SyncReport:
                 "rejected_by_reason": dict(ev.rejected.most_common()),
                 "renamed_properties": dict(ev.renamed_properties.most_common()),
                 "dropped_properties": dict(ev.dropped_properties.most_common()),
+                "calls_accepted_in_part_without_detail": [
+                    {"accepted": accepted, "sent": sent}
+                    for accepted, sent in ev.undetailed_shortfalls
+                ],
             },
             "contacts": self.contacts.to_dict(),
             "cohorts": self.cohorts,
             "unrouted_streams": dict(self.unrouted_streams),
             "api_calls": {"total": sum(self.api_calls.values()), **dict(self.api_calls)},
+            "rate_budgets": self.rate_budgets,
             "retries": self.retries,
         }
 
@@ -173,6 +181,10 @@ def render_report(report: dict[str, Any], *, rejects_file: Path | None = None) -
             f"({', '.join(renamed[:6])}{more})"
         )
     lines += [f"    property dropped, {why}: {n}" for why, n in ev["dropped_properties"].items()]
+    lines += [
+        f"    Brevo accepted {call['accepted']} of {call['sent']} in one call and gave no detail"
+        for call in ev.get("calls_accepted_in_part_without_detail") or []
+    ]
     lines += _contact_lines(report.get("contacts") or {})
     lines += [_cohort_line(cohort) for cohort in report.get("cohorts") or []]
     lines += [
@@ -184,6 +196,11 @@ def render_report(report: dict[str, Any], *, rejects_file: Path | None = None) -
     total = calls.pop("total", 0)
     spent = ", ".join(f"{k} x{v}" for k, v in sorted(calls.items())) or "none"
     lines.append(f"  Brevo API calls: {total} ({spent}); retries {report['retries']}")
+    lines += [
+        f"    {bucket} budget {b['budget']}: {b['calls']} calls, waited {b['waited_seconds']} s, "
+        f"answered 429: {b['answered_429']}"
+        for bucket, b in (report.get("rate_budgets") or {}).items()
+    ]
     if rejects_file is not None and ev["rejected"]:
         lines.append(f"  rejected records written to {rejects_file}")
     return "\n".join(lines)

@@ -25,14 +25,27 @@ PROCESS_DONE = frozenset({"completed"})
 PROCESS_FAILED = frozenset({"failed", "cancelled"})
 
 
+# Brevo's documented caps (reference/brevo-api.md sections 2 and 4): a setting above one would
+# fail every call it shapes, so it is refused at start-up instead.
+DOCUMENTED_CAPS: dict[str, tuple[int, str]] = {
+    "events_batch_size": (200, "events per POST /events/batch call"),
+    "events_batch_max_bytes": (524_288, "bytes (512 KB) per POST /events/batch body"),
+    "contacts_import_max_bytes": (10_000_000, "bytes (10 MB) per POST /contacts/import body"),
+}
+
+
+class SettingsError(ValueError):
+    """A setting value the target cannot run with; the message is one line saying what to do."""
+
+
 @dataclass(frozen=True)
 class Settings:
     """The target settings the sinks read, typed once."""
 
     dry_run: bool = False
     anonymous_events: Literal["skip", "send"] = "skip"
-    events_batch_size: int = 500
-    events_batch_max_bytes: int = 2_000_000
+    events_batch_size: int = 200
+    events_batch_max_bytes: int = 524_288
     create_missing_attributes: bool = False
     contacts_import_max_bytes: int = 8_000_000
     deletion_policy: Literal["keep", "unlist", "delete"] = "keep"
@@ -57,6 +70,13 @@ class Settings:
                 continue
             kind = types[name]
             values[name] = kind(value) if kind in (int, float, bool) else value
+        for name, (cap, unit) in DOCUMENTED_CAPS.items():
+            if values.get(name, 0) > cap:
+                msg = (
+                    f"{name} is {values[name]}, above Brevo's documented cap of {cap} {unit}; "
+                    f"set it to {cap} or less"
+                )
+                raise SettingsError(msg)
         return cls(**values)
 
 

@@ -20,7 +20,7 @@ from target_brevo_tajo.contact_deletions import apply_deletion_policy, completed
 from target_brevo_tajo.ledger import Ledger
 from target_brevo_tajo.mapping import Mapping, MappingError, load_mapping
 from target_brevo_tajo.report import SyncReport
-from target_brevo_tajo.services import Services, Settings
+from target_brevo_tajo.services import Services, Settings, SettingsError
 from target_brevo_tajo.sinks import (
     CohortMembersSink,
     CohortsSink,
@@ -110,19 +110,35 @@ class TargetBrevoTajo(Target):
         th.Property(
             "events_batch_size",
             th.IntegerType,
-            default=500,
+            default=200,
             title="Events per batch call",
             description=(
-                "Most events in one `POST /events/batch` call. Brevo does not document a "
-                "maximum, so the default is conservative."
+                "Most events in one `POST /events/batch` call. Brevo's documented cap, and the "
+                "default, is 200 (developers.brevo.com, Event endpoints); more is refused."
             ),
         ),
         th.Property(
             "events_batch_max_bytes",
             th.IntegerType,
-            default=2_000_000,
+            default=524_288,
             title="Bytes per batch call",
-            description="Largest JSON body of one `POST /events/batch` call (undocumented cap).",
+            description=(
+                "Largest JSON body of one `POST /events/batch` call. Brevo's documented cap, and "
+                "the default, is 512 KB (524288 bytes); more is refused."
+            ),
+        ),
+        th.Property(
+            "brevo_rate_tier",
+            th.StringType,
+            default="general",
+            allowed_values=["general", "advanced", "extended"],
+            title="Brevo rate-limit tier",
+            description=(
+                "The account's API rate limits before Brevo's `x-sib-ratelimit-*` headers say "
+                "otherwise (developers.brevo.com, API limits): `general` (contacts and events "
+                "10 calls/s each, every other endpoint 100 calls/hour), `advanced` (20/s, "
+                "200/hour) or `extended` (60/s, 600/hour). The target paces its calls to them."
+            ),
         ),
         th.Property(
             "create_missing_attributes",
@@ -152,7 +168,10 @@ class TargetBrevoTajo(Target):
             th.IntegerType,
             default=8_000_000,
             title="Bytes per contact import",
-            description="Largest `POST /contacts/import` body (Brevo: 10 MB max, ~8 MB advised).",
+            description=(
+                "Largest `POST /contacts/import` body (Brevo: 10 MB max, ~8 MB advised); more "
+                "than 10000000 is refused."
+            ),
         ),
         th.Property(
             "import_poll_seconds",
@@ -225,7 +244,10 @@ class TargetBrevoTajo(Target):
             th.NumberType,
             default=60,
             title="Longest single wait (seconds)",
-            description="Cap on one backoff wait, including waits for rate-limit resets.",
+            description=(
+                "Cap on one backoff wait after a 5xx answer or a network error. Waits for "
+                "Brevo's rate budgets follow its reset header instead (at most one window)."
+            ),
         ),
         th.Property(
             "report_file",
@@ -261,6 +283,7 @@ class TargetBrevoTajo(Target):
             client=BrevoClient(
                 config.get("base_url") or DEFAULT_BASE_URL,
                 config["api_key"],
+                rate_tier=config.get("brevo_rate_tier") or "general",
                 max_retries=int(config.get("max_retries", 5)),
                 max_wait_seconds=float(config.get("max_retry_wait_seconds", 60)),
             ),
@@ -294,6 +317,7 @@ class TargetBrevoTajo(Target):
         services.ledger.prune_sent_events(_days_ago(retention))
         report = services.report
         report.api_calls.update(services.client.calls)
+        report.rate_budgets = services.client.budgets.report()
         report.retries = services.client.retries
         services.client.close()
         services.ledger.close()
@@ -311,7 +335,7 @@ class TargetBrevoTajo(Target):
         """Run the target; errors a user must fix end in one line, without a traceback."""
         try:
             super().invoke(*args, **kwargs)
-        except (BrevoError, MappingError) as exc:
+        except (BrevoError, MappingError, SettingsError) as exc:
             raise SystemExit(f"target-brevo-tajo: {exc}") from None
         except ConfigValidationError as exc:
             details = "; ".join(exc.errors) if getattr(exc, "errors", None) else str(exc)

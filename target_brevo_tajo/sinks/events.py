@@ -11,6 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import httpx
 from singer_sdk.sinks import BatchSink
 
 from target_brevo_tajo.batching import fill_calls
@@ -175,22 +176,24 @@ class EventsSink(BatchSink):
         )
 
     def _send(self, chunk: list[OutgoingEvent]) -> None:
-        """One ``/events/batch`` call; accepted events go to the ledger before the next call."""
+        """One ``/events/batch`` call; what Brevo accepted goes to the ledger before the next.
+
+        Every documented answer is handled (reference/brevo-api.md section 4): 202 with the count
+        queued, 207 and 400 with per-event errors, and 400 ``out_of_range`` or 413 for a call over
+        Brevo's caps, which is split in halves until each part fits or one event is left.
+        """
         if self.services.settings.dry_run:
             self._accept(chunk)  # the ledger is read-only in a dry run
             return
         body = b'{"events":[' + b",".join(e.encoded for e in chunk) + b"]}"
         response = self.services.client.request("POST", "/events/batch", content=body)
         status = response.status_code
-        if status == 413 and len(chunk) > 1:
-            half = len(chunk) // 2
-            self._send(chunk[:half])
-            self._send(chunk[half:])
-            return
+        answer = _json_object(response)
         if status in (200, 201, 202, 204):
             self._accept(chunk)
+            self._note_undetailed_shortfall(answer.get("count"), len(chunk))
             return
-        failures = _failed_indices(response)
+        failures = _failed_indices(answer)
         if status in (207, 400) and failures:
             rejected = set(failures)
             self._accept([e for i, e in enumerate(chunk) if i not in rejected])
@@ -200,11 +203,31 @@ class EventsSink(BatchSink):
                         "events", f"Brevo: {reason}", chunk[index].pending.record
                     )
             return
+        if status == 413 or answer.get("code") == "out_of_range":
+            if len(chunk) > 1:
+                half = len(chunk) // 2
+                self._send(chunk[:half])
+                self._send(chunk[half:])
+            else:
+                reason = f"Brevo: {answer.get('message') or 'event over Brevo limits'}"
+                self.services.report.reject("events", reason, chunk[0].pending.record)
+            return
         msg = (
             f"Brevo refused POST /events/batch with HTTP {status}: {response.text[:300]}; "
             "nothing of this call was marked as sent"
         )
         raise BrevoError(msg)
+
+    def _note_undetailed_shortfall(self, count: Any, sent: int) -> None:
+        """A 202 that queued fewer than were sent, without saying which: reported, not resent.
+
+        Resending the call would double the events Brevo did queue, so the call stays accepted.
+        """
+        if isinstance(count, int) and not isinstance(count, bool) and 0 <= count < sent:
+            self._report.undetailed_shortfalls.append((count, sent))
+            self.logger.warning(
+                "Brevo accepted %d of %d in one call and gave no detail", count, sent
+            )
 
     def _accept(self, chunk: list[OutgoingEvent]) -> None:
         self.services.ledger.record_sent_events(
@@ -224,14 +247,21 @@ def _event_time(record: dict) -> dt.datetime | None:
         return None
 
 
-def _failed_indices(response: Any) -> dict[int, str]:
-    """Brevo's per-event errors of a 207/400 batch answer: ``{index: message}``."""
+def _json_object(response: httpx.Response) -> dict[str, Any]:
+    """An answer's JSON object, or {} when the body is empty or not an object."""
     try:
-        body = response.json()
+        body = response.json() if response.content else {}
     except ValueError:
         return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _failed_indices(answer: dict[str, Any]) -> dict[int, str]:
+    """Brevo's per-event errors of a 207/400 batch answer: ``{index: message}``."""
     failures: dict[int, str] = {}
-    for error in body.get("errors") or [] if isinstance(body, dict) else []:
+    for error in answer.get("errors") or []:
+        if not isinstance(error, dict):
+            continue
         indices = error.get("eventIndex")
         message = str(error.get("message") or "rejected by Brevo")
         for index in indices if isinstance(indices, list) else [indices]:

@@ -1,0 +1,155 @@
+"""Brevo's rate budgets: the target paces itself so that Brevo need not answer 429.
+
+Brevo counts calls in buckets (reference/brevo-api.md section 6, developers.brevo.com "API
+limits"): contacts calls and event calls each have a per-second budget, every other endpoint
+(process polls, attributes, lists, folders, companies, CRM) shares one hourly budget. The
+``brevo_rate_tier`` setting gives the budgets before Brevo has answered; after that, every answer's
+``x-sib-ratelimit-limit/-remaining/-reset`` headers (reset: seconds until the window resets) are
+the authority.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Literal
+
+import httpx
+
+Bucket = Literal["contacts", "events", "other"]
+Tier = Literal["general", "advanced", "extended"]
+BUCKETS: tuple[Bucket, ...] = ("contacts", "events", "other")
+
+# (calls, window in seconds) per bucket and tier; developers.brevo.com "API limits".
+TIERS: dict[str, dict[Bucket, tuple[int, float]]] = {
+    "general": {"contacts": (10, 1.0), "events": (10, 1.0), "other": (100, 3600.0)},
+    "advanced": {"contacts": (20, 1.0), "events": (20, 1.0), "other": (200, 3600.0)},
+    "extended": {"contacts": (60, 1.0), "events": (60, 1.0), "other": (600, 3600.0)},
+}
+# Calls leave one by one but may arrive closer together: keep this much spare in each window.
+ARRIVAL_MARGIN_SECONDS = 0.05
+LONGEST_WINDOW_SECONDS = 3600.0
+# A wait this long is worth a line in the log; shorter ones are ordinary pacing.
+NOTEWORTHY_WAIT_SECONDS = 5.0
+_NOT_BUDGETED_PATHS = ("/contacts/lists", "/contacts/folders", "/contacts/attributes")
+
+logger = logging.getLogger("target-brevo-tajo")
+
+
+def bucket_of(method: str, path: str) -> Bucket:
+    """The Brevo bucket a call spends: ``POST /events/batch`` -> ``events``."""
+    if method == "POST" and path in ("/events", "/events/batch"):
+        return "events"
+    if (path == "/contacts" or path.startswith("/contacts/")) and not path.startswith(
+        _NOT_BUDGETED_PATHS
+    ):
+        return "contacts"
+    return "other"
+
+
+def _describe_window(seconds: float) -> str:
+    return "per-second" if seconds <= 1 else "hourly" if seconds >= 3600 else f"{seconds:g}-second"
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 60:.0f} min" if seconds >= 120 else f"{seconds:.0f} s"
+
+
+@dataclass
+class RateBudget:
+    """One bucket's budget: a sliding window of reserved call slots, corrected by Brevo's headers.
+
+    ``reserve`` hands out the next slot and says how long to wait for it, so a caller never sends
+    a call the bucket cannot take; concurrent callers get distinct slots.
+    """
+
+    bucket: Bucket
+    limit: int
+    window_seconds: float
+    calls: int = 0
+    waited_seconds: float = 0.0
+    rate_limited: int = 0
+    _slots: deque[float] = field(default_factory=deque, repr=False)
+    _blocked_until: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def reserve(self, now: float) -> float:
+        """Take the next call slot; returns the seconds to wait before sending."""
+        with self._lock:
+            start = max(now, self._blocked_until)
+            window = self.window_seconds + ARRIVAL_MARGIN_SECONDS
+            while self._slots and self._slots[0] <= start - window:
+                self._slots.popleft()
+            if len(self._slots) >= self.limit:
+                start = max(start, self._slots[-self.limit] + window)
+            self._slots.append(start)
+            self.calls += 1
+            wait = start - now
+            self.waited_seconds += wait
+        if wait >= NOTEWORTHY_WAIT_SECONDS:
+            logger.info(
+                "waiting %s for Brevo's %s budget of %s calls: %d used",
+                _duration(wait),
+                _describe_window(self.window_seconds),
+                self.bucket,
+                self.limit,
+            )
+        return wait
+
+    def observe(self, response: httpx.Response, now: float) -> bool:
+        """Learn from an answer's rate headers: the account's real limit, and a spent budget.
+
+        Returns whether the budget now waits for Brevo's announced reset.
+        """
+        headers = response.headers
+        limit = _number(headers.get("x-sib-ratelimit-limit"))
+        remaining = _number(headers.get("x-sib-ratelimit-remaining"))
+        reset = _number(headers.get("x-sib-ratelimit-reset"))
+        if response.status_code == 429:
+            self.rate_limited += 1
+        with self._lock:
+            fits_window = reset is not None and reset <= self.window_seconds
+            if limit and limit >= 1 and fits_window:
+                self.limit = int(limit)
+            spent = (remaining is not None and remaining <= 0) or response.status_code == 429
+            if not (spent and reset and reset > 0):
+                return False
+            # Brevo's longest window is an hour: a longer reset would be a bad header.
+            until = now + min(reset, LONGEST_WINDOW_SECONDS) + ARRIVAL_MARGIN_SECONDS
+            self._blocked_until = max(self._blocked_until, until)
+            return True
+
+    def to_dict(self) -> dict[str, object]:
+        """Calls made, the budget, time spent waiting and 429 answers, for the sync report."""
+        unit = "s" if self.window_seconds <= 1 else "h" if self.window_seconds >= 3600 else "window"
+        return {
+            "calls": self.calls,
+            "budget": f"{self.limit}/{unit}",
+            "waited_seconds": round(self.waited_seconds, 1),
+            "answered_429": self.rate_limited,
+        }
+
+
+def _number(value: str | None) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+class RateBudgets:
+    """The three buckets of one Brevo account, as the tier sets them before any answer."""
+
+    def __init__(self, tier: str = "general") -> None:
+        self.tier = tier
+        self.buckets = {name: RateBudget(name, *TIERS[tier][name]) for name in BUCKETS}
+
+    def for_call(self, method: str, path: str) -> RateBudget:
+        """The budget a call to ``method path`` spends."""
+        return self.buckets[bucket_of(method, path)]
+
+    def report(self) -> dict[str, dict[str, object]]:
+        """Per bucket that was used: calls, budget, waiting, 429 answers."""
+        return {name: b.to_dict() for name, b in self.buckets.items() if b.calls}

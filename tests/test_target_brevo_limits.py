@@ -1,0 +1,347 @@
+"""Brevo as documented: calls of 200 events and 512 KB, every answer shape, paced budgets.
+
+The answer bodies below are Brevo's documented ones (reference/brevo-api.md section 4).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import httpx
+import pytest
+import respx
+from click.testing import CliRunner
+
+from target_brevo_tajo.client import BrevoClient
+from target_brevo_tajo.ledger import Ledger, event_key
+from target_brevo_tajo.rate_budget import RateBudget, RateBudgets, bucket_of
+from target_brevo_tajo.target import TargetBrevoTajo
+from tests.singer_messages import event, singer_input
+
+BREVO = "https://api.brevo.com/v3"
+QUEUED = "Batch accepted. Valid events have been added to the processing queue."
+
+
+@pytest.fixture
+def config(mapping_file: Path, tmp_path: Path) -> dict:
+    return {
+        "api_key": "xkeysib-test-secret",
+        "mapping_file": str(mapping_file),
+        "ledger_url": f"sqlite:///{tmp_path / 'ledger.sqlite'}",
+        "rejects_file": str(tmp_path / "rejects.jsonl"),
+    }
+
+
+def run_target(config: dict, *records: dict) -> TargetBrevoTajo:
+    target = TargetBrevoTajo(config=config, parse_env_config=False)
+    target.services.client._sleep = lambda _seconds: None
+    target.listen(singer_input(*records))
+    return target
+
+
+def purchases(count: int, prefix: str = "e") -> list[dict]:
+    return [event("Purchase", f"{prefix}-{i}") for i in range(count)]
+
+
+def events_in(request: httpx.Request) -> list[dict]:
+    return json.loads(request.content)["events"]
+
+
+def queued(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(202, json={"message": QUEUED, "count": len(events_in(request))})
+
+
+def ledger_keys(config: dict, count: int, prefix: str = "e") -> set[str]:
+    keys = [event_key("Purchase", f"{prefix}-{i}") for i in range(count)]
+    return Ledger(config["ledger_url"]).sent_event_keys(keys)
+
+
+# -- the documented caps ------------------------------------------------------------------------
+
+
+@respx.mock(base_url=BREVO)
+def test_by_default_calls_carry_at_most_200_events_and_512_kb(respx_mock, config):
+    route = respx_mock.post("/events/batch").mock(side_effect=queued)
+
+    run_target(
+        config,
+        *purchases(450),
+        *[event("Purchase", f"big-{i}", note="x" * 4000) for i in range(300)],
+    )
+
+    counts = [len(events_in(call.request)) for call in route.calls]
+    assert max(counts) == 200
+    assert sum(counts) == 750
+    assert all(len(call.request.content) <= 524_288 for call in route.calls)
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "cap"),
+    [
+        ("events_batch_size", 500, "200 events per POST /events/batch call"),
+        ("events_batch_max_bytes", 2_000_000, "524288 bytes (512 KB) per POST /events/batch body"),
+        ("contacts_import_max_bytes", 12_000_000, "10000000 bytes (10 MB)"),
+    ],
+)
+def test_a_setting_above_a_documented_cap_is_refused_at_start_with_one_line(
+    config, tmp_path, setting, value, cap
+):
+    config_file = tmp_path / "config.json"
+    config_file.write_text(json.dumps({**config, setting: value}))
+
+    result = CliRunner().invoke(TargetBrevoTajo.cli, ["--config", str(config_file)], input="")
+
+    message = str(result.exception)
+    assert result.exit_code != 0
+    assert message.startswith(f"target-brevo-tajo: {setting} is {value}, above Brevo's")
+    assert cap in message
+    assert "\n" not in message
+
+
+# -- every documented answer of POST /events/batch ------------------------------------------------
+
+
+@respx.mock(base_url=BREVO)
+def test_202_with_the_full_count_accepts_every_event(respx_mock, config):
+    respx_mock.post("/events/batch").mock(side_effect=queued)
+
+    target = run_target(config, *purchases(5))
+
+    assert target.services.report.events.sent == 5
+    assert target.services.report.events.undetailed_shortfalls == []
+    assert len(ledger_keys(config, 5)) == 5
+
+
+@respx.mock(base_url=BREVO)
+def test_202_with_a_lower_count_is_kept_as_accepted_and_reported_never_resent(
+    respx_mock, config, caplog
+):
+    route = respx_mock.post("/events/batch").mock(
+        return_value=httpx.Response(202, json={"message": QUEUED, "count": 195})
+    )
+
+    with caplog.at_level(logging.WARNING):
+        target = run_target(config, *purchases(200))
+    rerun = run_target(config, *purchases(200))
+
+    assert route.call_count == 1  # a resend would double the 195 Brevo queued
+    assert rerun.services.report.events.deduplicated_by_ledger == 200
+    rendered = target.services.report.render()
+    assert "Brevo accepted 195 of 200 in one call and gave no detail" in rendered
+    assert "Brevo accepted 195 of 200 in one call and gave no detail" in caplog.text
+    assert target.services.report.to_dict()["events"]["calls_accepted_in_part_without_detail"] == [
+        {"accepted": 195, "sent": 200}
+    ]
+
+
+@respx.mock(base_url=BREVO)
+def test_400_failed_with_event_indices_rejects_those_events_with_brevos_message(
+    respx_mock, config, tmp_path
+):
+    respx_mock.post("/events/batch").mock(
+        return_value=httpx.Response(
+            400,
+            json={
+                "status": "failed",
+                "total_events": 2,
+                "successful_events": 0,
+                "failed_events": 2,
+                "errors": [{"eventIndex": [0, 1], "message": "identifiers: contact not found"}],
+            },
+        )
+    )
+
+    target = run_target(config, *purchases(2))
+
+    report = target.services.report.to_dict()["events"]
+    assert report["sent"] == 0
+    assert report["rejected_by_reason"] == {"Brevo: identifiers: contact not found": 2}
+    assert ledger_keys(config, 2) == set()
+    assert len((tmp_path / "rejects.jsonl").read_text().splitlines()) == 2
+
+
+@respx.mock(base_url=BREVO)
+def test_207_accepts_the_rest_and_rejects_the_indexed_events(respx_mock, config):
+    respx_mock.post("/events/batch").mock(
+        return_value=httpx.Response(
+            207,
+            json={
+                "status": "partiallyQueued",
+                "total_events": 4,
+                "successful_events": 3,
+                "failed_events": 1,
+                "errors": [{"eventIndex": [2], "message": "event_date: invalid format"}],
+            },
+        )
+    )
+
+    target = run_target(config, *purchases(4))
+
+    assert target.services.report.events.sent == 3
+    assert ledger_keys(config, 4) == {event_key("Purchase", f"e-{i}") for i in (0, 1, 3)}
+
+
+def refuse_over(limit: int, status: int):
+    """A Brevo whose cap is ``limit`` events: larger calls get ``status`` out_of_range."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if len(events_in(request)) > limit:
+            return httpx.Response(
+                status, json={"code": "out_of_range", "message": f"at most {limit} events"}
+            )
+        return queued(request)
+
+    return answer
+
+
+@pytest.mark.parametrize("status", [400, 413])
+@respx.mock(base_url=BREVO)
+def test_a_call_over_brevos_cap_is_split_in_halves_and_nothing_is_dropped(
+    respx_mock, config, status
+):
+    route = respx_mock.post("/events/batch").mock(side_effect=refuse_over(60, status))
+
+    target = run_target(config, *purchases(200))
+
+    sizes = [len(events_in(call.request)) for call in route.calls]
+    assert sizes == [200, 100, 50, 50, 100, 50, 50]
+    assert target.services.report.events.sent == 200
+    assert len(ledger_keys(config, 200)) == 200
+
+
+@respx.mock(base_url=BREVO)
+def test_a_single_event_over_the_cap_is_rejected_with_brevos_reason_and_the_run_goes_on(
+    respx_mock, config
+):
+    route = respx_mock.post("/events/batch").mock(side_effect=refuse_over(0, 413))
+
+    target = run_target(config, *purchases(2))
+
+    assert route.call_count == 3  # the call, then each half once: no loop
+    assert target.services.report.events.rejected == {"Brevo: at most 0 events": 2}
+
+
+# -- rate budgets --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "bucket"),
+    [
+        ("POST", "/events/batch", "events"),
+        ("POST", "/events", "events"),
+        ("GET", "/events", "other"),
+        ("POST", "/contacts/import", "contacts"),
+        ("PUT", "/contacts/ada%40example.com", "contacts"),
+        ("GET", "/processes/12", "other"),
+        ("GET", "/contacts/attributes", "other"),
+        ("POST", "/contacts/lists/7/contacts/add", "other"),
+        ("POST", "/contacts/folders", "other"),
+        ("POST", "/companies/import", "other"),
+    ],
+)
+def test_each_call_spends_the_bucket_brevo_counts_it_in(method, path, bucket):
+    assert bucket_of(method, path) == bucket
+
+
+def test_the_eleventh_events_call_in_a_second_waits_for_the_first_to_leave_the_window():
+    budget = RateBudgets("general").buckets["events"]
+
+    waits = [budget.reserve(now=100.0) for _ in range(11)]
+
+    assert waits[:10] == [0.0] * 10
+    assert 1.0 <= waits[10] <= 1.1
+
+
+def test_the_tier_sets_the_budgets_before_brevo_has_answered():
+    assert RateBudgets("advanced").buckets["other"].limit == 200
+    assert RateBudgets("extended").buckets["contacts"].limit == 60
+
+
+def test_a_spent_hourly_budget_waits_for_the_reset_and_says_so_in_one_line(caplog):
+    budget = RateBudget("other", 100, 3600.0)
+    spent = httpx.Response(
+        200,
+        headers={
+            "x-sib-ratelimit-limit": "100",
+            "x-sib-ratelimit-remaining": "0",
+            "x-sib-ratelimit-reset": "840",
+        },
+    )
+
+    budget.observe(spent, now=0.0)
+    with caplog.at_level(logging.INFO, logger="target-brevo-tajo"):
+        wait = budget.reserve(now=0.0)
+
+    assert 840 <= wait < 841
+    assert "waiting 14 min for Brevo's hourly budget of other calls: 100 used" in caplog.text
+
+
+def test_the_headers_reveal_the_accounts_real_limit():
+    budget = RateBudget("other", 100, 3600.0)
+    answer = httpx.Response(
+        200,
+        headers={
+            "x-sib-ratelimit-limit": "200",
+            "x-sib-ratelimit-remaining": "150",
+            "x-sib-ratelimit-reset": "2712",
+        },
+    )
+
+    budget.observe(answer, now=0.0)
+
+    assert budget.limit == 200
+    assert budget.reserve(now=0.0) == 0.0
+
+
+@respx.mock(base_url=BREVO)
+def test_the_client_paces_calls_to_the_budget_before_brevo_says_429(respx_mock):
+    respx_mock.post("/events/batch").mock(return_value=httpx.Response(202, json={"count": 1}))
+    sleeps: list[float] = []
+    client = BrevoClient(BREVO, "key", sleep=sleeps.append, clock=lambda: 50.0)
+
+    for _ in range(25):
+        client.request("POST", "/events/batch", content=b'{"events":[]}')
+
+    assert len(sleeps) == 15  # calls 11-25 wait for their slot
+    assert 2.0 <= max(sleeps) <= 2.2  # call 25 goes in the third second
+    assert client.budgets.report()["events"]["calls"] == 25
+
+
+@respx.mock(base_url=BREVO)
+def test_a_429_waits_for_the_announced_reset_then_succeeds_and_is_counted(respx_mock):
+    respx_mock.get("/processes/3").mock(
+        side_effect=[
+            httpx.Response(
+                429,
+                headers={"x-sib-ratelimit-remaining": "0", "x-sib-ratelimit-reset": "30"},
+                json={"code": "too_many_requests", "message": "Too many requests"},
+            ),
+            httpx.Response(200, json={"status": "completed"}),
+        ]
+    )
+    sleeps: list[float] = []
+    client = BrevoClient(BREVO, "key", sleep=sleeps.append, clock=lambda: 0.0, max_wait_seconds=5)
+
+    assert client.call("GET", "/processes/3") == {"status": "completed"}
+
+    assert len(sleeps) == 1
+    assert 30 <= sleeps[0] < 31  # the reset, not the 5 s backoff cap: no hammering
+    assert client.budgets.report()["other"]["answered_429"] == 1
+
+
+@respx.mock(base_url=BREVO)
+def test_the_sync_report_shows_each_buckets_calls_budget_and_waiting(respx_mock, config):
+    respx_mock.post("/events/batch").mock(side_effect=queued)
+
+    target = run_target(config, *purchases(3))
+
+    report = target.services.report.to_dict()
+    assert report["rate_budgets"]["events"] == {
+        "calls": 1,
+        "budget": "10/s",
+        "waited_seconds": 0.0,
+        "answered_429": 0,
+    }
+    assert "events budget 10/s: 1 calls" in target.services.report.render()
