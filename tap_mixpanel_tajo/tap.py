@@ -9,6 +9,15 @@ from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 
+from mixpanel_brevo_mapping import (
+    IDENTITY_EVENTS,
+    CohortRef,
+    CohortSelection,
+    Mapping,
+    MappingError,
+    load_mapping,
+    mapped_cohorts,
+)
 from tap_mixpanel_tajo.client import Credentials, MixpanelClient, MixpanelError
 from tap_mixpanel_tajo.streams import (
     CohortMembersStream,
@@ -17,14 +26,6 @@ from tap_mixpanel_tajo.streams import (
     ProfilesStream,
 )
 from tap_mixpanel_tajo.streams.base import MixpanelStream, parse_utc
-from target_brevo_tajo.identity import IDENTITY_EVENTS
-from target_brevo_tajo.mapping import (
-    CohortRef,
-    CohortTarget,
-    Mapping,
-    MappingError,
-    load_mapping,
-)
 
 PREFIX = "tap-mixpanel-tajo: "
 #: Profile properties the target always reads, whatever ``property_mapping`` maps.
@@ -345,7 +346,7 @@ class TapMixpanelTajo(Tap):
             return None
         return sorted({*self.mapping.property_mapping, *TARGET_PROFILE_PROPERTIES})
 
-    def cohorts_to_sync(self, cohorts: list[CohortRef]) -> list[CohortTarget]:
+    def cohorts_to_sync(self, cohorts: list[CohortRef]) -> list[CohortSelection]:
         """The cohorts to sync, in Mixpanel's order, each with what the mapping says of it.
 
         ``cohort_ids`` if set, else the cohorts the mapping names, else (no mapping) all of them.
@@ -354,7 +355,7 @@ class TapMixpanelTajo(Tap):
         :class:`MappingError` for a mapping key naming several cohorts or none.
         """
         mapping = self.mapping
-        named = {t.cohort.id: t for t in mapping.cohort_targets(cohorts)} if mapping else {}
+        named = {s.cohort.id: s for s in mapped_cohorts(mapping, cohorts)} if mapping else {}
         wanted = self.config.get("cohort_ids")
         if wanted:
             known = {cohort.id for cohort in cohorts}
@@ -372,10 +373,7 @@ class TapMixpanelTajo(Tap):
         else:
             ids = {cohort.id for cohort in cohorts}
         return [
-            named.get(cohort.id)
-            or CohortTarget(
-                cohort, None, None, mapping.sync_mode_of(None, cohort) if mapping else None
-            )
+            named.get(cohort.id) or CohortSelection(cohort, None)
             for cohort in cohorts
             if cohort.id in ids
         ]

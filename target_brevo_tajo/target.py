@@ -15,10 +15,10 @@ from singer_sdk.contrib.msgspec import MsgSpecReader
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.sinks import BatchSink
 
+from mixpanel_brevo_mapping import Mapping, MappingError, load_mapping
 from target_brevo_tajo.client import DEFAULT_BASE_URL, BrevoClient, BrevoError
 from target_brevo_tajo.contact_deletions import apply_deletion_policy, completed_full_refresh
 from target_brevo_tajo.ledger import Ledger
-from target_brevo_tajo.mapping import Mapping, MappingError, load_mapping
 from target_brevo_tajo.report import SyncReport
 from target_brevo_tajo.services import Services, Settings
 from target_brevo_tajo.sinks import (

@@ -12,10 +12,10 @@ import pytest
 import respx
 from click.testing import CliRunner
 
+from mixpanel_brevo_mapping import load_mapping
 from sandbox.server import SandboxServer
 from tap_mixpanel_tajo.streams.cohorts import parse_created
 from tap_mixpanel_tajo.tap import TARGET_PROFILE_PROPERTIES, TapMixpanelTajo
-from target_brevo_tajo.mapping import load_mapping
 from tests.conftest import MAPPING_FILE
 
 BASE = "http://mixpanel.test"

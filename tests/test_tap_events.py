@@ -14,6 +14,7 @@ import pytest
 import respx
 from click.testing import CliRunner
 
+from mixpanel_brevo_mapping import IDENTITY_EVENTS, load_mapping
 from tap_mixpanel_tajo.streams.events import (
     day_windows,
     event_time,
@@ -21,8 +22,6 @@ from tap_mixpanel_tajo.streams.events import (
     to_record,
 )
 from tap_mixpanel_tajo.tap import TapMixpanelTajo
-from target_brevo_tajo.identity import IDENTITY_EVENTS
-from target_brevo_tajo.mapping import load_mapping
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_MAPPING = ROOT / "mappings" / "mixpanel-to-brevo.yml"

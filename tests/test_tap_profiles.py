@@ -12,11 +12,11 @@ import pytest
 import respx
 from click.testing import CliRunner
 
+from mixpanel_brevo_mapping import load_mapping
 from sandbox.server import SandboxServer
 from tap_mixpanel_tajo.streams.base import engage_entry, parse_utc
 from tap_mixpanel_tajo.streams.profiles import last_seen_where, record_of
 from tap_mixpanel_tajo.tap import TARGET_PROFILE_PROPERTIES, TapMixpanelTajo
-from target_brevo_tajo.mapping import load_mapping
 from tests.conftest import MAPPING_FILE
 
 

@@ -8,10 +8,9 @@ import json
 import httpx
 import pytest
 
+from mixpanel_brevo_mapping import IDENTITY_EVENTS, load_mapping
 from sandbox.server import SandboxServer
 from tap_mixpanel_tajo.tap import TapMixpanelTajo
-from target_brevo_tajo.identity import IDENTITY_EVENTS
-from target_brevo_tajo.mapping import load_mapping
 from tests.conftest import MAPPING_FILE
 
 NOW = dt.datetime(2026, 11, 20, 12, tzinfo=dt.timezone.utc)

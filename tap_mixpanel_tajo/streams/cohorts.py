@@ -23,11 +23,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from singer_sdk import typing as th
 from singer_sdk.exceptions import AbortedSyncFailedException, AbortedSyncPausedException
 
+from mixpanel_brevo_mapping import CohortRef, CohortSelection, list_id_of, sync_mode_of
 from tap_mixpanel_tajo.streams.base import UTC, EngageRead, MixpanelStream, parse_utc, utc_iso
-from target_brevo_tajo.mapping import CohortRef, CohortTarget
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
+
+    from mixpanel_brevo_mapping import Mapping
 
 #: Stream-state key of ``cohort_members``: cohort id (text) -> id of its last complete snapshot.
 SNAPSHOTS = "snapshots"
@@ -54,7 +56,9 @@ def cohort_ref(raw: dict[str, Any]) -> CohortRef | None:
     return CohortRef(cohort_id, str(raw.get("name") or ""))
 
 
-def to_record(raw: dict[str, Any], target: CohortTarget) -> dict[str, Any]:
+def to_record(
+    raw: dict[str, Any], target: CohortSelection, mapping: Mapping | None
+) -> dict[str, Any]:
     """One cohorts/list entry as a record, with what the mapping says of the cohort."""
     return {
         "id": target.cohort.id,
@@ -64,8 +68,8 @@ def to_record(raw: dict[str, Any], target: CohortTarget) -> dict[str, Any]:
         "created": parse_created(raw.get("created")),
         "is_visible": bool(raw["is_visible"]) if raw.get("is_visible") is not None else None,
         "mapping_key": target.key,
-        "list_id": target.list_id,
-        "sync_mode": target.sync_mode,
+        "list_id": list_id_of(mapping, target) if mapping else None,
+        "sync_mode": sync_mode_of(mapping, target) if mapping else None,
     }
 
 
@@ -161,7 +165,7 @@ class CohortsStream(MixpanelStream):
         for child in members:
             child.begin_snapshot(snapshot_id, {t.cohort.id: t.cohort.name for t in targets})
         for target in targets:
-            record = to_record(listed[target.cohort], target)
+            record = to_record(listed[target.cohort], target, tap.mapping)
             yield record
             # The SDK has written the record now: its members follow it.
             if self.stream_maps[0].get_filter_result(record):
