@@ -28,15 +28,6 @@ from tap_mixpanel_tajo.streams import (
 from tap_mixpanel_tajo.streams.base import MixpanelStream, parse_utc
 
 PREFIX = "tap-mixpanel-tajo: "
-#: Profile properties the target always reads, whatever ``property_mapping`` maps.
-TARGET_PROFILE_PROPERTIES = (
-    "$email",
-    "$phone",
-    "$country_code",
-    "$last_seen",
-    "$first_name",
-    "$last_name",
-)
 
 
 class TapMixpanelTajo(Tap):
@@ -340,11 +331,12 @@ class TapMixpanelTajo(Tap):
     def profile_output_properties(self) -> list[str] | None:
         """Profile properties to ask Engage for (None without a mapping: all of them).
 
-        The mapped ones (``property_mapping`` keys) plus those the target always reads.
+        Those the target may read (the mapping contract), plus ``$last_seen``, the profiles
+        stream's own replication key.
         """
         if self.mapping is None:
             return None
-        return sorted({*self.mapping.property_mapping, *TARGET_PROFILE_PROPERTIES})
+        return sorted({*self.mapping.profile_properties(), "$last_seen"})
 
     def cohorts_to_sync(self, cohorts: list[CohortRef]) -> list[CohortSelection]:
         """The cohorts to sync, in Mixpanel's order, each with what the mapping says of it.

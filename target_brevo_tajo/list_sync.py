@@ -13,6 +13,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from mixpanel_brevo_mapping import CohortRef, CohortSelection, list_id_of, sync_mode_of
 from target_brevo_tajo.client import ok_json
 
 if TYPE_CHECKING:
@@ -69,14 +70,19 @@ class ListSync:
     # Cohorts ------------------------------------------------------------------------------
 
     def register(self, record: dict[str, Any]) -> None:
-        """A cohort to sync, as the tap's ``cohorts`` stream describes it."""
+        """A cohort to sync, as the tap's ``cohorts`` stream describes it.
+
+        Its list and sync mode come from the mapping, through the key that selected the cohort.
+        """
         cohort_id = int(record["id"])
-        mode = record.get("sync_mode") or self.services.settings.cohort_sync_mode
+        name = str(record.get("name") or cohort_id)
+        selection = CohortSelection(CohortRef(cohort_id, name), record.get("mapping_key"))
+        mapping = self.services.mapping
         self.cohorts[cohort_id] = CohortSync(
             cohort_id=cohort_id,
-            name=str(record.get("name") or cohort_id),
-            mode=mode,
-            configured_list_id=record.get("list_id"),
+            name=name,
+            mode=sync_mode_of(mapping, selection) or self.services.settings.cohort_sync_mode,
+            configured_list_id=list_id_of(mapping, selection),
         )
 
     def _list_of(self, cohort: CohortSync) -> int:

@@ -110,8 +110,6 @@ COHORT_SCHEMAS = [
                 "name": {"type": "string"},
                 "count": {"type": ["integer", "null"]},
                 "mapping_key": {"type": ["string", "null"]},
-                "list_id": {"type": ["integer", "null"]},
-                "sync_mode": {"type": ["string", "null"]},
             },
         },
     },
@@ -132,10 +130,8 @@ COHORT_SCHEMAS = [
 ]
 
 
-def cohort(
-    cohort_id: int, name: str, list_id: int | None = None, sync_mode: str | None = None
-) -> dict[str, Any]:
-    """One RECORD of the cohorts stream."""
+def cohort(cohort_id: int, name: str, mapping_key: str | None = None) -> dict[str, Any]:
+    """One RECORD of the cohorts stream (``mapping_key``: the mapping key that selected it)."""
     return {
         "type": "RECORD",
         "stream": "cohorts",
@@ -143,9 +139,7 @@ def cohort(
             "id": cohort_id,
             "name": name,
             "count": None,
-            "mapping_key": None,
-            "list_id": list_id,
-            "sync_mode": sync_mode,
+            "mapping_key": mapping_key,
         },
     }
 

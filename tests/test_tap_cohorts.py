@@ -12,10 +12,10 @@ import pytest
 import respx
 from click.testing import CliRunner
 
-from mixpanel_brevo_mapping import load_mapping
+from mixpanel_brevo_mapping import CONTACT_PROFILE_PROPERTIES, load_mapping
 from sandbox.server import SandboxServer
 from tap_mixpanel_tajo.streams.cohorts import parse_created
-from tap_mixpanel_tajo.tap import TARGET_PROFILE_PROPERTIES, TapMixpanelTajo
+from tap_mixpanel_tajo.tap import TapMixpanelTajo
 from tests.conftest import MAPPING_FILE
 
 BASE = "http://mixpanel.test"
@@ -141,9 +141,9 @@ def test_by_default_the_cohorts_the_mapping_names_are_synced(capsys):
     cohorts = records(run(make_tap(mapping_file=str(MAPPING_FILE)), capsys), "cohorts")
 
     # The seed's lists: engaged_users -> "Engaged Users (Last 7 Days)", at_risk -> "At Risk".
-    assert [(c["id"], c["mapping_key"], c["list_id"]) for c in cohorts] == [
-        (ENGAGED, "engaged_users", 16),
-        (AT_RISK, "at_risk", 17),
+    assert [(c["id"], c["mapping_key"]) for c in cohorts] == [
+        (ENGAGED, "engaged_users"),
+        (AT_RISK, "at_risk"),
     ]
 
 
@@ -156,8 +156,8 @@ def test_cohort_ids_chooses_the_cohorts(capsys):
 
     (cohort,) = records(written, "cohorts")
     assert (cohort["id"], cohort["name"]) == (POWER, "Power Users")
-    # The mapping does not name it: the target picks (or makes) its list.
-    assert (cohort["mapping_key"], cohort["list_id"], cohort["sync_mode"]) == (None, None, None)
+    # The mapping does not name it: no key (the target picks or makes its list).
+    assert cohort["mapping_key"] is None
     assert route.call_count == 1
 
 
@@ -214,13 +214,12 @@ def test_the_cohorts_are_listed_with_one_post_carrying_the_project_id(capsys):
 
 
 @respx.mock
-def test_a_cohort_record_is_typed_and_says_where_the_mapping_sends_it(tmp_path, capsys):
+def test_a_cohort_record_is_typed_and_names_the_mapping_key_that_selected_it(tmp_path, capsys):
     list_cohorts()
     engage_by_cohort({ENGAGED: [page(0, [])], AT_RISK: [page(0, [])]})
     path = mapping(
         tmp_path,
         "    lists:\n      engaged_users: 16\n      At Risk: 17\n",
-        "cohort_sync_modes:\n  at_risk: additive\n  At Risk: additive\n  default: mirror\n",
     )
 
     engaged, at_risk = records(run(make_tap(mapping_file=path), capsys), "cohorts")
@@ -232,12 +231,10 @@ def test_a_cohort_record_is_typed_and_says_where_the_mapping_sends_it(tmp_path, 
         "count": 16,
         "created": "2025-11-04T23:59:59.000000+00:00",  # Mixpanel's text, read as UTC
         "is_visible": False,  # from 0
-        "mapping_key": "At Risk",  # an exact name is a key too
-        "list_id": 17,
-        "sync_mode": "additive",
+        "mapping_key": "At Risk",  # an exact name is a key too; Brevo lists are the target's
     }
     assert engaged["is_visible"] is True
-    assert engaged["sync_mode"] == "mirror"  # the default
+    assert engaged["mapping_key"] == "engaged_users"
 
 
 def test_created_is_read_as_utc():
@@ -292,7 +289,8 @@ def test_members_are_asked_for_the_properties_the_target_reads(capsys):
 
     asked = json.loads(form(route.calls.last.request)["output_properties"])
     assert asked == sorted(
-        set(load_mapping(MAPPING_FILE).property_mapping) | set(TARGET_PROFILE_PROPERTIES)
+        set(load_mapping(MAPPING_FILE).property_mapping)
+        | {*CONTACT_PROFILE_PROPERTIES, "$last_seen"}
     )
 
 
@@ -417,8 +415,6 @@ def test_discovery_lists_both_streams_and_the_cohort_ids_setting(tmp_path):
         "created",
         "is_visible",
         "mapping_key",
-        "list_id",
-        "sync_mode",
     }
     assert members["key_properties"] == ["cohort_id", "distinct_id"]
     assert set(members["schema"]["properties"]) == {

@@ -12,11 +12,11 @@ import pytest
 import respx
 from click.testing import CliRunner
 
-from mixpanel_brevo_mapping import load_mapping
+from mixpanel_brevo_mapping import CONTACT_PROFILE_PROPERTIES, load_mapping
 from sandbox.server import SandboxServer
 from tap_mixpanel_tajo.streams.base import engage_entry, parse_utc
 from tap_mixpanel_tajo.streams.profiles import last_seen_where, record_of
-from tap_mixpanel_tajo.tap import TARGET_PROFILE_PROPERTIES, TapMixpanelTajo
+from tap_mixpanel_tajo.tap import TapMixpanelTajo
 from tests.conftest import MAPPING_FILE
 
 
@@ -208,7 +208,7 @@ def test_only_the_mapped_and_target_properties_are_asked_for(capsys):
 
     asked = json.loads(form(route.calls.last)["output_properties"])
     mapped = set(load_mapping(MAPPING_FILE).property_mapping)
-    assert asked == sorted(mapped | set(TARGET_PROFILE_PROPERTIES))
+    assert asked == sorted(mapped | {*CONTACT_PROFILE_PROPERTIES, "$last_seen"})
     assert {"plan", "total_revenue", "$email", "$last_seen"} <= set(asked)
 
 
@@ -456,7 +456,10 @@ def test_every_sandbox_profile_arrives_once_with_only_the_asked_properties(sandb
     seeded = httpx.get(f"{sandbox.url}/_sandbox/health").json()["profiles"]
     assert len(records) == seeded == 1500  # two pages
     assert len({r["distinct_id"] for r in records}) == 1500
-    asked = set(load_mapping(MAPPING_FILE).property_mapping) | set(TARGET_PROFILE_PROPERTIES)
+    asked = set(load_mapping(MAPPING_FILE).property_mapping) | {
+        *CONTACT_PROFILE_PROPERTIES,
+        "$last_seen",
+    }
     assert all(set(r["properties"]) <= asked for r in records)
 
 

@@ -23,13 +23,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from singer_sdk import typing as th
 from singer_sdk.exceptions import AbortedSyncFailedException, AbortedSyncPausedException
 
-from mixpanel_brevo_mapping import CohortRef, CohortSelection, list_id_of, sync_mode_of
+from mixpanel_brevo_mapping import CohortRef, CohortSelection
 from tap_mixpanel_tajo.streams.base import UTC, EngageRead, MixpanelStream, parse_utc, utc_iso
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
-
-    from mixpanel_brevo_mapping import Mapping
 
 #: Stream-state key of ``cohort_members``: cohort id (text) -> id of its last complete snapshot.
 SNAPSHOTS = "snapshots"
@@ -56,20 +54,16 @@ def cohort_ref(raw: dict[str, Any]) -> CohortRef | None:
     return CohortRef(cohort_id, str(raw.get("name") or ""))
 
 
-def to_record(
-    raw: dict[str, Any], target: CohortSelection, mapping: Mapping | None
-) -> dict[str, Any]:
-    """One cohorts/list entry as a record, with what the mapping says of the cohort."""
+def to_record(raw: dict[str, Any], selection: CohortSelection) -> dict[str, Any]:
+    """One cohorts/list entry as a record, with the mapping key that selected the cohort."""
     return {
-        "id": target.cohort.id,
-        "name": target.cohort.name,
+        "id": selection.cohort.id,
+        "name": selection.cohort.name,
         "description": raw.get("description"),
         "count": _int_or_none(raw.get("count")),
         "created": parse_created(raw.get("created")),
         "is_visible": bool(raw["is_visible"]) if raw.get("is_visible") is not None else None,
-        "mapping_key": target.key,
-        "list_id": list_id_of(mapping, target) if mapping else None,
-        "sync_mode": sync_mode_of(mapping, target) if mapping else None,
+        "mapping_key": selection.key,
     }
 
 
@@ -102,16 +96,6 @@ class CohortsStream(MixpanelStream):
                 "The mapping key that names this cohort (a connectors.mixpanel.lists key, or "
                 "the cohort id of a cohort_lists entry); null when only cohort_ids selects it."
             ),
-        ),
-        th.Property(
-            "list_id",
-            th.IntegerType,
-            description="The Brevo list the mapping assigns; null: the target picks or makes one.",
-        ),
-        th.Property(
-            "sync_mode",
-            th.StringType,
-            description="mirror or additive, from the mapping's cohort_sync_modes; null: default.",
         ),
     ).to_dict()
 
@@ -165,7 +149,7 @@ class CohortsStream(MixpanelStream):
         for child in members:
             child.begin_snapshot(snapshot_id, {t.cohort.id: t.cohort.name for t in targets})
         for target in targets:
-            record = to_record(listed[target.cohort], target, tap.mapping)
+            record = to_record(listed[target.cohort], target)
             yield record
             # The SDK has written the record now: its members follow it.
             if self.stream_maps[0].get_filter_result(record):
