@@ -12,9 +12,10 @@ import pytest
 import respx
 from click.testing import CliRunner
 
-from mixpanel_brevo_mapping import CONTACT_PROFILE_PROPERTIES, load_mapping
+from mixpanel_brevo_mapping import CONTACT_PROFILE_PROPERTIES, MappingError, load_mapping
 from sandbox.server import SandboxServer
-from tap_mixpanel_tajo.streams.cohorts import parse_created
+from tap_mixpanel_tajo.client import MixpanelError
+from tap_mixpanel_tajo.dates import utc_text
 from tap_mixpanel_tajo.tap import TapMixpanelTajo
 from tests.conftest import MAPPING_FILE
 
@@ -175,11 +176,11 @@ def test_without_a_mapping_every_cohort_is_synced(capsys):
 def test_an_unknown_cohort_id_ends_the_run_with_one_line_naming_the_known_cohorts(capsys):
     list_cohorts()
 
-    with pytest.raises(SystemExit) as ended:
+    with pytest.raises(MixpanelError) as ended:
         run(make_tap(cohort_ids=[POWER, 4242]), capsys)
 
     message = str(ended.value)
-    assert message.startswith("tap-mixpanel-tajo: cohort_ids: no Mixpanel cohort has id 4242")
+    assert message.startswith("cohort_ids: no Mixpanel cohort has id 4242")
     assert "'At Risk' (id 1002)" in message
     assert "\n" not in message
 
@@ -189,11 +190,11 @@ def test_a_mapping_key_naming_no_cohort_ends_the_run_with_one_line(tmp_path, cap
     list_cohorts()
     path = mapping(tmp_path, "    lists:\n      all_users: 1\n      churned: 9\n")
 
-    with pytest.raises(SystemExit) as ended:
+    with pytest.raises(MappingError) as ended:
         run(make_tap(mapping_file=path), capsys)
 
     message = str(ended.value)
-    assert message.startswith("tap-mixpanel-tajo: connectors.mixpanel.lists.churned: ")
+    assert message.startswith("connectors.mixpanel.lists.churned: ")
     assert "names no Mixpanel cohort" in message
     assert "\n" not in message
 
@@ -238,10 +239,10 @@ def test_a_cohort_record_is_typed_and_names_the_mapping_key_that_selected_it(tmp
 
 
 def test_created_is_read_as_utc():
-    assert parse_created("2019-03-19 23:49:51") == "2019-03-19T23:49:51.000000+00:00"
-    assert parse_created("2019-03-19T23:49:51+02:00") == "2019-03-19T21:49:51.000000+00:00"
-    assert parse_created("") is None
-    assert parse_created("last week") is None
+    assert utc_text("2019-03-19 23:49:51") == "2019-03-19T23:49:51.000000+00:00"
+    assert utc_text("2019-03-19T23:49:51+02:00") == "2019-03-19T21:49:51.000000+00:00"
+    assert utc_text("") is None
+    assert utc_text("last week") is None
 
 
 # Members
@@ -347,7 +348,7 @@ def test_a_cohort_cut_short_by_a_failure_is_not_marked_complete(first_cohort_siz
     )
 
     capsys.readouterr()
-    with pytest.raises(SystemExit) as ended:
+    with pytest.raises(MixpanelError) as ended:
         make_tap(mapping_file=str(MAPPING_FILE)).sync_all()
     written = messages(capsys)
 

@@ -14,8 +14,10 @@ from click.testing import CliRunner
 
 from mixpanel_brevo_mapping import CONTACT_PROFILE_PROPERTIES, load_mapping
 from sandbox.server import SandboxServer
-from tap_mixpanel_tajo.streams.base import engage_entry, parse_utc
-from tap_mixpanel_tajo.streams.profiles import last_seen_where, record_of
+from tap_mixpanel_tajo.client import MixpanelError
+from tap_mixpanel_tajo.dates import parse_utc
+from tap_mixpanel_tajo.streams.base import engage_entry
+from tap_mixpanel_tajo.streams.engage import last_seen_where, record_of
 from tap_mixpanel_tajo.tap import TapMixpanelTajo
 from tests.conftest import MAPPING_FILE
 
@@ -68,7 +70,7 @@ def run(tap: TapMixpanelTajo, capsys) -> tuple[list[dict], list[dict]]:
 def failed_run(tap: TapMixpanelTajo, capsys) -> tuple[str, list[dict]]:
     """Sync a run that must fail; return (its one-line error, the messages written before)."""
     capsys.readouterr()
-    with pytest.raises(SystemExit) as ended:
+    with pytest.raises(MixpanelError) as ended:
         tap.sync_all()
     return str(ended.value), messages(capsys)
 
@@ -361,9 +363,7 @@ def test_a_second_error_mid_paging_ends_the_run(capsys):
         )
     )
     message, _ = failed_run(make_tap(), capsys)
-    assert message.startswith(
-        "tap-mixpanel-tajo: Mixpanel refused profiles engage page 1 (HTTP 400)"
-    )
+    assert message.startswith("Mixpanel refused profiles engage page 1 (HTTP 400)")
     assert "\n" not in message
     assert route.call_count == 4  # page 0, page 1, page 0 again, page 1 again
 
@@ -372,7 +372,7 @@ def test_a_second_error_mid_paging_ends_the_run(capsys):
 def test_a_plan_without_api_access_ends_with_the_clients_one_line(capsys):
     respx.post(ENGAGE).respond(402, json={"error": "Payment Required"})
     message, _ = failed_run(make_tap(), capsys)
-    assert message.startswith("tap-mixpanel-tajo: Mixpanel answered 402 Payment Required")
+    assert message.startswith("Mixpanel answered 402 Payment Required")
     assert "\n" not in message
 
 

@@ -24,19 +24,14 @@ from singer_sdk import typing as th
 from singer_sdk.exceptions import AbortedSyncFailedException, AbortedSyncPausedException
 
 from mixpanel_brevo_mapping import CohortRef, CohortSelection
-from tap_mixpanel_tajo.streams.base import UTC, EngageRead, MixpanelStream, parse_utc, utc_iso
+from tap_mixpanel_tajo.dates import UTC, utc_iso, utc_text
+from tap_mixpanel_tajo.streams.base import EngageRead, MixpanelStream
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
 #: Stream-state key of ``cohort_members``: cohort id (text) -> id of its last complete snapshot.
 SNAPSHOTS = "snapshots"
-
-
-def parse_created(value: Any) -> str | None:
-    """``"2019-03-19 23:49:51"`` -> ``"2019-03-19T23:49:51.000000+00:00"`` (None if unreadable)."""
-    moment = parse_utc(value)
-    return utc_iso(moment) if moment else None
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -61,7 +56,7 @@ def to_record(raw: dict[str, Any], selection: CohortSelection) -> dict[str, Any]
         "name": selection.cohort.name,
         "description": raw.get("description"),
         "count": _int_or_none(raw.get("count")),
-        "created": parse_created(raw.get("created")),
+        "created": utc_text(raw.get("created")),
         "is_visible": bool(raw["is_visible"]) if raw.get("is_visible") is not None else None,
         "mapping_key": selection.key,
     }
@@ -122,7 +117,7 @@ class CohortsStream(MixpanelStream):
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """List the cohorts; yield each one to sync, then sync its members."""
         tap = self.mixpanel_tap
-        skip = tap.sync_skip_reason("cohorts")
+        skip = tap.selection.skip_reason("cohorts")
         if skip:
             self.logger.info("Skipping the cohorts and cohort_members streams: %s", skip)
             return
@@ -135,7 +130,7 @@ class CohortsStream(MixpanelStream):
                 self.logger.warning("cohorts: skipped a cohorts/list entry without an integer id")
                 continue
             listed[ref] = raw
-        targets = tap.cohorts_to_sync(list(listed))
+        targets = tap.selection.cohorts_to_sync(list(listed))
         self.logger.info(
             "cohorts: %d listed by Mixpanel, %d to sync%s",
             len(listed),
@@ -244,7 +239,7 @@ class CohortMembersStream(MixpanelStream):
             "filter_by_cohort": json.dumps({"id": cohort_id}),
             "include_all_users": "false",  # profiles only (Mixpanel's default is true)
         }
-        output_properties = tap.profile_output_properties()
+        output_properties = tap.selection.profile_output_properties()
         if output_properties:
             form["output_properties"] = json.dumps(output_properties)
         read = EngageRead(

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from singer_sdk import typing as th
 
-from tap_mixpanel_tajo.streams.base import UTC, EngageRead, MixpanelStream, parse_utc, utc_iso
+from tap_mixpanel_tajo.dates import UTC, parse_utc, utc_iso, utc_text
+from tap_mixpanel_tajo.streams.base import EngageRead, MixpanelStream
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -42,10 +43,9 @@ def record_of(
     distinct_id: str, props: dict[str, Any], full_refresh_id: str | None
 ) -> dict[str, Any]:
     """The record of one profile (its distinct_id and ``$properties``)."""
-    seen = parse_utc(props.get("$last_seen"))
     return {
         "distinct_id": distinct_id,
-        "last_seen": utc_iso(seen) if seen else None,
+        "last_seen": utc_text(props.get("$last_seen")),
         "properties": props,
         "full_refresh_id": full_refresh_id,
     }
@@ -115,7 +115,7 @@ class ProfilesStream(MixpanelStream):
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Page through Engage and yield each profile; record a complete full refresh."""
         tap = self.mixpanel_tap
-        skip = tap.sync_skip_reason("profiles")
+        skip = tap.selection.skip_reason("profiles")
         if skip:
             self.logger.info("Skipping the profiles stream: %s", skip)
             return
@@ -125,7 +125,7 @@ class ProfilesStream(MixpanelStream):
         why_full = self.full_refresh_due(context, now)
         refresh_id = utc_iso(now) if why_full else None
         form: dict[str, Any] = {}
-        output_properties = tap.profile_output_properties()
+        output_properties = tap.selection.profile_output_properties()
         if output_properties:
             form["output_properties"] = json.dumps(output_properties)
         if why_full or bookmark is None:
