@@ -17,8 +17,9 @@ DEFAULT_ROUTES = {
     "profiles": "contacts",
     "cohorts": "cohorts",
     "cohort_members": "cohort_members",
+    "sync_checkpoints": "sync_checkpoints",
 }
-Resource = Literal["events", "contacts", "cohorts", "cohort_members"]
+Resource = Literal["events", "contacts", "cohorts", "cohort_members", "sync_checkpoints"]
 
 #: Profile properties the target reads whatever ``property_mapping`` maps: the seed's contact
 #: fields, and ``$country_code``, which turns a local phone number into E.164.

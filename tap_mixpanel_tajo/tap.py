@@ -6,7 +6,7 @@ import sys
 from functools import cached_property
 from typing import Any
 
-from singer_sdk import Tap
+from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 
@@ -20,8 +20,8 @@ from tap_mixpanel_tajo.streams import (
     CohortsStream,
     EventsStream,
     ProfilesStream,
+    SyncCheckpointsStream,
 )
-from tap_mixpanel_tajo.streams.base import MixpanelStream
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -265,11 +265,12 @@ class TapMixpanelTajo(Tap):
         )
         return connection
 
-    def discover_streams(self) -> list[MixpanelStream]:
-        """The tap's streams."""
+    def discover_streams(self) -> list[Stream]:
+        """The tap's streams (the SDK syncs them in name order: sync_checkpoints comes last)."""
         return [
             EventsStream(self),
             ProfilesStream(self),
             CohortsStream(self),
             CohortMembersStream(self),
+            SyncCheckpointsStream(self),
         ]

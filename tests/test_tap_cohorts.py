@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import re
 from urllib.parse import parse_qs
 
 import httpx
@@ -90,9 +91,12 @@ def records(written: list[dict], stream: str) -> list[dict]:
 
 
 def final_snapshots(written: list[dict]) -> dict:
-    """``bookmarks.cohort_members.snapshots`` of the last STATE message."""
-    last = [m["value"] for m in written if m["type"] == "STATE"][-1]
-    return last["bookmarks"]["cohort_members"]["snapshots"]
+    """Cohort id (text) -> snapshot id, of the cohort snapshots sync_checkpoints confirms."""
+    return {
+        r["id"]: r["snapshot_id"]
+        for r in records(written, "sync_checkpoints")
+        if r["stream"] == "cohort_members" and r["kind"] == "cohort_snapshot"
+    }
 
 
 def member(n: int, **props) -> dict:
@@ -296,30 +300,30 @@ def test_members_are_asked_for_the_properties_the_target_reads(capsys):
 
 
 @respx.mock
-def test_each_cohort_record_comes_before_its_members(capsys):
-    list_cohorts()
+def test_members_are_read_one_selected_cohort_per_partition_after_one_cohorts_list(capsys):
+    listed = list_cohorts()
     engage_by_cohort({ENGAGED: [page(0, [member(1)])], AT_RISK: [page(0, [member(2)])]})
 
-    written = run(make_tap(mapping_file=str(MAPPING_FILE)), capsys)
+    tap = make_tap(mapping_file=str(MAPPING_FILE))
+    assert tap.streams["cohort_members"].partitions == [
+        {"cohort_id": ENGAGED},
+        {"cohort_id": AT_RISK},
+    ]
+    written = run(tap, capsys)
 
-    order = [
-        (m["stream"], m["record"].get("id") or m["record"].get("cohort_id"))
-        for m in written
-        if m["type"] == "RECORD"
+    assert [(r["cohort_id"], r["distinct_id"]) for r in records(written, "cohort_members")] == [
+        (ENGAGED, "user-1"),
+        (AT_RISK, "user-2"),
     ]
-    assert order == [
-        ("cohorts", ENGAGED),
-        ("cohort_members", ENGAGED),
-        ("cohorts", AT_RISK),
-        ("cohort_members", AT_RISK),
-    ]
+    assert [r["id"] for r in records(written, "cohorts")] == [ENGAGED, AT_RISK]
+    assert listed.call_count == 1
 
 
 # Snapshots
 
 
 @respx.mock
-def test_the_final_state_confirms_each_cohorts_complete_snapshot(capsys):
+def test_sync_checkpoints_confirm_each_cohorts_complete_snapshot(capsys):
     list_cohorts()
     engage_by_cohort({ENGAGED: [page(0, [member(1), member(2)])], AT_RISK: [page(0, [])]})
     started = dt.datetime.now(UTC)
@@ -331,8 +335,16 @@ def test_the_final_state_confirms_each_cohorts_complete_snapshot(capsys):
     assert started <= dt.datetime.fromisoformat(snapshot_id) <= dt.datetime.now(UTC)
     # An empty cohort is complete too: the target empties its list (mirror mode).
     assert final_snapshots(written) == {str(ENGAGED): snapshot_id, str(AT_RISK): snapshot_id}
+    checkpoint = records(written, "sync_checkpoints")[0]
+    assert (checkpoint["records"], checkpoint["kind"]) == (2, "cohort_snapshot")
+    assert dt.datetime.fromisoformat(checkpoint["completed_at"]) >= started
+    # Completion is data, not the tap's STATE layout: no snapshots nor per-cohort bookmarks.
     last = [m["value"] for m in written if m["type"] == "STATE"][-1]
-    assert "partitions" not in last["bookmarks"]["cohort_members"]  # no per-cohort bookmarks
+    assert snapshot_id not in json.dumps(last)
+    assert "partitions" not in last["bookmarks"]["cohort_members"]
+    # The checkpoints come after the last page of every stream.
+    kinds = [m["stream"] for m in written if m["type"] == "RECORD"]
+    assert kinds[-2:] == ["sync_checkpoints", "sync_checkpoints"]
 
 
 @pytest.mark.parametrize("first_cohort_size", [1, 0])
@@ -353,9 +365,9 @@ def test_a_cohort_cut_short_by_a_failure_is_not_marked_complete(first_cohort_siz
     written = messages(capsys)
 
     assert "cohort 1002 members engage page 1" in str(ended.value)
-    (snapshot_id,) = {m["snapshot_id"] for m in records(written, "cohort_members")}
-    # The last STATE before the failure confirms the first cohort, never the second.
-    assert final_snapshots(written) == {str(ENGAGED): snapshot_id}
+    assert records(written, "cohort_members")
+    # A failed run confirms no snapshot: the cut-short cohort never, the first one neither.
+    assert final_snapshots(written) == {}
 
 
 @pytest.mark.parametrize(
@@ -375,7 +387,8 @@ def test_the_mapping_can_turn_both_streams_off(connector, reason, tmp_path, caps
     assert not records(written, "cohorts")
     assert not records(written, "cohort_members")
     assert not respx.calls  # not even the cohorts list
-    assert f"Skipping the cohorts and cohort_members streams: {reason}" in caplog.text
+    assert f"Skipping the cohorts stream: {reason}" in caplog.text
+    assert f"Skipping the cohort_members stream: {reason}" in caplog.text
 
 
 @respx.mock
@@ -389,12 +402,12 @@ def test_each_cohort_and_the_run_are_logged(capsys, caplog):
     text = caplog.text
     assert "cohorts: 3 listed by Mixpanel, 2 to sync" in text
     assert "cohort 'Engaged Users (Last 7 Days)' (1001) page 0: 2 members so far of 2, " in text
-    assert (
-        "cohort 'Engaged Users (Last 7 Days)' (1001): snapshot complete: 2 members in 1 page(s), "
-    ) in text
-    assert "cohort 'At Risk' (1002): snapshot complete: 0 members in 1 page(s)" in text
-    assert "cohorts: 2 cohort(s) synced, 2 complete in snapshot " in text
-    assert ", 2 members, 3 API calls" in text
+    assert re.search(
+        r"cohort 'Engaged Users \(Last 7 Days\)' \(1001\): snapshot \S+ complete: "
+        r"2 members in 1 page\(s\), ",
+        text,
+    )
+    assert re.search(r"cohort 'At Risk' \(1002\): snapshot \S+ complete: 0 members in 1 page", text)
 
 
 # Catalog

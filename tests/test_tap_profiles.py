@@ -62,7 +62,9 @@ def run(tap: TapMixpanelTajo, capsys) -> tuple[list[dict], list[dict]]:
     capsys.readouterr()
     tap.sync_all()
     written = messages(capsys)
-    records = [m["record"] for m in written if m["type"] == "RECORD"]
+    records = [
+        m["record"] for m in written if m.get("stream") == "profiles" and m["type"] == "RECORD"
+    ]
     states = [m["value"] for m in written if m["type"] == "STATE"]
     return records, states
 
@@ -230,13 +232,17 @@ def test_the_incremental_where_compares_whole_utc_seconds():
 
 
 @respx.mock
-def test_the_first_run_is_a_full_refresh_proven_complete_by_the_final_state(capsys):
+def test_the_first_run_is_a_full_refresh_proven_complete_by_a_sync_checkpoint(capsys):
     route = respx.post(ENGAGE).mock(
         return_value=page(
             0, [profile(1, "2024-03-20T10:00:00"), profile(2, "2024-03-21T08:30:00"), profile(3)]
         )
     )
-    records, states = run(make_tap(), capsys)
+    capsys.readouterr()
+    make_tap().sync_all()
+    written = messages(capsys)
+    records = [m["record"] for m in written if m["type"] == "RECORD" and m["stream"] == "profiles"]
+    states = [m["value"] for m in written if m["type"] == "STATE"]
 
     assert "where" not in form(route.calls.last)
     refresh_ids = {r["full_refresh_id"] for r in records}
@@ -247,9 +253,20 @@ def test_the_first_run_is_a_full_refresh_proven_complete_by_the_final_state(caps
     assert final == {
         "replication_key": "last_seen",
         "replication_key_value": "2024-03-21T08:30:00.000000+00:00",
-        "last_full_refresh": refresh_id,
+        "last_full_refresh": refresh_id,  # the tap's own: when the next one is due
     }
     assert "S1" not in json.dumps(states)  # a session never outlives its run
+    (checkpoint,) = [
+        m["record"] for m in written if m["type"] == "RECORD" and m["stream"] == "sync_checkpoints"
+    ]
+    assert {k: v for k, v in checkpoint.items() if k != "completed_at"} == {
+        "stream": "profiles",
+        "id": "all",
+        "kind": "full_refresh",
+        "snapshot_id": refresh_id,
+        "records": 3,
+    }
+    assert parse_utc(checkpoint["completed_at"]) >= parse_utc(refresh_id)
 
 
 @respx.mock
@@ -317,7 +334,9 @@ def test_a_full_refresh_that_fails_on_page_2_never_claims_completion(capsys):
     )
 
     assert "profiles engage page 2 still failing" in error
-    records = [m["record"] for m in written if m["type"] == "RECORD"]
+    records = [
+        m["record"] for m in written if m.get("stream") == "profiles" and m["type"] == "RECORD"
+    ]
     assert len(records) == 4000  # pages 0 and 1, twice (one restart)
     assert records[0]["full_refresh_id"]
     states = [m["value"]["bookmarks"]["profiles"] for m in written if m["type"] == "STATE"]

@@ -151,6 +151,31 @@ def test_mirror_removes_members_who_left_and_a_rerun_without_change_writes_nothi
     assert lists.list_writes() == []
 
 
+def test_members_arriving_before_their_cohort_record_wait_for_it(respx_mock, config):
+    ids = [f"u{i:03d}" for i in range(200)]
+    known_contacts(config, *ids)
+    lists = FakeLists(respx_mock)
+
+    # The tap syncs cohort_members before cohorts (streams go in name order); batches of 50
+    # drain before the cohort's record arrives.
+    config = {**config, "batch_size_rows": 50}
+    report = run(config, *[member(1, i) for i in ids], ENGAGED, complete={1: "S1"})
+
+    assert lists.members[16] == set(ids)
+    assert report[1]["added"] == 200
+    assert report[1]["snapshotComplete"] is True
+
+
+def test_members_of_a_cohort_never_described_are_rejected(respx_mock, config, tmp_path):
+    FakeLists(respx_mock)
+    rejects = tmp_path / "rejects.jsonl"
+
+    run({**config, "rejects_file": str(rejects)}, member(9, "a"), complete={9: "S1"})
+
+    (line,) = rejects.read_text().splitlines()
+    assert "cohort 9 was not described by the cohorts stream" in line
+
+
 def test_an_unconfirmed_snapshot_never_removes_anyone(respx_mock, config):
     known_contacts(config, "a", "b")
     lists = FakeLists(respx_mock)

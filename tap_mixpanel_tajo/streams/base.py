@@ -14,6 +14,7 @@ from singer_sdk import Stream
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from tap_mixpanel_tajo.dates import utc_iso
+from tap_mixpanel_tajo.streams.checkpoints import CheckpointKind, SyncCheckpointsStream
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -39,6 +40,16 @@ class MixpanelStream(Stream):
     def mixpanel_tap(self) -> TapMixpanelTajo:
         """The tap that owns this stream (and its client and resolved settings)."""
         return self._tap  # type: ignore[return-value]
+
+    def checkpoint(
+        self, *, part: str, kind: CheckpointKind, snapshot_id: str, read: EngageRead
+    ) -> None:
+        """Report a read completed to its last page (a ``sync_checkpoints`` record)."""
+        checkpoints = self._tap.streams["sync_checkpoints"]
+        assert isinstance(checkpoints, SyncCheckpointsStream)
+        checkpoints.add(
+            stream=self.name, part=part, kind=kind, snapshot_id=snapshot_id, records=read.count
+        )
 
     def set_bookmark_floor(self, start: dt.datetime | None) -> None:
         """Records at or before ``start`` (this run's starting bookmark) never move the bookmark."""

@@ -4,9 +4,9 @@
 Mixpanel UI, updates sent with ``$ignore_time`` and deletions never show up in an
 incremental read. So every ``profiles_full_refresh_days`` the stream reads all profiles
 again (a *full refresh*). Every record of a full refresh carries that refresh's id, and only
-once its last page was read does the stream write ``last_full_refresh = <id>`` into its state:
-the final STATE then proves to the target that the snapshot was complete (and so that the
-profiles missing from it are gone from Mixpanel).
+once its last page was read does the stream report it complete (a ``sync_checkpoints`` record,
+which tells the target that the profiles missing from it are gone from Mixpanel) and write
+``last_full_refresh = <id>`` into its own state, to time the next one.
 """
 
 from __future__ import annotations
@@ -84,8 +84,8 @@ class ProfilesStream(MixpanelStream):
             th.StringType,
             description=(
                 "Set on every record of a full refresh: the UTC time that refresh started. "
-                "The refresh is complete once the final STATE's "
-                "bookmarks.profiles.last_full_refresh equals it. Null on incremental runs."
+                "The refresh is complete once a sync_checkpoints record (kind full_refresh) "
+                "carries it as snapshot_id. Null on incremental runs."
             ),
         ),
     ).to_dict()
@@ -144,6 +144,7 @@ class ProfilesStream(MixpanelStream):
         # Only now, with the last page read, is a full refresh complete.
         if refresh_id and read.complete:
             self.get_context_state(context)[LAST_FULL_REFRESH] = refresh_id
+            self.checkpoint(part="all", kind="full_refresh", snapshot_id=refresh_id, read=read)
         self.logger.info(
             "profiles: %s: %d profiles in %d page(s), %d API calls",
             f"full refresh {refresh_id} complete" if refresh_id else "incremental read done",
