@@ -47,12 +47,12 @@ from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.io_base import SingerWriter
 from singer_sdk.singerlib import RecordMessage, SchemaMessage, StateMessage
 
+from mixpanel_brevo_mapping import load_mapping
 from sandbox.demo_data import MAPPED_EVENTS, generate
 from tap_mixpanel_tajo.client import Credentials, MixpanelClient
-from tap_mixpanel_tajo.streams.events import EventsStream, to_record
+from tap_mixpanel_tajo.streams.export import EventsStream, to_record
 from target_brevo_tajo.client import BrevoClient
 from target_brevo_tajo.event_payload import brevo_event_date, brevo_properties
-from target_brevo_tajo.mapping import load_mapping
 from target_brevo_tajo.target import TargetBrevoTajo
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,41 +1,34 @@
-"""tap-mixpanel-tajo: settings, credential resolution and the stream list."""
+"""tap-mixpanel-tajo: its settings, and the streams it offers."""
 
 from __future__ import annotations
 
+import sys
+from functools import cached_property
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from singer_sdk import Tap
+from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 
-from tap_mixpanel_tajo.client import Credentials, MixpanelClient, MixpanelError
+from mixpanel_brevo_mapping import Mapping, MappingError, load_mapping
+from tap_mixpanel_tajo.client import MixpanelClient, MixpanelError
+from tap_mixpanel_tajo.credentials import Connection, resolve_connection
+from tap_mixpanel_tajo.dates import check_date_range, project_zone
+from tap_mixpanel_tajo.selection import StreamSelection
 from tap_mixpanel_tajo.streams import (
     CohortMembersStream,
     CohortsStream,
     EventsStream,
     ProfilesStream,
-)
-from tap_mixpanel_tajo.streams.base import MixpanelStream, parse_utc
-from target_brevo_tajo.identity import IDENTITY_EVENTS
-from target_brevo_tajo.mapping import (
-    CohortRef,
-    CohortTarget,
-    Mapping,
-    MappingError,
-    load_mapping,
+    SyncCheckpointsStream,
 )
 
+if sys.version_info >= (3, 12):
+    from typing import override
+else:
+    from typing_extensions import override
+
 PREFIX = "tap-mixpanel-tajo: "
-#: Profile properties the target always reads, whatever ``property_mapping`` maps.
-TARGET_PROFILE_PROPERTIES = (
-    "$email",
-    "$phone",
-    "$country_code",
-    "$last_seen",
-    "$first_name",
-    "$last_name",
-)
 
 
 class TapMixpanelTajo(Tap):
@@ -207,198 +200,77 @@ class TapMixpanelTajo(Tap):
     ).to_dict()
 
     def __init__(self, **kwargs: Any) -> None:
-        self._client: MixpanelClient | None = None
-        self._mapping: Mapping | None = None
-        self._mapping_loaded = False
-        self._credentials: Credentials | None = None
-        self._residency = "US"
+        self._connection: Connection | None = None
         super().__init__(**kwargs)
         if kwargs.get("validate_config", True):
             try:
-                self._resolve_settings()
+                self._connection = self._connect()
             except (MixpanelError, MappingError) as exc:
                 raise SystemExit(PREFIX + str(exc)) from None
 
-    # Settings
+    @classmethod
+    @override
+    def invoke(cls, *args: Any, **kwargs: Any) -> None:
+        """Run the tap; errors a user must fix end in one line, without a traceback."""
+        try:
+            super().invoke(*args, **kwargs)
+        except (MixpanelError, MappingError) as exc:
+            raise SystemExit(PREFIX + str(exc)) from None
 
-    @property
+    # What the streams share
+
+    @cached_property
     def mapping(self) -> Mapping | None:
         """The mapping file's model, or None without ``mapping_file``."""
-        if not self._mapping_loaded:
-            path = self.config.get("mapping_file")
-            self._mapping = load_mapping(path) if path else None
-            self._mapping_loaded = True
-        return self._mapping
+        path = self.config.get("mapping_file")
+        return load_mapping(path) if path else None
 
-    def _resolve_settings(self) -> None:
-        """Resolve credentials (settings first, then the mapping file) and check them."""
-        config = self.config
-        connector = self.mapping.mixpanel if self.mapping else None
-        username = config.get("service_account_username")
-        secret = config.get("service_account_secret")
-        if bool(username) != bool(secret):
-            missing = "service_account_secret" if username else "service_account_username"
-            msg = f"{missing} is not set: a service account needs both username and secret"
-            raise MixpanelError(msg)
-        api_secret = config.get("api_secret")
-        oauth_token = config.get("oauth_token")
-        source = "settings"
-        if not (username or api_secret or oauth_token) and connector and connector.service_account:
-            username = connector.service_account.username
-            secret = connector.service_account.secret
-            source = f"mapping file {config['mapping_file']}"
-        project_id = config.get("project_id") or (connector.project_id if connector else None)
-        credentials = Credentials(
-            service_account_username=username,
-            service_account_secret=secret,
-            api_secret=api_secret,
-            oauth_token=oauth_token,
-            project_id=str(project_id) if project_id else None,
-        )
-        mode = credentials.mode
-        if mode == "none":
-            msg = (
-                "no Mixpanel credentials: set service_account_username and "
-                "service_account_secret (or api_secret, or oauth_token), or "
-                "connectors.mixpanel.service_account in the mapping file"
-            )
-            raise MixpanelError(msg)
-        if mode in {"service_account", "oauth"} and not credentials.project_id:
-            msg = (
-                f"project_id is not set: Mixpanel needs it with {mode.replace('_', ' ')} auth "
-                "(set project_id, or connectors.mixpanel.project_id in the mapping file)"
-            )
-            raise MixpanelError(msg)
-        zone = config.get("project_timezone") or "UTC"
-        try:
-            ZoneInfo(zone)
-        except (ZoneInfoNotFoundError, ValueError):
-            msg = f"project_timezone {zone!r} is not an IANA timezone name (e.g. US/Pacific)"
-            raise MixpanelError(msg) from None
-        start, end = config.get("start_date"), config.get("end_date")
-        if start and end and (parse_utc(start) or 0) > (parse_utc(end) or 0):
-            msg = f"start_date {start} is after end_date {end}"
-            raise MixpanelError(msg)
-        self._credentials = credentials
-        self._residency = config.get("data_residency") or (
-            connector.data_residency if connector else "US"
-        )
-        self.logger.info(
-            "Mixpanel auth: %s from %s, project_id %s, data residency %s%s",
-            mode,
-            source,
-            credentials.project_id or "(none)",
-            self._residency,
-            f", base_url {config['base_url']}" if config.get("base_url") else "",
+    @cached_property
+    def selection(self) -> StreamSelection:
+        """What each stream reads, as the mapping file and settings decide."""
+        return StreamSelection(
+            self.mapping,
+            mapping_file=self.config.get("mapping_file"),
+            cohort_ids=list(self.config.get("cohort_ids") or []),
+            logger=self.logger,
         )
 
-    @property
+    @cached_property
     def client(self) -> MixpanelClient:
         """The shared Mixpanel HTTP client (built on first use)."""
-        if self._client is None:
-            if self._credentials is None:
-                self._resolve_settings()
-            assert self._credentials is not None
-            self._client = MixpanelClient(
-                self._credentials,
-                data_residency=self._residency,
-                base_url=self.config.get("base_url"),
-                max_retries=int(self.config.get("max_retries", 5)),
-                max_retry_wait_seconds=float(self.config.get("max_retry_wait_seconds", 300)),
-                timeout_seconds=float(self.config.get("request_timeout_seconds", 300)),
-                logger=self.logger,
-            )
-        return self._client
+        connection = self._connection or self._connect()
+        return MixpanelClient(
+            connection.credentials,
+            data_residency=connection.data_residency,
+            base_url=self.config.get("base_url"),
+            max_retries=int(self.config.get("max_retries", 5)),
+            max_retry_wait_seconds=float(self.config.get("max_retry_wait_seconds", 300)),
+            timeout_seconds=float(self.config.get("request_timeout_seconds", 300)),
+            logger=self.logger,
+        )
 
-    def sync_skip_reason(self, stream_name: str) -> str | None:
-        """Why the mapping file turns a stream off (``sync.<stream_name>``), or None."""
-        mapping = self.mapping
-        if mapping is None:
-            return None
-        where = self.config["mapping_file"]
-        if not mapping.mixpanel.enabled:
-            return f"connectors.mixpanel.enabled is false in {where}"
-        if not getattr(mapping.mixpanel.sync, stream_name, True):
-            return f"connectors.mixpanel.sync.{stream_name} is false in {where}"
-        return None
+    def _connect(self) -> Connection:
+        """Resolve the credentials and check the date settings, before any call."""
+        config = self.config
+        connection = resolve_connection(config, self.mapping)
+        project_zone(config.get("project_timezone"))
+        check_date_range(config.get("start_date"), config.get("end_date"))
+        self.logger.info(
+            "Mixpanel auth: %s from %s, project_id %s, data residency %s%s",
+            connection.credentials.mode,
+            connection.source,
+            connection.credentials.project_id or "(none)",
+            connection.data_residency,
+            f", base_url {config['base_url']}" if config.get("base_url") else "",
+        )
+        return connection
 
-    def export_event_names(self) -> list[str] | None:
-        """Event names to push down to the export's ``event`` filter (None: all events).
-
-        The mapped events, plus original ID merge's identity events: the target learns from
-        them which anonymous ids became which user.
-        """
-        if self.mapping is None:
-            return None
-        names = self.mapping.mapped_event_names()
-        if not names:
-            self.logger.info("The mapping maps no events: exporting all events")
-            return None
-        return sorted({*names, *IDENTITY_EVENTS})
-
-    def profile_output_properties(self) -> list[str] | None:
-        """Profile properties to ask Engage for (None without a mapping: all of them).
-
-        The mapped ones (``property_mapping`` keys) plus those the target always reads.
-        """
-        if self.mapping is None:
-            return None
-        return sorted({*self.mapping.property_mapping, *TARGET_PROFILE_PROPERTIES})
-
-    def cohorts_to_sync(self, cohorts: list[CohortRef]) -> list[CohortTarget]:
-        """The cohorts to sync, in Mixpanel's order, each with what the mapping says of it.
-
-        ``cohort_ids`` if set, else the cohorts the mapping names, else (no mapping) all of them.
-        A cohort the mapping does not name has no key nor list (the target names a list after
-        it). Raises :class:`MixpanelError` for a ``cohort_ids`` entry Mixpanel does not know, and
-        :class:`MappingError` for a mapping key naming several cohorts or none.
-        """
-        mapping = self.mapping
-        named = {t.cohort.id: t for t in mapping.cohort_targets(cohorts)} if mapping else {}
-        wanted = self.config.get("cohort_ids")
-        if wanted:
-            known = {cohort.id for cohort in cohorts}
-            unknown = [cohort_id for cohort_id in wanted if cohort_id not in known]
-            if unknown:
-                names = ", ".join(f"{c.name!r} (id {c.id})" for c in cohorts) or "none"
-                msg = (
-                    f"cohort_ids: no Mixpanel cohort has id {', '.join(map(str, unknown))} "
-                    f"(cohorts: {names})"
-                )
-                raise MixpanelError(msg)
-            ids = set(wanted)
-        elif mapping is not None:
-            ids = set(named)
-        else:
-            ids = {cohort.id for cohort in cohorts}
-        return [
-            named.get(cohort.id)
-            or CohortTarget(
-                cohort, None, None, mapping.sync_mode_of(None, cohort) if mapping else None
-            )
-            for cohort in cohorts
-            if cohort.id in ids
-        ]
-
-    # Streams and sync
-
-    def discover_streams(self) -> list[MixpanelStream]:
-        """The tap's streams."""
+    def discover_streams(self) -> list[Stream]:
+        """The tap's streams (the SDK syncs them in name order: sync_checkpoints comes last)."""
         return [
             EventsStream(self),
             ProfilesStream(self),
             CohortsStream(self),
             CohortMembersStream(self),
+            SyncCheckpointsStream(self),
         ]
-
-    def sync_all(self) -> None:  # type: ignore[misc]
-        """Sync all streams; our own fatal errors end the process with one line on stderr."""
-        try:
-            super().sync_all()
-        except (MixpanelError, MappingError) as exc:
-            raise SystemExit(PREFIX + str(exc)) from None
-        finally:
-            if self._client is not None:
-                self.logger.info("Mixpanel API calls this run: %d", self._client.calls)
-                self._client.close()
-                self._client = None

@@ -1,15 +1,14 @@
 """Profiles gone from Mixpanel, found at a complete full refresh, handled by ``deletion_policy``.
 
 A profile missing from one page of an interrupted export is not gone, so nothing happens unless
-the tap's final STATE proves the full refresh completed (``bookmarks.profiles.last_full_refresh``
-equals the refresh id the records carried). Policies: ``keep`` (count only), ``unlist`` (remove
-from the lists this product manages), ``delete`` (delete the Brevo contact: GDPR deletions made in
-Mixpanel reach Brevo).
+a ``sync_checkpoints`` record confirms that the full refresh whose id the records carried was
+read to the end. Policies: ``keep`` (count only), ``unlist`` (remove from the lists this product
+manages), ``delete`` (delete the Brevo contact: GDPR deletions made in Mixpanel reach Brevo).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from target_brevo_tajo.ledger import SyncedContact
@@ -18,11 +17,13 @@ if TYPE_CHECKING:
 LIST_CALL_MAX = 150
 
 
-def completed_full_refresh(services: Services, tap_state: dict[str, Any] | None) -> str | None:
-    """The refresh id whose records this run received and whose completion the tap confirmed."""
-    bookmarks = (tap_state or {}).get("bookmarks") or {}
-    completed = (bookmarks.get("profiles") or {}).get("last_full_refresh")
-    return completed if completed and completed in services.full_refresh_ids else None
+def completed_full_refresh(services: Services, confirmed: set[str]) -> str | None:
+    """The latest refresh whose records this run received and whose completion the tap confirmed.
+
+    Refresh ids are UTC timestamps in one text form, so the latest sorts last.
+    """
+    done = confirmed & services.full_refresh_ids
+    return max(done) if done else None
 
 
 def apply_deletion_policy(services: Services, refresh_id: str) -> None:

@@ -1,18 +1,22 @@
 """Mixpanel cohorts -> Brevo lists: only membership changes travel.
 
 Members are added as they arrive (a member who is not a Brevo contact yet is created through
-the contacts path, joining the list in the same import). Removals wait for the end of the run
-and happen only in ``mirror`` mode, and only for cohorts whose snapshot the tap's final STATE
-confirms complete: a cohort cut short by a failure never empties a list. Every
+the contacts path, joining the list in the same import); members of a cohort whose record has
+not arrived yet wait for it (the tap syncs ``cohort_members`` before ``cohorts``: streams go in
+name order). Removals wait for the end of the run and happen only in ``mirror`` mode, and only
+for cohorts whose snapshot a ``sync_checkpoints`` record confirms complete: a cohort cut short
+by a failure never empties a list. Every
 ``list_reconcile_days`` the list is read back from Brevo and drift made by hand is repaired.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from mixpanel_brevo_mapping import CohortRef, CohortSelection, list_id_of, sync_mode_of
 from target_brevo_tajo.client import ok_json
 
 if TYPE_CHECKING:
@@ -65,18 +69,24 @@ class ListSync:
         self.services = services
         self.cohorts: dict[int, CohortSync] = {}
         self.snapshot_ids: set[str] = set()  # carried by this run's member records
+        self.waiting: dict[int, list[dict[str, Any]]] = {}  # members of undescribed cohorts
 
     # Cohorts ------------------------------------------------------------------------------
 
     def register(self, record: dict[str, Any]) -> None:
-        """A cohort to sync, as the tap's ``cohorts`` stream describes it."""
+        """A cohort to sync, as the tap's ``cohorts`` stream describes it.
+
+        Its list and sync mode come from the mapping, through the key that selected the cohort.
+        """
         cohort_id = int(record["id"])
-        mode = record.get("sync_mode") or self.services.settings.cohort_sync_mode
+        name = str(record.get("name") or cohort_id)
+        selection = CohortSelection(CohortRef(cohort_id, name), record.get("mapping_key"))
+        mapping = self.services.mapping
         self.cohorts[cohort_id] = CohortSync(
             cohort_id=cohort_id,
-            name=str(record.get("name") or cohort_id),
-            mode=mode,
-            configured_list_id=record.get("list_id"),
+            name=name,
+            mode=sync_mode_of(mapping, selection) or self.services.settings.cohort_sync_mode,
+            configured_list_id=list_id_of(mapping, selection),
         )
 
     def _list_of(self, cohort: CohortSync) -> int:
@@ -100,15 +110,13 @@ class ListSync:
     # Members ------------------------------------------------------------------------------
 
     def add_members(self, cohort_id: int, records: list[dict[str, Any]]) -> None:
-        """Add the batch's members that the list lacks; create those not yet contacts."""
+        """Add the batch's members that the list lacks; create those not yet contacts.
+
+        Members of a cohort not described yet wait for its record (:meth:`add_waiting`).
+        """
         cohort = self.cohorts.get(cohort_id)
         if cohort is None:
-            for record in records:
-                self.services.report.reject(
-                    "cohort_members",
-                    f"cohort {cohort_id} was not described by the cohorts stream",
-                    record,
-                )
+            self.waiting.setdefault(cohort_id, []).extend(records)
             return
         cohort.members.update(str(r["distinct_id"]) for r in records)
         self.snapshot_ids.update(str(r["snapshot_id"]) for r in records if r.get("snapshot_id"))
@@ -165,18 +173,31 @@ class ListSync:
                 ok_json(response)
             self.services.ledger.remove_list_members(list_id, chunk)
 
+    def add_waiting(self) -> None:
+        """Add the waiting members of the cohorts described since they arrived."""
+        for cohort_id in [c for c in self.waiting if c in self.cohorts]:
+            self.add_members(cohort_id, self.waiting.pop(cohort_id))
+
     # End of run ---------------------------------------------------------------------------
 
-    def finish(self, tap_state: dict[str, Any] | None) -> None:
+    def finish(self, confirmed: Mapping[int, str]) -> None:
         """Mirror removals and reconciliation, for cohorts whose snapshot is confirmed.
 
-        A cohort is complete when the tap's final STATE lists it under a snapshot id that this
-        run's member records carried (an older STATE passed through proves nothing).
+        ``confirmed`` maps cohort ids to the snapshot ids that ``sync_checkpoints`` records
+        confirm complete; a cohort is complete when this run's member records carried that id
+        (a checkpoint of another run proves nothing).
         """
-        bookmarks = (tap_state or {}).get("bookmarks") or {}
-        confirmed = (bookmarks.get("cohort_members") or {}).get("snapshots") or {}
+        self.add_waiting()
+        for cohort_id, records in self.waiting.items():
+            for record in records:
+                self.services.report.reject(
+                    "cohort_members",
+                    f"cohort {cohort_id} was not described by the cohorts stream",
+                    record,
+                )
+        self.waiting.clear()
         for cohort in self.cohorts.values():
-            cohort.snapshot_id = confirmed.get(str(cohort.cohort_id))
+            cohort.snapshot_id = confirmed.get(cohort.cohort_id)
             cohort.complete = cohort.snapshot_id in self.snapshot_ids
             if not cohort.complete:
                 continue

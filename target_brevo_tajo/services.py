@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any, Literal, get_type_hints
 from target_brevo_tajo.client import BrevoClient, BrevoError
 
 if TYPE_CHECKING:
+    from mixpanel_brevo_mapping import Mapping
     from target_brevo_tajo.contact_writer import ContactWriter
     from target_brevo_tajo.ledger import Ledger
     from target_brevo_tajo.list_sync import ListSync
-    from target_brevo_tajo.mapping import Mapping
     from target_brevo_tajo.report import SyncReport
 
 ALL_USERS_LIST = "all_users"

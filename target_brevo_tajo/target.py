@@ -15,10 +15,11 @@ from singer_sdk.contrib.msgspec import MsgSpecReader
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.sinks import BatchSink
 
+from mixpanel_brevo_mapping import Mapping, MappingError, load_mapping
+from target_brevo_tajo.checkpoints import SyncCheckpoints
 from target_brevo_tajo.client import DEFAULT_BASE_URL, BrevoClient, BrevoError
 from target_brevo_tajo.contact_deletions import apply_deletion_policy, completed_full_refresh
 from target_brevo_tajo.ledger import Ledger
-from target_brevo_tajo.mapping import Mapping, MappingError, load_mapping
 from target_brevo_tajo.report import SyncReport
 from target_brevo_tajo.services import Services, Settings, SettingsError
 from target_brevo_tajo.sinks import (
@@ -26,6 +27,7 @@ from target_brevo_tajo.sinks import (
     CohortsSink,
     ContactsSink,
     EventsSink,
+    SyncCheckpointsSink,
     UnroutedSink,
 )
 
@@ -39,6 +41,7 @@ SINKS_BY_RESOURCE: dict[str, type[BatchSink]] = {
     "contacts": ContactsSink,
     "cohorts": CohortsSink,
     "cohort_members": CohortMembersSink,
+    "sync_checkpoints": SyncCheckpointsSink,
 }
 
 
@@ -294,6 +297,11 @@ class TargetBrevoTajo(Target):
             ),
         )
 
+    @cached_property
+    def checkpoints(self) -> SyncCheckpoints:
+        """The snapshots the input's ``sync_checkpoints`` records confirm complete."""
+        return SyncCheckpoints()
+
     @override
     def get_sink_class(self, stream_name: str) -> type[BatchSink]:
         resource = self.services.mapping.resource_of(stream_name)
@@ -307,11 +315,10 @@ class TargetBrevoTajo(Target):
     def _finish(self) -> None:
         """Apply deletions, prune the ledger, close connections, print and save the report."""
         services = self.services
-        # The SDK keeps the tap's latest STATE here; it proves a full refresh completed.
-        refresh_id = completed_full_refresh(services, self._latest_state)
+        refresh_id = completed_full_refresh(services, self.checkpoints.full_refreshes)
         if refresh_id:
             apply_deletion_policy(services, refresh_id)
-        services.lists.finish(self._latest_state)
+        services.lists.finish(self.checkpoints.cohort_snapshots)
         services.report.cohorts = services.lists.report()
         retention = int(self.config.get("ledger_retention_days", 35))
         services.ledger.prune_sent_events(_days_ago(retention))

@@ -91,9 +91,16 @@ def profile(
     }
 
 
-def profiles_input(*records: dict[str, Any], state: dict | None = None) -> io.StringIO:
-    """The profiles schema, the records and a closing STATE message, as target input."""
+def profiles_input(
+    *records: dict[str, Any], state: dict | None = None, complete_refresh: str | None = None
+) -> io.StringIO:
+    """Profiles schema and records, a checkpoint confirming ``complete_refresh``, a STATE."""
     messages = [PROFILES_SCHEMA, *records]
+    if complete_refresh:
+        messages += [
+            CHECKPOINTS_SCHEMA,
+            checkpoint("profiles", "all", "full_refresh", complete_refresh),
+        ]
     messages.append({"type": "STATE", "value": state or {"bookmarks": {"profiles": {}}}})
     return io.StringIO("".join(json.dumps(m) + "\n" for m in messages))
 
@@ -110,8 +117,6 @@ COHORT_SCHEMAS = [
                 "name": {"type": "string"},
                 "count": {"type": ["integer", "null"]},
                 "mapping_key": {"type": ["string", "null"]},
-                "list_id": {"type": ["integer", "null"]},
-                "sync_mode": {"type": ["string", "null"]},
             },
         },
     },
@@ -132,10 +137,8 @@ COHORT_SCHEMAS = [
 ]
 
 
-def cohort(
-    cohort_id: int, name: str, list_id: int | None = None, sync_mode: str | None = None
-) -> dict[str, Any]:
-    """One RECORD of the cohorts stream."""
+def cohort(cohort_id: int, name: str, mapping_key: str | None = None) -> dict[str, Any]:
+    """One RECORD of the cohorts stream (``mapping_key``: the mapping key that selected it)."""
     return {
         "type": "RECORD",
         "stream": "cohorts",
@@ -143,9 +146,7 @@ def cohort(
             "id": cohort_id,
             "name": name,
             "count": None,
-            "mapping_key": None,
-            "list_id": list_id,
-            "sync_mode": sync_mode,
+            "mapping_key": mapping_key,
         },
     }
 
@@ -164,9 +165,46 @@ def member(cohort_id: int, distinct_id: str, snapshot_id: str = "S1", **properti
     }
 
 
+CHECKPOINTS_SCHEMA = {
+    "type": "SCHEMA",
+    "stream": "sync_checkpoints",
+    "key_properties": ["stream", "id"],
+    "schema": {
+        "type": "object",
+        "properties": {
+            "stream": {"type": "string"},
+            "id": {"type": "string"},
+            "kind": {"type": "string"},
+            "snapshot_id": {"type": "string"},
+            "records": {"type": "integer"},
+            "completed_at": {"type": "string", "format": "date-time"},
+        },
+    },
+}
+
+
+def checkpoint(stream: str, part: str, kind: str, snapshot_id: str) -> dict[str, Any]:
+    """One RECORD of the sync_checkpoints stream: a read the tap finished."""
+    return {
+        "type": "RECORD",
+        "stream": "sync_checkpoints",
+        "record": {
+            "stream": stream,
+            "id": part,
+            "kind": kind,
+            "snapshot_id": snapshot_id,
+            "records": 0,
+            "completed_at": "2026-01-01T00:00:00+00:00",
+        },
+    }
+
+
 def cohorts_input(*records: dict[str, Any], complete: dict[int, str] | None = None) -> io.StringIO:
-    """Cohort schemas, records, and a final STATE confirming the ``complete`` snapshots."""
-    snapshots = {str(k): v for k, v in (complete or {}).items()}
-    state = {"bookmarks": {"cohorts": {}, "cohort_members": {"snapshots": snapshots}}}
-    messages = [*COHORT_SCHEMAS, *records, {"type": "STATE", "value": state}]
+    """Cohort schemas, records, then sync_checkpoints confirming the ``complete`` snapshots."""
+    confirmed = [
+        checkpoint("cohort_members", str(cohort_id), "cohort_snapshot", snapshot_id)
+        for cohort_id, snapshot_id in (complete or {}).items()
+    ]
+    messages = [*COHORT_SCHEMAS, *records, CHECKPOINTS_SCHEMA, *confirmed]
+    messages.append({"type": "STATE", "value": {"bookmarks": {}}})
     return io.StringIO("".join(json.dumps(m) + "\n" for m in messages))

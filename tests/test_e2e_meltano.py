@@ -18,9 +18,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from mixpanel_brevo_mapping import load_mapping
 from sandbox.demo import COHORTS_EXTRACTOR, MAIN_EXTRACTOR, pipeline_command, sandbox_env
 from sandbox.server import SandboxServer
-from target_brevo_tajo.mapping import load_mapping
 from tests.conftest import MAPPING_FILE, ROOT
 
 pytestmark = pytest.mark.e2e

@@ -6,7 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from target_brevo_tajo.mapping import CohortRef, MappingError, load_mapping, slug
+from mixpanel_brevo_mapping import (
+    CohortRef,
+    CohortSelection,
+    MappingError,
+    list_id_of,
+    load_mapping,
+    mapped_cohorts,
+    slug,
+    sync_mode_of,
+)
 
 SEED = Path(__file__).resolve().parents[1].parent / "shared" / "seed" / "mixpanel-connector.en.md"
 
@@ -64,6 +73,26 @@ def test_an_unknown_key_is_an_error_not_ignored(tmp_path):
         load_mapping(path)
 
 
+def test_a_duplicate_key_names_file_line_and_key(tmp_path):
+    path = write(
+        tmp_path,
+        'event_mapping:\n  "Purchase": "order_completed"\n  "Sign Up": "customer_created"\n'
+        '  "Sign Up": "signed_up"\n',
+    )
+
+    with pytest.raises(MappingError) as error:
+        load_mapping(path)
+
+    assert str(error.value) == f'{path}:4: event_mapping."Sign Up": duplicate key'
+
+
+def test_a_duplicate_section_is_refused_too(tmp_path):
+    path = write(tmp_path, "property_mapping:\n  plan: PLAN\nproperty_mapping:\n  plan: TIER\n")
+
+    with pytest.raises(MappingError, match=r":3: property_mapping: duplicate key$"):
+        load_mapping(path)
+
+
 def test_a_list_id_must_be_a_number(tmp_path):
     path = write(tmp_path, "connectors:\n  mixpanel:\n    lists:\n      all_users: fifteen\n")
 
@@ -91,9 +120,10 @@ COHORTS = [
 
 
 def test_lists_keys_name_cohorts_by_slug_and_all_users_is_not_a_cohort(mapping_file):
-    targets = load_mapping(mapping_file).cohort_targets(COHORTS)
+    mapping = load_mapping(mapping_file)
+    selected = mapped_cohorts(mapping, COHORTS)
 
-    assert [(t.cohort.id, t.key, t.list_id) for t in targets] == [
+    assert [(s.cohort.id, s.key, list_id_of(mapping, s)) for s in selected] == [
         (101, "engaged_users", 16),
         (102, "at_risk", 17),
     ]
@@ -104,9 +134,10 @@ def test_a_lists_key_may_be_a_cohort_id_or_its_exact_name(tmp_path):
         tmp_path, 'connectors:\n  mixpanel:\n    lists:\n      "103": 20\n      At Risk: 21\n'
     )
 
-    targets = load_mapping(path).cohort_targets(COHORTS)
+    mapping = load_mapping(path)
+    selected = mapped_cohorts(mapping, COHORTS)
 
-    assert {t.cohort.id: t.list_id for t in targets} == {103: 20, 102: 21}
+    assert {s.cohort.id: list_id_of(mapping, s) for s in selected} == {103: 20, 102: 21}
 
 
 def test_an_ambiguous_key_is_an_error_listing_the_candidates(tmp_path):
@@ -114,7 +145,7 @@ def test_an_ambiguous_key_is_an_error_listing_the_candidates(tmp_path):
     path = write(tmp_path, "connectors:\n  mixpanel:\n    lists:\n      engaged_users: 16\n")
 
     with pytest.raises(MappingError) as error:
-        load_mapping(path).cohort_targets(cohorts)
+        mapped_cohorts(load_mapping(path), cohorts)
 
     message = str(error.value)
     assert "lists.engaged_users: names several cohorts" in message
@@ -126,7 +157,7 @@ def test_a_key_naming_no_cohort_is_an_error(tmp_path):
     path = write(tmp_path, "connectors:\n  mixpanel:\n    lists:\n      churned: 30\n")
 
     with pytest.raises(MappingError, match=r"lists\.churned: names no Mixpanel cohort"):
-        load_mapping(path).cohort_targets(COHORTS)
+        mapped_cohorts(load_mapping(path), COHORTS)
 
 
 def test_cohort_lists_and_sync_modes_extend_the_seed_format(tmp_path):
@@ -136,10 +167,13 @@ def test_cohort_lists_and_sync_modes_extend_the_seed_format(tmp_path):
         "cohort_sync_modes:\n  default: additive\n  Power Users: mirror\n",
     )
 
-    (target,) = load_mapping(path).cohort_targets(COHORTS)
+    mapping = load_mapping(path)
+    (selected,) = mapped_cohorts(mapping, COHORTS)
 
-    assert (target.cohort.id, target.list_id, target.sync_mode) == (103, 40, "mirror")
-    assert load_mapping(path).sync_mode_of(None, COHORTS[0]) == "additive"
+    assert (selected.cohort.id, selected.key) == (103, "103")
+    assert (list_id_of(mapping, selected), sync_mode_of(mapping, selected)) == (40, "mirror")
+    assert sync_mode_of(mapping, CohortSelection(COHORTS[0], None)) == "additive"
+    assert list_id_of(mapping, CohortSelection(COHORTS[0], None)) is None
 
 
 def test_names_slug_to_snake_case():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import re
 from urllib.parse import parse_qs
 
 import httpx
@@ -12,10 +13,11 @@ import pytest
 import respx
 from click.testing import CliRunner
 
+from mixpanel_brevo_mapping import CONTACT_PROFILE_PROPERTIES, MappingError, load_mapping
 from sandbox.server import SandboxServer
-from tap_mixpanel_tajo.streams.cohorts import parse_created
-from tap_mixpanel_tajo.tap import TARGET_PROFILE_PROPERTIES, TapMixpanelTajo
-from target_brevo_tajo.mapping import load_mapping
+from tap_mixpanel_tajo.client import MixpanelError
+from tap_mixpanel_tajo.dates import utc_text
+from tap_mixpanel_tajo.tap import TapMixpanelTajo
 from tests.conftest import MAPPING_FILE
 
 BASE = "http://mixpanel.test"
@@ -89,9 +91,12 @@ def records(written: list[dict], stream: str) -> list[dict]:
 
 
 def final_snapshots(written: list[dict]) -> dict:
-    """``bookmarks.cohort_members.snapshots`` of the last STATE message."""
-    last = [m["value"] for m in written if m["type"] == "STATE"][-1]
-    return last["bookmarks"]["cohort_members"]["snapshots"]
+    """Cohort id (text) -> snapshot id, of the cohort snapshots sync_checkpoints confirms."""
+    return {
+        r["id"]: r["snapshot_id"]
+        for r in records(written, "sync_checkpoints")
+        if r["stream"] == "cohort_members" and r["kind"] == "cohort_snapshot"
+    }
 
 
 def member(n: int, **props) -> dict:
@@ -141,9 +146,9 @@ def test_by_default_the_cohorts_the_mapping_names_are_synced(capsys):
     cohorts = records(run(make_tap(mapping_file=str(MAPPING_FILE)), capsys), "cohorts")
 
     # The seed's lists: engaged_users -> "Engaged Users (Last 7 Days)", at_risk -> "At Risk".
-    assert [(c["id"], c["mapping_key"], c["list_id"]) for c in cohorts] == [
-        (ENGAGED, "engaged_users", 16),
-        (AT_RISK, "at_risk", 17),
+    assert [(c["id"], c["mapping_key"]) for c in cohorts] == [
+        (ENGAGED, "engaged_users"),
+        (AT_RISK, "at_risk"),
     ]
 
 
@@ -156,8 +161,8 @@ def test_cohort_ids_chooses_the_cohorts(capsys):
 
     (cohort,) = records(written, "cohorts")
     assert (cohort["id"], cohort["name"]) == (POWER, "Power Users")
-    # The mapping does not name it: the target picks (or makes) its list.
-    assert (cohort["mapping_key"], cohort["list_id"], cohort["sync_mode"]) == (None, None, None)
+    # The mapping does not name it: no key (the target picks or makes its list).
+    assert cohort["mapping_key"] is None
     assert route.call_count == 1
 
 
@@ -175,11 +180,11 @@ def test_without_a_mapping_every_cohort_is_synced(capsys):
 def test_an_unknown_cohort_id_ends_the_run_with_one_line_naming_the_known_cohorts(capsys):
     list_cohorts()
 
-    with pytest.raises(SystemExit) as ended:
+    with pytest.raises(MixpanelError) as ended:
         run(make_tap(cohort_ids=[POWER, 4242]), capsys)
 
     message = str(ended.value)
-    assert message.startswith("tap-mixpanel-tajo: cohort_ids: no Mixpanel cohort has id 4242")
+    assert message.startswith("cohort_ids: no Mixpanel cohort has id 4242")
     assert "'At Risk' (id 1002)" in message
     assert "\n" not in message
 
@@ -189,11 +194,11 @@ def test_a_mapping_key_naming_no_cohort_ends_the_run_with_one_line(tmp_path, cap
     list_cohorts()
     path = mapping(tmp_path, "    lists:\n      all_users: 1\n      churned: 9\n")
 
-    with pytest.raises(SystemExit) as ended:
+    with pytest.raises(MappingError) as ended:
         run(make_tap(mapping_file=path), capsys)
 
     message = str(ended.value)
-    assert message.startswith("tap-mixpanel-tajo: connectors.mixpanel.lists.churned: ")
+    assert message.startswith("connectors.mixpanel.lists.churned: ")
     assert "names no Mixpanel cohort" in message
     assert "\n" not in message
 
@@ -214,13 +219,12 @@ def test_the_cohorts_are_listed_with_one_post_carrying_the_project_id(capsys):
 
 
 @respx.mock
-def test_a_cohort_record_is_typed_and_says_where_the_mapping_sends_it(tmp_path, capsys):
+def test_a_cohort_record_is_typed_and_names_the_mapping_key_that_selected_it(tmp_path, capsys):
     list_cohorts()
     engage_by_cohort({ENGAGED: [page(0, [])], AT_RISK: [page(0, [])]})
     path = mapping(
         tmp_path,
         "    lists:\n      engaged_users: 16\n      At Risk: 17\n",
-        "cohort_sync_modes:\n  at_risk: additive\n  At Risk: additive\n  default: mirror\n",
     )
 
     engaged, at_risk = records(run(make_tap(mapping_file=path), capsys), "cohorts")
@@ -232,19 +236,17 @@ def test_a_cohort_record_is_typed_and_says_where_the_mapping_sends_it(tmp_path, 
         "count": 16,
         "created": "2025-11-04T23:59:59.000000+00:00",  # Mixpanel's text, read as UTC
         "is_visible": False,  # from 0
-        "mapping_key": "At Risk",  # an exact name is a key too
-        "list_id": 17,
-        "sync_mode": "additive",
+        "mapping_key": "At Risk",  # an exact name is a key too; Brevo lists are the target's
     }
     assert engaged["is_visible"] is True
-    assert engaged["sync_mode"] == "mirror"  # the default
+    assert engaged["mapping_key"] == "engaged_users"
 
 
 def test_created_is_read_as_utc():
-    assert parse_created("2019-03-19 23:49:51") == "2019-03-19T23:49:51.000000+00:00"
-    assert parse_created("2019-03-19T23:49:51+02:00") == "2019-03-19T21:49:51.000000+00:00"
-    assert parse_created("") is None
-    assert parse_created("last week") is None
+    assert utc_text("2019-03-19 23:49:51") == "2019-03-19T23:49:51.000000+00:00"
+    assert utc_text("2019-03-19T23:49:51+02:00") == "2019-03-19T21:49:51.000000+00:00"
+    assert utc_text("") is None
+    assert utc_text("last week") is None
 
 
 # Members
@@ -292,35 +294,36 @@ def test_members_are_asked_for_the_properties_the_target_reads(capsys):
 
     asked = json.loads(form(route.calls.last.request)["output_properties"])
     assert asked == sorted(
-        set(load_mapping(MAPPING_FILE).property_mapping) | set(TARGET_PROFILE_PROPERTIES)
+        set(load_mapping(MAPPING_FILE).property_mapping)
+        | {*CONTACT_PROFILE_PROPERTIES, "$last_seen"}
     )
 
 
 @respx.mock
-def test_each_cohort_record_comes_before_its_members(capsys):
-    list_cohorts()
+def test_members_are_read_one_selected_cohort_per_partition_after_one_cohorts_list(capsys):
+    listed = list_cohorts()
     engage_by_cohort({ENGAGED: [page(0, [member(1)])], AT_RISK: [page(0, [member(2)])]})
 
-    written = run(make_tap(mapping_file=str(MAPPING_FILE)), capsys)
+    tap = make_tap(mapping_file=str(MAPPING_FILE))
+    assert tap.streams["cohort_members"].partitions == [
+        {"cohort_id": ENGAGED},
+        {"cohort_id": AT_RISK},
+    ]
+    written = run(tap, capsys)
 
-    order = [
-        (m["stream"], m["record"].get("id") or m["record"].get("cohort_id"))
-        for m in written
-        if m["type"] == "RECORD"
+    assert [(r["cohort_id"], r["distinct_id"]) for r in records(written, "cohort_members")] == [
+        (ENGAGED, "user-1"),
+        (AT_RISK, "user-2"),
     ]
-    assert order == [
-        ("cohorts", ENGAGED),
-        ("cohort_members", ENGAGED),
-        ("cohorts", AT_RISK),
-        ("cohort_members", AT_RISK),
-    ]
+    assert [r["id"] for r in records(written, "cohorts")] == [ENGAGED, AT_RISK]
+    assert listed.call_count == 1
 
 
 # Snapshots
 
 
 @respx.mock
-def test_the_final_state_confirms_each_cohorts_complete_snapshot(capsys):
+def test_sync_checkpoints_confirm_each_cohorts_complete_snapshot(capsys):
     list_cohorts()
     engage_by_cohort({ENGAGED: [page(0, [member(1), member(2)])], AT_RISK: [page(0, [])]})
     started = dt.datetime.now(UTC)
@@ -332,8 +335,16 @@ def test_the_final_state_confirms_each_cohorts_complete_snapshot(capsys):
     assert started <= dt.datetime.fromisoformat(snapshot_id) <= dt.datetime.now(UTC)
     # An empty cohort is complete too: the target empties its list (mirror mode).
     assert final_snapshots(written) == {str(ENGAGED): snapshot_id, str(AT_RISK): snapshot_id}
+    checkpoint = records(written, "sync_checkpoints")[0]
+    assert (checkpoint["records"], checkpoint["kind"]) == (2, "cohort_snapshot")
+    assert dt.datetime.fromisoformat(checkpoint["completed_at"]) >= started
+    # Completion is data, not the tap's STATE layout: no snapshots nor per-cohort bookmarks.
     last = [m["value"] for m in written if m["type"] == "STATE"][-1]
-    assert "partitions" not in last["bookmarks"]["cohort_members"]  # no per-cohort bookmarks
+    assert snapshot_id not in json.dumps(last)
+    assert "partitions" not in last["bookmarks"]["cohort_members"]
+    # The checkpoints come after the last page of every stream.
+    kinds = [m["stream"] for m in written if m["type"] == "RECORD"]
+    assert kinds[-2:] == ["sync_checkpoints", "sync_checkpoints"]
 
 
 @pytest.mark.parametrize("first_cohort_size", [1, 0])
@@ -349,14 +360,14 @@ def test_a_cohort_cut_short_by_a_failure_is_not_marked_complete(first_cohort_siz
     )
 
     capsys.readouterr()
-    with pytest.raises(SystemExit) as ended:
+    with pytest.raises(MixpanelError) as ended:
         make_tap(mapping_file=str(MAPPING_FILE)).sync_all()
     written = messages(capsys)
 
     assert "cohort 1002 members engage page 1" in str(ended.value)
-    (snapshot_id,) = {m["snapshot_id"] for m in records(written, "cohort_members")}
-    # The last STATE before the failure confirms the first cohort, never the second.
-    assert final_snapshots(written) == {str(ENGAGED): snapshot_id}
+    assert records(written, "cohort_members")
+    # A failed run confirms no snapshot: the cut-short cohort never, the first one neither.
+    assert final_snapshots(written) == {}
 
 
 @pytest.mark.parametrize(
@@ -376,7 +387,8 @@ def test_the_mapping_can_turn_both_streams_off(connector, reason, tmp_path, caps
     assert not records(written, "cohorts")
     assert not records(written, "cohort_members")
     assert not respx.calls  # not even the cohorts list
-    assert f"Skipping the cohorts and cohort_members streams: {reason}" in caplog.text
+    assert f"Skipping the cohorts stream: {reason}" in caplog.text
+    assert f"Skipping the cohort_members stream: {reason}" in caplog.text
 
 
 @respx.mock
@@ -390,12 +402,12 @@ def test_each_cohort_and_the_run_are_logged(capsys, caplog):
     text = caplog.text
     assert "cohorts: 3 listed by Mixpanel, 2 to sync" in text
     assert "cohort 'Engaged Users (Last 7 Days)' (1001) page 0: 2 members so far of 2, " in text
-    assert (
-        "cohort 'Engaged Users (Last 7 Days)' (1001): snapshot complete: 2 members in 1 page(s), "
-    ) in text
-    assert "cohort 'At Risk' (1002): snapshot complete: 0 members in 1 page(s)" in text
-    assert "cohorts: 2 cohort(s) synced, 2 complete in snapshot " in text
-    assert ", 2 members, 3 API calls" in text
+    assert re.search(
+        r"cohort 'Engaged Users \(Last 7 Days\)' \(1001\): snapshot \S+ complete: "
+        r"2 members in 1 page\(s\), ",
+        text,
+    )
+    assert re.search(r"cohort 'At Risk' \(1002\): snapshot \S+ complete: 0 members in 1 page", text)
 
 
 # Catalog
@@ -417,8 +429,6 @@ def test_discovery_lists_both_streams_and_the_cohort_ids_setting(tmp_path):
         "created",
         "is_visible",
         "mapping_key",
-        "list_id",
-        "sync_mode",
     }
     assert members["key_properties"] == ["cohort_id", "distinct_id"]
     assert set(members["schema"]["properties"]) == {

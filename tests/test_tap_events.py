@@ -14,15 +14,11 @@ import pytest
 import respx
 from click.testing import CliRunner
 
-from tap_mixpanel_tajo.streams.events import (
-    day_windows,
-    event_time,
-    fallback_insert_id,
-    to_record,
-)
+from mixpanel_brevo_mapping import IDENTITY_EVENTS, load_mapping
+from tap_mixpanel_tajo.client import MixpanelError
+from tap_mixpanel_tajo.dates import day_windows, epoch_to_utc
+from tap_mixpanel_tajo.streams.export import fallback_insert_id, to_record
 from tap_mixpanel_tajo.tap import TapMixpanelTajo
-from target_brevo_tajo.identity import IDENTITY_EVENTS
-from target_brevo_tajo.mapping import load_mapping
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_MAPPING = ROOT / "mappings" / "mixpanel-to-brevo.yml"
@@ -178,17 +174,17 @@ def test_record_lifts_common_fields_and_keeps_properties():
 
 
 def test_time_in_milliseconds_is_detected():
-    assert event_time(1709251200123, None) == dt.datetime(
+    assert epoch_to_utc(1709251200123, None) == dt.datetime(
         2024, 3, 1, 0, 0, 0, 123000, tzinfo=dt.timezone.utc
     )
-    assert event_time(1709251200, None) == dt.datetime(2024, 3, 1, tzinfo=dt.timezone.utc)
-    assert event_time(None, None) is None
+    assert epoch_to_utc(1709251200, None) == dt.datetime(2024, 3, 1, tzinfo=dt.timezone.utc)
+    assert epoch_to_utc(None, None) is None
 
 
 def test_project_local_time_is_converted_to_utc():
     # 2024-07-01 12:00 wall clock in Los Angeles (PDT, UTC-7) stored as a "local epoch".
     local_epoch = dt.datetime(2024, 7, 1, 12, tzinfo=dt.timezone.utc).timestamp()
-    utc = event_time(local_epoch, ZoneInfo("America/Los_Angeles"))
+    utc = epoch_to_utc(local_epoch, ZoneInfo("America/Los_Angeles"))
     assert utc == dt.datetime(2024, 7, 1, 19, tzinfo=dt.timezone.utc)
 
 
@@ -374,17 +370,27 @@ def test_events_stream_is_skipped_when_the_mapping_turns_it_off(tmp_path, capsys
     ],
 )
 @respx.mock
-def test_fatal_errors_end_with_one_line_and_no_secret(status, expected, capsys, caplog):
+def test_fatal_errors_end_with_one_line_and_no_secret(status, expected, tmp_path, caplog):
     caplog.set_level(logging.DEBUG)
-    respx.get(EXPORT).respond(status, text=f"nope {SECRET}")
-    with pytest.raises(SystemExit) as info:
-        make_tap().sync_all()
-    message = str(info.value.code)
+    respx.route().respond(status, text=f"nope {SECRET}")  # every stream's first call
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(CONFIG))
+    result = CliRunner().invoke(TapMixpanelTajo.cli, ["--config", str(config)])
+    assert isinstance(result.exception, SystemExit)
+    message = str(result.exception.code)
     assert message.startswith(expected)
     assert "\n" not in message
     assert SECRET not in message
     assert SECRET not in caplog.text
-    assert SECRET not in capsys.readouterr().out
+    assert SECRET not in result.output
+
+
+@respx.mock
+def test_a_fatal_error_stops_the_sync_as_a_mixpanel_error(capsys):
+    respx.get(EXPORT).respond(401, text="nope")
+    with pytest.raises(MixpanelError, match=r"^Mixpanel rejected the credentials \(HTTP 401\)"):
+        make_tap().sync_all()
+    assert '"type":"RECORD"' not in capsys.readouterr().out.replace(" ", "")
 
 
 @respx.mock
@@ -483,7 +489,8 @@ def test_cli_discover_works_without_credentials(tmp_path):
     assert result.exit_code == 0, result.output
     catalog = json.loads(result.stdout)
     streams = {s["tap_stream_id"]: s for s in catalog["streams"]}
-    assert set(streams) == {"events", "profiles", "cohorts", "cohort_members"}
+    assert set(streams) == {"events", "profiles", "cohorts", "cohort_members", "sync_checkpoints"}
+    assert streams["sync_checkpoints"]["key_properties"] == ["stream", "id"]
     stream = streams["events"]
     assert stream["tap_stream_id"] == "events"
     assert stream["key_properties"] == ["insert_id"]

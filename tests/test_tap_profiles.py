@@ -12,11 +12,13 @@ import pytest
 import respx
 from click.testing import CliRunner
 
+from mixpanel_brevo_mapping import CONTACT_PROFILE_PROPERTIES, load_mapping
 from sandbox.server import SandboxServer
-from tap_mixpanel_tajo.streams.base import engage_entry, parse_utc
-from tap_mixpanel_tajo.streams.profiles import last_seen_where, record_of
-from tap_mixpanel_tajo.tap import TARGET_PROFILE_PROPERTIES, TapMixpanelTajo
-from target_brevo_tajo.mapping import load_mapping
+from tap_mixpanel_tajo.client import MixpanelError
+from tap_mixpanel_tajo.dates import parse_utc
+from tap_mixpanel_tajo.streams.base import engage_entry
+from tap_mixpanel_tajo.streams.engage import last_seen_where, record_of
+from tap_mixpanel_tajo.tap import TapMixpanelTajo
 from tests.conftest import MAPPING_FILE
 
 
@@ -60,7 +62,9 @@ def run(tap: TapMixpanelTajo, capsys) -> tuple[list[dict], list[dict]]:
     capsys.readouterr()
     tap.sync_all()
     written = messages(capsys)
-    records = [m["record"] for m in written if m["type"] == "RECORD"]
+    records = [
+        m["record"] for m in written if m.get("stream") == "profiles" and m["type"] == "RECORD"
+    ]
     states = [m["value"] for m in written if m["type"] == "STATE"]
     return records, states
 
@@ -68,7 +72,7 @@ def run(tap: TapMixpanelTajo, capsys) -> tuple[list[dict], list[dict]]:
 def failed_run(tap: TapMixpanelTajo, capsys) -> tuple[str, list[dict]]:
     """Sync a run that must fail; return (its one-line error, the messages written before)."""
     capsys.readouterr()
-    with pytest.raises(SystemExit) as ended:
+    with pytest.raises(MixpanelError) as ended:
         tap.sync_all()
     return str(ended.value), messages(capsys)
 
@@ -208,7 +212,7 @@ def test_only_the_mapped_and_target_properties_are_asked_for(capsys):
 
     asked = json.loads(form(route.calls.last)["output_properties"])
     mapped = set(load_mapping(MAPPING_FILE).property_mapping)
-    assert asked == sorted(mapped | set(TARGET_PROFILE_PROPERTIES))
+    assert asked == sorted(mapped | {*CONTACT_PROFILE_PROPERTIES, "$last_seen"})
     assert {"plan", "total_revenue", "$email", "$last_seen"} <= set(asked)
 
 
@@ -228,13 +232,17 @@ def test_the_incremental_where_compares_whole_utc_seconds():
 
 
 @respx.mock
-def test_the_first_run_is_a_full_refresh_proven_complete_by_the_final_state(capsys):
+def test_the_first_run_is_a_full_refresh_proven_complete_by_a_sync_checkpoint(capsys):
     route = respx.post(ENGAGE).mock(
         return_value=page(
             0, [profile(1, "2024-03-20T10:00:00"), profile(2, "2024-03-21T08:30:00"), profile(3)]
         )
     )
-    records, states = run(make_tap(), capsys)
+    capsys.readouterr()
+    make_tap().sync_all()
+    written = messages(capsys)
+    records = [m["record"] for m in written if m["type"] == "RECORD" and m["stream"] == "profiles"]
+    states = [m["value"] for m in written if m["type"] == "STATE"]
 
     assert "where" not in form(route.calls.last)
     refresh_ids = {r["full_refresh_id"] for r in records}
@@ -245,9 +253,20 @@ def test_the_first_run_is_a_full_refresh_proven_complete_by_the_final_state(caps
     assert final == {
         "replication_key": "last_seen",
         "replication_key_value": "2024-03-21T08:30:00.000000+00:00",
-        "last_full_refresh": refresh_id,
+        "last_full_refresh": refresh_id,  # the tap's own: when the next one is due
     }
     assert "S1" not in json.dumps(states)  # a session never outlives its run
+    (checkpoint,) = [
+        m["record"] for m in written if m["type"] == "RECORD" and m["stream"] == "sync_checkpoints"
+    ]
+    assert {k: v for k, v in checkpoint.items() if k != "completed_at"} == {
+        "stream": "profiles",
+        "id": "all",
+        "kind": "full_refresh",
+        "snapshot_id": refresh_id,
+        "records": 3,
+    }
+    assert parse_utc(checkpoint["completed_at"]) >= parse_utc(refresh_id)
 
 
 @respx.mock
@@ -315,7 +334,9 @@ def test_a_full_refresh_that_fails_on_page_2_never_claims_completion(capsys):
     )
 
     assert "profiles engage page 2 still failing" in error
-    records = [m["record"] for m in written if m["type"] == "RECORD"]
+    records = [
+        m["record"] for m in written if m.get("stream") == "profiles" and m["type"] == "RECORD"
+    ]
     assert len(records) == 4000  # pages 0 and 1, twice (one restart)
     assert records[0]["full_refresh_id"]
     states = [m["value"]["bookmarks"]["profiles"] for m in written if m["type"] == "STATE"]
@@ -361,9 +382,7 @@ def test_a_second_error_mid_paging_ends_the_run(capsys):
         )
     )
     message, _ = failed_run(make_tap(), capsys)
-    assert message.startswith(
-        "tap-mixpanel-tajo: Mixpanel refused profiles engage page 1 (HTTP 400)"
-    )
+    assert message.startswith("Mixpanel refused profiles engage page 1 (HTTP 400)")
     assert "\n" not in message
     assert route.call_count == 4  # page 0, page 1, page 0 again, page 1 again
 
@@ -372,7 +391,7 @@ def test_a_second_error_mid_paging_ends_the_run(capsys):
 def test_a_plan_without_api_access_ends_with_the_clients_one_line(capsys):
     respx.post(ENGAGE).respond(402, json={"error": "Payment Required"})
     message, _ = failed_run(make_tap(), capsys)
-    assert message.startswith("tap-mixpanel-tajo: Mixpanel answered 402 Payment Required")
+    assert message.startswith("Mixpanel answered 402 Payment Required")
     assert "\n" not in message
 
 
@@ -456,7 +475,10 @@ def test_every_sandbox_profile_arrives_once_with_only_the_asked_properties(sandb
     seeded = httpx.get(f"{sandbox.url}/_sandbox/health").json()["profiles"]
     assert len(records) == seeded == 1500  # two pages
     assert len({r["distinct_id"] for r in records}) == 1500
-    asked = set(load_mapping(MAPPING_FILE).property_mapping) | set(TARGET_PROFILE_PROPERTIES)
+    asked = set(load_mapping(MAPPING_FILE).property_mapping) | {
+        *CONTACT_PROFILE_PROPERTIES,
+        "$last_seen",
+    }
     assert all(set(r["properties"]) <= asked for r in records)
 
 

@@ -8,10 +8,10 @@ import json
 import httpx
 import pytest
 
+from mixpanel_brevo_mapping import IDENTITY_EVENTS, load_mapping
 from sandbox.server import SandboxServer
+from tap_mixpanel_tajo.client import MixpanelError
 from tap_mixpanel_tajo.tap import TapMixpanelTajo
-from target_brevo_tajo.identity import IDENTITY_EVENTS
-from target_brevo_tajo.mapping import load_mapping
 from tests.conftest import MAPPING_FILE
 
 NOW = dt.datetime(2026, 11, 20, 12, tzinfo=dt.timezone.utc)
@@ -109,17 +109,16 @@ def test_only_mapped_and_identity_events_leave_mixpanel(sandbox, capsys):
 def test_a_plan_without_api_access_ends_with_one_line(sandbox, capsys):
     fault(sandbox, kind="status", status=402, body="Payment Required")
 
-    with pytest.raises(SystemExit) as ended:
+    with pytest.raises(MixpanelError) as ended:
         sync_one_day(sandbox, capsys)
 
     message = str(ended.value)
-    assert message.startswith("tap-mixpanel-tajo: ")
     assert "402" in message
     assert "\n" not in message
 
 
 def test_wrong_credentials_end_with_one_line_without_the_secret(sandbox, capsys):
-    with pytest.raises(SystemExit) as ended:
+    with pytest.raises(MixpanelError) as ended:
         sync_one_day(sandbox, capsys, service_account_secret="wrong-secret-value")
 
     message = str(ended.value)

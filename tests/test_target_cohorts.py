@@ -101,7 +101,7 @@ def run(config: dict, *records: dict, complete: dict[int, str] | None = None) ->
     return {c["cohortId"]: c for c in target.services.report.to_dict()["cohorts"]}
 
 
-ENGAGED = cohort(1, "Engaged Users (Last 7 Days)", list_id=16)
+ENGAGED = cohort(1, "Engaged Users (Last 7 Days)", "engaged_users")  # lists.engaged_users: 16
 
 
 def test_members_who_are_contacts_are_added_by_ext_id_in_calls_of_at_most_150(respx_mock, config):
@@ -151,6 +151,31 @@ def test_mirror_removes_members_who_left_and_a_rerun_without_change_writes_nothi
     assert lists.list_writes() == []
 
 
+def test_members_arriving_before_their_cohort_record_wait_for_it(respx_mock, config):
+    ids = [f"u{i:03d}" for i in range(200)]
+    known_contacts(config, *ids)
+    lists = FakeLists(respx_mock)
+
+    # The tap syncs cohort_members before cohorts (streams go in name order); batches of 50
+    # drain before the cohort's record arrives.
+    config = {**config, "batch_size_rows": 50}
+    report = run(config, *[member(1, i) for i in ids], ENGAGED, complete={1: "S1"})
+
+    assert lists.members[16] == set(ids)
+    assert report[1]["added"] == 200
+    assert report[1]["snapshotComplete"] is True
+
+
+def test_members_of_a_cohort_never_described_are_rejected(respx_mock, config, tmp_path):
+    FakeLists(respx_mock)
+    rejects = tmp_path / "rejects.jsonl"
+
+    run({**config, "rejects_file": str(rejects)}, member(9, "a"), complete={9: "S1"})
+
+    (line,) = rejects.read_text().splitlines()
+    assert "cohort 9 was not described by the cohorts stream" in line
+
+
 def test_an_unconfirmed_snapshot_never_removes_anyone(respx_mock, config):
     known_contacts(config, "a", "b")
     lists = FakeLists(respx_mock)
@@ -163,17 +188,22 @@ def test_an_unconfirmed_snapshot_never_removes_anyone(respx_mock, config):
     assert report[1]["snapshotComplete"] is False
 
 
-def test_additive_mode_never_removes(respx_mock, config):
+def test_additive_mode_never_removes(respx_mock, config, mapping_file, tmp_path):
+    additive = tmp_path / "additive.yml"
+    additive.write_text(
+        mapping_file.read_text() + "cohort_sync_modes:\n  engaged_users: additive\n"
+    )
+    config = {**config, "mapping_file": str(additive)}
     known_contacts(config, "a", "b")
     lists = FakeLists(respx_mock)
-    additive = cohort(1, "Engaged Users (Last 7 Days)", list_id=16, sync_mode="additive")
-    run(config, additive, member(1, "a"), member(1, "b"), complete={1: "S1"})
+    run(config, ENGAGED, member(1, "a"), member(1, "b"), complete={1: "S1"})
     lists.writes.clear()
 
-    run(config, additive, member(1, "a", "S2"), complete={1: "S2"})
+    report = run(config, ENGAGED, member(1, "a", "S2"), complete={1: "S2"})
 
     assert lists.list_writes() == []
     assert lists.members[16] == {"a", "b"}
+    assert report[1]["syncMode"] == "additive"
 
 
 def test_a_cohort_without_a_list_gets_one_named_after_it_in_the_cohort_folder(respx_mock, config):

@@ -77,10 +77,12 @@ def brevo(respx_mock):
     return respx_mock
 
 
-def run_target(config: dict, *records: dict, state: dict | None = None) -> TargetBrevoTajo:
+def run_target(
+    config: dict, *records: dict, state: dict | None = None, complete_refresh: str | None = None
+) -> TargetBrevoTajo:
     target = TargetBrevoTajo(config=config, parse_env_config=False)
     target.services.client._sleep = lambda _seconds: None
-    target.listen(profiles_input(*records, state=state))
+    target.listen(profiles_input(*records, state=state, complete_refresh=complete_refresh))
     return target
 
 
@@ -264,10 +266,6 @@ def test_a_merged_device_contact_takes_the_users_id_instead_of_being_duplicated(
     assert target.services.report.contacts.merged == 1
 
 
-def refresh_state(refresh_id: str) -> dict:
-    return {"bookmarks": {"profiles": {"last_full_refresh": refresh_id}}}
-
-
 @pytest.mark.parametrize(
     ("policy", "expected_call"),
     [
@@ -286,7 +284,7 @@ def test_profiles_gone_at_a_complete_full_refresh_follow_the_deletion_policy(
     brevo.calls.clear()
 
     target = run_target(
-        config, profile("user-1", full_refresh_id="R2", **ADA), state=refresh_state("R2")
+        config, profile("user-1", full_refresh_id="R2", **ADA), complete_refresh="R2"
     )
 
     writes = [
@@ -305,7 +303,20 @@ def test_an_unfinished_full_refresh_deletes_nothing(brevo, config):
     target = run_target(
         config,
         profile("user-1", full_refresh_id="R3", **ADA),
-        state={"bookmarks": {"profiles": {}}},  # the tap never confirmed R3 complete
+        # The tap never confirmed R3 complete; its STATE layout is no proof to the target.
+        state={"bookmarks": {"profiles": {"last_full_refresh": "R3"}}},
+    )
+
+    assert target.services.report.contacts.gone_from_mixpanel == 0
+    assert not [c for c in brevo.calls if c.request.method == "DELETE"]
+
+
+def test_a_checkpoint_of_another_run_deletes_nothing(brevo, config):
+    config = {**config, "deletion_policy": "delete"}
+    run_target(config, profile("user-1", **ADA), profile("user-2", **{**ADA, "$email": "b@x.io"}))
+
+    target = run_target(
+        config, profile("user-1", full_refresh_id="R4", **ADA), complete_refresh="R3"
     )
 
     assert target.services.report.contacts.gone_from_mixpanel == 0

@@ -11,7 +11,7 @@ import pytest
 import respx
 from click.testing import CliRunner
 
-from target_brevo_tajo.identity import aliases_in
+from mixpanel_brevo_mapping import aliases_in
 from target_brevo_tajo.ledger import Ledger, SyncedContact, event_key
 from target_brevo_tajo.services import Settings
 from target_brevo_tajo.target import TargetBrevoTajo

@@ -13,31 +13,13 @@ from typing import TYPE_CHECKING, Any
 from singer_sdk import Stream
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
+from tap_mixpanel_tajo.dates import utc_iso
+from tap_mixpanel_tajo.streams.checkpoints import CheckpointKind, SyncCheckpointsStream
+
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
     from tap_mixpanel_tajo.tap import TapMixpanelTajo
-
-UTC = dt.timezone.utc
-
-
-def utc_iso(moment: dt.datetime) -> str:
-    """The one text form of a UTC timestamp in records and state (so strings compare in order)."""
-    return moment.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def parse_utc(value: Any) -> dt.datetime | None:
-    """An ISO date-time as an aware UTC datetime; a naive one (Mixpanel's own) is taken as UTC."""
-    if isinstance(value, dt.datetime):
-        moment = value
-    elif isinstance(value, str) and value:
-        try:
-            moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-    else:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 class MixpanelStream(Stream):
@@ -58,6 +40,16 @@ class MixpanelStream(Stream):
     def mixpanel_tap(self) -> TapMixpanelTajo:
         """The tap that owns this stream (and its client and resolved settings)."""
         return self._tap  # type: ignore[return-value]
+
+    def checkpoint(
+        self, *, part: str, kind: CheckpointKind, snapshot_id: str, read: EngageRead
+    ) -> None:
+        """Report a read completed to its last page (a ``sync_checkpoints`` record)."""
+        checkpoints = self._tap.streams["sync_checkpoints"]
+        assert isinstance(checkpoints, SyncCheckpointsStream)
+        checkpoints.add(
+            stream=self.name, part=part, kind=kind, snapshot_id=snapshot_id, records=read.count
+        )
 
     def set_bookmark_floor(self, start: dt.datetime | None) -> None:
         """Records at or before ``start`` (this run's starting bookmark) never move the bookmark."""

@@ -1,16 +1,12 @@
-"""The ``cohorts`` stream and its child ``cohort_members``: full snapshots of Mixpanel cohorts.
+"""The ``cohorts`` and ``cohort_members`` streams: full snapshots of Mixpanel cohorts.
 
 ``cohorts`` lists the project's cohorts once per run and emits those to sync (``cohort_ids``,
-else the ones the mapping names). For each, ``cohort_members`` reads the cohort's profiles
-through Engage (``filter_by_cohort``, ``include_all_users=false``). Every run is a full
-snapshot with one id (``snapshot_id``, the UTC time the cohorts stream started). Only after a
-cohort's last page was read does the stream record it under
-``bookmarks.cohort_members.snapshots.<cohort id> = <snapshot id>`` and write a STATE message: the
-target mirrors a list (removes members) only for cohorts the final STATE confirms, so a cohort
-cut short by a failure never empties a list.
-
-Each cohort's record is written before its members: the SDK would sync a parent's children
-before writing the parent record, so the cohorts stream syncs them itself, right after.
+else the ones the mapping names). ``cohort_members`` has one partition per selected cohort and
+reads its profiles through Engage (``filter_by_cohort``, ``include_all_users=false``). Every run
+is a full snapshot with one id (``snapshot_id``, the UTC time the members stream started). Only
+after a cohort's last page was read does the stream report it complete, as a
+``sync_checkpoints`` record: the target mirrors a list (removes members) only for confirmed
+cohorts, so a cohort cut short by a failure never empties a list.
 """
 
 from __future__ import annotations
@@ -18,25 +14,17 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterable
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from singer_sdk import typing as th
-from singer_sdk.exceptions import AbortedSyncFailedException, AbortedSyncPausedException
 
-from tap_mixpanel_tajo.streams.base import UTC, EngageRead, MixpanelStream, parse_utc, utc_iso
-from target_brevo_tajo.mapping import CohortRef, CohortTarget
+from mixpanel_brevo_mapping import CohortRef, CohortSelection
+from tap_mixpanel_tajo.dates import UTC, utc_iso, utc_text
+from tap_mixpanel_tajo.streams.base import EngageRead, MixpanelStream
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
-
-#: Stream-state key of ``cohort_members``: cohort id (text) -> id of its last complete snapshot.
-SNAPSHOTS = "snapshots"
-
-
-def parse_created(value: Any) -> str | None:
-    """``"2019-03-19 23:49:51"`` -> ``"2019-03-19T23:49:51.000000+00:00"`` (None if unreadable)."""
-    moment = parse_utc(value)
-    return utc_iso(moment) if moment else None
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -54,23 +42,21 @@ def cohort_ref(raw: dict[str, Any]) -> CohortRef | None:
     return CohortRef(cohort_id, str(raw.get("name") or ""))
 
 
-def to_record(raw: dict[str, Any], target: CohortTarget) -> dict[str, Any]:
-    """One cohorts/list entry as a record, with what the mapping says of the cohort."""
+def to_record(raw: dict[str, Any], selection: CohortSelection) -> dict[str, Any]:
+    """One cohorts/list entry as a record, with the mapping key that selected the cohort."""
     return {
-        "id": target.cohort.id,
-        "name": target.cohort.name,
+        "id": selection.cohort.id,
+        "name": selection.cohort.name,
         "description": raw.get("description"),
         "count": _int_or_none(raw.get("count")),
-        "created": parse_created(raw.get("created")),
+        "created": utc_text(raw.get("created")),
         "is_visible": bool(raw["is_visible"]) if raw.get("is_visible") is not None else None,
-        "mapping_key": target.key,
-        "list_id": target.list_id,
-        "sync_mode": target.sync_mode,
+        "mapping_key": selection.key,
     }
 
 
 class CohortsStream(MixpanelStream):
-    """The cohorts to sync (full table), each followed by its members (``cohort_members``)."""
+    """The cohorts to sync (full table); :attr:`to_sync` also partitions ``cohort_members``."""
 
     name = "cohorts"
     primary_keys = ("id",)
@@ -99,101 +85,49 @@ class CohortsStream(MixpanelStream):
                 "the cohort id of a cohort_lists entry); null when only cohort_ids selects it."
             ),
         ),
-        th.Property(
-            "list_id",
-            th.IntegerType,
-            description="The Brevo list the mapping assigns; null: the target picks or makes one.",
-        ),
-        th.Property(
-            "sync_mode",
-            th.StringType,
-            description="mirror or additive, from the mapping's cohort_sync_modes; null: default.",
-        ),
     ).to_dict()
 
-    def get_child_context(self, record: dict, context: Context | None) -> dict:  # noqa: ARG002
-        """The members of one cohort."""
-        return {"cohort_id": record["id"]}
-
-    def generate_child_contexts(
-        self,
-        record: dict,  # noqa: ARG002
-        context: Context | None,  # noqa: ARG002
-    ) -> Iterable[Context | None]:
-        """None: :meth:`get_records` syncs each cohort's members after writing its record."""
-        return ()
-
-    def _member_streams(self) -> list[CohortMembersStream]:
-        return [
-            child
-            for child in self.child_streams
-            if isinstance(child, CohortMembersStream)
-            and (child.selected or child.has_selected_descendents)
-        ]
-
-    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        """List the cohorts; yield each one to sync, then sync its members."""
+    @cached_property
+    def to_sync(self) -> list[tuple[CohortSelection, dict[str, Any]]]:
+        """The cohorts to sync this run with their cohorts/list entries: one API call per run."""
         tap = self.mixpanel_tap
-        skip = tap.sync_skip_reason("cohorts")
-        if skip:
-            self.logger.info("Skipping the cohorts and cohort_members streams: %s", skip)
-            return
-        client = tap.client
-        calls_before = client.calls
+        if tap.selection.skip_reason("cohorts"):
+            return []
         listed: dict[CohortRef, dict[str, Any]] = {}
-        for raw in client.list_cohorts():
+        for raw in tap.client.list_cohorts():
             ref = cohort_ref(raw)
             if ref is None:
                 self.logger.warning("cohorts: skipped a cohorts/list entry without an integer id")
                 continue
             listed[ref] = raw
-        targets = tap.cohorts_to_sync(list(listed))
+        selections = tap.selection.cohorts_to_sync(list(listed))
         self.logger.info(
             "cohorts: %d listed by Mixpanel, %d to sync%s",
             len(listed),
-            len(targets),
-            f": {', '.join(f'{t.cohort.name!r} ({t.cohort.id})' for t in targets)}"
-            if targets
+            len(selections),
+            f": {', '.join(f'{s.cohort.name!r} ({s.cohort.id})' for s in selections)}"
+            if selections
             else " (set cohort_ids, or name cohorts in the mapping's connectors.mixpanel.lists)",
         )
-        members = self._member_streams()
-        snapshot_id = utc_iso(dt.datetime.now(UTC))
-        for child in members:
-            child.begin_snapshot(snapshot_id, {t.cohort.id: t.cohort.name for t in targets})
-        for target in targets:
-            record = to_record(listed[target.cohort], target)
-            yield record
-            # The SDK has written the record now: its members follow it.
-            if self.stream_maps[0].get_filter_result(record):
-                self._sync_members(members, self.get_child_context(record, context))
-        done = sum(len(child.completed) for child in members)
-        self.logger.info(
-            "cohorts: %d cohort(s) synced, %d complete in snapshot %s, %d members, %d API calls",
-            len(targets),
-            done,
-            snapshot_id,
-            sum(child.members_read for child in members),
-            client.calls - calls_before,
-        )
+        return [(selection, listed[selection.cohort]) for selection in selections]
 
-    @staticmethod
-    def _sync_members(members: list[CohortMembersStream], child_context: dict) -> None:
-        """What ``Stream._sync_children`` does, once the parent record is out."""
-        for child in members:
-            try:
-                child.sync(context=child_context)
-            except (AbortedSyncFailedException, AbortedSyncPausedException):
-                continue
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:  # noqa: ARG002
+        """Each cohort to sync, with the mapping key that selected it."""
+        skip = self.mixpanel_tap.selection.skip_reason("cohorts")
+        if skip:
+            self.logger.info("Skipping the cohorts stream: %s", skip)
+            return
+        for selection, raw in self.to_sync:
+            yield to_record(raw, selection)
 
 
 class CohortMembersStream(MixpanelStream):
-    """The profiles in each cohort, a full snapshot per cohort every run (child of cohorts)."""
+    """The profiles in each selected cohort (one partition each), a full snapshot every run."""
 
     name = "cohort_members"
-    parent_stream_type = CohortsStream
     primary_keys = ("cohort_id", "distinct_id")
     replication_key = None
-    # One state dict for the stream (holding the snapshots), not one per cohort.
+    # Full snapshots: nothing to bookmark per cohort.
     state_partitioning_keys: ClassVar[list[str]] = []
 
     schema = th.PropertiesList(
@@ -213,57 +147,51 @@ class CohortMembersStream(MixpanelStream):
             "snapshot_id",
             th.StringType,
             description=(
-                "This run's snapshot (the UTC time the cohorts stream started). The cohort's "
-                "snapshot is complete once the final STATE's "
-                "bookmarks.cohort_members.snapshots.<cohort_id> equals it."
+                "This run's snapshot (the UTC time the cohort_members stream started). The "
+                "cohort's snapshot is complete once a sync_checkpoints record (kind "
+                "cohort_snapshot, id = the cohort id) carries the same snapshot_id."
             ),
         ),
     ).to_dict()
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.snapshot_id: str | None = None
-        self.cohort_names: dict[int, str] = {}
-        self.completed: list[int] = []
-        self.members_read = 0
+    @property
+    def partitions(self) -> list[dict] | None:
+        """One partition per cohort the cohorts stream selects."""
+        cohorts = self._tap.streams["cohorts"]
+        assert isinstance(cohorts, CohortsStream)
+        return [{"cohort_id": selection.cohort.id} for selection, _ in cohorts.to_sync]
 
-    def begin_snapshot(self, snapshot_id: str, cohort_names: dict[int, str]) -> None:
-        """Start this run's snapshot: no cohort is complete in it yet."""
-        self.snapshot_id = snapshot_id
-        self.cohort_names = cohort_names
-        self.completed = []
-        self.members_read = 0
-        self.stream_state[SNAPSHOTS] = {}
-
-    def mark_complete(self, cohort_id: int) -> None:
-        """Record the cohort's snapshot as complete, and write a STATE message saying so."""
-        self.stream_state.setdefault(SNAPSHOTS, {})[str(cohort_id)] = self.snapshot_id
-        self.completed.append(cohort_id)
-        self.finalize_state_progress_markers(self.stream_state)
+    @cached_property
+    def snapshot_id(self) -> str:
+        """The id of this run's snapshot: the UTC time the stream first needed it."""
+        return utc_iso(dt.datetime.now(UTC))
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        """Read one cohort's profiles through Engage; mark the cohort complete after the last."""
-        if context is None or "cohort_id" not in context:
-            msg = "cohort_members is synced by the cohorts stream, one cohort at a time"
-            raise ValueError(msg)
-        if self.snapshot_id is None:
-            self.begin_snapshot(utc_iso(dt.datetime.now(UTC)), {})
+        """Read one cohort's profiles through Engage; report it complete after the last page."""
         tap = self.mixpanel_tap
+        skip = tap.selection.skip_reason("cohorts")
+        if skip:
+            self.logger.info("Skipping the cohort_members stream: %s", skip)
+            return
+        if not context:  # no cohort selected: the SDK syncs one empty context
+            return
         cohort_id = int(context["cohort_id"])
-        name = self.cohort_names.get(cohort_id)
+        cohorts = self._tap.streams["cohorts"]
+        assert isinstance(cohorts, CohortsStream)
+        names = {selection.cohort.id: selection.cohort.name for selection, _ in cohorts.to_sync}
+        name = names.get(cohort_id)
         label = f"cohort {name!r} ({cohort_id})" if name else f"cohort {cohort_id}"
         form: dict[str, Any] = {
             "filter_by_cohort": json.dumps({"id": cohort_id}),
             "include_all_users": "false",  # profiles only (Mixpanel's default is true)
         }
-        output_properties = tap.profile_output_properties()
+        output_properties = tap.selection.profile_output_properties()
         if output_properties:
             form["output_properties"] = json.dumps(output_properties)
         read = EngageRead(
             self, form, label=label, unit="members", what=f"cohort {cohort_id} members engage"
         )
         for distinct_id, props in read:
-            self.members_read += 1
             yield {
                 "cohort_id": cohort_id,
                 "distinct_id": distinct_id,
@@ -273,10 +201,13 @@ class CohortMembersStream(MixpanelStream):
         if not read.complete:
             return
         # Only now, with the last page read, is this cohort's snapshot complete.
-        self.mark_complete(cohort_id)
+        self.checkpoint(
+            part=str(cohort_id), kind="cohort_snapshot", snapshot_id=self.snapshot_id, read=read
+        )
         self.logger.info(
-            "%s: snapshot complete: %d members in %d page(s), %.0f members/s, %d API calls",
+            "%s: snapshot %s complete: %d members in %d page(s), %.0f members/s, %d API calls",
             label,
+            self.snapshot_id,
             read.count,
             read.pages,
             read.rate,

@@ -22,8 +22,9 @@ class CohortsSink(BatchSink):
         """Members of this cohort follow its record: register it now, not at the drain."""
         self.lists.register(record)
 
-    def process_batch(self, context: dict) -> None:
-        """Nothing is written for the cohort itself."""
+    def process_batch(self, context: dict) -> None:  # noqa: ARG002
+        """Nothing is written for the cohort itself; members that waited for it are added."""
+        self.lists.add_waiting()
 
 
 class CohortMembersSink(BatchSink):

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from singer_sdk.sinks import BatchSink
 
+from mixpanel_brevo_mapping import IDENTITY_EVENTS, aliases_in, is_anonymous
 from target_brevo_tajo.batching import fill_calls
 from target_brevo_tajo.client import BrevoError
 from target_brevo_tajo.event_payload import (
@@ -22,7 +23,6 @@ from target_brevo_tajo.event_payload import (
     encode_json,
     parse_event_time,
 )
-from target_brevo_tajo.identity import IDENTITY_EVENTS, aliases_in, is_anonymous
 from target_brevo_tajo.ledger import event_key
 
 if TYPE_CHECKING:

@@ -4,9 +4,9 @@
 Mixpanel UI, updates sent with ``$ignore_time`` and deletions never show up in an
 incremental read. So every ``profiles_full_refresh_days`` the stream reads all profiles
 again (a *full refresh*). Every record of a full refresh carries that refresh's id, and only
-once its last page was read does the stream write ``last_full_refresh = <id>`` into its state:
-the final STATE then proves to the target that the snapshot was complete (and so that the
-profiles missing from it are gone from Mixpanel).
+once its last page was read does the stream report it complete (a ``sync_checkpoints`` record,
+which tells the target that the profiles missing from it are gone from Mixpanel) and write
+``last_full_refresh = <id>`` into its own state, to time the next one.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from singer_sdk import typing as th
 
-from tap_mixpanel_tajo.streams.base import UTC, EngageRead, MixpanelStream, parse_utc, utc_iso
+from tap_mixpanel_tajo.dates import UTC, parse_utc, utc_iso, utc_text
+from tap_mixpanel_tajo.streams.base import EngageRead, MixpanelStream
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -42,10 +43,9 @@ def record_of(
     distinct_id: str, props: dict[str, Any], full_refresh_id: str | None
 ) -> dict[str, Any]:
     """The record of one profile (its distinct_id and ``$properties``)."""
-    seen = parse_utc(props.get("$last_seen"))
     return {
         "distinct_id": distinct_id,
-        "last_seen": utc_iso(seen) if seen else None,
+        "last_seen": utc_text(props.get("$last_seen")),
         "properties": props,
         "full_refresh_id": full_refresh_id,
     }
@@ -84,8 +84,8 @@ class ProfilesStream(MixpanelStream):
             th.StringType,
             description=(
                 "Set on every record of a full refresh: the UTC time that refresh started. "
-                "The refresh is complete once the final STATE's "
-                "bookmarks.profiles.last_full_refresh equals it. Null on incremental runs."
+                "The refresh is complete once a sync_checkpoints record (kind full_refresh) "
+                "carries it as snapshot_id. Null on incremental runs."
             ),
         ),
     ).to_dict()
@@ -115,7 +115,7 @@ class ProfilesStream(MixpanelStream):
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Page through Engage and yield each profile; record a complete full refresh."""
         tap = self.mixpanel_tap
-        skip = tap.sync_skip_reason("profiles")
+        skip = tap.selection.skip_reason("profiles")
         if skip:
             self.logger.info("Skipping the profiles stream: %s", skip)
             return
@@ -125,7 +125,7 @@ class ProfilesStream(MixpanelStream):
         why_full = self.full_refresh_due(context, now)
         refresh_id = utc_iso(now) if why_full else None
         form: dict[str, Any] = {}
-        output_properties = tap.profile_output_properties()
+        output_properties = tap.selection.profile_output_properties()
         if output_properties:
             form["output_properties"] = json.dumps(output_properties)
         if why_full or bookmark is None:
@@ -144,6 +144,7 @@ class ProfilesStream(MixpanelStream):
         # Only now, with the last page read, is a full refresh complete.
         if refresh_id and read.complete:
             self.get_context_state(context)[LAST_FULL_REFRESH] = refresh_id
+            self.checkpoint(part="all", kind="full_refresh", snapshot_id=refresh_id, read=read)
         self.logger.info(
             "profiles: %s: %d profiles in %d page(s), %d API calls",
             f"full refresh {refresh_id} complete" if refresh_id else "incremental read done",

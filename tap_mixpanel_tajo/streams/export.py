@@ -11,41 +11,13 @@ from zoneinfo import ZoneInfo
 
 from singer_sdk import typing as th
 
+from tap_mixpanel_tajo.dates import day_windows, epoch_to_utc, local_date, project_zone
 from tap_mixpanel_tajo.streams.base import MixpanelStream
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
-UTC = dt.timezone.utc
-_EPOCH = dt.datetime(1970, 1, 1)
 DEFAULT_BACKFILL_DAYS = 30
-
-
-def day_windows(start: dt.date, end: dt.date, days: int = 1) -> list[tuple[dt.date, dt.date]]:
-    """Inclusive, non-overlapping ``(from_date, to_date)`` windows covering ``start..end``."""
-    step = max(1, days)
-    windows = []
-    current = start
-    while current <= end:
-        last = min(end, current + dt.timedelta(days=step - 1))
-        windows.append((current, last))
-        current = last + dt.timedelta(days=1)
-    return windows
-
-
-def event_time(value: Any, tz: ZoneInfo | None) -> dt.datetime | None:
-    """Mixpanel's ``properties.time`` (seconds or ms) as an aware UTC datetime.
-
-    With ``tz`` (a pre-2023 project's timezone) the epoch value is project-local wall-clock
-    time, and is converted to UTC.
-    """
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    seconds = value / 1000 if value > 1e11 else value
-    if tz is None:
-        return dt.datetime.fromtimestamp(seconds, tz=UTC)
-    local = (_EPOCH + dt.timedelta(seconds=seconds)).replace(tzinfo=tz)
-    return local.astimezone(UTC)
 
 
 def fallback_insert_id(event: Any, time_value: Any, distinct_id: Any) -> str:
@@ -67,7 +39,7 @@ def to_record(raw: dict[str, Any], tz: ZoneInfo | None) -> dict[str, Any]:
     time_value = props.get("time")
     distinct_id = props.get("distinct_id")
     insert_id = props.get("$insert_id") or fallback_insert_id(event, time_value, distinct_id)
-    when = event_time(time_value, tz)
+    when = epoch_to_utc(time_value, tz)
     processing = props.get("mp_processing_time_ms")
     return {
         "event": _text(event),
@@ -166,16 +138,13 @@ class EventsStream(MixpanelStream):
         ),
     ).to_dict()
 
-    def _project_zone(self) -> ZoneInfo:
-        return ZoneInfo(self.config.get("project_timezone") or "UTC")
-
     def windows(self, context: Context | None, today: dt.date | None = None) -> list[tuple]:
         """The export windows of this run: from the bookmark (minus lookback) to today."""
-        zone = self._project_zone()
+        zone = project_zone(self.config.get("project_timezone"))
         today = today or dt.datetime.now(zone).date()
         start = self.get_starting_timestamp(context)
         start_date = self.config.get("start_date")
-        floor = _as_date(start_date, zone) if start_date else None
+        floor = local_date(start_date, zone) if start_date else None
         if start is None:
             first = today - dt.timedelta(days=DEFAULT_BACKFILL_DAYS)
             self.logger.info(
@@ -191,19 +160,19 @@ class EventsStream(MixpanelStream):
                     first = floor
         last = today
         if self.config.get("end_date"):
-            last = min(today, _as_date(self.config["end_date"], zone))
+            last = min(today, local_date(self.config["end_date"], zone))
         return day_windows(first, last, int(self.config.get("window_days") or 1))
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Export each window, streaming, and yield its de-duplicated records."""
         tap = self.mixpanel_tap
-        skip = tap.sync_skip_reason("events")
+        skip = tap.selection.skip_reason("events")
         if skip:
             self.logger.info("Skipping the events stream: %s", skip)
             return
         client = tap.client
-        event_names = tap.export_event_names()
-        zone = self._project_zone()
+        event_names = tap.selection.export_event_names()
+        zone = project_zone(self.config.get("project_timezone"))
         tz = None if zone.key == "UTC" else zone
         self.set_bookmark_floor(self.get_starting_timestamp(context))
         windows = self.windows(context)
@@ -256,15 +225,3 @@ class EventsStream(MixpanelStream):
             count / elapsed,
             client.calls,
         )
-
-
-def _as_date(value: Any, zone: ZoneInfo) -> dt.date:
-    if isinstance(value, dt.datetime):
-        moment = value
-    elif isinstance(value, dt.date):
-        return value
-    else:
-        moment = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        return moment.date()
-    return moment.astimezone(zone).date()

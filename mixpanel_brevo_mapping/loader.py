@@ -1,0 +1,118 @@
+"""Reading a mapping file: the one parser both plugins call.
+
+Every error is one line naming the file, the line and the key, e.g.
+``mappings/mixpanel-to-brevo.yml:42: event_mapping."Sign Up": must match [A-Za-z0-9_-]+``.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from mixpanel_brevo_mapping.model import Mapping, MappingError
+
+
+def load_mapping(path: str | Path) -> Mapping:
+    """Read and validate a mapping file, raising :class:`MappingError` with file, line and key."""
+    return _load_cached(str(Path(path).resolve()))
+
+
+@lru_cache(maxsize=8)
+def _load_cached(path: str) -> Mapping:
+    display = _display_path(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        msg = f"{display}: cannot read the mapping file ({exc.strerror}); check mapping_file"
+        raise MappingError(msg) from exc
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{display}:{mark.line + 1}" if mark else display
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        msg = f"{where}: invalid YAML: {problem}"
+        raise MappingError(msg) from exc
+    duplicate = _first_duplicate_key(node, ())
+    if duplicate is not None:
+        line, loc = duplicate
+        # YAML keeps the last value silently: a mapping edited twice would lose one edit.
+        msg = f"{display}:{line}: {_key_path(loc)}: duplicate key"
+        raise MappingError(msg)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        msg = f"{display}:1: the mapping file must be a YAML mapping of sections"
+        raise MappingError(msg)
+    try:
+        return Mapping.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        loc = tuple(error["loc"])
+        line = _line_of(node, loc)
+        detail = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            detail = "unknown key (see mappings/README.md for the keys this file accepts)"
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        msg = f"{display}:{line}: {_key_path(loc)}: {detail}{more}"
+        raise MappingError(msg) from exc
+
+
+def _display_path(path: str) -> str:
+    try:
+        return str(Path(path).relative_to(Path.cwd()))
+    except ValueError:
+        return path
+
+
+def _key_path(loc: tuple[Any, ...]) -> str:
+    return ".".join(_quote_key(part) for part in loc) or "(top level)"
+
+
+def _quote_key(part: Any) -> str:
+    text = str(part)
+    return text if re.fullmatch(r"[A-Za-z0-9_$]+", text) else f'"{text}"'
+
+
+def _first_duplicate_key(
+    node: yaml.Node | None, loc: tuple[str, ...]
+) -> tuple[int, tuple[str, ...]] | None:
+    """The 1-based line and key path of the first key written twice in one YAML mapping."""
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            if key in seen:
+                return key_node.start_mark.line + 1, (*loc, key)
+            seen.add(key)
+            found = _first_duplicate_key(value_node, (*loc, key))
+            if found is not None:
+                return found
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            found = _first_duplicate_key(item, (*loc, str(index)))
+            if found is not None:
+                return found
+    return None
+
+
+def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int:
+    """The 1-based line of the deepest YAML node that ``loc`` reaches."""
+    line = node.start_mark.line + 1 if node is not None else 1
+    for part in loc:
+        if not isinstance(node, yaml.MappingNode):
+            break
+        for key_node, value_node in node.value:
+            if str(key_node.value) == str(part):
+                line = key_node.start_mark.line + 1
+                node = value_node
+                break
+        else:
+            break
+    return line

@@ -1,0 +1,134 @@
+"""The mapping file's model: the seed's YAML blocks plus this product's documented extensions.
+
+Validated with pydantic (unknown keys are errors, not ignored); :mod:`.loader` turns a
+validation error into one line naming the file, the line and the key.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+#: The Brevo resource each of the tap's streams feeds unless ``routes`` says otherwise.
+DEFAULT_ROUTES = {
+    "events": "events",
+    "profiles": "contacts",
+    "cohorts": "cohorts",
+    "cohort_members": "cohort_members",
+    "sync_checkpoints": "sync_checkpoints",
+}
+Resource = Literal["events", "contacts", "cohorts", "cohort_members", "sync_checkpoints"]
+
+#: Profile properties the target reads whatever ``property_mapping`` maps: the seed's contact
+#: fields, and ``$country_code``, which turns a local phone number into E.164.
+CONTACT_PROFILE_PROPERTIES = (
+    "$email",
+    "$phone",
+    "$country_code",
+    "$first_name",
+    "$last_name",
+)
+
+BREVO_EVENT_NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
+SyncMode = Literal["mirror", "additive"]
+#: The ``lists`` key naming the list every synced contact joins (not a cohort).
+ALL_USERS_KEY = "all_users"
+
+
+def _brevo_event_name(value: str) -> str:
+    if not BREVO_EVENT_NAME.match(value):
+        msg = f"Brevo event name {value!r} must be 1-255 characters of A-Z, a-z, 0-9, '_' or '-'"
+        raise ValueError(msg)
+    return value
+
+
+BrevoEventName = Annotated[str, AfterValidator(_brevo_event_name)]
+
+
+class MappingError(ValueError):
+    """A mapping file that cannot be used; the message is one line naming file, line and key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServiceAccount(_Strict):
+    """The seed's ``service_account`` block (credentials may also come from plugin settings)."""
+
+    username: str
+    secret: str = Field(repr=False)
+
+
+class SyncOptions(_Strict):
+    """Which data the connector syncs (the seed's ``sync`` block)."""
+
+    events: bool = True
+    profiles: bool = True
+    cohorts: bool = True
+    groups: bool = False
+
+
+class MixpanelConnector(_Strict):
+    """The seed's ``connectors.mixpanel`` block."""
+
+    enabled: bool = True
+    project_token: str | None = Field(default=None, repr=False)
+    service_account: ServiceAccount | None = None
+    project_id: str | None = None
+    data_residency: Literal["US", "EU", "IN"] = "US"
+    sync: SyncOptions = SyncOptions()
+    lists: dict[str, int] = Field(default_factory=dict)
+
+    @field_validator("project_id", mode="before")
+    @classmethod
+    def _project_id_as_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) else value
+
+    @field_validator("data_residency", mode="before")
+    @classmethod
+    def _upper_residency(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+
+class Connectors(_Strict):
+    """The ``connectors`` block; only Mixpanel is known to this product."""
+
+    mixpanel: MixpanelConnector = MixpanelConnector()
+
+
+class Mapping(_Strict):
+    """A whole mapping file."""
+
+    connectors: Connectors = Connectors()
+    event_mapping: dict[str, BrevoEventName] = Field(default_factory=dict)
+    property_mapping: dict[str, str] = Field(default_factory=dict)
+    # Extension: route a Singer stream of another name to a Brevo resource.
+    routes: dict[str, Resource] = Field(default_factory=dict)
+    # Extensions for the cohort sync: explicit cohort id -> Brevo list id, and sync modes by
+    # cohort (a `lists` key, a cohort id or name) with an optional `default`.
+    cohort_lists: dict[int, int] = Field(default_factory=dict)
+    cohort_sync_modes: dict[str, SyncMode] = Field(default_factory=dict)
+
+    @property
+    def mixpanel(self) -> MixpanelConnector:
+        """The Mixpanel connector block."""
+        return self.connectors.mixpanel
+
+    def brevo_event_name(self, mixpanel_event: str) -> str | None:
+        """The Brevo name of a Mixpanel event, or None when the mapping does not map it."""
+        return self.event_mapping.get(mixpanel_event)
+
+    def resource_of(self, stream_name: str) -> str | None:
+        """The Brevo resource a Singer stream feeds: its route, else the tap stream's default."""
+        return self.routes.get(stream_name) or DEFAULT_ROUTES.get(stream_name)
+
+    def mapped_event_names(self) -> list[str]:
+        """The Mixpanel event names the mapping maps, for the export's ``event`` filter."""
+        return sorted(self.event_mapping)
+
+    def profile_properties(self) -> list[str]:
+        """Every profile property the target may read: the mapped ones and the contact fields."""
+        return sorted({*self.property_mapping, *CONTACT_PROFILE_PROPERTIES})

@@ -1,0 +1,28 @@
+"""The tap's ``sync_checkpoints`` -> what end-of-run removals may rely on (nothing is sent)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from singer_sdk.sinks import BatchSink
+
+if TYPE_CHECKING:
+    from target_brevo_tajo.target import TargetBrevoTajo
+
+
+class SyncCheckpointsSink(BatchSink):
+    """Records each completed snapshot as soon as its record arrives."""
+
+    def __init__(self, target: TargetBrevoTajo, *args: Any, **kwargs: Any) -> None:
+        super().__init__(target, *args, **kwargs)
+        self.checkpoints = target.checkpoints
+        self._report = target.services.report
+
+    def process_record(self, record: dict, context: dict) -> None:  # noqa: ARG002
+        """Confirm the snapshot the record names; report a record that names none."""
+        problem = self.checkpoints.confirm(record)
+        if problem:
+            self._report.reject(self.stream_name, problem, record)
+
+    def process_batch(self, context: dict) -> None:
+        """Nothing is written: removals happen at the end of the run."""
