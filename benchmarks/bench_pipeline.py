@@ -51,7 +51,7 @@ from mixpanel_brevo_mapping import load_mapping
 from sandbox.demo_data import MAPPED_EVENTS, generate
 from tap_mixpanel_tajo.client import Credentials, MixpanelClient
 from tap_mixpanel_tajo.streams.export import EventsStream, to_record
-from target_brevo_tajo.client import BrevoClient
+from target_brevo_tajo.brevo.client import BrevoClient
 from target_brevo_tajo.event_payload import brevo_event_date, brevo_properties
 from target_brevo_tajo.target import TargetBrevoTajo
 
@@ -414,11 +414,9 @@ def run_target(brevo: Brevo, ledger_url: str, singer_lines: str) -> tuple[Target
     }
     target = TargetBrevoTajo(config=config, parse_env_config=False)
     if brevo.transport is not None:
-        target.services.client.close()
-        target.services.client = BrevoClient(
-            brevo.base_url, brevo.api_key, transport=brevo.transport
-        )
-    client = target.services.client
+        target.run.client.close()
+        target.run.client = BrevoClient(brevo.base_url, brevo.api_key, transport=brevo.transport)
+    client = target.run.client
     with contextlib.redirect_stdout(io.StringIO()):  # the target echoes STATE messages
         target.listen(io.StringIO(singer_lines))
     return target, sum(client.calls.values())
@@ -473,7 +471,7 @@ def compare_target(brevo: Brevo, singer_lines: str) -> tuple[TargetRun, TargetRu
             start = time.perf_counter()
             target, calls = run_target(brevo, ledger_url, singer_lines)
             seconds = time.perf_counter() - start
-            runs.append(TargetRun(calls, seconds, target.services.report.events.sent))
+            runs.append(TargetRun(calls, seconds, target.run.report.events.sent))
     start = time.perf_counter()
     calls = per_event_baseline(brevo, singer_lines)
     baseline = TargetRun(calls, time.perf_counter() - start, calls)

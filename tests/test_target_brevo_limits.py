@@ -14,9 +14,9 @@ import pytest
 import respx
 from click.testing import CliRunner
 
-from target_brevo_tajo.client import BrevoClient
+from target_brevo_tajo.brevo.client import BrevoClient
+from target_brevo_tajo.brevo.rate_budget import RateBudget, RateBudgets, bucket_of
 from target_brevo_tajo.ledger import Ledger, event_key
-from target_brevo_tajo.rate_budget import RateBudget, RateBudgets, bucket_of
 from target_brevo_tajo.target import TargetBrevoTajo
 from tests.singer_messages import event, singer_input
 
@@ -36,7 +36,7 @@ def config(mapping_file: Path, tmp_path: Path) -> dict:
 
 def run_target(config: dict, *records: dict) -> TargetBrevoTajo:
     target = TargetBrevoTajo(config=config, parse_env_config=False)
-    target.services.client._sleep = lambda _seconds: None
+    target.run.client._sleep = lambda _seconds: None
     target.listen(singer_input(*records))
     return target
 
@@ -109,8 +109,8 @@ def test_202_with_the_full_count_accepts_every_event(respx_mock, config):
 
     target = run_target(config, *purchases(5))
 
-    assert target.services.report.events.sent == 5
-    assert target.services.report.events.undetailed_shortfalls == []
+    assert target.run.report.events.sent == 5
+    assert target.run.report.events.undetailed_shortfalls == []
     assert len(ledger_keys(config, 5)) == 5
 
 
@@ -127,11 +127,11 @@ def test_202_with_a_lower_count_is_kept_as_accepted_and_reported_never_resent(
     rerun = run_target(config, *purchases(200))
 
     assert route.call_count == 1  # a resend would double the 195 Brevo queued
-    assert rerun.services.report.events.deduplicated_by_ledger == 200
-    rendered = target.services.report.render()
+    assert rerun.run.report.events.deduplicated_by_ledger == 200
+    rendered = target.run.report.render()
     assert "Brevo accepted 195 of 200 in one call and gave no detail" in rendered
     assert "Brevo accepted 195 of 200 in one call and gave no detail" in caplog.text
-    assert target.services.report.to_dict()["events"]["calls_accepted_in_part_without_detail"] == [
+    assert target.run.report.to_dict()["events"]["calls_accepted_in_part_without_detail"] == [
         {"accepted": 195, "sent": 200}
     ]
 
@@ -155,7 +155,7 @@ def test_400_failed_with_event_indices_rejects_those_events_with_brevos_message(
 
     target = run_target(config, *purchases(2))
 
-    report = target.services.report.to_dict()["events"]
+    report = target.run.report.to_dict()["events"]
     assert report["sent"] == 0
     assert report["rejected_by_reason"] == {"Brevo: identifiers: contact not found": 2}
     assert ledger_keys(config, 2) == set()
@@ -179,7 +179,7 @@ def test_207_accepts_the_rest_and_rejects_the_indexed_events(respx_mock, config)
 
     target = run_target(config, *purchases(4))
 
-    assert target.services.report.events.sent == 3
+    assert target.run.report.events.sent == 3
     assert ledger_keys(config, 4) == {event_key("Purchase", f"e-{i}") for i in (0, 1, 3)}
 
 
@@ -207,7 +207,7 @@ def test_a_call_over_brevos_cap_is_split_in_halves_and_nothing_is_dropped(
 
     sizes = [len(events_in(call.request)) for call in route.calls]
     assert sizes == [200, 100, 50, 50, 100, 50, 50]
-    assert target.services.report.events.sent == 200
+    assert target.run.report.events.sent == 200
     assert len(ledger_keys(config, 200)) == 200
 
 
@@ -220,7 +220,7 @@ def test_a_single_event_over_the_cap_is_rejected_with_brevos_reason_and_the_run_
     target = run_target(config, *purchases(2))
 
     assert route.call_count == 3  # the call, then each half once: no loop
-    assert target.services.report.events.rejected == {"Brevo: at most 0 events": 2}
+    assert target.run.report.events.rejected == {"Brevo: at most 0 events": 2}
 
 
 # -- rate budgets --------------------------------------------------------------------------------
@@ -337,11 +337,11 @@ def test_the_sync_report_shows_each_buckets_calls_budget_and_waiting(respx_mock,
 
     target = run_target(config, *purchases(3))
 
-    report = target.services.report.to_dict()
+    report = target.run.report.to_dict()
     assert report["rate_budgets"]["events"] == {
         "calls": 1,
         "budget": "10/s",
         "waited_seconds": 0.0,
         "answered_429": 0,
     }
-    assert "events budget 10/s: 1 calls" in target.services.report.render()
+    assert "events budget 10/s: 1 calls" in target.run.report.render()

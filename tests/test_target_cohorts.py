@@ -96,9 +96,9 @@ def known_contacts(config: dict, *ids: str) -> None:
 
 def run(config: dict, *records: dict, complete: dict[int, str] | None = None) -> dict:
     target = TargetBrevoTajo(config=config, parse_env_config=False)
-    target.services.client._sleep = lambda _seconds: None
+    target.run.client._sleep = lambda _seconds: None
     target.listen(cohorts_input(*records, complete=complete))
-    return {c["cohortId"]: c for c in target.services.report.to_dict()["cohorts"]}
+    return {c["cohortId"]: c for c in target.run.report.to_dict()["cohorts"]}
 
 
 ENGAGED = cohort(1, "Engaged Users (Last 7 Days)", "engaged_users")  # lists.engaged_users: 16

@@ -81,7 +81,7 @@ def run_target(
     config: dict, *records: dict, state: dict | None = None, complete_refresh: str | None = None
 ) -> TargetBrevoTajo:
     target = TargetBrevoTajo(config=config, parse_env_config=False)
-    target.services.client._sleep = lambda _seconds: None
+    target.run.client._sleep = lambda _seconds: None
     target.listen(profiles_input(*records, state=state, complete_refresh=complete_refresh))
     return target
 
@@ -130,7 +130,7 @@ def test_every_seed_mapping_line_becomes_a_typed_attribute(brevo, config):
     assert body["listIds"] == [15]  # the seed's lists.all_users
     assert body["updateExistingContacts"] is True
     assert body["emptyContactsAttributes"] is False
-    assert target.services.report.contacts.created == 1
+    assert target.run.report.contacts.created == 1
 
 
 def test_the_ledger_records_an_import_only_after_brevo_completed_it(brevo, config):
@@ -163,7 +163,7 @@ def test_a_rerun_with_no_change_makes_zero_contact_writes(brevo, config):
     )
 
     assert imported_rows(brevo) == []
-    assert target.services.report.contacts.unchanged == 2
+    assert target.run.report.contacts.unchanged == 2
 
 
 def test_changing_one_profile_updates_exactly_that_contact(brevo, config):
@@ -178,7 +178,7 @@ def test_changing_one_profile_updates_exactly_that_contact(brevo, config):
 
     assert [r["attributes"]["EXT_ID"] for r in imported_rows(brevo)] == ["user-1"]
     assert imported_rows(brevo)[0]["attributes"]["PLAN_TYPE"] == "enterprise"
-    assert target.services.report.contacts.updated == 1
+    assert target.run.report.contacts.updated == 1
 
 
 def test_bad_values_are_reported_and_the_contact_still_syncs_by_ext_id(brevo, config, tmp_path):
@@ -191,7 +191,7 @@ def test_bad_values_are_reported_and_the_contact_still_syncs_by_ext_id(brevo, co
     rows = {r["attributes"]["EXT_ID"]: r for r in imported_rows(brevo)}
     assert "email" not in rows["user-1"]
     assert "SMS" not in rows["user-2"]
-    assert target.services.report.contacts.values_rejected == {
+    assert target.run.report.contacts.values_rejected == {
         "EMAIL: invalid email": 1,
         "SMS: without a country": 1,
     }
@@ -208,7 +208,7 @@ def test_an_sms_owned_by_another_contact_is_left_out_and_reported(brevo, config)
     target = run_target(config, profile("user-1", **ADA))
 
     assert "SMS" not in imported_rows(brevo)[0]["attributes"]
-    assert target.services.report.contacts.values_rejected == {
+    assert target.run.report.contacts.values_rejected == {
         "SMS: already owned by another contact": 1
     }
 
@@ -223,7 +223,7 @@ def test_missing_attributes_are_named_not_silently_dropped(respx_mock, config):
     target = run_target(config, profile("user-1", **ADA))
 
     assert "LTV" not in imported_rows(respx_mock)[0]["attributes"]
-    assert target.services.report.contacts.missing_attributes == ["LTV"]
+    assert target.run.report.contacts.missing_attributes == ["LTV"]
 
 
 def test_missing_attributes_are_created_with_a_type_when_asked(respx_mock, config):
@@ -263,7 +263,7 @@ def test_a_merged_device_contact_takes_the_users_id_instead_of_being_duplicated(
     assert json.loads(renamed.calls.last.request.content) == {"ext_id": "user-1"}
     assert renamed.calls.last.request.url.params["identifierType"] == "ext_id"
     assert set(ledger.contacts_by_id(["$device:d1", "user-1"])) == {"user-1"}
-    assert target.services.report.contacts.merged == 1
+    assert target.run.report.contacts.merged == 1
 
 
 @pytest.mark.parametrize(
@@ -293,7 +293,7 @@ def test_profiles_gone_at_a_complete_full_refresh_follow_the_deletion_policy(
         if c.request.method in ("POST", "DELETE") and "import" not in c.request.url.path
     ]
     assert writes == ([expected_call] if expected_call else [])
-    assert target.services.report.contacts.gone_from_mixpanel == 1
+    assert target.run.report.contacts.gone_from_mixpanel == 1
 
 
 def test_an_unfinished_full_refresh_deletes_nothing(brevo, config):
@@ -307,7 +307,7 @@ def test_an_unfinished_full_refresh_deletes_nothing(brevo, config):
         state={"bookmarks": {"profiles": {"last_full_refresh": "R3"}}},
     )
 
-    assert target.services.report.contacts.gone_from_mixpanel == 0
+    assert target.run.report.contacts.gone_from_mixpanel == 0
     assert not [c for c in brevo.calls if c.request.method == "DELETE"]
 
 
@@ -319,7 +319,7 @@ def test_a_checkpoint_of_another_run_deletes_nothing(brevo, config):
         config, profile("user-1", full_refresh_id="R4", **ADA), complete_refresh="R3"
     )
 
-    assert target.services.report.contacts.gone_from_mixpanel == 0
+    assert target.run.report.contacts.gone_from_mixpanel == 0
     assert not [c for c in brevo.calls if c.request.method == "DELETE"]
 
 
@@ -363,7 +363,7 @@ def test_imports_are_filled_up_to_the_byte_cap(brevo, config):
     assert len(bodies) > 1
     assert all(len(body) <= 1200 for body in bodies)
     assert sum(len(json.loads(b)["jsonBody"]) for b in bodies) == 6
-    assert target.services.report.contacts.imports == len(bodies)
+    assert target.run.report.contacts.imports == len(bodies)
 
 
 def test_a_dry_run_reads_the_account_but_writes_nothing(respx_mock, config):
@@ -378,7 +378,5 @@ def test_a_dry_run_reads_the_account_but_writes_nothing(respx_mock, config):
     )
 
     assert [c.request.method for c in respx_mock.calls] == ["GET"]
-    assert target.services.report.contacts.created == 1
-    assert target.services.report.contacts.created_attributes == [
-        "LTV (float, dry run: not created)"
-    ]
+    assert target.run.report.contacts.created == 1
+    assert target.run.report.contacts.created_attributes == ["LTV (float, dry run: not created)"]

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from mixpanel_brevo_mapping import aliases_in
 from target_brevo_tajo.ledger import Ledger, SyncedContact, event_key
-from target_brevo_tajo.services import Settings
+from target_brevo_tajo.settings import Settings
 from target_brevo_tajo.target import TargetBrevoTajo
 from tests.singer_messages import event, singer_input
 
@@ -38,7 +38,7 @@ def config(mapping_file: Path, ledger_url: str, tmp_path: Path) -> dict:
 
 def run_target(config: dict, *records: dict, sleeps: list[float] | None = None) -> TargetBrevoTajo:
     target = TargetBrevoTajo(config=config, parse_env_config=False)
-    target.services.client._sleep = (sleeps if sleeps is not None else []).append
+    target.run.client._sleep = (sleeps if sleeps is not None else []).append
     target.listen(singer_input(*records))
     return target
 
@@ -73,7 +73,7 @@ def test_mapped_events_are_renamed_and_unmapped_ones_skipped_and_counted(respx_m
         "price": 19.99,
         "currency": "EUR",
     }
-    report = target.services.report.to_dict()["events"]
+    report = target.run.report.to_dict()["events"]
     assert report["sent"] == 2
     assert report["skipped_unmapped_by_name"] == {"Session Start": 2}
 
@@ -86,9 +86,9 @@ def test_an_insert_id_reaches_brevo_once_within_a_run_and_across_runs(respx_mock
     second = run_target(config, event("Purchase", "ins-1"), event("Purchase", "ins-2"))
 
     assert [e["event_name"] for e in sent_events(route)] == ["order_completed"] * 2
-    assert first.services.report.events.deduplicated_in_run == 1
-    assert second.services.report.events.deduplicated_by_ledger == 1
-    assert second.services.report.events.sent == 1
+    assert first.run.report.events.deduplicated_in_run == 1
+    assert second.run.report.events.deduplicated_by_ledger == 1
+    assert second.run.report.events.sent == 1
 
 
 @respx.mock(base_url=BREVO)
@@ -110,7 +110,7 @@ def test_rerun_after_a_crash_sends_only_what_brevo_had_not_accepted(respx_mock, 
     rerun = run_target(config, *records)
 
     assert len(sent_events(route)) == 3
-    assert rerun.services.report.events.deduplicated_by_ledger == 2
+    assert rerun.run.report.events.deduplicated_by_ledger == 2
 
 
 @respx.mock(base_url=BREVO)
@@ -133,7 +133,7 @@ def test_partial_batch_failure_records_accepted_events_and_reports_each_rejectio
 
     target = run_target(config, *records)
 
-    report = target.services.report.to_dict()["events"]
+    report = target.run.report.to_dict()["events"]
     assert report["sent"] == 2
     assert report["rejected_by_reason"] == {"Brevo: invalid event_date": 1}
     rejects = [json.loads(line) for line in (tmp_path / "rejects.jsonl").read_text().splitlines()]
@@ -181,7 +181,7 @@ def test_property_names_are_made_valid_and_every_change_is_reported(respx_mock, 
         "utm_source": "ad",
     }
     assert second["event_properties"] == {"mp_insert_id": "p-2", "small": 1}
-    report = target.services.report.to_dict()["events"]
+    report = target.run.report.to_dict()["events"]
     assert report["renamed_properties"] == {
         "$insert_id -> mp_insert_id": 2,
         "$browser -> mp_browser": 1,
@@ -204,9 +204,9 @@ def test_anonymous_device_events_wait_for_login_then_go_to_the_identified_contac
         event("Page View", "a-3", "$device:d1", device_id="d1"),
     )
 
-    assert first.services.report.events.skipped_anonymous == 1
+    assert first.run.report.events.skipped_anonymous == 1
     assert [e["identifiers"]["ext_id"] for e in sent_events(route)] == ["user-9", "user-9"]
-    assert second.services.report.events.attributed_to_identified_user == 1
+    assert second.run.report.events.attributed_to_identified_user == 1
 
 
 @respx.mock(base_url=BREVO)
@@ -240,7 +240,7 @@ def test_rate_limited_calls_wait_for_brevos_reset_then_succeed(respx_mock, confi
 
     assert route.call_count == 2
     assert any(7 <= s < 8 for s in sleeps)
-    assert target.services.report.retries == 1
+    assert target.run.report.retries == 1
 
 
 @respx.mock(base_url=BREVO, assert_all_called=False)
@@ -250,7 +250,7 @@ def test_dry_run_counts_everything_and_writes_nothing(respx_mock, config):
     target = run_target({**config, "dry_run": True}, event("Purchase", "d-1"))
 
     assert route.call_count == 0
-    assert target.services.report.events.sent == 1
+    assert target.run.report.events.sent == 1
     assert Ledger(config["ledger_url"]).sent_event_keys(["anything"]) == set()
 
 
@@ -269,7 +269,7 @@ def test_the_sync_report_is_written_as_json(respx_mock, config, tmp_path):
 def test_records_without_identity_are_rejected_with_a_reason(config):
     target = run_target(config, event("Purchase", "n-1", distinct_id=None))
 
-    assert target.services.report.events.rejected == {
+    assert target.run.report.events.rejected == {
         "no distinct_id: the event belongs to no contact": 1
     }
 
@@ -307,8 +307,8 @@ def test_original_id_merge_events_attribute_an_anonymous_ids_events_to_the_user(
     )
 
     assert [e["identifiers"]["ext_id"] for e in sent_events(route)] == ["user-7"]
-    assert target.services.report.events.identity_events == 1
-    assert target.services.report.events.skipped_unmapped == {}
+    assert target.run.report.events.identity_events == 1
+    assert target.run.report.events.skipped_unmapped == {}
 
 
 def test_every_kind_of_identity_merge_names_its_canonical_id():

@@ -50,7 +50,7 @@ def test_an_anonymous_contact_becomes_the_user_who_logged_in_not_a_second_contac
     (contact,) = contacts(sandbox)
     assert contact["attributes"]["EXT_ID"] == "user-1"
     assert contact["email"] == "anon@example.com"
-    assert target.services.report.contacts.merged == 1
+    assert target.run.report.contacts.merged == 1
 
 
 def test_every_request_the_target_sends_passes_the_sandboxs_spec_checks(sandbox, config):

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from singer_sdk.sinks import BatchSink
-
-if TYPE_CHECKING:
-    from target_brevo_tajo.target import TargetBrevoTajo
+from target_brevo_tajo.sinks.base import BrevoSink
 
 
-class SyncCheckpointsSink(BatchSink):
+class SyncCheckpointsSink(BrevoSink):
     """Records each completed snapshot as soon as its record arrives."""
 
-    def __init__(self, target: TargetBrevoTajo, *args: Any, **kwargs: Any) -> None:
-        super().__init__(target, *args, **kwargs)
-        self.checkpoints = target.checkpoints
-        self._report = target.services.report
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.checkpoints = self.writers.checkpoints
+        self._report = self.writers.report
 
     def process_record(self, record: dict, context: dict) -> None:  # noqa: ARG002
         """Confirm the snapshot the record names; report a record that names none."""

@@ -1,22 +1,19 @@
-"""Mixpanel cohorts and their members -> Brevo lists (the work is :class:`ListSync`'s)."""
+"""Mixpanel cohorts and their members -> Brevo lists (the work is :class:`ListWriter`'s)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from singer_sdk.sinks import BatchSink
-
-if TYPE_CHECKING:
-    from target_brevo_tajo.target import TargetBrevoTajo
+from target_brevo_tajo.sinks.base import BrevoSink
 
 
-class CohortsSink(BatchSink):
+class CohortsSink(BrevoSink):
     """Registers each cohort to sync (name, list, mode) as soon as its record arrives."""
 
-    def __init__(self, target: TargetBrevoTajo, *args: Any, **kwargs: Any) -> None:
-        super().__init__(target, *args, **kwargs)
-        self.lists = target.services.lists
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lists = self.writers.lists
 
     def process_record(self, record: dict, context: dict) -> None:  # noqa: ARG002
         """Members of this cohort follow its record: register it now, not at the drain."""
@@ -27,14 +24,14 @@ class CohortsSink(BatchSink):
         self.lists.add_waiting()
 
 
-class CohortMembersSink(BatchSink):
+class CohortMembersSink(BrevoSink):
     """Adds each batch's cohort members to the cohort's list."""
 
     MAX_SIZE_DEFAULT = 10000
 
-    def __init__(self, target: TargetBrevoTajo, *args: Any, **kwargs: Any) -> None:
-        super().__init__(target, *args, **kwargs)
-        self.lists = target.services.lists
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lists = self.writers.lists
 
     def start_batch(self, context: dict) -> None:
         """Members by cohort."""
@@ -45,9 +42,7 @@ class CohortMembersSink(BatchSink):
         if record.get("distinct_id") and record.get("cohort_id") is not None:
             context["members"][int(record["cohort_id"])][str(record["distinct_id"])] = record
         else:
-            self.lists.services.report.reject(
-                "cohort_members", "no cohort_id or distinct_id", record
-            )
+            self.writers.report.reject("cohort_members", "no cohort_id or distinct_id", record)
 
     def process_batch(self, context: dict) -> None:
         """Add the batch's members to their lists; returns once Brevo has them."""

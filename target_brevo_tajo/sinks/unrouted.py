@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from singer_sdk.sinks import BatchSink
-
-if TYPE_CHECKING:
-    from target_brevo_tajo.target import TargetBrevoTajo
+from target_brevo_tajo.sinks.base import BrevoSink
 
 
-class UnroutedSink(BatchSink):
+class UnroutedSink(BrevoSink):
     """Counts the records of a stream with no Brevo destination so the report can name it."""
 
-    def __init__(self, target: TargetBrevoTajo, *args: Any, **kwargs: Any) -> None:
-        super().__init__(target, *args, **kwargs)
-        self._report = target.services.report
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._report = self.writers.report
         self.logger.warning(
             "Stream %r is not routed to a Brevo resource; its records will be counted and "
             "ignored (route it with `routes:` in the mapping file)",

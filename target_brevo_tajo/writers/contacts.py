@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from mixpanel_brevo_mapping import Mapping
 from target_brevo_tajo.batching import fill_calls
+from target_brevo_tajo.brevo import BrevoClient, BrevoLists, ContactImports
 from target_brevo_tajo.contact_attributes import (
     AttributeType,
     ConversionError,
@@ -24,15 +27,19 @@ from target_brevo_tajo.contact_attributes import (
     to_brevo_value,
 )
 from target_brevo_tajo.event_payload import encode_json
-from target_brevo_tajo.ledger import SyncedContact
-
-if TYPE_CHECKING:
-    from target_brevo_tajo.services import Services
+from target_brevo_tajo.ledger import Ledger, SyncedContact
+from target_brevo_tajo.report import SyncReport
+from target_brevo_tajo.settings import Settings
 
 EXT_ID = "EXT_ID"
 SMS = "SMS"
 EMAIL_TARGET = "EMAIL"  # the seed maps `$email: email`: the contact's identifier
 _IMPORT_ENVELOPE_BYTES = 256
+ALL_USERS_LIST = "all_users"
+DEFAULT_FOLDER_NAME = "Mixpanel"
+DEFAULT_LIST_NAME = "Mixpanel users"
+
+logger = logging.getLogger("target-brevo-tajo")
 
 
 @dataclass
@@ -83,14 +90,16 @@ class AccountAttributes:
     either created (``create_missing_attributes``) or named in a warning and the report.
     """
 
-    def __init__(self, services: Services) -> None:
-        self._services = services
+    def __init__(self, client: BrevoClient, settings: Settings, report: SyncReport) -> None:
+        self._client = client
+        self._settings = settings
+        self._report = report.contacts
         self._types: dict[str, AttributeType] | None = None
         self._unavailable: set[str] = set()
 
     def _load(self) -> dict[str, AttributeType]:
         if self._types is None:
-            listed = self._services.client.call("GET", "/contacts/attributes")
+            listed = self._client.call("GET", "/contacts/attributes")
             self._types = {
                 str(item["name"]).upper(): AttributeType(
                     name=str(item["name"]).upper(),
@@ -112,27 +121,25 @@ class AccountAttributes:
     def ensure(self, samples: dict[str, Any]) -> None:
         """Create (or warn about) the mapped attributes the account lacks; ``samples`` by name."""
         types = self._load()
-        report = self._services.report.contacts
+        report = self._report
         for name, sample in samples.items():
             if name in types or name in self._unavailable:
                 continue
-            if not self._services.settings.create_missing_attributes:
+            if not self._settings.create_missing_attributes:
                 self._unavailable.add(name)
                 report.missing_attributes.append(name)
-                self._services.logger.warning(
+                logger.warning(
                     "Brevo has no contact attribute %s: its values are left out (create it in "
                     "Brevo, or set create_missing_attributes: true)",
                     name,
                 )
                 continue
             kind = infer_type(sample)
-            if self._services.settings.dry_run:  # typed as it would be, nothing created
+            if self._settings.dry_run:  # typed as it would be, nothing created
                 types[name] = AttributeType(name=name, type=kind)
                 report.created_attributes.append(f"{name} ({kind}, dry run: not created)")
                 continue
-            self._services.client.call(
-                "POST", f"/contacts/attributes/normal/{name}", json={"type": kind}
-            )
+            self._client.call("POST", f"/contacts/attributes/normal/{name}", json={"type": kind})
             types[name] = AttributeType(name=name, type=kind)
             report.created_attributes.append(f"{name} ({kind})")
 
@@ -144,10 +151,41 @@ class ContactWriter:
     contact yet is created exactly as a profile would be.
     """
 
-    def __init__(self, services: Services) -> None:
-        self.services = services
-        self.attributes = AccountAttributes(services)
-        self._report = services.report.contacts
+    def __init__(
+        self,
+        *,
+        client: BrevoClient,
+        imports: ContactImports,
+        lists: BrevoLists,
+        ledger: Ledger,
+        mapping: Mapping,
+        settings: Settings,
+        report: SyncReport,
+    ) -> None:
+        self._client = client
+        self._imports = imports
+        self._lists = lists
+        self._ledger = ledger
+        self._mapping = mapping
+        self._settings = settings
+        self._run_report = report
+        self._report = report.contacts
+        self.attributes = AccountAttributes(client, settings, report)
+        self.full_refresh_ids: set[str] = set()  # the refreshes this run's profiles came from
+        self._list_ids: list[int] | None = None
+
+    def list_ids(self) -> list[int]:
+        """The list every synced contact joins: the mapping's ``lists.all_users``.
+
+        Brevo's import needs a list. Without ``all_users`` a "Mixpanel users" list (in a
+        "Mixpanel" folder) is found or created once.
+        """
+        if self._list_ids is None:
+            configured = self._mapping.mixpanel.lists.get(ALL_USERS_LIST)
+            self._list_ids = [
+                configured or self._lists.find_or_create(DEFAULT_LIST_NAME, DEFAULT_FOLDER_NAME)
+            ]
+        return self._list_ids
 
     def write(
         self, records: list[dict[str, Any]], extra_list_ids: tuple[int, ...] = ()
@@ -161,10 +199,11 @@ class ContactWriter:
             return []
         self.attributes.ensure(self._samples(records))
         rows = [row for row in map(self._to_row, records) if row is not None]
+        self.full_refresh_ids.update(row.full_refresh_id for row in rows if row.full_refresh_id)
         self._carry_over_merged_contacts(rows)
-        known = self.services.ledger.contacts_by_id(row.distinct_id for row in rows)
+        known = self._ledger.contacts_by_id(row.distinct_id for row in rows)
         self._drop_sms_owned_by_others(rows)
-        list_ids = self.services.contact_list_ids()
+        list_ids = self.list_ids()
         changed: list[ContactRow] = []
         unchanged: list[ContactRow] = []
         for row in rows:
@@ -179,7 +218,7 @@ class ContactWriter:
                 changed.append(row)
         self._report.unchanged += len(unchanged)
         for refresh_id in {row.full_refresh_id for row in unchanged if row.full_refresh_id}:
-            self.services.ledger.mark_listed_in_refresh(
+            self._ledger.mark_listed_in_refresh(
                 (row.distinct_id for row in unchanged if row.full_refresh_id == refresh_id),
                 refresh_id,
             )
@@ -191,10 +230,7 @@ class ContactWriter:
 
     def _targets(self) -> dict[str, str]:
         """``property_mapping`` with Brevo's upper-case attribute names."""
-        return {
-            source: target.upper()
-            for source, target in self.services.mapping.property_mapping.items()
-        }
+        return {source: target.upper() for source, target in self._mapping.property_mapping.items()}
 
     def _samples(self, records: Any) -> dict[str, Any]:
         """A value of each mapped attribute, to type the attributes it creates.
@@ -249,7 +285,7 @@ class ContactWriter:
     def _reject_value(self, record: dict[str, Any], target: str, error: ConversionError) -> None:
         """A value Brevo would refuse: reported with the record; the contact syncs without it."""
         self._report.values_rejected[f"{target}: {error.kind}"] += 1
-        self.services.report.reject("profiles", f"{target} left out: {error}", record)
+        self._run_report.reject("profiles", f"{target} left out: {error}", record)
 
     # Identity -----------------------------------------------------------------------------
 
@@ -258,9 +294,9 @@ class ContactWriter:
 
         Without this a profile now known under its merged id would create a second contact.
         """
-        ledger = self.services.ledger
+        ledger = self._ledger
         aliases = ledger.aliases_of(row.distinct_id for row in rows)
-        if not aliases or self.services.settings.dry_run:
+        if not aliases or self._settings.dry_run:
             return
         synced_aliases = ledger.contacts_by_id(aliases)
         if not synced_aliases:
@@ -273,7 +309,7 @@ class ContactWriter:
             if row.distinct_id in already_synced:
                 continue
             for old_id in by_canonical.get(row.distinct_id, [])[:1]:
-                response = self.services.client.request(
+                response = self._client.request(
                     "PUT",
                     f"/contacts/{old_id}",
                     params={"identifierType": "ext_id"},
@@ -287,7 +323,7 @@ class ContactWriter:
     def _drop_sms_owned_by_others(self, rows: list[ContactRow]) -> None:
         """Brevo refuses an SMS number that belongs to another contact; say so, sync the rest."""
         numbers = {row.sms: row for row in rows if row.sms}
-        owners = self.services.ledger.sms_owners(numbers)
+        owners = self._ledger.sms_owners(numbers)
         claimed: dict[str, str] = {}
         for row in rows:
             number = row.sms
@@ -297,7 +333,7 @@ class ContactWriter:
             if owner and owner != row.distinct_id:
                 del row.attributes[SMS]
                 self._report.values_rejected["SMS: already owned by another contact"] += 1
-                self.services.report.reject(
+                self._run_report.reject(
                     "profiles",
                     f"SMS left out: {number} already belongs to contact {owner}",
                     row.record,
@@ -314,7 +350,7 @@ class ContactWriter:
         return fill_calls(
             rows,
             lambda row: row.encoded,
-            max_bytes=self.services.settings.contacts_import_max_bytes,
+            max_bytes=self._settings.contacts_import_max_bytes,
             envelope_bytes=_IMPORT_ENVELOPE_BYTES,
         )
 
@@ -327,7 +363,7 @@ class ContactWriter:
     ) -> None:
         """One import call, awaited; the ledger records it only once Brevo completed it."""
         created = sum(1 for row in rows if row.distinct_id not in known and not row.renamed_from)
-        if self.services.settings.dry_run:
+        if self._settings.dry_run:
             self._count_imported(rows, created)
             return
         body = (
@@ -338,12 +374,11 @@ class ContactWriter:
             + b',"updateExistingContacts":true,"emptyContactsAttributes":false'
             + b',"disableNotification":true}'
         )
-        started = self.services.client.call("POST", "/contacts/import", content=body)
-        process = self.services.await_process(int(started["processId"]))
+        process = self._imports.run(body)
         for counter, count in ((process.get("info") or {}).get("import") or {}).items():
             if isinstance(count, int) and count:
                 self._report.import_issues[counter] += count
-        self.services.ledger.record_contacts(row.synced(list_ids) for row in rows)
+        self._ledger.record_contacts(row.synced(list_ids) for row in rows)
         self._count_imported(rows, created)
 
     def _count_imported(self, rows: list[ContactRow], created: int) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from target_brevo_tajo.rate_budget import RateBudgets
+from target_brevo_tajo.brevo.rate_budget import RateBudgets
 
 DEFAULT_BASE_URL = "https://api.brevo.com/v3"
 RETRIABLE_STATUSES = frozenset({500, 502, 503, 504})
@@ -84,7 +84,7 @@ def _error_detail(response: httpx.Response) -> str:
 class BrevoClient:
     """A small httpx client for Brevo API v3 that paces itself to Brevo's rate budgets.
 
-    Each call first takes a slot of its bucket's budget (:mod:`rate_budget`), so Brevo rarely
+    Each call first takes a slot of its bucket's budget (:mod:`.rate_budget`), so Brevo rarely
     has to answer 429; when it does, the answer's reset header says how long to wait. 5xx answers
     and network errors are retried with exponential backoff and jitter.
     """

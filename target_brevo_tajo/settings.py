@@ -1,0 +1,297 @@
+"""The target's settings: declared once, as the config schema, and read once, typed.
+
+``CONFIG_SCHEMA`` is the one source: ``--about``, Meltano's ``meltano.yml`` (checked by a test) and
+the README tables (generated) follow it, and :class:`Settings` takes its defaults from it.
+"""
+
+from __future__ import annotations
+
+from collections import abc
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal, get_type_hints
+
+from singer_sdk import typing as th
+
+from target_brevo_tajo.brevo.client import DEFAULT_BASE_URL
+
+CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
+    th.Property(
+        "api_key",
+        th.StringType,
+        required=True,
+        secret=True,
+        title="Brevo API key",
+        description="A Brevo API v3 key (Brevo > SMTP & API > API keys), sent as `api-key`.",
+    ),
+    th.Property(
+        "base_url",
+        th.StringType,
+        default=DEFAULT_BASE_URL,
+        title="Brevo base URL",
+        description="Brevo API v3 base URL. Change it only for the local sandbox or a proxy.",
+    ),
+    th.Property(
+        "mapping_file",
+        th.StringType,
+        title="Mapping file",
+        description=(
+            "Path to the mapping YAML in the seed format (`event_mapping`, "
+            "`property_mapping`, `connectors.mixpanel.lists`). Without it no event is mapped, "
+            "so every event is skipped and counted."
+        ),
+    ),
+    th.Property(
+        "ledger_url",
+        th.StringType,
+        title="Sync ledger URL",
+        description=(
+            "SQLAlchemy URL of the sync ledger that remembers what Brevo accepted. Default: "
+            "a SQLite file `.meltano/brevo-sync-ledger.sqlite` (or in the working directory). "
+            "Use a Postgres URL when several workers share one Brevo account."
+        ),
+    ),
+    th.Property(
+        "dry_run",
+        th.BooleanType,
+        default=False,
+        title="Dry run",
+        description="Map and count everything but write nothing to Brevo or the ledger.",
+    ),
+    th.Property(
+        "anonymous_events",
+        th.StringType,
+        default="skip",
+        allowed_values=["skip", "send"],
+        title="Anonymous events",
+        description=(
+            "Events of `$device:` ids whose user the ledger does not know: `skip` (counted; "
+            "Mixpanel re-exports them under the user id once the device logs in, within "
+            "the tap's lookback) or `send` (ext_id = the `$device:` id, creating anonymous "
+            "contacts in Brevo)."
+        ),
+    ),
+    th.Property(
+        "events_batch_size",
+        th.IntegerType,
+        default=200,
+        title="Events per batch call",
+        description=(
+            "Most events in one `POST /events/batch` call. Brevo's documented cap, and the "
+            "default, is 200 (developers.brevo.com, Event endpoints); more is refused."
+        ),
+    ),
+    th.Property(
+        "events_batch_max_bytes",
+        th.IntegerType,
+        default=524_288,
+        title="Bytes per batch call",
+        description=(
+            "Largest JSON body of one `POST /events/batch` call. Brevo's documented cap, and "
+            "the default, is 512 KB (524288 bytes); more is refused."
+        ),
+    ),
+    th.Property(
+        "brevo_rate_tier",
+        th.StringType,
+        default="general",
+        allowed_values=["general", "advanced", "extended"],
+        title="Brevo rate-limit tier",
+        description=(
+            "The account's API rate limits before Brevo's `x-sib-ratelimit-*` headers say "
+            "otherwise (developers.brevo.com, API limits): `general` (contacts and events "
+            "10 calls/s each, every other endpoint 100 calls/hour), `advanced` (20/s, "
+            "200/hour) or `extended` (60/s, 600/hour). The target paces its calls to them."
+        ),
+    ),
+    th.Property(
+        "create_missing_attributes",
+        th.BooleanType,
+        default=False,
+        title="Create missing attributes",
+        description=(
+            "Create the mapped contact attributes the Brevo account lacks (typed from the "
+            "first values seen). When false, the run warns and names them: Brevo would "
+            "otherwise drop their values silently."
+        ),
+    ),
+    th.Property(
+        "deletion_policy",
+        th.StringType,
+        default="keep",
+        allowed_values=["keep", "unlist", "delete"],
+        title="Deletion policy",
+        description=(
+            "Profiles gone from Mixpanel at a complete full refresh: `keep` (count them), "
+            "`unlist` (remove them from the lists this product manages) or `delete` (delete "
+            "the Brevo contact, e.g. for GDPR deletions made in Mixpanel)."
+        ),
+    ),
+    th.Property(
+        "contacts_import_max_bytes",
+        th.IntegerType,
+        default=8_000_000,
+        title="Bytes per contact import",
+        description=(
+            "Largest `POST /contacts/import` body (Brevo: 10 MB max, ~8 MB advised); more "
+            "than 10000000 is refused."
+        ),
+    ),
+    th.Property(
+        "import_poll_seconds",
+        th.NumberType,
+        default=5,
+        title="First import poll (seconds)",
+        description=(
+            "Wait before the first check of an import's progress; later waits double up to "
+            "a minute (process checks share Brevo's 100-requests-an-hour bucket)."
+        ),
+    ),
+    th.Property(
+        "import_timeout_seconds",
+        th.NumberType,
+        default=3600,
+        title="Import timeout (seconds)",
+        description="How long to wait for one Brevo import to complete before failing.",
+    ),
+    th.Property(
+        "cohort_sync_mode",
+        th.StringType,
+        default="mirror",
+        allowed_values=["mirror", "additive"],
+        title="Cohort sync mode",
+        description=(
+            "Default for cohorts the mapping's `cohort_sync_modes` does not set: `mirror` "
+            "(the list equals the cohort: members who left are removed) or `additive` "
+            "(members are only added)."
+        ),
+    ),
+    th.Property(
+        "cohort_list_folder",
+        th.StringType,
+        default="Mixpanel cohorts",
+        title="Folder for cohort lists",
+        description=(
+            "Brevo folder where a list named after the cohort is created for a synced cohort "
+            "that the mapping gives no list."
+        ),
+    ),
+    th.Property(
+        "list_reconcile_days",
+        th.NumberType,
+        default=7,
+        title="List reconciliation (days)",
+        description=(
+            "Every this many days each cohort's list is read back from Brevo and changes "
+            "made there by hand are repaired (0 = every run)."
+        ),
+    ),
+    th.Property(
+        "ledger_retention_days",
+        th.IntegerType,
+        default=35,
+        title="Ledger retention (days)",
+        description=(
+            "Sent events older than this are forgotten by the ledger. Keep it longer than "
+            "the tap's lookback and any backfill you may rerun."
+        ),
+    ),
+    th.Property(
+        "max_retries",
+        th.IntegerType,
+        default=5,
+        title="Max retries",
+        description="Retries of a Brevo call on 429, 5xx or a network error.",
+    ),
+    th.Property(
+        "max_retry_wait_seconds",
+        th.NumberType,
+        default=60,
+        title="Longest single wait (seconds)",
+        description=(
+            "Cap on one backoff wait after a 5xx answer or a network error. Waits for "
+            "Brevo's rate budgets follow its reset header instead (at most one window)."
+        ),
+    ),
+    th.Property(
+        "report_file",
+        th.StringType,
+        title="Sync report file",
+        description="Where to write the end-of-run sync report as JSON (optional).",
+    ),
+    th.Property(
+        "rejects_file",
+        th.StringType,
+        title="Rejects file",
+        description="JSON-lines file receiving every rejected record with its reason.",
+    ),
+).to_dict()
+
+# Brevo's documented caps (reference/brevo-api.md sections 2 and 4): a setting above one would
+# fail every call it shapes, so it is refused at start-up instead.
+DOCUMENTED_CAPS: dict[str, tuple[int, str]] = {
+    "events_batch_size": (200, "events per POST /events/batch call"),
+    "events_batch_max_bytes": (524_288, "bytes (512 KB) per POST /events/batch body"),
+    "contacts_import_max_bytes": (10_000_000, "bytes (10 MB) per POST /contacts/import body"),
+}
+SCHEMA_DEFAULTS: dict[str, Any] = {
+    name: spec["default"] for name, spec in CONFIG_SCHEMA["properties"].items() if "default" in spec
+}
+
+
+class SettingsError(ValueError):
+    """A setting value the target cannot run with; the message is one line saying what to do."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of ``CONFIG_SCHEMA``, typed once; defaults come from the schema."""
+
+    api_key: str = field(repr=False)
+    base_url: str
+    mapping_file: str | None
+    ledger_url: str | None = field(repr=False)  # may carry a password
+    dry_run: bool
+    anonymous_events: Literal["skip", "send"]
+    events_batch_size: int
+    events_batch_max_bytes: int
+    brevo_rate_tier: Literal["general", "advanced", "extended"]
+    create_missing_attributes: bool
+    deletion_policy: Literal["keep", "unlist", "delete"]
+    contacts_import_max_bytes: int
+    import_poll_seconds: float
+    import_timeout_seconds: float
+    cohort_sync_mode: Literal["mirror", "additive"]
+    cohort_list_folder: str
+    list_reconcile_days: float
+    ledger_retention_days: int
+    max_retries: int
+    max_retry_wait_seconds: float
+    report_file: str | None
+    rejects_file: str | None
+
+    @classmethod
+    def from_config(cls, config: abc.Mapping[str, Any]) -> Settings:
+        """The settings of a validated config, each as its field's type.
+
+        The SDK reads JSON numbers from a config file as Decimal: numbers become the int or
+        float the field declares. A setting left out or null takes the schema's default.
+        """
+        types = get_type_hints(cls)
+        values: dict[str, Any] = {}
+        for setting in fields(cls):
+            name = setting.name
+            value = config.get(name)
+            if value is None:
+                value = SCHEMA_DEFAULTS.get(name)
+            kind = types[name]
+            values[name] = (
+                kind(value) if value is not None and kind in (int, float, bool) else value
+            )
+        for name, (cap, unit) in DOCUMENTED_CAPS.items():
+            if values[name] > cap:
+                msg = (
+                    f"{name} is {values[name]}, above Brevo's documented cap of {cap} {unit}; "
+                    f"set it to {cap} or less"
+                )
+                raise SettingsError(msg)
+        return cls(**values)

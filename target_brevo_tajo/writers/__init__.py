@@ -1,0 +1,25 @@
+"""One writer per Brevo resource; the target wires them, the sinks hand them records."""
+
+from dataclasses import dataclass
+
+from target_brevo_tajo.checkpoints import SyncCheckpoints
+from target_brevo_tajo.report import SyncReport
+from target_brevo_tajo.writers.contacts import ContactWriter
+from target_brevo_tajo.writers.deletions import DeletionWriter
+from target_brevo_tajo.writers.events import EventWriter
+from target_brevo_tajo.writers.lists import ListWriter
+
+
+@dataclass(frozen=True)
+class Writers:
+    """The run's writers, and what the sinks report to or confirm."""
+
+    events: EventWriter
+    contacts: ContactWriter
+    lists: ListWriter
+    deletions: DeletionWriter
+    checkpoints: SyncCheckpoints
+    report: SyncReport
+
+
+__all__ = ["ContactWriter", "DeletionWriter", "EventWriter", "ListWriter", "Writers"]
