@@ -7,6 +7,7 @@ before the next call is made, so a killed run loses at most the acknowledgement 
 Losing the ledger costs API calls, never correctness of what Mixpanel holds.
 
 SQLAlchemy Core: a SQLite file by default, any SQLAlchemy URL (e.g. Postgres) for shared runs.
+Alembic migrations bring its tables to the current schema whenever a ledger is opened.
 """
 
 from __future__ import annotations
@@ -21,40 +22,16 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from target_brevo_tajo.ledger.migrate import upgrade_to_head
+from target_brevo_tajo.ledger.schema import (
+    cohort_lists,
+    contacts,
+    identities,
+    list_members,
+    sent_events,
+)
+
 _QUERY_CHUNK = 500
-
-metadata = sa.MetaData()
-
-sent_events = sa.Table(
-    "sent_events",
-    metadata,
-    sa.Column("event_key", sa.String(32), primary_key=True),
-    sa.Column("insert_id", sa.String(255), nullable=False),
-    sa.Column("event_name", sa.String(255), nullable=False),
-    sa.Column("event_time", sa.DateTime(timezone=True), nullable=False, index=True),
-    sa.Column("sent_at", sa.DateTime(timezone=True), nullable=False),
-)
-
-contacts = sa.Table(
-    "contacts",
-    metadata,
-    sa.Column("distinct_id", sa.String(255), primary_key=True),
-    sa.Column("email", sa.String(255), index=True),
-    sa.Column("sms", sa.String(32), index=True),
-    sa.Column("attributes_hash", sa.String(64)),
-    # The full refresh (the tap's refresh id) in which Mixpanel last listed this profile.
-    sa.Column("last_full_refresh", sa.String(40)),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-)
-
-# Identity merges: an alias distinct id ("$device:<id>", an $anon_id, an alias) -> canonical id.
-identities = sa.Table(
-    "identities",
-    metadata,
-    sa.Column("alias_id", sa.String(255), primary_key=True),
-    sa.Column("canonical_id", sa.String(255), nullable=False, index=True),
-    sa.Column("seen_at", sa.DateTime(timezone=True), nullable=False),
-)
 
 
 @dataclass(frozen=True)
@@ -79,24 +56,6 @@ class SyncedContact:
         }
 
 
-list_members = sa.Table(
-    "list_members",
-    metadata,
-    sa.Column("list_id", sa.BigInteger, primary_key=True),
-    sa.Column("distinct_id", sa.String(255), primary_key=True),
-    sa.Column("added_at", sa.DateTime(timezone=True), nullable=False),
-)
-
-cohort_lists = sa.Table(
-    "cohort_lists",
-    metadata,
-    sa.Column("cohort_id", sa.BigInteger, primary_key=True),
-    sa.Column("list_id", sa.BigInteger, nullable=False),
-    sa.Column("cohort_name", sa.String(255)),
-    sa.Column("reconciled_at", sa.DateTime(timezone=True)),
-)
-
-
 def event_key(event_name: str, insert_id: str) -> str:
     """The ledger key of one Mixpanel event: the same ``$insert_id`` under the same name."""
     digest = hashlib.blake2b(f"{event_name}\x1f{insert_id}".encode(), digest_size=16)
@@ -119,7 +78,7 @@ def _now() -> dt.datetime:
 
 
 class Ledger:
-    """Reads and writes the ledger tables; creates them on first use."""
+    """Reads and writes the ledger tables; migrates them to the current schema on opening."""
 
     def __init__(self, url: str | None = None, *, read_only: bool = False) -> None:
         self.url = url or default_ledger_url()
@@ -130,7 +89,8 @@ class Ledger:
             if ":memory:" in self.url or self.url == "sqlite://":
                 options["poolclass"] = sa.pool.StaticPool  # one shared in-memory database
         self.engine = sa.create_engine(self.url, **options)
-        metadata.create_all(self.engine)
+        # Also in a dry run: its reads need the tables; only data writes are rolled back.
+        upgrade_to_head(self.engine)
 
     def close(self) -> None:
         """Release connections."""

@@ -1,0 +1,86 @@
+"""Bring a ledger database to the current schema with Alembic whenever a ledger is opened.
+
+The migration environment ships inside this package (``migrations/``), so no ``alembic.ini`` is
+needed: the configuration is built here and the ledger's own connection is handed to ``env.py``.
+
+Ledgers written before migrations existed hold the first release's tables and no version table.
+They are recognised by those tables and stamped at the baseline revision, which creates exactly
+those tables, so upgrading them keeps every row.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+
+SCRIPT_LOCATION = "target_brevo_tajo.ledger:migrations"
+BASELINE = "0001"
+
+# Alembic's own table: one row per head, holding its revision.
+_version_table = sa.table("alembic_version", sa.column("version_num"))
+
+# The tables and columns the first release created with ``metadata.create_all``; never edit.
+_BASELINE_TABLES: dict[str, frozenset[str]] = {
+    "sent_events": frozenset({"event_key", "insert_id", "event_name", "event_time", "sent_at"}),
+    "contacts": frozenset(
+        {"distinct_id", "email", "sms", "attributes_hash", "last_full_refresh", "updated_at"}
+    ),
+    "identities": frozenset({"alias_id", "canonical_id", "seen_at"}),
+    "list_members": frozenset({"list_id", "distinct_id", "added_at"}),
+    "cohort_lists": frozenset({"cohort_id", "list_id", "cohort_name", "reconciled_at"}),
+}
+
+
+class LedgerSchemaError(RuntimeError):
+    """The database holds some of the ledger's tables, but not as any release wrote them."""
+
+
+def alembic_config(connection: sa.Connection | None = None) -> Config:
+    """Alembic's configuration, built in code; ``env.py`` migrates ``connection``.
+
+    Without a connection it serves only to write a new revision (see ``migrations/env.py``).
+    """
+    config = Config()
+    config.set_main_option("script_location", SCRIPT_LOCATION)
+    config.attributes["connection"] = connection
+    return config
+
+
+def upgrade_to_head(engine: sa.Engine) -> None:
+    """Migrate to the newest revision in one connection, adopting an unversioned ledger first.
+
+    Everything commits together where the database has transactional DDL (Postgres). A ledger
+    already at the newest revision is left without running Alembic, which keeps the common
+    start fast and its log quiet.
+    """
+    with engine.begin() as conn:
+        config = alembic_config(conn)
+        tables = set(sa.inspect(conn).get_table_names())
+        if _version_table.name in tables:
+            current = conn.execute(sa.select(_version_table.c.version_num)).scalars().all()
+            if current == [ScriptDirectory.from_config(config).get_current_head()]:
+                return
+        elif tables & _BASELINE_TABLES.keys():
+            _check_baseline(conn, tables)
+            command.stamp(config, BASELINE)
+        command.upgrade(config, "head")
+
+
+def _check_baseline(conn: sa.Connection, tables: set[str]) -> None:
+    """Refuse to stamp a database that has only some of the first release's tables or columns."""
+    inspector = sa.inspect(conn)
+    problems: list[str] = []
+    for table, columns in _BASELINE_TABLES.items():
+        if table not in tables:
+            problems.append(f"no table {table}")
+        elif lacking := columns - {column["name"] for column in inspector.get_columns(table)}:
+            problems.append(f"no column {', '.join(sorted(lacking))} in {table}")
+    if problems:
+        url = conn.engine.url.render_as_string(hide_password=True)
+        msg = (
+            f"{url} has sync ledger tables without a version table, but {'; '.join(problems)}: "
+            "not a ledger any release wrote; point ledger_url at another database"
+        )
+        raise LedgerSchemaError(msg)

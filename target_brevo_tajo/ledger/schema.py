@@ -1,0 +1,60 @@
+"""The ledger's tables as its queries see them.
+
+Migrations, not this module, create and change them in a database: a change here goes with a
+new revision in ``migrations/versions``, and a test checks that the migrations at head build
+exactly these tables.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+sent_events = sa.Table(
+    "sent_events",
+    metadata,
+    sa.Column("event_key", sa.String(32), primary_key=True),
+    sa.Column("insert_id", sa.String(255), nullable=False),
+    sa.Column("event_name", sa.String(255), nullable=False),
+    sa.Column("event_time", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("sent_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+contacts = sa.Table(
+    "contacts",
+    metadata,
+    sa.Column("distinct_id", sa.String(255), primary_key=True),
+    sa.Column("email", sa.String(255), index=True),
+    sa.Column("sms", sa.String(32), index=True),
+    sa.Column("attributes_hash", sa.String(64)),
+    # The full refresh (the tap's refresh id) in which Mixpanel last listed this profile.
+    sa.Column("last_full_refresh", sa.String(40)),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# Identity merges: an alias distinct id ("$device:<id>", an $anon_id, an alias) -> canonical id.
+identities = sa.Table(
+    "identities",
+    metadata,
+    sa.Column("alias_id", sa.String(255), primary_key=True),
+    sa.Column("canonical_id", sa.String(255), nullable=False, index=True),
+    sa.Column("seen_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+list_members = sa.Table(
+    "list_members",
+    metadata,
+    sa.Column("list_id", sa.BigInteger, primary_key=True),
+    sa.Column("distinct_id", sa.String(255), primary_key=True),
+    sa.Column("added_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+cohort_lists = sa.Table(
+    "cohort_lists",
+    metadata,
+    sa.Column("cohort_id", sa.BigInteger, primary_key=True),
+    sa.Column("list_id", sa.BigInteger, nullable=False),
+    sa.Column("cohort_name", sa.String(255)),
+    sa.Column("reconciled_at", sa.DateTime(timezone=True)),
+)
