@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from .brevo_account import check_visibility
 from .brevo_limits import TIERS
 from .faults import Fault, FaultError
 from .mixpanel_project import InvalidPayloadError
@@ -24,7 +25,7 @@ def _body(request: Request) -> Any:
 
 
 def brevo_events(state: SandboxState, _request: Request) -> Response:
-    """Every event Brevo accepted, in arrival order."""
+    """Every event Brevo accepted, in arrival order, queued or not (unlike ``GET /events``)."""
     return json_response(200, {"events": state.brevo.events})
 
 
@@ -58,6 +59,24 @@ def set_rate_tier(state: SandboxState, request: Request) -> Response:
         raise AdminError(f"tier must be one of {list(TIERS)}")
     state.brevo_rates.reset(tier)
     return json_response(200, {"tier": tier, "tiers": list(TIERS)})
+
+
+def get_events_visibility(state: SandboxState, _request: Request) -> Response:
+    """Seconds a queued event stays out of Brevo's ``GET /events``."""
+    return json_response(200, {"seconds": state.brevo.events_visibility_seconds})
+
+
+def set_events_visibility(state: SandboxState, request: Request) -> Response:
+    """Change how long queued events stay out of ``GET /events``, events already queued included.
+
+    The admin ``/brevo/events`` keeps showing every event at once: it is the tests' oracle.
+    """
+    try:
+        seconds = check_visibility(_body(request).get("seconds"))
+    except ValueError as exc:
+        raise AdminError(str(exc)) from exc
+    state.brevo.events_visibility_seconds = seconds
+    return json_response(200, {"seconds": seconds})
 
 
 def get_calls(state: SandboxState, _request: Request) -> Response:
@@ -151,6 +170,8 @@ ROUTES: dict[tuple[str, str], Callable[[SandboxState, Request], Response]] = {
     ("GET", "/brevo/lists"): brevo_lists,
     ("GET", "/brevo/rate-tier"): get_rate_tier,
     ("POST", "/brevo/rate-tier"): set_rate_tier,
+    ("GET", "/brevo/events-visibility"): get_events_visibility,
+    ("POST", "/brevo/events-visibility"): set_events_visibility,
     ("GET", "/calls"): get_calls,
     ("DELETE", "/calls"): clear_calls,
     ("GET", "/faults"): get_faults,

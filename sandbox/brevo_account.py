@@ -1,12 +1,20 @@
-"""The Brevo side of the sandbox: one account's contacts, attributes, lists, imports and events."""
+"""The Brevo side of the sandbox: one account's contacts, attributes, lists, imports and events.
+
+Events are queued as Brevo queues them: each remembers when it was queued on a monotonic clock,
+and ``GET /events`` shows it only ``events_visibility_seconds`` later.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
+import math
 import re
+import time
 from datetime import datetime, timezone
 from typing import Any
+
+from .brevo_limits import Clock
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -71,6 +79,14 @@ def utc_iso(moment: datetime | None = None) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
+def check_visibility(seconds: Any) -> float:
+    """Return ``seconds`` as a float if it is a finite, non-negative number; else a ValueError."""
+    is_number = isinstance(seconds, (int, float)) and not isinstance(seconds, bool)
+    if not is_number or not math.isfinite(seconds) or seconds < 0:
+        raise ValueError("events visibility must be a finite, non-negative number of seconds")
+    return float(seconds)
+
+
 def normalise_phone(value: Any) -> str | None:
     """Return ``+<digits>`` for a number carrying a country code, None when Brevo would refuse it.
 
@@ -89,10 +105,21 @@ def normalise_phone(value: Any) -> str | None:
 
 
 class BrevoAccount:
-    """Account state. Callers hold the sandbox lock."""
+    """Account state. Callers hold the sandbox lock.
 
-    def __init__(self) -> None:
+    ``clock`` (monotonic seconds, injectable for tests) stamps each event when it is queued;
+    ``events_visibility_seconds`` is how long Brevo's queue keeps an event out of ``GET /events``.
+    """
+
+    def __init__(
+        self, clock: Clock = time.monotonic, events_visibility_seconds: float = 0.0
+    ) -> None:
+        self.clock = clock
+        self.events_visibility_seconds = check_visibility(events_visibility_seconds)
         self.events: list[dict[str, Any]] = []
+        # When each of ``events`` was queued (same order), kept out of the events themselves so
+        # the admin API shows them exactly as stored.
+        self.queued_at: list[float] = []
         self.contacts: dict[int, dict[str, Any]] = {}
         self.attributes: list[dict[str, Any]] = [dict(a) for a in DEFAULT_ATTRIBUTES]
         self.folders: dict[int, dict[str, Any]] = {
@@ -446,7 +473,7 @@ class BrevoAccount:
     # -- events ---------------------------------------------------------------------------
 
     def record_event(self, event: dict[str, Any]) -> None:
-        """Store an accepted event; contact_properties update the contact when it exists."""
+        """Queue an accepted event; contact_properties update the contact when it exists."""
         stored = {
             "event_name": event["event_name"],
             "event_date": event.get("event_date") or utc_iso(),
@@ -454,17 +481,31 @@ class BrevoAccount:
             "event_properties": event.get("event_properties", {}),
             "received_at": utc_iso(),
         }
+        if "object" in event:
+            stored["object"] = event["object"]
         if "contact_properties" in event:
             stored["contact_properties"] = event["contact_properties"]
-            contact = self._event_contact(event["identifiers"])
+            contact = self.event_contact(event["identifiers"])
             if contact is not None:
                 known = {k: v for k, v in event["contact_properties"].items() if self.attribute(k)}
                 self._set_attributes(contact, known, erase=False)
         self.events.append(stored)
+        self.queued_at.append(self.clock())
 
-    def _event_contact(self, identifiers: dict[str, Any]) -> dict[str, Any] | None:
+    def visible_events(self) -> list[tuple[int, dict[str, Any]]]:
+        """Events out of the queue by now, each with its arrival position."""
+        cutoff = self.clock() - self.events_visibility_seconds
+        queued = zip(self.events, self.queued_at, strict=True)
+        return [(position, event) for position, (event, at) in enumerate(queued) if at <= cutoff]
+
+    def event_contact(self, identifiers: dict[str, Any]) -> dict[str, Any] | None:
+        """The contact an event's identifiers name, or None.
+
+        ``contact_id`` alone decides when given; else email, ext_id and phone are tried in turn.
+        """
         if "contact_id" in identifiers:
-            return self.contacts.get(identifiers["contact_id"])
+            contact_id = identifiers["contact_id"]
+            return self.contacts.get(contact_id) if isinstance(contact_id, int) else None
         lookups = (("email_id", "email_id"), ("ext_id", "ext_id"), ("phone_id", "phone_id"))
         for key, kind in lookups:
             if isinstance(identifiers.get(key), str):

@@ -2,6 +2,8 @@
 
 Body limits (reference/brevo-api.md sections 2 and 4) refuse a call whole with 400
 ``out_of_range``; rate limits (section 6, ``brevo_limits``) answer 429 before any processing.
+``GET /events`` lists the custom events received, as Brevo's queue lets them out
+(``brevo_events``).
 """
 
 from __future__ import annotations
@@ -9,9 +11,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from datetime import datetime, timezone
 from typing import Any
 
 from .brevo_account import BrevoAccount, BrevoError
+from .brevo_events import list_events, parse_query
 from .brevo_limits import RateLimiter, bucket_of
 from .specs import brevo_errors
 from .wire import Request, Response, empty_response, json_response
@@ -22,6 +26,9 @@ MAX_EVENT_PROPERTIES_BYTES = 50 * 1024
 # POST /events/batch: at most 200 events and a 512 KB body (reference/brevo-api.md section 4).
 MAX_BATCH_EVENTS = 200
 MAX_BATCH_BYTES = 512 * 1024
+# GET /events: 100 events a page by default, at most 10000 (reference/brevo-api.md section 4).
+EVENTS_PAGE = 100
+MAX_EVENTS_PAGE = 10_000
 BATCH_ACCEPTED = "Batch accepted. Valid events have been added to the processing queue."
 # POST /contacts/import: fileBody / jsonBody at most 10 MB each; bigger go through fileUrl.
 MAX_IMPORT_BYTES = 10 * 1024 * 1024
@@ -128,6 +135,14 @@ def create_batch_events(account: BrevoAccount, request: Request, _: dict[str, st
     return json_response(400 if failed == len(events) else 207, payload)
 
 
+def get_events(account: BrevoAccount, request: Request, _: dict[str, str]) -> Response:
+    """``GET /events``: ``{count, events}``, newest first; the default range ends at real now."""
+    limit = _int_param(request, "limit", EVENTS_PAGE, MAX_EVENTS_PAGE, minimum=1)
+    offset = _int_param(request, "offset", 0, 10**9)
+    query = parse_query(request, datetime.now(timezone.utc))
+    return json_response(200, list_events(account, query, limit, offset))
+
+
 def get_account(_account: BrevoAccount, _request: Request, _: dict[str, str]) -> Response:
     """``GET /account``."""
     return json_response(200, ACCOUNT)
@@ -213,12 +228,13 @@ def create_list(account: BrevoAccount, request: Request, _: dict[str, str]) -> R
     return json_response(201, {"id": account.create_list(body["name"], body["folderId"])})
 
 
-def _int_param(request: Request, name: str, default: int, maximum: int) -> int:
+def _int_param(request: Request, name: str, default: int, maximum: int, minimum: int = 0) -> int:
     raw = request.param(name)
     if raw is None:
         return default
-    if not raw.isdigit() or int(raw) > maximum:
-        raise BrevoError(400, "out_of_range", f"{name} must be an integer between 0 and {maximum}")
+    if not raw.isdigit() or not minimum <= int(raw) <= maximum:
+        message = f"{name} must be an integer between {minimum} and {maximum}"
+        raise BrevoError(400, "out_of_range", message)
     return int(raw)
 
 
@@ -282,6 +298,7 @@ def remove_from_list(account: BrevoAccount, request: Request, args: dict[str, st
 ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
     (method, re.compile(f"^{pattern}$"), handler)
     for method, pattern, handler in (
+        ("GET", r"/events", get_events),
         ("POST", r"/events", create_event),
         ("POST", r"/events/batch", create_batch_events),
         ("GET", r"/account", get_account),

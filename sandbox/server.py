@@ -1,11 +1,14 @@
 """HTTP plumbing: a ThreadingHTTPServer on loopback that mounts both APIs and the admin API.
 
 Mounts: ``/mixpanel`` (Mixpanel), ``/brevo/v3`` (Brevo), ``/_sandbox`` (admin). Faults armed
-through the admin API are applied here, around the API handlers.
+through the admin API are applied here, around the API handlers: a ``status`` fault answers
+instead of the API; an ``after_processing`` fault lets the API process the call, then stalls,
+answers a proxy's error page or drops the connection instead of the real answer.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import socket
 import sys
@@ -20,7 +23,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from . import admin_api, brevo_api, mixpanel_api
 from .brevo_limits import DEFAULT_TIER, Clock, bucket_of
-from .faults import Fault
+from .faults import AFTER_PROCESSING, Fault
 from .state import SandboxState
 from .wire import Request, Response, json_response
 
@@ -28,6 +31,11 @@ HOST = "127.0.0.1"
 MOUNTS = (("mixpanel", "/mixpanel"), ("brevo", "/brevo/v3"), ("admin", "/_sandbox"))
 LINES_PER_CHUNK = 200
 TERMINATED_EARLY = b"terminated early\n"
+# What a gateway in front of the API answers when the answer behind it is lost.
+PROXY_ERROR_PAGE = (
+    "<html>\n<head><title>{status} {phrase}</title></head>\n<body>\n"
+    "<center><h1>{status} {phrase}</h1></center>\n<hr><center>nginx</center>\n</body>\n</html>\n"
+)
 
 
 def _mount(path: str) -> tuple[str | None, str]:
@@ -39,11 +47,44 @@ def _mount(path: str) -> tuple[str | None, str]:
 
 def fault_response(fault: Fault) -> Response:
     """The response of a ``status`` fault: only the headers the test asked for."""
+    assert fault.status is not None  # Fault.from_json gives every status-answering fault one
     if fault.body is None:
         body = json.dumps({"error": "injected fault", "status": fault.status}).encode()
         return Response(fault.status, body, {"Content-Type": "application/json", **fault.headers})
     headers = {"Content-Type": "text/plain; charset=utf-8", **fault.headers}
     return Response(fault.status, fault.body.encode("utf-8"), headers)
+
+
+def proxy_error(fault: Fault, status: int) -> Response:
+    """An ``after_processing`` fault's answer: a proxy's error page, or the fault's own body."""
+    if fault.body is not None:
+        return fault_response(fault)
+    phrase = http.client.responses.get(status, "Error")
+    page = PROXY_ERROR_PAGE.format(status=status, phrase=phrase).encode("utf-8")
+    return Response(status, page, {"Content-Type": "text/html", **fault.headers})
+
+
+def answer(state: SandboxState, api: str, request: Request) -> Response:
+    """Take the request's fault, answer as the API or the fault says, and log the call.
+
+    An ``after_processing`` fault replaces the answer only once the API has processed the call.
+    The log has the status the client is sent; a dropped answer logs the one it would have had.
+    """
+    with state.lock:
+        fault = request.fault = state.faults.take(api, request.method, request.path)
+        if fault is not None and fault.kind == "status":
+            response = fault_response(fault)
+        elif api == "mixpanel":
+            response = mixpanel_api.handle(state.mixpanel, request, state.now)
+        else:
+            response = brevo_api.handle(state.brevo, state.brevo_rates, request)
+        if fault is not None and fault.kind == AFTER_PROCESSING and fault.status is not None:
+            response = proxy_error(fault, fault.status)
+        bucket = bucket_of(request.method, request.path) if api == "brevo" else None
+        state.record_call(
+            api, request.method, request.path, request.query, response.status, bucket=bucket
+        )
+    return response
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -110,21 +151,16 @@ class _Handler(BaseHTTPRequestHandler):
         if api == "admin":
             self._send(admin_api.handle(state, request), None)
             return
-        with state.lock:
-            request.fault = state.faults.take(api, request.method, path)
-            if request.fault is not None and request.fault.kind == "status":
-                response = fault_response(request.fault)
-            elif api == "mixpanel":
-                response = mixpanel_api.handle(state.mixpanel, request, state.now)
-            else:
-                response = brevo_api.handle(state.brevo, state.brevo_rates, request)
-            bucket = bucket_of(request.method, path) if api == "brevo" else None
-            state.record_call(
-                api, request.method, path, request.query, response.status, bucket=bucket
-            )
+        response = answer(state, api, request)
+        if request.fault is not None and request.fault.delay_seconds:
+            # Outside the lock: the rest of the sandbox keeps serving during the stall.
+            time.sleep(request.fault.delay_seconds)
         self._send(response, request.fault, "gzip" in request.header("accept-encoding"))
 
     def _send(self, response: Response, fault: Fault | None, gzip_ok: bool = False) -> None:
+        if fault is not None and fault.kind == AFTER_PROCESSING and fault.drop:
+            self._abort()  # the call took effect; not a byte of its answer leaves
+            return
         kind = fault.kind if fault is not None else None
         lines = response.body if isinstance(response.body, list) else None
         if kind == "terminated_early":
@@ -186,7 +222,8 @@ class _Handler(BaseHTTPRequestHandler):
 class SandboxServer:
     """The sandbox: seeded state plus an HTTP server on 127.0.0.1 in a daemon thread.
 
-    ``brevo_rate_tier`` and ``brevo_clock`` are passed to ``SandboxState``.
+    ``brevo_rate_tier``, ``brevo_clock`` and ``brevo_events_visibility_seconds`` are passed to
+    ``SandboxState``.
     """
 
     def __init__(  # noqa: PLR0917 - the documented positional signature
@@ -200,6 +237,7 @@ class SandboxServer:
         *,
         brevo_rate_tier: str = DEFAULT_TIER,
         brevo_clock: Clock = time.monotonic,
+        brevo_events_visibility_seconds: float = 0.0,
     ) -> None:
         self.state = SandboxState(
             seed=seed,
@@ -209,6 +247,7 @@ class SandboxServer:
             days=days,
             brevo_rate_tier=brevo_rate_tier,
             brevo_clock=brevo_clock,
+            brevo_events_visibility_seconds=brevo_events_visibility_seconds,
         )
         self._port = port
         self._httpd: _HTTPServer | None = None

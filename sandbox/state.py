@@ -7,7 +7,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from .brevo_account import BrevoAccount
+from .brevo_account import BrevoAccount, check_visibility
 from .brevo_limits import DEFAULT_TIER, Clock, RateLimiter, check_tier
 from .demo_data import DemoProject, generate
 from .faults import FaultRegistry
@@ -24,7 +24,9 @@ class SandboxState:
 
     Hold ``lock`` while reading or changing anything from another thread than the server's.
     ``brevo_rate_tier`` names Brevo's plan tier whose budgets apply (``unlimited`` turns them
-    off); ``brevo_clock`` is the monotonic clock of the rate windows, injectable for tests.
+    off); ``brevo_events_visibility_seconds`` is how long a queued event stays out of Brevo's
+    ``GET /events``; ``brevo_clock`` is the monotonic clock of the rate windows and of that queue,
+    injectable for tests.
     """
 
     def __init__(
@@ -37,6 +39,7 @@ class SandboxState:
         *,
         brevo_rate_tier: str = DEFAULT_TIER,
         brevo_clock: Clock = time.monotonic,
+        brevo_events_visibility_seconds: float = 0.0,
     ) -> None:
         start = now or default_now()
         self.initial_now = start if start.tzinfo else start.replace(tzinfo=timezone.utc)
@@ -46,7 +49,9 @@ class SandboxState:
         self._demo: DemoProject = generate(seed, self.initial_now, profiles, events, days)
         self.now = self.initial_now
         self.mixpanel = self._fresh_project()
-        self.brevo = BrevoAccount()
+        self.brevo_clock = brevo_clock
+        self.initial_brevo_events_visibility = check_visibility(brevo_events_visibility_seconds)
+        self.brevo = self._fresh_account()
         self.initial_brevo_rate_tier = check_tier(brevo_rate_tier)
         self.brevo_rates = RateLimiter(brevo_rate_tier, brevo_clock)
 
@@ -55,15 +60,19 @@ class SandboxState:
         profiles = {k: dict(v) for k, v in self._demo.profiles.items()}
         return MixpanelProject(DemoProject(profiles=profiles, events=list(self._demo.events)))
 
+    def _fresh_account(self) -> BrevoAccount:
+        return BrevoAccount(self.brevo_clock, self.initial_brevo_events_visibility)
+
     def reset(self) -> None:
         """Restore the seeded state: clock, both APIs, faults, the call log and Brevo's rate limits.
 
-        Rate windows start afresh; the tier goes back to the one the sandbox was created with.
+        Rate windows start afresh; the tier and the events visibility go back to the ones the
+        sandbox was created with.
         """
         with self.lock:
             self.now = self.initial_now
             self.mixpanel = self._fresh_project()
-            self.brevo = BrevoAccount()
+            self.brevo = self._fresh_account()
             self.brevo_rates.reset(self.initial_brevo_rate_tier)
             self.faults.clear()
             self.calls.clear()
