@@ -31,6 +31,10 @@ class EventsReport:
     attributed_to_identified_user: int = 0
     identity_events: int = 0
     sent_by_name: Counter[str] = field(default_factory=Counter)
+    # Batch calls whose answer never came (or came as a 5xx), settled by looking them up.
+    calls_in_doubt: int = 0
+    found_in_brevo_when_settling: int = 0
+    resent_after_settling: int = 0
     # Calls Brevo answered 202 with a lower count and no detail: (queued, sent).
     undetailed_shortfalls: list[tuple[int, int]] = field(default_factory=list)
 
@@ -132,6 +136,9 @@ class SyncReport:
                 "rejected_by_reason": dict(ev.rejected.most_common()),
                 "renamed_properties": dict(ev.renamed_properties.most_common()),
                 "dropped_properties": dict(ev.dropped_properties.most_common()),
+                "calls_in_doubt": ev.calls_in_doubt,
+                "found_in_brevo_when_settling": ev.found_in_brevo_when_settling,
+                "resent_after_settling": ev.resent_after_settling,
                 "calls_accepted_in_part_without_detail": [
                     {"accepted": accepted, "sent": sent}
                     for accepted, sent in ev.undetailed_shortfalls
@@ -181,6 +188,12 @@ def render_report(report: dict[str, Any], *, rejects_file: Path | None = None) -
             f"({', '.join(renamed[:6])}{more})"
         )
     lines += [f"    property dropped, {why}: {n}" for why, n in ev["dropped_properties"].items()]
+    if ev.get("calls_in_doubt"):
+        lines.append(
+            f"    calls whose answer never came, settled by looking them up in Brevo: "
+            f"{ev['calls_in_doubt']} ({ev['found_in_brevo_when_settling']} events found there, "
+            f"{ev['resent_after_settling']} resent)"
+        )
     lines += [
         f"    Brevo accepted {call['accepted']} of {call['sent']} in one call and gave no detail"
         for call in ev.get("calls_accepted_in_part_without_detail") or []

@@ -104,6 +104,19 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         ),
     ),
     th.Property(
+        "events_settle_seconds",
+        th.NumberType,
+        default=60,
+        title="Settle time of a call in doubt (seconds)",
+        description=(
+            "How old a `POST /events/batch` call whose answer never came (a kill, a timeout, a "
+            "5xx) must be before its events are looked up in Brevo (`GET /events`) to settle it: "
+            "Brevo queues batches, so an event shows only after a while. Events found are "
+            "recorded as sent, only the missing ones are resent. Brevo does not document the "
+            "delay; keep this well above it."
+        ),
+    ),
+    th.Property(
         "create_missing_attributes",
         th.BooleanType,
         default=False,
@@ -203,6 +216,16 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         description="Retries of a Brevo call on 429, 5xx or a network error.",
     ),
     th.Property(
+        "request_timeout_seconds",
+        th.NumberType,
+        default=120,
+        title="Request timeout (seconds)",
+        description=(
+            "How long one Brevo call may take. A batch call that times out is settled by looking "
+            "its events up, never resent blindly."
+        ),
+    ),
+    th.Property(
         "max_retry_wait_seconds",
         th.NumberType,
         default=60,
@@ -255,6 +278,7 @@ class Settings:
     events_batch_size: int
     events_batch_max_bytes: int
     brevo_rate_tier: Literal["general", "advanced", "extended"]
+    events_settle_seconds: float
     create_missing_attributes: bool
     deletion_policy: Literal["keep", "unlist", "delete"]
     contacts_import_max_bytes: int
@@ -265,6 +289,7 @@ class Settings:
     list_reconcile_days: float
     ledger_retention_days: int
     max_retries: int
+    request_timeout_seconds: float
     max_retry_wait_seconds: float
     report_file: str | None
     rejects_file: str | None

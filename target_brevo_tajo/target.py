@@ -78,6 +78,7 @@ def build_run(settings: Settings) -> Run:
         rate_tier=settings.brevo_rate_tier,
         max_retries=settings.max_retries,
         max_wait_seconds=settings.max_retry_wait_seconds,
+        timeout_seconds=settings.request_timeout_seconds,
     )
     ledger = Ledger(settings.ledger_url, read_only=settings.dry_run)
     rejects = settings.rejects_file

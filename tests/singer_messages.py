@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 from typing import Any
@@ -24,6 +25,10 @@ EVENTS_SCHEMA = {
         },
     },
 }
+
+
+# The time ``event()`` gives an event unless told otherwise.
+EVENT_TIME = dt.datetime(2026, 11, 20, 10, tzinfo=dt.timezone.utc)
 
 
 def event(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import sqlite3
 from pathlib import Path
@@ -14,8 +15,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from target_brevo_tajo.ledger import Ledger, SyncedContact, event_key
-from target_brevo_tajo.ledger.migrate import BASELINE, LedgerSchemaError, alembic_config
+from target_brevo_tajo.ledger import Ledger, LedgerError, LedgerEvent, SyncedContact, event_key
+from target_brevo_tajo.ledger.migrate import BASELINE, alembic_config
 from target_brevo_tajo.ledger.schema import metadata
 
 # What the first release's `metadata.create_all` wrote to a SQLite ledger, frozen: its
@@ -39,10 +40,14 @@ FIRST_RELEASE_DDL = [
     "cohort_name VARCHAR(255), \n\treconciled_at DATETIME, \n\tPRIMARY KEY (cohort_id)\n)",
 ]
 
+# The first release keyed an event by its name and $insert_id only (frozen here).
+FIRST_RELEASE_KEY = hashlib.blake2b(b"Purchase\x1fr-1", digest_size=16).hexdigest()
+R1_TIME = dt.datetime(2025, 3, 1, 10, tzinfo=dt.timezone.utc)
+
 # Rows as the first release stored them (SQLAlchemy writes SQLite datetimes as text, zone dropped).
 FIRST_RELEASE_ROWS = [
-    "INSERT INTO sent_events VALUES ('{key}', 'r-1', 'Purchase', '2025-03-01 10:00:00.000000', "
-    "'2025-03-01 10:05:00.000000')".format(key=event_key("Purchase", "r-1")),
+    f"INSERT INTO sent_events VALUES ('{FIRST_RELEASE_KEY}', 'r-1', 'Purchase', "
+    "'2025-03-01 10:00:00.000000', '2025-03-01 10:05:00.000000')",
     "INSERT INTO contacts VALUES ('user-1', 'ada@example.com', '+33612345678', 'h1', 'refresh-7', "
     "'2025-03-01 10:05:00.000000')",
     "INSERT INTO identities VALUES ('$device:d1', 'user-1', '2025-03-01 10:05:00.000000')",
@@ -107,8 +112,9 @@ def test_a_ledger_written_by_the_first_release_upgrades_in_place(tmp_path):
     ledger = Ledger(url)  # the baseline's CREATE TABLEs would fail here had it not been stamped
 
     assert versions(path) == [head()]
-    assert ledger.sent_event_keys([event_key("Purchase", "r-1"), "other"]) == {
-        event_key("Purchase", "r-1")
+    # Rekeyed by name, $insert_id and time: the upgraded ledger still knows what it sent.
+    assert ledger.sent_event_keys([event_key("Purchase", "r-1", R1_TIME), "other"]) == {
+        event_key("Purchase", "r-1", R1_TIME)
     }
     assert ledger.contacts_by_id(["user-1"])["user-1"] == SyncedContact(
         distinct_id="user-1",
@@ -146,7 +152,7 @@ def test_some_ledger_tables_without_a_version_table_are_refused_not_stamped(
 ):
     url = sqlite_file(tmp_path / "ledger.sqlite", statements)
 
-    with pytest.raises(LedgerSchemaError, match=problem):
+    with pytest.raises(LedgerError, match=problem):
         Ledger(url)
 
     assert "alembic_version" not in sa.inspect(sa.create_engine(url)).get_table_names()
@@ -168,7 +174,7 @@ def test_a_dry_run_ledger_on_a_fresh_url_has_the_schema_and_writes_no_rows(tmp_p
     path = tmp_path / "ledger.sqlite"
 
     ledger = Ledger(f"sqlite:///{path}", read_only=True)
-    ledger.record_sent_events([("k1", "r-1", "Purchase", dt.datetime(2025, 3, 1))])
+    ledger.record_sent_events([LedgerEvent("k1", "r-1", "Purchase", R1_TIME, b"{}")])
     ledger.record_contacts([SyncedContact(distinct_id="user-1")])
 
     assert versions(path) == [head()]

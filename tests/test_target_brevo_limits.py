@@ -18,7 +18,7 @@ from target_brevo_tajo.brevo.client import BrevoClient
 from target_brevo_tajo.brevo.rate_budget import RateBudget, RateBudgets, bucket_of
 from target_brevo_tajo.ledger import Ledger, event_key
 from target_brevo_tajo.target import TargetBrevoTajo
-from tests.singer_messages import event, singer_input
+from tests.singer_messages import EVENT_TIME, event, singer_input
 
 BREVO = "https://api.brevo.com/v3"
 QUEUED = "Batch accepted. Valid events have been added to the processing queue."
@@ -54,7 +54,7 @@ def queued(request: httpx.Request) -> httpx.Response:
 
 
 def ledger_keys(config: dict, count: int, prefix: str = "e") -> set[str]:
-    keys = [event_key("Purchase", f"{prefix}-{i}") for i in range(count)]
+    keys = [event_key("Purchase", f"{prefix}-{i}", EVENT_TIME) for i in range(count)]
     return Ledger(config["ledger_url"]).sent_event_keys(keys)
 
 
@@ -180,7 +180,9 @@ def test_207_accepts_the_rest_and_rejects_the_indexed_events(respx_mock, config)
     target = run_target(config, *purchases(4))
 
     assert target.run.report.events.sent == 3
-    assert ledger_keys(config, 4) == {event_key("Purchase", f"e-{i}") for i in (0, 1, 3)}
+    assert ledger_keys(config, 4) == {
+        event_key("Purchase", f"e-{i}", EVENT_TIME) for i in (0, 1, 3)
+    }
 
 
 def refuse_over(limit: int, status: int):

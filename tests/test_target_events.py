@@ -15,7 +15,7 @@ from mixpanel_brevo_mapping import aliases_in
 from target_brevo_tajo.ledger import Ledger, SyncedContact, event_key
 from target_brevo_tajo.settings import Settings
 from target_brevo_tajo.target import TargetBrevoTajo
-from tests.singer_messages import event, singer_input
+from tests.singer_messages import EVENT_TIME, event, singer_input
 
 BREVO = "https://api.brevo.com/v3"
 
@@ -92,7 +92,9 @@ def test_an_insert_id_reaches_brevo_once_within_a_run_and_across_runs(respx_mock
 
 
 @respx.mock(base_url=BREVO)
-def test_rerun_after_a_crash_sends_only_what_brevo_had_not_accepted(respx_mock, config):
+def test_an_outage_leaves_its_calls_in_doubt_and_the_rerun_resends_only_what_brevo_lacks(
+    respx_mock, config
+):
     config = {**config, "events_batch_size": 2, "max_retries": 1}
     calls = {"n": 0}
 
@@ -101,16 +103,27 @@ def test_rerun_after_a_crash_sends_only_what_brevo_had_not_accepted(respx_mock, 
         return accepted(request) if calls["n"] == 1 else httpx.Response(503)
 
     respx_mock.post("/events/batch").mock(side_effect=first_call_then_outage)
+    lookups = respx_mock.get("/events").mock(
+        return_value=httpx.Response(200, json={"count": 0, "events": []})
+    )
     records = [event("Purchase", f"ins-{i}") for i in range(5)]
-    with pytest.raises(Exception, match="503"):
+    with pytest.raises(Exception, match="unconfirmed after 2 attempts"):
         run_target(config, *records)
+    assert lookups.call_count == 2  # each 503 was settled by a look-up, never resent blindly
 
     respx_mock.reset()
     route = respx_mock.post("/events/batch").mock(side_effect=accepted)
+    respx_mock.get("/events").mock(
+        return_value=httpx.Response(200, json={"count": 0, "events": []})
+    )
     rerun = run_target(config, *records)
 
-    assert len(sent_events(route)) == 3
-    assert rerun.run.report.events.deduplicated_by_ledger == 2
+    assert sorted(e["event_properties"]["mp_insert_id"] for e in sent_events(route)) == [
+        "ins-2",
+        "ins-3",
+        "ins-4",
+    ]
+    assert rerun.run.report.events.deduplicated_by_ledger == 4
 
 
 @respx.mock(base_url=BREVO)
@@ -139,9 +152,11 @@ def test_partial_batch_failure_records_accepted_events_and_reports_each_rejectio
     rejects = [json.loads(line) for line in (tmp_path / "rejects.jsonl").read_text().splitlines()]
     assert rejects[0]["record"]["insert_id"] == "ins-1"
     ledger = Ledger(config["ledger_url"])
-    assert ledger.sent_event_keys([event_key("Purchase", f"ins-{i}") for i in range(3)]) == {
-        event_key("Purchase", "ins-0"),
-        event_key("Purchase", "ins-2"),
+    assert ledger.sent_event_keys(
+        [event_key("Purchase", f"ins-{i}", EVENT_TIME) for i in range(3)]
+    ) == {
+        event_key("Purchase", "ins-0", EVENT_TIME),
+        event_key("Purchase", "ins-2", EVENT_TIME),
     }
 
 
@@ -336,7 +351,7 @@ def test_a_dry_run_leaves_the_ledger_as_it_was(respx_mock, config):
 
     ledger = Ledger(config["ledger_url"])
     assert ledger.canonical_ids(["$device:d5"]) == {}
-    assert ledger.sent_event_keys([event_key("Purchase", "z-2")]) == set()
+    assert ledger.sent_event_keys([event_key("Purchase", "z-2", EVENT_TIME)]) == set()
 
 
 def test_settings_take_their_declared_types_whatever_json_numbers_became():

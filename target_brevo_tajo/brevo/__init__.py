@@ -1,6 +1,14 @@
 """Everything the target knows about the Brevo API: the client, paging, lists and imports."""
 
-from target_brevo_tajo.brevo.client import DEFAULT_BASE_URL, BrevoClient, BrevoError, ok_json
+from target_brevo_tajo.brevo.client import (
+    DEFAULT_BASE_URL,
+    BrevoClient,
+    BrevoError,
+    CallInDoubt,
+    body_excerpt,
+    ok_json,
+)
+from target_brevo_tajo.brevo.events import find_queued
 from target_brevo_tajo.brevo.imports import ContactImports
 from target_brevo_tajo.brevo.lists import BrevoLists
 
@@ -9,6 +17,9 @@ __all__ = [
     "BrevoClient",
     "BrevoError",
     "BrevoLists",
+    "CallInDoubt",
     "ContactImports",
+    "body_excerpt",
+    "find_queued",
     "ok_json",
 ]

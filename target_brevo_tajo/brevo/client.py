@@ -28,8 +28,32 @@ _ID_SEGMENT = re.compile(r"/\d+(?=/|$)")
 logger = logging.getLogger("target-brevo-tajo")
 
 
+# Failures that happen before a request's body leaves: nothing can have reached Brevo.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
 class BrevoError(Exception):
     """An error the user must act on; ``str()`` is one line that says what to do."""
+
+
+class CallInDoubt(BrevoError):
+    """A non-idempotent call whose answer never came, or came as a 5xx: Brevo may have queued it.
+
+    It is never resent blindly; its caller settles it by asking Brevo what arrived.
+    """
+
+
+def body_excerpt(response: httpx.Response, limit: int = 300) -> str:
+    """The start of an answer's body on one line, with the API key blanked out."""
+    return _redacted(" ".join(response.text.split()), response)[:limit]
+
+
+def _redacted(text: str, response: httpx.Response) -> str:
+    try:
+        key = response.request.headers.get("api-key")
+    except RuntimeError:  # an answer built without a request (tests)
+        key = None
+    return text.replace(key, "***") if key else text
 
 
 def _endpoint_label(method: str, path: str) -> str:
@@ -65,7 +89,7 @@ def ok_json(response: httpx.Response) -> dict[str, Any]:
         request = response.request
         msg = (
             f"Brevo refused {request.method} {request.url.path} with HTTP "
-            f"{response.status_code}: {response.text[:300]}"
+            f"{response.status_code}: {body_excerpt(response)}"
         )
         raise BrevoError(msg)
     return response.json() if response.content else {}
@@ -77,7 +101,7 @@ def _error_detail(response: httpx.Response) -> str:
     except ValueError:
         return ""
     if isinstance(body, dict) and body.get("message"):
-        return f": {str(body['message'])[:200]}"
+        return f": {_redacted(str(body['message']), response)[:200]}"
     return ""
 
 
@@ -138,11 +162,15 @@ class BrevoClient:
         json: Any = None,
         params: dict[str, Any] | None = None,
         content: bytes | None = None,
+        idempotent: bool = True,
     ) -> httpx.Response:
         """Send one call within its rate budget, retrying 429/5xx and transport errors.
 
         Raises :class:`BrevoError` for 401/402/403 and when retries are exhausted. Other 4xx
         responses are returned: the caller knows which of them are per-record rejections.
+        A call that is not ``idempotent`` (``POST /events/batch``) is retried only when Brevo
+        cannot have processed it (429, or a failure before the body left); otherwise it raises
+        :class:`CallInDoubt`, for the caller to settle.
         """
         label = _endpoint_label(method, path)
         budget = self.budgets.for_call(method, path)
@@ -158,6 +186,9 @@ class BrevoClient:
                     method, path, json=json, params=params, content=content, headers=headers
                 )
             except httpx.TransportError as exc:
+                if not idempotent and not isinstance(exc, _NOT_SENT):
+                    msg = f"{label} got no answer ({type(exc).__name__}: {exc})"
+                    raise CallInDoubt(msg) from exc
                 failures += 1
                 if failures > self.max_retries:
                     msg = f"Brevo unreachable after {failures} attempts ({label}): {exc}"
@@ -184,6 +215,8 @@ class BrevoClient:
                 continue
             if status not in RETRIABLE_STATUSES:
                 return response
+            if not idempotent:
+                raise CallInDoubt(f"{label} was answered HTTP {status}: {body_excerpt(response)}")
             failures += 1
             if failures > self.max_retries:
                 msg = (

@@ -1,10 +1,11 @@
 """The sync ledger: what Brevo has already accepted, keyed by Mixpanel ids.
 
 Brevo has no idempotency keys for events, so the ledger remembers every event Brevo accepted
-(by a key derived from its ``$insert_id``) and the identities needed to address contacts. A row
-is written only after Brevo accepted the call it describes, and each call's rows are committed
-before the next call is made, so a killed run loses at most the acknowledgement of one call.
-Losing the ledger costs API calls, never correctness of what Mixpanel holds.
+(by a key derived from its name, ``$insert_id`` and time) and the identities needed to address
+contacts. Each ``POST /events/batch`` call is recorded *before* it is sent, as a call in doubt
+with its events; Brevo's answer settles it (accepted events become sent events), and a call whose
+answer never came is settled later by looking its events up in Brevo. Losing the ledger costs API
+calls, never correctness of what Mixpanel holds.
 
 SQLAlchemy Core: a SQLite file by default, any SQLAlchemy URL (e.g. Postgres) for shared runs.
 Alembic migrations bring its tables to the current schema whenever a ledger is opened.
@@ -22,10 +23,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from target_brevo_tajo.ledger.migrate import upgrade_to_head
+from target_brevo_tajo.ledger.migrate import LedgerSchemaError, upgrade_to_head
 from target_brevo_tajo.ledger.schema import (
     cohort_lists,
     contacts,
+    event_calls,
+    events_in_doubt,
     identities,
     list_members,
     sent_events,
@@ -56,10 +59,60 @@ class SyncedContact:
         }
 
 
-def event_key(event_name: str, insert_id: str) -> str:
-    """The ledger key of one Mixpanel event: the same ``$insert_id`` under the same name."""
-    digest = hashlib.blake2b(f"{event_name}\x1f{insert_id}".encode(), digest_size=16)
-    return digest.hexdigest()
+def event_key(event_name: str, insert_id: str, event_time: dt.datetime) -> str:
+    """The ledger key of one Mixpanel event: its name, ``$insert_id`` and time.
+
+    Mixpanel deduplicates on ``(event, time, distinct_id, $insert_id)``; ``distinct_id`` is left
+    out because identity merges change it, while the time of an event never changes.
+    """
+    moment = (
+        event_time.replace(tzinfo=dt.timezone.utc)
+        if event_time.tzinfo is None
+        else event_time.astimezone(dt.timezone.utc)
+    )
+    text = f"{event_name}\x1f{insert_id}\x1f{moment.isoformat(timespec='microseconds')}"
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+@dataclass(frozen=True)
+class LedgerEvent:
+    """One event as the ledger keeps it: its key, Mixpanel facts and the Brevo payload sent."""
+
+    key: str
+    insert_id: str
+    event_name: str  # the Mixpanel name
+    event_time: dt.datetime
+    payload: bytes  # the Brevo event's JSON, as it goes into a batch call
+
+    def sent_row(self, now: dt.datetime) -> dict[str, Any]:
+        """The ``sent_events`` row of this event, accepted at ``now``."""
+        return {
+            "event_key": self.key,
+            "insert_id": self.insert_id,
+            "event_name": self.event_name,
+            "event_time": self.event_time,
+            "sent_at": now,
+        }
+
+    def doubt_row(self, call_id: str) -> dict[str, Any]:
+        """The ``events_in_doubt`` row of this event, part of call ``call_id``."""
+        return {
+            "call_id": call_id,
+            "event_key": self.key,
+            "insert_id": self.insert_id,
+            "event_name": self.event_name,
+            "event_time": self.event_time,
+            "payload": self.payload.decode("utf-8"),
+        }
+
+
+@dataclass(frozen=True)
+class CallInDoubt:
+    """A batch call recorded before it was sent and not settled since."""
+
+    call_id: str
+    opened_at: dt.datetime
+    events: list[LedgerEvent]
 
 
 def default_ledger_url() -> str:
@@ -77,20 +130,66 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+def _aware(moment: dt.datetime) -> dt.datetime:
+    """SQLite hands back naive datetimes; the ledger only ever writes UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+
+
+class LedgerError(RuntimeError):
+    """A ledger that cannot be used; the message is one line saying what to do."""
+
+
+def _engine_options(url: str) -> dict[str, Any]:
+    if not url.startswith("sqlite"):
+        return {}
+    options: dict[str, Any] = {"connect_args": {"timeout": 60, "check_same_thread": False}}
+    if ":memory:" in url or url == "sqlite://":
+        options["poolclass"] = sa.pool.StaticPool  # one shared in-memory database
+    return options
+
+
+def _ledger_problem(url: str, error: Exception) -> str:
+    """One line naming the ledger (without its password) and what to do about it."""
+    if isinstance(error, LedgerSchemaError):
+        return str(error)  # names the ledger and what to do already
+    try:
+        shown = sa.make_url(url).render_as_string(hide_password=True)
+    except (sa.exc.ArgumentError, ValueError):
+        shown = repr(url)
+    detail = str(getattr(error, "orig", None) or error).splitlines()[0][:200]
+    if isinstance(error, sa.exc.ArgumentError) or "Can't load plugin" in detail:
+        hint = "set ledger_url to a SQLAlchemy URL such as sqlite:////path/ledger.sqlite"
+    elif isinstance(error, ImportError):
+        hint = "install the database driver this URL names"
+    elif "readonly" in detail or "read-only" in detail or "permission" in detail.lower():
+        hint = "make the ledger writable (a dry run only reads it), or point ledger_url elsewhere"
+    elif "not a database" in detail:
+        hint = "this file is not a sync ledger: point ledger_url at the ledger, or a new file"
+    else:
+        hint = "check ledger_url and that its database can be opened"
+    return f"cannot use the sync ledger {shown}: {detail}; {hint}"
+
+
 class Ledger:
     """Reads and writes the ledger tables; migrates them to the current schema on opening."""
 
     def __init__(self, url: str | None = None, *, read_only: bool = False) -> None:
         self.url = url or default_ledger_url()
         self.read_only = read_only
-        options: dict[str, Any] = {}
-        if self.url.startswith("sqlite"):
-            options["connect_args"] = {"timeout": 60, "check_same_thread": False}
-            if ":memory:" in self.url or self.url == "sqlite://":
-                options["poolclass"] = sa.pool.StaticPool  # one shared in-memory database
-        self.engine = sa.create_engine(self.url, **options)
-        # Also in a dry run: its reads need the tables; only data writes are rolled back.
-        upgrade_to_head(self.engine)
+        try:
+            self.engine = sa.create_engine(self.url, **_engine_options(self.url))
+            # Also in a dry run: its reads need the tables; only data writes are rolled back.
+            upgrade_to_head(self.engine)
+            if not read_only:
+                self._check_writable()
+        except (sa.exc.SQLAlchemyError, LedgerSchemaError, ImportError, ValueError) as exc:
+            raise LedgerError(_ledger_problem(self.url, exc)) from exc
+
+    def _check_writable(self) -> None:
+        """Fail before any Brevo call, not after one whose acceptance could not be recorded."""
+        with self.engine.begin() as conn:
+            conn.execute(sa.delete(event_calls).where(sa.false()))
+            conn.execute(sa.text("UPDATE alembic_version SET version_num = version_num"))
 
     def close(self) -> None:
         """Release connections."""
@@ -123,29 +222,83 @@ class Ledger:
                 found.update(row[0] for row in rows)
         return found
 
-    def record_sent_events(self, rows: Iterable[tuple[str, str, str, dt.datetime]]) -> None:
-        """Remember events Brevo accepted: ``(event_key, insert_id, event_name, event_time)``."""
-        now = _now()
-        values = [
-            {"event_key": k, "insert_id": i, "event_name": n, "event_time": t, "sent_at": now}
-            for k, i, n, t in rows
-        ]
-        if not values:
-            return
+    def record_sent_events(self, events: Iterable[LedgerEvent]) -> None:
+        """Remember events Brevo accepted (a dry run's ledger rolls this back)."""
         with self._writing() as conn:
-            # Checked again inside the transaction: workers sharing one ledger may have sent
-            # the same event since the batch was filtered.
-            known = set()
-            for chunk in _chunks([v["event_key"] for v in values]):
-                known.update(
-                    r[0]
-                    for r in conn.execute(
-                        sa.select(sent_events.c.event_key).where(sent_events.c.event_key.in_(chunk))
-                    )
+            self._insert_sent(conn, list(events))
+
+    @staticmethod
+    def _insert_sent(conn: sa.Connection, events: list[LedgerEvent]) -> None:
+        # Checked inside the transaction: workers sharing one ledger may have sent the same
+        # event since the batch was filtered.
+        known: set[str] = set()
+        for chunk in _chunks([event.key for event in events]):
+            known.update(
+                row[0]
+                for row in conn.execute(
+                    sa.select(sent_events.c.event_key).where(sent_events.c.event_key.in_(chunk))
                 )
-            fresh = [v for v in values if v["event_key"] not in known]
-            if fresh:
-                conn.execute(sa.insert(sent_events), fresh)
+            )
+        now = _now()
+        fresh = {e.key: e.sent_row(now) for e in events if e.key not in known}
+        if fresh:
+            conn.execute(sa.insert(sent_events), list(fresh.values()))
+
+    def open_call(self, call_id: str, events: list[LedgerEvent]) -> None:
+        """Record a batch call and its events before the call is sent (committed at once)."""
+        with self._writing() as conn:
+            self._open(conn, call_id, events)
+
+    @staticmethod
+    def _open(conn: sa.Connection, call_id: str, events: list[LedgerEvent]) -> None:
+        conn.execute(sa.insert(event_calls).values(call_id=call_id, opened_at=_now()))
+        unique = {event.key: event.doubt_row(call_id) for event in events}
+        if unique:
+            conn.execute(sa.insert(events_in_doubt), list(unique.values()))
+
+    def settle_call(
+        self,
+        call_id: str,
+        accepted: Iterable[LedgerEvent],
+        reissue: tuple[str, list[LedgerEvent]] | None = None,
+    ) -> None:
+        """Settle a call in one transaction: its accepted events become sent events.
+
+        ``reissue`` opens the call that resends what the settled call did not deliver, in the
+        same transaction, so a kill at any instant leaves those events in doubt, never lost.
+        """
+        with self._writing() as conn:
+            self._insert_sent(conn, list(accepted))
+            conn.execute(sa.delete(events_in_doubt).where(events_in_doubt.c.call_id == call_id))
+            conn.execute(sa.delete(event_calls).where(event_calls.c.call_id == call_id))
+            if reissue is not None:
+                self._open(conn, *reissue)
+
+    def calls_in_doubt(self) -> list[CallInDoubt]:
+        """Calls no answer has settled (a kill mid-call, an ambiguous answer), oldest first."""
+        with self.engine.connect() as conn:
+            calls = conn.execute(
+                sa.select(event_calls.c.call_id, event_calls.c.opened_at).order_by(
+                    event_calls.c.opened_at
+                )
+            ).all()
+            found = []
+            for call_id, opened_at in calls:
+                rows = conn.execute(
+                    sa.select(
+                        events_in_doubt.c.event_key,
+                        events_in_doubt.c.insert_id,
+                        events_in_doubt.c.event_name,
+                        events_in_doubt.c.event_time,
+                        events_in_doubt.c.payload,
+                    ).where(events_in_doubt.c.call_id == call_id)
+                ).all()
+                events = [
+                    LedgerEvent(key, insert_id, name, _aware(time), payload.encode("utf-8"))
+                    for key, insert_id, name, time, payload in rows
+                ]
+                found.append(CallInDoubt(call_id, _aware(opened_at), events))
+        return found
 
     def prune_sent_events(self, older_than: dt.datetime) -> int:
         """Forget events whose time is before ``older_than``; returns how many rows went."""

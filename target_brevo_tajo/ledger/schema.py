@@ -21,6 +21,26 @@ sent_events = sa.Table(
     sa.Column("sent_at", sa.DateTime(timezone=True), nullable=False),
 )
 
+# A POST /events/batch call recorded before it is sent, until Brevo's answer settles it.
+event_calls = sa.Table(
+    "event_calls",
+    metadata,
+    sa.Column("call_id", sa.String(32), primary_key=True),
+    sa.Column("opened_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# The events of a call in doubt, with the payload as sent, so that the missing ones can be resent.
+events_in_doubt = sa.Table(
+    "events_in_doubt",
+    metadata,
+    sa.Column("call_id", sa.String(32), primary_key=True),
+    sa.Column("event_key", sa.String(32), primary_key=True),
+    sa.Column("insert_id", sa.String(255), nullable=False),
+    sa.Column("event_name", sa.String(255), nullable=False),
+    sa.Column("event_time", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+)
+
 contacts = sa.Table(
     "contacts",
     metadata,

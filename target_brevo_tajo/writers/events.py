@@ -1,14 +1,20 @@
-"""Mixpanel events -> Brevo custom events, each ``$insert_id`` sent once.
+"""Mixpanel events -> Brevo custom events, each event exactly once.
 
 A batch goes through four steps: drop what the ledger says Brevo already has; address each event
-to the best-known contact identifier; send in ``/events/batch`` calls filled to the configured
-count and byte caps; record what Brevo accepted in the ledger right after each call.
+to the best-known contact identifier; fill ``/events/batch`` calls to Brevo's caps; send each
+call. Every call is recorded in the ledger as a call in doubt *before* it is sent, and Brevo's
+answer settles it. A call whose answer never came (a kill mid-call, a timeout, a reset, a 5xx
+after Brevo may have queued it) is never resent blindly: after a settle time its events are looked
+up in Brevo (``GET /events``, by ``mp_insert_id``); those found are recorded as sent, and only the
+missing ones go out again, in a new call recorded in doubt in the same transaction.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,14 +22,14 @@ import httpx
 
 from mixpanel_brevo_mapping import IDENTITY_EVENTS, Mapping, aliases_in, is_anonymous
 from target_brevo_tajo.batching import fill_calls
-from target_brevo_tajo.brevo import BrevoClient, BrevoError
+from target_brevo_tajo.brevo import BrevoClient, BrevoError, CallInDoubt, body_excerpt, find_queued
 from target_brevo_tajo.event_payload import (
     brevo_event_date,
     brevo_properties,
     encode_json,
     parse_event_time,
 )
-from target_brevo_tajo.ledger import Ledger, event_key
+from target_brevo_tajo.ledger import Ledger, LedgerEvent, event_key
 from target_brevo_tajo.report import SyncReport
 from target_brevo_tajo.settings import Settings
 
@@ -46,10 +52,21 @@ class PendingEvent:
 
 @dataclass(frozen=True)
 class OutgoingEvent:
-    """A Brevo event payload and the ledger row it becomes once accepted."""
+    """An event on its way: the ledger's view of it, its Brevo name, and what a reject shows."""
 
-    pending: PendingEvent
-    encoded: bytes  # the payload's JSON, encoded once: it sizes the call and becomes its body
+    entry: LedgerEvent  # its payload is encoded once: it sizes the call and becomes its body
+    brevo_name: str
+    record: dict[str, Any]
+
+    @classmethod
+    def from_ledger(cls, entry: LedgerEvent) -> OutgoingEvent:
+        """An event of an earlier run's call in doubt: all there is of it is its payload."""
+        payload = json.loads(entry.payload)
+        return cls(entry, str(payload.get("event_name")), payload)
+
+    def ref(self) -> tuple[str, str, dt.datetime]:
+        """What ``GET /events`` shows of it: Brevo name, ``mp_insert_id``, event date."""
+        return (self.brevo_name, self.entry.insert_id, self.entry.event_time)
 
 
 @dataclass
@@ -61,7 +78,7 @@ class EventBatch:
 
 
 class EventWriter:
-    """Sends Mixpanel events to Brevo's ``POST /events/batch``, each ``$insert_id`` once."""
+    """Sends Mixpanel events to Brevo's ``POST /events/batch``, each event exactly once."""
 
     def __init__(
         self,
@@ -78,29 +95,40 @@ class EventWriter:
         self._settings = settings
         self._run_report = report
         self._report = report.events
+        self._earlier_calls_settled = False
+
+    # Admitting records ----------------------------------------------------------------------
 
     def admit(self, record: dict[str, Any], batch: EventBatch) -> None:
-        """Keep a mapped event for the batch; count every other outcome."""
+        """Keep a mapped event for the batch; count every other outcome, reject poison."""
         report = self._report
         report.received += 1
-        properties = record.get("properties") or {}
+        properties = record.get("properties")
+        if properties is None:
+            properties = {}
+        if not isinstance(properties, dict):
+            self._run_report.reject("events", "properties is not an object", record)
+            return
         batch.aliases.update(aliases_in(record))
         name = record.get("event")
-        brevo_name = self._mapping.brevo_event_name(name) if name else None
+        if not isinstance(name, str) or not name:
+            self._run_report.reject("events", "event name is not text", record)
+            return
+        brevo_name = self._mapping.brevo_event_name(name)
         if brevo_name is None:
             if name in IDENTITY_EVENTS:
                 report.identity_events += 1
             else:
-                report.skipped_unmapped[str(name)] += 1
+                report.skipped_unmapped[name] += 1
             return
         insert_id = record.get("insert_id") or properties.get("$insert_id")
         distinct_id = record.get("distinct_id") or properties.get("distinct_id")
         when = _event_time(record)
-        problem = self._problem(record, insert_id, distinct_id, when)
+        problem = _problem(record, insert_id, distinct_id, when)
         if problem or when is None:
-            self._run_report.reject("events", problem, record)
+            self._run_report.reject("events", problem or "no time", record)
             return
-        key = event_key(name, str(insert_id))
+        key = event_key(name, str(insert_id), when)
         if key in batch.pending:
             report.deduplicated_in_run += 1
             return
@@ -114,22 +142,11 @@ class EventWriter:
             record=record,
         )
 
-    @staticmethod
-    def _problem(
-        record: dict, insert_id: Any, distinct_id: Any, when: dt.datetime | None
-    ) -> str | None:
-        if not insert_id:
-            return "no $insert_id: the event cannot be deduplicated"
-        if not distinct_id:
-            return "no distinct_id: the event belongs to no contact"
-        if not record.get("time"):
-            return "no time"
-        if when is None:
-            return "time is not an ISO 8601 date-time"
-        return None
+    # Sending --------------------------------------------------------------------------------
 
     def send(self, batch: EventBatch) -> None:
         """Send the batch's new events; returns only once Brevo's answers are in the ledger."""
+        self._settle_earlier_calls()
         ledger = self._ledger
         ledger.learn_aliases(batch.aliases)
         pending = batch.pending
@@ -138,9 +155,24 @@ class EventWriter:
         already_sent = ledger.sent_event_keys(pending)
         self._report.deduplicated_by_ledger += len(already_sent)
         fresh = [event for key, event in pending.items() if key not in already_sent]
-        outgoing = self._address(fresh)
-        for chunk in self._chunks(outgoing):
+        for chunk in self._chunks(self._address(fresh)):
             self._send(chunk)
+
+    def _settle_earlier_calls(self) -> None:
+        """Settle the calls an earlier run left in doubt (killed mid-call), once, first."""
+        if self._earlier_calls_settled:
+            return
+        self._earlier_calls_settled = True
+        for call in self._ledger.calls_in_doubt():
+            self._report.calls_in_doubt += 1
+            if self._settings.dry_run:
+                continue  # nothing may be written; the next real run settles it
+            logger.warning(
+                "A call of %d events was left in doubt by an earlier run; settling it",
+                len(call.events),
+            )
+            events = [OutgoingEvent.from_ledger(entry) for entry in call.events]
+            self._settle(call.call_id, call.opened_at, events, attempt=1)
 
     def _address(self, events: list[PendingEvent]) -> list[OutgoingEvent]:
         """Build payloads, identifying each contact by the best identifier the ledger knows."""
@@ -173,7 +205,10 @@ class EventWriter:
                 "identifiers": identifiers,
                 "event_properties": properties,
             }
-            outgoing.append(OutgoingEvent(event, encode_json(payload)))
+            entry = LedgerEvent(
+                event.key, event.insert_id, event.mixpanel_name, event.time, encode_json(payload)
+            )
+            outgoing.append(OutgoingEvent(entry, event.brevo_name, event.record))
         return outgoing
 
     def _chunks(self, outgoing: list[OutgoingEvent]) -> list[list[OutgoingEvent]]:
@@ -181,40 +216,60 @@ class EventWriter:
         settings = self._settings
         return fill_calls(
             outgoing,
-            lambda event: event.encoded,
+            lambda event: event.entry.payload,
             max_bytes=settings.events_batch_max_bytes,
             max_items=settings.events_batch_size,
             envelope_bytes=_BATCH_ENVELOPE_BYTES,
         )
 
-    def _send(self, chunk: list[OutgoingEvent]) -> None:
-        """One ``/events/batch`` call; what Brevo accepted goes to the ledger before the next.
-
-        Every documented answer is handled (reference/brevo-api.md section 4): 202 with the count
-        queued, 207 and 400 with per-event errors, and 400 ``out_of_range`` or 413 for a call over
-        Brevo's caps, which is split in halves until each part fits or one event is left.
-        """
+    def _send(self, chunk: list[OutgoingEvent], attempt: int = 0) -> None:
+        """Record the call in doubt, then send it; returns once it is settled."""
         if self._settings.dry_run:
-            self._accept(chunk)  # the ledger is read-only in a dry run
+            self._count_sent(chunk)  # nothing is written, to Brevo or the ledger
             return
-        body = b'{"events":[' + b",".join(e.encoded for e in chunk) + b"]}"
-        response = self._client.request("POST", "/events/batch", content=body)
+        call_id = uuid.uuid4().hex
+        self._ledger.open_call(call_id, [event.entry for event in chunk])
+        self._post(call_id, chunk, attempt)
+
+    def _post(self, call_id: str, chunk: list[OutgoingEvent], attempt: int) -> None:
+        """One ``/events/batch`` call of a call already recorded in doubt."""
+        body = b'{"events":[' + b",".join(e.entry.payload for e in chunk) + b"]}"
+        opened_at = _now()
+        try:
+            response = self._client.request("POST", "/events/batch", content=body, idempotent=False)
+        except CallInDoubt as exc:
+            self._report.calls_in_doubt += 1
+            logger.warning("%s; looking its %d events up in Brevo", exc, len(chunk))
+            self._settle(call_id, opened_at, chunk, attempt + 1)
+            return
+        except BrevoError:
+            self._ledger.settle_call(call_id, accepted=[])  # refused: nothing was queued
+            raise
+        self._settle_answer(call_id, chunk, response)
+
+    def _settle_answer(
+        self, call_id: str, chunk: list[OutgoingEvent], response: httpx.Response
+    ) -> None:
+        """Every documented answer of ``/events/batch`` (reference/brevo-api.md section 4).
+
+        202 with the count queued, 207 and 400 with per-event errors, and 400 ``out_of_range`` or
+        413 for a call over Brevo's caps, which is split in halves until each part fits or one
+        event is left.
+        """
         status = response.status_code
         answer = _json_object(response)
         if status in (200, 201, 202, 204):
-            self._accept(chunk)
+            self._accept(call_id, chunk)
             self._note_undetailed_shortfall(answer.get("count"), len(chunk))
             return
         failures = _failed_indices(answer)
         if status in (207, 400) and failures:
-            rejected = set(failures)
-            self._accept([e for i, e in enumerate(chunk) if i not in rejected])
+            self._accept(call_id, [e for i, e in enumerate(chunk) if i not in failures])
             for index, reason in failures.items():
                 if 0 <= index < len(chunk):
-                    self._run_report.reject(
-                        "events", f"Brevo: {reason}", chunk[index].pending.record
-                    )
+                    self._run_report.reject("events", f"Brevo: {reason}", chunk[index].record)
             return
+        self._ledger.settle_call(call_id, accepted=[])  # Brevo refused the call whole
         if status == 413 or answer.get("code") == "out_of_range":
             if len(chunk) > 1:
                 half = len(chunk) // 2
@@ -222,13 +277,57 @@ class EventWriter:
                 self._send(chunk[half:])
             else:
                 reason = f"Brevo: {answer.get('message') or 'event over Brevo limits'}"
-                self._run_report.reject("events", reason, chunk[0].pending.record)
+                self._run_report.reject("events", reason, chunk[0].record)
             return
         msg = (
-            f"Brevo refused POST /events/batch with HTTP {status}: {response.text[:300]}; "
+            f"Brevo refused POST /events/batch with HTTP {status}: {body_excerpt(response)}; "
             "nothing of this call was marked as sent"
         )
         raise BrevoError(msg)
+
+    def _settle(
+        self, call_id: str, opened_at: dt.datetime, chunk: list[OutgoingEvent], attempt: int
+    ) -> None:
+        """Settle a call in doubt from what Brevo shows; resend only what it does not have.
+
+        Brevo queues batches, so its list is read only once the call is ``events_settle_seconds``
+        old. The resend is recorded in doubt in the same transaction that settles this call.
+        """
+        elapsed = (_now() - opened_at).total_seconds()
+        wait = self._settings.events_settle_seconds - elapsed
+        if wait > 0:
+            self._client.sleep(wait)
+        found = find_queued(self._client, [event.ref() for event in chunk])
+        queued = [e for i, e in enumerate(chunk) if i in found]
+        missing = [e for i, e in enumerate(chunk) if i not in found]
+        self._report.found_in_brevo_when_settling += len(queued)
+        self._count_sent(queued)
+        if not missing:
+            self._ledger.settle_call(call_id, accepted=[e.entry for e in queued])
+            return
+        resend_id = uuid.uuid4().hex
+        self._ledger.settle_call(
+            call_id,
+            accepted=[e.entry for e in queued],
+            reissue=(resend_id, [e.entry for e in missing]),
+        )
+        if attempt > self._settings.max_retries:
+            msg = (
+                f"{len(missing)} events still unconfirmed after {attempt} attempts; they stay "
+                "recorded in doubt and the next run settles them"
+            )
+            raise BrevoError(msg)
+        self._report.resent_after_settling += len(missing)
+        self._post(resend_id, missing, attempt)
+
+    def _accept(self, call_id: str, accepted: list[OutgoingEvent]) -> None:
+        self._ledger.settle_call(call_id, accepted=[e.entry for e in accepted])
+        self._count_sent(accepted)
+
+    def _count_sent(self, events: list[OutgoingEvent]) -> None:
+        self._report.sent += len(events)
+        for event in events:
+            self._report.sent_by_name[event.brevo_name] += 1
 
     def _note_undetailed_shortfall(self, count: Any, sent: int) -> None:
         """A 202 that queued fewer than were sent, without saying which: reported, not resent.
@@ -239,14 +338,25 @@ class EventWriter:
             self._report.undetailed_shortfalls.append((count, sent))
             logger.warning("Brevo accepted %d of %d in one call and gave no detail", count, sent)
 
-    def _accept(self, chunk: list[OutgoingEvent]) -> None:
-        self._ledger.record_sent_events(
-            (e.pending.key, e.pending.insert_id, e.pending.mixpanel_name, e.pending.time)
-            for e in chunk
-        )
-        self._report.sent += len(chunk)
-        for event in chunk:
-            self._report.sent_by_name[event.pending.brevo_name] += 1
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _problem(
+    record: dict[str, Any], insert_id: Any, distinct_id: Any, when: dt.datetime | None
+) -> str | None:
+    if not insert_id:
+        return "no $insert_id: the event cannot be deduplicated"
+    if not isinstance(insert_id, (str, int)) or isinstance(insert_id, bool):
+        return "$insert_id is neither text nor a number"
+    if not distinct_id:
+        return "no distinct_id: the event belongs to no contact"
+    if not record.get("time"):
+        return "no time"
+    if when is None:
+        return "time is not an ISO 8601 date-time"
+    return None
 
 
 def _event_time(record: dict) -> dt.datetime | None:
