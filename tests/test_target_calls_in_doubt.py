@@ -1,0 +1,195 @@
+"""Calls in doubt: a batch call whose answer never came is settled from what Brevo shows.
+
+Brevo events carry no idempotency key, so a call that may have been queued is never resent
+blindly: after ``events_settle_seconds`` its events are looked up with ``GET /events`` (each
+carries ``mp_insert_id``), those found are recorded as sent, and only the missing ones go again.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+import respx
+
+from target_brevo_tajo.brevo.client import BrevoClient
+from target_brevo_tajo.brevo.events import find_queued
+from target_brevo_tajo.ledger import Ledger, LedgerEvent, event_key
+from target_brevo_tajo.target import TargetBrevoTajo
+from tests.singer_messages import EVENT_TIME, event, singer_input
+
+BREVO = "https://api.brevo.com/v3"
+BREVO_DATE = "2026-11-20T10:00:00.000Z"  # how Brevo writes the event_date it was sent
+
+
+@pytest.fixture
+def config(mapping_file: Path, tmp_path: Path) -> dict:
+    return {
+        "api_key": "xkeysib-test-secret",
+        "mapping_file": str(mapping_file),
+        "ledger_url": f"sqlite:///{tmp_path / 'ledger.sqlite'}",
+        "events_settle_seconds": 30,
+    }
+
+
+def run_target(config: dict, *records: dict, sleeps: list[float] | None = None) -> TargetBrevoTajo:
+    target = TargetBrevoTajo(config=config, parse_env_config=False)
+    target.run.client._sleep = (sleeps if sleeps is not None else []).append
+    target.listen(singer_input(*records))
+    return target
+
+
+def batch_ids(request: httpx.Request) -> list[str]:
+    return [e["event_properties"]["mp_insert_id"] for e in json.loads(request.content)["events"]]
+
+
+def queued(request: httpx.Request) -> httpx.Response:
+    count = len(json.loads(request.content)["events"])
+    return httpx.Response(202, json={"message": "Batch accepted.", "count": count})
+
+
+def brevo_lists(*insert_ids: str) -> httpx.Response:
+    """``GET /events`` answering that Brevo holds these order_completed events."""
+    events = [
+        {
+            "contact_id": 7,
+            "event_date": BREVO_DATE,
+            "event_name": "order_completed",
+            "event_properties": {"mp_insert_id": insert_id},
+        }
+        for insert_id in insert_ids
+    ]
+    return httpx.Response(200, json={"count": len(events), "events": events})
+
+
+def purchases(*insert_ids: str) -> list[dict]:
+    return [event("Purchase", insert_id) for insert_id in insert_ids]
+
+
+def sent_keys(config: dict, *insert_ids: str) -> set[str]:
+    keys = [event_key("Purchase", i, EVENT_TIME) for i in insert_ids]
+    return Ledger(config["ledger_url"]).sent_event_keys(keys)
+
+
+@respx.mock(base_url=BREVO)
+def test_a_502_after_brevo_queued_the_call_is_settled_without_resending_anything(
+    respx_mock, config
+):
+    batches = respx_mock.post("/events/batch").mock(return_value=httpx.Response(502))
+    respx_mock.get("/events").mock(return_value=brevo_lists("a", "b"))
+    sleeps: list[float] = []
+
+    target = run_target(config, *purchases("a", "b"), sleeps=sleeps)
+
+    assert batches.call_count == 1
+    assert any(29 <= s <= 30 for s in sleeps)  # the lookup waited for Brevo's queue
+    report = target.run.report.events
+    assert (report.sent, report.calls_in_doubt, report.found_in_brevo_when_settling) == (2, 1, 2)
+    assert len(sent_keys(config, "a", "b")) == 2
+    assert Ledger(config["ledger_url"]).calls_in_doubt() == []
+
+
+@respx.mock(base_url=BREVO)
+def test_only_the_events_brevo_does_not_show_are_resent(respx_mock, config):
+    batches = respx_mock.post("/events/batch").mock(
+        side_effect=[httpx.Response(503), httpx.Response(202, json={"count": 1})]
+    )
+    respx_mock.get("/events").mock(return_value=brevo_lists("a", "c"))
+
+    target = run_target(config, *purchases("a", "b", "c"))
+
+    assert [batch_ids(call.request) for call in batches.calls] == [["a", "b", "c"], ["b"]]
+    assert target.run.report.events.resent_after_settling == 1
+    assert len(sent_keys(config, "a", "b", "c")) == 3
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [httpx.ReadTimeout("stalled"), httpx.RemoteProtocolError("reset mid-answer")],
+    ids=["timeout", "reset"],
+)
+@respx.mock(base_url=BREVO)
+def test_a_call_that_got_no_answer_is_looked_up_not_resent_blindly(respx_mock, config, failure):
+    batches = respx_mock.post("/events/batch").mock(side_effect=[failure])
+    lookups = respx_mock.get("/events").mock(return_value=brevo_lists("a"))
+
+    run_target(config, *purchases("a"))
+
+    assert (batches.call_count, lookups.call_count) == (1, 1)
+    assert len(sent_keys(config, "a")) == 1
+
+
+@respx.mock(base_url=BREVO, assert_all_called=False)
+def test_a_call_that_never_left_is_retried_without_a_lookup(respx_mock, config):
+    batches = respx_mock.post("/events/batch").mock(
+        side_effect=[httpx.ConnectError("refused"), queued]
+    )
+    lookups = respx_mock.get("/events")
+
+    run_target(config, *purchases("a"))
+
+    assert (batches.call_count, lookups.call_count) == (2, 0)
+
+
+@respx.mock(base_url=BREVO)
+def test_a_call_left_in_doubt_by_a_killed_run_is_settled_first_by_the_next_run(respx_mock, config):
+    ledger = Ledger(config["ledger_url"])
+    payload = {
+        "event_name": "order_completed",
+        "event_date": "2026-11-20T10:00:00Z",
+        "identifiers": {"ext_id": "user-1"},
+        "event_properties": {"mp_insert_id": "x"},
+    }
+    entries = [
+        LedgerEvent(
+            event_key("Purchase", i, EVENT_TIME),
+            i,
+            "Purchase",
+            EVENT_TIME,
+            json.dumps({**payload, "event_properties": {"mp_insert_id": i}}).encode(),
+        )
+        for i in ("a", "b")
+    ]
+    ledger.open_call("killed-mid-call", entries)  # the run died before Brevo's answer
+    batches = respx_mock.post("/events/batch").mock(side_effect=queued)
+    respx_mock.get("/events").mock(return_value=brevo_lists("a"))
+
+    rerun = run_target(config, *purchases("a", "b", "c"))
+
+    assert [batch_ids(call.request) for call in batches.calls] == [["b"], ["c"]]
+    assert rerun.run.report.events.deduplicated_by_ledger == 2
+    assert Ledger(config["ledger_url"]).calls_in_doubt() == []
+
+
+@respx.mock(base_url=BREVO, assert_all_called=False)
+def test_a_dry_run_leaves_calls_in_doubt_for_a_real_run(respx_mock, config):
+    entry = LedgerEvent(event_key("Purchase", "a", EVENT_TIME), "a", "Purchase", EVENT_TIME, b"{}")
+    Ledger(config["ledger_url"]).open_call("left", [entry])
+
+    target = run_target({**config, "dry_run": True}, *purchases("z"))
+
+    assert target.run.report.events.calls_in_doubt == 1
+    assert len(Ledger(config["ledger_url"]).calls_in_doubt()) == 1
+
+
+@respx.mock(base_url=BREVO)
+def test_the_lookup_asks_for_the_calls_names_and_time_span_and_stops_once_all_are_found(
+    respx_mock,
+):
+    lookups = respx_mock.get("/events").mock(return_value=brevo_lists("a", "zz"))
+    client = BrevoClient(BREVO, "key", sleep=lambda _s: None)
+
+    found = find_queued(
+        client, [("order_completed", "a", EVENT_TIME), ("order_completed", "b", EVENT_TIME)]
+    )
+
+    assert found == {0}
+    params = lookups.calls[0].request.url.params
+    assert params.get_list("event_name") == ["order_completed"]
+    assert (params["startDate"], params["endDate"]) == (
+        "2026-11-20T09:59:59Z",
+        "2026-11-20T10:00:01Z",
+    )
+    assert params["limit"] == "10000"
