@@ -24,9 +24,11 @@ $(MELTANO_STAMP): $(STAMP) meltano.yml pyproject.toml
 demo: $(MELTANO_STAMP)
 	PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) -m sandbox demo
 
+# ruff, and the import contracts of pyproject.toml's [tool.importlinter].
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 # The README's settings tables, rewritten from each plugin's --about.
 docs: setup
