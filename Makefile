@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 MELTANO_STAMP := .meltano/.installed-stamp
 
-.PHONY: setup demo test lint unit e2e bench clean
+.PHONY: setup demo test lint docs unit e2e bench clean
 
 setup: $(STAMP)
 
@@ -24,9 +24,15 @@ $(MELTANO_STAMP): $(STAMP) meltano.yml pyproject.toml
 demo: $(MELTANO_STAMP)
 	PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) -m sandbox demo
 
+# ruff, and the import contracts of pyproject.toml's [tool.importlinter].
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+
+# The README's settings tables, rewritten from each plugin's --about.
+docs: setup
+	$(PY) .ci/readme_settings.py
 
 test: $(MELTANO_STAMP) lint
 	PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) -m pytest
