@@ -1,0 +1,129 @@
+"""Exactly once against the sandbox's Brevo, attacked: answers lost after queueing, and SIGKILLs.
+
+Each test ends by reading every event the sandbox's Brevo holds: every event of the input is
+there once, none twice, none missing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import httpx
+import pytest
+
+from sandbox.server import SandboxServer
+from target_brevo_tajo.target import TargetBrevoTajo
+from tests.singer_messages import event, singer_input
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def sandbox():
+    with SandboxServer(profiles=10, events=10, days=1) as server:
+        yield server
+
+
+@pytest.fixture
+def config(sandbox, mapping_file: Path, tmp_path: Path) -> dict:
+    return {
+        "api_key": "sandbox-brevo-key",
+        "base_url": f"{sandbox.url}/brevo/v3",
+        "mapping_file": str(mapping_file),
+        "ledger_url": f"sqlite:///{tmp_path / 'ledger.sqlite'}",
+        "events_settle_seconds": 0.3,
+    }
+
+
+def purchases(count: int) -> list[dict]:
+    return [
+        event(
+            "Purchase",
+            f"p-{i}",
+            f"user-{i % 50}",
+            time=f"2026-11-20T10:{i // 60 % 60:02d}:{i % 60:02d}Z",
+        )
+        for i in range(count)
+    ]
+
+
+def in_brevo(sandbox: SandboxServer) -> Counter[str]:
+    events = httpx.get(f"{sandbox.url}/_sandbox/brevo/events", timeout=30).json()["events"]
+    return Counter(e["event_properties"]["mp_insert_id"] for e in events)
+
+
+def arm(sandbox: SandboxServer, **fault: object) -> None:
+    rule = {"api": "brevo", "method": "POST", "path": "/events/batch", "times": -1, **fault}
+    httpx.post(f"{sandbox.url}/_sandbox/faults", json=rule, timeout=30).raise_for_status()
+
+
+def batch_calls(sandbox: SandboxServer) -> int:
+    calls = httpx.get(f"{sandbox.url}/_sandbox/calls", timeout=30).json()["calls"]
+    return sum(1 for c in calls if c["path"] == "/events/batch")
+
+
+def test_every_7th_batch_queued_then_answered_502_ends_with_every_event_once(sandbox, config):
+    arm(sandbox, kind="after_processing", status=502, every=7)
+    httpx.post(f"{sandbox.url}/_sandbox/brevo/events-visibility", json={"seconds": 0.1})
+    records = purchases(3000)
+
+    target = TargetBrevoTajo(config=config, parse_env_config=False)
+    target.listen(singer_input(*records))
+
+    held = in_brevo(sandbox)
+    assert set(held) == {f"p-{i}" for i in range(3000)}
+    assert max(held.values()) == 1, "an event reached Brevo twice"
+    report = target.run.report.events
+    assert report.calls_in_doubt == 2  # the 7th and 14th of 15 calls
+    assert report.found_in_brevo_when_settling == 400
+    assert report.resent_after_settling == 0
+
+
+def test_twenty_sigkills_while_calls_are_in_flight_lose_and_double_nothing(
+    sandbox, config, tmp_path
+):
+    # Every batch call stalls 0.4 s after Brevo queued it: a kill lands while it is in flight.
+    arm(sandbox, kind="after_processing", delay_seconds=0.4)
+    config_file = tmp_path / "config.json"
+    config_file.write_text(json.dumps(config))
+    input_file = tmp_path / "input.jsonl"
+    input_file.write_text(singer_input(*purchases(6000)).getvalue())
+    command = [sys.executable, "-m", "target_brevo_tajo", "--config", str(config_file)]
+    command += ["--input", str(input_file)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    chance = random.Random(20261129)
+    kills = 0
+    while kills < 20:
+        before = batch_calls(sandbox)
+        process = subprocess.Popen(
+            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        target_calls = before + chance.randint(1, 3)
+        deadline = time.monotonic() + 60
+        while batch_calls(sandbox) < target_calls and process.poll() is None:
+            assert time.monotonic() < deadline, "the target made no progress"
+            time.sleep(0.02)
+        if process.poll() is not None:
+            break  # it finished before this kill: nothing left to attack
+        time.sleep(chance.uniform(0, 0.4))
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        kills += 1
+
+    final = subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+
+    assert final.returncode == 0, final.stderr[-2000:]
+    assert kills >= 10, "the run finished before enough kills landed: grow the input"
+    held = in_brevo(sandbox)
+    assert set(held) == {f"p-{i}" for i in range(6000)}
+    assert max(held.values()) == 1, "an event reached Brevo twice"
