@@ -157,7 +157,10 @@ def _to_bool(value: Any) -> bool:
 def _to_date(value: Any) -> str:
     if _is_number(value):
         seconds = float(value) / 1000 if value > 1e11 else float(value)
-        return dt.datetime.fromtimestamp(seconds, dt.timezone.utc).date().isoformat()
+        try:
+            return dt.datetime.fromtimestamp(seconds, dt.timezone.utc).date().isoformat()
+        except (OverflowError, OSError, ValueError) as exc:
+            raise ConversionError("date out of range", f"{value!r} is out of the date range") from exc
     text = str(value).strip()
     try:
         return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).date().isoformat()

@@ -94,10 +94,13 @@ class SyncReport:
     """Everything a run did; thread-safe enough for the SDK's parallel drains."""
 
     dry_run: bool = False
+    status: str = "running"  # succeeded, failed or dry_run once the run ends
+    error: str | None = None
     events: EventsReport = field(default_factory=EventsReport)
     contacts: ContactsReport = field(default_factory=ContactsReport)
     cohorts: list[dict[str, Any]] = field(default_factory=list)
     unrouted_streams: Counter[str] = field(default_factory=Counter)
+    rejected_records: Counter[str] = field(default_factory=Counter)  # by stream
     api_calls: Counter[str] = field(default_factory=Counter)
     rate_budgets: dict[str, dict[str, Any]] = field(default_factory=dict)
     retries: int = 0
@@ -107,6 +110,7 @@ class SyncReport:
     def reject(self, stream: str, reason: str, record: dict[str, Any]) -> None:
         """Count a rejected record under its reason and keep it in the rejects file."""
         with self._lock:
+            self.rejected_records[stream] += 1
             if stream == "events":
                 self.events.rejected[reason] += 1
             if self.rejects_file is not None:
@@ -119,6 +123,8 @@ class SyncReport:
         """The report as plain JSON-ready data."""
         ev = self.events
         return {
+            "status": self.status,
+            "error": self.error,
             "dry_run": self.dry_run,
             "events": {
                 "received": ev.received,
@@ -147,6 +153,7 @@ class SyncReport:
             "contacts": self.contacts.to_dict(),
             "cohorts": self.cohorts,
             "unrouted_streams": dict(self.unrouted_streams),
+            "rejected_records": dict(self.rejected_records),
             "api_calls": {"total": sum(self.api_calls.values()), **dict(self.api_calls)},
             "rate_budgets": self.rate_budgets,
             "retries": self.retries,
@@ -162,6 +169,8 @@ def render_report(report: dict[str, Any], *, rejects_file: Path | None = None) -
     ev = report["events"]
     title = "Brevo sync report" + (" (dry run: nothing was written)" if report["dry_run"] else "")
     lines = [title]
+    if report.get("status") == "failed":
+        lines.append(f"  the run FAILED: {report.get('error')}; below is what it did before")
     if ev["received"]:
         lines.append(
             f"  events: received {ev['received']}, sent {ev['sent']}, "
@@ -205,6 +214,10 @@ def render_report(report: dict[str, Any], *, rejects_file: Path | None = None) -
         "(route it with `routes:` in the mapping file)"
         for name, n in report["unrouted_streams"].items()
     ]
+    rejected = report.get("rejected_records") or {}
+    if rejected:
+        counts = ", ".join(f"{stream} {n}" for stream, n in sorted(rejected.items()))
+        lines.append(f"  rejected records, each with its reason: {counts}")
     calls = dict(report["api_calls"])
     total = calls.pop("total", 0)
     spent = ", ".join(f"{k} x{v}" for k, v in sorted(calls.items())) or "none"
@@ -214,7 +227,7 @@ def render_report(report: dict[str, Any], *, rejects_file: Path | None = None) -
         f"answered 429: {b['answered_429']}"
         for bucket, b in (report.get("rate_budgets") or {}).items()
     ]
-    if rejects_file is not None and ev["rejected"]:
+    if rejects_file is not None and rejected:
         lines.append(f"  rejected records written to {rejects_file}")
     return "\n".join(lines)
 

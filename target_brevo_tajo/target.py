@@ -11,22 +11,28 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
+import click
 from singer_sdk import Target
-from singer_sdk.contrib.msgspec import MsgSpecReader
-from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.exceptions import (
+    ConfigValidationError,
+    InvalidInputLine,
+    RecordsWithoutSchemaException,
+)
 from singer_sdk.sinks import BatchSink
 
 from mixpanel_brevo_mapping import Mapping, MappingError, load_mapping
 from target_brevo_tajo.brevo import BrevoClient, BrevoError, BrevoLists, ContactImports
 from target_brevo_tajo.checkpoints import SyncCheckpoints
-from target_brevo_tajo.ledger import Ledger
+from target_brevo_tajo.ledger import Ledger, LedgerError
 from target_brevo_tajo.report import SyncReport
 from target_brevo_tajo.settings import CONFIG_SCHEMA, Settings, SettingsError
+from target_brevo_tajo.singer_input import SingerInput, SingerInputError
 from target_brevo_tajo.sinks import (
     CohortMembersSink,
     CohortsSink,
@@ -130,7 +136,7 @@ class TargetBrevoTajo(Target):
 
     name = "target-brevo-tajo"
     package_name = "tajo-mixpanel-brevo"
-    message_reader_class = MsgSpecReader
+    message_reader_class = SingerInput
     # Sinks share one Brevo rate budget and one ledger: draining them in parallel gains nothing.
     max_parallelism = 1
 
@@ -138,6 +144,7 @@ class TargetBrevoTajo(Target):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self._finished = False
         # Fail at start (bad settings, a mapping error with file and line), not at a record.
         _ = self.run
 
@@ -159,19 +166,28 @@ class TargetBrevoTajo(Target):
     @override
     def process_endofpipe(self) -> None:
         super().process_endofpipe()
-        self._finish()
+        self.finish()
 
-    def _finish(self) -> None:
-        """Apply deletions and removals, prune the ledger, close connections, save the report."""
-        run, writers = self.run, self.run.writers
-        writers.deletions.apply(writers.checkpoints.full_refreshes)
-        writers.lists.finish(writers.checkpoints.cohort_snapshots)
-        report = run.report
+    def finish(self, error: BaseException | None = None) -> None:
+        """End the run: what only a complete run may do, then the report, whatever happened.
+
+        Removals and deletions act on what a complete input proved missing, so a failed run
+        skips them; its report still says what was sent before the failure.
+        """
+        if self._finished:
+            return
+        run, writers, report = self.run, self.run.writers, self.run.report
+        if error is None:
+            writers.deletions.apply(writers.checkpoints.full_refreshes)
+            writers.lists.finish(writers.checkpoints.cohort_snapshots)
+            run.ledger.prune_sent_events(_days_ago(run.settings.ledger_retention_days))
+        self._finished = True
         report.cohorts = writers.lists.report()
-        run.ledger.prune_sent_events(_days_ago(run.settings.ledger_retention_days))
         report.api_calls.update(run.client.calls)
         report.rate_budgets = run.client.budgets.report()
         report.retries = run.client.retries
+        report.status = "failed" if error else "dry_run" if run.settings.dry_run else "succeeded"
+        report.error = one_line(error) if error else None
         run.client.close()
         run.ledger.close()
         for line in report.render().splitlines():
@@ -183,15 +199,89 @@ class TargetBrevoTajo(Target):
 
     @classmethod
     @override
-    def invoke(cls, *args: Any, **kwargs: Any) -> None:
-        """Run the target; errors a user must fix end in one line, without a traceback."""
+    def invoke(  # type: ignore[override]
+        cls,
+        *,
+        about: bool = False,
+        about_format: str | None = None,
+        config: Any = None,
+        file_input: IO[str] | None = None,
+    ) -> None:
+        """Run the target: a failed run still reports, and errors end in one line.
+
+        The SDK's ``Target.invoke`` is repeated here (build the target, then listen) so that a
+        failure after the target exists can still write its report.
+        """
+        if about:
+            super().invoke(about=about, about_format=about_format)
+            return
+        cls.print_version(print_fn=cls.logger.info)
+        target = None
         try:
-            super().invoke(*args, **kwargs)
-        except (BrevoError, MappingError, SettingsError) as exc:
-            raise SystemExit(f"target-brevo-tajo: {exc}") from None
-        except ConfigValidationError as exc:
-            details = "; ".join(exc.errors) if getattr(exc, "errors", None) else str(exc)
-            raise SystemExit(f"target-brevo-tajo: invalid configuration: {details}") from None
+            target = cls(
+                config=config.config if config else {},
+                validate_config=True,
+                parse_env_config=config.parse_env if config else False,
+            )
+            target.listen(file_input)
+        except Exception as exc:
+            if target is not None:
+                target.finish(error=exc)
+            if isinstance(exc, USER_ERRORS):
+                raise SystemExit(f"target-brevo-tajo: {one_line(exc)}") from None
+            raise
+
+    @classmethod
+    @override
+    def get_singer_command(cls) -> click.Command:
+        """The CLI, whose unreadable ``--config`` files end in one line."""
+        command = super().get_singer_command()
+        for param in command.params:
+            if param.name == "config" and param.callback is not None:
+                param.callback = _config_files_or_exit(param.callback)
+        return command
+
+
+USER_ERRORS = (
+    ConfigValidationError,
+    BrevoError,
+    MappingError,
+    SettingsError,
+    LedgerError,
+    SingerInputError,
+    InvalidInputLine,
+    RecordsWithoutSchemaException,
+    UnicodeDecodeError,
+)
+
+
+def one_line(error: BaseException) -> str:
+    """An error as one line a user can act on."""
+    if isinstance(error, ConfigValidationError):
+        details = "; ".join(error.errors) if error.errors else str(error)
+        return f"invalid configuration: {details}"
+    if isinstance(error, UnicodeDecodeError):
+        return f"the Singer input is not UTF-8 ({error.reason} at byte {error.start})"
+    if isinstance(error, RecordsWithoutSchemaException):
+        return f"{error}: the tap must send a stream's SCHEMA before its RECORDs"
+    text = " ".join(str(error).split())
+    return text[:300] + ("..." if len(text) > 300 else "")
+
+
+def _config_files_or_exit(read: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap the SDK's reading of ``--config`` files: a missing or broken file is one line."""
+
+    def read_or_exit(*args: Any) -> Any:
+        try:
+            return read(*args)
+        except (OSError, ValueError) as exc:
+            msg = (
+                f"target-brevo-tajo: cannot read the --config file: {one_line(exc)}; pass a "
+                "JSON file of settings (or --config=ENV)"
+            )
+            raise SystemExit(msg) from None
+
+    return read_or_exit
 
 
 def _days_ago(days: int) -> dt.datetime:

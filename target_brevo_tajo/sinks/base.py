@@ -1,16 +1,43 @@
-"""What every sink shares: the run's writers, which the target wired before any record."""
+"""What every sink shares: the run's writers, and poison records turned into rejects.
+
+A record that fails its stream's schema, lacks a key property or carries an unreadable date-time
+would make the SDK stop the run at that record, and every rerun would stop at it again. Here it
+is rejected with its reason, and the run goes on.
+"""
 
 from __future__ import annotations
 
+import abc
 from typing import Any, Protocol, cast
 
+from singer_sdk.exceptions import InvalidRecord
+from singer_sdk.helpers.conform import DatetimeErrorTreatmentEnum
 from singer_sdk.sinks import BatchSink
+from singer_sdk.sinks.core import BaseJSONSchemaValidator
 
 from target_brevo_tajo.writers import Writers
+
+# Where a record carries its schema problem from validation to ``process_record``.
+SCHEMA_PROBLEM = "__schema_problem__"
 
 
 class _WiredTarget(Protocol):
     writers: Writers
+
+
+class _RejectingValidator(BaseJSONSchemaValidator):
+    """Validates as the SDK does, but marks an invalid record instead of ending the run."""
+
+    def __init__(self, inner: BaseJSONSchemaValidator) -> None:
+        super().__init__(inner.schema)
+        self._inner = inner
+
+    def validate(self, record: dict[str, Any]) -> None:
+        """Mark the record with the first schema problem found, if any."""
+        try:
+            self._inner.validate(record)
+        except InvalidRecord as exc:
+            record[SCHEMA_PROBLEM] = exc.error_message
 
 
 class BrevoSink(BatchSink):
@@ -19,3 +46,31 @@ class BrevoSink(BatchSink):
     def __init__(self, target: Any, *args: Any, **kwargs: Any) -> None:
         super().__init__(target, *args, **kwargs)
         self.writers = cast(_WiredTarget, target).writers
+
+    def get_validator(self) -> BaseJSONSchemaValidator | None:
+        """The SDK's validator (``validate_records``), reporting instead of raising."""
+        inner = super().get_validator()
+        return _RejectingValidator(inner) if inner is not None else None
+
+    @property
+    def datetime_error_treatment(self) -> DatetimeErrorTreatmentEnum:
+        """An unreadable date-time becomes null, and the writer rejects what needs one."""
+        return DatetimeErrorTreatmentEnum.NULL
+
+    def preprocess_record(self, record: dict, context: dict) -> dict:  # noqa: ARG002
+        """A missing key property becomes null, for the writer to reject with a reason."""
+        for key in self.key_properties:
+            record.setdefault(key, None)
+        return record
+
+    def process_record(self, record: dict, context: dict) -> None:
+        """Reject a record that failed its schema; hand the others to :meth:`take`."""
+        problem = record.pop(SCHEMA_PROBLEM, None)
+        if problem is not None:
+            self.writers.report.reject(self.stream_name, f"schema: {problem}", record)
+            return
+        self.take(record, context)
+
+    @abc.abstractmethod
+    def take(self, record: dict, context: dict) -> None:
+        """Keep one valid record for the batch."""

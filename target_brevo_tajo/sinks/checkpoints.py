@@ -15,7 +15,7 @@ class SyncCheckpointsSink(BrevoSink):
         self.checkpoints = self.writers.checkpoints
         self._report = self.writers.report
 
-    def process_record(self, record: dict, context: dict) -> None:  # noqa: ARG002
+    def take(self, record: dict, context: dict) -> None:  # noqa: ARG002
         """Confirm the snapshot the record names; report a record that names none."""
         problem = self.checkpoints.confirm(record)
         if problem:

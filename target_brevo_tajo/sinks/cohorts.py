@@ -15,7 +15,7 @@ class CohortsSink(BrevoSink):
         super().__init__(*args, **kwargs)
         self.lists = self.writers.lists
 
-    def process_record(self, record: dict, context: dict) -> None:  # noqa: ARG002
+    def take(self, record: dict, context: dict) -> None:  # noqa: ARG002
         """Members of this cohort follow its record: register it now, not at the drain."""
         self.lists.register(record)
 
@@ -37,7 +37,7 @@ class CohortMembersSink(BrevoSink):
         """Members by cohort."""
         context["members"] = defaultdict(dict)
 
-    def process_record(self, record: dict, context: dict) -> None:
+    def take(self, record: dict, context: dict) -> None:
         """Keep the member under its cohort (a repeated member counts once)."""
         if record.get("distinct_id") and record.get("cohort_id") is not None:
             context["members"][int(record["cohort_id"])][str(record["distinct_id"])] = record

@@ -21,7 +21,7 @@ class ContactsSink(BrevoSink):
         """Each batch holds the latest record of each profile."""
         context["profiles"] = {}
 
-    def process_record(self, record: dict, context: dict) -> None:
+    def take(self, record: dict, context: dict) -> None:
         """Keep the profile for the batch (a later record of the same profile wins)."""
         self._report.received += 1
         distinct_id = record.get("distinct_id")

@@ -21,7 +21,7 @@ class EventsSink(BrevoSink):
         """Each batch collects its events apart."""
         context["batch"] = EventBatch()
 
-    def process_record(self, record: dict, context: dict) -> None:
+    def take(self, record: dict, context: dict) -> None:
         """Keep a mapped event for the batch; every other outcome is counted."""
         self.events.admit(record, context["batch"])
 

@@ -19,7 +19,15 @@ class UnroutedSink(BrevoSink):
             self.stream_name,
         )
 
-    def process_record(self, record: dict, context: dict) -> None:  # noqa: ARG002
+    def preprocess_record(self, record: dict, context: dict) -> dict:  # noqa: ARG002
+        """Records never written keep the Singer protocol's strictness on key properties.
+
+        Poison tolerance guards what reaches Brevo; for a stream that goes nowhere, the SDK's
+        standard behaviour (and its standard tests) stand.
+        """
+        return record
+
+    def take(self, record: dict, context: dict) -> None:  # noqa: ARG002
         """Count the record; nothing is kept."""
         self._report.unrouted_streams[self.stream_name] += 1
 
