@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-KINDS = ("status", "drop", "terminated_early", "partial")
+KINDS = ("status", "drop", "terminated_early", "partial", "clean_cut")
 APIS = ("mixpanel", "brevo")
 
 
