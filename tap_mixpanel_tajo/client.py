@@ -14,7 +14,7 @@ import base64
 import logging
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +45,10 @@ _decoder = msgspec.json.Decoder()
 
 class MixpanelError(Exception):
     """A failure the tap cannot recover from; ``str(error)`` is one line saying what to do."""
+
+
+class _NotUtf8Error(Exception):
+    """An export line whose bytes are not UTF-8: skipped and counted, never fatal."""
 
 
 class _RetryableError(Exception):
@@ -310,19 +314,21 @@ class MixpanelClient:
     # Internals
 
     def _iter_jsonl(self, response: httpx.Response, what: str) -> Iterator[dict[str, Any]]:
-        buffer = b""
-        for chunk in response.iter_bytes():
-            if b"\n" not in chunk:
-                buffer += chunk
-                continue
-            *lines, buffer = (buffer + chunk).split(b"\n")
-            for line in lines:
+        not_utf8 = 0
+        for line in _split_lines(response.iter_bytes()):
+            try:
                 record = self._decode_line(line, what)
-                if record is not None:
-                    yield record
-        record = self._decode_line(buffer, what)
-        if record is not None:
-            yield record
+            except _NotUtf8Error:
+                not_utf8 += 1
+                continue
+            if record is not None:
+                yield record
+        if not_utf8:
+            self.logger.warning(
+                "%s: skipped %d line(s) that are not UTF-8 text (Mixpanel exports UTF-8 JSON)",
+                what,
+                not_utf8,
+            )
 
     def _decode_line(self, line: bytes, what: str) -> dict[str, Any] | None:
         line = line.strip()
@@ -334,6 +340,8 @@ class MixpanelClient:
         try:
             record = _decoder.decode(line)
         except msgspec.DecodeError as exc:
+            if not _is_utf8(line):
+                raise _NotUtf8Error from exc
             snippet = self._redact(line[:80].decode("utf-8", "replace"))
             msg = f"{what}: Mixpanel sent a line that is not JSON ({snippet!r})"
             raise MixpanelError(msg) from exc
@@ -429,6 +437,26 @@ class MixpanelClient:
         for secret in self._secrets:
             text = text.replace(secret, "***")
         return text
+
+
+def _split_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    r"""The lines of a body read in chunks, split on ``b"\n"`` only (the last may be empty)."""
+    buffer = b""
+    for chunk in chunks:
+        if b"\n" not in chunk:
+            buffer += chunk
+            continue
+        *lines, buffer = (buffer + chunk).split(b"\n")
+        yield from lines
+    yield buffer
+
+
+def _is_utf8(line: bytes) -> bool:
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _retry_after(response: httpx.Response) -> float | None:

@@ -186,6 +186,20 @@ def test_a_non_json_line_is_a_one_line_error():
         export(make_client())
 
 
+@respx.mock
+def test_lines_that_are_not_utf8_are_skipped_and_counted_once_per_window(caplog):
+    body = line("A", "1") + b'{"event": "B", "properties": {"x": "\xe9"}}\n' + line("C", "3")
+    chunks = [body[i : i + 5] for i in range(0, len(body), 5)]
+    respx.get(EXPORT).mock(return_value=httpx.Response(200, stream=Chunks(chunks)))
+
+    assert [r["event"] for r in export(make_client())] == ["A", "C"]
+
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == [
+        "export 2024-01-01..2024-01-01: skipped 1 line(s) that are not UTF-8 text "
+        "(Mixpanel exports UTF-8 JSON)"
+    ]
+
+
 # Window retries
 
 
