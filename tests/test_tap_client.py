@@ -6,6 +6,7 @@ import base64
 import gzip
 import json
 import logging
+import re
 
 import httpx
 import pytest
@@ -376,6 +377,57 @@ def test_request_json_retries_and_decodes():
     assert client.request_json("POST", url, what="cohorts") == [{"id": 1}]
     assert route.calls.last.request.url.params["project_id"] == "12345"
     assert client.calls == 2
+
+
+# Daily event counts (Query API /events)
+
+COUNTS = "https://mixpanel.com/api/query/events"
+
+
+@respx.mock
+def test_daily_event_counts_add_up_the_names_of_each_day():
+    # The spec's example answer: a day an event is missing from counted none of it.
+    example = {
+        "data": {
+            "series": ["2010-05-29", "2010-05-30", "2010-05-31"],
+            "values": {
+                "account-page": {"2010-05-30": 1},
+                "splash features": {"2010-05-29": 6, "2010-05-30": 4, "2010-05-31": 5},
+            },
+        },
+        "legend_size": 2,
+    }
+    route = respx.get(COUNTS).respond(200, json=example)
+
+    totals = make_client().daily_event_counts(
+        "2010-05-29", "2010-05-31", ["account-page", "splash features"]
+    )
+
+    assert totals == {"2010-05-29": 6, "2010-05-30": 5, "2010-05-31": 5}
+    params = route.calls.last.request.url.params
+    assert json.loads(params["event"]) == ["account-page", "splash features"]
+    assert (params["type"], params["unit"]) == ("general", "day")
+    assert (params["from_date"], params["to_date"]) == ("2010-05-29", "2010-05-31")
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ([1, 2], "without data.values of daily counts per event"),
+        ({"data": {"series": []}}, "without data.values of daily counts per event"),
+        ({"data": {"values": {"A": 3}}}, "without data.values of daily counts per event"),
+        ({"data": {"values": {"A": {"2024-01-01": "3"}}}}, "not an integer ('3')"),
+        ({"data": {"values": {"A": {"2024-01-01": True}}}}, "not an integer (True)"),
+    ],
+)
+@respx.mock
+def test_a_counts_answer_of_another_shape_is_a_one_line_error(body, expected):
+    respx.get(COUNTS).respond(200, json=body)
+
+    with pytest.raises(MixpanelError, match=re.escape(expected)) as info:
+        make_client().daily_event_counts("2024-01-01", "2024-01-01", ["A"])
+
+    assert str(info.value).startswith("event counts 2024-01-01..2024-01-01: ")
 
 
 # Secrets
