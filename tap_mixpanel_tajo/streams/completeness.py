@@ -17,9 +17,10 @@ multi-day window (emitted once, counted by Mixpanel on each day), and lines skip
 they are not UTF-8.
 
 Only days that ended at least ``STABLE_AFTER`` ago are compared. Recent days still receive
-events (SDKs send up to ~5 days late, most within minutes; ``/import`` backfills any time), and
-an event that lands between the export and the count would read as a cut; a day that ended a
-full day ago rarely moves in the seconds between the two calls.
+events (SDKs send up to ~5 days late; ``/import`` backfills any time), and an event that lands
+between the export and the count would read as a cut; a day that ended a full day ago rarely
+moves in the seconds between the two calls. Mixpanel documents no time after which its counts
+settle, so the 24 hours are the tap's choice, not a setting.
 """
 
 from __future__ import annotations
