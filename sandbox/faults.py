@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 AFTER_PROCESSING = "after_processing"
-KINDS = ("status", "drop", "terminated_early", "partial", AFTER_PROCESSING)
+KINDS = ("status", "drop", "terminated_early", "partial", "clean_cut", AFTER_PROCESSING)
 APIS = ("mixpanel", "brevo")
 DEFAULT_STATUS = 500
 # A stall longer than any sensible client timeout only slows the tests down.

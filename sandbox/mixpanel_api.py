@@ -1,10 +1,10 @@
-"""Mixpanel API subset under ``/mixpanel``: raw export, engage, cohorts list, ``/api/app/me``."""
+"""Mixpanel API subset under ``/mixpanel``: raw export, engage, cohorts, event counts, app/me."""
 
 from __future__ import annotations
 
 import base64
 import json
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from .expressions import ExpressionError, parse
@@ -76,6 +76,8 @@ def check_params(operation: str, params: dict[str, str]) -> None:
             raise MixpanelError(400, f"'{name}' must be a boolean")
         if kind == "array" and not isinstance(_json(name, value), list):
             raise MixpanelError(400, f"'{name}' must be a JSON array")
+        if "enum" in spec and value not in spec["enum"]:
+            raise MixpanelError(400, f"'{name}' must be one of {', '.join(spec['enum'])}")
 
 
 def _json(name: str, value: str) -> Any:
@@ -95,7 +97,8 @@ def _date(name: str, value: str) -> date:
 def export(project: MixpanelProject, request: Request, now: datetime) -> Response:
     """``GET /api/2.0/export``: NDJSON lines in processing order, streamed.
 
-    ``where`` is accepted but not applied: the product slices by whole days.
+    ``where`` is accepted but not applied: the product slices by whole days. A ``clean_cut``
+    fault answers only the first half of the lines: a 200 cut at a line boundary, no marker.
     """
     params = request.form()
     try:
@@ -125,7 +128,43 @@ def export(project: MixpanelProject, request: Request, now: datetime) -> Respons
     lines = project.export_lines(
         now_ms, from_day, to_day, names=names, limit=limit, time_in_ms=time_in_ms
     )
+    if request.fault is not None and request.fault.kind == "clean_cut":
+        lines = lines[: len(lines) // 2]
     return Response(200, lines, {"Content-Type": "text/plain; charset=utf-8"})
+
+
+def event_counts(project: MixpanelProject, request: Request, now: datetime) -> Response:
+    """``GET /api/query/events``: each event's daily total (``general``) or uniques (``unique``).
+
+    Counted as Mixpanel's reports count, after deduplication; as in the spec's example, days
+    without events are left out. The sandbox answers ``unit=day`` with ``from_date``/``to_date``
+    in JSON only.
+    """
+    params = request.form()
+    authenticate(request, params)
+    check_params("events", params)
+    names = _json("event", params["event"])
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise MixpanelError(400, "'event' must be a JSON array of event names")
+    for name, supported in (("type", {"general", "unique"}), ("unit", {"day"})):
+        if params[name] not in supported:
+            raise MixpanelError(400, f"{name}={params[name]} is not supported by the sandbox")
+    if "interval" in params:
+        raise MixpanelError(400, "interval is not supported by the sandbox: use from_date/to_date")
+    if params.get("format", "json") != "json":
+        raise MixpanelError(400, "format=csv is not supported by the sandbox")
+    from_day, to_day = _date("from_date", params["from_date"]), _date("to_date", params["to_date"])
+    if from_day > to_day:
+        raise MixpanelError(400, "from_date cannot be later than to_date")
+    values = project.daily_counts(
+        int(now.timestamp() * 1000), from_day, to_day, set(names), unique=params["type"] == "unique"
+    )
+    series = [
+        (from_day + timedelta(days=offset)).isoformat()
+        for offset in range((to_day - from_day).days + 1)
+    ]
+    payload = {"data": {"series": series, "values": values}, "legend_size": len(values)}
+    return json_response(200, payload)
 
 
 def engage(project: MixpanelProject, request: Request, now: datetime) -> Response:
@@ -229,6 +268,7 @@ ROUTES = {
     ("POST", "/api/query/cohorts/list"): cohorts_list,
     ("GET", "/api/2.0/cohorts/list"): cohorts_list,
     ("POST", "/api/2.0/cohorts/list"): cohorts_list,
+    ("GET", "/api/query/events"): event_counts,
     ("GET", "/api/app/me"): app_me,
 }
 

@@ -101,6 +101,29 @@ class MixpanelProject:
                 break
         return lines
 
+    def daily_counts(
+        self, now_ms: int, from_day: date, to_day: date, names: set[str], *, unique: bool = False
+    ) -> dict[str, dict[str, int]]:
+        """Events per name and UTC day in [from_day, to_day], as the Query API counts them.
+
+        Exact re-ingested copies (same event, distinct_id and ``$insert_id`` on one day) count
+        once, the raw export's duplicates included; ``unique`` counts distinct users instead.
+        """
+        visible = self.visible_events(now_ms)
+        users = self.device_users(visible)
+        seen: dict[tuple[str, str], set[tuple[Any, ...]]] = {}
+        for event in visible:
+            day = datetime.fromtimestamp(event.time_seconds, timezone.utc).date()
+            if event.name not in names or not from_day <= day <= to_day:
+                continue
+            distinct_id = canonical_distinct_id(event.properties, users)
+            key = (distinct_id,) if unique else (distinct_id, event.properties.get("$insert_id"))
+            seen.setdefault((event.name, day.isoformat()), set()).add(key)
+        counts: dict[str, dict[str, int]] = {}
+        for (name, day), keys in sorted(seen.items()):
+            counts.setdefault(name, {})[day] = len(keys)
+        return counts
+
     def add_events(self, items: Any, now_ms: int) -> int:
         """Ingest ``[{"event", "properties"}]`` as /import would; returns how many were added."""
         if not isinstance(items, list):

@@ -14,7 +14,7 @@ import base64
 import logging
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +45,10 @@ _decoder = msgspec.json.Decoder()
 
 class MixpanelError(Exception):
     """A failure the tap cannot recover from; ``str(error)`` is one line saying what to do."""
+
+
+class _NotUtf8Error(Exception):
+    """An export line whose bytes are not UTF-8: skipped and counted, never fatal."""
 
 
 class _RetryableError(Exception):
@@ -294,6 +298,37 @@ class MixpanelClient:
                 if on_restart is not None:
                     on_restart()
 
+    def daily_event_counts(
+        self, from_date: str, to_date: str, event_names: list[str]
+    ) -> dict[str, int]:
+        """Mixpanel's own count of ``event_names`` per day (inclusive dates), summed over names.
+
+        ``GET /api/query/events`` with ``type=general`` and ``unit=day``: Mixpanel's daily
+        totals, as its reports count them. A day the answer leaves out counted nothing.
+        """
+        what = f"event counts {from_date}..{to_date}"
+        params = {
+            "event": msgspec.json.encode(event_names).decode(),
+            "type": "general",
+            "unit": "day",
+            "from_date": from_date,
+            "to_date": to_date,
+        }
+        body = self.request_json("GET", self.query_url("events"), params=params, what=what)
+        data = body.get("data") if isinstance(body, dict) else None
+        values = data.get("values") if isinstance(data, dict) else None
+        if not isinstance(values, dict) or not all(isinstance(v, dict) for v in values.values()):
+            msg = f"{what}: Mixpanel answered without data.values of daily counts per event"
+            raise MixpanelError(msg)
+        totals: dict[str, int] = {}
+        for per_day in values.values():
+            for day, count in per_day.items():
+                if isinstance(count, bool) or not isinstance(count, int):
+                    msg = f"{what}: Mixpanel answered a count that is not an integer ({count!r})"
+                    raise MixpanelError(msg)
+                totals[day] = totals.get(day, 0) + count
+        return totals
+
     def list_cohorts(self) -> list[dict[str, Any]]:
         """The project's cohorts (``POST /api/query/cohorts/list``, a bare JSON array)."""
         what = "cohorts list"
@@ -310,19 +345,21 @@ class MixpanelClient:
     # Internals
 
     def _iter_jsonl(self, response: httpx.Response, what: str) -> Iterator[dict[str, Any]]:
-        buffer = b""
-        for chunk in response.iter_bytes():
-            if b"\n" not in chunk:
-                buffer += chunk
-                continue
-            *lines, buffer = (buffer + chunk).split(b"\n")
-            for line in lines:
+        not_utf8 = 0
+        for line in _split_lines(response.iter_bytes()):
+            try:
                 record = self._decode_line(line, what)
-                if record is not None:
-                    yield record
-        record = self._decode_line(buffer, what)
-        if record is not None:
-            yield record
+            except _NotUtf8Error:
+                not_utf8 += 1
+                continue
+            if record is not None:
+                yield record
+        if not_utf8:
+            self.logger.warning(
+                "%s: skipped %d line(s) that are not UTF-8 text (Mixpanel exports UTF-8 JSON)",
+                what,
+                not_utf8,
+            )
 
     def _decode_line(self, line: bytes, what: str) -> dict[str, Any] | None:
         line = line.strip()
@@ -334,6 +371,8 @@ class MixpanelClient:
         try:
             record = _decoder.decode(line)
         except msgspec.DecodeError as exc:
+            if not _is_utf8(line):
+                raise _NotUtf8Error from exc
             snippet = self._redact(line[:80].decode("utf-8", "replace"))
             msg = f"{what}: Mixpanel sent a line that is not JSON ({snippet!r})"
             raise MixpanelError(msg) from exc
@@ -429,6 +468,26 @@ class MixpanelClient:
         for secret in self._secrets:
             text = text.replace(secret, "***")
         return text
+
+
+def _split_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    r"""The lines of a body read in chunks, split on ``b"\n"`` only (the last may be empty)."""
+    buffer = b""
+    for chunk in chunks:
+        if b"\n" not in chunk:
+            buffer += chunk
+            continue
+        *lines, buffer = (buffer + chunk).split(b"\n")
+        yield from lines
+    yield buffer
+
+
+def _is_utf8(line: bytes) -> bool:
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _retry_after(response: httpx.Response) -> float | None:

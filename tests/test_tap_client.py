@@ -6,6 +6,7 @@ import base64
 import gzip
 import json
 import logging
+import re
 
 import httpx
 import pytest
@@ -186,6 +187,20 @@ def test_a_non_json_line_is_a_one_line_error():
         export(make_client())
 
 
+@respx.mock
+def test_lines_that_are_not_utf8_are_skipped_and_counted_once_per_window(caplog):
+    body = line("A", "1") + b'{"event": "B", "properties": {"x": "\xe9"}}\n' + line("C", "3")
+    chunks = [body[i : i + 5] for i in range(0, len(body), 5)]
+    respx.get(EXPORT).mock(return_value=httpx.Response(200, stream=Chunks(chunks)))
+
+    assert [r["event"] for r in export(make_client())] == ["A", "C"]
+
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == [
+        "export 2024-01-01..2024-01-01: skipped 1 line(s) that are not UTF-8 text "
+        "(Mixpanel exports UTF-8 JSON)"
+    ]
+
+
 # Window retries
 
 
@@ -362,6 +377,57 @@ def test_request_json_retries_and_decodes():
     assert client.request_json("POST", url, what="cohorts") == [{"id": 1}]
     assert route.calls.last.request.url.params["project_id"] == "12345"
     assert client.calls == 2
+
+
+# Daily event counts (Query API /events)
+
+COUNTS = "https://mixpanel.com/api/query/events"
+
+
+@respx.mock
+def test_daily_event_counts_add_up_the_names_of_each_day():
+    # The spec's example answer: a day an event is missing from counted none of it.
+    example = {
+        "data": {
+            "series": ["2010-05-29", "2010-05-30", "2010-05-31"],
+            "values": {
+                "account-page": {"2010-05-30": 1},
+                "splash features": {"2010-05-29": 6, "2010-05-30": 4, "2010-05-31": 5},
+            },
+        },
+        "legend_size": 2,
+    }
+    route = respx.get(COUNTS).respond(200, json=example)
+
+    totals = make_client().daily_event_counts(
+        "2010-05-29", "2010-05-31", ["account-page", "splash features"]
+    )
+
+    assert totals == {"2010-05-29": 6, "2010-05-30": 5, "2010-05-31": 5}
+    params = route.calls.last.request.url.params
+    assert json.loads(params["event"]) == ["account-page", "splash features"]
+    assert (params["type"], params["unit"]) == ("general", "day")
+    assert (params["from_date"], params["to_date"]) == ("2010-05-29", "2010-05-31")
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ([1, 2], "without data.values of daily counts per event"),
+        ({"data": {"series": []}}, "without data.values of daily counts per event"),
+        ({"data": {"values": {"A": 3}}}, "without data.values of daily counts per event"),
+        ({"data": {"values": {"A": {"2024-01-01": "3"}}}}, "not an integer ('3')"),
+        ({"data": {"values": {"A": {"2024-01-01": True}}}}, "not an integer (True)"),
+    ],
+)
+@respx.mock
+def test_a_counts_answer_of_another_shape_is_a_one_line_error(body, expected):
+    respx.get(COUNTS).respond(200, json=body)
+
+    with pytest.raises(MixpanelError, match=re.escape(expected)) as info:
+        make_client().daily_event_counts("2024-01-01", "2024-01-01", ["A"])
+
+    assert str(info.value).startswith("event counts 2024-01-01..2024-01-01: ")
 
 
 # Secrets

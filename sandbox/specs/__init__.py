@@ -20,7 +20,7 @@ def brevo_schemas() -> dict[str, Any]:
 
 @cache
 def mixpanel_params() -> dict[str, list[dict[str, Any]]]:
-    """The vendored Mixpanel request parameters per operation (export, engage, cohorts_list)."""
+    """The vendored Mixpanel request parameters per operation (``extract.MIXPANEL_OPERATIONS``)."""
     return json.loads((HERE / "mixpanel_params.json").read_text(encoding="utf-8"))
 
 

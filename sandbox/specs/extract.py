@@ -59,6 +59,7 @@ MIXPANEL_OPERATIONS = {
     "export": ("export.openapi.yaml", "/export", "get"),
     "engage": ("query.openapi.yaml", "/engage", "post"),
     "cohorts_list": ("query.openapi.yaml", "/cohorts/list", "post"),
+    "events": ("query.openapi.yaml", "/events", "get"),
 }
 
 
@@ -69,16 +70,20 @@ def _load(path: Path) -> Any:
 
 
 def mixpanel_parameters(spec: dict[str, Any], path: str, method: str) -> list[dict[str, Any]]:
-    """Flatten an operation's query parameters and form-body properties into one list."""
+    """Flatten an operation's query parameters and form-body properties into one list.
+
+    Shared parameters (``$ref``) are resolved; a parameter with an ``enum`` keeps its values.
+    """
     operation = spec["paths"][path][method]
-    params = [
-        {
-            "name": p["name"],
-            "required": bool(p.get("required", False)),
-            "type": p["schema"]["type"],
-        }
+    shared = spec.get("components", {}).get("parameters", {})
+    query = [
+        shared[p["$ref"].rsplit("/", 1)[-1]] if "$ref" in p else p
         for p in operation.get("parameters", [])
-        if "$ref" not in p and p.get("in") == "query"
+    ]
+    params = [
+        _parameter(p["name"], bool(p.get("required", False)), p["schema"])
+        for p in query
+        if p.get("in") == "query"
     ]
     form = (
         operation.get("requestBody", {})
@@ -87,8 +92,15 @@ def mixpanel_parameters(spec: dict[str, Any], path: str, method: str) -> list[di
         .get("schema", {})
         .get("properties", {})
     )
-    params += [{"name": k, "required": False, "type": v["type"]} for k, v in form.items()]
+    params += [_parameter(name, False, schema) for name, schema in form.items()]
     return params
+
+
+def _parameter(name: str, required: bool, schema: dict[str, Any]) -> dict[str, Any]:
+    entry = {"name": name, "required": required, "type": schema["type"]}
+    if "enum" in schema:
+        entry["enum"] = schema["enum"]
+    return entry
 
 
 def main() -> None:

@@ -5,17 +5,22 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import time
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from singer_sdk import typing as th
 
-from tap_mixpanel_tajo.dates import day_windows, epoch_to_utc, local_date, project_zone
+from tap_mixpanel_tajo.client import MixpanelError
+from tap_mixpanel_tajo.dates import UTC, day_windows, epoch_to_utc, local_date, project_zone
 from tap_mixpanel_tajo.streams.base import MixpanelStream
+from tap_mixpanel_tajo.streams.completeness import CountCheck, last_stable_day, shortfalls
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
+
+    from tap_mixpanel_tajo.client import MixpanelClient
 
 DEFAULT_BACKFILL_DAYS = 30
 
@@ -173,7 +178,6 @@ class EventsStream(MixpanelStream):
         client = tap.client
         event_names = tap.selection.export_event_names()
         zone = project_zone(self.config.get("project_timezone"))
-        tz = None if zone.key == "UTC" else zone
         self.set_bookmark_floor(self.get_starting_timestamp(context))
         windows = self.windows(context)
         if not windows:
@@ -186,42 +190,115 @@ class EventsStream(MixpanelStream):
             windows[-1][1],
             f", events filtered to {len(event_names)} mapped name(s)" if event_names else "",
         )
+        check = self._count_check(client, event_names, zone)
         for first, last in windows:
-            yield from self._export_window(client, first, last, event_names, tz)
+            window = _Window(first, last, zone, by_day=check is not None)
+            if check is None:
+                yield from self._read(client, window, event_names)
+            else:
+                yield from self._read_checked(client, window, event_names, check)
+            elapsed = max(time.monotonic() - window.started, 1e-6)
+            dedup = window.dedup
+            self.logger.info(
+                "%s: %d records, %d duplicates dropped%s%s, %.0f records/s, %d API calls so far",
+                window.label,
+                window.emitted,
+                dedup.duplicates,
+                f", {dedup.restarts} refetch(es) ({dedup.replayed} replayed records skipped)"
+                if dedup.restarts
+                else "",
+                window.verdict,
+                window.emitted / elapsed,
+                client.calls,
+            )
 
-    def _export_window(
-        self,
-        client: Any,
-        first: dt.date,
-        last: dt.date,
-        event_names: list[str] | None,
-        tz: ZoneInfo | None,
+    def _count_check(
+        self, client: MixpanelClient, event_names: list[str] | None, zone: ZoneInfo
+    ) -> CountCheck | None:
+        """The run's completeness check, if ``verify_export_counts`` asks for one and it can run."""
+        if not self.config.get("verify_export_counts"):
+            return None
+        if not event_names:
+            self.logger.warning(
+                "verify_export_counts: no mapped event names to count (Mixpanel counts named "
+                "events only; set a mapping_file with event_mapping): exports are not checked"
+            )
+            return None
+        return CountCheck(client, event_names, last_stable_day(dt.datetime.now(UTC), zone))
+
+    def _read(
+        self, client: MixpanelClient, window: _Window, event_names: list[str] | None
     ) -> Iterator[dict[str, Any]]:
-        dedup = _WindowDedup()
-        started = time.monotonic()
-        count = 0
+        """Export the window once, yielding the records it has not emitted yet."""
         raw_records = client.iter_export(
-            first.isoformat(),
-            last.isoformat(),
+            window.first.isoformat(),
+            window.last.isoformat(),
             event_names=event_names,
-            on_restart=dedup.restart,
+            on_restart=window.dedup.restart,
         )
         for raw in raw_records:
-            record = to_record(raw, tz)
-            if dedup.admit(dedup_key(record)):
-                count += 1
+            record = to_record(raw, window.tz)
+            if window.admit(record):
                 yield record
-        elapsed = max(time.monotonic() - started, 1e-6)
-        self.logger.info(
-            "events %s..%s: %d records, %d duplicates dropped%s, %.0f records/s, "
-            "%d API calls so far",
-            first,
-            last,
-            count,
-            dedup.duplicates,
-            f", {dedup.restarts} refetch(es) ({dedup.replayed} replayed records skipped)"
-            if dedup.restarts
-            else "",
-            count / elapsed,
-            client.calls,
-        )
+
+    def _read_checked(
+        self, client: MixpanelClient, window: _Window, event_names: list[str], check: CountCheck
+    ) -> Iterator[dict[str, Any]]:
+        """Export the window, then read it once more if it is short of Mixpanel's counts."""
+        yield from self._read(client, window, event_names)
+        try:
+            counted = check.mixpanel_counts(window.first, window.last)
+        except MixpanelError as exc:
+            self.logger.warning(
+                "%s: not checked, Mixpanel's counts are unreadable: %s", window.label, exc
+            )
+            window.verdict = ", not checked"
+            return
+        if counted is None:
+            window.verdict = ", too recent to check against Mixpanel's counts"
+            return
+        short = shortfalls(window.days, counted)
+        if short:
+            self.logger.warning(
+                "%s: fewer events than Mixpanel counts (%s); reading the window again",
+                window.label,
+                ", ".join(short),
+            )
+            window.dedup.restart()
+            yield from self._read(client, window, event_names)
+            short = shortfalls(window.days, counted)
+        if short:
+            self.logger.warning(
+                "%s: still fewer events than Mixpanel counts after a second read (%s); carrying on",
+                window.label,
+                ", ".join(short),
+            )
+            window.verdict = ", short of Mixpanel's counts"
+        else:
+            window.verdict = ", complete by Mixpanel's counts"
+
+
+class _Window:
+    """One export window: its dedup, the records it emitted, and (when checked) how many per day."""
+
+    def __init__(self, first: dt.date, last: dt.date, zone: ZoneInfo, *, by_day: bool) -> None:
+        self.first = first
+        self.last = last
+        self.label = f"events {first}..{last}"
+        self.zone = zone
+        # Pre-2023 projects export local wall-clock times (see ``epoch_to_utc``).
+        self.tz = None if zone.key == "UTC" else zone
+        self.dedup = _WindowDedup()
+        self.emitted = 0
+        self.days: Counter[dt.date] | None = Counter() if by_day else None
+        self.verdict = ""
+        self.started = time.monotonic()
+
+    def admit(self, record: dict[str, Any]) -> bool:
+        """True for a record to emit (counted); False for a duplicate or a replay."""
+        if not self.dedup.admit(dedup_key(record)):
+            return False
+        self.emitted += 1
+        if self.days is not None and record["time"] is not None:
+            self.days[local_date(record["time"], self.zone)] += 1
+        return True

@@ -1,0 +1,50 @@
+"""Meltano hands the plugins their settings from the environment, fractional numbers included.
+
+Meltano 4.4 casts a ``kind: decimal`` value read from the environment to ``Decimal`` and then
+cannot write the plugin's JSON config ("Object of type Decimal is not JSON serializable"); every
+other kind keeps such a value as text (``integer`` refuses it). So ``meltano.yml`` declares the
+fractional settings ``kind: string``: a value from the environment reaches the plugin as text,
+one from ``meltano.yml`` as a JSON number.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.e2e
+
+MELTANO = shutil.which("meltano")
+
+
+@pytest.mark.parametrize(
+    ("variable", "setting", "value"),
+    [
+        ("TARGET_BREVO_TAJO_IMPORT_POLL_SECONDS", "import_poll_seconds", "0.2"),
+        ("TARGET_BREVO_TAJO_LIST_RECONCILE_DAYS", "list_reconcile_days", "0.5"),
+    ],
+)
+def test_a_fractional_setting_from_the_environment_reaches_the_plugin_config(
+    variable, setting, value
+):
+    assert MELTANO, "meltano is not on PATH: run `make test`"
+
+    result = subprocess.run(
+        [MELTANO, "config", "print", "target-brevo-tajo"],
+        cwd=ROOT,
+        env={**os.environ, variable: value},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    assert float(json.loads(result.stdout)[setting]) == float(value)
