@@ -1,7 +1,8 @@
 """Injected faults: registered through the admin API, matched against incoming requests.
 
 Kinds: ``status`` answers instead of the API; ``drop`` cuts the answer halfway; ``terminated_early``
-ends an export with Mixpanel's marker line; ``partial`` fails chosen events of a Brevo batch;
+ends an export with Mixpanel's marker line; ``clean_cut`` ends it early at a line boundary with no
+marker; ``partial`` fails chosen events of a Brevo batch;
 ``after_processing`` lets the API process the call (events queued, state changed, budget spent)
 and then loses its answer: a proxy error ``status`` or a dropped connection (``drop``), either
 possibly after a stall (``delay_seconds``; alone, the stall ends with the real answer), so the

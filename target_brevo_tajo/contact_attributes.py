@@ -160,7 +160,8 @@ def _to_date(value: Any) -> str:
         try:
             return dt.datetime.fromtimestamp(seconds, dt.timezone.utc).date().isoformat()
         except (OverflowError, OSError, ValueError) as exc:
-            raise ConversionError("date out of range", f"{value!r} is out of the date range") from exc
+            message = f"{value!r} is out of the date range"
+            raise ConversionError("date out of range", message) from exc
     text = str(value).strip()
     try:
         return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).date().isoformat()

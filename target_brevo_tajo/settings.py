@@ -14,6 +14,11 @@ from singer_sdk import typing as th
 
 from target_brevo_tajo.brevo.client import DEFAULT_BASE_URL
 
+# A decimal setting: a number, or its text. Meltano hands a `kind: decimal` value from the
+# environment to the plugin as a Decimal and then fails to write it as JSON, so meltano.yml
+# declares these settings as strings and the target reads "0.2" as 0.2.
+DECIMAL = th.CustomType({"type": ["number", "string"], "pattern": r"^\s*[0-9]+(\.[0-9]*)?\s*$"})
+
 CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
     th.Property(
         "api_key",
@@ -105,7 +110,7 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
     ),
     th.Property(
         "events_settle_seconds",
-        th.NumberType,
+        DECIMAL,
         default=60,
         title="Settle time of a call in doubt (seconds)",
         description=(
@@ -151,7 +156,7 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
     ),
     th.Property(
         "import_poll_seconds",
-        th.NumberType,
+        DECIMAL,
         default=5,
         title="First import poll (seconds)",
         description=(
@@ -161,7 +166,7 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
     ),
     th.Property(
         "import_timeout_seconds",
-        th.NumberType,
+        DECIMAL,
         default=3600,
         title="Import timeout (seconds)",
         description="How long to wait for one Brevo import to complete before failing.",
@@ -190,7 +195,7 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
     ),
     th.Property(
         "list_reconcile_days",
-        th.NumberType,
+        DECIMAL,
         default=7,
         title="List reconciliation (days)",
         description=(
@@ -217,7 +222,7 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
     ),
     th.Property(
         "request_timeout_seconds",
-        th.NumberType,
+        DECIMAL,
         default=120,
         title="Request timeout (seconds)",
         description=(
@@ -227,7 +232,7 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
     ),
     th.Property(
         "max_retry_wait_seconds",
-        th.NumberType,
+        DECIMAL,
         default=60,
         title="Longest single wait (seconds)",
         description=(

@@ -10,6 +10,7 @@ import httpx
 import pytest
 import respx
 from click.testing import CliRunner
+from singer_sdk.exceptions import ConfigValidationError
 
 from mixpanel_brevo_mapping import aliases_in
 from target_brevo_tajo.ledger import Ledger, SyncedContact, event_key
@@ -352,6 +353,19 @@ def test_a_dry_run_leaves_the_ledger_as_it_was(respx_mock, config):
     ledger = Ledger(config["ledger_url"])
     assert ledger.canonical_ids(["$device:d5"]) == {}
     assert ledger.sent_event_keys([event_key("Purchase", "z-2", EVENT_TIME)]) == set()
+
+
+def test_decimal_settings_may_come_as_text_as_meltano_passes_them_from_the_environment(config):
+    target = TargetBrevoTajo(
+        config={**config, "import_poll_seconds": "0.2", "events_settle_seconds": "5"},
+        parse_env_config=False,
+    )
+
+    assert target.run.settings.import_poll_seconds == 0.2
+    assert target.run.settings.events_settle_seconds == 5.0
+    with pytest.raises(ConfigValidationError, match="Config validation failed") as refused:
+        TargetBrevoTajo(config={**config, "import_poll_seconds": "soon"}, parse_env_config=False)
+    assert "'soon' does not match" in refused.value.errors[0]
 
 
 def test_settings_take_their_declared_types_whatever_json_numbers_became():
