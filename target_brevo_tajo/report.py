@@ -35,6 +35,7 @@ class EventsReport:
     calls_in_doubt: int = 0
     found_in_brevo_when_settling: int = 0
     resent_after_settling: int = 0
+    left_to_another_worker: int = 0  # claimed by a worker sharing the ledger
     # Calls Brevo answered 202 with a lower count and no detail: (queued, sent).
     undetailed_shortfalls: list[tuple[int, int]] = field(default_factory=list)
 
@@ -145,6 +146,7 @@ class SyncReport:
                 "calls_in_doubt": ev.calls_in_doubt,
                 "found_in_brevo_when_settling": ev.found_in_brevo_when_settling,
                 "resent_after_settling": ev.resent_after_settling,
+                "left_to_another_worker": ev.left_to_another_worker,
                 "calls_accepted_in_part_without_detail": [
                     {"accepted": accepted, "sent": sent}
                     for accepted, sent in ev.undetailed_shortfalls

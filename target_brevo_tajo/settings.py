@@ -48,6 +48,7 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
     th.Property(
         "ledger_url",
         th.StringType,
+        secret=True,  # a database URL may hold its password
         title="Sync ledger URL",
         description=(
             "SQLAlchemy URL of the sync ledger that remembers what Brevo accepted. Default: "

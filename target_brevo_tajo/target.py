@@ -189,6 +189,7 @@ class TargetBrevoTajo(Target):
         report.status = "failed" if error else "dry_run" if run.settings.dry_run else "succeeded"
         report.error = one_line(error) if error else None
         run.client.close()
+        run.ledger.release_claims()
         run.ledger.close()
         for line in report.render().splitlines():
             self.logger.info(line)

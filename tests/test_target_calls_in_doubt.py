@@ -152,7 +152,7 @@ def test_a_call_left_in_doubt_by_a_killed_run_is_settled_first_by_the_next_run(r
         )
         for i in ("a", "b")
     ]
-    ledger.open_call("killed-mid-call", entries)  # the run died before Brevo's answer
+    ledger.open_call("killed-mid-call", entries, lease_seconds=0)  # died before the answer
     batches = respx_mock.post("/events/batch").mock(side_effect=queued)
     respx_mock.get("/events").mock(return_value=brevo_lists("a"))
 
@@ -166,7 +166,7 @@ def test_a_call_left_in_doubt_by_a_killed_run_is_settled_first_by_the_next_run(r
 @respx.mock(base_url=BREVO, assert_all_called=False)
 def test_a_dry_run_leaves_calls_in_doubt_for_a_real_run(respx_mock, config):
     entry = LedgerEvent(event_key("Purchase", "a", EVENT_TIME), "a", "Purchase", EVENT_TIME, b"{}")
-    Ledger(config["ledger_url"]).open_call("left", [entry])
+    Ledger(config["ledger_url"]).open_call("left", [entry], lease_seconds=0)
 
     target = run_target({**config, "dry_run": True}, *purchases("z"))
 

@@ -40,6 +40,7 @@ def config(sandbox, mapping_file: Path, tmp_path: Path) -> dict:
         "mapping_file": str(mapping_file),
         "ledger_url": f"sqlite:///{tmp_path / 'ledger.sqlite'}",
         "events_settle_seconds": 0.3,
+        "request_timeout_seconds": 2,  # a killed worker's claim expires after about 7 s
     }
 
 
@@ -118,6 +119,7 @@ def test_twenty_sigkills_while_calls_are_in_flight_lose_and_double_nothing(
         process.wait()
         kills += 1
 
+    time.sleep(8)  # the last killed worker's lease runs out: its call may be taken over
     final = subprocess.run(
         command, env=env, capture_output=True, text=True, timeout=300, check=False
     )

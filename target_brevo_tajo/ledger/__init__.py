@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
+import socket
+import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -33,6 +36,7 @@ from target_brevo_tajo.ledger.schema import (
     list_members,
     sent_events,
 )
+from target_brevo_tajo.ledger.upserts import insert_new, upsert
 
 _QUERY_CHUNK = 500
 
@@ -139,6 +143,10 @@ class LedgerError(RuntimeError):
     """A ledger that cannot be used; the message is one line saying what to do."""
 
 
+class ClaimLost(RuntimeError):
+    """Another worker took over a call whose lease had run out: settling it is theirs now."""
+
+
 def _engine_options(url: str) -> dict[str, Any]:
     if not url.startswith("sqlite"):
         return {}
@@ -176,6 +184,8 @@ class Ledger:
     def __init__(self, url: str | None = None, *, read_only: bool = False) -> None:
         self.url = url or default_ledger_url()
         self.read_only = read_only
+        # Names this worker on the calls it claims; unique per run, readable in the database.
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         try:
             self.engine = sa.create_engine(self.url, **_engine_options(self.url))
             # Also in a dry run: its reads need the tables; only data writes are rolled back.
@@ -229,50 +239,141 @@ class Ledger:
 
     @staticmethod
     def _insert_sent(conn: sa.Connection, events: list[LedgerEvent]) -> None:
-        # Checked inside the transaction: workers sharing one ledger may have sent the same
-        # event since the batch was filtered.
-        known: set[str] = set()
-        for chunk in _chunks([event.key for event in events]):
-            known.update(
-                row[0]
-                for row in conn.execute(
-                    sa.select(sent_events.c.event_key).where(sent_events.c.event_key.in_(chunk))
-                )
-            )
+        # A key already there was sent by this run or another worker: it stays as it is.
         now = _now()
-        fresh = {e.key: e.sent_row(now) for e in events if e.key not in known}
-        if fresh:
-            conn.execute(sa.insert(sent_events), list(fresh.values()))
+        insert_new(conn, sent_events, list({e.key: e.sent_row(now) for e in events}.values()))
 
-    def open_call(self, call_id: str, events: list[LedgerEvent]) -> None:
-        """Record a batch call and its events before the call is sent (committed at once)."""
+    def open_call(
+        self, call_id: str, events: list[LedgerEvent], lease_seconds: float
+    ) -> list[LedgerEvent]:
+        """Claim a batch call's events before it is sent; returns those this worker may send.
+
+        An event already sent, or claimed by a call of another worker, is left out: one claim
+        per event (a unique key) makes two workers on the same input never both send it. The
+        claim is committed before the call leaves and lasts ``lease_seconds``.
+        """
         with self._writing() as conn:
-            self._open(conn, call_id, events)
+            claimed = self._open(conn, call_id, events, lease_seconds)
+        return [event for event in events if event.key in claimed]
 
-    @staticmethod
-    def _open(conn: sa.Connection, call_id: str, events: list[LedgerEvent]) -> None:
-        conn.execute(sa.insert(event_calls).values(call_id=call_id, opened_at=_now()))
-        unique = {event.key: event.doubt_row(call_id) for event in events}
-        if unique:
-            conn.execute(sa.insert(events_in_doubt), list(unique.values()))
+    def _open(
+        self,
+        conn: sa.Connection,
+        call_id: str,
+        events: list[LedgerEvent],
+        lease_seconds: float,
+    ) -> set[str]:
+        now = _now()
+        lease_until = now + dt.timedelta(seconds=lease_seconds)
+        conn.execute(
+            sa.insert(event_calls).values(
+                call_id=call_id, opened_at=now, owner=self.owner, lease_until=lease_until
+            )
+        )
+        insert_new(conn, events_in_doubt, [event.doubt_row(call_id) for event in events])
+        sent_already = sa.select(sent_events.c.event_key)
+        conn.execute(
+            sa.delete(events_in_doubt).where(
+                events_in_doubt.c.call_id == call_id,
+                events_in_doubt.c.event_key.in_(sent_already),
+            )
+        )
+        claimed = set(
+            conn.execute(
+                sa.select(events_in_doubt.c.event_key).where(events_in_doubt.c.call_id == call_id)
+            ).scalars()
+        )
+        if not claimed:
+            conn.execute(sa.delete(event_calls).where(event_calls.c.call_id == call_id))
+        return claimed
 
     def settle_call(
         self,
         call_id: str,
         accepted: Iterable[LedgerEvent],
-        reissue: tuple[str, list[LedgerEvent]] | None = None,
-    ) -> None:
-        """Settle a call in one transaction: its accepted events become sent events.
+        reissue: tuple[str, list[LedgerEvent], float] | None = None,
+    ) -> list[LedgerEvent]:
+        """Settle this worker's call in one transaction: its accepted events become sent events.
 
-        ``reissue`` opens the call that resends what the settled call did not deliver, in the
-        same transaction, so a kill at any instant leaves those events in doubt, never lost.
+        ``reissue`` (call id, events, lease) opens the call that resends what the settled call
+        did not deliver, in the same transaction, so a kill at any instant leaves those events
+        claimed, never lost; the events it claimed are returned. Raises :class:`ClaimLost` when
+        another worker took the call over (its lease ran out): settling is theirs then.
         """
         with self._writing() as conn:
-            self._insert_sent(conn, list(accepted))
+            mine = conn.execute(
+                sa.delete(event_calls).where(
+                    event_calls.c.call_id == call_id, event_calls.c.owner == self.owner
+                )
+            )
+            if not mine.rowcount:
+                raise ClaimLost(call_id)
             conn.execute(sa.delete(events_in_doubt).where(events_in_doubt.c.call_id == call_id))
-            conn.execute(sa.delete(event_calls).where(event_calls.c.call_id == call_id))
-            if reissue is not None:
-                self._open(conn, *reissue)
+            self._insert_sent(conn, list(accepted))
+            if reissue is None:
+                return []
+            new_id, events, lease_seconds = reissue
+            claimed = self._open(conn, new_id, events, lease_seconds)
+        return [event for event in events if event.key in claimed]
+
+    def renew(self, call_id: str, lease_seconds: float) -> bool:
+        """Extend this worker's lease on a call; False when another worker has taken it over."""
+        lease_until = _now() + dt.timedelta(seconds=lease_seconds)
+        with self._writing() as conn:
+            renewed = conn.execute(
+                sa.update(event_calls)
+                .where(event_calls.c.call_id == call_id, event_calls.c.owner == self.owner)
+                .values(lease_until=lease_until)
+            )
+        return bool(renewed.rowcount)
+
+    def release_claims(self) -> None:
+        """End this worker's leases: a run that stops lets the next one settle its calls at once.
+
+        Only a killed worker keeps its claims until their leases run out.
+        """
+        with self._writing() as conn:
+            conn.execute(
+                sa.update(event_calls)
+                .where(event_calls.c.owner == self.owner)
+                .values(lease_until=_now() - dt.timedelta(seconds=1))
+            )
+
+    def take_over_expired_calls(self, lease_seconds: float) -> list[CallInDoubt]:
+        """Claim the calls whose owner's lease ran out (a killed worker), oldest first.
+
+        Each is taken by a conditional update, so two workers never take the same call; a call
+        whose owner is still within its lease is left to that owner.
+        """
+        now = _now()
+        with self.engine.connect() as conn:
+            expired = (
+                conn.execute(
+                    sa.select(event_calls.c.call_id)
+                    .where(
+                        sa.or_(event_calls.c.lease_until.is_(None), event_calls.c.lease_until < now)
+                    )
+                    .order_by(event_calls.c.opened_at)
+                )
+                .scalars()
+                .all()
+            )
+        taken = []
+        for call_id in expired:
+            with self._writing() as conn:
+                won = conn.execute(
+                    sa.update(event_calls)
+                    .where(
+                        event_calls.c.call_id == call_id,
+                        sa.or_(
+                            event_calls.c.lease_until.is_(None), event_calls.c.lease_until < now
+                        ),
+                    )
+                    .values(owner=self.owner, lease_until=now + dt.timedelta(seconds=lease_seconds))
+                )
+            if won.rowcount:
+                taken.append(call_id)
+        return [call for call in self.calls_in_doubt() if call.call_id in taken]
 
     def calls_in_doubt(self) -> list[CallInDoubt]:
         """Calls no answer has settled (a kill mid-call, an ambiguous answer), oldest first."""
@@ -312,26 +413,13 @@ class Ledger:
 
     def learn_aliases(self, alias_to_canonical: dict[str, str]) -> None:
         """Remember which canonical distinct id each alias now belongs to (ID merges)."""
-        if not alias_to_canonical:
-            return
         now = _now()
+        rows = [
+            {"alias_id": alias, "canonical_id": canonical, "seen_at": now}
+            for alias, canonical in alias_to_canonical.items()
+        ]
         with self._writing() as conn:
-            existing = self._lookup(
-                conn, identities.c.alias_id, identities.c.canonical_id, list(alias_to_canonical)
-            )
-            for alias, canonical in alias_to_canonical.items():
-                if alias not in existing:
-                    conn.execute(
-                        sa.insert(identities).values(
-                            alias_id=alias, canonical_id=canonical, seen_at=now
-                        )
-                    )
-                elif existing[alias] != canonical:
-                    conn.execute(
-                        sa.update(identities)
-                        .where(identities.c.alias_id == alias)
-                        .values(canonical_id=canonical, seen_at=now)
-                    )
+            upsert(conn, identities, rows, key=["alias_id"])
 
     def canonical_ids(self, distinct_ids: Iterable[str]) -> dict[str, str]:
         """The canonical id of each of these ids that the ledger knows as an alias."""
@@ -378,20 +466,11 @@ class Ledger:
     def record_contacts(self, synced: Iterable[SyncedContact]) -> None:
         """Remember contacts Brevo imported: identifiers and the hash of what was sent."""
         now = _now()
-        rows = list(synced)
-        existing = self.contacts_by_id(row.distinct_id for row in rows)
+        rows = list(
+            {row.distinct_id: {**row.as_row(), "updated_at": now} for row in synced}.values()
+        )
         with self._writing() as conn:
-            for row in rows:
-                values = {**row.as_row(), "updated_at": now}
-                if row.distinct_id in existing:
-                    values.pop("distinct_id")
-                    conn.execute(
-                        sa.update(contacts)
-                        .where(contacts.c.distinct_id == row.distinct_id)
-                        .values(**values)
-                    )
-                else:
-                    conn.execute(sa.insert(contacts).values(**values))
+            upsert(conn, contacts, rows, key=["distinct_id"])
 
     def mark_listed_in_refresh(self, distinct_ids: Iterable[str], refresh_id: str) -> None:
         """Note that a full refresh listed these profiles (those it did not are gone)."""
@@ -452,14 +531,13 @@ class Ledger:
 
     def add_list_members(self, list_id: int, distinct_ids: Iterable[str]) -> None:
         """Record members Brevo accepted into a list."""
-        ids = set(distinct_ids)
-        fresh = sorted(ids - self.list_members(list_id, among=ids))
-        if fresh:
-            with self._writing() as conn:
-                conn.execute(
-                    sa.insert(list_members),
-                    [{"list_id": list_id, "distinct_id": d, "added_at": _now()} for d in fresh],
-                )
+        now = _now()
+        rows = [
+            {"list_id": list_id, "distinct_id": d, "added_at": now}
+            for d in sorted(set(distinct_ids))
+        ]
+        with self._writing() as conn:
+            insert_new(conn, list_members, rows)
 
     def remove_list_members(self, list_id: int, distinct_ids: Iterable[str]) -> None:
         """Record members Brevo removed from a list."""
@@ -488,18 +566,9 @@ class Ledger:
 
     def save_cohort_list(self, cohort_id: int, list_id: int, cohort_name: str) -> None:
         """Remember which list a cohort syncs to (a changed mapping moves it)."""
+        row = {"cohort_id": cohort_id, "list_id": list_id, "cohort_name": cohort_name}
         with self._writing() as conn:
-            updated = conn.execute(
-                sa.update(cohort_lists)
-                .where(cohort_lists.c.cohort_id == cohort_id)
-                .values(list_id=list_id, cohort_name=cohort_name)
-            )
-            if not updated.rowcount:
-                conn.execute(
-                    sa.insert(cohort_lists).values(
-                        cohort_id=cohort_id, list_id=list_id, cohort_name=cohort_name
-                    )
-                )
+            upsert(conn, cohort_lists, [row], key=["cohort_id"])
 
     def mark_reconciled(self, cohort_id: int) -> None:
         """A cohort's list was just read back from Brevo and repaired."""

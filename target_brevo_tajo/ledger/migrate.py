@@ -17,6 +17,7 @@ from alembic.script import ScriptDirectory
 
 SCRIPT_LOCATION = "target_brevo_tajo.ledger:migrations"
 BASELINE = "0001"
+MIGRATION_LOCK = 0x7A70_B5E0  # any constant shared by every worker of this ledger
 
 # Alembic's own table: one row per head, holding its revision.
 _version_table = sa.table("alembic_version", sa.column("version_num"))
@@ -56,6 +57,10 @@ def upgrade_to_head(engine: sa.Engine) -> None:
     start fast and its log quiet.
     """
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Workers starting together on a new ledger: one migrates, the others then find it
+            # at head (Postgres DDL is transactional; the lock ends with the transaction).
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         config = alembic_config(conn)
         tables = set(sa.inspect(conn).get_table_names())
         if _version_table.name in tables:

@@ -27,6 +27,9 @@ event_calls = sa.Table(
     metadata,
     sa.Column("call_id", sa.String(32), primary_key=True),
     sa.Column("opened_at", sa.DateTime(timezone=True), nullable=False),
+    # The worker settling the call, until its lease ends; then another worker may take it over.
+    sa.Column("owner", sa.String(100)),
+    sa.Column("lease_until", sa.DateTime(timezone=True)),
 )
 
 # The events of a call in doubt, with the payload as sent, so that the missing ones can be resent.
@@ -39,6 +42,7 @@ events_in_doubt = sa.Table(
     sa.Column("event_name", sa.String(255), nullable=False),
     sa.Column("event_time", sa.DateTime(timezone=True), nullable=False),
     sa.Column("payload", sa.Text, nullable=False),
+    sa.Index("ux_events_in_doubt_event_key", "event_key", unique=True),  # one claim per event
 )
 
 contacts = sa.Table(

@@ -11,6 +11,7 @@ missing ones go out again, in a new call recorded in doubt in the same transacti
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -29,12 +30,13 @@ from target_brevo_tajo.event_payload import (
     encode_json,
     parse_event_time,
 )
-from target_brevo_tajo.ledger import Ledger, LedgerEvent, event_key
+from target_brevo_tajo.ledger import ClaimLost, Ledger, LedgerEvent, event_key
 from target_brevo_tajo.report import SyncReport
 from target_brevo_tajo.settings import Settings
 
 logger = logging.getLogger("target-brevo-tajo")
 _BATCH_ENVELOPE_BYTES = len(b'{"events":[]}')
+LEASE_MARGIN_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,10 @@ class EventWriter:
         self._run_report = report
         self._report = report.events
         self._earlier_calls_settled = False
+        # A claim outlives the longest call and its settling; then another worker may take it.
+        self._lease_seconds = (
+            settings.request_timeout_seconds + settings.events_settle_seconds + LEASE_MARGIN_SECONDS
+        )
 
     # Admitting records ----------------------------------------------------------------------
 
@@ -159,14 +165,18 @@ class EventWriter:
             self._send(chunk)
 
     def _settle_earlier_calls(self) -> None:
-        """Settle the calls an earlier run left in doubt (killed mid-call), once, first."""
+        """Settle the calls left in doubt by a worker that is gone (killed mid-call), first.
+
+        Only calls whose lease has run out are taken over: a live worker settles its own.
+        """
         if self._earlier_calls_settled:
             return
         self._earlier_calls_settled = True
-        for call in self._ledger.calls_in_doubt():
+        if self._settings.dry_run:
+            self._report.calls_in_doubt += len(self._ledger.calls_in_doubt())
+            return  # nothing may be written; the next real run settles them
+        for call in self._ledger.take_over_expired_calls(self._lease_seconds):
             self._report.calls_in_doubt += 1
-            if self._settings.dry_run:
-                continue  # nothing may be written; the next real run settles it
             logger.warning(
                 "A call of %d events was left in doubt by an earlier run; settling it",
                 len(call.events),
@@ -223,13 +233,23 @@ class EventWriter:
         )
 
     def _send(self, chunk: list[OutgoingEvent], attempt: int = 0) -> None:
-        """Record the call in doubt, then send it; returns once it is settled."""
+        """Claim the call's events in the ledger, then send those claimed; returns once settled."""
         if self._settings.dry_run:
             self._count_sent(chunk)  # nothing is written, to Brevo or the ledger
             return
         call_id = uuid.uuid4().hex
-        self._ledger.open_call(call_id, [event.entry for event in chunk])
-        self._post(call_id, chunk, attempt)
+        claimed = self._ledger.open_call(call_id, [e.entry for e in chunk], self._lease_seconds)
+        mine = self._keep_claimed(chunk, claimed)
+        if mine:
+            self._post(call_id, mine, attempt)
+
+    def _keep_claimed(
+        self, chunk: list[OutgoingEvent], claimed: list[LedgerEvent]
+    ) -> list[OutgoingEvent]:
+        """The events this worker claimed; the rest another worker sent, or is sending."""
+        keys = {entry.key for entry in claimed}
+        self._report.left_to_another_worker += len(chunk) - len(keys)
+        return [event for event in chunk if event.entry.key in keys]
 
     def _post(self, call_id: str, chunk: list[OutgoingEvent], attempt: int) -> None:
         """One ``/events/batch`` call of a call already recorded in doubt."""
@@ -243,7 +263,8 @@ class EventWriter:
             self._settle(call_id, opened_at, chunk, attempt + 1)
             return
         except BrevoError:
-            self._ledger.settle_call(call_id, accepted=[])  # refused: nothing was queued
+            with contextlib.suppress(ClaimLost):
+                self._ledger.settle_call(call_id, accepted=[])  # refused: nothing was queued
             raise
         self._settle_answer(call_id, chunk, response)
 
@@ -269,7 +290,7 @@ class EventWriter:
                 if 0 <= index < len(chunk):
                     self._run_report.reject("events", f"Brevo: {reason}", chunk[index].record)
             return
-        self._ledger.settle_call(call_id, accepted=[])  # Brevo refused the call whole
+        self._accept(call_id, [])  # Brevo refused the call whole
         if status == 413 or answer.get("code") == "out_of_range":
             if len(chunk) > 1:
                 half = len(chunk) // 2
@@ -293,6 +314,8 @@ class EventWriter:
         Brevo queues batches, so its list is read only once the call is ``events_settle_seconds``
         old. The resend is recorded in doubt in the same transaction that settles this call.
         """
+        if not self._ledger.renew(call_id, self._lease_seconds):
+            return  # another worker took the call over: settling it is theirs
         elapsed = (_now() - opened_at).total_seconds()
         wait = self._settings.events_settle_seconds - elapsed
         if wait > 0:
@@ -300,28 +323,36 @@ class EventWriter:
         found = find_queued(self._client, [event.ref() for event in chunk])
         queued = [e for i, e in enumerate(chunk) if i in found]
         missing = [e for i, e in enumerate(chunk) if i not in found]
+        resend_id = uuid.uuid4().hex
+        reissue = (resend_id, [e.entry for e in missing], self._lease_seconds) if missing else None
+        try:
+            claimed = self._ledger.settle_call(
+                call_id, accepted=[e.entry for e in queued], reissue=reissue
+            )
+        except ClaimLost:
+            return
         self._report.found_in_brevo_when_settling += len(queued)
         self._count_sent(queued)
-        if not missing:
-            self._ledger.settle_call(call_id, accepted=[e.entry for e in queued])
+        resend = self._keep_claimed(missing, claimed)
+        if not resend:
             return
-        resend_id = uuid.uuid4().hex
-        self._ledger.settle_call(
-            call_id,
-            accepted=[e.entry for e in queued],
-            reissue=(resend_id, [e.entry for e in missing]),
-        )
         if attempt > self._settings.max_retries:
             msg = (
-                f"{len(missing)} events still unconfirmed after {attempt} attempts; they stay "
+                f"{len(resend)} events still unconfirmed after {attempt} attempts; they stay "
                 "recorded in doubt and the next run settles them"
             )
             raise BrevoError(msg)
-        self._report.resent_after_settling += len(missing)
-        self._post(resend_id, missing, attempt)
+        self._report.resent_after_settling += len(resend)
+        self._post(resend_id, resend, attempt)
 
     def _accept(self, call_id: str, accepted: list[OutgoingEvent]) -> None:
-        self._ledger.settle_call(call_id, accepted=[e.entry for e in accepted])
+        try:
+            self._ledger.settle_call(call_id, accepted=[e.entry for e in accepted])
+        except ClaimLost:
+            # Our lease ran out while Brevo answered: the worker that took the call over finds
+            # these events in Brevo and records them.
+            logger.warning("Call %s was taken over by another worker before it settled", call_id)
+            return
         self._count_sent(accepted)
 
     def _count_sent(self, events: list[OutgoingEvent]) -> None:
