@@ -110,6 +110,18 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         ),
     ),
     th.Property(
+        "events_calls_in_flight",
+        th.IntegerType(minimum=1, maximum=16),
+        default=4,
+        title="Batch calls in flight",
+        description=(
+            "How many `POST /events/batch` calls may wait for Brevo's answer at once. The rate "
+            "budget still paces them; more than one hides Brevo's round trip (10 calls/s of 150 "
+            "ms each need at least 2). A kill leaves at most these calls in doubt, and the next "
+            "run settles them by looking them up."
+        ),
+    ),
+    th.Property(
         "events_settle_seconds",
         DECIMAL,
         default=60,
@@ -284,6 +296,7 @@ class Settings:
     events_batch_size: int
     events_batch_max_bytes: int
     brevo_rate_tier: Literal["general", "advanced", "extended"]
+    events_calls_in_flight: int
     events_settle_seconds: float
     create_missing_attributes: bool
     deletion_policy: Literal["keep", "unlist", "delete"]

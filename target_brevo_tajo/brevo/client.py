@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import random
 import re
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -145,6 +146,7 @@ class BrevoClient:
         self.budgets = RateBudgets(rate_tier)
         self.calls: Counter[str] = Counter()
         self.retries = 0
+        self._counting = threading.Lock()  # calls may be in flight from several threads
 
     def sleep(self, seconds: float) -> None:
         """Wait (tests swap the clock out); used for process polling too."""
@@ -180,7 +182,8 @@ class BrevoClient:
             wait = budget.reserve(self._clock())
             if wait > 0:
                 self._sleep(wait)
-            self.calls[label] += 1
+            with self._counting:
+                self.calls[label] += 1
             try:
                 response = self._http.request(
                     method, path, json=json, params=params, content=content, headers=headers
@@ -209,7 +212,8 @@ class BrevoClient:
                         "the target waited for each reset; another client may share the API key"
                     )
                     raise BrevoError(msg)
-                self.retries += 1
+                with self._counting:
+                    self.retries += 1
                 if not waits_for_reset:
                     self._back_off(rate_limited, f"{label}: HTTP 429 without reset header")
                 continue
@@ -233,6 +237,7 @@ class BrevoClient:
     def _back_off(self, attempt: int, why: str) -> None:
         wait = min(self.backoff_base_seconds * 2 ** (attempt - 1), self.max_wait_seconds)
         wait += random.uniform(0, self.backoff_base_seconds / 4)
-        self.retries += 1
+        with self._counting:
+            self.retries += 1
         logger.warning("Retrying %s in %.1fs (attempt %d/%d)", why, wait, attempt, self.max_retries)
         self._sleep(wait)

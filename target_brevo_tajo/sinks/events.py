@@ -11,7 +11,7 @@ from target_brevo_tajo.writers.events import EventBatch
 class EventsSink(BrevoSink):
     """Routes Mixpanel event records to Brevo's ``POST /events/batch``."""
 
-    MAX_SIZE_DEFAULT = 5000
+    MAX_SIZE_DEFAULT = 10000  # 50 full calls: the calls in flight rarely wait for the next batch
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

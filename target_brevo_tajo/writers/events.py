@@ -15,7 +15,9 @@ import contextlib
 import datetime as dt
 import json
 import logging
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,6 +100,7 @@ class EventWriter:
         self._run_report = report
         self._report = report.events
         self._earlier_calls_settled = False
+        self._counting = threading.Lock()  # calls in flight report from several threads
         # A claim outlives the longest call and its settling; then another worker may take it.
         self._lease_seconds = (
             settings.request_timeout_seconds + settings.events_settle_seconds + LEASE_MARGIN_SECONDS
@@ -161,8 +164,27 @@ class EventWriter:
         already_sent = ledger.sent_event_keys(pending)
         self._report.deduplicated_by_ledger += len(already_sent)
         fresh = [event for key, event in pending.items() if key not in already_sent]
-        for chunk in self._chunks(self._address(fresh)):
-            self._send(chunk)
+        self._send_all(self._chunks(self._address(fresh)))
+
+    def _send_all(self, chunks: list[list[OutgoingEvent]]) -> None:
+        """Send the calls, up to ``events_calls_in_flight`` at once; returns once all settled.
+
+        The rate budget still paces them; more than one in flight hides Brevo's round trip.
+        Each call is claimed in the ledger before it leaves and settled by its own answer, so a
+        kill leaves at most the calls in flight in doubt, for the next run to settle. After a
+        failure no further call starts, and those in flight are settled before it is raised.
+        """
+        in_flight = min(self._settings.events_calls_in_flight, len(chunks))
+        if in_flight <= 1:
+            for chunk in chunks:
+                self._send(chunk)
+            return
+        pool = ThreadPoolExecutor(max_workers=in_flight, thread_name_prefix="brevo-call")
+        try:
+            for call in as_completed([pool.submit(self._send, chunk) for chunk in chunks]):
+                call.result()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def _settle_earlier_calls(self) -> None:
         """Settle the calls left in doubt by a worker that is gone (killed mid-call), first.
@@ -248,19 +270,22 @@ class EventWriter:
     ) -> list[OutgoingEvent]:
         """The events this worker claimed; the rest another worker sent, or is sending."""
         keys = {entry.key for entry in claimed}
-        self._report.left_to_another_worker += len(chunk) - len(keys)
+        with self._counting:
+            self._report.left_to_another_worker += len(chunk) - len(keys)
         return [event for event in chunk if event.entry.key in keys]
 
     def _post(self, call_id: str, chunk: list[OutgoingEvent], attempt: int) -> None:
         """One ``/events/batch`` call of a call already recorded in doubt."""
         body = b'{"events":[' + b",".join(e.entry.payload for e in chunk) + b"]}"
-        opened_at = _now()
         try:
             response = self._client.request("POST", "/events/batch", content=body, idempotent=False)
         except CallInDoubt as exc:
-            self._report.calls_in_doubt += 1
+            with self._counting:
+                self._report.calls_in_doubt += 1
             logger.warning("%s; looking its %d events up in Brevo", exc, len(chunk))
-            self._settle(call_id, opened_at, chunk, attempt + 1)
+            # The settle time runs from when the call ended, not from when it was claimed: it
+            # may have waited for its rate-budget slot, and Brevo queued it only when it arrived.
+            self._settle(call_id, _now(), chunk, attempt + 1)
             return
         except BrevoError:
             with contextlib.suppress(ClaimLost):
@@ -307,7 +332,7 @@ class EventWriter:
         raise BrevoError(msg)
 
     def _settle(
-        self, call_id: str, opened_at: dt.datetime, chunk: list[OutgoingEvent], attempt: int
+        self, call_id: str, ended_at: dt.datetime, chunk: list[OutgoingEvent], attempt: int
     ) -> None:
         """Settle a call in doubt from what Brevo shows; resend only what it does not have.
 
@@ -316,7 +341,7 @@ class EventWriter:
         """
         if not self._ledger.renew(call_id, self._lease_seconds):
             return  # another worker took the call over: settling it is theirs
-        elapsed = (_now() - opened_at).total_seconds()
+        elapsed = (_now() - ended_at).total_seconds()
         wait = self._settings.events_settle_seconds - elapsed
         if wait > 0:
             self._client.sleep(wait)
@@ -331,7 +356,8 @@ class EventWriter:
             )
         except ClaimLost:
             return
-        self._report.found_in_brevo_when_settling += len(queued)
+        with self._counting:
+            self._report.found_in_brevo_when_settling += len(queued)
         self._count_sent(queued)
         resend = self._keep_claimed(missing, claimed)
         if not resend:
@@ -342,7 +368,8 @@ class EventWriter:
                 "recorded in doubt and the next run settles them"
             )
             raise BrevoError(msg)
-        self._report.resent_after_settling += len(resend)
+        with self._counting:
+            self._report.resent_after_settling += len(resend)
         self._post(resend_id, resend, attempt)
 
     def _accept(self, call_id: str, accepted: list[OutgoingEvent]) -> None:
@@ -356,9 +383,10 @@ class EventWriter:
         self._count_sent(accepted)
 
     def _count_sent(self, events: list[OutgoingEvent]) -> None:
-        self._report.sent += len(events)
-        for event in events:
-            self._report.sent_by_name[event.brevo_name] += 1
+        with self._counting:
+            self._report.sent += len(events)
+            for event in events:
+                self._report.sent_by_name[event.brevo_name] += 1
 
     def _note_undetailed_shortfall(self, count: Any, sent: int) -> None:
         """A 202 that queued fewer than were sent, without saying which: reported, not resent.
@@ -366,7 +394,8 @@ class EventWriter:
         Resending the call would double the events Brevo did queue, so the call stays accepted.
         """
         if isinstance(count, int) and not isinstance(count, bool) and 0 <= count < sent:
-            self._report.undetailed_shortfalls.append((count, sent))
+            with self._counting:
+                self._report.undetailed_shortfalls.append((count, sent))
             logger.warning("Brevo accepted %d of %d in one call and gave no detail", count, sent)
 
 
