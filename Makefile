@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 MELTANO_STAMP := .meltano/.installed-stamp
 
-.PHONY: setup demo test lint docs unit e2e bench clean
+.PHONY: setup demo test lint docs unit e2e bench clean backfill
 
 setup: $(STAMP)
 
@@ -23,6 +23,22 @@ $(MELTANO_STAMP): $(STAMP) meltano.yml pyproject.toml
 
 demo: $(MELTANO_STAMP)
 	PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) -m sandbox demo
+
+# Export the events of START..END (dates, inclusive) under a state id of their own
+# (<env>:...:backfill-START-END): production's bookmark never moves. ENV picks the Meltano
+# environment (prod writes to Brevo; dev only counts; sandbox needs SANDBOX_URL). The shared
+# ledger skips events Brevo already has.
+ENV ?= prod
+ifneq ($(filter backfill,$(MAKECMDGOALS)),)
+ifeq ($(and $(START),$(END)),)
+$(error usage: make backfill START=YYYY-MM-DD END=YYYY-MM-DD [ENV=prod|dev|sandbox])
+endif
+endif
+backfill: $(MELTANO_STAMP)
+	TAP_MIXPANEL_TAJO_START_DATE=$(START) TAP_MIXPANEL_TAJO_END_DATE=$(END) \
+	TAP_MIXPANEL_TAJO__SELECT='["events.*"]' \
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/meltano --environment=$(ENV) run \
+	  --state-id-suffix=backfill-$(START)-$(END) tap-mixpanel-tajo target-brevo-tajo
 
 # ruff, and the import contracts of pyproject.toml's [tool.importlinter].
 lint: setup

@@ -43,9 +43,10 @@ def meltano_run(
     *,
     expect_failure: bool = False,
     extractor: str = MAIN_EXTRACTOR,
+    command: list[str] | None = None,
     **target_env: str,
 ) -> dict:
-    """One `meltano run` in the sandbox environment; returns the target's sync report."""
+    """One `meltano run` (or ``command``) in the sandbox environment; returns the sync report."""
     assert MELTANO, "meltano is not on PATH: run `make test`"
     assert INSTALLED, "Meltano plugins are not installed: run `make test`"
     report_file = workdir / f"report-{run}.json"
@@ -58,7 +59,7 @@ def meltano_run(
         **{f"TARGET_BREVO_TAJO_{name.upper()}": value for name, value in target_env.items()},
     }
     result = subprocess.run(
-        pipeline_command(state_suffix, extractor),
+        command or pipeline_command(state_suffix, extractor),
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -204,6 +204,18 @@ def test_missing_insert_id_gets_a_stable_hex_hash():
 # Sync
 
 
+def events_states(messages: list[dict]) -> list[dict]:
+    return [m["value"]["bookmarks"]["events"] for m in messages if m["type"] == "STATE"]
+
+
+def written(capsys) -> list[dict]:
+    return [json.loads(row) for row in capsys.readouterr().out.splitlines() if row]
+
+
+def window_dates(route: respx.Route) -> list[str]:
+    return [call.request.url.params["from_date"] for call in route.calls]
+
+
 @respx.mock
 def test_sync_emits_records_one_request_per_day_and_a_final_bookmark(capsys):
     route = respx.get(EXPORT).mock(
@@ -222,13 +234,78 @@ def test_sync_emits_records_one_request_per_day_and_a_final_bookmark(capsys):
         ("2024-03-02", "2024-03-02"),
     ]
     assert all(p["project_id"] == "12345" for p in params)
-    final = states[-1]["bookmarks"]["events"]
-    assert final["replication_key_value"] == "2024-03-02T00:00:00.000000+00:00"
-    assert "progress_markers" not in final
+    # The end of the last window (exclusive), not the newest event's time.
+    assert states[-1]["bookmarks"]["events"] == {
+        "replication_key": "time",
+        "replication_key_value": "2024-03-03T00:00:00.000000+00:00",
+    }
 
 
 @respx.mock
-def test_incremental_sync_rereads_the_lookback_and_advances_the_bookmark(capsys):
+def test_a_state_follows_each_window_once_its_records_are_written(capsys):
+    respx.get(EXPORT).mock(
+        side_effect=[
+            httpx.Response(200, content=ev("A", "1", time=1709251200)),
+            httpx.Response(200, content=ev("C", "3", time=1709337600)),
+        ]
+    )
+    make_tap().sync_all()
+
+    kinds = [
+        m["record"]["event"] if m["type"] == "RECORD" else m["type"]
+        for m in written(capsys)
+        if m["type"] in {"RECORD", "STATE"}
+    ]
+    assert kinds[:4] == ["A", "STATE", "C", "STATE"]
+    assert set(kinds[4:]) <= {"STATE"}
+
+
+@respx.mock
+def test_a_rerun_after_a_failure_starts_at_the_first_unfinished_window(capsys):
+    failing = {"2024-03-03"}
+    route = respx.get(EXPORT).mock(
+        side_effect=lambda request: httpx.Response(
+            401 if request.url.params["from_date"] in failing else 200,
+            content=ev("A", request.url.params["from_date"]),
+        )
+    )
+    config = {"end_date": "2024-03-04T00:00:00Z"}
+    with pytest.raises(MixpanelError):
+        make_tap(**config).sync_all()
+    interrupted = written(capsys)
+
+    assert window_dates(route) == ["2024-03-01", "2024-03-02", "2024-03-03"]
+    last = events_states(interrupted)[-1]
+    assert last["replication_key_value"] == "2024-03-03T00:00:00.000000+00:00"
+    assert last["resume_from"] == "2024-03-03"
+
+    failing.clear()
+    route.reset()
+    _, states = run(make_tap(state=interrupted[-1]["value"], **config), capsys)
+
+    assert window_dates(route) == ["2024-03-03", "2024-03-04"]  # no second lookback
+    assert states[-1]["bookmarks"]["events"] == {
+        "replication_key": "time",
+        "replication_key_value": "2024-03-05T00:00:00.000000+00:00",
+    }
+
+
+@respx.mock
+def test_an_interrupted_run_whose_next_window_is_past_end_date_is_over(capsys):
+    route = respx.get(EXPORT).respond(200, content=b"")
+    state = bookmark_state("2024-03-03T00:00:00.000000+00:00")
+    state["bookmarks"]["events"]["resume_from"] = "2024-03-03"
+
+    _, states = run(make_tap(state=state), capsys)  # end_date 2024-03-02
+
+    assert route.call_count == 0
+    assert "resume_from" not in states[-1]["bookmarks"]["events"]
+
+
+@respx.mock
+def test_a_run_after_a_complete_one_rereads_the_lookback_and_never_moves_the_bookmark_back(
+    capsys,
+):
     route = respx.get(EXPORT).mock(
         side_effect=lambda request: httpx.Response(
             200,
@@ -242,30 +319,47 @@ def test_incremental_sync_rereads_the_lookback_and_advances_the_bookmark(capsys)
         end_date="2024-03-21T00:00:00Z",
     )
     records, states = run(tap, capsys)
-    dates = [call.request.url.params["from_date"] for call in route.calls]
+    dates = window_dates(route)
     assert [call.request.url.params["to_date"] for call in route.calls] == dates
     assert dates == [f"2024-03-{day}" for day in range(15, 22)]
     assert [r["event"] for r in records] == ["late"]
-    # An older late event never moves the bookmark backwards.
-    final = states[-1]["bookmarks"]["events"]
-    assert final["replication_key_value"] == "2024-03-20T10:00:00.000000+00:00"
+    bookmarks = [s["bookmarks"]["events"]["replication_key_value"] for s in states]
+    # The lookback's windows (15th to 19th) end before the bookmark: it stays put, then moves on.
+    assert list(dict.fromkeys(bookmarks)) == [
+        "2024-03-20T10:00:00.000000+00:00",
+        "2024-03-21T00:00:00.000000+00:00",
+        "2024-03-22T00:00:00.000000+00:00",
+    ]
+    assert states[-1]["bookmarks"]["events"].keys() == {"replication_key", "replication_key_value"}
 
 
 @respx.mock
-def test_newer_events_advance_the_bookmark(capsys):
+def test_records_never_move_a_bookmark(capsys):
+    # Out of order, and one dated past its window (a pre-2023 project's local time can be):
+    # the bookmarks are window ends only, and the SDK never holds progress markers.
     respx.get(EXPORT).respond(
-        200,
-        content=ev("old", "1", time=1710892800) + ev("new", "2", time=1710979200),  # 03-20, 03-21
+        200, content=ev("late", "1", time=1709600000) + ev("early", "2", time=1709251300)
     )
-    tap = make_tap(
-        state=bookmark_state("2024-03-20T10:00:00Z"),
-        end_date="2024-03-21T00:00:00Z",
-        lookback_days=0,
-    )
-    _, states = run(tap, capsys)
-    final = states[-1]["bookmarks"]["events"]
-    assert final["replication_key_value"] == "2024-03-21T00:00:00.000000+00:00"
-    assert "progress_markers" not in final
+    make_tap(end_date="2024-03-01T00:00:00Z").sync_all()
+
+    states = events_states(written(capsys))
+    assert {s["replication_key_value"] for s in states} == {"2024-03-02T00:00:00.000000+00:00"}
+    assert "progress_markers" not in json.dumps(states)
+
+
+@respx.mock
+def test_todays_window_moves_the_bookmark_only_to_the_start_of_the_run(capsys):
+    route = respx.get(EXPORT).respond(200, content=b"")
+    today = f"{TODAY.isoformat()}T00:00:00Z"
+    started = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1)  # the SDK keeps ms
+
+    _, states = run(make_tap(start_date=today, end_date=None), capsys)
+    bookmark = dt.datetime.fromisoformat(states[-1]["bookmarks"]["events"]["replication_key_value"])
+
+    assert started <= bookmark <= dt.datetime.now(dt.timezone.utc)
+    route.reset()
+    run(make_tap(state=states[-1], start_date=today, end_date=None, lookback_days=0), capsys)
+    assert window_dates(route) == [TODAY.isoformat()]  # the rest of today is read next time
 
 
 @respx.mock

@@ -125,3 +125,76 @@ def test_wrong_credentials_end_with_one_line_without_the_secret(sandbox, capsys)
     assert "401" in message
     assert "service_account" in message
     assert "wrong-secret-value" not in message
+
+
+def sync_days(
+    sandbox: SandboxServer, capsys, state: dict | None = None
+) -> tuple[MixpanelError | None, list[dict]]:
+    """Sync the events of 2026-11-12..20, one window a day: (the error it ended with, messages)."""
+    tap = TapMixpanelTajo(
+        config={
+            "base_url": f"{sandbox.url}/mixpanel",
+            "project_id": "12345",
+            "service_account_username": "sandbox-user",
+            "service_account_secret": "sandbox-secret",
+            "start_date": "2026-11-12T00:00:00Z",
+            "end_date": "2026-11-20T00:00:00Z",
+            "mapping_file": str(MAPPING_FILE),
+            "max_retries": 1,
+        },
+        state=state or {},
+        parse_env_config=False,
+    )
+    for name in ("profiles", "cohorts", "cohort_members"):
+        tap.streams[name].selected = False
+    capsys.readouterr()
+    httpx.delete(f"{sandbox.url}/_sandbox/calls")
+    error = None
+    try:
+        tap.sync_all()
+    except MixpanelError as exc:
+        error = exc
+    return error, [json.loads(line) for line in capsys.readouterr().out.splitlines() if line]
+
+
+def exported_days(sandbox: SandboxServer) -> list[str]:
+    calls = httpx.get(f"{sandbox.url}/_sandbox/calls").json()["calls"]
+    return [c["query"]["from_date"] for c in calls if c["path"] == "/api/2.0/export"]
+
+
+def days(first: int, last: int) -> list[str]:
+    return [f"2026-11-{day}" for day in range(first, last + 1)]
+
+
+def event_ids(messages: list[dict]) -> set[str]:
+    return {m["record"]["insert_id"] for m in messages if m["type"] == "RECORD"}
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [{"kind": "status", "status": 503}, {"kind": "drop"}, {"kind": "terminated_early"}],
+    ids=["status", "drop", "terminated_early"],
+)
+def test_a_rerun_after_a_failure_after_window_4_of_9_reads_only_windows_5_to_9(
+    sandbox, capsys, rule
+):
+    _, clean = sync_days(sandbox, capsys)
+    assert event_ids(clean)
+    fault(sandbox, **rule, after=4, times=-1)
+
+    error, interrupted = sync_days(sandbox, capsys)
+
+    assert error is not None
+    assert exported_days(sandbox) == [*days(12, 15), "2026-11-16", "2026-11-16"]  # 1 retry
+    state = next(m["value"] for m in reversed(interrupted) if m["type"] == "STATE")
+    assert (
+        state["bookmarks"]["events"]["replication_key_value"] == "2026-11-16T00:00:00.000000+00:00"
+    )
+    assert state["bookmarks"]["events"]["resume_from"] == "2026-11-16"
+    httpx.delete(f"{sandbox.url}/_sandbox/faults")
+
+    error, rerun = sync_days(sandbox, capsys, state)
+
+    assert error is None
+    assert exported_days(sandbox) == days(16, 20)
+    assert event_ids(interrupted) | event_ids(rerun) == event_ids(clean)

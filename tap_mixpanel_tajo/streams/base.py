@@ -1,4 +1,4 @@
-"""What the tap's streams share: their tap, raw pass-through, a bookmark that never goes back.
+"""What the tap's streams share: their tap, raw pass-through, bookmarks that never go back.
 
 And reading one Engage query page by page (:class:`EngageRead`: profiles, cohort members).
 """
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from singer_sdk import Stream
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
-from tap_mixpanel_tajo.dates import utc_iso
+from tap_mixpanel_tajo.dates import parse_utc, utc_iso
 from tap_mixpanel_tajo.streams.checkpoints import CheckpointKind, SyncCheckpointsStream
 
 if TYPE_CHECKING:
@@ -23,18 +23,19 @@ if TYPE_CHECKING:
 
 
 class MixpanelStream(Stream):
-    """A Mixpanel stream: unsorted, incremental on a UTC date-time, ``properties`` untouched.
+    """A Mixpanel stream: incremental on a UTC date-time, ``properties`` untouched.
 
-    The SDK tracks an unsorted stream's bookmark in progress markers that start empty on each
-    run and are promoted when the sync completes. A run that re-reads older data (the events
-    lookback, a profiles full refresh) would then move the bookmark backwards. Each run sets a
-    floor (:meth:`set_bookmark_floor`); only records newer than it advance the bookmark.
+    Records never move a bookmark: Mixpanel returns them out of time order, and a run that
+    re-reads older data (the events lookback, a profiles full refresh) must not move it back.
+    Each stream advances its bookmark itself (:meth:`advance_bookmark`) once a unit of work is
+    complete: the events stream after each export window, profiles after a complete Engage read.
     """
 
+    # Records are not in time order; resumable progress comes from the bookmarks each stream
+    # writes at its own boundaries, so the SDK never holds progress markers for these streams.
     is_sorted = False
     # ``properties`` passes through untouched (it is Mixpanel's own object, not re-typed).
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.ROOT_ONLY
-    _bookmark_floor: str | None = None
 
     @property
     def mixpanel_tap(self) -> TapMixpanelTajo:
@@ -51,21 +52,37 @@ class MixpanelStream(Stream):
             stream=self.name, part=part, kind=kind, snapshot_id=snapshot_id, records=read.count
         )
 
-    def set_bookmark_floor(self, start: dt.datetime | None) -> None:
-        """Records at or before ``start`` (this run's starting bookmark) never move the bookmark."""
-        self._bookmark_floor = utc_iso(start) if start else None
+    def advance_bookmark(self, context: Context | None, value: dt.datetime) -> None:
+        """Move the bookmark forward to ``value``, capped at the signpost; never backwards.
 
+        The signpost (the SDK's ``utc_now`` at stream start) keeps a bookmark out of the future:
+        a window that ends tomorrow, or a clock running ahead, must not skip what is yet to come.
+        """
+        signpost = self.get_replication_key_signpost(context)
+        if isinstance(signpost, dt.datetime):
+            value = min(value, signpost)
+        state = self.get_context_state(context)
+        current = parse_utc(state.get("replication_key_value"))
+        if state.get("replication_key") == self.replication_key and current and current >= value:
+            return
+        state["replication_key"] = self.replication_key
+        state["replication_key_value"] = utc_iso(value)
+
+    def emit_state(self) -> None:
+        """Write a STATE message now (the SDK's state writer skips an unchanged state)."""
+        self.mixpanel_tap.state_writer.write_state(self.tap_state)
+
+    # The one SDK internal this tap overrides: ``Stream._increment_stream_state`` is what the
+    # SDK calls after each record to move the bookmark (or its progress markers) to the record's
+    # replication key. Here records never move it (see the class docstring); the test
+    # ``test_records_never_move_a_bookmark`` in tests/test_tap_events.py pins this.
     def _increment_stream_state(
         self,
         latest_record: dict[str, Any],
         *,
         context: Context | None = None,
     ) -> None:
-        """Advance the bookmark only with records newer than the run's floor."""
-        value = latest_record.get(self.replication_key or "")
-        if self._bookmark_floor and (value is None or value <= self._bookmark_floor):
-            return
-        super()._increment_stream_state(latest_record, context=context)
+        """Leave the state alone: bookmarks move at window and read boundaries only."""
 
 
 def engage_entry(raw: Any) -> tuple[str, dict[str, Any]] | None:

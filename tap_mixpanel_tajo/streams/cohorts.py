@@ -122,7 +122,12 @@ class CohortsStream(MixpanelStream):
 
 
 class CohortMembersStream(MixpanelStream):
-    """The profiles in each selected cohort (one partition each), a full snapshot every run."""
+    """The profiles in each selected cohort (one partition each), a full snapshot every run.
+
+    Nothing of an interrupted run is kept: Engage pages hang on a ``session_id`` that ends with
+    the query, and the cohorts it read to the end were never confirmed (``sync_checkpoints``
+    comes last), so the next run reads every cohort again.
+    """
 
     name = "cohort_members"
     primary_keys = ("cohort_id", "distinct_id")

@@ -54,8 +54,10 @@ def record_of(
 class ProfilesStream(MixpanelStream):
     """User profiles from Engage, incremental on ``$last_seen`` with periodic full refreshes.
 
-    Engage results are not sorted (``is_sorted`` is False): the bookmark is the newest
-    ``last_seen`` of the run, written when the sync completes.
+    Engage results are not sorted by ``$last_seen``, and its pages are reached through a
+    ``session_id`` that lives only as long as the query: an interrupted read cannot be resumed,
+    only asked again from page 0. So the bookmark moves once, to the newest ``last_seen`` read,
+    after the last page; a failed run leaves it where it was and the rerun asks the same query.
     """
 
     name = "profiles"
@@ -121,7 +123,6 @@ class ProfilesStream(MixpanelStream):
             return
         now = dt.datetime.now(UTC)
         bookmark = self.state_bookmark(context)
-        self.set_bookmark_floor(bookmark)
         why_full = self.full_refresh_due(context, now)
         refresh_id = utc_iso(now) if why_full else None
         form: dict[str, Any] = {}
@@ -139,10 +140,17 @@ class ProfilesStream(MixpanelStream):
         )
 
         read = EngageRead(self, form, label="profiles", unit="profiles", what="profiles engage")
+        newest: str | None = None
         for distinct_id, props in read:
-            yield record_of(distinct_id, props, refresh_id)
-        # Only now, with the last page read, is a full refresh complete.
-        if refresh_id and read.complete:
+            record = record_of(distinct_id, props, refresh_id)
+            last_seen = record["last_seen"]  # one text form (utc_iso): compares in time order
+            if last_seen and (newest is None or last_seen > newest):
+                newest = last_seen
+            yield record
+        # Only now, with the last page read, may the bookmark move and a full refresh be complete.
+        if newest:
+            self.advance_bookmark(context, dt.datetime.fromisoformat(newest))
+        if refresh_id:
             self.get_context_state(context)[LAST_FULL_REFRESH] = refresh_id
             self.checkpoint(part="all", kind="full_refresh", snapshot_id=refresh_id, read=read)
         self.logger.info(

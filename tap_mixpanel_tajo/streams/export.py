@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from tap_mixpanel_tajo.client import MixpanelClient
 
 DEFAULT_BACKFILL_DAYS = 30
+#: Stream-state key of an interrupted run: the first day (project timezone) of its first
+#: window not yet exported. Present only until a run exports its last window.
+RESUME_FROM = "resume_from"
 
 
 def fallback_insert_id(event: Any, time_value: Any, distinct_id: Any) -> str:
@@ -104,11 +107,14 @@ class _WindowDedup:
 
 
 class EventsStream(MixpanelStream):
-    """Raw events from Mixpanel's export API, incremental on ``time``.
+    """Raw events from Mixpanel's export API, incremental on ``time``, resumable per window.
 
-    Export lines are not in time order (``is_sorted`` is False): the SDK keeps progress markers
-    and finalises the bookmark when the sync completes, so an interrupted run re-reads from the
-    last bookmark. The lookback's older events never move the bookmark back (the run's floor).
+    Export lines are not in time order, but the windows are complete and read in order. After
+    each window the bookmark moves to the window's end (its exclusive upper bound, capped at the
+    run's start) and a STATE message is written; until the last window, the state also names
+    the next window (``resume_from``). A rerun after a failure starts there, without a second
+    lookback; a run after a complete one re-reads ``lookback_days`` before the bookmark. Windows
+    of the lookback end before the bookmark, so they never move it back.
     """
 
     name = "events"
@@ -144,13 +150,24 @@ class EventsStream(MixpanelStream):
     ).to_dict()
 
     def windows(self, context: Context | None, today: dt.date | None = None) -> list[tuple]:
-        """The export windows of this run: from the bookmark (minus lookback) to today."""
+        """The export windows of this run.
+
+        From the interrupted run's next window, else from the bookmark minus the lookback
+        (start_date on a first run), to today or end_date.
+        """
         zone = project_zone(self.config.get("project_timezone"))
         today = today or dt.datetime.now(zone).date()
+        state = self.get_context_state(context)
         start = self.get_starting_timestamp(context)
         start_date = self.config.get("start_date")
         floor = local_date(start_date, zone) if start_date else None
-        if start is None:
+        if state.get(RESUME_FROM):
+            first = dt.date.fromisoformat(state[RESUME_FROM])
+            self.logger.info(
+                "events: resuming an interrupted run at %s (its earlier windows were exported)",
+                first,
+            )
+        elif start is None:
             first = today - dt.timedelta(days=DEFAULT_BACKFILL_DAYS)
             self.logger.info(
                 "start_date is not set: reading the last %d days from %s",
@@ -159,14 +176,27 @@ class EventsStream(MixpanelStream):
             )
         else:
             first = start.astimezone(zone).date()
-            if self.get_context_state(context).get("replication_key_value"):
+            if state.get("replication_key_value"):
                 first -= dt.timedelta(days=int(self.config.get("lookback_days", 5)))
-                if floor and first < floor:
-                    first = floor
+        if floor and first < floor:
+            first = floor
         last = today
         if self.config.get("end_date"):
             last = min(today, local_date(self.config["end_date"], zone))
         return day_windows(first, last, int(self.config.get("window_days") or 1))
+
+    def window_done(
+        self, context: Context | None, window: _Window, next_first: dt.date | None
+    ) -> None:
+        """A window is exported: move the bookmark to its end, note the next one, emit STATE."""
+        end = dt.datetime.combine(window.last + dt.timedelta(days=1), dt.time(), window.zone)
+        self.advance_bookmark(context, end)
+        state = self.get_context_state(context)
+        if next_first is None:
+            state.pop(RESUME_FROM, None)
+        else:
+            state[RESUME_FROM] = next_first.isoformat()
+        self.emit_state()
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Export each window, streaming, and yield its de-duplicated records."""
@@ -178,10 +208,10 @@ class EventsStream(MixpanelStream):
         client = tap.client
         event_names = tap.selection.export_event_names()
         zone = project_zone(self.config.get("project_timezone"))
-        self.set_bookmark_floor(self.get_starting_timestamp(context))
         windows = self.windows(context)
         if not windows:
             self.logger.info("events: nothing to export (start is after end)")
+            self.get_context_state(context).pop(RESUME_FROM, None)
             return
         self.logger.info(
             "events: %d window(s) %s..%s%s",
@@ -191,7 +221,7 @@ class EventsStream(MixpanelStream):
             f", events filtered to {len(event_names)} mapped name(s)" if event_names else "",
         )
         check = self._count_check(client, event_names, zone)
-        for first, last in windows:
+        for index, (first, last) in enumerate(windows):
             window = _Window(first, last, zone, by_day=check is not None)
             if check is None:
                 yield from self._read(client, window, event_names)
@@ -211,6 +241,8 @@ class EventsStream(MixpanelStream):
                 window.emitted / elapsed,
                 client.calls,
             )
+            following = windows[index + 1][0] if index + 1 < len(windows) else None
+            self.window_done(context, window, following)
 
     def _count_check(
         self, client: MixpanelClient, event_names: list[str] | None, zone: ZoneInfo
