@@ -70,7 +70,7 @@ def meltano_run(
     (workdir / f"meltano-{run}.log").write_text(result.stdout + result.stderr)
     if expect_failure:
         assert result.returncode != 0
-        return {"stderr": result.stderr}
+        return {"stderr": result.stdout + result.stderr}  # Meltano logs the target's line
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(report_file.read_text())
 

@@ -24,6 +24,7 @@ from target_brevo_tajo.target import TargetBrevoTajo
 from tests.singer_messages import event, singer_input
 
 ROOT = Path(__file__).resolve().parents[1]
+EVENTS = 20_000  # 100 batch calls: enough for 20 kills with several calls in flight
 
 
 @pytest.fixture
@@ -96,7 +97,7 @@ def test_twenty_sigkills_while_calls_are_in_flight_lose_and_double_nothing(
     config_file = tmp_path / "config.json"
     config_file.write_text(json.dumps(config))
     input_file = tmp_path / "input.jsonl"
-    input_file.write_text(singer_input(*purchases(6000)).getvalue())
+    input_file.write_text(singer_input(*purchases(EVENTS)).getvalue())
     command = [sys.executable, "-m", "target_brevo_tajo", "--config", str(config_file)]
     command += ["--input", str(input_file)]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -127,5 +128,5 @@ def test_twenty_sigkills_while_calls_are_in_flight_lose_and_double_nothing(
     assert final.returncode == 0, final.stderr[-2000:]
     assert kills >= 10, "the run finished before enough kills landed: grow the input"
     held = in_brevo(sandbox)
-    assert set(held) == {f"p-{i}" for i in range(6000)}
+    assert set(held) == {f"p-{i}" for i in range(EVENTS)}
     assert max(held.values()) == 1, "an event reached Brevo twice"

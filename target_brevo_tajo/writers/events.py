@@ -197,14 +197,24 @@ class EventWriter:
         if self._settings.dry_run:
             self._report.calls_in_doubt += len(self._ledger.calls_in_doubt())
             return  # nothing may be written; the next real run settles them
-        for call in self._ledger.take_over_expired_calls(self._lease_seconds):
-            self._report.calls_in_doubt += 1
-            logger.warning(
-                "A call of %d events was left in doubt by an earlier run; settling it",
-                len(call.events),
-            )
-            events = [OutgoingEvent.from_ledger(entry) for entry in call.events]
-            self._settle(call.call_id, call.opened_at, events, attempt=1)
+        calls = self._ledger.take_over_expired_calls(self._lease_seconds)
+        if not calls:
+            return
+        logger.warning(
+            "%d calls (%d events) were left in doubt by an earlier run; settling them",
+            len(calls),
+            sum(len(call.events) for call in calls),
+        )
+        self._report.calls_in_doubt += len(calls)
+        chunks = [[OutgoingEvent.from_ledger(entry) for entry in call.events] for call in calls]
+        # One look-up for them all: the hourly budget of other calls is small.
+        everything = [event for chunk in chunks for event in chunk]
+        found = self._look_up(everything, max(call.opened_at for call in calls))
+        position = 0
+        for call, chunk in zip(calls, chunks, strict=True):
+            found_here = {i - position for i in found if position <= i < position + len(chunk)}
+            position += len(chunk)
+            self._settle_with(call.call_id, chunk, found_here, attempt=1)
 
     def _address(self, events: list[PendingEvent]) -> list[OutgoingEvent]:
         """Build payloads, identifying each contact by the best identifier the ledger knows."""
@@ -341,11 +351,19 @@ class EventWriter:
         """
         if not self._ledger.renew(call_id, self._lease_seconds):
             return  # another worker took the call over: settling it is theirs
-        elapsed = (_now() - ended_at).total_seconds()
-        wait = self._settings.events_settle_seconds - elapsed
+        self._settle_with(call_id, chunk, self._look_up(chunk, ended_at), attempt)
+
+    def _look_up(self, events: list[OutgoingEvent], ended_at: dt.datetime) -> set[int]:
+        """Which of ``events`` Brevo shows, once the settle time since ``ended_at`` has passed."""
+        wait = self._settings.events_settle_seconds - (_now() - ended_at).total_seconds()
         if wait > 0:
             self._client.sleep(wait)
-        found = find_queued(self._client, [event.ref() for event in chunk])
+        return find_queued(self._client, [event.ref() for event in events])
+
+    def _settle_with(
+        self, call_id: str, chunk: list[OutgoingEvent], found: set[int], attempt: int
+    ) -> None:
+        """Record what Brevo has as sent and resend the rest, reissued in one transaction."""
         queued = [e for i, e in enumerate(chunk) if i in found]
         missing = [e for i, e in enumerate(chunk) if i not in found]
         resend_id = uuid.uuid4().hex
