@@ -167,19 +167,23 @@ class SyncReport:
 def render_report(report: dict[str, Any], *, rejects_file: Path | None = None) -> str:
     """Render a report dict (as :meth:`SyncReport.to_dict` or the JSON file hold it) as text."""
     ev = report["events"]
-    title = "Brevo sync report" + (" (dry run: nothing was written)" if report["dry_run"] else "")
+    dry = bool(report["dry_run"])
+    title = "Brevo sync report" + (" (dry run: nothing was written)" if dry else "")
     lines = [title]
     if report.get("status") == "failed":
         lines.append(f"  the run FAILED: {report.get('error')}; below is what it did before")
     if ev["received"]:
         lines.append(
-            f"  events: received {ev['received']}, sent {ev['sent']}, "
+            f"  events: received {ev['received']}, {_did('sent', dry)} {ev['sent']}, "
             f"skipped as unmapped {ev['skipped_unmapped']}, "
             f"skipped as anonymous {ev['skipped_anonymous']}, "
             f"deduplicated {ev['deduplicated']} (in this run {ev['deduplicated_in_run']}, "
             f"already in Brevo {ev['deduplicated_by_ledger']}), rejected {ev['rejected']}"
         )
-    lines += [f"    sent {name}: {n}" for name, n in sorted(ev["sent_by_brevo_name"].items())]
+    lines += [
+        f"    {_did('sent', dry)} {name}: {n}"
+        for name, n in sorted(ev["sent_by_brevo_name"].items())
+    ]
     if ev["skipped_unmapped_by_name"]:
         names = ", ".join(f"{k} ({v})" for k, v in list(ev["skipped_unmapped_by_name"].items())[:8])
         lines.append(f"    unmapped Mixpanel events: {names}")
@@ -207,8 +211,8 @@ def render_report(report: dict[str, Any], *, rejects_file: Path | None = None) -
         f"    Brevo accepted {call['accepted']} of {call['sent']} in one call and gave no detail"
         for call in ev.get("calls_accepted_in_part_without_detail") or []
     ]
-    lines += _contact_lines(report.get("contacts") or {})
-    lines += [_cohort_line(cohort) for cohort in report.get("cohorts") or []]
+    lines += _contact_lines(report.get("contacts") or {}, dry=dry)
+    lines += [_cohort_line(cohort, dry=dry) for cohort in report.get("cohorts") or []]
     lines += [
         f"  stream {name!r} is not routed to Brevo: {n} records ignored "
         "(route it with `routes:` in the mapping file)"
@@ -232,12 +236,29 @@ def render_report(report: dict[str, Any], *, rejects_file: Path | None = None) -
     return "\n".join(lines)
 
 
-def _contact_lines(co: dict[str, Any]) -> list[str]:
+# What a dry run says instead of the past tense: it counted what it would have done.
+WOULD = {
+    "sent": "would send",
+    "created": "would create",
+    "updated": "would update",
+    "unlisted": "would unlist",
+    "deleted": "would delete",
+    "added": "would add",
+    "removed": "would remove",
+}
+
+
+def _did(verb: str, dry: bool) -> str:
+    """The verb as a report line says it: done, or in a dry run only counted."""
+    return WOULD[verb] if dry else verb
+
+
+def _contact_lines(co: dict[str, Any], *, dry: bool) -> list[str]:
     if not co.get("received"):
         return []
     lines = [
-        f"  contacts: received {co['received']}, created {co['created']}, "
-        f"updated {co['updated']}, unchanged {co['unchanged']}, "
+        f"  contacts: received {co['received']}, {_did('created', dry)} {co['created']}, "
+        f"{_did('updated', dry)} {co['updated']}, unchanged {co['unchanged']}, "
         f"values rejected {co['rejected_values']} ({co['imports']} imports)"
     ]
     lines += [f"    rejected, {why}: {n}" for why, n in co["rejected_values_by_reason"].items()]
@@ -256,17 +277,18 @@ def _contact_lines(co: dict[str, Any]) -> list[str]:
     if co["gone_from_mixpanel"]:
         lines.append(
             f"    gone from Mixpanel at the full refresh: {co['gone_from_mixpanel']} "
-            f"(deletion_policy {co['deletion_policy']}: unlisted {co['unlisted']}, "
-            f"deleted {co['deleted']})"
+            f"(deletion_policy {co['deletion_policy']}: {_did('unlisted', dry)} {co['unlisted']}, "
+            f"{_did('deleted', dry)} {co['deleted']})"
         )
     return lines
 
 
-def _cohort_line(co: dict[str, Any]) -> str:
+def _cohort_line(co: dict[str, Any], *, dry: bool) -> str:
     state = "" if co["snapshotComplete"] else " (snapshot incomplete: nothing removed)"
     repaired = f", reconciled: {co['repaired']} repaired" if co["reconciled"] else ""
     return (
         f"  cohort {co['cohortName']!r} -> list {co['listId']} ({co['syncMode']}): "
-        f"{co['membersCount']} members, {co['syncedToBrevo']} in Brevo, added {co['added']}, "
-        f"removed {co['removed']}{repaired}{state}"
+        f"{co['membersCount']} members, {co['syncedToBrevo']} in Brevo, "
+        f"{_did('added', dry)} {co['added']}, {_did('removed', dry)} {co['removed']}"
+        f"{repaired}{state}"
     )

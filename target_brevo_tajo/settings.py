@@ -19,6 +19,9 @@ from target_brevo_tajo.brevo.client import DEFAULT_BASE_URL
 # declares these settings as strings and the target reads "0.2" as 0.2.
 DECIMAL = th.CustomType({"type": ["number", "string"], "pattern": r"^\s*[0-9]+(\.[0-9]*)?\s*$"})
 
+# A base_url the client can call: anything else would fail at the first call, far from the setting.
+HTTP_URL = r"^https?://[^\s/]+"
+
 CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
     th.Property(
         "api_key",
@@ -30,7 +33,7 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
     ),
     th.Property(
         "base_url",
-        th.StringType,
+        th.StringType(pattern=HTTP_URL),
         default=DEFAULT_BASE_URL,
         title="Brevo base URL",
         description="Brevo API v3 base URL. Change it only for the local sandbox or a proxy.",

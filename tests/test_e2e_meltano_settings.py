@@ -48,3 +48,44 @@ def test_a_fractional_setting_from_the_environment_reaches_the_plugin_config(
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Traceback" not in result.stderr
     assert float(json.loads(result.stdout)[setting]) == float(value)
+
+
+@pytest.mark.parametrize(
+    ("plugin", "variable", "expected"),
+    [
+        (
+            "target-brevo-tajo",
+            "TARGET_BREVO_TAJO_DRY_RUNN",
+            "target-brevo-tajo: unknown setting 'dry_runn' (environment variable "
+            "TARGET_BREVO_TAJO_DRY_RUNN): did you mean 'dry_run'?",
+        ),
+        (
+            "tap-mixpanel-tajo",
+            "TAP_MIXPANEL_TAJO_LOOKBACK_DAYZ",
+            "tap-mixpanel-tajo: unknown setting 'lookback_dayz' (environment variable "
+            "TAP_MIXPANEL_TAJO_LOOKBACK_DAYZ): did you mean 'lookback_days'?",
+        ),
+    ],
+    ids=["target", "tap"],
+)
+def test_meltano_invoke_with_a_misspelled_setting_in_the_environment_stops_in_one_line(
+    plugin, variable, expected
+):
+    """Meltano drops an undeclared variable from the config it writes; the plugin still sees it."""
+    assert MELTANO, "meltano is not on PATH: run `make test`"
+
+    result = subprocess.run(
+        [MELTANO, "--environment=sandbox", "invoke", plugin],
+        cwd=ROOT,
+        env={**os.environ, "SANDBOX_URL": "http://127.0.0.1:9", variable: "true"},
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+    assert result.returncode != 0
+    assert expected in result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert result.stdout == ""
