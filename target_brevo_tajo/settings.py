@@ -54,7 +54,8 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         title="Sync ledger URL",
         description=(
             "SQLAlchemy URL of the sync ledger that remembers what Brevo accepted. Default: "
-            "a SQLite file `.meltano/brevo-sync-ledger.sqlite` (or in the working directory). "
+            "a SQLite file `brevo-sync-ledger.sqlite` in the working directory (Meltano's "
+            "project root; not under `.meltano/`, which backup tools skip as a cache). "
             "Use a Postgres URL when several workers share one Brevo account."
         ),
     ),
@@ -247,13 +248,29 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         "report_file",
         th.StringType,
         title="Sync report file",
-        description="Where to write the end-of-run sync report as JSON (optional).",
+        description=(
+            "The latest sync report (JSON): each run writes its own file next to it, named "
+            "after the job, the start time and the run id, and this path links to it."
+        ),
     ),
     th.Property(
         "rejects_file",
         th.StringType,
         title="Rejects file",
-        description="JSON-lines file receiving every rejected record with its reason.",
+        description=(
+            "JSON-lines file receiving every rejected record with its reason and the run id, "
+            "its ids (insert_id, distinct_id, cohort_id), event name and time."
+        ),
+    ),
+    th.Property(
+        "rejects_include_record",
+        th.BooleanType,
+        default=False,
+        title="Whole records in rejects",
+        description=(
+            "Also write each rejected record whole to `rejects_file`; profiles hold emails and "
+            "phone numbers, so only for debugging."
+        ),
     ),
 ).to_dict()
 
@@ -301,6 +318,7 @@ class Settings:
     max_retry_wait_seconds: float
     report_file: str | None
     rejects_file: str | None
+    rejects_include_record: bool
 
     @classmethod
     def from_config(cls, config: abc.Mapping[str, Any]) -> Settings:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import json
 import os
 import sys
 from collections.abc import Callable
@@ -33,7 +32,7 @@ from mixpanel_brevo_mapping.settings_names import unknown_setting
 from target_brevo_tajo.brevo import BrevoClient, BrevoError, BrevoLists, ContactImports
 from target_brevo_tajo.checkpoints import SyncCheckpoints
 from target_brevo_tajo.ledger import Ledger, LedgerError
-from target_brevo_tajo.report import SyncReport
+from target_brevo_tajo.report import SyncReport, job_name_of, utc_now
 from target_brevo_tajo.settings import CONFIG_SCHEMA, Settings, SettingsError
 from target_brevo_tajo.singer_input import SingerInput, SingerInputError
 from target_brevo_tajo.sinks import (
@@ -91,7 +90,12 @@ def build_run(settings: Settings) -> Run:
     )
     ledger = Ledger(settings.ledger_url, read_only=settings.dry_run)
     rejects = settings.rejects_file
-    report = SyncReport(dry_run=settings.dry_run, rejects_file=Path(rejects) if rejects else None)
+    report = SyncReport(
+        dry_run=settings.dry_run,
+        job_name=job_name_of(os.environ),
+        rejects_file=Path(rejects) if rejects else None,
+        rejects_include_record=settings.rejects_include_record,
+    )
     lists = BrevoLists(client, dry_run=settings.dry_run)
     imports = ContactImports(
         client,
@@ -214,14 +218,13 @@ class TargetBrevoTajo(Target):
         report.retries = run.client.retries
         report.status = "failed" if error else "dry_run" if run.settings.dry_run else "succeeded"
         report.error = one_line(error) if error else None
+        report.finished_at = utc_now()
         run.client.close()
         run.ledger.close()
         for line in report.render().splitlines():
             self.logger.info(line)
         if run.settings.report_file:
-            path = Path(run.settings.report_file)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(_dump_json(report.to_dict()), encoding="utf-8")
+            report.write(Path(run.settings.report_file))
 
     @classmethod
     @override
@@ -312,7 +315,3 @@ def _config_files_or_exit(read: Callable[..., Any]) -> Callable[..., Any]:
 
 def _days_ago(days: int) -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=days)
-
-
-def _dump_json(data: dict[str, Any]) -> str:
-    return json.dumps(data, indent=2, sort_keys=False) + "\n"
