@@ -89,3 +89,27 @@ def test_meltano_invoke_with_a_misspelled_setting_in_the_environment_stops_in_on
     assert expected in result.stderr
     assert "Traceback" not in result.stdout + result.stderr
     assert result.stdout == ""
+
+
+def test_a_dotenv_copied_from_the_example_leaves_the_sandbox_credentials_alone(tmp_path):
+    """Issue 10: `cp .env.example .env` broke `make demo` and `make test`: its empty secrets won."""
+    assert MELTANO, "meltano is not on PATH: run `make test`"
+    shutil.copy(ROOT / "meltano.yml", tmp_path / "meltano.yml")
+    shutil.copy(ROOT / ".env.example", tmp_path / ".env")
+    plain = {k: v for k, v in os.environ.items() if not k.startswith(("TAP_MIXPANEL", "TARGET_"))}
+
+    def sandbox_config(plugin: str) -> dict:
+        result = subprocess.run(
+            [MELTANO, "--environment=sandbox", "config", "--unsafe", "print", plugin],
+            cwd=tmp_path,
+            env={**plain, "SANDBOX_URL": "http://127.0.0.1:9", "MELTANO_PROJECT_ROOT": ""},
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        return json.loads(result.stdout)
+
+    assert sandbox_config("tap-mixpanel-tajo")["service_account_secret"] == "sandbox-secret"
+    assert sandbox_config("target-brevo-tajo")["api_key"] == "sandbox-brevo-key"
