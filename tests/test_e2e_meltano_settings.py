@@ -113,3 +113,33 @@ def test_a_dotenv_copied_from_the_example_leaves_the_sandbox_credentials_alone(t
 
     assert sandbox_config("tap-mixpanel-tajo")["service_account_secret"] == "sandbox-secret"
     assert sandbox_config("target-brevo-tajo")["api_key"] == "sandbox-brevo-key"
+
+
+@pytest.mark.parametrize(
+    ("plugin", "expected"),
+    [
+        ("tap-mixpanel-tajo", "tap-mixpanel-tajo: no Mixpanel credentials"),
+        ("target-brevo-tajo", "target-brevo-tajo: invalid configuration: 'api_key' is a required"),
+    ],
+)
+def test_meltano_invoke_without_credentials_stops_in_one_line(plugin, expected):
+    """Meltano only displays settings_group_validation; the plugins enforce it at start."""
+    assert MELTANO, "meltano is not on PATH: run `make test`"
+    if (ROOT / ".env").exists():
+        pytest.skip("a .env in the project may hold credentials")
+    plain = {k: v for k, v in os.environ.items() if not k.startswith(("TAP_MIXPANEL", "TARGET_"))}
+
+    result = subprocess.run(
+        [MELTANO, "--environment=prod", "invoke", plugin],
+        cwd=ROOT,
+        env=plain,
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+    assert result.returncode != 0
+    assert expected in result.stderr
+    assert "Traceback" not in result.stdout + result.stderr

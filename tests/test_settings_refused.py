@@ -197,3 +197,19 @@ def test_a_bad_setting_value_stops_the_plugin_in_one_line(tmp_path, module, conf
     assert result.stdout == ""
     assert result.stderr.strip().splitlines()[-1] == expected
     assert "Traceback" not in result.stderr
+
+
+def test_the_seed_mappings_example_credentials_are_no_credentials(tmp_path, mapping_file):
+    """Meltano always passes mapping_file, whose seed example account made every config complete."""
+    config = {"mapping_file": str(mapping_file), "start_date": "2024-03-01T00:00:00Z"}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+
+    result = plugin_command("tap_mixpanel_tajo", "--config", "config.json", cwd=tmp_path)
+
+    assert result.returncode != 0
+    assert result.stdout == ""
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"tap-mixpanel-tajo: no Mixpanel credentials: the mapping file {mapping_file} holds the "
+        "seed's example service account; set service_account_username and "
+        "service_account_secret (e.g. in .env)"
+    )
