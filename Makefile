@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 MELTANO_STAMP := .meltano/.installed-stamp
 
-.PHONY: setup demo test lint docs unit e2e bench clean backfill
+.PHONY: setup demo test lint docs unit e2e bench clean distclean backfill
 
 setup: $(STAMP)
 
@@ -59,5 +59,14 @@ unit: setup
 bench: setup
 	$(PY) benchmarks/bench_pipeline.py
 
+# Build artefacts only: Meltano's state (.meltano/meltano.db) and the sync ledger stay, so the next
+# run neither rereads history nor resends what Brevo already has.
 clean:
-	rm -rf $(VENV) .meltano output
+	rm -rf $(VENV) output .meltano/extractors .meltano/loaders .meltano/run $(MELTANO_STAMP) \
+		.pytest_cache .ruff_cache .import_linter_cache
+
+# Everything clean removes, plus Meltano's state and the default sync ledger.
+distclean: clean
+	rm -rf .meltano brevo-sync-ledger.sqlite brevo-sync-ledger.sqlite-*
+	@echo "distclean removed Meltano's state (.meltano/) and the sync ledger (brevo-sync-ledger.sqlite):" \
+		"the next run reads from start_date again and may resend events Brevo already has"

@@ -23,6 +23,11 @@ class Connection:
     source: str
 
 
+# The seed mapping's example credentials ("your-service-account-username"): a mapping file that
+# still holds them has no credentials, and the run must stop before calling Mixpanel with them.
+EXAMPLE_PREFIX = "your-"
+
+
 def resolve_connection(config: ConfigMapping[str, Any], mapping: Mapping | None) -> Connection:
     """The run's credentials and residency; raises :class:`MixpanelError` when they cannot work."""
     connector = mapping.mixpanel if mapping else None
@@ -39,6 +44,12 @@ def resolve_connection(config: ConfigMapping[str, Any], mapping: Mapping | None)
         username = connector.service_account.username
         secret = connector.service_account.secret
         source = f"mapping file {config['mapping_file']}"
+        if any(str(value).startswith(EXAMPLE_PREFIX) for value in (username, secret)):
+            msg = (
+                f"no Mixpanel credentials: the {source} holds the seed's example service "
+                "account; set service_account_username and service_account_secret (e.g. in .env)"
+            )
+            raise MixpanelError(msg)
     project_id = config.get("project_id") or (connector.project_id if connector else None)
     credentials = Credentials(
         service_account_username=username,

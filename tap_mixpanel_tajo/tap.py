@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import os
 import sys
 from functools import cached_property
 from typing import Any
@@ -10,12 +12,14 @@ import click
 from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
+from singer_sdk.exceptions import ConfigValidationError
 
 from mixpanel_brevo_mapping import Mapping, MappingError, load_mapping
+from mixpanel_brevo_mapping.settings_names import unknown_setting
 from tap_mixpanel_tajo.client import MixpanelClient, MixpanelError
 from tap_mixpanel_tajo.config_file import config_file_problem
 from tap_mixpanel_tajo.credentials import Connection, resolve_connection
-from tap_mixpanel_tajo.dates import check_date_range, project_zone
+from tap_mixpanel_tajo.dates import check_date_range, parse_utc, project_zone
 from tap_mixpanel_tajo.selection import StreamSelection
 from tap_mixpanel_tajo.streams import (
     CohortMembersStream,
@@ -31,6 +35,8 @@ else:
     from typing_extensions import override
 
 PREFIX = "tap-mixpanel-tajo: "
+# A base_url the client can call: anything else fails at the first request, far from the setting.
+HTTP_URL = r"^https?://[^\s/]+"
 
 
 class TapMixpanelTajo(Tap):
@@ -43,7 +49,7 @@ class TapMixpanelTajo(Tap):
     config_jsonschema = th.PropertiesList(
         th.Property(
             "base_url",
-            th.StringType,
+            th.StringType(pattern=HTTP_URL),
             title="Base URL",
             description=(
                 "Replaces the scheme and host of every Mixpanel API (export, query), e.g. "
@@ -218,10 +224,25 @@ class TapMixpanelTajo(Tap):
         self._connection: Connection | None = None
         super().__init__(**kwargs)
         if kwargs.get("validate_config", True):
+            problem = unknown_setting(
+                self.config,
+                self.setting_names(),
+                environ=os.environ,
+                env_prefix=self._env_var_prefix,
+            )
+            if problem:
+                raise SystemExit(PREFIX + problem)
             try:
                 self._connection = self._connect()
             except (MixpanelError, MappingError) as exc:
                 raise SystemExit(PREFIX + str(exc)) from None
+
+    @classmethod
+    def setting_names(cls) -> set[str]:
+        """Every setting the tap reads: its own and the SDK's built-ins, as ``--about`` lists."""
+        schema = copy.deepcopy(cls.config_jsonschema)
+        cls.append_builtin_config(schema)
+        return set(schema["properties"])
 
     @classmethod
     @override
@@ -241,6 +262,9 @@ class TapMixpanelTajo(Tap):
             super().invoke(*args, **kwargs)
         except (MixpanelError, MappingError) as exc:
             raise SystemExit(PREFIX + str(exc)) from None
+        except ConfigValidationError as exc:
+            details = "; ".join(exc.errors) if exc.errors else str(exc)
+            raise SystemExit(f"{PREFIX}invalid configuration: {details}") from None
 
     # What the streams share
 
@@ -279,6 +303,11 @@ class TapMixpanelTajo(Tap):
         config = self.config
         connection = resolve_connection(config, self.mapping)
         project_zone(config.get("project_timezone"))
+        for name in ("start_date", "end_date"):
+            value = config.get(name)
+            if value is not None and parse_utc(value) is None:
+                msg = f"{name} {value!r} is not a date: write it as 2026-11-01 (or with a time)"
+                raise MixpanelError(msg)
         check_date_range(config.get("start_date"), config.get("end_date"))
         self.logger.info(
             "Mixpanel auth: %s from %s, project_id %s, data residency %s%s",

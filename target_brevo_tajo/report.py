@@ -2,17 +2,48 @@
 
 Every record the target receives ends in exactly one bucket (sent, skipped for a reason,
 deduplicated, rejected with a reason), so nothing is silently dropped. Rejected records are also
-appended to a rejects file (JSON lines) when ``rejects_file`` is set.
+appended to a rejects file (JSON lines) when ``rejects_file`` is set: each line carries the run id
+and only what a user needs to find and fix the record, since whole profiles hold emails and phones.
+Each run's report is its own file and ``report_file`` links to the latest: no run overwrites one.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import os
+import re
+import shutil
 import threading
+import uuid
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+# What a reject keeps of its record: the ids to find it by, the event name and time. The reason
+# names the rejected value (``SMS left out: +33 6...``); the whole record only on request.
+REJECT_FIELDS = ("insert_id", "distinct_id", "cohort_id", "event", "time")
+
+
+def utc_now() -> str:
+    """The current time as UTC ISO 8601 text, to the second."""
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _as_text(value: Any) -> str:
+    """JSON for what the SDK parsed out of a record: times in ISO 8601, the rest as text."""
+    return value.isoformat() if isinstance(value, (dt.date, dt.time)) else str(value)
+
+
+def job_name_of(environ: Mapping[str, str]) -> str | None:
+    """The job a run belongs to: ``MELTANO_JOB_NAME`` when the scheduler sets it, else the state id.
+
+    Meltano 4.4 passes neither the job nor the state id to its plugins; ``MELTANO_STATE_ID`` is
+    set by whoever runs ``meltano el --state-id`` from the environment.
+    """
+    return environ.get("MELTANO_JOB_NAME") or environ.get("MELTANO_STATE_ID") or None
 
 
 @dataclass
@@ -97,6 +128,10 @@ class SyncReport:
     dry_run: bool = False
     status: str = "running"  # succeeded, failed or dry_run once the run ends
     error: str | None = None
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    job_name: str | None = None
+    started_at: str = field(default_factory=utc_now)
+    finished_at: str | None = None
     events: EventsReport = field(default_factory=EventsReport)
     contacts: ContactsReport = field(default_factory=ContactsReport)
     cohorts: list[dict[str, Any]] = field(default_factory=list)
@@ -106,10 +141,11 @@ class SyncReport:
     rate_budgets: dict[str, dict[str, Any]] = field(default_factory=dict)
     retries: int = 0
     rejects_file: Path | None = None
+    rejects_include_record: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def reject(self, stream: str, reason: str, record: dict[str, Any]) -> None:
-        """Count a rejected record under its reason and keep it in the rejects file."""
+        """Count a rejected record under its reason; keep what identifies it in the rejects file."""
         with self._lock:
             self.rejected_records[stream] += 1
             if stream == "events":
@@ -117,8 +153,38 @@ class SyncReport:
             if self.rejects_file is not None:
                 self.rejects_file.parent.mkdir(parents=True, exist_ok=True)
                 with self.rejects_file.open("a", encoding="utf-8") as out:
-                    line = {"stream": stream, "reason": reason, "record": record}
-                    out.write(json.dumps(line, default=str) + "\n")
+                    line = self.reject_line(stream, reason, record)
+                    out.write(json.dumps(line, default=_as_text))
+                    out.write("\n")
+
+    def reject_line(self, stream: str, reason: str, record: dict[str, Any]) -> dict[str, Any]:
+        """One line of the rejects file: the run, the stream, the ids, the reason."""
+        line: dict[str, Any] = {"run_id": self.run_id, "stream": stream, "reason": reason}
+        line |= {name: record[name] for name in REJECT_FIELDS if record.get(name) is not None}
+        if self.rejects_include_record:
+            line["record"] = record
+        return line
+
+    def write(self, latest: Path) -> Path:
+        """Save the report as this run's own file, and make ``latest`` a link to it.
+
+        The run's file sits next to ``latest``, named after the job, the start time and the run
+        id. ``latest`` becomes a relative symlink, or a copy where symlinks fail (Windows without
+        the privilege, some network file systems).
+        """
+        job = re.sub(r"[^A-Za-z0-9_.-]+", "_", self.job_name) + "-" if self.job_name else ""
+        stamp = re.sub(r"[^0-9T]", "", self.started_at.removesuffix("+00:00")) + "Z"
+        run_file = latest.with_name(f"{latest.stem}-{job}{stamp}-{self.run_id}{latest.suffix}")
+        run_file.parent.mkdir(parents=True, exist_ok=True)
+        run_file.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+        link = latest.with_name(f".{latest.name}.{self.run_id}")
+        try:
+            link.symlink_to(run_file.name)
+            os.replace(link, latest)
+        except OSError:
+            link.unlink(missing_ok=True)
+            shutil.copyfile(run_file, latest)
+        return run_file
 
     def to_dict(self) -> dict[str, Any]:
         """The report as plain JSON-ready data."""
@@ -126,6 +192,10 @@ class SyncReport:
         return {
             "status": self.status,
             "error": self.error,
+            "run_id": self.run_id,
+            "job_name": self.job_name,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
             "dry_run": self.dry_run,
             "events": {
                 "received": ev.received,
@@ -169,19 +239,23 @@ class SyncReport:
 def render_report(report: dict[str, Any], *, rejects_file: Path | None = None) -> str:
     """Render a report dict (as :meth:`SyncReport.to_dict` or the JSON file hold it) as text."""
     ev = report["events"]
-    title = "Brevo sync report" + (" (dry run: nothing was written)" if report["dry_run"] else "")
+    dry = bool(report["dry_run"])
+    title = "Brevo sync report" + (" (dry run: nothing was written)" if dry else "")
     lines = [title]
     if report.get("status") == "failed":
         lines.append(f"  the run FAILED: {report.get('error')}; below is what it did before")
     if ev["received"]:
         lines.append(
-            f"  events: received {ev['received']}, sent {ev['sent']}, "
+            f"  events: received {ev['received']}, {_did('sent', dry)} {ev['sent']}, "
             f"skipped as unmapped {ev['skipped_unmapped']}, "
             f"skipped as anonymous {ev['skipped_anonymous']}, "
             f"deduplicated {ev['deduplicated']} (in this run {ev['deduplicated_in_run']}, "
             f"already in Brevo {ev['deduplicated_by_ledger']}), rejected {ev['rejected']}"
         )
-    lines += [f"    sent {name}: {n}" for name, n in sorted(ev["sent_by_brevo_name"].items())]
+    lines += [
+        f"    {_did('sent', dry)} {name}: {n}"
+        for name, n in sorted(ev["sent_by_brevo_name"].items())
+    ]
     if ev["skipped_unmapped_by_name"]:
         names = ", ".join(f"{k} ({v})" for k, v in list(ev["skipped_unmapped_by_name"].items())[:8])
         lines.append(f"    unmapped Mixpanel events: {names}")
@@ -209,8 +283,8 @@ def render_report(report: dict[str, Any], *, rejects_file: Path | None = None) -
         f"    Brevo accepted {call['accepted']} of {call['sent']} in one call and gave no detail"
         for call in ev.get("calls_accepted_in_part_without_detail") or []
     ]
-    lines += _contact_lines(report.get("contacts") or {})
-    lines += [_cohort_line(cohort) for cohort in report.get("cohorts") or []]
+    lines += _contact_lines(report.get("contacts") or {}, dry=dry)
+    lines += [_cohort_line(cohort, dry=dry) for cohort in report.get("cohorts") or []]
     lines += [
         f"  stream {name!r} is not routed to Brevo: {n} records ignored "
         "(route it with `routes:` in the mapping file)"
@@ -234,12 +308,29 @@ def render_report(report: dict[str, Any], *, rejects_file: Path | None = None) -
     return "\n".join(lines)
 
 
-def _contact_lines(co: dict[str, Any]) -> list[str]:
+# What a dry run says instead of the past tense: it counted what it would have done.
+WOULD = {
+    "sent": "would send",
+    "created": "would create",
+    "updated": "would update",
+    "unlisted": "would unlist",
+    "deleted": "would delete",
+    "added": "would add",
+    "removed": "would remove",
+}
+
+
+def _did(verb: str, dry: bool) -> str:
+    """The verb as a report line says it: done, or in a dry run only counted."""
+    return WOULD[verb] if dry else verb
+
+
+def _contact_lines(co: dict[str, Any], *, dry: bool) -> list[str]:
     if not co.get("received"):
         return []
     lines = [
-        f"  contacts: received {co['received']}, created {co['created']}, "
-        f"updated {co['updated']}, unchanged {co['unchanged']}, "
+        f"  contacts: received {co['received']}, {_did('created', dry)} {co['created']}, "
+        f"{_did('updated', dry)} {co['updated']}, unchanged {co['unchanged']}, "
         f"values rejected {co['rejected_values']} ({co['imports']} imports)"
     ]
     lines += [f"    rejected, {why}: {n}" for why, n in co["rejected_values_by_reason"].items()]
@@ -258,17 +349,18 @@ def _contact_lines(co: dict[str, Any]) -> list[str]:
     if co["gone_from_mixpanel"]:
         lines.append(
             f"    gone from Mixpanel at the full refresh: {co['gone_from_mixpanel']} "
-            f"(deletion_policy {co['deletion_policy']}: unlisted {co['unlisted']}, "
-            f"deleted {co['deleted']})"
+            f"(deletion_policy {co['deletion_policy']}: {_did('unlisted', dry)} {co['unlisted']}, "
+            f"{_did('deleted', dry)} {co['deleted']})"
         )
     return lines
 
 
-def _cohort_line(co: dict[str, Any]) -> str:
+def _cohort_line(co: dict[str, Any], *, dry: bool) -> str:
     state = "" if co["snapshotComplete"] else " (snapshot incomplete: nothing removed)"
     repaired = f", reconciled: {co['repaired']} repaired" if co["reconciled"] else ""
     return (
         f"  cohort {co['cohortName']!r} -> list {co['listId']} ({co['syncMode']}): "
-        f"{co['membersCount']} members, {co['syncedToBrevo']} in Brevo, added {co['added']}, "
-        f"removed {co['removed']}{repaired}{state}"
+        f"{co['membersCount']} members, {co['syncedToBrevo']} in Brevo, "
+        f"{_did('added', dry)} {co['added']}, {_did('removed', dry)} {co['removed']}"
+        f"{repaired}{state}"
     )

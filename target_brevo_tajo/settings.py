@@ -19,6 +19,9 @@ from target_brevo_tajo.brevo.client import DEFAULT_BASE_URL
 # declares these settings as strings and the target reads "0.2" as 0.2.
 DECIMAL = th.CustomType({"type": ["number", "string"], "pattern": r"^\s*[0-9]+(\.[0-9]*)?\s*$"})
 
+# A base_url the client can call: anything else would fail at the first call, far from the setting.
+HTTP_URL = r"^https?://[^\s/]+"
+
 CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
     th.Property(
         "api_key",
@@ -30,7 +33,7 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
     ),
     th.Property(
         "base_url",
-        th.StringType,
+        th.StringType(pattern=HTTP_URL),
         default=DEFAULT_BASE_URL,
         title="Brevo base URL",
         description="Brevo API v3 base URL. Change it only for the local sandbox or a proxy.",
@@ -52,7 +55,8 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         title="Sync ledger URL",
         description=(
             "SQLAlchemy URL of the sync ledger that remembers what Brevo accepted. Default: "
-            "a SQLite file `.meltano/brevo-sync-ledger.sqlite` (or in the working directory). "
+            "a SQLite file `brevo-sync-ledger.sqlite` in the working directory (Meltano's "
+            "project root; not under `.meltano/`, which backup tools skip as a cache). "
             "Use a Postgres URL when several workers share one Brevo account."
         ),
     ),
@@ -257,13 +261,29 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         "report_file",
         th.StringType,
         title="Sync report file",
-        description="Where to write the end-of-run sync report as JSON (optional).",
+        description=(
+            "The latest sync report (JSON): each run writes its own file next to it, named "
+            "after the job, the start time and the run id, and this path links to it."
+        ),
     ),
     th.Property(
         "rejects_file",
         th.StringType,
         title="Rejects file",
-        description="JSON-lines file receiving every rejected record with its reason.",
+        description=(
+            "JSON-lines file receiving every rejected record with its reason and the run id, "
+            "its ids (insert_id, distinct_id, cohort_id), event name and time."
+        ),
+    ),
+    th.Property(
+        "rejects_include_record",
+        th.BooleanType,
+        default=False,
+        title="Whole records in rejects",
+        description=(
+            "Also write each rejected record whole to `rejects_file`; profiles hold emails and "
+            "phone numbers, so only for debugging."
+        ),
     ),
 ).to_dict()
 
@@ -312,6 +332,7 @@ class Settings:
     max_retry_wait_seconds: float
     report_file: str | None
     rejects_file: str | None
+    rejects_include_record: bool
 
     @classmethod
     def from_config(cls, config: abc.Mapping[str, Any]) -> Settings:

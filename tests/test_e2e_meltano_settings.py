@@ -48,3 +48,98 @@ def test_a_fractional_setting_from_the_environment_reaches_the_plugin_config(
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Traceback" not in result.stderr
     assert float(json.loads(result.stdout)[setting]) == float(value)
+
+
+@pytest.mark.parametrize(
+    ("plugin", "variable", "expected"),
+    [
+        (
+            "target-brevo-tajo",
+            "TARGET_BREVO_TAJO_DRY_RUNN",
+            "target-brevo-tajo: unknown setting 'dry_runn' (environment variable "
+            "TARGET_BREVO_TAJO_DRY_RUNN): did you mean 'dry_run'?",
+        ),
+        (
+            "tap-mixpanel-tajo",
+            "TAP_MIXPANEL_TAJO_LOOKBACK_DAYZ",
+            "tap-mixpanel-tajo: unknown setting 'lookback_dayz' (environment variable "
+            "TAP_MIXPANEL_TAJO_LOOKBACK_DAYZ): did you mean 'lookback_days'?",
+        ),
+    ],
+    ids=["target", "tap"],
+)
+def test_meltano_invoke_with_a_misspelled_setting_in_the_environment_stops_in_one_line(
+    plugin, variable, expected
+):
+    """Meltano drops an undeclared variable from the config it writes; the plugin still sees it."""
+    assert MELTANO, "meltano is not on PATH: run `make test`"
+
+    result = subprocess.run(
+        [MELTANO, "--environment=sandbox", "invoke", plugin],
+        cwd=ROOT,
+        env={**os.environ, "SANDBOX_URL": "http://127.0.0.1:9", variable: "true"},
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+    assert result.returncode != 0
+    assert expected in result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert result.stdout == ""
+
+
+def test_a_dotenv_copied_from_the_example_leaves_the_sandbox_credentials_alone(tmp_path):
+    """Issue 10: `cp .env.example .env` broke `make demo` and `make test`: its empty secrets won."""
+    assert MELTANO, "meltano is not on PATH: run `make test`"
+    shutil.copy(ROOT / "meltano.yml", tmp_path / "meltano.yml")
+    shutil.copy(ROOT / ".env.example", tmp_path / ".env")
+    plain = {k: v for k, v in os.environ.items() if not k.startswith(("TAP_MIXPANEL", "TARGET_"))}
+
+    def sandbox_config(plugin: str) -> dict:
+        result = subprocess.run(
+            [MELTANO, "--environment=sandbox", "config", "--unsafe", "print", plugin],
+            cwd=tmp_path,
+            env={**plain, "SANDBOX_URL": "http://127.0.0.1:9", "MELTANO_PROJECT_ROOT": ""},
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        return json.loads(result.stdout)
+
+    assert sandbox_config("tap-mixpanel-tajo")["service_account_secret"] == "sandbox-secret"
+    assert sandbox_config("target-brevo-tajo")["api_key"] == "sandbox-brevo-key"
+
+
+@pytest.mark.parametrize(
+    ("plugin", "expected"),
+    [
+        ("tap-mixpanel-tajo", "tap-mixpanel-tajo: no Mixpanel credentials"),
+        ("target-brevo-tajo", "target-brevo-tajo: invalid configuration: 'api_key' is a required"),
+    ],
+)
+def test_meltano_invoke_without_credentials_stops_in_one_line(plugin, expected):
+    """Meltano only displays settings_group_validation; the plugins enforce it at start."""
+    assert MELTANO, "meltano is not on PATH: run `make test`"
+    if (ROOT / ".env").exists():
+        pytest.skip("a .env in the project may hold credentials")
+    plain = {k: v for k, v in os.environ.items() if not k.startswith(("TAP_MIXPANEL", "TARGET_"))}
+
+    result = subprocess.run(
+        [MELTANO, "--environment=prod", "invoke", plugin],
+        cwd=ROOT,
+        env=plain,
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+    assert result.returncode != 0
+    assert expected in result.stderr
+    assert "Traceback" not in result.stdout + result.stderr

@@ -50,9 +50,10 @@ def test_the_report_names_every_outcome_and_is_json_ready(tmp_path):
     assert "rejected records written to" in text
     (line,) = (tmp_path / "rejects.jsonl").read_text().splitlines()
     assert json.loads(line) == {
+        "run_id": report.run_id,
         "stream": "events",
         "reason": "Brevo: invalid event_date",
-        "record": {"insert_id": "x"},
+        "insert_id": "x",
     }
 
 

@@ -372,17 +372,19 @@ def test_mapped_event_names_are_pushed_down(capsys):
 
 
 @respx.mock
-def test_credentials_fall_back_to_the_seed_mapping(capsys):
+def test_credentials_fall_back_to_the_seed_mapping(capsys, tmp_path):
     route = respx.get(EXPORT).respond(200, content=b"")
+    mapping = tmp_path / "mapping.yml"
+    mapping.write_text(SEED_MAPPING.read_text().replace("your-service-account", "sa"))
     tap = make_tap(
-        mapping_file=str(SEED_MAPPING),
+        mapping_file=str(mapping),
         project_id=None,
         service_account_username=None,
         service_account_secret=None,
     )
     run(tap, capsys)
     request = route.calls.last.request
-    pair = "your-service-account-username:your-service-account-secret"
+    pair = "sa-username:sa-secret"
     assert request.headers["Authorization"] == "Basic " + base64.b64encode(pair.encode()).decode()
     assert request.url.params["project_id"] == "12345"
 

@@ -196,7 +196,7 @@ def test_bad_values_are_reported_and_the_contact_still_syncs_by_ext_id(brevo, co
         "SMS: without a country": 1,
     }
     rejects = [json.loads(line) for line in (tmp_path / "rejects.jsonl").read_text().splitlines()]
-    assert {r["record"]["distinct_id"] for r in rejects} == {"user-1", "user-2"}
+    assert {r["distinct_id"] for r in rejects} == {"user-1", "user-2"}
     assert all(" left out: " in r["reason"] for r in rejects)
 
 

@@ -156,7 +156,7 @@ def test_partial_batch_failure_records_accepted_events_and_reports_each_rejectio
     assert report["sent"] == 2
     assert report["rejected_by_reason"] == {"Brevo: invalid event_date": 1}
     rejects = [json.loads(line) for line in (tmp_path / "rejects.jsonl").read_text().splitlines()]
-    assert rejects[0]["record"]["insert_id"] == "ins-1"
+    assert rejects[0]["insert_id"] == "ins-1"
     ledger = Ledger(config["ledger_url"])
     assert ledger.sent_event_keys(
         [event_key("Purchase", f"ins-{i}", EVENT_TIME) for i in range(3)]

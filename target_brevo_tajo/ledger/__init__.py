@@ -120,9 +120,11 @@ class CallInDoubt:
 
 
 def default_ledger_url() -> str:
-    """A SQLite file under ``.meltano/`` when run by Meltano, else in the working directory."""
-    folder = Path(".meltano") if Path(".meltano").is_dir() else Path()
-    return f"sqlite:///{(folder / 'brevo-sync-ledger.sqlite').resolve()}"
+    """A SQLite file in the working directory: Meltano's project root, where it runs plugins.
+
+    Not under ``.meltano/``: that folder carries a CACHEDIR.TAG, so backup tools skip it.
+    """
+    return f"sqlite:///{Path('brevo-sync-ledger.sqlite').resolve()}"
 
 
 def _chunks(items: list[Any], size: int = _QUERY_CHUNK) -> Iterator[list[Any]]:

@@ -1,0 +1,81 @@
+"""``make clean`` keeps what a rerun needs; ``make distclean`` removes it and says so.
+
+Issue 10: ``make clean`` deleted ``.meltano/``, which holds Meltano's state (and held the ledger).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from target_brevo_tajo.ledger import default_ledger_url
+from tests.conftest import ROOT
+
+MAKE = shutil.which("make")
+KEPT_BY_CLEAN = [".meltano/meltano.db", "brevo-sync-ledger.sqlite", "meltano.yml"]
+BUILD = [".venv/bin/python", "output/sync-report.json", ".meltano/extractors/tap/bin/python"]
+
+
+def project(tmp_path: Path) -> Path:
+    """A project folder holding state, a ledger and build artefacts."""
+    for name in [*KEPT_BY_CLEAN, *BUILD]:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x")
+    return tmp_path
+
+
+def make(target: str, cwd: Path) -> subprocess.CompletedProcess:
+    assert MAKE, "make is not installed"
+    return subprocess.run(
+        [MAKE, "-f", str(ROOT / "Makefile"), target],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+
+
+def test_clean_removes_build_artefacts_and_keeps_state_and_ledger(tmp_path):
+    folder = project(tmp_path)
+
+    make("clean", folder)
+
+    assert [name for name in KEPT_BY_CLEAN if not (folder / name).exists()] == []
+    assert [name for name in BUILD if (folder / name).exists()] == []
+
+
+def test_distclean_removes_state_and_ledger_and_says_so(tmp_path):
+    folder = project(tmp_path)
+
+    result = make("distclean", folder)
+
+    assert not (folder / ".meltano").exists()
+    assert not (folder / "brevo-sync-ledger.sqlite").exists()
+    assert (folder / "meltano.yml").exists()
+    assert "removed Meltano's state (.meltano/) and the sync ledger" in result.stdout
+
+
+def test_the_default_ledger_is_not_in_a_cache_directory(tmp_path, monkeypatch):
+    """``.meltano`` carries a CACHEDIR.TAG: backup tools skip everything under it."""
+    (tmp_path / ".meltano").mkdir()
+    (tmp_path / ".meltano" / "CACHEDIR.TAG").write_text(
+        "Signature: 8a477f597d28d172789f06886806bc55"
+    )
+    monkeypatch.chdir(tmp_path)
+
+    url = default_ledger_url()
+
+    assert url == f"sqlite:///{tmp_path.resolve() / 'brevo-sync-ledger.sqlite'}"
+
+
+@pytest.mark.parametrize("name", ["brevo-sync-ledger.sqlite", "brevo-sync-ledger.sqlite-wal"])
+def test_git_ignores_the_default_ledger(name):
+    result = subprocess.run(
+        ["git", "check-ignore", "-q", name], cwd=ROOT, capture_output=True, check=False
+    )
+
+    assert result.returncode == 0

@@ -1,0 +1,159 @@
+"""Each run keeps its own report, and rejects say which run and which record, nothing more.
+
+Issue 10: the report JSON had no status, run id or times and the next job overwrote it;
+``rejects.jsonl`` held whole profiles (emails, phones) and no run id.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from target_brevo_tajo.report import SyncReport, job_name_of
+from target_brevo_tajo.target import TargetBrevoTajo
+from tests.singer_messages import event, singer_input
+
+PROFILE = {
+    "distinct_id": "user-1",
+    "properties": {"$email": "ada@example.com", "$phone": "+33612345678"},
+}
+
+
+def rejects_of(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_a_report_carries_status_run_id_times_and_job(tmp_path):
+    report = SyncReport(job_name="mixpanel-to-brevo")
+    report.status = "succeeded"
+    report.finished_at = "2026-11-29T12:00:00+00:00"
+
+    data = report.to_dict()
+
+    assert data["status"] == "succeeded"
+    assert len(data["run_id"]) == 32
+    assert int(data["run_id"], 16) >= 0
+    assert data["job_name"] == "mixpanel-to-brevo"
+    started = dt.datetime.fromisoformat(data["started_at"])
+    assert started.utcoffset() == dt.timedelta(0)
+    assert data["finished_at"] == "2026-11-29T12:00:00+00:00"
+    assert SyncReport().run_id != report.run_id
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        (
+            {"MELTANO_JOB_NAME": "cohorts-to-brevo-lists", "MELTANO_STATE_ID": "s"},
+            "cohorts-to-brevo-lists",
+        ),
+        ({"MELTANO_STATE_ID": "prod:tap-to-target"}, "prod:tap-to-target"),
+        ({}, None),
+    ],
+)
+def test_the_job_name_comes_from_the_environment(environ, expected):
+    assert job_name_of(environ) == expected
+
+
+def test_two_runs_keep_two_reports_and_the_report_file_links_the_latest(tmp_path):
+    latest = tmp_path / "output" / "sync-report.json"
+    first, second = SyncReport(job_name="prod:a-to-b"), SyncReport(job_name="prod:a-to-b")
+    first.events.sent = 1
+    second.events.sent = 2
+
+    first_file = first.write(latest)
+    second_file = second.write(latest)
+
+    assert first_file != second_file
+    assert json.loads(first_file.read_text())["events"]["sent"] == 1
+    assert json.loads(latest.read_text())["run_id"] == second.run_id
+    assert latest.is_symlink()
+    assert os.readlink(latest) == second_file.name
+    assert second_file.name.startswith("sync-report-prod_a-to-b-")
+    assert second_file.name.endswith(f"-{second.run_id}.json")
+    assert sorted(p.name for p in latest.parent.iterdir()) == sorted(
+        [first_file.name, second_file.name, latest.name]
+    )
+
+
+def test_the_report_file_is_a_copy_where_symlinks_fail(tmp_path, monkeypatch):
+    def refuse(*_args: object) -> None:
+        raise OSError("symlinks not permitted")
+
+    monkeypatch.setattr(Path, "symlink_to", refuse)
+    latest = tmp_path / "sync-report.json"
+    report = SyncReport()
+
+    run_file = report.write(latest)
+
+    assert not latest.is_symlink()
+    assert latest.read_text() == run_file.read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([latest.name, run_file.name])
+
+
+def test_a_reject_keeps_the_run_id_and_ids_but_not_the_profile(tmp_path):
+    report = SyncReport(rejects_file=tmp_path / "rejects.jsonl")
+
+    report.reject("profiles", "SMS left out: not a phone number", PROFILE)
+    report.reject("events", "no time", {"event": "Purchase", "insert_id": "i-1", "time": "soon"})
+
+    assert rejects_of(tmp_path / "rejects.jsonl") == [
+        {
+            "run_id": report.run_id,
+            "stream": "profiles",
+            "reason": "SMS left out: not a phone number",
+            "distinct_id": "user-1",
+        },
+        {
+            "run_id": report.run_id,
+            "stream": "events",
+            "reason": "no time",
+            "insert_id": "i-1",
+            "event": "Purchase",
+            "time": "soon",
+        },
+    ]
+
+
+def test_whole_records_in_rejects_only_on_request(tmp_path):
+    report = SyncReport(rejects_file=tmp_path / "rejects.jsonl", rejects_include_record=True)
+
+    report.reject("profiles", "SMS left out", PROFILE)
+
+    (line,) = rejects_of(tmp_path / "rejects.jsonl")
+    assert line["record"] == PROFILE
+
+
+def test_the_target_writes_its_report_and_rejects_for_the_run(tmp_path, mapping_file, monkeypatch):
+    monkeypatch.setenv("MELTANO_JOB_NAME", "mixpanel-to-brevo")
+    latest = tmp_path / "sync-report.json"
+    config = {
+        "api_key": "xkeysib-test",
+        "mapping_file": str(mapping_file),
+        "ledger_url": f"sqlite:///{tmp_path / 'ledger.sqlite'}",
+        "dry_run": True,
+        "report_file": str(latest),
+        "rejects_file": str(tmp_path / "rejects.jsonl"),
+    }
+    target = TargetBrevoTajo(config=config, parse_env_config=False)
+
+    target.listen(singer_input(event("Purchase", "i-1", distinct_id=None, email="ada@example.com")))
+
+    report = json.loads(latest.read_text())
+    assert report["status"] == "dry_run"
+    assert report["job_name"] == "mixpanel-to-brevo"
+    assert report["started_at"] <= report["finished_at"]
+    assert latest.is_symlink()
+    (reject,) = rejects_of(tmp_path / "rejects.jsonl")
+    assert reject == {
+        "run_id": report["run_id"],
+        "stream": "events",
+        "reason": "no distinct_id: the event belongs to no contact",
+        "insert_id": "i-1",
+        "event": "Purchase",
+        "time": "2026-11-20T10:00:00+00:00",
+    }
