@@ -58,7 +58,13 @@ class SandboxState:
     def _fresh_project(self) -> MixpanelProject:
         # Stored events are never mutated in place, so a shallow copy of the list is enough.
         profiles = {k: dict(v) for k, v in self._demo.profiles.items()}
-        return MixpanelProject(DemoProject(profiles=profiles, events=list(self._demo.events)))
+        groups = {
+            data_group_id: {k: dict(v) for k, v in group.items()}
+            for data_group_id, group in self._demo.groups.items()
+        }
+        return MixpanelProject(
+            DemoProject(profiles=profiles, events=list(self._demo.events), groups=groups)
+        )
 
     def _fresh_account(self) -> BrevoAccount:
         return BrevoAccount(self.brevo_clock, self.initial_brevo_events_visibility)

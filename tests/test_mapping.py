@@ -226,5 +226,5 @@ def test_a_group_mapping_mistake_names_file_line_and_key(tmp_path):
 def test_a_group_mapping_without_group_key_is_refused(tmp_path):
     path = write(tmp_path, "group_mapping:\n  name: company_name\n")
 
-    with pytest.raises(MappingError, match=r"mapping.yml:1: group_mapping.group_key: Field required"):
+    with pytest.raises(MappingError, match=r"mapping.yml:1: group_mapping.group_key: Field req"):
         load_mapping(path)
