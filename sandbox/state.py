@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from .brevo_account import BrevoAccount, check_visibility
+from .brevo_companies import BrevoCompanies
 from .brevo_limits import DEFAULT_TIER, Clock, RateLimiter, check_tier
 from .demo_data import DemoProject, generate
 from .faults import FaultRegistry
@@ -67,7 +68,9 @@ class SandboxState:
         )
 
     def _fresh_account(self) -> BrevoAccount:
-        return BrevoAccount(self.brevo_clock, self.initial_brevo_events_visibility)
+        return BrevoAccount(
+            BrevoCompanies(), self.brevo_clock, self.initial_brevo_events_visibility
+        )
 
     def reset(self) -> None:
         """Restore the seeded state: clock, both APIs, faults, the call log and Brevo's rate limits.
