@@ -24,7 +24,9 @@ from mixpanel_brevo_mapping.loader import load_mapping
 from mixpanel_brevo_mapping.model import (
     ALL_USERS_KEY,
     CONTACT_PROFILE_PROPERTIES,
+    DEFAULT_COMPANY_NAME_PROPERTY,
     DEFAULT_ROUTES,
+    GroupMapping,
     Mapping,
     MappingError,
     SyncMode,
@@ -33,11 +35,13 @@ from mixpanel_brevo_mapping.model import (
 __all__ = [
     "ALL_USERS_KEY",
     "CONTACT_PROFILE_PROPERTIES",
+    "DEFAULT_COMPANY_NAME_PROPERTY",
     "DEFAULT_ROUTES",
     "DEVICE_PREFIX",
     "IDENTITY_EVENTS",
     "CohortRef",
     "CohortSelection",
+    "GroupMapping",
     "Mapping",
     "MappingError",
     "SyncMode",

@@ -18,8 +18,11 @@ DEFAULT_ROUTES = {
     "cohorts": "cohorts",
     "cohort_members": "cohort_members",
     "sync_checkpoints": "sync_checkpoints",
+    "groups": "companies",
 }
-Resource = Literal["events", "contacts", "cohorts", "cohort_members", "sync_checkpoints"]
+Resource = Literal[
+    "events", "contacts", "cohorts", "cohort_members", "sync_checkpoints", "companies"
+]
 
 #: Profile properties the target reads whatever ``property_mapping`` maps: the seed's contact
 #: fields, and ``$country_code``, which turns a local phone number into E.164.
@@ -99,6 +102,33 @@ class Connectors(_Strict):
     mixpanel: MixpanelConnector = MixpanelConnector()
 
 
+#: The group profile property that names a company unless ``group_mapping.name`` says otherwise.
+DEFAULT_COMPANY_NAME_PROPERTY = "$name"
+
+
+class GroupMapping(_Strict):
+    """The ``group_mapping`` block: which group key becomes Brevo companies, and how.
+
+    ``attributes`` maps a group profile property to a Brevo company attribute (its label, or
+    the internal name of an existing one). ``member_property`` is the user profile property
+    holding the group id, which links a contact to its company (default: the group key).
+    """
+
+    group_key: str = Field(min_length=1)
+    name: str = Field(default=DEFAULT_COMPANY_NAME_PROPERTY, min_length=1)
+    attributes: dict[str, str] = Field(default_factory=dict)
+    member_property: str | None = Field(default=None, min_length=1)
+
+    @property
+    def link_property(self) -> str:
+        """The user profile property whose value is the id of the user's group."""
+        return self.member_property or self.group_key
+
+    def group_properties(self) -> list[str]:
+        """The group profile properties the target reads: the name and the mapped attributes."""
+        return sorted({self.name, *self.attributes})
+
+
 class Mapping(_Strict):
     """A whole mapping file."""
 
@@ -111,6 +141,8 @@ class Mapping(_Strict):
     # cohort (a `lists` key, a cohort id or name) with an optional `default`.
     cohort_lists: dict[int, int] = Field(default_factory=dict)
     cohort_sync_modes: dict[str, SyncMode] = Field(default_factory=dict)
+    # Extension: Mixpanel groups -> Brevo companies (optional; `sync.groups` alone uses defaults).
+    group_mapping: GroupMapping | None = None
 
     @property
     def mixpanel(self) -> MixpanelConnector:
@@ -130,5 +162,26 @@ class Mapping(_Strict):
         return sorted(self.event_mapping)
 
     def profile_properties(self) -> list[str]:
-        """Every profile property the target may read: the mapped ones and the contact fields."""
-        return sorted({*self.property_mapping, *CONTACT_PROFILE_PROPERTIES})
+        """Every profile property the target may read: the mapped ones and the contact fields.
+
+        With ``group_mapping``, also the property linking a user to its group.
+        """
+        links = {self.group_mapping.link_property} if self.group_mapping else set()
+        return sorted({*self.property_mapping, *CONTACT_PROFILE_PROPERTIES, *links})
+
+    def company_groups(self, group_keys: list[str]) -> list[GroupMapping]:
+        """Which of the tap's group keys become Brevo companies, each with its rules.
+
+        The ``group_mapping`` block names one key; without it, ``sync.groups: true`` makes
+        every group key's profiles companies named by ``$name``, linked by the group key.
+        """
+        if self.group_mapping is not None:
+            return [self.group_mapping] if self.group_mapping.group_key in group_keys else []
+        if not self.mixpanel.sync.groups:
+            return []
+        return [GroupMapping(group_key=key) for key in group_keys]
+
+    def company_group(self, group_key: str) -> GroupMapping | None:
+        """The rules of one group key's companies, or None when that key makes no companies."""
+        found = self.company_groups([group_key])
+        return found[0] if found else None

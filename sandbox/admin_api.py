@@ -123,6 +123,13 @@ def upsert_profiles(state: SandboxState, request: Request) -> Response:
     return json_response(200, {"upserted": count})
 
 
+def upsert_groups(state: SandboxState, request: Request) -> Response:
+    """Create or update the group profiles of one data group (``data_group_id``)."""
+    body = _body(request)
+    count = state.mixpanel.upsert_groups(body.get("data_group_id"), body.get("profiles"))
+    return json_response(200, {"upserted": count})
+
+
 def delete_profile(state: SandboxState, request: Request) -> Response:
     """Delete a Mixpanel profile (404 if it does not exist)."""
     distinct_id = request.path.removeprefix("/mixpanel/profiles/")
@@ -179,6 +186,7 @@ ROUTES: dict[tuple[str, str], Callable[[SandboxState, Request], Response]] = {
     ("DELETE", "/faults"): clear_faults,
     ("POST", "/mixpanel/events"): add_events,
     ("POST", "/mixpanel/profiles"): upsert_profiles,
+    ("POST", "/mixpanel/groups"): upsert_groups,
     ("GET", "/clock"): get_clock,
     ("POST", "/clock"): advance_clock,
     ("POST", "/reset"): reset,

@@ -12,9 +12,12 @@ import math
 import re
 import time
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .brevo_limits import Clock
+
+if TYPE_CHECKING:
+    from .brevo_companies import BrevoCompanies
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -112,7 +115,10 @@ class BrevoAccount:
     """
 
     def __init__(
-        self, clock: Clock = time.monotonic, events_visibility_seconds: float = 0.0
+        self,
+        crm: BrevoCompanies,
+        clock: Clock = time.monotonic,
+        events_visibility_seconds: float = 0.0,
     ) -> None:
         self.clock = clock
         self.events_visibility_seconds = check_visibility(events_visibility_seconds)
@@ -130,6 +136,7 @@ class BrevoAccount:
             for list_id, name in DEFAULT_LISTS
         }
         self.processes: dict[int, dict[str, Any]] = {}
+        self.crm = crm  # companies and company attributes (``brevo_companies``)
         self._next = {"contact": 1, "folder": 2, "list": 18, "process": 1}
 
     def _new_id(self, kind: str) -> int:
@@ -329,6 +336,10 @@ class BrevoAccount:
             "completed_at": utc_iso(),
         }
         return process_id
+
+    def start_process(self, name: str, rows: int) -> int:
+        """A process for work applied at once (a companies import), completed from poll two."""
+        return self._process(name, {"rows": rows})
 
     def process_json(self, process_id: int) -> dict[str, Any]:
         """``GET /processes/{id}``: in_process on the first poll, completed from the second."""

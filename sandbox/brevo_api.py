@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
+from . import brevo_companies
 from .brevo_account import BrevoAccount, BrevoError
 from .brevo_events import list_events, parse_query
 from .brevo_limits import RateLimiter, bucket_of
@@ -298,6 +299,7 @@ def remove_from_list(account: BrevoAccount, request: Request, args: dict[str, st
 ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
     (method, re.compile(f"^{pattern}$"), handler)
     for method, pattern, handler in (
+        *brevo_companies.ROUTES,
         ("GET", r"/events", get_events),
         ("POST", r"/events", create_event),
         ("POST", r"/events/batch", create_batch_events),

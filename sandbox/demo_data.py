@@ -115,6 +115,19 @@ class DemoProject:
 
     profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
     events: list[StoredEvent] = field(default_factory=list)
+    # Group profiles by data_group_id, then group id (Engage with data_group_id).
+    groups: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+
+
+#: The demo project's one group key, as Project Settings > Group Keys would show it.
+COMPANY_GROUP_KEY = "company_id"
+COMPANY_DATA_GROUP_ID = "-1405123841946871899"
+INDUSTRIES = ("Manufacturing", "Retail", "Software", "Biotech", "Media")
+
+
+def company_id_of(company: str) -> str:
+    """The demo group id of one of the demo companies."""
+    return f"c-{COMPANIES.index(company) + 1:03d}"
 
 
 def fmt_datetime(moment: datetime) -> str:
@@ -166,7 +179,8 @@ class _Generator:
                 "$region": place[1],
                 "$country_code": place[2],
                 "plan": rng.choices([p for p, _ in PLANS], [w for _, w in PLANS])[0],
-                "company": rng.choice(COMPANIES),
+                "company": (company := rng.choice(COMPANIES)),
+                COMPANY_GROUP_KEY: company_id_of(company),
                 "signup_date": fmt_datetime(signup),
                 "$created": fmt_datetime(signup),
             }
@@ -300,6 +314,22 @@ class _Generator:
             )
             self.project.events.append(copy)
 
+    def build_groups(self) -> None:
+        """One group profile per demo company (no randomness: the events stay as they were)."""
+
+        def seen(index: int) -> str:  # the first company was updated last
+            moment = self.now_s - 3 * 86400 - index * 3600
+            return fmt_datetime(datetime.fromtimestamp(moment, timezone.utc))
+
+        self.project.groups[COMPANY_DATA_GROUP_ID] = {
+            company_id_of(name): {
+                "$name": name,
+                "industry": INDUSTRIES[index % len(INDUSTRIES)],
+                "$last_seen": seen(index),
+            }
+            for index, name in enumerate(COMPANIES)
+        }
+
     def set_last_seen(self) -> None:
         last: dict[str, int] = {}
         for event in self.project.events:
@@ -317,5 +347,6 @@ def generate(seed: int, now: datetime, profiles: int, events: int, days: int) ->
     gen.build_profiles()
     gen.build_events()
     gen.set_last_seen()
+    gen.build_groups()
     gen.project.events.sort(key=lambda e: (e.processing_ms, e.seq))
     return gen.project

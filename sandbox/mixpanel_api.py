@@ -172,8 +172,6 @@ def engage(project: MixpanelProject, request: Request, now: datetime) -> Respons
     params = request.form()
     authenticate(request, params)
     check_params("engage", params)
-    if "data_group_id" in params:
-        raise MixpanelError(400, "data_group_id (group profiles) is not supported by the sandbox")
     if "behaviors" in params:
         raise MixpanelError(400, "behaviors is not supported by the sandbox")
     page = int(params.get("page", "0"))
@@ -210,6 +208,15 @@ def engage(project: MixpanelProject, request: Request, now: datetime) -> Respons
 def _engage_query(
     project: MixpanelProject, params: dict[str, str], now: datetime
 ) -> list[dict[str, Any]]:
+    try:
+        where = parse(params["where"]) if params.get("where") else None
+    except ExpressionError as exc:
+        raise MixpanelError(400, str(exc)) from exc
+    if "data_group_id" in params:
+        groups = project.group_rows(params["data_group_id"], where)
+        if groups is None:
+            raise MixpanelError(400, f"data_group_id {params['data_group_id']} is not a group key")
+        return groups
     cohort_id = None
     if "filter_by_cohort" in params:
         cohort = _json("filter_by_cohort", params["filter_by_cohort"])
@@ -224,10 +231,6 @@ def _engage_query(
             raise MixpanelError(400, "distinct_ids must be a JSON array")
     elif "distinct_id" in params:
         distinct_ids = [params["distinct_id"]]
-    try:
-        where = parse(params["where"]) if params.get("where") else None
-    except ExpressionError as exc:
-        raise MixpanelError(400, str(exc)) from exc
     rows = project.engage_rows(now, cohort_id, include_all, distinct_ids, where)
     if rows is None:
         raise MixpanelError(400, f"cohort {cohort_id} does not exist")

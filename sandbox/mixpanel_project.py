@@ -52,6 +52,7 @@ class MixpanelProject:
     def __init__(self, demo: DemoProject) -> None:
         self.events: list[StoredEvent] = demo.events
         self.profiles: dict[str, dict[str, Any]] = demo.profiles
+        self.groups: dict[str, dict[str, dict[str, Any]]] = demo.groups
         self._seq = max((e.seq for e in self.events), default=0)
         self.sessions: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
 
@@ -162,6 +163,35 @@ class MixpanelProject:
                 raise InvalidPayloadError(f"profiles[{index}].$properties must be an object")
             self.profiles.setdefault(item["$distinct_id"], {}).update(props)
         return len(items)
+
+    def upsert_groups(self, data_group_id: Any, items: Any) -> int:
+        """Merge ``[{"$distinct_id": group id, "$properties"}]`` into one data group's profiles."""
+        if not isinstance(data_group_id, str) or not data_group_id:
+            raise InvalidPayloadError("data_group_id must be a non-empty string")
+        if not isinstance(items, list):
+            raise InvalidPayloadError("profiles must be a list")
+        group = self.groups.setdefault(data_group_id, {})
+        for index, item in enumerate(items):
+            if not isinstance(item, dict) or not isinstance(item.get("$distinct_id"), str):
+                raise InvalidPayloadError(f"profiles[{index}] needs a string '$distinct_id'")
+            props = item.get("$properties") or {}
+            if not isinstance(props, dict):
+                raise InvalidPayloadError(f"profiles[{index}].$properties must be an object")
+            group.setdefault(item["$distinct_id"], {}).update(props)
+        return len(items)
+
+    def group_rows(
+        self, data_group_id: str, where: Predicate | None
+    ) -> list[dict[str, Any]] | None:
+        """One data group's profiles matching ``where`` as engage rows; None for an unknown id."""
+        group = self.groups.get(data_group_id)
+        if group is None:
+            return None
+        return [
+            {"$distinct_id": group_id, "$properties": dict(props)}
+            for group_id, props in sorted(group.items())
+            if where is None or where(props)
+        ]
 
     def delete_profile(self, distinct_id: str) -> bool:
         """Delete a profile; False when it did not exist."""

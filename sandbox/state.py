@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from .brevo_account import BrevoAccount, check_visibility
+from .brevo_companies import BrevoCompanies
 from .brevo_limits import DEFAULT_TIER, Clock, RateLimiter, check_tier
 from .demo_data import DemoProject, generate
 from .faults import FaultRegistry
@@ -58,10 +59,18 @@ class SandboxState:
     def _fresh_project(self) -> MixpanelProject:
         # Stored events are never mutated in place, so a shallow copy of the list is enough.
         profiles = {k: dict(v) for k, v in self._demo.profiles.items()}
-        return MixpanelProject(DemoProject(profiles=profiles, events=list(self._demo.events)))
+        groups = {
+            data_group_id: {k: dict(v) for k, v in group.items()}
+            for data_group_id, group in self._demo.groups.items()
+        }
+        return MixpanelProject(
+            DemoProject(profiles=profiles, events=list(self._demo.events), groups=groups)
+        )
 
     def _fresh_account(self) -> BrevoAccount:
-        return BrevoAccount(self.brevo_clock, self.initial_brevo_events_visibility)
+        return BrevoAccount(
+            BrevoCompanies(), self.brevo_clock, self.initial_brevo_events_visibility
+        )
 
     def reset(self) -> None:
         """Restore the seeded state: clock, both APIs, faults, the call log and Brevo's rate limits.

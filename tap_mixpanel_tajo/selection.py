@@ -14,6 +14,7 @@ from mixpanel_brevo_mapping import (
     IDENTITY_EVENTS,
     CohortRef,
     CohortSelection,
+    GroupMapping,
     Mapping,
     mapped_cohorts,
 )
@@ -30,6 +31,7 @@ class StreamSelection:
     mapping: Mapping | None
     mapping_file: str | None = None
     cohort_ids: list[int] = field(default_factory=list)
+    group_keys: list[str] = field(default_factory=list)
     logger: logging.Logger = field(default=logging.getLogger("tap-mixpanel-tajo"), repr=False)
 
     def skip_reason(self, stream_name: str) -> str | None:
@@ -60,7 +62,25 @@ class StreamSelection:
         """Profile properties to ask Engage for (None without a mapping: all of them)."""
         if self.mapping is None:
             return None
-        return sorted({*self.mapping.profile_properties(), LAST_SEEN})
+        links = {group.link_property for group in self.company_groups()}
+        return sorted({*self.mapping.profile_properties(), *links, LAST_SEEN})
+
+    def company_groups(self) -> list[GroupMapping]:
+        """The group keys whose profiles become companies (none when groups are not synced)."""
+        if self.mapping is None or self.skip_reason("groups"):
+            return []
+        return self.mapping.company_groups(self.group_keys)
+
+    def group_output_properties(self, group_key: str) -> list[str] | None:
+        """Group profile properties to ask Engage for (None: all of them).
+
+        Without a mapping, or for a group key that makes no companies, every property is read:
+        the records still reach the target or a warehouse as they are.
+        """
+        rules = self.mapping.company_group(group_key) if self.mapping is not None else None
+        if rules is None:
+            return None
+        return sorted({*rules.group_properties(), LAST_SEEN})
 
     def cohorts_to_sync(self, cohorts: list[CohortRef]) -> list[CohortSelection]:
         """The cohorts to sync, in Mixpanel's order, each with the mapping key that names it.

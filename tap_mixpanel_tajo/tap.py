@@ -25,8 +25,10 @@ from tap_mixpanel_tajo.streams import (
     CohortMembersStream,
     CohortsStream,
     EventsStream,
+    GroupsStream,
     ProfilesStream,
     SyncCheckpointsStream,
+    parse_group_keys,
 )
 
 if sys.version_info >= (3, 12):
@@ -198,6 +200,22 @@ class TapMixpanelTajo(Tap):
             ),
         ),
         th.Property(
+            "group_keys",
+            th.ArrayType(
+                th.ObjectType(
+                    th.Property("group_key", th.StringType, required=True),
+                    th.Property("data_group_id", th.StringType),
+                )
+            ),
+            title="Group keys",
+            description=(
+                "Mixpanel group keys to sync as the groups stream, e.g. [{group_key: "
+                "company_id, data_group_id: '-1405123841946871899'}]; one partition each. "
+                "data_group_id is shown under Project Settings > Group Keys. On with the "
+                "mapping's connectors.mixpanel.sync.groups: true (or without a mapping file)."
+            ),
+        ),
+        th.Property(
             "max_retries",
             th.IntegerType,
             default=5,
@@ -281,8 +299,14 @@ class TapMixpanelTajo(Tap):
             self.mapping,
             mapping_file=self.config.get("mapping_file"),
             cohort_ids=list(self.config.get("cohort_ids") or []),
+            group_keys=list(self.group_keys),
             logger=self.logger,
         )
+
+    @cached_property
+    def group_keys(self) -> dict[str, str]:
+        """The ``group_keys`` setting as ``{group_key: data_group_id}``."""
+        return parse_group_keys(self.config.get("group_keys"))
 
     @cached_property
     def client(self) -> MixpanelClient:
@@ -309,6 +333,7 @@ class TapMixpanelTajo(Tap):
                 msg = f"{name} {value!r} is not a date: write it as 2026-11-01 (or with a time)"
                 raise MixpanelError(msg)
         check_date_range(config.get("start_date"), config.get("end_date"))
+        parse_group_keys(config.get("group_keys"))
         self.logger.info(
             "Mixpanel auth: %s from %s, project_id %s, data residency %s%s",
             connection.credentials.mode,
@@ -326,5 +351,6 @@ class TapMixpanelTajo(Tap):
             ProfilesStream(self),
             CohortsStream(self),
             CohortMembersStream(self),
+            GroupsStream(self),
             SyncCheckpointsStream(self),
         ]

@@ -17,6 +17,7 @@ class SyncCheckpoints:
 
     full_refreshes: set[str] = field(default_factory=set)
     cohort_snapshots: dict[int, str] = field(default_factory=dict)
+    group_refreshes: dict[str, str] = field(default_factory=dict)  # group key -> refresh id
 
     def confirm(self, record: dict[str, Any]) -> str | None:
         """Take in one ``sync_checkpoints`` record; returns why it was refused, or None."""
@@ -25,6 +26,8 @@ class SyncCheckpoints:
             return "no snapshot_id"
         if kind == "full_refresh" and record.get("stream") == "profiles":
             self.full_refreshes.add(str(snapshot_id))
+        elif kind == "full_refresh" and record.get("stream") == "groups" and part:
+            self.group_refreshes[str(part)] = str(snapshot_id)
         elif kind == "cohort_snapshot" and str(part or "").isdigit():
             self.cohort_snapshots[int(str(part))] = str(snapshot_id)
         else:

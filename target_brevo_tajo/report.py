@@ -122,6 +122,47 @@ class ContactsReport:
 
 
 @dataclass
+class CompaniesReport:
+    """Counters of the companies writer, and the hourly budget its calls spent."""
+
+    received: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    recreated: int = 0  # deleted by hand in Brevo, created again at a full refresh
+    skipped_unmapped: int = 0  # group keys the mapping turns into no companies
+    links_added: int = 0
+    links_removed: int = 0
+    members_not_in_brevo: int = 0
+    imports: int = 0
+    calls: int = 0  # companies and CRM calls, all in Brevo's hourly bucket of other calls
+    hourly_budget: int | None = None
+    values_rejected: Counter[str] = field(default_factory=Counter)
+    created_attributes: list[str] = field(default_factory=list)
+    missing_attributes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data."""
+        return {
+            "received": self.received,
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "recreated": self.recreated,
+            "skipped_unmapped": self.skipped_unmapped,
+            "links_added": self.links_added,
+            "links_removed": self.links_removed,
+            "members_not_in_brevo": self.members_not_in_brevo,
+            "imports": self.imports,
+            "calls": self.calls,
+            "hourly_budget": self.hourly_budget,
+            "rejected_values_by_reason": dict(self.values_rejected.most_common()),
+            "created_attributes": self.created_attributes,
+            "missing_attributes": self.missing_attributes,
+        }
+
+
+@dataclass
 class SyncReport:
     """Everything a run did; thread-safe enough for the SDK's parallel drains."""
 
@@ -135,6 +176,7 @@ class SyncReport:
     events: EventsReport = field(default_factory=EventsReport)
     contacts: ContactsReport = field(default_factory=ContactsReport)
     cohorts: list[dict[str, Any]] = field(default_factory=list)
+    companies: CompaniesReport = field(default_factory=CompaniesReport)
     unrouted_streams: Counter[str] = field(default_factory=Counter)
     rejected_records: Counter[str] = field(default_factory=Counter)  # by stream
     api_calls: Counter[str] = field(default_factory=Counter)
@@ -224,6 +266,7 @@ class SyncReport:
             },
             "contacts": self.contacts.to_dict(),
             "cohorts": self.cohorts,
+            "companies": self.companies.to_dict(),
             "unrouted_streams": dict(self.unrouted_streams),
             "rejected_records": dict(self.rejected_records),
             "api_calls": {"total": sum(self.api_calls.values()), **dict(self.api_calls)},
@@ -285,6 +328,7 @@ def render_report(report: dict[str, Any], *, rejects_file: Path | None = None) -
     ]
     lines += _contact_lines(report.get("contacts") or {}, dry=dry)
     lines += [_cohort_line(cohort, dry=dry) for cohort in report.get("cohorts") or []]
+    lines += _company_lines(report.get("companies") or {})
     lines += [
         f"  stream {name!r} is not routed to Brevo: {n} records ignored "
         "(route it with `routes:` in the mapping file)"
@@ -352,6 +396,29 @@ def _contact_lines(co: dict[str, Any], *, dry: bool) -> list[str]:
             f"(deletion_policy {co['deletion_policy']}: {_did('unlisted', dry)} {co['unlisted']}, "
             f"{_did('deleted', dry)} {co['deleted']})"
         )
+    return lines
+
+
+def _company_lines(co: dict[str, Any]) -> list[str]:
+    if not (co.get("received") or co.get("links_added") or co.get("links_removed")):
+        return []
+    lines = [
+        f"  companies: received {co['received']}, created {co['created']}, "
+        f"updated {co['updated']}, unchanged {co['unchanged']}, recreated {co['recreated']}; "
+        f"links added {co['links_added']}, removed {co['links_removed']} "
+        f"({co['imports']} imports, {co['calls']} calls of the hourly budget of "
+        f"{co['hourly_budget']})"
+    ]
+    if co["members_not_in_brevo"]:
+        lines.append(f"    members not found in Brevo, not linked: {co['members_not_in_brevo']}")
+    if co["created_attributes"]:
+        lines.append(f"    company attributes created: {', '.join(co['created_attributes'])}")
+    if co["missing_attributes"]:
+        lines.append(
+            "    company attributes missing in Brevo, values left out: "
+            f"{', '.join(co['missing_attributes'])} (set create_missing_attributes: true)"
+        )
+    lines += [f"    rejected, {why}: {n}" for why, n in co["rejected_values_by_reason"].items()]
     return lines
 
 

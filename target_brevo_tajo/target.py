@@ -29,21 +29,30 @@ from singer_sdk.sinks import BatchSink
 
 from mixpanel_brevo_mapping import Mapping, MappingError, load_mapping
 from mixpanel_brevo_mapping.settings_names import unknown_setting
-from target_brevo_tajo.brevo import BrevoClient, BrevoError, BrevoLists, ContactImports
+from target_brevo_tajo.brevo import (
+    BrevoClient,
+    BrevoCompanies,
+    BrevoError,
+    BrevoLists,
+    ContactImports,
+)
 from target_brevo_tajo.checkpoints import SyncCheckpoints
 from target_brevo_tajo.ledger import Ledger, LedgerError
+from target_brevo_tajo.ledger.companies import CompanyLedger
 from target_brevo_tajo.report import SyncReport, job_name_of, utc_now
 from target_brevo_tajo.settings import CONFIG_SCHEMA, Settings, SettingsError
 from target_brevo_tajo.singer_input import SingerInput, SingerInputError
 from target_brevo_tajo.sinks import (
     CohortMembersSink,
     CohortsSink,
+    CompaniesSink,
     ContactsSink,
     EventsSink,
     SyncCheckpointsSink,
     UnroutedSink,
 )
 from target_brevo_tajo.writers import (
+    CompanyWriter,
     ContactWriter,
     DeletionWriter,
     EventWriter,
@@ -62,6 +71,7 @@ SINKS_BY_RESOURCE: dict[str, type[BatchSink]] = {
     "cohorts": CohortsSink,
     "cohort_members": CohortMembersSink,
     "sync_checkpoints": SyncCheckpointsSink,
+    "companies": CompaniesSink,
 }
 
 
@@ -129,6 +139,14 @@ def build_run(settings: Settings) -> Run:
             lists=lists,
             contacts=contacts,
             ledger=ledger,
+            settings=settings,
+            report=report,
+        ),
+        companies=CompanyWriter(
+            client=client,
+            companies=BrevoCompanies(client, imports),
+            ledger=CompanyLedger(ledger),
+            mapping=mapping,
             settings=settings,
             report=report,
         ),
@@ -210,9 +228,11 @@ class TargetBrevoTajo(Target):
         if error is None:
             writers.deletions.apply(writers.checkpoints.full_refreshes)
             writers.lists.finish(writers.checkpoints.cohort_snapshots)
+            writers.companies.link_members()
             run.ledger.prune_sent_events(_days_ago(run.settings.ledger_retention_days))
         self._finished = True
         report.cohorts = writers.lists.report()
+        report.companies.hourly_budget = run.client.budgets.buckets["other"].limit
         report.api_calls.update(run.client.calls)
         report.rate_budgets = run.client.budgets.report()
         report.retries = run.client.retries

@@ -178,3 +178,53 @@ def test_cohort_lists_and_sync_modes_extend_the_seed_format(tmp_path):
 
 def test_names_slug_to_snake_case():
     assert slug("Engaged Users (Last 7 Days)") == "engaged_users_last_7_days"
+
+
+def test_group_mapping_names_the_group_key_its_name_attributes_and_member_link(tmp_path):
+    mapping = load_mapping(
+        write(
+            tmp_path,
+            "group_mapping:\n"
+            "  group_key: account_id\n"
+            "  name: account_name\n"
+            "  attributes: {industry: Industry, seats: Seats}\n"
+            "  member_property: account\n",
+        )
+    )
+
+    rules = mapping.company_group("account_id")
+    assert rules is not None
+    assert (rules.name, rules.link_property) == ("account_name", "account")
+    assert rules.group_properties() == ["account_name", "industry", "seats"]
+    assert mapping.company_group("team_id") is None
+    assert "account" in mapping.profile_properties()
+
+
+def test_without_group_mapping_sync_groups_alone_makes_every_group_key_companies(tmp_path):
+    mapping = load_mapping(
+        write(tmp_path, "connectors:\n  mixpanel:\n    sync:\n      groups: true\n")
+    )
+
+    rules = mapping.company_groups(["company_id", "team_id"])
+    assert [(r.group_key, r.name, r.link_property, r.attributes) for r in rules] == [
+        ("company_id", "$name", "company_id", {}),
+        ("team_id", "$name", "team_id", {}),
+    ]
+
+
+def test_groups_make_no_companies_unless_sync_groups_or_group_mapping_says_so(mapping_file):
+    assert load_mapping(mapping_file).company_groups(["company_id"]) == []
+
+
+def test_a_group_mapping_mistake_names_file_line_and_key(tmp_path):
+    path = write(tmp_path, "event_mapping: {}\ngroup_mapping:\n  group_key: company_id\n  nme: x\n")
+
+    with pytest.raises(MappingError, match=r"mapping.yml:4: group_mapping.nme: unknown key"):
+        load_mapping(path)
+
+
+def test_a_group_mapping_without_group_key_is_refused(tmp_path):
+    path = write(tmp_path, "group_mapping:\n  name: company_name\n")
+
+    with pytest.raises(MappingError, match=r"mapping.yml:1: group_mapping.group_key: Field req"):
+        load_mapping(path)

@@ -32,7 +32,7 @@ def official_brevo():
 def test_vendored_schemas_are_valid_json_schemas():
     for name, schema in brevo_schemas().items():
         Draft7Validator.check_schema(schema)
-        assert name in (*extract.BREVO_SCHEMAS, "eventsBatch")
+        assert name in (*extract.BREVO_SCHEMAS, *extract.BREVO_INLINE_BODIES, "eventsBatch")
     assert set(mixpanel_params()) == set(extract.MIXPANEL_OPERATIONS)
 
 

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
+from pathlib import Path
 
 from singer_sdk.testing import SuiteConfig, get_tap_test_class
 
+from sandbox.demo_data import COMPANY_DATA_GROUP_ID, COMPANY_GROUP_KEY
 from sandbox.server import SandboxServer
 from tap_mixpanel_tajo.tap import TapMixpanelTajo
 from tests.conftest import MAPPING_FILE
 
 # The suite's config is fixed when the test class is built, so the sandbox starts at import.
 SANDBOX = SandboxServer(profiles=100, events=3000, days=3).start()
+# The shipped mapping with groups on, so that every stream has records to check.
+GROUPS_MAPPING = Path(tempfile.mkdtemp()) / "mapping.yml"
+GROUPS_MAPPING.write_text(MAPPING_FILE.read_text().replace("groups: false", "groups: true"))
 
 SAMPLE_CONFIG = {
     "base_url": f"{SANDBOX.url}/mixpanel",
@@ -21,7 +27,8 @@ SAMPLE_CONFIG = {
     "start_date": (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=2)).strftime(
         "%Y-%m-%dT00:00:00Z"
     ),
-    "mapping_file": str(MAPPING_FILE),
+    "mapping_file": str(GROUPS_MAPPING),
+    "group_keys": [{"group_key": COMPANY_GROUP_KEY, "data_group_id": COMPANY_DATA_GROUP_ID}],
 }
 
 TestTapMixpanelTajo = get_tap_test_class(

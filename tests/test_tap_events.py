@@ -585,7 +585,14 @@ def test_cli_discover_works_without_credentials(tmp_path):
     assert result.exit_code == 0, result.output
     catalog = json.loads(result.stdout)
     streams = {s["tap_stream_id"]: s for s in catalog["streams"]}
-    assert set(streams) == {"events", "profiles", "cohorts", "cohort_members", "sync_checkpoints"}
+    assert set(streams) == {
+        "events",
+        "profiles",
+        "cohorts",
+        "cohort_members",
+        "groups",
+        "sync_checkpoints",
+    }
     assert streams["sync_checkpoints"]["key_properties"] == ["stream", "id"]
     stream = streams["events"]
     assert stream["tap_stream_id"] == "events"

@@ -55,6 +55,13 @@ EVENTS_BATCH = {
     "properties": {"events": {"type": "array", "items": {"type": "object"}}},
 }
 
+# Request bodies the spec writes inline under an operation (Brevo CRM companies): name -> path.
+BREVO_INLINE_BODIES = {
+    "createCrmAttribute": ("/crm/attributes", "post", "application/json"),
+    "linkUnlinkCompany": ("/companies/link-unlink/{id}", "patch", "application/json"),
+    "importCompanies": ("/companies/import", "post", "multipart/form-data"),
+}
+
 MIXPANEL_OPERATIONS = {
     "export": ("export.openapi.yaml", "/export", "get"),
     "engage": ("query.openapi.yaml", "/engage", "post"),
@@ -107,8 +114,12 @@ def main() -> None:
     """Write ``brevo_schemas.json`` and ``mixpanel_params.json`` beside this file."""
     if not SHARED_SPECS.is_dir():
         sys.exit(f"official specs not found at {SHARED_SPECS}")
-    brevo = _load(SHARED_SPECS / "brevo" / "swagger_definition_v3.yml")["components"]["schemas"]
+    brevo_spec = _load(SHARED_SPECS / "brevo" / "swagger_definition_v3.yml")
+    brevo = brevo_spec["components"]["schemas"]
     schemas = {name: brevo[name] for name in BREVO_SCHEMAS}
+    for name, (path, method, content) in BREVO_INLINE_BODIES.items():
+        body = brevo_spec["paths"][path][method]["requestBody"]["content"][content]
+        schemas[name] = body["schema"]
     schemas["event"]["properties"]["event_properties"]["additionalProperties"] = (
         EVENT_PROPERTY_VALUES_2026
     )

@@ -36,7 +36,7 @@ class SyncCheckpointsStream(Stream):
             "stream",
             th.StringType,
             required=True,
-            description="The stream read to the end: cohort_members or profiles.",
+            description="The stream read to the end: cohort_members, profiles or groups.",
         ),
         th.Property(
             "id",
@@ -44,7 +44,7 @@ class SyncCheckpointsStream(Stream):
             required=True,
             description=(
                 "The part of the stream read to the end: the cohort id for cohort_members, "
-                "'all' for a profiles full refresh."
+                "'all' for a profiles full refresh, the group key for groups."
             ),
         ),
         th.Property(
@@ -52,7 +52,10 @@ class SyncCheckpointsStream(Stream):
             th.StringType,
             required=True,
             allowed_values=["cohort_snapshot", "full_refresh"],
-            description="cohort_snapshot (one cohort's members) or full_refresh (all profiles).",
+            description=(
+                "cohort_snapshot (one cohort's members) or full_refresh (all profiles, or all "
+                "group profiles of one group key)."
+            ),
         ),
         th.Property(
             "snapshot_id",
@@ -60,7 +63,7 @@ class SyncCheckpointsStream(Stream):
             required=True,
             description=(
                 "The id the read's records carry: their snapshot_id (cohort_members) or "
-                "full_refresh_id (profiles)."
+                "full_refresh_id (profiles, groups)."
             ),
         ),
         th.Property(

@@ -1,4 +1,4 @@
-"""Everything the target knows about the Brevo API: the client, paging, lists and imports."""
+"""Everything the target knows about the Brevo API: client, paging, lists, imports, companies."""
 
 from target_brevo_tajo.brevo.client import (
     DEFAULT_BASE_URL,
@@ -8,6 +8,7 @@ from target_brevo_tajo.brevo.client import (
     body_excerpt,
     ok_json,
 )
+from target_brevo_tajo.brevo.companies import BrevoCompanies
 from target_brevo_tajo.brevo.events import find_queued
 from target_brevo_tajo.brevo.imports import ContactImports
 from target_brevo_tajo.brevo.lists import BrevoLists
@@ -15,6 +16,7 @@ from target_brevo_tajo.brevo.lists import BrevoLists
 __all__ = [
     "DEFAULT_BASE_URL",
     "BrevoClient",
+    "BrevoCompanies",
     "BrevoError",
     "BrevoLists",
     "CallInDoubt",

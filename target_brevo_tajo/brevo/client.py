@@ -164,12 +164,15 @@ class BrevoClient:
         json: Any = None,
         params: dict[str, Any] | None = None,
         content: bytes | None = None,
+        files: dict[str, Any] | None = None,
+        data: dict[str, str] | None = None,
         idempotent: bool = True,
     ) -> httpx.Response:
         """Send one call within its rate budget, retrying 429/5xx and transport errors.
 
         Raises :class:`BrevoError` for 401/402/403 and when retries are exhausted. Other 4xx
         responses are returned: the caller knows which of them are per-record rejections.
+        ``files`` and ``data`` send a multipart form (``POST /companies/import``).
         A call that is not ``idempotent`` (``POST /events/batch``) is retried only when Brevo
         cannot have processed it (429, or a failure before the body left); otherwise it raises
         :class:`CallInDoubt`, for the caller to settle.
@@ -186,7 +189,14 @@ class BrevoClient:
                 self.calls[label] += 1
             try:
                 response = self._http.request(
-                    method, path, json=json, params=params, content=content, headers=headers
+                    method,
+                    path,
+                    json=json,
+                    params=params,
+                    content=content,
+                    files=files,
+                    data=data,
+                    headers=headers,
                 )
             except httpx.TransportError as exc:
                 if not idempotent and not isinstance(exc, _NOT_SENT):

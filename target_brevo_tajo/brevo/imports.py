@@ -28,9 +28,10 @@ class ContactImports:
     def run(self, body: bytes) -> dict[str, Any]:
         """Send one import body; returns Brevo's completed process (its counters included)."""
         started = self._client.call("POST", "/contacts/import", content=body)
-        return self._await(int(started["processId"]))
+        return self.wait(int(started["processId"]))
 
-    def _await(self, process_id: int) -> dict[str, Any]:
+    def wait(self, process_id: int) -> dict[str, Any]:
+        """Poll ``GET /processes/{id}`` until Brevo completed it (company imports too)."""
         wait = self._poll_seconds
         deadline = time.monotonic() + self._timeout_seconds
         while True:

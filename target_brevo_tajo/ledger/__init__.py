@@ -19,7 +19,7 @@ import os
 import socket
 import uuid
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -206,6 +206,10 @@ class Ledger:
     def close(self) -> None:
         """Release connections."""
         self.engine.dispose()
+
+    def writing(self) -> AbstractContextManager[sa.Connection]:
+        """A write transaction (rolled back in a dry run), for the ledger's other modules."""
+        return self._writing()
 
     @contextmanager
     def _writing(self) -> Iterator[sa.Connection]:

@@ -82,3 +82,40 @@ cohort_lists = sa.Table(
     sa.Column("cohort_name", sa.String(255)),
     sa.Column("reconciled_at", sa.DateTime(timezone=True)),
 )
+
+# A Mixpanel group's Brevo company, and the hash of what was last sent for it.
+companies = sa.Table(
+    "companies",
+    metadata,
+    sa.Column("group_key", sa.String(255), primary_key=True),
+    sa.Column("group_id", sa.String(255), primary_key=True),
+    sa.Column("company_id", sa.String(64), nullable=False),
+    sa.Column("sent_hash", sa.String(64), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# The contacts Brevo links to each group's company, as last sent.
+company_links = sa.Table(
+    "company_links",
+    metadata,
+    sa.Column("group_key", sa.String(255), primary_key=True),
+    sa.Column("group_id", sa.String(255), primary_key=True),
+    sa.Column("distinct_id", sa.String(255), primary_key=True),
+)
+
+# The group each user's latest profile names (its member property), per group key.
+group_members = sa.Table(
+    "group_members",
+    metadata,
+    sa.Column("distinct_id", sa.String(255), primary_key=True),
+    sa.Column("group_key", sa.String(255), primary_key=True),
+    sa.Column("group_id", sa.String(255), nullable=False),
+)
+
+# A contact's numeric Brevo id, which link calls need.
+contact_brevo_ids = sa.Table(
+    "contact_brevo_ids",
+    metadata,
+    sa.Column("distinct_id", sa.String(255), primary_key=True),
+    sa.Column("brevo_id", sa.BigInteger, nullable=False),
+)

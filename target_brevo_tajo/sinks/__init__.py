@@ -2,6 +2,7 @@
 
 from target_brevo_tajo.sinks.checkpoints import SyncCheckpointsSink
 from target_brevo_tajo.sinks.cohorts import CohortMembersSink, CohortsSink
+from target_brevo_tajo.sinks.companies import CompaniesSink
 from target_brevo_tajo.sinks.contacts import ContactsSink
 from target_brevo_tajo.sinks.events import EventsSink
 from target_brevo_tajo.sinks.unrouted import UnroutedSink
@@ -9,6 +10,7 @@ from target_brevo_tajo.sinks.unrouted import UnroutedSink
 __all__ = [
     "CohortMembersSink",
     "CohortsSink",
+    "CompaniesSink",
     "ContactsSink",
     "EventsSink",
     "SyncCheckpointsSink",

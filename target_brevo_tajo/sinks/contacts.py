@@ -33,4 +33,6 @@ class ContactsSink(BrevoSink):
 
     def process_batch(self, context: dict) -> None:
         """Import the batch's new and changed contacts; returns once Brevo has them."""
-        self.contacts.write(list(context["profiles"].values()))
+        profiles = list(context["profiles"].values())
+        self.contacts.write(profiles)
+        self.writers.companies.observe_members(profiles)

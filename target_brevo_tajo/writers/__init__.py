@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 from target_brevo_tajo.checkpoints import SyncCheckpoints
 from target_brevo_tajo.report import SyncReport
+from target_brevo_tajo.writers.companies import CompanyWriter
 from target_brevo_tajo.writers.contacts import ContactWriter
 from target_brevo_tajo.writers.deletions import DeletionWriter
 from target_brevo_tajo.writers.events import EventWriter
@@ -18,8 +19,16 @@ class Writers:
     contacts: ContactWriter
     lists: ListWriter
     deletions: DeletionWriter
+    companies: CompanyWriter
     checkpoints: SyncCheckpoints
     report: SyncReport
 
 
-__all__ = ["ContactWriter", "DeletionWriter", "EventWriter", "ListWriter", "Writers"]
+__all__ = [
+    "CompanyWriter",
+    "ContactWriter",
+    "DeletionWriter",
+    "EventWriter",
+    "ListWriter",
+    "Writers",
+]

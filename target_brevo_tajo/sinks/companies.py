@@ -1,0 +1,26 @@
+"""Mixpanel group profiles -> Brevo companies (the work is :class:`CompanyWriter`'s)."""
+
+from __future__ import annotations
+
+from target_brevo_tajo.sinks.base import BrevoSink
+
+
+class CompaniesSink(BrevoSink):
+    """Routes group profile records to Brevo companies through bulk imports."""
+
+    MAX_SIZE_DEFAULT = 1000
+
+    def start_batch(self, context: dict) -> None:
+        """Each batch holds the latest record of each group."""
+        context["groups"] = {}
+
+    def take(self, record: dict, context: dict) -> None:
+        """Keep the group for the batch (a later record of the same group wins)."""
+        if not record.get("group_key") or not record.get("group_id"):
+            self.writers.report.reject(self.stream_name, "no group_key or group_id", record)
+            return
+        context["groups"][(str(record["group_key"]), str(record["group_id"]))] = record
+
+    def process_batch(self, context: dict) -> None:
+        """Import the batch's new and changed companies; returns once Brevo has them."""
+        self.writers.companies.write(list(context["groups"].values()))

@@ -1,0 +1,375 @@
+"""Mixpanel groups into Brevo companies, and contacts linked to them by difference.
+
+Brevo companies have no external id and no upsert, and every companies call spends the hourly
+budget of "other" calls (100 an hour on the general tier). So: the ledger maps each group to its
+company and keeps a hash of what was sent (an unchanged group costs nothing); new and changed
+companies go out in bulk imports (``company_id`` column = update), each awaited; the companies
+an import created are then read back in pages, matched by the company attribute holding the
+Mixpanel group. At the end of the run each company's links move by the difference between the
+users whose profile names the group and the links last sent: additions travel in one import
+(``associated_contact``), removals through ``link-unlink``. At a full refresh the account's
+companies are listed once, so a company deleted by hand in Brevo is created again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from mixpanel_brevo_mapping import DEFAULT_COMPANY_NAME_PROPERTY, GroupMapping, Mapping
+from target_brevo_tajo.brevo import BrevoClient, BrevoCompanies, BrevoError
+from target_brevo_tajo.brevo.companies import COMPANY_ID_COLUMN
+from target_brevo_tajo.contact_attributes import (
+    AttributeType,
+    ConversionError,
+    infer_type,
+    to_brevo_value,
+)
+from target_brevo_tajo.ledger.companies import CompanyLedger, SyncedCompany
+from target_brevo_tajo.report import CompaniesReport, SyncReport
+from target_brevo_tajo.settings import Settings
+
+#: The company attribute holding ``<group key>:<group id>``: how an imported company is found.
+GROUP_ATTRIBUTE_LABEL = "Mixpanel group"
+NAME_COLUMN = "name"
+ASSOCIATED_CONTACT_COLUMN = "associated_contact"
+#: Companies per import: bounded so one failure costs one chunk, and a file stays small.
+IMPORT_CHUNK = 1000
+#: Brevo's clock may run behind ours: created companies are looked for from a little earlier.
+CLOCK_SKEW = dt.timedelta(minutes=10)
+# Company attribute types (Brevo CRM) for the contact types ``infer_type`` gives.
+CRM_TYPES = {"float": "number", "boolean": "boolean", "date": "date"}
+CONTACT_TYPES = {"number": "float", "boolean": "boolean", "date": "date"}
+
+logger = logging.getLogger("target-brevo-tajo")
+
+
+@dataclass
+class CompanyRow:
+    """One group profile as the company Brevo should hold."""
+
+    group_key: str
+    group_id: str
+    name: str
+    values: dict[str, Any]  # company attribute label -> raw Mixpanel value
+    full_refresh_id: str | None
+
+    @property
+    def group_value(self) -> str:
+        """The value of the Mixpanel group attribute: key and id, so two keys never collide."""
+        return f"{self.group_key}:{self.group_id}"
+
+    def fingerprint(self) -> str:
+        """Hash of everything a change of which must reach Brevo."""
+        text = json.dumps({"name": self.name, "values": self.values}, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+class CompanyAttributes:
+    """The account's company attributes, read only when a company must be sent."""
+
+    def __init__(
+        self, companies: BrevoCompanies, settings: Settings, report: CompaniesReport
+    ) -> None:
+        self._companies = companies
+        self._settings = settings
+        self._report = report
+        self._by_label: dict[str, dict[str, Any]] | None = None
+
+    def _load(self) -> dict[str, dict[str, Any]]:
+        if self._by_label is None:
+            listed = self._companies.attributes()
+            self._by_label = {}
+            for item in listed:
+                for key in (item.get("label"), item.get("internalName")):
+                    if key:
+                        self._by_label[str(key)] = item
+        return self._by_label
+
+    def group_attribute(self) -> str:
+        """The internal name of the Mixpanel group attribute, created when the account lacks it."""
+        found = self._load().get(GROUP_ATTRIBUTE_LABEL)
+        if found is None:
+            self._companies.create_attribute(GROUP_ATTRIBUTE_LABEL, "text")
+            self._report.created_attributes.append(GROUP_ATTRIBUTE_LABEL)
+            self._by_label = None
+            found = self._load().get(GROUP_ATTRIBUTE_LABEL)
+        if found is None:
+            msg = f"Brevo did not list the company attribute {GROUP_ATTRIBUTE_LABEL!r} it created"
+            raise BrevoError(msg)
+        return str(found["internalName"])
+
+    def column(self, label: str, sample: Any) -> tuple[str, AttributeType] | None:
+        """The import column and type of a mapped attribute; None when it is left out."""
+        found = self._load().get(label)
+        if found is None and self._settings.create_missing_attributes:
+            kind = CRM_TYPES.get(infer_type(sample), "text")
+            self._companies.create_attribute(label, kind)
+            self._report.created_attributes.append(f"{label} ({kind})")
+            self._by_label = None
+            found = self._load().get(label)
+        if found is None:
+            if label not in self._report.missing_attributes:
+                self._report.missing_attributes.append(label)
+                logger.warning(
+                    "Brevo has no company attribute %s: its values are left out (create it in "
+                    "Brevo, or set create_missing_attributes: true)",
+                    label,
+                )
+            return None
+        kind = CONTACT_TYPES.get(str(found.get("attributeTypeName")), "text")
+        return str(found["internalName"]), AttributeType(name=label, type=kind)
+
+
+class CompanyWriter:
+    """Writes Mixpanel group profiles as Brevo companies and links their members."""
+
+    def __init__(
+        self,
+        *,
+        client: BrevoClient,
+        companies: BrevoCompanies,
+        ledger: CompanyLedger,
+        mapping: Mapping,
+        settings: Settings,
+        report: SyncReport,
+    ) -> None:
+        self._client = client
+        self._companies = companies
+        self._ledger = ledger
+        self._mapping = mapping
+        self._settings = settings
+        self._run_report = report
+        self._report = report.companies
+        self.attributes = CompanyAttributes(companies, settings, report.companies)
+        self._verified: set[str] = set()  # group keys whose companies were listed this run
+        self._group_keys: set[str] = set()  # group keys seen in this run's group records
+
+    # Companies ----------------------------------------------------------------------------
+
+    def write(self, records: list[dict[str, Any]]) -> None:
+        """Create and update the companies of these group records; returns once Brevo has them."""
+        calls = self._other_calls()
+        by_key: dict[str, list[CompanyRow]] = {}
+        for record in records:
+            rules = self._mapping.company_group(str(record["group_key"]))
+            if rules is None:
+                self._report.skipped_unmapped += 1
+                continue
+            by_key.setdefault(rules.group_key, []).append(self._to_row(record, rules))
+        for group_key, rows in by_key.items():
+            self._group_keys.add(group_key)
+            self._write_key(group_key, rows)
+        self._report.calls += self._other_calls() - calls
+
+    def _to_row(self, record: dict[str, Any], rules: GroupMapping) -> CompanyRow:
+        properties = record.get("properties") or {}
+        group_id = str(record["group_id"])
+        name = properties.get(rules.name) or properties.get(DEFAULT_COMPANY_NAME_PROPERTY)
+        values = {
+            label: properties[source]
+            for source, label in rules.attributes.items()
+            if properties.get(source) not in (None, "")
+        }
+        return CompanyRow(
+            group_key=rules.group_key,
+            group_id=group_id,
+            name=str(name) if name not in (None, "") else group_id,
+            values=values,
+            full_refresh_id=record.get("full_refresh_id"),
+        )
+
+    def _write_key(self, group_key: str, rows: list[CompanyRow]) -> None:
+        self._report.received += len(rows)
+        known = self._ledger.companies(group_key)
+        if known and group_key not in self._verified and any(r.full_refresh_id for r in rows):
+            known = self._drop_deleted(group_key, known)
+        changed = [row for row in rows if (c := known.get(row.group_id)) is None
+                   or c.sent_hash != row.fingerprint()]  # fmt: skip
+        self._report.unchanged += len(rows) - len(changed)
+        if self._settings.dry_run:
+            self._report.created += sum(1 for row in changed if row.group_id not in known)
+            self._report.updated += sum(1 for row in changed if row.group_id in known)
+            return
+        for start in range(0, len(changed), IMPORT_CHUNK):
+            self._import(group_key, changed[start : start + IMPORT_CHUNK], known)
+
+    def _drop_deleted(
+        self, group_key: str, known: dict[str, SyncedCompany]
+    ) -> dict[str, SyncedCompany]:
+        """At a full refresh: forget the companies Brevo no longer has, to create them again."""
+        self._verified.add(group_key)
+        present = {str(item.get("id")) for page in self._companies.pages() for item in page}
+        gone = [group_id for group_id, c in known.items() if c.company_id not in present]
+        if gone:
+            self._ledger.forget_companies(group_key, gone)
+            self._report.recreated += len(gone)
+            logger.info(
+                "%d companies of %s were deleted in Brevo: created again", len(gone), group_key
+            )
+        return {group_id: c for group_id, c in known.items() if group_id not in gone}
+
+    def _import(
+        self, group_key: str, rows: list[CompanyRow], known: dict[str, SyncedCompany]
+    ) -> None:
+        """One import of new and changed companies, awaited; created ones are then found."""
+        group_attribute = self.attributes.group_attribute()
+        columns = [COMPANY_ID_COLUMN, NAME_COLUMN, group_attribute]
+        typed: dict[str, tuple[str, AttributeType] | None] = {}
+        csv_rows = []
+        for row in rows:
+            line: dict[str, Any] = {NAME_COLUMN: row.name, group_attribute: row.group_value}
+            if row.group_id in known:
+                line[COMPANY_ID_COLUMN] = known[row.group_id].company_id
+            for label, value in row.values.items():
+                if label not in typed:
+                    typed[label] = self.attributes.column(label, value)
+                    if typed[label] is not None:
+                        columns.append(typed[label][0])  # type: ignore[index]
+                column = typed[label]
+                if column is None:
+                    continue
+                try:
+                    line[column[0]] = _csv_value(to_brevo_value(value, column[1]))
+                except ConversionError as exc:
+                    self._report.values_rejected[f"{label}: {exc.kind}"] += 1
+            csv_rows.append(line)
+        started = dt.datetime.now(dt.timezone.utc) - CLOCK_SKEW
+        self._companies.import_rows(columns, csv_rows)
+        self._report.imports += 1
+        created = [row for row in rows if row.group_id not in known]
+        found = self._find_created(group_attribute, created, started) if created else {}
+        missing = [row.group_id for row in created if row.group_value not in found]
+        if missing:
+            msg = (
+                f"Brevo imported {len(created)} new companies of {group_key} but "
+                f"GET /companies does not list {len(missing)} of them (e.g. {missing[0]}); rerun "
+                "later: they are looked for again, not duplicated"
+            )
+            raise BrevoError(msg)
+        synced = {
+            row.group_id: SyncedCompany(
+                found[row.group_value]
+                if row.group_id not in known
+                else known[row.group_id].company_id,
+                row.fingerprint(),
+            )
+            for row in rows
+        }
+        self._ledger.record_companies(group_key, synced)
+        self._report.created += len(created)
+        self._report.updated += len(rows) - len(created)
+
+    def _find_created(
+        self, group_attribute: str, created: list[CompanyRow], since: dt.datetime
+    ) -> dict[str, str]:
+        """The Brevo ids of just-imported companies, by Mixpanel group attribute value."""
+        wanted = {row.group_value for row in created}
+        found: dict[str, str] = {}
+        params = {"createdSince": since.strftime("%Y-%m-%dT%H:%M:%S.000Z")}
+        for page in self._companies.pages(params):
+            for item in page:
+                value = str((item.get("attributes") or {}).get(group_attribute) or "")
+                if value in wanted:
+                    found[value] = str(item["id"])
+            if len(found) == len(wanted):
+                break
+        return found
+
+    # Members ------------------------------------------------------------------------------
+
+    def observe_members(self, profiles: list[dict[str, Any]]) -> None:
+        """Remember which group each profile names (its member property), for the links."""
+        for rules in self._mapping.company_groups(self._known_group_keys()):
+            members = {}
+            for record in profiles:
+                value = (record.get("properties") or {}).get(rules.link_property)
+                members[str(record["distinct_id"])] = (
+                    str(value) if value not in (None, "") else None
+                )
+            self._ledger.set_members(rules.group_key, members)
+
+    def _known_group_keys(self) -> list[str]:
+        """Group keys that may make companies: this run's and, with group_mapping, its key."""
+        keys = self._group_keys | self._ledger.group_keys()
+        if self._mapping.group_mapping is not None:
+            keys.add(self._mapping.group_mapping.group_key)
+        return sorted(keys)
+
+    def link_members(self) -> None:
+        """Move each company's links by the difference from what was last sent."""
+        calls = self._other_calls()
+        for rules in self._mapping.company_groups(self._known_group_keys()):
+            self._link_key(rules.group_key)
+        self._report.calls += self._other_calls() - calls
+
+    def _link_key(self, group_key: str) -> None:
+        companies = self._ledger.companies(group_key)
+        members, links = self._ledger.members(group_key), self._ledger.links(group_key)
+        changes = {
+            group_id: (members.get(group_id, set()) - links.get(group_id, set()),
+                       links.get(group_id, set()) - members.get(group_id, set()))
+            for group_id in companies
+        }  # fmt: skip
+        changes = {g: (add, remove) for g, (add, remove) in changes.items() if add or remove}
+        if not changes:
+            return
+        if self._settings.dry_run:
+            for add, remove in changes.values():
+                self._report.links_added += len(add)
+                self._report.links_removed += len(remove)
+            return
+        ids = self._contact_ids({d for add, remove in changes.values() for d in add | remove})
+        additions = []
+        for group_id, (add, remove) in sorted(changes.items()):
+            company_id = companies[group_id].company_id
+            unlink = sorted(ids[d] for d in remove if d in ids)
+            if unlink:
+                self._companies.link_unlink(company_id, [], unlink)
+            self._ledger.record_links(group_key, group_id, [], remove)
+            self._report.links_removed += len(remove)
+            link = sorted(ids[d] for d in add if d in ids)
+            if link:
+                additions.append((group_id, company_id, link, add & set(ids)))
+        for start in range(0, len(additions), IMPORT_CHUNK):
+            chunk = additions[start : start + IMPORT_CHUNK]
+            rows = [
+                {COMPANY_ID_COLUMN: company_id, ASSOCIATED_CONTACT_COLUMN: ",".join(map(str, link))}
+                for _, company_id, link, _ in chunk
+            ]
+            self._companies.import_rows(
+                [COMPANY_ID_COLUMN, ASSOCIATED_CONTACT_COLUMN], rows, link_entities=True
+            )
+            self._report.imports += 1
+            for group_id, _, _, linked in chunk:
+                self._ledger.record_links(group_key, group_id, linked, [])
+                self._report.links_added += len(linked)
+
+    def _contact_ids(self, distinct_ids: set[str]) -> dict[str, int]:
+        """Numeric Brevo ids of these contacts: the ledger's, else looked up once and kept."""
+        ids = self._ledger.brevo_ids(distinct_ids)
+        looked_up = {}
+        for distinct_id in sorted(distinct_ids - set(ids)):
+            brevo_id = self._companies.contact_id(distinct_id)
+            if brevo_id is None:
+                self._report.members_not_in_brevo += 1
+                continue
+            looked_up[distinct_id] = brevo_id
+        self._ledger.record_brevo_ids(looked_up)
+        return {**ids, **looked_up}
+
+    def _other_calls(self) -> int:
+        return self._client.budgets.buckets["other"].calls
+
+
+def _csv_value(value: Any) -> str:
+    """A typed value as import text: booleans lower-case, lists joined."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ",".join(map(str, value))
+    return str(value)

@@ -1,0 +1,169 @@
+"""Groups become Brevo companies with their members linked, by difference, within the budget."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+
+from sandbox.server import SandboxServer
+from target_brevo_tajo.target import TargetBrevoTajo
+from tests.conftest import MAPPING_FILE
+from tests.singer_messages import PROFILES_SCHEMA, profile
+
+GROUPS_SCHEMA = {
+    "type": "SCHEMA",
+    "stream": "groups",
+    "key_properties": ["group_key", "group_id"],
+    "schema": {
+        "type": "object",
+        "properties": {
+            "group_key": {"type": "string"},
+            "group_id": {"type": "string"},
+            "properties": {"type": ["object", "null"]},
+            "full_refresh_id": {"type": ["string", "null"]},
+        },
+    },
+}
+
+
+def group(group_id: str, name: str, refresh: str | None = "R1") -> dict:
+    record = {"group_key": "company_id", "group_id": group_id,
+              "properties": {"$name": name}, "full_refresh_id": refresh}  # fmt: skip
+    return {"type": "RECORD", "stream": "groups", "record": record}
+
+
+def member(user: str, company: str) -> dict:
+    return profile(user, **{"$email": f"{user}@example.com", "company_id": company})
+
+
+def pipeline(groups: list[dict], profiles: list[dict]) -> io.StringIO:
+    messages = [GROUPS_SCHEMA, *groups, PROFILES_SCHEMA, *profiles]
+    messages.append({"type": "STATE", "value": {}})
+    return io.StringIO("".join(json.dumps(m) + "\n" for m in messages))
+
+
+@pytest.fixture
+def sandbox():
+    with SandboxServer(profiles=5, events=10, days=1) as server:
+        yield server
+
+
+@pytest.fixture
+def config(sandbox, tmp_path: Path) -> dict:
+    mapping = tmp_path / "mapping.yml"
+    mapping.write_text(MAPPING_FILE.read_text().replace("groups: false", "groups: true"))
+    return {
+        "api_key": "sandbox-brevo-key",
+        "base_url": f"{sandbox.url}/brevo/v3",
+        "mapping_file": str(mapping),
+        "ledger_url": f"sqlite:///{tmp_path / 'ledger.sqlite'}",
+        "create_missing_attributes": True,
+        "import_poll_seconds": 0,
+    }
+
+
+def run(config: dict, messages: io.StringIO) -> TargetBrevoTajo:
+    target = TargetBrevoTajo(config=config, parse_env_config=False)
+    target.listen(messages)
+    return target
+
+
+def brevo_companies(sandbox: SandboxServer) -> dict[str, dict]:
+    """Companies by name, with the EXT_IDs of their linked contacts."""
+    with sandbox.state.lock:
+        account = sandbox.state.brevo
+        ext_ids = {cid: c["attributes"].get("EXT_ID") for cid, c in account.contacts.items()}
+        return {
+            c["attributes"]["name"]: {
+                **c,
+                "members": sorted(ext_ids[i] for i in c["linkedContactsIds"]),
+            }
+            for c in account.crm.companies.values()
+        }
+
+
+def company_writes(sandbox: SandboxServer) -> list[str]:
+    """Brevo companies and CRM calls that change something, since the last look."""
+    calls = httpx.get(f"{sandbox.url}/_sandbox/calls").json()["calls"]
+    httpx.delete(f"{sandbox.url}/_sandbox/calls")
+    return [
+        f"{c['method']} {c['path']}"
+        for c in calls
+        if c["api"] == "brevo"
+        and c["method"] != "GET"
+        and c["path"].startswith(("/companies", "/crm"))
+    ]
+
+
+def test_groups_become_one_company_each_with_members_linked_within_the_hourly_budget(
+    sandbox, config
+):
+    groups = [group(f"c-{n}", f"Company {n}") for n in range(150)]
+    users = [member(f"u-{n}", f"c-{n}") for n in range(150)]
+
+    target = run(config, pipeline(groups, users))
+
+    companies = brevo_companies(sandbox)
+    assert len(companies) == 150
+    assert all(companies[f"Company {n}"]["members"] == [f"u-{n}"] for n in range(150))
+    report = target.run.report.companies
+    assert (report.created, report.links_added) == (150, 150)
+    assert report.calls <= 20  # of 100 an hour: bulk imports, not a call per company
+
+
+def test_an_unchanged_rerun_makes_no_company_write(sandbox, config):
+    messages = ([group("c-1", "Acme"), group("c-2", "Globex")], [member("u-1", "c-1")])
+    run(config, pipeline(*messages))
+    company_writes(sandbox)
+
+    target = run(config, pipeline(*messages))
+
+    assert company_writes(sandbox) == []
+    assert target.run.report.companies.unchanged == 2
+
+
+def test_a_changed_group_profile_is_one_update_of_its_company(sandbox, config):
+    run(config, pipeline([group("c-1", "Acme"), group("c-2", "Globex")], []))
+    company_writes(sandbox)
+
+    target = run(config, pipeline([group("c-1", "Acme Corp", refresh=None)], []))
+
+    assert sorted(brevo_companies(sandbox)) == ["Acme Corp", "Globex"]
+    assert company_writes(sandbox) == ["POST /companies/import"]
+    assert (target.run.report.companies.updated, target.run.report.companies.created) == (1, 0)
+
+
+def test_a_user_who_moves_is_unlinked_from_the_first_company_and_linked_to_the_second(
+    sandbox, config
+):
+    acme, globex = group("c-1", "Acme", refresh=None), group("c-2", "Globex", refresh=None)
+    run(config, pipeline([acme, globex], [member("u-1", "c-1"), member("u-2", "c-1")]))
+
+    target = run(config, pipeline([], [member("u-1", "c-2")]))
+
+    companies = brevo_companies(sandbox)
+    assert companies["Acme"]["members"] == ["u-2"]
+    assert companies["Globex"]["members"] == ["u-1"]
+    assert (target.run.report.companies.links_added, target.run.report.companies.links_removed) == (
+        1,
+        1,
+    )
+
+
+def test_a_company_deleted_by_hand_is_created_again_at_the_next_full_refresh(sandbox, config):
+    run(config, pipeline([group("c-1", "Acme"), group("c-2", "Globex")], [member("u-1", "c-1")]))
+    acme = brevo_companies(sandbox)["Acme"]["id"]
+    httpx.delete(
+        f"{sandbox.url}/brevo/v3/companies/{acme}", headers={"api-key": "sandbox-brevo-key"}
+    )
+
+    target = run(config, pipeline([group("c-1", "Acme", "R2"), group("c-2", "Globex", "R2")], []))
+
+    companies = brevo_companies(sandbox)
+    assert sorted(companies) == ["Acme", "Globex"]
+    assert companies["Acme"]["members"] == ["u-1"]
+    assert target.run.report.companies.recreated == 1
