@@ -116,7 +116,6 @@ class GroupsStream(ProfilesStream):
         label = f"groups {group_key}"
         now = dt.datetime.now(UTC)
         bookmark = self.state_bookmark(context)
-        self.set_bookmark_floor(bookmark)
         why_full = self.full_refresh_due(context, now)
         refresh_id = utc_iso(now) if why_full else None
         form: dict[str, Any] = {"data_group_id": tap.group_keys[group_key]}
@@ -130,8 +129,16 @@ class GroupsStream(ProfilesStream):
             self.logger.info("%s: incremental, %s", label, form["where"])
 
         read = EngageRead(self, form, label=label, unit="groups", what=f"{label} engage")
+        newest: str | None = None
         for group_id, props in read:
-            yield group_record(group_key, group_id, props, refresh_id)
+            record = group_record(group_key, group_id, props, refresh_id)
+            last_seen = record["last_seen"]  # one text form (utc_iso): compares in time order
+            if last_seen and (newest is None or last_seen > newest):
+                newest = last_seen
+            yield record
+        # Only now, with the last page read, may the bookmark move and a full refresh be complete.
+        if newest:
+            self.advance_bookmark(context, dt.datetime.fromisoformat(newest))
         if refresh_id and read.complete:
             self.get_context_state(context)[LAST_FULL_REFRESH] = refresh_id
             self.checkpoint(part=group_key, kind="full_refresh", snapshot_id=refresh_id, read=read)
