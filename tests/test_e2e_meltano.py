@@ -147,7 +147,7 @@ def test_a_run_that_dies_midway_and_is_rerun_neither_loses_nor_doubles_an_event(
     assert set(in_brevo) == expected_in_brevo(sandbox, *window)
     assert max(in_brevo.values()) == 1
     # The call left in doubt is settled first (its events resent), then recognised in the input.
-    assert rerun["events"]["calls_in_doubt"] == 1
+    assert rerun["events"]["calls_in_doubt"] >= 1  # one per call in flight when it failed
     settled = rerun["events"]["resent_after_settling"]
     assert rerun["events"]["deduplicated_by_ledger"] == sum(partial.values()) + settled
 
