@@ -56,8 +56,10 @@ test: $(MELTANO_STAMP) lint
 unit: setup
 	$(PY) -m pytest -m "not e2e"
 
+# Each ratio of the README's Performance table, measured in one run (~15 min on 2 cores; not part
+# of `make test`). BENCH_ARGS passes options, e.g. BENCH_ARGS='--profiles 1000000' or '--quick'.
 bench: setup
-	$(PY) benchmarks/bench_pipeline.py
+	$(PY) benchmarks/bench_pipeline.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .meltano output
