@@ -56,8 +56,10 @@ test: $(MELTANO_STAMP) lint
 unit: setup
 	$(PY) -m pytest -m "not e2e"
 
+# Each ratio of the README's Performance table, measured in one run (~15 min on 2 cores; not part
+# of `make test`). BENCH_ARGS passes options, e.g. BENCH_ARGS='--profiles 1000000' or '--quick'.
 bench: setup
-	$(PY) benchmarks/bench_pipeline.py
+	$(PY) benchmarks/bench_pipeline.py $(BENCH_ARGS)
 
 # Build artefacts only: Meltano's state (.meltano/meltano.db) and the sync ledger stay, so the next
 # run neither rereads history nor resends what Brevo already has.

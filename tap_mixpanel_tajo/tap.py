@@ -11,7 +11,6 @@ from typing import Any
 import click
 from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
-from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError
 
 from mixpanel_brevo_mapping import Mapping, MappingError, load_mapping
@@ -20,6 +19,7 @@ from tap_mixpanel_tajo.client import MixpanelClient, MixpanelError
 from tap_mixpanel_tajo.config_file import config_file_problem
 from tap_mixpanel_tajo.credentials import Connection, resolve_connection
 from tap_mixpanel_tajo.dates import check_date_range, parse_utc, project_zone
+from tap_mixpanel_tajo.output import BufferedMsgSpecWriter
 from tap_mixpanel_tajo.selection import StreamSelection
 from tap_mixpanel_tajo.streams import (
     CohortMembersStream,
@@ -46,7 +46,7 @@ class TapMixpanelTajo(Tap):
 
     name = "tap-mixpanel-tajo"
     package_name = "tajo-mixpanel-brevo"
-    message_writer_class = MsgSpecWriter
+    message_writer_class = BufferedMsgSpecWriter
 
     config_jsonschema = th.PropertiesList(
         th.Property(
@@ -283,6 +283,14 @@ class TapMixpanelTajo(Tap):
         except ConfigValidationError as exc:
             details = "; ".join(exc.errors) if exc.errors else str(exc)
             raise SystemExit(f"{PREFIX}invalid configuration: {details}") from None
+        except BrokenPipeError:
+            # Whatever Python would still flush at exit goes to /dev/null, not a second error.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            msg = (
+                "stdout was closed before the sync ended (the target stopped reading); "
+                "the next run starts from the last STATE the target received"
+            )
+            raise SystemExit(PREFIX + msg) from None
 
     # What the streams share
 

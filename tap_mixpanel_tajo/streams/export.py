@@ -4,18 +4,28 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import sys
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from singer_sdk import typing as th
+from singer_sdk.helpers._typing import conform_record_data_types
+from singer_sdk.helpers.conform import TypeConformanceLevel
+from singer_sdk.singerlib import RecordMessage
 
 from tap_mixpanel_tajo.client import MixpanelError
 from tap_mixpanel_tajo.dates import UTC, day_windows, epoch_to_utc, local_date, project_zone
 from tap_mixpanel_tajo.streams.base import MixpanelStream
 from tap_mixpanel_tajo.streams.completeness import CountCheck, last_stable_day, shortfalls
+
+if sys.version_info >= (3, 12):
+    from typing import override
+else:
+    from typing_extensions import override
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -120,6 +130,9 @@ class EventsStream(MixpanelStream):
     name = "events"
     primary_keys = ("insert_id",)
     replication_key = "time"
+    # Records are built from decoded JSON and ``to_record``'s own str/int values: they are
+    # JSON-ready, and conforming ~25 values per event would cost more than the export read.
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
 
     schema = th.PropertiesList(
         th.Property("event", th.StringType, description="Mixpanel event name."),
@@ -148,6 +161,46 @@ class EventsStream(MixpanelStream):
             description="All of Mixpanel's event properties, names unchanged.",
         ),
     ).to_dict()
+
+    @cached_property
+    def deselected_keys(self) -> tuple[str, ...]:
+        """Top-level record keys the catalog deselects (``properties`` has no named keys)."""
+        return tuple(key for key in self.schema["properties"] if not self.mask[("properties", key)])
+
+    # The one SDK internal this stream overrides: ``Stream._generate_record_messages`` walks every
+    # nested key of every record against the catalog (``pop_deselected_record_properties``), the
+    # biggest cost of the tap on an export. ``properties`` is an open object whose keys no catalog
+    # can name, so only top-level keys can be deselected: drop those, and only when there are
+    # any. The rest is the SDK's: conformance at TYPE_CONFORMANCE_LEVEL, then the stream maps.
+    # tests/test_tap_output.py pins the records against the SDK's own path.
+    @override
+    def _generate_record_messages(self, record: dict[str, Any]) -> Iterator[RecordMessage]:
+        """RECORD messages for one event: deselected top-level keys out, stream maps applied."""
+        for key in self.deselected_keys:
+            record.pop(key, None)
+        record = conform_record_data_types(
+            stream_name=self.name,
+            record=record,
+            schema=self.effective_schema,
+            level=self.TYPE_CONFORMANCE_LEVEL,
+            logger=self.logger,
+        )
+        for stream_map in self.stream_maps:
+            mapped = stream_map.transform(record)
+            if mapped is not None:
+                yield RecordMessage(
+                    stream=stream_map.stream_alias,
+                    record=mapped,
+                    version=self._stream_version,
+                    time_extracted=dt.datetime.now(UTC),
+                )
+
+    @override
+    def generate_child_contexts(
+        self, record: dict[str, Any], context: Context | None
+    ) -> Iterable[Context | None]:
+        """None: events have no child streams (the SDK would copy each record for them)."""
+        return ()
 
     def windows(self, context: Context | None, today: dt.date | None = None) -> list[tuple]:
         """The export windows of this run.

@@ -1,0 +1,166 @@
+"""The tap's output: the same RECORDs as before the hot-path work, written in buffered blocks.
+
+``data/events_golden.jsonl`` holds the ``record`` of every RECORD the tap wrote for
+``data/events_export.jsonl`` (raw U+2028, nested objects, emoji, odd types) before the events
+path stopped walking deselection per nested key and conforming each record: it was written by the
+code of commit dd4163e, once with every property selected and once without ``device_id``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+import respx
+from singer_sdk import Stream
+from singer_sdk.singerlib import RecordMessage, SchemaMessage, StateMessage
+
+from tap_mixpanel_tajo.output import BufferedMsgSpecWriter
+from tap_mixpanel_tajo.streams.export import EventsStream
+from tap_mixpanel_tajo.tap import TapMixpanelTajo
+
+DATA = Path(__file__).resolve().parent / "data"
+EXPORT_BODY = DATA / "events_export.jsonl"
+GOLDEN = DATA / "events_golden.json"
+BASE = "http://mixpanel.test"
+CONFIG = {
+    "base_url": BASE,
+    "api_secret": "secret",
+    "start_date": "2024-03-01T00:00:00Z",
+    "end_date": "2024-03-01T00:00:00Z",
+}
+
+
+def events_only_tap(deselect: tuple[str, ...] = ()) -> TapMixpanelTajo:
+    """A tap syncing only ``events``, with the given top-level properties deselected."""
+    tap = TapMixpanelTajo(config=CONFIG, parse_env_config=False)
+    for name, stream in tap.streams.items():
+        stream.selected = name == "events"
+    events = tap.streams["events"]
+    for prop in deselect:
+        events.metadata[("properties", prop)].selected = False
+    return tap
+
+
+def sync_output(tap: TapMixpanelTajo, capsys) -> list[dict]:
+    """Every message the tap wrote for the sample export, decoded."""
+    with respx.mock:
+        respx.get(f"{BASE}/api/2.0/export").mock(
+            return_value=httpx.Response(200, content=EXPORT_BODY.read_bytes())
+        )
+        tap.sync_all()
+    return [json.loads(line) for line in capsys.readouterr().out.split("\n") if line]
+
+
+@pytest.mark.parametrize(("case", "deselect"), [("all", ()), ("without_device_id", ("device_id",))])
+def test_records_are_the_same_as_before_the_hot_path_work(capsys, case, deselect):
+    messages = sync_output(events_only_tap(deselect), capsys)
+    records = [m["record"] for m in messages if m["type"] == "RECORD"]
+    assert records == json.loads(GOLDEN.read_text())[case]
+    assert messages[-1]["type"] == "STATE"
+
+
+def test_the_sdk_internal_bypassed_is_still_there():
+    """The events stream replaces ``Stream._generate_record_messages`` by name: an SDK that
+    renames it would silently bring back the per-key walk; this fails first."""
+    assert "_generate_record_messages" in vars(Stream)
+    assert "_generate_record_messages" in vars(EventsStream)
+
+
+class CountingRaw(io.RawIOBase):
+    """A file that counts the ``write`` calls it receives (what system calls would be)."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self.writes = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        self.writes += 1
+        self.data += data
+        return len(data)
+
+    def lines(self) -> list[dict]:
+        return [json.loads(line) for line in bytes(self.data).split(b"\n") if line]
+
+
+def counting_stdout(monkeypatch) -> CountingRaw:
+    """stdout as a real process has it (a buffered writer), over a counting file.
+
+    Set inside the test: pytest sets its own capture back between a fixture and the test.
+    """
+    raw = CountingRaw()
+    stdout = io.TextIOWrapper(io.BufferedWriter(raw, buffer_size=8192), encoding="utf-8")
+    monkeypatch.setattr(sys, "stdout", stdout)
+    return raw
+
+
+def record(index: int) -> RecordMessage:
+    return RecordMessage("events", {"insert_id": f"id-{index}", "properties": {"n": index}})
+
+
+def test_records_wait_in_the_buffer_until_a_state(monkeypatch):
+    raw_stdout = counting_stdout(monkeypatch)
+    writer = BufferedMsgSpecWriter()
+    writer.write_message(SchemaMessage("events", {"type": "object"}, ["insert_id"]))
+    assert raw_stdout.writes == 1  # a SCHEMA goes out at once
+    for index in range(3):
+        writer.write_message(record(index))
+    assert raw_stdout.writes == 1
+    writer.write_message(StateMessage({"bookmarks": {}}))
+    assert raw_stdout.writes == 2  # the three records and the STATE, in one write
+    types = [m["type"] for m in raw_stdout.lines()]
+    assert types == ["SCHEMA", "RECORD", "RECORD", "RECORD", "STATE"]
+
+
+def test_many_records_go_out_in_few_writes(monkeypatch):
+    raw_stdout = counting_stdout(monkeypatch)
+    writer = BufferedMsgSpecWriter()
+    count = 2000
+    for index in range(count):
+        writer.write_message(record(index))
+    writer.write_message(StateMessage({"bookmarks": {}}))
+    assert raw_stdout.writes <= len(raw_stdout.data) // 8192 + 2
+    ids = [m["record"]["insert_id"] for m in raw_stdout.lines() if m["type"] == "RECORD"]
+    assert ids == [f"id-{i}" for i in range(count)]
+
+
+def test_a_closed_stdout_ends_in_one_line(tmp_path):
+    """The reader goes away mid-sync: one line on stderr, no traceback."""
+    script = f"""
+import pathlib, sys, httpx, respx
+from tap_mixpanel_tajo.tap import TapMixpanelTajo
+body = pathlib.Path({str(EXPORT_BODY)!r}).read_bytes() * 400  # far more than a pipe holds
+with respx.mock:
+    respx.get("{BASE}/api/2.0/export").mock(return_value=httpx.Response(200, content=body))
+    respx.post("{BASE}/api/query/cohorts/list").mock(return_value=httpx.Response(200, json=[]))
+    engage = httpx.Response(200, json={{"results": []}})
+    respx.post("{BASE}/api/query/engage").mock(return_value=engage)
+    TapMixpanelTajo.cli(["--config", sys.argv[1]])
+"""
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(CONFIG))
+    with subprocess.Popen(
+        [sys.executable, "-c", script, str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+    ) as tap:
+        assert tap.stdout is not None
+        assert tap.stderr is not None
+        tap.stdout.read(100)
+        tap.stdout.close()
+        stderr = tap.stderr.read().decode()
+    assert tap.returncode == 1
+    assert stderr.splitlines()[-1] == (
+        "tap-mixpanel-tajo: stdout was closed before the sync ended (the target stopped "
+        "reading); the next run starts from the last STATE the target received"
+    )
+    assert "Traceback" not in stderr
