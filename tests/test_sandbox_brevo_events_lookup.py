@@ -14,42 +14,11 @@ import pytest
 
 from sandbox.server import SandboxServer
 from sandbox.state import SandboxState
+from tests.brevo_sandbox import client, clock, server  # noqa: F401 (pytest fixtures)
 
-NOW = datetime(2026, 3, 10, 12, tzinfo=timezone.utc)
 BREVO = {"api-key": "sandbox-brevo-key"}
 MARCH = {"startDate": "2026-03-01", "endDate": "2026-03-31"}
 BATCH = "/brevo/v3/events/batch"
-
-
-class FakeClock:
-    """Monotonic seconds that move only when a test says so."""
-
-    def __init__(self) -> None:
-        self.now = 5000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture(scope="module")
-def clock():
-    return FakeClock()
-
-
-@pytest.fixture(scope="module")
-def server(clock):
-    with SandboxServer(seed=7, now=NOW, profiles=5, events=50, brevo_clock=clock) as running:
-        yield running
-
-
-@pytest.fixture
-def client(server):
-    server.state.reset()
-    with httpx.Client(base_url=server.url, timeout=30) as http:
-        yield http
 
 
 def event(name="order_completed", date="2026-03-09T10:00:00Z", user="user-1", **extra):

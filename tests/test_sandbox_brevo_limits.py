@@ -3,54 +3,20 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
 
-import httpx
 import pytest
 
 from sandbox.__main__ import build_parser
 from sandbox.brevo_limits import UNLIMITED, bucket_of
-from sandbox.server import SandboxServer
 from sandbox.state import SandboxState
+from tests.brevo_sandbox import client, clock, server  # noqa: F401 (pytest fixtures)
 
-NOW = datetime(2026, 3, 10, 12, tzinfo=timezone.utc)
 BREVO = {"api-key": "sandbox-brevo-key"}
 JSON = {**BREVO, "content-type": "application/json"}
 HEADERS = ("x-sib-ratelimit-limit", "x-sib-ratelimit-remaining", "x-sib-ratelimit-reset")
 BATCH_ACCEPTED = "Batch accepted. Valid events have been added to the processing queue."
 MAX_BATCH_BYTES = 512 * 1024
 MAX_IMPORT_BYTES = 10 * 1024 * 1024
-
-
-class FakeClock:
-    """Monotonic seconds that move only when a test says so."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture(scope="module")
-def clock():
-    return FakeClock()
-
-
-@pytest.fixture(scope="module")
-def server(clock):
-    with SandboxServer(seed=7, now=NOW, profiles=5, events=50, brevo_clock=clock) as running:
-        yield running
-
-
-@pytest.fixture
-def client(server):
-    server.state.reset()
-    with httpx.Client(base_url=server.url, timeout=60) as http:
-        yield http
 
 
 def brevo_event(n=0, **extra):
