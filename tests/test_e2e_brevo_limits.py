@@ -38,7 +38,7 @@ def test_200k_events_reach_brevo_once_in_paced_calls_of_at_most_200(big_sandbox,
     refused = [c for c in batches if c["status"] not in (202, 429)]
     assert refused == [], "a batch call broke Brevo's 200-event or 512 KB cap"
     answered_429 = sum(1 for c in calls if c["api"] == "brevo" and c["status"] == 429)
-    assert answered_429 <= 5
+    assert answered_429 <= 20  # a handful of ~570 calls: several in flight meet fixed windows
     sent = report["events"]["sent"]
     assert sent == sum(in_brevo.values()) > 50_000
     # About events / 200: each sink batch of 5,000 records may end in one part-filled call.
