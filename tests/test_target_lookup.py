@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import io
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from mixpanel_brevo_mapping import Mapping
 from sandbox.server import SandboxServer
 from target_brevo_tajo.ledger import Ledger
 from target_brevo_tajo.ledger.lookups import LookupLedger
+from target_brevo_tajo.lookups import LookupTables
+from target_brevo_tajo.report import LookupReport, render_report
 from target_brevo_tajo.singer_input import SingerInputError
 from target_brevo_tajo.target import TargetBrevoTajo
 from tests.conftest import MAPPING_FILE
@@ -239,3 +243,24 @@ def test_lookup_rows_apply_to_every_profile_batch_drained_after_them(sandbox, co
 
     assert {c["PLAN_NAME"] for c in contacts(sandbox).values()} == {"Pro"}
     assert report["lookups"]["profiles_enriched"] == 5
+
+
+def test_a_numeric_property_matches_its_key_written_as_text():
+    enrichment = {"property": "tier", "table": "Tiers", "attributes": {"label": "TIER_LABEL"}}
+    mapping = Mapping.model_validate({"lookup_enrichment": [enrichment]})
+    report = LookupReport()
+    tables = LookupTables(mapping.lookup_enrichment, [], report)
+    tables.add({"table_id": "t-2", "table_name": "Tiers", "key": "5", "values": {"label": "Gold"}})
+
+    assert tables.enrich({"tier": 5}, "profiles") == {"TIER_LABEL": "Gold"}
+    assert tables.enrich({"tier": Decimal("5.0")}, "events") == {"TIER_LABEL": "Gold"}
+    assert tables.enrich({"tier": [5]}, "events") == {}  # a list is not a key
+    assert (report.profiles_enriched, report.events_enriched) == (1, 1)
+
+
+def test_the_report_has_a_lookup_section(sandbox, config):
+    report = run(config, messages(PLANS, [user("u1", "pro"), user("u2", "gold")]))
+
+    text = render_report(report)
+    assert "lookup tables: Plans (2 rows, this run); enriched 1 profiles and 0 events" in text
+    assert "keys not found in Plans: 1" in text
