@@ -2,10 +2,9 @@
 
 Each batch: map every profile through ``property_mapping``, plus its lookup table attributes
 (``lookup_enrichment``), into typed attributes (``EXT_ID`` is always the canonical Mixpanel
-distinct id); carry over contacts whose distinct id changed in an
-identity merge; drop what the ledger says Brevo already has unchanged; send the rest in
-``POST /contacts/import`` calls of up to ``contacts_import_max_bytes``; wait for each import to
-complete before the ledger records it.
+distinct id); carry over contacts whose distinct id changed in an identity merge; drop what the
+ledger says Brevo already has unchanged; send the rest in ``POST /contacts/import`` calls of up to
+``contacts_import_max_bytes``; wait for each import to complete before the ledger records it.
 """
 
 from __future__ import annotations
