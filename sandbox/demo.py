@@ -24,6 +24,7 @@ from target_brevo_tajo.report import render_report
 AT_RISK_COHORT = 1002  # the demo project's "At Risk" cohort (the seed's lists.at_risk)
 MAIN_EXTRACTOR = "tap-mixpanel-tajo"  # events and profiles, hourly
 COHORTS_EXTRACTOR = "tap-mixpanel-tajo--cohorts"  # cohorts and their members, daily
+GROUPS_EXTRACTOR = "tap-mixpanel-tajo--groups"  # group profiles (companies) and members, daily
 
 
 def pipeline_command(state_suffix: str, extractor: str = MAIN_EXTRACTOR) -> list[str]:

@@ -151,6 +151,7 @@ class CompanyWriter:
         self._group_keys: set[str] = set()  # group keys seen in this run's group records
         # This run's full-refresh rows by group key and group id: what recreates a deleted company.
         self._refreshed: dict[str, dict[str, CompanyRow]] = {}
+        self._created: dict[str, set[str]] = {}  # group ids whose company this run created
 
     # Companies ----------------------------------------------------------------------------
 
@@ -214,9 +215,10 @@ class CompanyWriter:
         calls = self._other_calls()
         present: set[str] | None = None
         for group_key, refresh_id in sorted(group_refreshes.items()):
-            known = self._ledger.companies(group_key)
+            created = self._created.get(group_key, set())
+            known = {g: c for g, c in self._ledger.companies(group_key).items() if g not in created}
             rows = self._refreshed.get(group_key, {})
-            if not known:
+            if not known:  # every company of the key was created by this very run
                 continue
             if present is None:
                 present = {str(item.get("id")) for page in self._companies.pages() for item in page}
@@ -285,6 +287,7 @@ class CompanyWriter:
             for row in rows
         }
         self._ledger.record_companies(group_key, synced)
+        self._created.setdefault(group_key, set()).update(row.group_id for row in created)
         self._report.created += len(created)
         self._report.updated += len(rows) - len(created)
 
