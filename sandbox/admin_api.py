@@ -47,6 +47,11 @@ def brevo_lists(state: SandboxState, _request: Request) -> Response:
     return json_response(200, {"lists": lists, "folders": list(account.folders.values())})
 
 
+def brevo_companies(state: SandboxState, _request: Request) -> Response:
+    """Every Brevo company with its attributes and linked contact ids, in creation order."""
+    return json_response(200, {"companies": list(state.brevo.crm.companies.values())})
+
+
 def get_rate_tier(state: SandboxState, _request: Request) -> Response:
     """The Brevo rate tier whose budgets apply, and the known tiers."""
     return json_response(200, {"tier": state.brevo_rates.tier, "tiers": list(TIERS)})
@@ -175,6 +180,7 @@ ROUTES: dict[tuple[str, str], Callable[[SandboxState, Request], Response]] = {
     ("GET", "/brevo/events"): brevo_events,
     ("GET", "/brevo/contacts"): brevo_contacts,
     ("GET", "/brevo/lists"): brevo_lists,
+    ("GET", "/brevo/companies"): brevo_companies,
     ("GET", "/brevo/rate-tier"): get_rate_tier,
     ("POST", "/brevo/rate-tier"): set_rate_tier,
     ("GET", "/brevo/events-visibility"): get_events_visibility,

@@ -239,6 +239,18 @@ def _int_param(request: Request, name: str, default: int, maximum: int, minimum:
     return int(raw)
 
 
+def get_contacts(account: BrevoAccount, request: Request, _: dict[str, str]) -> Response:
+    """``GET /contacts``: ``limit`` <= 1000 (spec), ``offset``, ``sort`` by creation."""
+    limit = _int_param(request, "limit", 50, 1000)
+    offset = _int_param(request, "offset", 0, 10**9)
+    order = request.param("sort") or "desc"
+    if order not in ("asc", "desc"):
+        raise BrevoError(400, "invalid_parameter", "sort must be asc or desc")
+    contacts = sorted(account.contacts.values(), key=lambda c: c["id"], reverse=order == "desc")
+    page = [account.contact_json(c) for c in contacts[offset : offset + limit]]
+    return json_response(200, {"contacts": page, "count": len(contacts)})
+
+
 def get_folders(account: BrevoAccount, request: Request, _: dict[str, str]) -> Response:
     """``GET /contacts/folders`` (limit <= 50)."""
     limit = _int_param(request, "limit", 10, 50)
@@ -306,6 +318,7 @@ ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
         ("GET", r"/account", get_account),
         ("GET", r"/contacts/attributes", get_attributes),
         ("POST", r"/contacts/attributes/(?P<category>[^/]+)/(?P<name>[^/]+)", create_attribute),
+        ("GET", r"/contacts", get_contacts),
         ("POST", r"/contacts/import", import_contacts),
         ("GET", r"/processes/(?P<id>\d+)", get_process),
         ("GET", r"/contacts/folders", get_folders),

@@ -1,6 +1,7 @@
 """`make demo`: the whole Meltano pipeline against the sandbox, twice, with what each run did.
 
-Run 1 exports the demo project's events and profiles and loads them into the sandbox's Brevo.
+Run 1 exports the demo project's events and profiles and loads them into the sandbox's Brevo,
+then its cohorts into lists and its group profiles into companies linked to their members.
 Then the sandbox clock moves two days on (events that Mixpanel processed late become visible)
 and one user changes plan; run 2 re-reads the lookback window, sends only the late events, and
 updates exactly that one contact.
@@ -24,6 +25,7 @@ from target_brevo_tajo.report import render_report
 AT_RISK_COHORT = 1002  # the demo project's "At Risk" cohort (the seed's lists.at_risk)
 MAIN_EXTRACTOR = "tap-mixpanel-tajo"  # events and profiles, hourly
 COHORTS_EXTRACTOR = "tap-mixpanel-tajo--cohorts"  # cohorts and their members, daily
+GROUPS_EXTRACTOR = "tap-mixpanel-tajo--groups"  # group profiles (companies) and members, daily
 
 
 def pipeline_command(state_suffix: str, extractor: str = MAIN_EXTRACTOR) -> list[str]:
@@ -84,6 +86,21 @@ def _two_days_later(server: SandboxServer) -> None:
     )
 
 
+def _print_companies(server: SandboxServer) -> None:
+    """Brevo's companies, each with how many contacts it links, and who links to the first."""
+    base = f"{server.url}/_sandbox/brevo"
+    companies = httpx.get(f"{base}/companies", timeout=60).json()["companies"]
+    contacts = httpx.get(f"{base}/contacts", timeout=60).json()["contacts"]
+    ext_ids = {c["id"]: c["attributes"].get("EXT_ID") for c in contacts}
+    print(f"Brevo holds {len(companies)} companies (Mixpanel group profiles), linking contacts:")
+    for company in sorted(companies, key=lambda c: c["attributes"]["name"]):
+        attributes, linked = company["attributes"], company["linkedContactsIds"]
+        print(
+            f"  {attributes['name']} ({attributes.get('industry', '-')}): {len(linked)} contacts, "
+            f"e.g. {', '.join(sorted(str(ext_ids[i]) for i in linked)[:3])}"
+        )
+
+
 def run_demo(root: Path) -> int:
     """Start the sandbox, run the pipeline twice, print the reports; returns an exit code."""
     output = root / "output"
@@ -106,11 +123,12 @@ def run_demo(root: Path) -> int:
         ):
             if run == 2:
                 _two_days_later(server)
-            for extractor, what in (
-                (MAIN_EXTRACTOR, "events and profiles"),
-                (COHORTS_EXTRACTOR, "cohorts"),
+            for extractor, what, part in (
+                (MAIN_EXTRACTOR, "events and profiles", "main"),
+                (COHORTS_EXTRACTOR, "cohorts", "cohorts"),
+                (GROUPS_EXTRACTOR, "groups", "groups"),
             ):
-                name = f"run{run}-{'cohorts' if extractor == COHORTS_EXTRACTOR else 'main'}"
+                name = f"run{run}-{part}"
                 report_file = output / f"sync-report-{name}.json"
                 env["TARGET_BREVO_TAJO_REPORT_FILE"] = str(report_file)
                 print(f"\n== {title}: {what} ==", flush=True)
@@ -134,5 +152,6 @@ def run_demo(root: Path) -> int:
             f"{len({json.dumps(e['identifiers'], sort_keys=True) for e in events})} contacts; "
             f"events received more than once: {twice}."
         )
+        _print_companies(server)
         print(f"Reports: {output.relative_to(root)}/sync-report-*.json")
         return 0 if twice == 0 else 1

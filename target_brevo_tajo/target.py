@@ -246,6 +246,7 @@ class TargetBrevoTajo(Target):
         if error is None:
             writers.deletions.apply(writers.checkpoints.full_refreshes)
             writers.lists.finish(writers.checkpoints.cohort_snapshots)
+            writers.companies.recreate_deleted(writers.checkpoints.group_refreshes)
             writers.companies.link_members()
             run.ledger.prune_sent_events(_days_ago(run.settings.ledger_retention_days))
         self._finished = True

@@ -297,3 +297,25 @@ def test_a_lookup_enrichment_mistake_names_file_line_and_key(tmp_path, change, e
 
     with pytest.raises(MappingError, match=error):
         load_mapping(path)
+
+
+def test_the_sandbox_mapping_is_the_shipped_one_with_groups_turned_on(mapping_file):
+    shipped = load_mapping(mapping_file)
+    sandbox = load_mapping(mapping_file.with_name("mixpanel-to-brevo.sandbox.yml"))
+
+    assert sandbox.mixpanel.sync.groups is True
+    assert [(r.group_key, r.attributes) for r in sandbox.company_groups(["company_id"])] == [
+        ("company_id", {"industry": "Industry"})
+    ]
+    on_again = shipped.model_copy(
+        update={
+            "connectors": sandbox.connectors,  # compared below without its sync block
+            "group_mapping": sandbox.group_mapping,
+        }
+    )
+    assert on_again == sandbox
+    shipped_sync = shipped.mixpanel.sync.model_dump()
+    assert {**shipped_sync, "groups": True} == sandbox.mixpanel.sync.model_dump()
+    assert shipped.mixpanel.model_dump(exclude={"sync"}) == sandbox.mixpanel.model_dump(
+        exclude={"sync"}
+    )

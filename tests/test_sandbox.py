@@ -505,6 +505,24 @@ def test_contact_import_process_and_lookup(client):
     assert len(client.get("/_sandbox/brevo/contacts").json()["contacts"]) == 1
 
 
+def test_contacts_list_pages_by_creation_with_the_spec_limit_of_a_thousand(client):
+    rows = [{"email": f"u{n}@example.com", "attributes": {"EXT_ID": f"u-{n}"}} for n in range(5)]
+    body = {"jsonBody": rows, "listIds": [15]}
+    assert client.post("/brevo/v3/contacts/import", json=body, headers=BREVO).status_code == 202
+
+    def page(**params):
+        return client.get("/brevo/v3/contacts", params=params, headers=BREVO)
+
+    oldest = page(limit=2, offset=1, sort="asc").json()
+    assert oldest["count"] == 5
+    assert [c["attributes"]["EXT_ID"] for c in oldest["contacts"]] == ["u-1", "u-2"]
+    newest = page(limit=1).json()["contacts"]  # descending by default
+    assert newest[0]["attributes"]["EXT_ID"] == "u-4"
+    assert page(limit=1000).status_code == 200
+    assert page(limit=1001).json()["code"] == "out_of_range"
+    assert page(sort="newest").status_code == 400
+
+
 def test_import_rejects_bodies_the_spec_rejects(client):
     wrong_type = {"jsonBody": "not-a-list", "listIds": [15]}
     response = client.post("/brevo/v3/contacts/import", json=wrong_type, headers=BREVO)

@@ -12,7 +12,7 @@ import pytest
 from sandbox.server import SandboxServer
 from target_brevo_tajo.target import TargetBrevoTajo
 from tests.conftest import MAPPING_FILE
-from tests.singer_messages import PROFILES_SCHEMA, profile
+from tests.singer_messages import CHECKPOINTS_SCHEMA, PROFILES_SCHEMA, checkpoint, profile
 
 GROUPS_SCHEMA = {
     "type": "SCHEMA",
@@ -40,8 +40,14 @@ def member(user: str, company: str) -> dict:
     return profile(user, **{"$email": f"{user}@example.com", "company_id": company})
 
 
-def pipeline(groups: list[dict], profiles: list[dict]) -> io.StringIO:
+def pipeline(
+    groups: list[dict], profiles: list[dict], complete_refresh: str | None = None
+) -> io.StringIO:
+    """Groups, then profiles, then (``complete_refresh``) the checkpoint of a full read."""
     messages = [GROUPS_SCHEMA, *groups, PROFILES_SCHEMA, *profiles]
+    if complete_refresh:
+        confirmed = checkpoint("groups", "company_id", "full_refresh", complete_refresh)
+        messages += [CHECKPOINTS_SCHEMA, confirmed]
     messages.append({"type": "STATE", "value": {}})
     return io.StringIO("".join(json.dumps(m) + "\n" for m in messages))
 
@@ -154,16 +160,72 @@ def test_a_user_who_moves_is_unlinked_from_the_first_company_and_linked_to_the_s
     )
 
 
-def test_a_company_deleted_by_hand_is_created_again_at_the_next_full_refresh(sandbox, config):
-    run(config, pipeline([group("c-1", "Acme"), group("c-2", "Globex")], [member("u-1", "c-1")]))
-    acme = brevo_companies(sandbox)["Acme"]["id"]
-    httpx.delete(
-        f"{sandbox.url}/brevo/v3/companies/{acme}", headers={"api-key": "sandbox-brevo-key"}
-    )
+def delete_in_brevo(sandbox: SandboxServer, name: str) -> None:
+    company = brevo_companies(sandbox)[name]["id"]
+    headers = {"api-key": "sandbox-brevo-key"}
+    httpx.delete(f"{sandbox.url}/brevo/v3/companies/{company}", headers=headers)
 
-    target = run(config, pipeline([group("c-1", "Acme", "R2"), group("c-2", "Globex", "R2")], []))
+
+def test_a_company_deleted_by_hand_is_created_again_once_a_full_refresh_is_read_to_the_end(
+    sandbox, config
+):
+    run(config, pipeline([group("c-1", "Acme"), group("c-2", "Globex")], [member("u-1", "c-1")]))
+    delete_in_brevo(sandbox, "Acme")
+
+    refresh = [group("c-1", "Acme", "R2"), group("c-2", "Globex", "R2")]
+    target = run(config, pipeline(refresh, [], complete_refresh="R2"))
 
     companies = brevo_companies(sandbox)
     assert sorted(companies) == ["Acme", "Globex"]
     assert companies["Acme"]["members"] == ["u-1"]
     assert target.run.report.companies.recreated == 1
+
+
+def test_a_full_refresh_not_read_to_the_end_lists_no_company_and_recreates_none(sandbox, config):
+    run(config, pipeline([group("c-1", "Acme"), group("c-2", "Globex")], []))
+    delete_in_brevo(sandbox, "Acme")
+    company_writes(sandbox)
+
+    target = run(config, pipeline([group("c-1", "Acme", "R2")], []))  # no checkpoint: cut short
+
+    calls = httpx.get(f"{sandbox.url}/_sandbox/calls").json()["calls"]
+    assert not any(c["method"] == "GET" and c["path"] == "/companies" for c in calls)
+    assert sorted(brevo_companies(sandbox)) == ["Globex"]
+    assert target.run.report.companies.recreated == 0
+
+
+def contact_lookups(sandbox: SandboxServer) -> list[str]:
+    calls = httpx.get(f"{sandbox.url}/_sandbox/calls").json()["calls"]
+    paths = [c["path"] for c in calls if c["method"] == "GET"]
+    return [p for p in paths if p.startswith("/contacts") and p != "/contacts/attributes"]
+
+
+def test_members_are_found_in_pages_of_a_thousand_not_one_call_each(sandbox, config):
+    groups = [group(f"c-{n}", f"Company {n}") for n in range(3)]
+    users = [member(f"u-{n}", f"c-{n % 3}") for n in range(2500)]
+    contacts = io.StringIO("".join(json.dumps(m) + "\n" for m in [PROFILES_SCHEMA, *users]))
+    run(config, contacts)  # the contacts exist in Brevo; the ledger knows no id yet
+    httpx.delete(f"{sandbox.url}/_sandbox/calls")
+
+    target = run(config, pipeline(groups, users))
+
+    assert contact_lookups(sandbox) == ["/contacts"] * 3  # 2,500 contacts, 1,000 a page
+    assert target.run.report.companies.links_added == 2500
+    assert [len(brevo_companies(sandbox)[f"Company {n}"]["members"]) for n in range(3)] == [
+        834,
+        833,
+        833,
+    ]
+
+
+def test_a_few_members_in_a_large_account_are_looked_up_one_by_one(sandbox, config):
+    users = [member(f"u-{n}", "c-1") for n in range(2500)]
+    contacts = io.StringIO("".join(json.dumps(m) + "\n" for m in [PROFILES_SCHEMA, *users]))
+    run(config, contacts)
+    httpx.delete(f"{sandbox.url}/_sandbox/calls")
+
+    run(config, pipeline([group("c-1", "Acme")], [member("u-2400", "c-1")]))
+
+    # One page of 1,000 misses u-2400; two pages are left, so one look-up is cheaper.
+    assert contact_lookups(sandbox) == ["/contacts", "/contacts/u-2400"]
+    assert brevo_companies(sandbox)["Acme"]["members"] == ["u-2400"]

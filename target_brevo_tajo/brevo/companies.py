@@ -96,12 +96,3 @@ class BrevoCompanies:
             body["unlinkContactIds"] = unlink
         response = self._client.request("PATCH", f"/companies/link-unlink/{company_id}", json=body)
         ok_json(response)
-
-    def contact_id(self, ext_id: str) -> int | None:
-        """A contact's numeric Brevo id by its ``EXT_ID`` (None when Brevo has no such contact)."""
-        response = self._client.request(
-            "GET", f"/contacts/{ext_id}", params={"identifierType": "ext_id"}
-        )
-        if response.status_code == 404:
-            return None
-        return int(ok_json(response)["id"])

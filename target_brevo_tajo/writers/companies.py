@@ -7,8 +7,9 @@ companies go out in bulk imports (``company_id`` column = update), each awaited;
 an import created are then read back in pages, matched by the company attribute holding the
 Mixpanel group. At the end of the run each company's links move by the difference between the
 users whose profile names the group and the links last sent: additions travel in one import
-(``associated_contact``), removals through ``link-unlink``. At a full refresh the account's
-companies are listed once, so a company deleted by hand in Brevo is created again.
+(``associated_contact``), removals through ``link-unlink``. Once a ``sync_checkpoints`` record
+confirms a group key's full refresh read to the end, the account's companies are listed once: a
+company deleted by hand in Brevo is created again from that refresh's group profile.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 from mixpanel_brevo_mapping import DEFAULT_COMPANY_NAME_PROPERTY, GroupMapping, Mapping
 from target_brevo_tajo.brevo import BrevoClient, BrevoCompanies, BrevoError
 from target_brevo_tajo.brevo.companies import COMPANY_ID_COLUMN
+from target_brevo_tajo.brevo.contact_ids import find_contact_ids
 from target_brevo_tajo.contact_attributes import (
     AttributeType,
     ConversionError,
@@ -146,8 +148,10 @@ class CompanyWriter:
         self._run_report = report
         self._report = report.companies
         self.attributes = CompanyAttributes(companies, settings, report.companies)
-        self._verified: set[str] = set()  # group keys whose companies were listed this run
         self._group_keys: set[str] = set()  # group keys seen in this run's group records
+        # This run's full-refresh rows by group key and group id: what recreates a deleted company.
+        self._refreshed: dict[str, dict[str, CompanyRow]] = {}
+        self._created: dict[str, set[str]] = {}  # group ids whose company this run created
 
     # Companies ----------------------------------------------------------------------------
 
@@ -186,8 +190,8 @@ class CompanyWriter:
     def _write_key(self, group_key: str, rows: list[CompanyRow]) -> None:
         self._report.received += len(rows)
         known = self._ledger.companies(group_key)
-        if known and group_key not in self._verified and any(r.full_refresh_id for r in rows):
-            known = self._drop_deleted(group_key, known)
+        refreshed = self._refreshed.setdefault(group_key, {})
+        refreshed.update((row.group_id, row) for row in rows if row.full_refresh_id)
         changed = [row for row in rows if (c := known.get(row.group_id)) is None
                    or c.sent_hash != row.fingerprint()]  # fmt: skip
         self._report.unchanged += len(rows) - len(changed)
@@ -198,20 +202,42 @@ class CompanyWriter:
         for start in range(0, len(changed), IMPORT_CHUNK):
             self._import(group_key, changed[start : start + IMPORT_CHUNK], known)
 
-    def _drop_deleted(
-        self, group_key: str, known: dict[str, SyncedCompany]
-    ) -> dict[str, SyncedCompany]:
-        """At a full refresh: forget the companies Brevo no longer has, to create them again."""
-        self._verified.add(group_key)
-        present = {str(item.get("id")) for page in self._companies.pages() for item in page}
-        gone = [group_id for group_id, c in known.items() if c.company_id not in present]
-        if gone:
+    def recreate_deleted(self, group_refreshes: dict[str, str]) -> None:
+        """After a confirmed full refresh: create again the companies deleted by hand in Brevo.
+
+        Only a refresh read to the end (``group_refreshes``: group key -> refresh id, from the
+        ``sync_checkpoints`` records) holds every group's profile, so only then are the account's
+        companies listed (once per run) and each missing one imported anew; the links of a
+        recreated company are then sent again by :meth:`link_members`.
+        """
+        if self._settings.dry_run:
+            return
+        calls = self._other_calls()
+        present: set[str] | None = None
+        for group_key, refresh_id in sorted(group_refreshes.items()):
+            created = self._created.get(group_key, set())
+            known = {g: c for g, c in self._ledger.companies(group_key).items() if g not in created}
+            rows = self._refreshed.get(group_key, {})
+            if not known:  # every company of the key was created by this very run
+                continue
+            if present is None:
+                present = {str(item.get("id")) for page in self._companies.pages() for item in page}
+            gone = [group_id for group_id, c in known.items() if c.company_id not in present]
+            if not gone:
+                continue
             self._ledger.forget_companies(group_key, gone)
-            self._report.recreated += len(gone)
+            again = [rows[g] for g in gone if g in rows and rows[g].full_refresh_id == refresh_id]
+            for start in range(0, len(again), IMPORT_CHUNK):
+                self._import(group_key, again[start : start + IMPORT_CHUNK], {})
+            self._report.recreated += len(again)
             logger.info(
-                "%d companies of %s were deleted in Brevo: created again", len(gone), group_key
+                "%d companies of %s were deleted in Brevo: %d created again (the others are no "
+                "longer in Mixpanel)",
+                len(gone),
+                group_key,
+                len(again),
             )
-        return {group_id: c for group_id, c in known.items() if group_id not in gone}
+        self._report.calls += self._other_calls() - calls
 
     def _import(
         self, group_key: str, rows: list[CompanyRow], known: dict[str, SyncedCompany]
@@ -261,6 +287,7 @@ class CompanyWriter:
             for row in rows
         }
         self._ledger.record_companies(group_key, synced)
+        self._created.setdefault(group_key, set()).update(row.group_id for row in created)
         self._report.created += len(created)
         self._report.updated += len(rows) - len(created)
 
@@ -350,15 +377,10 @@ class CompanyWriter:
                 self._report.links_added += len(linked)
 
     def _contact_ids(self, distinct_ids: set[str]) -> dict[str, int]:
-        """Numeric Brevo ids of these contacts: the ledger's, else looked up once and kept."""
+        """Numeric Brevo ids of these contacts: the ledger's, else found in bulk once and kept."""
         ids = self._ledger.brevo_ids(distinct_ids)
-        looked_up = {}
-        for distinct_id in sorted(distinct_ids - set(ids)):
-            brevo_id = self._companies.contact_id(distinct_id)
-            if brevo_id is None:
-                self._report.members_not_in_brevo += 1
-                continue
-            looked_up[distinct_id] = brevo_id
+        looked_up = find_contact_ids(self._client, distinct_ids - set(ids))
+        self._report.members_not_in_brevo += len(distinct_ids) - len(ids) - len(looked_up)
         self._ledger.record_brevo_ids(looked_up)
         return {**ids, **looked_up}
 
