@@ -129,7 +129,7 @@ class CompaniesReport:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
-    recreated: int = 0  # of created: deleted by hand in Brevo, created again at a full refresh
+    recreated: int = 0  # of created: deleted by hand in Brevo, created again
     skipped_unmapped: int = 0  # group keys the mapping turns into no companies
     links_added: int = 0
     links_removed: int = 0

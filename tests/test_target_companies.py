@@ -181,6 +181,24 @@ def test_a_company_deleted_by_hand_is_created_again_once_a_full_refresh_is_read_
     assert target.run.report.companies.recreated == 1
 
 
+def test_a_change_to_a_company_deleted_by_hand_creates_it_again_instead_of_failing_every_run(
+    sandbox, config
+):
+    run(config, pipeline([group("c-1", "Acme"), group("c-2", "Globex")], [member("u-1", "c-1")]))
+    delete_in_brevo(sandbox, "Acme")
+    company_writes(sandbox)
+
+    changed = [group("c-2", "Globex Inc", refresh=None), group("c-1", "Acme Corp", refresh=None)]
+    target = run(config, pipeline(changed, []))
+
+    companies = brevo_companies(sandbox)
+    assert sorted(companies) == ["Acme Corp", "Globex Inc"]
+    assert companies["Acme Corp"]["members"] == ["u-1"]
+    report = target.run.report.companies
+    assert (report.created, report.updated, report.recreated) == (1, 1, 1)
+    assert company_writes(sandbox) == ["POST /companies/import"] * 3  # refused, again, links
+
+
 def test_a_full_refresh_not_read_to_the_end_lists_no_company_and_recreates_none(sandbox, config):
     run(config, pipeline([group("c-1", "Acme"), group("c-2", "Globex")], []))
     delete_in_brevo(sandbox, "Acme")

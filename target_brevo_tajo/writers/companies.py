@@ -200,7 +200,52 @@ class CompanyWriter:
             self._report.updated += sum(1 for row in changed if row.group_id in known)
             return
         for start in range(0, len(changed), IMPORT_CHUNK):
-            self._import(group_key, changed[start : start + IMPORT_CHUNK], known)
+            self._import_or_recover(group_key, changed[start : start + IMPORT_CHUNK], known)
+
+    def _import_or_recover(
+        self, group_key: str, rows: list[CompanyRow], known: dict[str, SyncedCompany]
+    ) -> None:
+        """Import; when Brevo refuses an import that updates companies, check they still exist.
+
+        A company deleted by hand makes the update's ``company_id`` unknown, and Brevo refuses
+        the import: without this, every later run would send the same import and fail again. So
+        the account's companies are listed once: companies gone are forgotten and created anew,
+        and a new company this import may already have made (a partly applied import) is
+        updated, not made twice. With every company present the refusal stands.
+        """
+        try:
+            self._import(group_key, rows, known)
+        except BrevoError:
+            if not any(row.group_id in known for row in rows):
+                raise
+            listed = self._listed()
+            gone = [r.group_id for r in rows if r.group_id in known
+                    and known[r.group_id].company_id not in listed]  # fmt: skip
+            if not gone:
+                raise
+            logger.warning(
+                "%d companies of %s were deleted in Brevo (e.g. group %s): created again",
+                len(gone),
+                group_key,
+                gone[0],
+            )
+            self._ledger.forget_companies(group_key, gone)
+            by_group_value = {value: company_id for company_id, value in listed.items()}
+            known = {g: c for g, c in known.items() if g not in gone}
+            for row in rows:
+                if row.group_id not in known and row.group_value in by_group_value:
+                    known[row.group_id] = SyncedCompany(by_group_value[row.group_value], "")
+            self._report.recreated += len(gone)
+            self._import(group_key, rows, known)
+
+    def _listed(self) -> dict[str, str]:
+        """Every company in the account: Brevo id -> its Mixpanel group attribute value."""
+        group_attribute = self.attributes.group_attribute()
+        return {
+            str(item.get("id")): str((item.get("attributes") or {}).get(group_attribute) or "")
+            for page in self._companies.pages()
+            for item in page
+        }
 
     def recreate_deleted(self, group_refreshes: dict[str, str]) -> None:
         """After a confirmed full refresh: create again the companies deleted by hand in Brevo.
@@ -221,7 +266,7 @@ class CompanyWriter:
             if not known:  # every company of the key was created by this very run
                 continue
             if present is None:
-                present = {str(item.get("id")) for page in self._companies.pages() for item in page}
+                present = set(self._listed())
             gone = [group_id for group_id, c in known.items() if c.company_id not in present]
             if not gone:
                 continue
