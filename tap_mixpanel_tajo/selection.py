@@ -82,6 +82,18 @@ class StreamSelection:
             return None
         return sorted({*rules.group_properties(), LAST_SEEN})
 
+    def lookup_table_refs(self) -> set[str] | None:
+        """The lookup tables to read, each by name or id (None without a mapping: all of them).
+
+        The tables the mapping's ``lookup_enrichment`` rules join on: rows no rule reads would
+        only cost App API calls and the target's memory. No rule, no table.
+        """
+        if self.mapping is None:
+            return None
+        # The block is optional in the mapping model; each rule names its table in ``table``.
+        rules = getattr(self.mapping, "lookup_enrichment", None) or []
+        return {str(rule.table) for rule in rules}
+
     def cohorts_to_sync(self, cohorts: list[CohortRef]) -> list[CohortSelection]:
         """The cohorts to sync, in Mixpanel's order, each with the mapping key that names it.
 
