@@ -270,6 +270,7 @@ class TapMixpanelTajo(Tap):
                 self.setting_names(),
                 environ=os.environ,
                 env_prefix=self._env_var_prefix,
+                objects=self.object_setting_names(),
             )
             if problem:
                 raise SystemExit(PREFIX + problem)
@@ -284,6 +285,18 @@ class TapMixpanelTajo(Tap):
         schema = copy.deepcopy(cls.config_jsonschema)
         cls.append_builtin_config(schema)
         return set(schema["properties"])
+
+    @classmethod
+    def object_setting_names(cls) -> set[str]:
+        """The settings whose value is an object (Meltano exports each key as a variable)."""
+        schema = copy.deepcopy(cls.config_jsonschema)
+        cls.append_builtin_config(schema)
+        names = set()
+        for name, prop in schema["properties"].items():
+            kinds = prop.get("type")
+            if "object" in (kinds if isinstance(kinds, list) else [kinds]):
+                names.add(name)
+        return names
 
     @classmethod
     @override

@@ -77,6 +77,21 @@ def test_known_settings_meltano_variables_and_the_log_level_pass():
     assert problem is None
 
 
+def test_meltano_variables_of_an_object_settings_keys_pass():
+    # Meltano exports `lookup_table_sources: {Accounts: ...}` as a variable per key too.
+    tap = "TAP_MIXPANEL_TAJO_"
+    environ = {f"{tap}LOOKUP_TABLE_SOURCES_ACCOUNTS": "accounts.csv"}
+    names = TapMixpanelTajo.setting_names()
+    objects = TapMixpanelTajo.object_setting_names()
+
+    assert unknown_setting({}, names, environ=environ, env_prefix=tap, objects=objects) is None
+    assert unknown_setting({}, names, environ=environ, env_prefix=tap) == (
+        "unknown setting 'lookup_table_sources_accounts' (environment variable "
+        "TAP_MIXPANEL_TAJO_LOOKUP_TABLE_SOURCES_ACCOUNTS): did you mean 'lookup_table_sources'?"
+    )
+    assert "lookback_days" not in objects
+
+
 @pytest.mark.parametrize("plugin_class", [TapMixpanelTajo, TargetBrevoTajo])
 def test_every_setting_about_lists_is_a_known_setting(plugin_class):
     """The SDK's built-ins (stream_maps, flattening_*, batch_size_rows...) are allowed."""
