@@ -144,7 +144,7 @@ def source_lines(location: str, *, timeout_seconds: float) -> Iterator[Iterator[
     """The text lines of a source CSV (a file path, or an http(s) URL read as a stream).
 
     The URL is fetched without the Mixpanel credentials: it is the user's file, wherever it
-    lives. Raises :class:`LookupCsvError` with one line when it cannot be opened.
+    lives. Raises :class:`LookupCsvError` saying why it cannot be read (the caller names it).
     """
     if is_url(location):
         try:
@@ -152,16 +152,16 @@ def source_lines(location: str, *, timeout_seconds: float) -> Iterator[Iterator[
                 "GET", location, timeout=timeout_seconds, follow_redirects=True
             ) as response:
                 if response.status_code != 200:
-                    msg = f"{describe(location)} answered HTTP {response.status_code}"
+                    msg = f"answered HTTP {response.status_code}"
                     raise LookupCsvError(msg)
                 yield text_lines(response.iter_bytes(CHUNK_BYTES))
         except httpx.HTTPError as exc:
-            msg = f"cannot read {describe(location)} ({type(exc).__name__})"
+            msg = f"cannot be fetched ({type(exc).__name__})"
             raise LookupCsvError(msg) from None
         return
     try:
         with Path(location).expanduser().open("rb") as handle:
             yield text_lines(iter(lambda: handle.read(CHUNK_BYTES), b""))
     except OSError as exc:
-        msg = f"cannot read {location} ({exc.strerror or type(exc).__name__})"
+        msg = f"cannot be read ({exc.strerror or type(exc).__name__})"
         raise LookupCsvError(msg) from None

@@ -404,3 +404,52 @@ def test_a_mapping_that_enriches_nothing_reads_no_table(capsys, mapping_file: Pa
 
     assert records == []
     assert not router.calls
+
+
+def test_a_download_answered_503_is_retried_and_each_row_emitted_once(capsys, no_sleep):
+    with respx.mock(assert_all_called=False) as router:
+        mock_lists(router)
+        plans = router.get(DOWNLOAD, params={"data-group-id": str(PLANS_GROUP)})
+        plans.side_effect = [httpx.Response(503), httpx.Response(200, text=PLANS_CSV)]
+        mock_download(router, ACCOUNTS_GROUP, httpx.Response(200, text=ACCOUNTS_CSV))
+        records = rows(sync(make_tap(), capsys))
+
+    assert [r["key"] for r in records if r["table_name"] == "Plans"] == [
+        "free",
+        "pro",
+        "enterprise",
+    ]
+    assert plans.call_count == 2
+    assert no_sleep == [2.0]
+
+
+def test_a_source_that_cannot_be_read_is_one_line(tmp_path, capsys, caplog):
+    url = "https://files.example.com/accounts.csv?token=s3cret"
+    with respx.mock(assert_all_called=True) as router:
+        mock_lists(router)
+        mock_download(router, PLANS_GROUP, httpx.Response(200, text=PLANS_CSV))
+        mock_download(router, ACCOUNTS_GROUP, httpx.Response(403))
+        router.get(url).respond(404)
+        records = rows(sync(make_tap(lookup_table_sources={"Accounts": url}), capsys))
+
+    assert {r["table_name"] for r in records} == {"Plans"}
+    (line,) = warnings(caplog)
+    assert line == (
+        f"lookup table 'Accounts' ({ACCOUNTS_ID}): rows not read from its source "
+        "https://files.example.com/accounts.csv (answered HTTP 404); the other streams carry on"
+    )
+    assert "s3cret" not in caplog.text
+
+
+def test_a_missing_source_file_is_one_line(tmp_path, capsys, caplog):
+    missing = tmp_path / "nowhere.csv"
+    with respx.mock(assert_all_called=True) as router:
+        mock_lists(router)
+        mock_download(router, PLANS_GROUP, httpx.Response(200, text=PLANS_CSV))
+        mock_download(router, ACCOUNTS_GROUP, httpx.Response(403))
+        rows(sync(make_tap(lookup_table_sources={"Accounts": str(missing)}), capsys))
+
+    assert warnings(caplog) == [
+        f"lookup table 'Accounts' ({ACCOUNTS_ID}): rows not read from its source {missing} "
+        "(cannot be read (No such file or directory)); the other streams carry on"
+    ]
