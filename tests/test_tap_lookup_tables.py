@@ -320,7 +320,9 @@ def test_a_source_url_is_streamed_without_the_mixpanel_credentials(capsys):
     assert "Authorization" not in source.calls.last.request.headers
 
 
-def test_a_download_that_breaks_off_is_read_again_from_its_source(tmp_path, capsys):
+def test_a_download_that_breaks_off_is_read_again_from_its_source(tmp_path, capsys, caplog):
+    caplog.set_level(logging.INFO)
+
     def broken_body():
         yield b"company_id,account_name\nc-001,Acme\n"
         raise httpx.ReadError("connection reset")
@@ -335,6 +337,10 @@ def test_a_download_that_breaks_off_is_read_again_from_its_source(tmp_path, caps
 
     accounts = [r["key"] for r in records if r["table_name"] == "Accounts"]
     assert accounts == ["c-001", "c-001", "c-002"]  # the same key again: the row is replaced
+    assert (
+        f"(lookup table download (data-group-id {ACCOUNTS_GROUP}) broke off part-way (ReadError), "
+        "after 1 rows)"
+    ) in caplog.text
 
 
 def test_a_refused_list_is_one_line_and_the_stream_ends(capsys, caplog):

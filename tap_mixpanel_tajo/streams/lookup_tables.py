@@ -104,7 +104,7 @@ class LookupTablesStream(MixpanelStream):
         return dict(self.config.get("lookup_table_sources") or {})
 
     def _tables_to_read(self) -> list[LookupTable]:
-        """The listed tables the mapping joins on (all without a mapping); [] when unlisted."""
+        """The listed tables the mapping joins on (all without a mapping); [] if the list fails."""
         tap = self.mixpanel_tap
         refs = tap.selection.lookup_table_refs()
         if refs is not None and not refs:
@@ -161,11 +161,11 @@ class LookupTablesStream(MixpanelStream):
     ) -> Iterator[dict[str, Any]]:
         """One table's rows: downloaded, else from its source, else one line and none."""
         if group_id is not None:
+            download = CsvRows(text_lines(self.mixpanel_tap.client.iter_lookup_table(group_id)))
             try:
-                download = self.mixpanel_tap.client.iter_lookup_table(group_id)
-                yield from self._rows(table, text_lines(download), "the App API download")
+                yield from self._records(table, download, "the App API download")
             except (MixpanelError, LookupCsvError) as exc:
-                why_not = str(exc)
+                why_not = f"{exc}, after {download.rows} rows" if download.rows else str(exc)
             else:
                 return
         source = self._sources.get(table.id) or self._sources.get(table.name)
@@ -181,7 +181,7 @@ class LookupTablesStream(MixpanelStream):
         timeout = float(self.config.get("request_timeout_seconds", 300))
         try:
             with source_lines(source, timeout_seconds=timeout) as lines:
-                yield from self._rows(table, lines, f"its source {describe(source)}")
+                yield from self._records(table, CsvRows(lines), f"its source {describe(source)}")
         except LookupCsvError as exc:
             self.logger.warning(
                 "%s: rows not read from its source %s (%s); the other streams carry on",
@@ -190,10 +190,7 @@ class LookupTablesStream(MixpanelStream):
                 exc,
             )
 
-    def _rows(
-        self, table: LookupTable, lines: Iterable[str], origin: str
-    ) -> Iterator[dict[str, Any]]:
-        rows = CsvRows(lines)
+    def _records(self, table: LookupTable, rows: CsvRows, origin: str) -> Iterator[dict[str, Any]]:
         for key, values in rows:
             yield {"table_id": table.id, "table_name": table.name, "key": key, "values": values}
         if rows.skipped:
