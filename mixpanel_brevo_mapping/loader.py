@@ -54,7 +54,8 @@ def _load_cached(path: str) -> Mapping:
         return Mapping.model_validate(data)
     except ValidationError as exc:
         error = exc.errors()[0]
-        loc = tuple(error["loc"])
+        nested = (error.get("ctx") or {}).get("error")
+        loc = (*error["loc"], *getattr(nested, "loc", ()))
         line = _line_of(node, loc)
         detail = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
@@ -106,6 +107,12 @@ def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int:
     """The 1-based line of the deepest YAML node that ``loc`` reaches."""
     line = node.start_mark.line + 1 if node is not None else 1
     for part in loc:
+        if isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            if not 0 <= part < len(node.value):
+                break
+            node = node.value[part]
+            line = node.start_mark.line + 1
+            continue
         if not isinstance(node, yaml.MappingNode):
             break
         for key_node, value_node in node.value:

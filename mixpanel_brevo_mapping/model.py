@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 #: The Brevo resource each of the tap's streams feeds unless ``routes`` says otherwise.
 DEFAULT_ROUTES = {
@@ -19,9 +19,16 @@ DEFAULT_ROUTES = {
     "cohort_members": "cohort_members",
     "sync_checkpoints": "sync_checkpoints",
     "groups": "companies",
+    "lookup_tables": "lookup_tables",
 }
 Resource = Literal[
-    "events", "contacts", "cohorts", "cohort_members", "sync_checkpoints", "companies"
+    "events",
+    "contacts",
+    "cohorts",
+    "cohort_members",
+    "sync_checkpoints",
+    "companies",
+    "lookup_tables",
 ]
 
 #: Profile properties the target reads whatever ``property_mapping`` maps: the seed's contact
@@ -52,6 +59,17 @@ BrevoEventName = Annotated[str, AfterValidator(_brevo_event_name)]
 
 class MappingError(ValueError):
     """A mapping file that cannot be used; the message is one line naming file, line and key."""
+
+
+class NestedValueError(ValueError):
+    """A problem found by a field's validator about a key below it: ``loc`` is that key's path.
+
+    The loader appends ``loc`` to the field's own, so the line reported is the key's own line.
+    """
+
+    def __init__(self, loc: tuple[str | int, ...], message: str) -> None:
+        super().__init__(message)
+        self.loc = loc
 
 
 class _Strict(BaseModel):
@@ -129,6 +147,59 @@ class GroupMapping(_Strict):
         return sorted({self.name, *self.attributes})
 
 
+#: What a lookup enrichment may apply to: the profiles (contacts) and the events.
+LookupTarget = Literal["profiles", "events"]
+#: A name valid both as a Brevo contact attribute and as a Brevo event property key.
+ENRICHED_ATTRIBUTE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,254}$")
+#: Contact attributes that identify a contact: a lookup table never writes them.
+IDENTIFIER_ATTRIBUTES = frozenset({"EMAIL", "SMS", "EXT_ID"})
+
+
+def _enriched_attribute(value: str) -> str:
+    if not ENRICHED_ATTRIBUTE.match(value):
+        msg = (
+            f"attribute {value!r} must start with a letter and hold only A-Z, a-z, 0-9 or '_' "
+            "(a Brevo contact attribute and event property name)"
+        )
+        raise ValueError(msg)
+    name = value.upper()
+    if name in IDENTIFIER_ATTRIBUTES:
+        msg = f"{name} identifies the contact: map it with property_mapping, not a lookup table"
+        raise ValueError(msg)
+    return name
+
+
+EnrichedAttribute = Annotated[str, AfterValidator(_enriched_attribute)]
+
+
+class LookupEnrichment(_Strict):
+    """One ``lookup_enrichment`` entry: a property's value looked up in a Mixpanel lookup table.
+
+    The value of ``property`` (on the profile, or on the event) is a key of ``table`` (its name
+    or id); the row's columns named in ``attributes`` become Brevo attributes, upper-cased like
+    ``property_mapping``'s. Profiles get them before ``property_mapping`` applies, as contact
+    attributes typed like the others; events get them among their properties, under the same
+    name (valid as an event property key), unless the event already has a property of that name.
+    """
+
+    source_property: str = Field(alias="property", min_length=1)
+    table: str = Field(min_length=1)
+    attributes: dict[str, EnrichedAttribute] = Field(min_length=1)
+    apply_to: list[LookupTarget] = Field(default=["profiles", "events"], min_length=1)
+
+    @field_validator("apply_to")
+    @classmethod
+    def _no_repeats(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            msg = "names profiles or events twice"
+            raise ValueError(msg)
+        return value
+
+    def applies_to(self, target: LookupTarget) -> bool:
+        """Whether this enrichment enriches profiles, or events."""
+        return target in self.apply_to
+
+
 class Mapping(_Strict):
     """A whole mapping file."""
 
@@ -143,6 +214,28 @@ class Mapping(_Strict):
     cohort_sync_modes: dict[str, SyncMode] = Field(default_factory=dict)
     # Extension: Mixpanel groups -> Brevo companies (optional; `sync.groups` alone uses defaults).
     group_mapping: GroupMapping | None = None
+    # Extension: Mixpanel lookup table rows joined onto profiles and events.
+    lookup_enrichment: list[LookupEnrichment] = Field(default_factory=list)
+
+    @field_validator("lookup_enrichment")
+    @classmethod
+    def _one_source_per_attribute(
+        cls, value: list[LookupEnrichment], info: ValidationInfo
+    ) -> list[LookupEnrichment]:
+        """An attribute filled from two places would flip between them from run to run."""
+        mapped = {t.upper(): s for s, t in (info.data.get("property_mapping") or {}).items()}
+        seen: dict[str, int] = {}
+        for index, entry in enumerate(value):
+            for column, attribute in entry.attributes.items():
+                where = (index, "attributes", column)
+                if attribute in mapped:
+                    msg = f"{attribute} is already filled by property_mapping.{mapped[attribute]}"
+                    raise NestedValueError(where, msg)
+                if attribute in seen:
+                    msg = f"{attribute} is already filled by lookup_enrichment.{seen[attribute]}"
+                    raise NestedValueError(where, msg)
+                seen[attribute] = index
+        return value
 
     @property
     def mixpanel(self) -> MixpanelConnector:
@@ -164,10 +257,16 @@ class Mapping(_Strict):
     def profile_properties(self) -> list[str]:
         """Every profile property the target may read: the mapped ones and the contact fields.
 
-        With ``group_mapping``, also the property linking a user to its group.
+        With ``group_mapping``, also the property linking a user to its group; with
+        ``lookup_enrichment``, the properties whose values are looked up for profiles.
         """
         links = {self.group_mapping.link_property} if self.group_mapping else set()
-        return sorted({*self.property_mapping, *CONTACT_PROFILE_PROPERTIES, *links})
+        lookups = {entry.source_property for entry in self.enrichments("profiles")}
+        return sorted({*self.property_mapping, *CONTACT_PROFILE_PROPERTIES, *links, *lookups})
+
+    def enrichments(self, target: LookupTarget) -> list[LookupEnrichment]:
+        """The ``lookup_enrichment`` entries that apply to profiles, or to events."""
+        return [entry for entry in self.lookup_enrichment if entry.applies_to(target)]
 
     def company_groups(self, group_keys: list[str]) -> list[GroupMapping]:
         """Which of the tap's group keys become Brevo companies, each with its rules.

@@ -163,6 +163,35 @@ class CompaniesReport:
 
 
 @dataclass
+class LookupReport:
+    """What the lookup tables held, and how many profiles and events they enriched."""
+
+    rows_received: int = 0
+    rows_ignored: int = 0  # of tables no ``lookup_enrichment`` entry names
+    # By table name: its id, its rows, and where they came from ("this run" or "ledger").
+    tables: dict[str, dict[str, Any]] = field(default_factory=dict)
+    profiles_enriched: int = 0
+    events_enriched: int = 0
+    keys_not_found: Counter[str] = field(default_factory=Counter)  # by table
+    tables_missing: list[str] = field(default_factory=list)  # named, but no rows anywhere
+    columns_missing: list[str] = field(default_factory=list)  # "table.column" no row has
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data."""
+        return {
+            "tables": self.tables,
+            "rows_received": self.rows_received,
+            "rows_ignored": self.rows_ignored,
+            "profiles_enriched": self.profiles_enriched,
+            "events_enriched": self.events_enriched,
+            "keys_not_found": sum(self.keys_not_found.values()),
+            "keys_not_found_by_table": dict(self.keys_not_found.most_common()),
+            "tables_missing": self.tables_missing,
+            "columns_missing": self.columns_missing,
+        }
+
+
+@dataclass
 class SyncReport:
     """Everything a run did; thread-safe enough for the SDK's parallel drains."""
 
@@ -177,6 +206,7 @@ class SyncReport:
     contacts: ContactsReport = field(default_factory=ContactsReport)
     cohorts: list[dict[str, Any]] = field(default_factory=list)
     companies: CompaniesReport = field(default_factory=CompaniesReport)
+    lookups: LookupReport = field(default_factory=LookupReport)
     unrouted_streams: Counter[str] = field(default_factory=Counter)
     rejected_records: Counter[str] = field(default_factory=Counter)  # by stream
     api_calls: Counter[str] = field(default_factory=Counter)
@@ -267,6 +297,7 @@ class SyncReport:
             "contacts": self.contacts.to_dict(),
             "cohorts": self.cohorts,
             "companies": self.companies.to_dict(),
+            "lookups": self.lookups.to_dict(),
             "unrouted_streams": dict(self.unrouted_streams),
             "rejected_records": dict(self.rejected_records),
             "api_calls": {"total": sum(self.api_calls.values()), **dict(self.api_calls)},
@@ -329,6 +360,7 @@ def render_report(report: dict[str, Any], *, rejects_file: Path | None = None) -
     lines += _contact_lines(report.get("contacts") or {}, dry=dry)
     lines += [_cohort_line(cohort, dry=dry) for cohort in report.get("cohorts") or []]
     lines += _company_lines(report.get("companies") or {})
+    lines += _lookup_lines(report.get("lookups") or {})
     lines += [
         f"  stream {name!r} is not routed to Brevo: {n} records ignored "
         "(route it with `routes:` in the mapping file)"
@@ -419,6 +451,37 @@ def _company_lines(co: dict[str, Any]) -> list[str]:
             f"{', '.join(co['missing_attributes'])} (set create_missing_attributes: true)"
         )
     lines += [f"    rejected, {why}: {n}" for why, n in co["rejected_values_by_reason"].items()]
+    return lines
+
+
+def _lookup_lines(lk: dict[str, Any]) -> list[str]:
+    if not (lk.get("tables") or lk.get("tables_missing") or lk.get("rows_received")):
+        return []
+    tables = ", ".join(
+        f"{name} ({table['rows']} rows, {table['source']})"
+        for name, table in sorted(lk["tables"].items())
+    )
+    lines = [
+        f"  lookup tables: {tables or 'none'}; enriched {lk['profiles_enriched']} profiles and "
+        f"{lk['events_enriched']} events; keys not found {lk['keys_not_found']}"
+    ]
+    lines += [
+        f"    keys not found in {name}: {n}" for name, n in lk["keys_not_found_by_table"].items()
+    ]
+    if lk["rows_ignored"]:
+        lines.append(
+            f"    rows of tables no lookup_enrichment names, ignored: {lk['rows_ignored']}"
+        )
+    if lk["tables_missing"]:
+        lines.append(
+            f"    tables without rows, not enriched: {', '.join(lk['tables_missing'])} (not in "
+            "this run's input nor kept from an earlier run: check the tap's lookup_tables stream)"
+        )
+    if lk["columns_missing"]:
+        lines.append(
+            f"    columns no row of their table has: {', '.join(lk['columns_missing'])} "
+            "(check lookup_enrichment attributes)"
+        )
     return lines
 
 

@@ -39,6 +39,8 @@ from target_brevo_tajo.brevo import (
 from target_brevo_tajo.checkpoints import SyncCheckpoints
 from target_brevo_tajo.ledger import Ledger, LedgerError
 from target_brevo_tajo.ledger.companies import CompanyLedger
+from target_brevo_tajo.ledger.lookups import LookupLedger
+from target_brevo_tajo.lookups import LookupTables
 from target_brevo_tajo.report import SyncReport, job_name_of, utc_now
 from target_brevo_tajo.settings import CONFIG_SCHEMA, Settings, SettingsError
 from target_brevo_tajo.singer_input import SingerInput, SingerInputError
@@ -48,6 +50,7 @@ from target_brevo_tajo.sinks import (
     CompaniesSink,
     ContactsSink,
     EventsSink,
+    LookupTablesSink,
     SyncCheckpointsSink,
     UnroutedSink,
 )
@@ -57,6 +60,7 @@ from target_brevo_tajo.writers import (
     DeletionWriter,
     EventWriter,
     ListWriter,
+    LookupWriter,
     Writers,
 )
 
@@ -72,6 +76,7 @@ SINKS_BY_RESOURCE: dict[str, type[BatchSink]] = {
     "cohort_members": CohortMembersSink,
     "sync_checkpoints": SyncCheckpointsSink,
     "companies": CompaniesSink,
+    "lookup_tables": LookupTablesSink,
 }
 
 
@@ -107,6 +112,12 @@ def build_run(settings: Settings) -> Run:
         rejects_include_record=settings.rejects_include_record,
     )
     lists = BrevoLists(client, dry_run=settings.dry_run)
+    lookup_ledger = LookupLedger(ledger)
+    lookups = LookupTables(
+        mapping.lookup_enrichment,
+        lookup_ledger.rows() if mapping.lookup_enrichment else [],
+        report.lookups,
+    )
     imports = ContactImports(
         client,
         poll_seconds=settings.import_poll_seconds,
@@ -118,12 +129,18 @@ def build_run(settings: Settings) -> Run:
         lists=lists,
         ledger=ledger,
         mapping=mapping,
+        lookups=lookups,
         settings=settings,
         report=report,
     )
     writers = Writers(
         events=EventWriter(
-            client=client, ledger=ledger, mapping=mapping, settings=settings, report=report
+            client=client,
+            ledger=ledger,
+            mapping=mapping,
+            lookups=lookups,
+            settings=settings,
+            report=report,
         ),
         contacts=contacts,
         lists=ListWriter(
@@ -150,6 +167,7 @@ def build_run(settings: Settings) -> Run:
             settings=settings,
             report=report,
         ),
+        lookups=LookupWriter(tables=lookups, ledger=lookup_ledger, report=report),
         checkpoints=SyncCheckpoints(),
         report=report,
     )
@@ -231,6 +249,7 @@ class TargetBrevoTajo(Target):
             writers.companies.link_members()
             run.ledger.prune_sent_events(_days_ago(run.settings.ledger_retention_days))
         self._finished = True
+        writers.lookups.finish(complete=error is None)
         report.cohorts = writers.lists.report()
         report.companies.hourly_budget = run.client.budgets.buckets["other"].limit
         report.api_calls.update(run.client.calls)

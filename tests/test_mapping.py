@@ -228,3 +228,72 @@ def test_a_group_mapping_without_group_key_is_refused(tmp_path):
 
     with pytest.raises(MappingError, match=r"mapping.yml:1: group_mapping.group_key: Field req"):
         load_mapping(path)
+
+
+LOOKUPS = """property_mapping:
+  plan: PLAN_TYPE
+lookup_enrichment:
+  - property: plan
+    table: Plans
+    attributes: {display_name: plan_name, price: PLAN_PRICE}
+  - property: country
+    table: "4321"
+    attributes:
+      label: COUNTRY_LABEL
+    apply_to: [events]
+"""
+
+
+def test_lookup_enrichment_names_a_property_a_table_and_upper_cased_attributes(tmp_path):
+    mapping = load_mapping(write(tmp_path, LOOKUPS))
+
+    plans, countries = mapping.lookup_enrichment
+    assert (plans.source_property, plans.table, plans.apply_to) == (
+        "plan",
+        "Plans",
+        ["profiles", "events"],
+    )
+    assert plans.attributes == {"display_name": "PLAN_NAME", "price": "PLAN_PRICE"}
+    assert mapping.enrichments("profiles") == [plans]
+    assert mapping.enrichments("events") == [plans, countries]
+    assert "plan" in mapping.profile_properties()
+    assert "country" not in mapping.profile_properties()  # events carry their own
+
+
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        (
+            ("COUNTRY_LABEL", "country label"),
+            r"mapping.yml:10: lookup_enrichment.1.attributes.label: attribute 'country label' "
+            r"must start with a letter",
+        ),
+        (
+            ("plan_name", "Email"),
+            r"mapping.yml:6: lookup_enrichment.0.attributes.display_name: EMAIL identifies the "
+            r"contact",
+        ),
+        (
+            ("PLAN_PRICE", "plan_type"),
+            r"mapping.yml:6: lookup_enrichment.0.attributes.price: PLAN_TYPE is already filled by "
+            r"property_mapping.plan",
+        ),
+        (
+            ("COUNTRY_LABEL", "PLAN_NAME"),
+            r"mapping.yml:10: lookup_enrichment.1.attributes.label: PLAN_NAME is already filled "
+            r"by lookup_enrichment.0",
+        ),
+        (
+            ("[events]", "[events, events]"),
+            r"mapping.yml:11: lookup_enrichment.1.apply_to: names profiles or events twice",
+        ),
+        (("[events]", "[contacts]"), r"mapping.yml:11: lookup_enrichment.1.apply_to.0: Input"),
+        (("    table: Plans\n", ""), r"mapping.yml:4: lookup_enrichment.0.table: Field required"),
+        (("    apply_to", "    aply_to"), r"mapping.yml:11: lookup_enrichment.1.aply_to: unknown"),
+    ],
+)
+def test_a_lookup_enrichment_mistake_names_file_line_and_key(tmp_path, change, error):
+    path = write(tmp_path, LOOKUPS.replace(*change))
+
+    with pytest.raises(MappingError, match=error):
+        load_mapping(path)

@@ -532,3 +532,20 @@ def test_a_sandbox_session_failing_mid_paging_is_read_again_from_page_0(sandbox,
     assert engage == [200, 503, 503, 200, 200]  # page 0, page 1 twice, then both again
     assert len({r["distinct_id"] for r in records}) == 1500
     assert states[-1]["bookmarks"]["profiles"]["last_full_refresh"] == records[0]["full_refresh_id"]
+
+
+@respx.mock
+def test_the_properties_lookup_tables_enrich_profiles_by_are_asked_for(capsys, tmp_path):
+    mapping = tmp_path / "mapping.yml"
+    mapping.write_text(
+        "property_mapping: {$email: email}\n"
+        "lookup_enrichment:\n"
+        "  - {property: plan_id, table: Plans, attributes: {name: PLAN_NAME}}\n"
+        "  - {property: country, table: Countries, attributes: {label: C}, apply_to: [events]}\n"
+    )
+    route = respx.post(ENGAGE).mock(return_value=page(0, []))
+    run(make_tap(mapping_file=str(mapping)), capsys)
+
+    asked = json.loads(form(route.calls.last)["output_properties"])
+    assert "plan_id" in asked
+    assert "country" not in asked  # looked up on events only

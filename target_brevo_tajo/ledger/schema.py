@@ -119,3 +119,15 @@ contact_brevo_ids = sa.Table(
     sa.Column("distinct_id", sa.String(255), primary_key=True),
     sa.Column("brevo_id", sa.BigInteger, nullable=False),
 )
+
+# The last rows of each Mixpanel lookup table, so a run without them (events only) still enriches.
+lookup_rows = sa.Table(
+    "lookup_rows",
+    metadata,
+    sa.Column("table_id", sa.String(255), primary_key=True),
+    sa.Column("row_key", sa.Text, primary_key=True),
+    sa.Column("table_name", sa.String(255), nullable=False),
+    sa.Column("row_values", sa.Text, nullable=False),  # the row's columns, as JSON
+    sa.Column("run_id", sa.String(32), nullable=False),  # the run that last read the row
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)

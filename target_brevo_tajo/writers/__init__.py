@@ -9,6 +9,7 @@ from target_brevo_tajo.writers.contacts import ContactWriter
 from target_brevo_tajo.writers.deletions import DeletionWriter
 from target_brevo_tajo.writers.events import EventWriter
 from target_brevo_tajo.writers.lists import ListWriter
+from target_brevo_tajo.writers.lookups import LookupWriter
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,7 @@ class Writers:
     lists: ListWriter
     deletions: DeletionWriter
     companies: CompanyWriter
+    lookups: LookupWriter
     checkpoints: SyncCheckpoints
     report: SyncReport
 
@@ -30,5 +32,6 @@ __all__ = [
     "DeletionWriter",
     "EventWriter",
     "ListWriter",
+    "LookupWriter",
     "Writers",
 ]

@@ -1,10 +1,10 @@
 """Contacts into Brevo: typed attributes, bulk imports, only what changed.
 
-Each batch: map every profile through ``property_mapping`` into typed attributes (``EXT_ID`` is
-always the canonical Mixpanel distinct id); carry over contacts whose distinct id changed in an
-identity merge; drop what the ledger says Brevo already has unchanged; send the rest in
-``POST /contacts/import`` calls of up to ``contacts_import_max_bytes``; wait for each import to
-complete before the ledger records it.
+Each batch: map every profile through ``property_mapping``, plus its lookup table attributes
+(``lookup_enrichment``), into typed attributes (``EXT_ID`` is always the canonical Mixpanel
+distinct id); carry over contacts whose distinct id changed in an identity merge; drop what the
+ledger says Brevo already has unchanged; send the rest in ``POST /contacts/import`` calls of up to
+``contacts_import_max_bytes``; wait for each import to complete before the ledger records it.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from target_brevo_tajo.contact_attributes import (
 )
 from target_brevo_tajo.event_payload import encode_json
 from target_brevo_tajo.ledger import Ledger, SyncedContact
+from target_brevo_tajo.lookups import LookupTables
 from target_brevo_tajo.report import SyncReport
 from target_brevo_tajo.settings import Settings
 
@@ -159,10 +160,12 @@ class ContactWriter:
         lists: BrevoLists,
         ledger: Ledger,
         mapping: Mapping,
+        lookups: LookupTables,
         settings: Settings,
         report: SyncReport,
     ) -> None:
         self._client = client
+        self._lookups = lookups
         self._imports = imports
         self._lists = lists
         self._ledger = ledger
@@ -197,8 +200,11 @@ class ContactWriter:
         """
         if not records:
             return []
+        enriched = [self._lookups.enrich(r.get("properties") or {}, "profiles") for r in records]
         self.attributes.ensure(self._samples(records))
-        rows = [row for row in map(self._to_row, records) if row is not None]
+        rows = [
+            self._to_row(record, extra) for record, extra in zip(records, enriched, strict=True)
+        ]
         self.full_refresh_ids.update(row.full_refresh_id for row in rows if row.full_refresh_id)
         self._carry_over_merged_contacts(rows)
         known = self._ledger.contacts_by_id(row.distinct_id for row in rows)
@@ -250,16 +256,21 @@ class ContactWriter:
                     samples[target] = value
         for target in targets.values():
             samples.setdefault(target, "")
+        for target, value in self._lookups.samples().items():
+            samples.setdefault(target, value)
         return samples
 
-    def _to_row(self, record: dict[str, Any]) -> ContactRow | None:
-        """Typed attributes of one profile; a value that cannot be typed is reported, not sent."""
+    def _to_row(self, record: dict[str, Any], enriched: dict[str, Any]) -> ContactRow:
+        """Typed attributes of one profile, its lookup attributes (``enriched``) among them.
+
+        A value that cannot be typed is reported, not sent.
+        """
         properties = record.get("properties") or {}
         distinct_id = str(record["distinct_id"])
         email = None
         attributes: dict[str, Any] = {EXT_ID: distinct_id}
-        for source, target in self._targets().items():
-            value = properties.get(source)
+        mapped = [(target, properties.get(source)) for source, target in self._targets().items()]
+        for target, value in [*mapped, *enriched.items()]:
             if value is None or value == "":
                 continue
             try:

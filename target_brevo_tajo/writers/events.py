@@ -33,6 +33,7 @@ from target_brevo_tajo.event_payload import (
     parse_event_time,
 )
 from target_brevo_tajo.ledger import ClaimLost, Ledger, LedgerEvent, event_key
+from target_brevo_tajo.lookups import LookupTables
 from target_brevo_tajo.report import SyncReport
 from target_brevo_tajo.settings import Settings
 
@@ -90,10 +91,12 @@ class EventWriter:
         client: BrevoClient,
         ledger: Ledger,
         mapping: Mapping,
+        lookups: LookupTables,
         settings: Settings,
         report: SyncReport,
     ) -> None:
         self._client = client
+        self._lookups = lookups
         self._ledger = ledger
         self._mapping = mapping
         self._settings = settings
@@ -236,7 +239,7 @@ class EventWriter:
             identifiers = {"ext_id": contact}
             if contact in emails:
                 identifiers["email_id"] = emails[contact]
-            properties, changes = brevo_properties(event.record.get("properties") or {})
+            properties, changes = brevo_properties(self._enriched(event.record))
             for original, renamed in changes.renamed.items():
                 self._report.renamed_properties[f"{original} -> {renamed}"] += 1
             for dropped in changes.dropped_for_size:
@@ -252,6 +255,12 @@ class EventWriter:
             )
             outgoing.append(OutgoingEvent(entry, event.brevo_name, event.record))
         return outgoing
+
+    def _enriched(self, record: dict[str, Any]) -> dict[str, Any]:
+        """The event's properties with its lookup attributes; its own property of a name wins."""
+        properties = record.get("properties") or {}
+        extra = self._lookups.enrich(properties, "events")
+        return {**extra, **properties} if extra else properties
 
     def _chunks(self, outgoing: list[OutgoingEvent]) -> list[list[OutgoingEvent]]:
         """Fill each call up to the configured event count and byte size."""
