@@ -90,9 +90,7 @@ class StreamSelection:
         """
         if self.mapping is None:
             return None
-        # The block is optional in the mapping model; each rule names its table in ``table``.
-        rules = getattr(self.mapping, "lookup_enrichment", None) or []
-        return {str(rule.table) for rule in rules}
+        return {entry.table for entry in self.mapping.lookup_enrichment}
 
     def cohorts_to_sync(self, cohorts: list[CohortRef]) -> list[CohortSelection]:
         """The cohorts to sync, in Mixpanel's order, each with the mapping key that names it.

@@ -15,9 +15,13 @@ from tests.conftest import MAPPING_FILE
 
 # The suite's config is fixed when the test class is built, so the sandbox starts at import.
 SANDBOX = SandboxServer(profiles=100, events=3000, days=3).start()
-# The shipped mapping with groups on, so that every stream has records to check.
+# The shipped mapping with groups on and a lookup table joined, so every stream has records.
 GROUPS_MAPPING = Path(tempfile.mkdtemp()) / "mapping.yml"
-GROUPS_MAPPING.write_text(MAPPING_FILE.read_text().replace("groups: false", "groups: true"))
+GROUPS_MAPPING.write_text(
+    MAPPING_FILE.read_text().replace("groups: false", "groups: true")
+    + "lookup_enrichment:\n"
+    + "  - {property: plan, table: Plans, attributes: {display_name: PLAN_NAME}}\n"
+)
 
 SAMPLE_CONFIG = {
     "base_url": f"{SANDBOX.url}/mixpanel",
@@ -34,9 +38,5 @@ SAMPLE_CONFIG = {
 TestTapMixpanelTajo = get_tap_test_class(
     tap_class=TapMixpanelTajo,
     config=SAMPLE_CONFIG,
-    # The shipped mapping names no lookup table to join on (no lookup_enrichment), so the
-    # lookup_tables stream reads none: tests/test_tap_lookup_tables.py covers its records.
-    suite_config=SuiteConfig(
-        max_records_limit=200, ignore_no_records_for_streams=["lookup_tables"]
-    ),
+    suite_config=SuiteConfig(max_records_limit=200),
 )

@@ -10,10 +10,7 @@ import httpx
 import pytest
 import respx
 
-from mixpanel_brevo_mapping import Mapping
-from mixpanel_brevo_mapping.model import _Strict
 from tap_mixpanel_tajo.lookup_csv import CsvRows, LookupCsvError, text_lines, typed
-from tap_mixpanel_tajo.selection import StreamSelection
 from tap_mixpanel_tajo.tap import TapMixpanelTajo
 
 PLANS_ID, ACCOUNTS_ID = (
@@ -374,30 +371,20 @@ def test_rows_are_emitted_while_the_download_is_still_arriving(capsys):
     assert len(pulled) < 100
 
 
-class _EnrichmentRule(_Strict):
-    property: str
-    table: str
-
-
-class _EnrichingMapping(Mapping):
-    """The mapping with the target side's ``lookup_enrichment`` block (its rules name a table)."""
-
-    lookup_enrichment: list[_EnrichmentRule]
-
-
-def test_with_a_mapping_only_the_tables_its_lookup_enrichment_names_are_read(capsys, caplog):
-    mapping = _EnrichingMapping(
-        lookup_enrichment=[
-            _EnrichmentRule(property="plan", table="Plans"),
-            _EnrichmentRule(property="team", table="Teams"),
-        ]
+def test_with_a_mapping_only_the_tables_its_lookup_enrichment_names_are_read(
+    tmp_path, capsys, caplog, mapping_file: Path
+):
+    mapping = tmp_path / "mapping.yml"
+    mapping.write_text(
+        mapping_file.read_text()
+        + "lookup_enrichment:\n"
+        + "  - {property: plan, table: Plans, attributes: {display_name: PLAN_NAME}}\n"
+        + "  - {property: team, table: Teams, attributes: {lead: TEAM_LEAD}}\n"
     )
     with respx.mock(assert_all_called=True) as router:
         mock_lists(router)
         mock_download(router, PLANS_GROUP, httpx.Response(200, text=PLANS_CSV))
-        tap = make_tap()
-        tap.__dict__["selection"] = StreamSelection(mapping)
-        records = rows(sync(tap, capsys))
+        records = rows(sync(make_tap(mapping_file=str(mapping)), capsys))
 
     assert {r["table_name"] for r in records} == {"Plans"}
     (line,) = warnings(caplog)
