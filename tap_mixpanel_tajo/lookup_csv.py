@@ -15,6 +15,7 @@ from __future__ import annotations
 import codecs
 import csv
 import json
+import logging
 import math
 import re
 from collections.abc import Iterable, Iterator
@@ -139,6 +140,17 @@ def describe(location: str) -> str:
     return f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}{parts.path}"
 
 
+class _SourceUrlsHidden(logging.Filter):
+    """httpx logs each request's whole URL; a source's query (a signature, a token) stays out."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                describe(str(arg)) if isinstance(arg, httpx.URL) else arg for arg in record.args
+            )
+        return True
+
+
 @contextmanager
 def source_lines(location: str, *, timeout_seconds: float) -> Iterator[Iterator[str]]:
     """The text lines of a source CSV (a file path, or an http(s) URL read as a stream).
@@ -147,6 +159,9 @@ def source_lines(location: str, *, timeout_seconds: float) -> Iterator[Iterator[
     lives. Raises :class:`LookupCsvError` saying why it cannot be read (the caller names it).
     """
     if is_url(location):
+        hidden = _SourceUrlsHidden()
+        httpx_logger = logging.getLogger("httpx")
+        httpx_logger.addFilter(hidden)
         try:
             with httpx.stream(
                 "GET", location, timeout=timeout_seconds, follow_redirects=True
@@ -158,6 +173,8 @@ def source_lines(location: str, *, timeout_seconds: float) -> Iterator[Iterator[
         except httpx.HTTPError as exc:
             msg = f"cannot be fetched ({type(exc).__name__})"
             raise LookupCsvError(msg) from None
+        finally:
+            httpx_logger.removeFilter(hidden)
         return
     try:
         with Path(location).expanduser().open("rb") as handle:

@@ -417,6 +417,7 @@ def test_a_download_answered_503_is_retried_and_each_row_emitted_once(capsys, no
 
 
 def test_a_source_that_cannot_be_read_is_one_line(tmp_path, capsys, caplog):
+    caplog.set_level(logging.INFO)  # httpx logs each request's URL at INFO
     url = "https://files.example.com/accounts.csv?token=s3cret"
     with respx.mock(assert_all_called=True) as router:
         mock_lists(router)
