@@ -11,6 +11,17 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Mapping
+from typing import Any
+
+
+def object_settings(properties: Mapping[str, Any]) -> set[str]:
+    """The settings of a config schema whose value is an object (Meltano exports each key)."""
+    names = set()
+    for name, prop in properties.items():
+        kinds = prop.get("type")
+        if "object" in (kinds if isinstance(kinds, list) else [kinds]):
+            names.add(name)
+    return names
 
 
 def unknown_setting(
@@ -19,23 +30,26 @@ def unknown_setting(
     *,
     environ: Mapping[str, str],
     env_prefix: str,
+    objects: Iterable[str] = (),
 ) -> str | None:
     """One line naming the first unknown setting and the closest known one, or None.
 
     ``env_prefix`` is the plugin's (``TARGET_BREVO_TAJO_``). A name after it that starts with
     ``_`` is Meltano's (``TAP_X__SELECT``, an inherited plugin's ``TAP_X__COHORTS_...``), and
-    ``LOGLEVEL`` is the SDK's own log level variable.
+    ``LOGLEVEL`` is the SDK's own log level variable. ``objects`` names the object settings:
+    Meltano also exports each of their keys (``TAP_X_LOOKUP_TABLE_SOURCES_PLANS``).
     """
     names = sorted(set(known))
     unknown = sorted(set(config) - set(names))
     if unknown:
         return _refusal(unknown[0], names, source=None)
     env_names = {env_prefix + name.upper().replace("-", "_"): name for name in names}
+    nested = tuple(env_prefix + name.upper().replace("-", "_") + "_" for name in objects)
     for variable in sorted(environ):
         rest = variable.removeprefix(env_prefix)
         if rest == variable or rest.startswith("_") or rest == "LOGLEVEL":
             continue
-        if variable not in env_names:
+        if variable not in env_names and not variable.startswith(nested):
             return _refusal(rest.lower(), names, source=variable)
     return None
 

@@ -101,6 +101,24 @@ def _print_companies(server: SandboxServer) -> None:
         )
 
 
+def _print_lookup_attributes(server: SandboxServer) -> None:
+    """Contacts and events carrying the columns of the demo's lookup tables."""
+    base = f"{server.url}/_sandbox/brevo"
+    contacts = httpx.get(f"{base}/contacts", timeout=60).json()["contacts"]
+    events = httpx.get(f"{base}/events", timeout=60).json()["events"]
+    planned = [c["attributes"] for c in contacts if "PLAN_NAME" in c["attributes"]]
+    tiered = sum(1 for c in contacts if "ACCOUNT_TIER" in c["attributes"])
+    seated = sum(1 for e in events if "PLAN_SEATS" in e["event_properties"])
+    print(
+        f"Lookup tables: {len(planned)} contacts carry PLAN_NAME and PLAN_PRICE (Plans, "
+        f"downloaded), {tiered} carry ACCOUNT_TIER (Accounts, read from its source CSV), "
+        f"{seated} events carry PLAN_SEATS; e.g. "
+        + "; ".join(
+            f"{a.get('EXT_ID')}: {a['PLAN_NAME']} at {a.get('PLAN_PRICE')}" for a in planned[:3]
+        )
+    )
+
+
 def run_demo(root: Path) -> int:
     """Start the sandbox, run the pipeline twice, print the reports; returns an exit code."""
     output = root / "output"
@@ -153,5 +171,6 @@ def run_demo(root: Path) -> int:
             f"events received more than once: {twice}."
         )
         _print_companies(server)
+        _print_lookup_attributes(server)
         print(f"Reports: {output.relative_to(root)}/sync-report-*.json")
         return 0 if twice == 0 else 1

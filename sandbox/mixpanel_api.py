@@ -1,4 +1,4 @@
-"""Mixpanel API subset under ``/mixpanel``: raw export, engage, cohorts, event counts, app/me."""
+"""Mixpanel API subset under ``/mixpanel``: export, engage, cohorts, counts, lookup tables, app."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ PROJECT_SECRET = "sandbox-project-secret"  # noqa: S105
 OAUTH_TOKEN = "sandbox-oauth-token"  # noqa: S105
 MAX_EXPORT_LIMIT = 100_000
 BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
+#: The App API's paths name the project (the sandbox has one).
+APP_PROJECT = f"/api/app/projects/{PROJECT_ID}"
 
 
 class MixpanelError(Exception):
@@ -28,17 +30,25 @@ class MixpanelError(Exception):
         self.status, self.message = status, message
 
 
-def authenticate(request: Request, params: dict[str, str], needs_project: bool = True) -> None:
+def authenticate(
+    request: Request,
+    params: dict[str, str],
+    needs_project: bool = True,
+    *,
+    service_account_only: bool = False,
+) -> None:
     """Check credentials the way Mixpanel does for service accounts, secrets and OAuth."""
     header = request.header("authorization")
     scheme, _, value = header.partition(" ")
     project_required = True
+    if service_account_only and scheme.lower() != "basic":
+        raise MixpanelError(401, "Invalid credentials")
     if scheme.lower() == "basic":
         try:
             user, _, password = base64.b64decode(value).decode("utf-8").partition(":")
         except ValueError as exc:
             raise MixpanelError(401, "Invalid credentials") from exc
-        if (user, password) == (PROJECT_SECRET, ""):
+        if (user, password) == (PROJECT_SECRET, "") and not service_account_only:
             project_required = False
         elif (user, password) != SERVICE_ACCOUNT:
             raise MixpanelError(401, "Invalid credentials")
@@ -245,6 +255,53 @@ def cohorts_list(project: MixpanelProject, request: Request, now: datetime) -> R
     return json_response(200, project.cohorts(now))
 
 
+def lookup_tables_list(project: MixpanelProject, request: Request, _now: datetime) -> Response:
+    """``GET /lookup-tables`` (documented, service accounts only): each table's id and name."""
+    params = request.form()
+    authenticate(request, params, service_account_only=True)
+    check_params("lookup_tables_list", params)
+    results = [{"id": table.id, "name": table.name} for table in project.lookup_tables]
+    return json_response(200, {"code": 200, "status": "OK", "results": results})
+
+
+def app_lookup_tables(project: MixpanelProject, request: Request, _now: datetime) -> Response:
+    """``GET /api/app/projects/{id}/data-definitions/lookup-tables/`` (undocumented App API).
+
+    Each table as a data group, in mixpanel-headless's shape: ``id`` is the data-group-id.
+    """
+    authenticate(request, request.form(), needs_project=False)
+    results = [
+        {
+            "id": table.data_group_id,
+            "name": table.name,
+            "created_at": table.created_at,
+            "has_mapped_properties": True,
+        }
+        for table in project.lookup_tables
+    ]
+    return json_response(200, {"status": "ok", "results": results})
+
+
+def app_lookup_table_download(
+    project: MixpanelProject, request: Request, _now: datetime
+) -> Response:
+    """``GET …/data-definitions/lookup-tables/download/?data-group-id=N``: the table's CSV.
+
+    A table flagged ``refused`` answers 403, as the App API does to an account without access.
+    """
+    params = request.form()
+    authenticate(request, params, needs_project=False)
+    wanted = params.get("data-group-id")
+    if wanted is None or not wanted.lstrip("-").isdigit():
+        raise MixpanelError(400, "'data-group-id' must be an integer")
+    table = next((t for t in project.lookup_tables if t.data_group_id == int(wanted)), None)
+    if table is None:
+        raise MixpanelError(404, f"No lookup table with data-group-id {wanted}")
+    if table.refused:
+        raise MixpanelError(403, "You do not have permission to download this lookup table")
+    return Response(200, table.csv_lines(), {"Content-Type": "text/csv; charset=utf-8"})
+
+
 def app_me(_project: MixpanelProject, request: Request, _now: datetime) -> Response:
     """``GET /api/app/me``: the projects the credentials can reach."""
     authenticate(request, request.form(), needs_project=False)
@@ -273,6 +330,9 @@ ROUTES = {
     ("POST", "/api/2.0/cohorts/list"): cohorts_list,
     ("GET", "/api/query/events"): event_counts,
     ("GET", "/api/app/me"): app_me,
+    ("GET", "/lookup-tables"): lookup_tables_list,
+    ("GET", f"{APP_PROJECT}/data-definitions/lookup-tables"): app_lookup_tables,
+    ("GET", f"{APP_PROJECT}/data-definitions/lookup-tables/download"): app_lookup_table_download,
 }
 
 

@@ -1,4 +1,4 @@
-"""The Mixpanel side of the sandbox: one project's events, profiles, cohorts and identity."""
+"""The Mixpanel side of the sandbox: a project's events, profiles, cohorts, identity, lookups."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import msgspec
 
 from .demo_data import DemoProject, StoredEvent, fmt_datetime
 from .expressions import Predicate
+from .lookup_tables import LookupTable, demo_tables
 
 PROJECT_ID = 12345
 PROJECT_NAME = "Sandbox Demo"
@@ -55,6 +56,7 @@ class MixpanelProject:
         self.groups: dict[str, dict[str, dict[str, Any]]] = demo.groups
         self._seq = max((e.seq for e in self.events), default=0)
         self.sessions: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
+        self.lookup_tables: list[LookupTable] = demo_tables()
 
     # -- events -----------------------------------------------------------------------------
 

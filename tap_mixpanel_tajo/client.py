@@ -31,8 +31,18 @@ QUERY_HOSTS = {
     "EU": "https://eu.mixpanel.com",
     "IN": "https://in.mixpanel.com",
 }
+#: The ingestion hosts, where the documented lookup-tables list lives.
+INGESTION_HOSTS = {
+    "US": "https://api.mixpanel.com",
+    "EU": "https://api-eu.mixpanel.com",
+    "IN": "https://api-in.mixpanel.com",
+}
 EXPORT_PATH = "/api/2.0/export"
 QUERY_PATH = "/api/query"
+#: The App API (on the query hosts); undocumented, used by Mixpanel's own mixpanel-headless.
+APP_PATH = "/api/app"
+#: What an App API answers when it will not serve this caller (or does not exist here).
+APP_API_REFUSED = frozenset({401, 403, 404})
 #: Engage answers pages of this many profiles unless its response says otherwise.
 ENGAGE_PAGE_SIZE = 1000
 
@@ -45,6 +55,10 @@ _decoder = msgspec.json.Decoder()
 
 class MixpanelError(Exception):
     """A failure the tap cannot recover from; ``str(error)`` is one line saying what to do."""
+
+
+class RefusedError(MixpanelError):
+    """Mixpanel refused a call it may refuse (an undocumented App API): the caller falls back."""
 
 
 class _NotUtf8Error(Exception):
@@ -174,6 +188,20 @@ class MixpanelClient:
         host = self.base_url or QUERY_HOSTS[self.data_residency]
         return f"{host}{QUERY_PATH}/{endpoint.lstrip('/')}"
 
+    def ingestion_url(self, path: str) -> str:
+        """An ingestion API endpoint, e.g. ``ingestion_url("lookup-tables")``."""
+        host = self.base_url or INGESTION_HOSTS[self.data_residency]
+        return f"{host}/{path.lstrip('/')}"
+
+    def app_url(self, path: str) -> str:
+        """A project-scoped App API endpoint; needs ``project_id`` (its path carries it)."""
+        project_id = self.credentials.project_id
+        if not project_id:
+            msg = "the App API needs project_id (it is part of the App API's paths)"
+            raise RefusedError(msg)
+        host = self.base_url or QUERY_HOSTS[self.data_residency]
+        return f"{host}{APP_PATH}/projects/{project_id}/{path.lstrip('/')}"
+
     def _params(self, params: dict[str, Any] | None) -> dict[str, Any]:
         merged: dict[str, Any] = {}
         if self.credentials.project_id:
@@ -191,14 +219,18 @@ class MixpanelClient:
         params: dict[str, Any] | None = None,
         data: dict[str, Any] | None = None,
         what: str = "Mixpanel request",
+        refused: frozenset[int] = frozenset(),
     ) -> Any:
-        """Send one (retried) request and return its decoded JSON body."""
+        """Send one (retried) request and return its decoded JSON body.
+
+        A status in ``refused`` raises :class:`RefusedError` (never retried).
+        """
         attempts = _Attempts(what)
         while True:
             try:
                 self.calls += 1
                 response = self._http.request(method, url, params=self._params(params), data=data)
-                self._check_status(response, what)
+                self._check_status(response, what, refused)
                 return msgspec.json.decode(response.content)
             except _RetryableError as exc:
                 self._back_off(attempts, exc)
@@ -338,6 +370,60 @@ class MixpanelClient:
             raise MixpanelError(msg)
         return body
 
+    def list_lookup_tables(self) -> list[dict[str, Any]]:
+        """The project's lookup tables (documented ``GET /lookup-tables``): ``[{id, name}]``."""
+        what = "lookup tables list"
+        body = self.request_json("GET", self.ingestion_url("lookup-tables"), what=what)
+        results = body.get("results") if isinstance(body, dict) else None
+        if not isinstance(results, list) or not all(isinstance(item, dict) for item in results):
+            msg = f"{what}: Mixpanel answered without a results list of tables"
+            raise MixpanelError(msg)
+        return results
+
+    def list_lookup_table_groups(self) -> list[dict[str, Any]]:
+        """The lookup tables as data groups (undocumented App API): ``[{id, name, ...}]``.
+
+        ``id`` is the table's data-group-id, which the download needs. mixpanel-headless reads
+        the entries from ``results``; a bare list is accepted too.
+        """
+        what = "App API lookup tables list"
+        url = self.app_url("data-definitions/lookup-tables/")
+        body = self.request_json("GET", url, what=what, refused=APP_API_REFUSED)
+        results = body.get("results") if isinstance(body, dict) else body
+        if not isinstance(results, list) or not all(isinstance(item, dict) for item in results):
+            msg = f"{what}: Mixpanel answered without a list of tables"
+            raise RefusedError(msg)
+        return results
+
+    def iter_lookup_table(self, data_group_id: str) -> Iterator[bytes]:
+        """Stream one lookup table's CSV (undocumented App API download), chunk by chunk.
+
+        Failures before the body starts are retried as any call is; 401/403/404 raise
+        :class:`RefusedError`. A body that breaks off part-way raises :class:`MixpanelError`:
+        the caller has already read rows, so it decides (another source, or stop the table).
+        """
+        what = f"lookup table download (data-group-id {data_group_id})"
+        url = self.app_url("data-definitions/lookup-tables/download/")
+        params = {"data-group-id": data_group_id}
+        attempts = _Attempts(what)
+        while True:
+            try:
+                self.calls += 1
+                with self._http.stream("GET", url, params=self._params(params)) as resp:
+                    if resp.status_code != 200:
+                        resp.read()
+                        self._check_status(resp, what, APP_API_REFUSED)
+                    try:
+                        yield from resp.iter_bytes()
+                    except (httpx.TransportError, httpx.DecodingError) as exc:
+                        msg = f"{what} broke off part-way ({type(exc).__name__})"
+                        raise MixpanelError(msg) from exc
+                return
+            except _RetryableError as exc:
+                self._back_off(attempts, exc)
+            except httpx.TransportError as exc:
+                self._back_off(attempts, self._transport_problem(exc))
+
     def close(self) -> None:
         """Close the connection pool."""
         self._http.close()
@@ -390,11 +476,16 @@ class MixpanelClient:
             raise MixpanelError(msg) from exc
         return _RetryableError(f"connection problem ({type(exc).__name__})")
 
-    def _check_status(self, response: httpx.Response, what: str) -> None:
+    def _check_status(
+        self, response: httpx.Response, what: str, refused: frozenset[int] = frozenset()
+    ) -> None:
         status = response.status_code
         if status < 300:
             return
         body = self._redact(" ".join(response.text.split()))[:200]
+        if status in refused:
+            msg = f"Mixpanel refused {what} (HTTP {status})"
+            raise RefusedError(msg)
         if status == 429:
             raise _RetryableError(
                 "HTTP 429 Too Many Requests",

@@ -82,6 +82,16 @@ class StreamSelection:
             return None
         return sorted({*rules.group_properties(), LAST_SEEN})
 
+    def lookup_table_refs(self) -> set[str] | None:
+        """The lookup tables to read, each by name or id (None without a mapping: all of them).
+
+        The tables the mapping's ``lookup_enrichment`` rules join on: rows no rule reads would
+        only cost App API calls and the target's memory. No rule, no table.
+        """
+        if self.mapping is None:
+            return None
+        return {entry.table for entry in self.mapping.lookup_enrichment}
+
     def cohorts_to_sync(self, cohorts: list[CohortRef]) -> list[CohortSelection]:
         """The cohorts to sync, in Mixpanel's order, each with the mapping key that names it.
 

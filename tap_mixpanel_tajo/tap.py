@@ -14,7 +14,7 @@ from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
 from mixpanel_brevo_mapping import Mapping, MappingError, load_mapping
-from mixpanel_brevo_mapping.settings_names import unknown_setting
+from mixpanel_brevo_mapping.settings_names import object_settings, unknown_setting
 from tap_mixpanel_tajo.client import MixpanelClient, MixpanelError
 from tap_mixpanel_tajo.config_file import config_file_problem
 from tap_mixpanel_tajo.credentials import Connection, resolve_connection
@@ -26,6 +26,7 @@ from tap_mixpanel_tajo.streams import (
     CohortsStream,
     EventsStream,
     GroupsStream,
+    LookupTablesStream,
     ProfilesStream,
     SyncCheckpointsStream,
     parse_group_keys,
@@ -216,6 +217,28 @@ class TapMixpanelTajo(Tap):
             ),
         ),
         th.Property(
+            "lookup_table_sources",
+            th.ObjectType(additional_properties=th.StringType),
+            title="Lookup table sources",
+            description=(
+                "Where each lookup table's source CSV (the file uploaded to Mixpanel) lives, by "
+                "table name or id: {Plans: data/plans.csv, Accounts: https://host/accounts.csv}. "
+                "A table whose download Mixpanel refuses (403/404, no App API) is read from here; "
+                "without an entry it is skipped with one line."
+            ),
+        ),
+        th.Property(
+            "lookup_tables_app_api",
+            th.BooleanType,
+            default=True,
+            title="Lookup tables through the App API",
+            description=(
+                "Download lookup table rows through Mixpanel's App API, which Mixpanel does not "
+                "document (its own mixpanel-headless client uses it). false: every table comes "
+                "from lookup_table_sources."
+            ),
+        ),
+        th.Property(
             "max_retries",
             th.IntegerType,
             default=5,
@@ -247,6 +270,7 @@ class TapMixpanelTajo(Tap):
                 self.setting_names(),
                 environ=os.environ,
                 env_prefix=self._env_var_prefix,
+                objects=self.object_setting_names(),
             )
             if problem:
                 raise SystemExit(PREFIX + problem)
@@ -261,6 +285,13 @@ class TapMixpanelTajo(Tap):
         schema = copy.deepcopy(cls.config_jsonschema)
         cls.append_builtin_config(schema)
         return set(schema["properties"])
+
+    @classmethod
+    def object_setting_names(cls) -> set[str]:
+        """The settings whose value is an object (Meltano exports each key as a variable)."""
+        schema = copy.deepcopy(cls.config_jsonschema)
+        cls.append_builtin_config(schema)
+        return object_settings(schema["properties"])
 
     @classmethod
     @override
@@ -352,9 +383,29 @@ class TapMixpanelTajo(Tap):
         )
         return connection
 
+    @property
+    @override
+    def streams(self) -> dict[str, Stream]:
+        """The streams in sync order: ``lookup_tables`` first, then the SDK's name order.
+
+        The target holds lookup rows and joins them onto the profiles and events that come after
+        them, so the rows must come before those. The SDK sorts streams by name (which also
+        puts sync_checkpoints last); this moves lookup_tables to the front of that order, for
+        discovery and sync alike.
+        """
+        streams = super().streams
+        first = LookupTablesStream.name
+        if first in streams and next(iter(streams)) != first:
+            rest = {name: stream for name, stream in streams.items() if name != first}
+            lookup = streams[first]
+            streams.clear()
+            streams.update({first: lookup, **rest})
+        return streams
+
     def discover_streams(self) -> list[Stream]:
-        """The tap's streams (the SDK syncs them in name order: sync_checkpoints comes last)."""
+        """The tap's streams (synced in the order :attr:`streams` gives)."""
         return [
+            LookupTablesStream(self),
             EventsStream(self),
             ProfilesStream(self),
             CohortsStream(self),

@@ -28,7 +28,7 @@ from singer_sdk.exceptions import (
 from singer_sdk.sinks import BatchSink
 
 from mixpanel_brevo_mapping import Mapping, MappingError, load_mapping
-from mixpanel_brevo_mapping.settings_names import unknown_setting
+from mixpanel_brevo_mapping.settings_names import object_settings, unknown_setting
 from target_brevo_tajo.brevo import (
     BrevoClient,
     BrevoCompanies,
@@ -188,7 +188,11 @@ class TargetBrevoTajo(Target):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         problem = unknown_setting(
-            self.config, self.setting_names(), environ=os.environ, env_prefix=self._env_var_prefix
+            self.config,
+            self.setting_names(),
+            environ=os.environ,
+            env_prefix=self._env_var_prefix,
+            objects=self.object_setting_names(),
         )
         if problem:
             raise SettingsError(problem)
@@ -202,6 +206,13 @@ class TargetBrevoTajo(Target):
         schema = copy.deepcopy(cls.config_jsonschema)
         cls.append_builtin_config(schema)
         return set(schema["properties"])
+
+    @classmethod
+    def object_setting_names(cls) -> set[str]:
+        """The settings whose value is an object (Meltano exports each key as a variable)."""
+        schema = copy.deepcopy(cls.config_jsonschema)
+        cls.append_builtin_config(schema)
+        return object_settings(schema["properties"])
 
     @cached_property
     def run(self) -> Run:

@@ -299,7 +299,9 @@ def test_a_lookup_enrichment_mistake_names_file_line_and_key(tmp_path, change, e
         load_mapping(path)
 
 
-def test_the_sandbox_mapping_is_the_shipped_one_with_groups_turned_on(mapping_file):
+def test_the_sandbox_mapping_is_the_shipped_one_with_groups_and_lookup_tables_turned_on(
+    mapping_file,
+):
     shipped = load_mapping(mapping_file)
     sandbox = load_mapping(mapping_file.with_name("mixpanel-to-brevo.sandbox.yml"))
 
@@ -307,10 +309,16 @@ def test_the_sandbox_mapping_is_the_shipped_one_with_groups_turned_on(mapping_fi
     assert [(r.group_key, r.attributes) for r in sandbox.company_groups(["company_id"])] == [
         ("company_id", {"industry": "Industry"})
     ]
+    assert [(e.source_property, e.table) for e in sandbox.lookup_enrichment] == [
+        ("plan", "Plans"),
+        ("Plan Name", "Plans"),
+        ("company_id", "Accounts"),
+    ]
     on_again = shipped.model_copy(
         update={
             "connectors": sandbox.connectors,  # compared below without its sync block
             "group_mapping": sandbox.group_mapping,
+            "lookup_enrichment": sandbox.lookup_enrichment,
         }
     )
     assert on_again == sandbox

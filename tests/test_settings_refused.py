@@ -19,6 +19,7 @@ from mixpanel_brevo_mapping.settings_names import unknown_setting
 from readme_settings import about
 from tap_mixpanel_tajo.tap import TapMixpanelTajo
 from target_brevo_tajo.target import TargetBrevoTajo
+from tests.conftest import MAPPING_FILE
 
 KNOWN = ["dry_run", "lookback_days", "api_key"]
 PREFIX = "TARGET_BREVO_TAJO_"
@@ -75,6 +76,34 @@ def test_known_settings_meltano_variables_and_the_log_level_pass():
     problem = unknown_setting({"dry_run": True}, KNOWN, environ=environ, env_prefix=PREFIX)
 
     assert problem is None
+
+
+def test_meltano_variables_of_an_object_settings_keys_pass():
+    # Meltano exports `lookup_table_sources: {Accounts: ...}` as a variable per key too.
+    tap = "TAP_MIXPANEL_TAJO_"
+    environ = {f"{tap}LOOKUP_TABLE_SOURCES_ACCOUNTS": "accounts.csv"}
+    names = TapMixpanelTajo.setting_names()
+    objects = TapMixpanelTajo.object_setting_names()
+
+    assert unknown_setting({}, names, environ=environ, env_prefix=tap, objects=objects) is None
+    assert unknown_setting({}, names, environ=environ, env_prefix=tap) == (
+        "unknown setting 'lookup_table_sources_accounts' (environment variable "
+        "TAP_MIXPANEL_TAJO_LOOKUP_TABLE_SOURCES_ACCOUNTS): did you mean 'lookup_table_sources'?"
+    )
+    assert "lookback_days" not in objects
+
+
+def test_the_target_lets_meltanos_variables_of_stream_maps_keys_pass(monkeypatch, tmp_path):
+    monkeypatch.setenv("TARGET_BREVO_TAJO_STREAM_MAPS_EVENTS", '{"ip": null}')
+    config = {
+        "api_key": "key",
+        "mapping_file": str(MAPPING_FILE),
+        "ledger_url": f"sqlite:///{tmp_path / 'ledger.sqlite'}",
+        "dry_run": True,
+    }
+
+    TargetBrevoTajo(config=config, parse_env_config=False)  # no SettingsError
+    assert "stream_maps" in TargetBrevoTajo.object_setting_names()
 
 
 @pytest.mark.parametrize("plugin_class", [TapMixpanelTajo, TargetBrevoTajo])

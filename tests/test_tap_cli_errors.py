@@ -79,6 +79,7 @@ def test_export_lines_that_are_not_utf8_are_skipped_and_counted(tmp_path, caplog
     body = good.encode() + b"\n" + bad + b"\n" + b"\xff\xfe\n" + good.replace('"1"', '"3"').encode()
     respx.get(f"{BASE}/api/2.0/export").respond(200, content=body)
     respx.post(f"{BASE}/api/query/cohorts/list").respond(200, json=[])
+    respx.get(f"{BASE}/lookup-tables").respond(200, json={"code": 200, "results": []})
     respx.post(f"{BASE}/api/query/engage").respond(200, json={"results": [], "page": 0})
     config = tmp_path / "config.json"
     config.write_text(json.dumps(CONFIG))

@@ -69,8 +69,8 @@ def make_tap(state: dict | None = None, **overrides) -> TapMixpanelTajo:
     """A tap syncing only the cohorts and cohort_members streams."""
     config = {key: value for key, value in {**CONFIG, **overrides}.items() if value is not None}
     tap = TapMixpanelTajo(config=config, state=state or {}, parse_env_config=False)
-    tap.streams["events"].selected = False
-    tap.streams["profiles"].selected = False
+    for name in ("lookup_tables", "events", "profiles"):
+        tap.streams[name].selected = False
     return tap
 
 

@@ -38,7 +38,7 @@ CONFIG = {
 def make_tap(state: dict | None = None, **overrides) -> TapMixpanelTajo:
     config = {key: value for key, value in {**CONFIG, **overrides}.items() if value is not None}
     tap = TapMixpanelTajo(config=config, state=state or {}, parse_env_config=False)
-    for name in ("profiles", "cohorts", "cohort_members"):  # these tests cover events
+    for name in ("lookup_tables", "profiles", "cohorts", "cohort_members"):  # events only
         tap.streams[name].selected = False
     return tap
 

@@ -15,9 +15,13 @@ from tests.conftest import MAPPING_FILE
 
 # The suite's config is fixed when the test class is built, so the sandbox starts at import.
 SANDBOX = SandboxServer(profiles=100, events=3000, days=3).start()
-# The shipped mapping with groups on, so that every stream has records to check.
+# The shipped mapping with groups on and a lookup table joined, so every stream has records.
 GROUPS_MAPPING = Path(tempfile.mkdtemp()) / "mapping.yml"
-GROUPS_MAPPING.write_text(MAPPING_FILE.read_text().replace("groups: false", "groups: true"))
+GROUPS_MAPPING.write_text(
+    MAPPING_FILE.read_text().replace("groups: false", "groups: true")
+    + "lookup_enrichment:\n"
+    + "  - {property: plan, table: Plans, attributes: {display_name: PLAN_NAME}}\n"
+)
 
 SAMPLE_CONFIG = {
     "base_url": f"{SANDBOX.url}/mixpanel",

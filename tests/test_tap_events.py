@@ -41,7 +41,7 @@ def make_tap(state: dict | None = None, **overrides) -> TapMixpanelTajo:
     config = {**CONFIG, **overrides}
     config = {key: value for key, value in config.items() if value is not None}
     tap = TapMixpanelTajo(config=config, state=state or {}, parse_env_config=False)
-    for name in ("profiles", "cohorts", "cohort_members"):  # these tests cover events
+    for name in ("lookup_tables", "profiles", "cohorts", "cohort_members"):  # events only
         tap.streams[name].selected = False
     return tap
 
@@ -586,6 +586,7 @@ def test_cli_discover_works_without_credentials(tmp_path):
     catalog = json.loads(result.stdout)
     streams = {s["tap_stream_id"]: s for s in catalog["streams"]}
     assert set(streams) == {
+        "lookup_tables",
         "events",
         "profiles",
         "cohorts",

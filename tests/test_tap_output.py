@@ -141,6 +141,7 @@ body = pathlib.Path({str(EXPORT_BODY)!r}).read_bytes() * 400  # far more than a 
 with respx.mock:
     respx.get("{BASE}/api/2.0/export").mock(return_value=httpx.Response(200, content=body))
     respx.post("{BASE}/api/query/cohorts/list").mock(return_value=httpx.Response(200, json=[]))
+    respx.get("{BASE}/lookup-tables").mock(return_value=httpx.Response(200, json={{"results": []}}))
     engage = httpx.Response(200, json={{"results": []}})
     respx.post("{BASE}/api/query/engage").mock(return_value=engage)
     TapMixpanelTajo.cli(["--config", sys.argv[1]])

@@ -47,7 +47,7 @@ def make_tap(state: dict | None = None, **overrides) -> TapMixpanelTajo:
     """A tap syncing only the profiles stream."""
     config = {key: value for key, value in {**CONFIG, **overrides}.items() if value is not None}
     tap = TapMixpanelTajo(config=config, state=state or {}, parse_env_config=False)
-    for name in ("events", "cohorts", "cohort_members"):
+    for name in ("lookup_tables", "events", "cohorts", "cohort_members"):
         tap.streams[name].selected = False
     return tap
 

@@ -67,6 +67,7 @@ MIXPANEL_OPERATIONS = {
     "engage": ("query.openapi.yaml", "/engage", "post"),
     "cohorts_list": ("query.openapi.yaml", "/cohorts/list", "post"),
     "events": ("query.openapi.yaml", "/events", "get"),
+    "lookup_tables_list": ("ingestion.openapi.yaml", "/lookup-tables", "get"),
 }
 
 
