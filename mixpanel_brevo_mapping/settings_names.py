@@ -9,9 +9,21 @@ nothing of each other.
 
 from __future__ import annotations
 
+import copy
 import difflib
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+
+def plugin_settings(plugin: Any) -> dict[str, Any]:
+    """A singer-sdk plugin class's settings by name: its own and the SDK's built-ins.
+
+    The same list ``--about`` prints (``stream_maps``, ``batch_size_rows``...), so a built-in
+    is never refused as unknown.
+    """
+    schema = copy.deepcopy(plugin.config_jsonschema)
+    plugin.append_builtin_config(schema)
+    return schema["properties"]
 
 
 def object_settings(properties: Mapping[str, Any]) -> set[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import os
 import sys
 from functools import cached_property
@@ -14,7 +13,11 @@ from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
 from mixpanel_brevo_mapping import Mapping, MappingError, load_mapping
-from mixpanel_brevo_mapping.settings_names import object_settings, unknown_setting
+from mixpanel_brevo_mapping.settings_names import (
+    object_settings,
+    plugin_settings,
+    unknown_setting,
+)
 from tap_mixpanel_tajo.client import MixpanelClient, MixpanelError
 from tap_mixpanel_tajo.config_file import config_file_problem
 from tap_mixpanel_tajo.credentials import Connection, resolve_connection
@@ -282,16 +285,12 @@ class TapMixpanelTajo(Tap):
     @classmethod
     def setting_names(cls) -> set[str]:
         """Every setting the tap reads: its own and the SDK's built-ins, as ``--about`` lists."""
-        schema = copy.deepcopy(cls.config_jsonschema)
-        cls.append_builtin_config(schema)
-        return set(schema["properties"])
+        return set(plugin_settings(cls))
 
     @classmethod
     def object_setting_names(cls) -> set[str]:
         """The settings whose value is an object (Meltano exports each key as a variable)."""
-        schema = copy.deepcopy(cls.config_jsonschema)
-        cls.append_builtin_config(schema)
-        return object_settings(schema["properties"])
+        return object_settings(plugin_settings(cls))
 
     @classmethod
     @override

@@ -8,7 +8,6 @@ deletions), prunes the ledger and writes the sync report.
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import os
 import sys
@@ -28,7 +27,11 @@ from singer_sdk.exceptions import (
 from singer_sdk.sinks import BatchSink
 
 from mixpanel_brevo_mapping import Mapping, MappingError, load_mapping
-from mixpanel_brevo_mapping.settings_names import object_settings, unknown_setting
+from mixpanel_brevo_mapping.settings_names import (
+    object_settings,
+    plugin_settings,
+    unknown_setting,
+)
 from target_brevo_tajo.brevo import (
     BrevoClient,
     BrevoCompanies,
@@ -203,16 +206,12 @@ class TargetBrevoTajo(Target):
     @classmethod
     def setting_names(cls) -> set[str]:
         """Every setting the target reads: its own and the SDK's built-ins, as ``--about`` lists."""
-        schema = copy.deepcopy(cls.config_jsonschema)
-        cls.append_builtin_config(schema)
-        return set(schema["properties"])
+        return set(plugin_settings(cls))
 
     @classmethod
     def object_setting_names(cls) -> set[str]:
         """The settings whose value is an object (Meltano exports each key as a variable)."""
-        schema = copy.deepcopy(cls.config_jsonschema)
-        cls.append_builtin_config(schema)
-        return object_settings(schema["properties"])
+        return object_settings(plugin_settings(cls))
 
     @cached_property
     def run(self) -> Run:
