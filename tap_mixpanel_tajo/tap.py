@@ -382,24 +382,16 @@ class TapMixpanelTajo(Tap):
         )
         return connection
 
-    @property
     @override
-    def streams(self) -> dict[str, Stream]:
+    def load_streams(self) -> list[Stream]:
         """The streams in sync order: ``lookup_tables`` first, then the SDK's name order.
 
         The target holds lookup rows and joins them onto the profiles and events that come after
         them, so the rows must come before those. The SDK sorts streams by name (which also
-        puts sync_checkpoints last); this moves lookup_tables to the front of that order, for
-        discovery and sync alike.
+        puts sync_checkpoints last); a stable sort moves lookup_tables to the front of that
+        order, for discovery and sync alike.
         """
-        streams = super().streams
-        first = LookupTablesStream.name
-        if first in streams and next(iter(streams)) != first:
-            rest = {name: stream for name, stream in streams.items() if name != first}
-            lookup = streams[first]
-            streams.clear()
-            streams.update({first: lookup, **rest})
-        return streams
+        return sorted(super().load_streams(), key=lambda s: s.name != LookupTablesStream.name)
 
     def discover_streams(self) -> list[Stream]:
         """The tap's streams (synced in the order :attr:`streams` gives)."""
