@@ -1,0 +1,84 @@
+"""Exact duplicates within one export window, kept in memory that does not grow in objects.
+
+Mixpanel's raw export is not de-duplicated. A window holds every key it emitted, so a window
+of a million events holds a million keys: as a ``set`` of ``bytes`` that is ~80 bytes and one
+Python object per key. Here a key is its 12-byte digest stored inside one of 65,536 ``bytes``
+buckets, picked by its first two bytes: ~12 bytes per key and a fixed number of objects.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+DIGEST_SIZE = 12
+_BUCKETS = 1 << 16
+
+
+def dedup_key(record: dict[str, Any]) -> bytes:
+    """Mixpanel's dedup key (event, distinct_id, ``$insert_id``) as a 12-byte BLAKE2b digest.
+
+    Compaction treats events with the same name, distinct_id and ``$insert_id`` on the same day as
+    one; a window is whole days. Two different keys share a digest with odds of about n²/2⁹⁷ (~1e-17
+    for a million events in a window), far below any other way to lose an event.
+    """
+    text = f"{record['event']}\x1f{record['distinct_id']}\x1f{record['insert_id']}"
+    return hashlib.blake2b(text.encode(), digest_size=DIGEST_SIZE).digest()
+
+
+class DigestSet:
+    """A set of 12-byte digests: the same answers as a ``set[bytes]``, ~12 bytes per digest."""
+
+    __slots__ = ("_buckets",)
+
+    def __init__(self) -> None:
+        self._buckets = [b""] * _BUCKETS
+
+    def add(self, digest: bytes) -> bool:
+        """Add ``digest``; False if it was already in the set."""
+        buckets = self._buckets
+        index = digest[0] << 8 | digest[1]
+        bucket = buckets[index]
+        at = bucket.find(digest)
+        while at >= 0:
+            if not at % DIGEST_SIZE:
+                return False
+            at = bucket.find(digest, at + 1)  # a match across two stored digests
+        buckets[index] = bucket + digest
+        return True
+
+
+class WindowDedup:
+    """Drops exact re-ingested duplicates within one window, and replays after a refetch.
+
+    Before the first refetch a key seen twice is a duplicate. After a refetch, keys already
+    emitted by an earlier attempt are replays (dropped silently); a key seen twice within the
+    same attempt is still a duplicate.
+    """
+
+    def __init__(self) -> None:
+        self.emitted = DigestSet()
+        self.attempt: DigestSet | None = None
+        self.duplicates = 0
+        self.replayed = 0
+        self.restarts = 0
+
+    def restart(self) -> None:
+        """A refetch of the window begins."""
+        self.restarts += 1
+        self.attempt = DigestSet()
+
+    def admit(self, key: bytes) -> bool:
+        """True for a key to emit; False for a duplicate or a replay (counted)."""
+        if self.attempt is not None:
+            if not self.attempt.add(key):
+                self.duplicates += 1
+                return False
+            if not self.emitted.add(key):
+                self.replayed += 1
+                return False
+            return True
+        if not self.emitted.add(key):
+            self.duplicates += 1
+            return False
+        return True
