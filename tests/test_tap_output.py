@@ -9,6 +9,7 @@ code of commit dd4163e, once with every property selected and once without ``dev
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import inspect
 import io
 import json
@@ -38,9 +39,9 @@ CONFIG = {
 }
 
 
-def events_only_tap(deselect: tuple[str, ...] = ()) -> TapMixpanelTajo:
+def events_only_tap(deselect: tuple[str, ...] = (), **settings) -> TapMixpanelTajo:
     """A tap syncing only ``events``, with the given top-level properties deselected."""
-    tap = TapMixpanelTajo(config=CONFIG, parse_env_config=False)
+    tap = TapMixpanelTajo(config={**CONFIG, **settings}, parse_env_config=False)
     for name, stream in tap.streams.items():
         stream.selected = name == "events"
     events = tap.streams["events"]
@@ -78,17 +79,23 @@ def test_the_sdk_internal_bypassed_is_still_there():
 
 def test_stream_maps_see_the_properties_decoded(capsys):
     """A stream map reads ``properties``: the record then takes the SDK's own path, whole."""
-    tap = TapMixpanelTajo(
-        config={**CONFIG, "stream_maps": {"events": {"title": "properties.get('title')"}}},
-        parse_env_config=False,
-    )
-    for name, stream in tap.streams.items():
-        stream.selected = name == "events"
-    messages = sync_output(tap, capsys)
+    maps = {"events": {"title": "properties.get('title')"}}
+    messages = sync_output(events_only_tap(stream_maps=maps), capsys)
     records = [m["record"] for m in messages if m["type"] == "RECORD"]
     golden = json.loads(GOLDEN.read_text())["all"]
     assert [r["properties"] for r in records] == [g["properties"] for g in golden]
     assert [r["title"] for r in records] == [g["properties"].get("title") for g in golden]
+
+
+def test_batch_files_hold_the_properties_decoded(capsys, tmp_path):
+    batch_config = {
+        "encoding": {"format": "jsonl", "compression": "gzip"},
+        "storage": {"root": tmp_path.as_uri(), "prefix": "events-"},
+    }
+    messages = sync_output(events_only_tap(batch_config=batch_config), capsys)
+    assert [m["type"] for m in messages if m["type"] in {"RECORD", "BATCH"}] == ["BATCH"]
+    records = [json.loads(line) for path in sorted(tmp_path.iterdir()) for line in gzip.open(path)]
+    assert records == json.loads(GOLDEN.read_text())["all"]
 
 
 def test_a_record_line_is_the_line_of_its_record_message(monkeypatch):

@@ -177,7 +177,11 @@ class EventsStream(MixpanelStream):
 
     @cached_property
     def record_writer(self) -> BufferedMsgSpecWriter | None:
-        """The tap's writer, if records go out as they are (no stream_maps, no flattening)."""
+        """The tap's writer, if each record goes out as it is, one RECORD line (None otherwise).
+
+        Then records keep ``properties`` encoded. Stream maps, flattening and BATCH files read
+        them: with any of those, records hold ``properties`` decoded.
+        """
         writer = self._tap.message_writer
         maps = self.stream_maps
         plain = (
@@ -185,6 +189,7 @@ class EventsStream(MixpanelStream):
             and type(maps[0]) is SameRecordTransform
             and maps[0].stream_alias == self.name
             and not maps[0].flattening_enabled
+            and not self.get_batch_config(self.config)
         )
         return writer if plain and isinstance(writer, BufferedMsgSpecWriter) else None
 
@@ -194,16 +199,14 @@ class EventsStream(MixpanelStream):
     # ``RecordMessage`` that the writer turns into a dict and encodes: together more than the
     # export read itself. ``properties`` is an open object whose keys no catalog can name, so only
     # top-level keys can be deselected: those are dropped, and the RECORD line is encoded straight
-    # from the record, with ``properties`` as Mixpanel sent them. Stream maps and flattening
-    # read ``properties``: then they are decoded and the record takes the SDK's own path.
+    # from the record, with ``properties`` as Mixpanel sent them. With stream maps or
+    # flattening, records hold ``properties`` decoded and take the SDK's own path.
     # tests/test_tap_output.py pins the records against the SDK's path, and this override.
     @override
     def _write_record_message(self, record: dict[str, Any]) -> None:
         """Write the RECORD line of one event (or the RECORDs its stream maps make of it)."""
         writer = self.record_writer
         if writer is None:
-            if isinstance(record.get("properties"), msgspec.Raw):
-                record["properties"] = msgspec.json.decode(record["properties"])
             super()._write_record_message(record)
             return
         for key in self.deselected_keys:
@@ -326,9 +329,12 @@ class EventsStream(MixpanelStream):
             line_type=ExportLine,
         )
         tz = window.tz
+        encoded = self.record_writer is not None  # see ``record_writer``
         for line in lines:
             record = line_record(line, tz)
             if window.admit(record):
+                if not encoded:
+                    record["properties"] = msgspec.json.decode(record["properties"])
                 yield record
 
     def _read_checked(
