@@ -94,7 +94,8 @@ def test_batch_files_hold_the_properties_decoded(capsys, tmp_path):
     }
     messages = sync_output(events_only_tap(batch_config=batch_config), capsys)
     assert [m["type"] for m in messages if m["type"] in {"RECORD", "BATCH"}] == ["BATCH"]
-    records = [json.loads(line) for path in sorted(tmp_path.iterdir()) for line in gzip.open(path)]
+    lines = b"".join(gzip.decompress(path.read_bytes()) for path in sorted(tmp_path.iterdir()))
+    records = [json.loads(line) for line in lines.splitlines()]
     assert records == json.loads(GOLDEN.read_text())["all"]
 
 
