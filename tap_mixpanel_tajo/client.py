@@ -11,12 +11,13 @@ message or a log line.
 from __future__ import annotations
 
 import base64
+import functools
 import logging
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import msgspec
@@ -50,7 +51,12 @@ ENGAGE_PAGE_SIZE = 1000
 TERMINATED_EARLY = (b"terminated early", b"export terminated early")
 
 _LOGGER = logging.getLogger("tap-mixpanel-tajo")
-_decoder = msgspec.json.Decoder()
+Line = TypeVar("Line")
+
+
+@functools.cache
+def _line_decoder(line_type: type) -> msgspec.json.Decoder:
+    return msgspec.json.Decoder(line_type)
 
 
 class MixpanelError(Exception):
@@ -248,11 +254,14 @@ class MixpanelClient:
         event_names: list[str] | None = None,
         where: str | None = None,
         on_restart: Callable[[], None] | None = None,
-    ) -> Iterator[dict[str, Any]]:
-        r"""Stream one Raw Export window (inclusive dates), yielding each event as a dict.
+        line_type: type[Line] = dict,
+    ) -> Iterator[Line]:
+        r"""Stream one Raw Export window (inclusive dates), yielding each event as ``line_type``.
 
-        The body is read chunk by chunk and split on ``b"\\n"`` only, so a JSON string holding
-        U+2028 (or any other character ``str.splitlines`` would split on) stays in its record.
+        ``line_type`` is a dict, or a ``msgspec.Struct`` that may leave parts of a line encoded
+        (``msgspec.Raw``). The body is read chunk by chunk and split on ``b"\\n"`` only, so a
+        JSON string holding U+2028 (or any other character ``str.splitlines`` would split on)
+        stays in its record.
         A ``terminated early`` line or a transport error mid-stream fails the window: it is
         fetched again from the start, after a backoff, counted against ``max_retries``.
         ``on_restart`` is called before each refetch, so the caller can drop records it has
@@ -272,7 +281,7 @@ class MixpanelClient:
                     if resp.status_code != 200:
                         resp.read()
                         self._check_status(resp, what)
-                    yield from self._iter_jsonl(resp, what)
+                    yield from self._iter_jsonl(resp, what, _line_decoder(line_type))
                 return
             except _RetryableError as exc:
                 self._back_off(attempts, exc)
@@ -430,11 +439,13 @@ class MixpanelClient:
 
     # Internals
 
-    def _iter_jsonl(self, response: httpx.Response, what: str) -> Iterator[dict[str, Any]]:
+    def _iter_jsonl(
+        self, response: httpx.Response, what: str, decoder: msgspec.json.Decoder
+    ) -> Iterator[Any]:
         not_utf8 = 0
         for line in _split_lines(response.iter_bytes()):
             try:
-                record = self._decode_line(line, what)
+                record = self._decode_line(line, what, decoder)
             except _NotUtf8Error:
                 not_utf8 += 1
                 continue
@@ -447,25 +458,25 @@ class MixpanelClient:
                 not_utf8,
             )
 
-    def _decode_line(self, line: bytes, what: str) -> dict[str, Any] | None:
+    def _decode_line(self, line: bytes, what: str, decoder: msgspec.json.Decoder) -> Any:
         line = line.strip()
         if not line:
             return None
         if line in TERMINATED_EARLY:
             msg = "Mixpanel ended the export early ('terminated early')"
             raise _RetryableError(msg)
+        # Checked first: msgspec does not check the text of the parts it leaves encoded.
+        if not (line.isascii() or _is_utf8(line)):
+            raise _NotUtf8Error
         try:
-            record = _decoder.decode(line)
+            return decoder.decode(line)
+        except msgspec.ValidationError as exc:
+            msg = f"{what}: Mixpanel sent a line that is not a JSON object"
+            raise MixpanelError(msg) from exc
         except msgspec.DecodeError as exc:
-            if not _is_utf8(line):
-                raise _NotUtf8Error from exc
             snippet = self._redact(line[:80].decode("utf-8", "replace"))
             msg = f"{what}: Mixpanel sent a line that is not JSON ({snippet!r})"
             raise MixpanelError(msg) from exc
-        if not isinstance(record, dict):
-            msg = f"{what}: Mixpanel sent a line that is not a JSON object"
-            raise MixpanelError(msg)
-        return record
 
     def _transport_problem(self, exc: Exception) -> _RetryableError:
         if isinstance(exc, (httpx.UnsupportedProtocol, httpx.LocalProtocolError)):

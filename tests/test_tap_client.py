@@ -9,6 +9,7 @@ import logging
 import re
 
 import httpx
+import msgspec
 import pytest
 import respx
 
@@ -38,6 +39,13 @@ class Chunks(httpx.SyncByteStream):
 def line(event: str, insert_id: str, **props) -> bytes:
     body = {"event": event, "properties": {"time": 1700000000, "$insert_id": insert_id, **props}}
     return json.dumps(body, ensure_ascii=False).encode() + b"\n"
+
+
+class PropertiesLeftEncoded(msgspec.Struct):
+    """An export line whose ``properties`` stay encoded (msgspec does not read their text)."""
+
+    event: str
+    properties: msgspec.Raw
 
 
 def make_client(credentials: Credentials = SA, sleeps: list | None = None, **kwargs):
@@ -188,12 +196,14 @@ def test_a_non_json_line_is_a_one_line_error():
 
 
 @respx.mock
-def test_lines_that_are_not_utf8_are_skipped_and_counted_once_per_window(caplog):
+@pytest.mark.parametrize("line_type", [dict, PropertiesLeftEncoded])
+def test_lines_that_are_not_utf8_are_skipped_and_counted_once_per_window(caplog, line_type):
     body = line("A", "1") + b'{"event": "B", "properties": {"x": "\xe9"}}\n' + line("C", "3")
     chunks = [body[i : i + 5] for i in range(0, len(body), 5)]
     respx.get(EXPORT).mock(return_value=httpx.Response(200, stream=Chunks(chunks)))
 
-    assert [r["event"] for r in export(make_client())] == ["A", "C"]
+    lines = export(make_client(), line_type=line_type)
+    assert [r["event"] if line_type is dict else r.event for r in lines] == ["A", "C"]
 
     assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == [
         "export 2024-01-01..2024-01-01: skipped 1 line(s) that are not UTF-8 text "

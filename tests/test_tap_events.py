@@ -10,17 +10,19 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
+import msgspec
 import pytest
 import respx
 from click.testing import CliRunner
 
 from mixpanel_brevo_mapping import IDENTITY_EVENTS, load_mapping
 from tap_mixpanel_tajo.client import MixpanelError
-from tap_mixpanel_tajo.dates import day_windows, epoch_to_utc
-from tap_mixpanel_tajo.streams.export import fallback_insert_id, to_record
+from tap_mixpanel_tajo.dates import day_windows, epoch_text, epoch_to_utc, utc_iso
+from tap_mixpanel_tajo.streams.export import ExportLine, fallback_insert_id, line_record, to_record
 from tap_mixpanel_tajo.tap import TapMixpanelTajo
 
 ROOT = Path(__file__).resolve().parents[1]
+EXPORT_SAMPLE = ROOT / "tests" / "data" / "events_export.jsonl"
 SEED_MAPPING = ROOT / "mappings" / "mixpanel-to-brevo.yml"
 BASE = "http://mixpanel.test"
 EXPORT = f"{BASE}/api/2.0/export"
@@ -171,6 +173,29 @@ def test_record_lifts_common_fields_and_keeps_properties():
         "mp_processing_time_ms": 1709251201234,
         "properties": raw["properties"],
     }
+
+
+def test_an_export_line_is_the_record_of_its_decoded_event():
+    """The sync reads lines with ``properties`` left encoded; the record is the same."""
+    for raw_line in EXPORT_SAMPLE.read_bytes().splitlines():
+        for tz in (None, ZoneInfo("America/Los_Angeles")):
+            record = line_record(msgspec.json.decode(raw_line, type=ExportLine), tz)
+            record["properties"] = json.loads(bytes(record["properties"]))
+            assert record == to_record(json.loads(raw_line), tz)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [0, 59, 60, 1709251199, 1709251200, 1709313402, 99_999_999_999, 1709313402.5, 1709251200123],
+)
+@pytest.mark.parametrize("tz", [None, ZoneInfo("UTC"), ZoneInfo("Europe/Paris")])
+def test_the_time_text_is_the_utc_iso_form_of_the_time(value, tz):
+    assert epoch_text(value, tz) == utc_iso(epoch_to_utc(value, tz))
+
+
+@pytest.mark.parametrize("value", [None, True, "1709251200", [1709251200]])
+def test_a_value_that_is_not_a_time_has_no_text(value):
+    assert epoch_text(value, None) is None
 
 
 def test_time_in_milliseconds_is_detected():

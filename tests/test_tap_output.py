@@ -8,6 +8,9 @@ code of commit dd4163e, once with every property selected and once without ``dev
 
 from __future__ import annotations
 
+import datetime as dt
+import gzip
+import inspect
 import io
 import json
 import subprocess
@@ -36,9 +39,9 @@ CONFIG = {
 }
 
 
-def events_only_tap(deselect: tuple[str, ...] = ()) -> TapMixpanelTajo:
+def events_only_tap(deselect: tuple[str, ...] = (), **settings) -> TapMixpanelTajo:
     """A tap syncing only ``events``, with the given top-level properties deselected."""
-    tap = TapMixpanelTajo(config=CONFIG, parse_env_config=False)
+    tap = TapMixpanelTajo(config={**CONFIG, **settings}, parse_env_config=False)
     for name, stream in tap.streams.items():
         stream.selected = name == "events"
     events = tap.streams["events"]
@@ -66,10 +69,51 @@ def test_records_are_the_same_as_before_the_hot_path_work(capsys, case, deselect
 
 
 def test_the_sdk_internal_bypassed_is_still_there():
-    """The events stream replaces ``Stream._generate_record_messages`` by name: an SDK that
-    renames it would silently bring back the per-key walk; this fails first."""
-    assert "_generate_record_messages" in vars(Stream)
-    assert "_generate_record_messages" in vars(EventsStream)
+    """The events stream replaces ``Stream._write_record_message`` by name, the method the SDK
+    calls for each record: an SDK that renames it or stops calling it would silently bring back
+    the per-key walk and the message objects; this fails first."""
+    assert "_write_record_message" in vars(Stream)
+    assert "_write_record_message" in vars(EventsStream)
+    assert "self._write_record_message(record)" in inspect.getsource(Stream._sync_records)
+
+
+def test_stream_maps_see_the_properties_decoded(capsys):
+    """A stream map reads ``properties``: the record then takes the SDK's own path, whole."""
+    maps = {"events": {"title": "properties.get('title')"}}
+    messages = sync_output(events_only_tap(stream_maps=maps), capsys)
+    records = [m["record"] for m in messages if m["type"] == "RECORD"]
+    golden = json.loads(GOLDEN.read_text())["all"]
+    assert [r["properties"] for r in records] == [g["properties"] for g in golden]
+    assert [r["title"] for r in records] == [g["properties"].get("title") for g in golden]
+
+
+def test_batch_files_hold_the_properties_decoded(capsys, tmp_path):
+    batch_config = {
+        "encoding": {"format": "jsonl", "compression": "gzip"},
+        "storage": {"root": tmp_path.as_uri(), "prefix": "events-"},
+    }
+    messages = sync_output(events_only_tap(batch_config=batch_config), capsys)
+    assert [m["type"] for m in messages if m["type"] in {"RECORD", "BATCH"}] == ["BATCH"]
+    lines = b"".join(gzip.decompress(path.read_bytes()) for path in sorted(tmp_path.iterdir()))
+    records = [json.loads(line) for line in lines.splitlines()]
+    assert records == json.loads(GOLDEN.read_text())["all"]
+
+
+def test_a_record_line_is_the_line_of_its_record_message(monkeypatch):
+    raw_stdout = counting_stdout(monkeypatch)
+    writer = BufferedMsgSpecWriter()
+    record = {"insert_id": "a", "time": "2024-03-01T00:00:00.000000+00:00", "properties": {"n": 1}}
+    now = dt.datetime.now(dt.timezone.utc)
+    writer.write_record("events", dict(record), None)
+    writer.write_message(RecordMessage("events", dict(record), time_extracted=now))
+    writer.write_record("events", dict(record), 7)
+    writer.write_message(RecordMessage("events", dict(record), version=7, time_extracted=now))
+    sys.stdout.flush()
+    lines = raw_stdout.lines()
+    for line in lines:
+        assert dt.datetime.fromisoformat(line.pop("time_extracted")).tzinfo is not None
+    assert lines[0] == lines[1] == {"type": "RECORD", "stream": "events", "record": record}
+    assert lines[2] == lines[3] == {**lines[0], "version": 7}
 
 
 class CountingRaw(io.RawIOBase):

@@ -12,15 +12,17 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+import msgspec
 from singer_sdk import typing as th
-from singer_sdk.helpers._typing import conform_record_data_types
 from singer_sdk.helpers.conform import TypeConformanceLevel
-from singer_sdk.singerlib import RecordMessage
+from singer_sdk.mapper import SameRecordTransform
 
 from tap_mixpanel_tajo.client import MixpanelError
-from tap_mixpanel_tajo.dates import UTC, day_windows, epoch_to_utc, local_date, project_zone
+from tap_mixpanel_tajo.dates import UTC, day_windows, epoch_text, local_date, project_zone
+from tap_mixpanel_tajo.output import BufferedMsgSpecWriter
 from tap_mixpanel_tajo.streams.base import MixpanelStream
 from tap_mixpanel_tajo.streams.completeness import CountCheck, last_stable_day, shortfalls
+from tap_mixpanel_tajo.streams.dedup import WindowDedup, dedup_key
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -36,6 +38,7 @@ DEFAULT_BACKFILL_DAYS = 30
 #: Stream-state key of an interrupted run: the first day (project timezone) of its first
 #: window not yet exported. Present only until a run exports its last window.
 RESUME_FROM = "resume_from"
+_EMPTY_OBJECT = msgspec.Raw(b"{}")
 
 
 def fallback_insert_id(event: Any, time_value: Any, distinct_id: Any) -> str:
@@ -48,72 +51,77 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+class ExportLine(msgspec.Struct):
+    """One export line: the event's name, and its ``properties`` left encoded as Mixpanel sent them.
+
+    A record passes them through untouched: decoding and re-encoding ~30 values per event would
+    cost more than the rest of the record.
+    """
+
+    event: Any = None
+    properties: msgspec.Raw = _EMPTY_OBJECT
+
+
+class _Lifted(
+    msgspec.Struct,
+    rename={"insert_id": "$insert_id", "device_id": "$device_id", "user_id": "$user_id"},
+):
+    """The properties a record lifts to its top level (the others are skipped, not decoded)."""
+
+    time: Any = None
+    distinct_id: Any = None
+    insert_id: Any = None
+    device_id: Any = None
+    user_id: Any = None
+    mp_processing_time_ms: Any = None
+
+
+_lifted_decoder = msgspec.json.Decoder(_Lifted)
+
+
+def line_record(line: ExportLine, tz: ZoneInfo | None) -> dict[str, Any]:
+    """One export line as a record: lifted top-level fields, ``properties`` still encoded."""
+    properties = line.properties
+    try:
+        lifted = _lifted_decoder.decode(properties)
+    except msgspec.ValidationError:  # null, a list, ...: an event without properties
+        lifted, properties = _Lifted(), _EMPTY_OBJECT
+    return _record(line.event, lifted, properties, tz)
+
+
 def to_record(raw: dict[str, Any], tz: ZoneInfo | None) -> dict[str, Any]:
-    """One export line as a record: lifted top-level fields, ``properties`` kept as-is."""
+    """One decoded export event as a record: lifted top-level fields, ``properties`` as-is."""
     props = raw.get("properties")
     if not isinstance(props, dict):
         props = {}
-    event = raw.get("event")
-    time_value = props.get("time")
-    distinct_id = props.get("distinct_id")
-    insert_id = props.get("$insert_id") or fallback_insert_id(event, time_value, distinct_id)
-    when = epoch_to_utc(time_value, tz)
-    processing = props.get("mp_processing_time_ms")
+    lifted = _Lifted(
+        time=props.get("time"),
+        distinct_id=props.get("distinct_id"),
+        insert_id=props.get("$insert_id"),
+        device_id=props.get("$device_id"),
+        user_id=props.get("$user_id"),
+        mp_processing_time_ms=props.get("mp_processing_time_ms"),
+    )
+    return _record(raw.get("event"), lifted, props, tz)
+
+
+def _record(event: Any, lifted: _Lifted, properties: Any, tz: ZoneInfo | None) -> dict[str, Any]:
+    insert_id = lifted.insert_id or fallback_insert_id(event, lifted.time, lifted.distinct_id)
+    processing = lifted.mp_processing_time_ms
     return {
         "event": _text(event),
-        "time": when.isoformat(timespec="microseconds") if when else None,
-        "distinct_id": _text(distinct_id),
+        "time": epoch_text(lifted.time, tz),
+        "distinct_id": _text(lifted.distinct_id),
         "insert_id": str(insert_id),
-        "device_id": _text(props.get("$device_id")),
-        "user_id": _text(props.get("$user_id")),
+        "device_id": _text(lifted.device_id),
+        "user_id": _text(lifted.user_id),
         "mp_processing_time_ms": (
             int(processing)
             if isinstance(processing, (int, float)) and not isinstance(processing, bool)
             else None
         ),
-        "properties": props,
+        "properties": properties,
     }
-
-
-def dedup_key(record: dict[str, Any]) -> bytes:
-    """Mixpanel's own dedup key (event, distinct_id, $insert_id) as a compact 12-byte hash."""
-    text = f"{record['event']}\x1f{record['distinct_id']}\x1f{record['insert_id']}"
-    return hashlib.blake2b(text.encode(), digest_size=12).digest()
-
-
-class _WindowDedup:
-    """Drops exact re-ingested duplicates within one window, and replays after a refetch.
-
-    Before the first refetch a key seen twice is a duplicate. After a refetch, keys already
-    emitted by an earlier attempt are replays (dropped silently); a key seen twice within the
-    same attempt is still a duplicate.
-    """
-
-    def __init__(self) -> None:
-        self.emitted: set[bytes] = set()
-        self.attempt: set[bytes] | None = None
-        self.duplicates = 0
-        self.replayed = 0
-        self.restarts = 0
-
-    def restart(self) -> None:
-        self.restarts += 1
-        self.attempt = set()
-
-    def admit(self, key: bytes) -> bool:
-        if self.attempt is not None:
-            if key in self.attempt:
-                self.duplicates += 1
-                return False
-            self.attempt.add(key)
-            if key in self.emitted:
-                self.replayed += 1
-                return False
-        elif key in self.emitted:
-            self.duplicates += 1
-            return False
-        self.emitted.add(key)
-        return True
 
 
 class EventsStream(MixpanelStream):
@@ -167,33 +175,44 @@ class EventsStream(MixpanelStream):
         """Top-level record keys the catalog deselects (``properties`` has no named keys)."""
         return tuple(key for key in self.schema["properties"] if not self.mask[("properties", key)])
 
-    # The one SDK internal this stream overrides: ``Stream._generate_record_messages`` walks every
-    # nested key of every record against the catalog (``pop_deselected_record_properties``), the
-    # biggest cost of the tap on an export. ``properties`` is an open object whose keys no catalog
-    # can name, so only top-level keys can be deselected: drop those, and only when there are
-    # any. The rest is the SDK's: conformance at TYPE_CONFORMANCE_LEVEL, then the stream maps.
-    # tests/test_tap_output.py pins the records against the SDK's own path.
+    @cached_property
+    def record_writer(self) -> BufferedMsgSpecWriter | None:
+        """The tap's writer, if each record goes out as it is, one RECORD line (None otherwise).
+
+        Then records keep ``properties`` encoded. Stream maps, flattening and BATCH files read
+        them: with any of those, records hold ``properties`` decoded.
+        """
+        writer = self._tap.message_writer
+        maps = self.stream_maps
+        plain = (
+            len(maps) == 1
+            and type(maps[0]) is SameRecordTransform
+            and maps[0].stream_alias == self.name
+            and not maps[0].flattening_enabled
+            and not self.get_batch_config(self.config)
+        )
+        return writer if plain and isinstance(writer, BufferedMsgSpecWriter) else None
+
+    # The one SDK internal this stream overrides. For each record, ``Stream._sync_records`` calls
+    # ``_write_record_message``, which walks every nested key of the record against the catalog
+    # (``pop_deselected_record_properties``), conforms it, applies the stream maps and builds a
+    # ``RecordMessage`` that the writer turns into a dict and encodes: together more than the
+    # export read itself. ``properties`` is an open object whose keys no catalog can name, so only
+    # top-level keys can be deselected: those are dropped, and the RECORD line is encoded straight
+    # from the record, with ``properties`` as Mixpanel sent them. With stream maps or
+    # flattening, records hold ``properties`` decoded and take the SDK's own path.
+    # tests/test_tap_output.py pins the records against the SDK's path, and this override.
     @override
-    def _generate_record_messages(self, record: dict[str, Any]) -> Iterator[RecordMessage]:
-        """RECORD messages for one event: deselected top-level keys out, stream maps applied."""
+    def _write_record_message(self, record: dict[str, Any]) -> None:
+        """Write the RECORD line of one event (or the RECORDs its stream maps make of it)."""
+        writer = self.record_writer
+        if writer is None:
+            super()._write_record_message(record)
+            return
         for key in self.deselected_keys:
             record.pop(key, None)
-        record = conform_record_data_types(
-            stream_name=self.name,
-            record=record,
-            schema=self.effective_schema,
-            level=self.TYPE_CONFORMANCE_LEVEL,
-            logger=self.logger,
-        )
-        for stream_map in self.stream_maps:
-            mapped = stream_map.transform(record)
-            if mapped is not None:
-                yield RecordMessage(
-                    stream=stream_map.stream_alias,
-                    record=mapped,
-                    version=self._stream_version,
-                    time_extracted=dt.datetime.now(UTC),
-                )
+        writer.write_record(self.name, record, self._stream_version)
+        self.state_manager.is_flushed = False  # what the SDK's method does after writing
 
     @override
     def generate_child_contexts(
@@ -280,20 +299,7 @@ class EventsStream(MixpanelStream):
                 yield from self._read(client, window, event_names)
             else:
                 yield from self._read_checked(client, window, event_names, check)
-            elapsed = max(time.monotonic() - window.started, 1e-6)
-            dedup = window.dedup
-            self.logger.info(
-                "%s: %d records, %d duplicates dropped%s%s, %.0f records/s, %d API calls so far",
-                window.label,
-                window.emitted,
-                dedup.duplicates,
-                f", {dedup.restarts} refetch(es) ({dedup.replayed} replayed records skipped)"
-                if dedup.restarts
-                else "",
-                window.verdict,
-                window.emitted / elapsed,
-                client.calls,
-            )
+            self.logger.info("%s, %d API calls so far", window.summary(), client.calls)
             following = windows[index + 1][0] if index + 1 < len(windows) else None
             self.window_done(context, window, following)
 
@@ -315,15 +321,20 @@ class EventsStream(MixpanelStream):
         self, client: MixpanelClient, window: _Window, event_names: list[str] | None
     ) -> Iterator[dict[str, Any]]:
         """Export the window once, yielding the records it has not emitted yet."""
-        raw_records = client.iter_export(
+        lines = client.iter_export(
             window.first.isoformat(),
             window.last.isoformat(),
             event_names=event_names,
             on_restart=window.dedup.restart,
+            line_type=ExportLine,
         )
-        for raw in raw_records:
-            record = to_record(raw, window.tz)
+        tz = window.tz
+        encoded = self.record_writer is not None  # see ``record_writer``
+        for line in lines:
+            record = line_record(line, tz)
             if window.admit(record):
+                if not encoded:
+                    record["properties"] = msgspec.json.decode(record["properties"])
                 yield record
 
     def _read_checked(
@@ -373,11 +384,25 @@ class _Window:
         self.zone = zone
         # Pre-2023 projects export local wall-clock times (see ``epoch_to_utc``).
         self.tz = None if zone.key == "UTC" else zone
-        self.dedup = _WindowDedup()
+        self.dedup = WindowDedup()
         self.emitted = 0
         self.days: Counter[dt.date] | None = Counter() if by_day else None
         self.verdict = ""
         self.started = time.monotonic()
+
+    def summary(self) -> str:
+        """What the window read: records, duplicates, refetches, verdict, speed."""
+        dedup = self.dedup
+        elapsed = max(time.monotonic() - self.started, 1e-6)
+        refetches = (
+            f", {dedup.restarts} refetch(es) ({dedup.replayed} replayed records skipped)"
+            if dedup.restarts
+            else ""
+        )
+        return (
+            f"{self.label}: {self.emitted} records, {dedup.duplicates} duplicates dropped"
+            f"{refetches}{self.verdict}, {self.emitted / elapsed:.0f} records/s"
+        )
 
     def admit(self, record: dict[str, Any]) -> bool:
         """True for a record to emit (counted); False for a duplicate or a replay."""
