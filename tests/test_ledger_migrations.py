@@ -182,6 +182,17 @@ def test_a_dry_run_ledger_on_a_fresh_url_has_the_schema_and_writes_no_rows(tmp_p
     assert ledger.contacts_by_id(["user-1"]) == {}
 
 
+def test_a_sqlite_ledger_commits_through_a_write_ahead_log_synced_at_each_commit(tmp_path):
+    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.sqlite'}")
+
+    with ledger.engine.connect() as conn:
+        journal = conn.exec_driver_sql("PRAGMA journal_mode").scalar()
+        synchronous = conn.exec_driver_sql("PRAGMA synchronous").scalar()
+
+    assert journal == "wal"
+    assert synchronous == 2  # FULL: a commit survives a power loss, not only a kill
+
+
 def test_an_in_memory_ledger_is_migrated_on_its_shared_connection():
     ledger = Ledger("sqlite://")
 
