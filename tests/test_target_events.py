@@ -435,3 +435,14 @@ def test_a_state_passes_on_only_once_every_event_before_it_is_accepted(
     run_target(config, *[event("Purchase", f"ins-{i}") for i in range(6)])
 
     assert sent_when_state_passed == [6]
+
+
+@respx.mock(base_url=BREVO)
+def test_a_batchs_last_call_is_filled_by_the_next_batchs_events(respx_mock, config):
+    config = {**config, "batch_size_rows": 3, "events_batch_size": 2}
+    route = respx_mock.post("/events/batch").mock(side_effect=accepted)
+
+    target = run_target(config, *[event("Purchase", f"ins-{i}") for i in range(6)])
+
+    assert [len(json.loads(call.request.content)["events"]) for call in route.calls] == [2, 2, 2]
+    assert target.run.report.events.sent == 6

@@ -105,7 +105,9 @@ class EventWriter:
             max_workers=settings.events_calls_in_flight, thread_name_prefix="brevo-call"
         )
         self._queued: list[Future[None]] = []
-        self._queued_keys: set[str] = set()  # events of calls queued or in flight
+        self._queued_keys: set[str] = set()  # events of calls carried, queued or in flight
+        # A batch's last call, rarely full, waits to be filled by the next batch's events.
+        self._carried: list[OutgoingEvent] = []
         self._failure: Exception | None = None  # once a call failed, no further call starts
         # A claim outlives the longest call and its settling; then another worker may take it.
         self._lease_seconds = (
@@ -178,7 +180,11 @@ class EventWriter:
             queued = {key for key in pending if key in self._queued_keys}
         self._report.deduplicated_in_run += len(queued)
         fresh = [e for key, e in pending.items() if key not in already_sent and key not in queued]
-        self._queue(self._chunks(self._address(fresh)))
+        chunks = self._chunks(self._carried + self._address(fresh))
+        self._carried = chunks.pop() if chunks else []
+        with self._counting:
+            self._queued_keys.update(event.entry.key for event in self._carried)
+        self._queue(chunks)
 
     def _queue(self, chunks: list[list[OutgoingEvent]]) -> None:
         """Queue the calls for ``events_calls_in_flight`` workers, each one claimed and settled.
@@ -207,12 +213,20 @@ class EventWriter:
                 self._queued_keys.difference_update(event.entry.key for event in chunk)
 
     def wait_for_calls(self) -> None:
-        """Return once every queued call is settled in the ledger; raise the first failure."""
+        """Send the carried call, return once every call is settled; raise the first failure."""
+        self._raise_failure()
+        carried, self._carried = self._carried, []
+        if carried:
+            self._queue([carried])
         self._wait_until_queued_at_most(0)
         self._raise_failure()
 
     def stop(self) -> None:
-        """At the end of a run, failed or not: no further call starts; those in flight settle."""
+        """At the end of a run, failed or not: no further call starts; those in flight settle.
+
+        A carried call was never claimed: its events are sent by the rerun.
+        """
+        self._carried = []
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     def _wait_until_queued_at_most(self, count: int) -> None:
