@@ -60,6 +60,7 @@ IMPORT_COUNTERS = (
     "duplicate_whatsapp_id",
     "duplicate_landline_number_id",
 )
+IDENTIFIER_ATTRIBUTES = ("EXT_ID", *PHONE_ATTRIBUTES)  # contacts are looked up by these
 DUPLICATE_COUNTERS = {
     "SMS": "duplicate_phone_id",
     "WHATSAPP": "duplicate_whatsapp_id",
@@ -127,12 +128,15 @@ class BrevoAccount:
         # the admin API shows them exactly as stored.
         self.queued_at: list[float] = []
         self.contacts: dict[int, dict[str, Any]] = {}
+        # The contacts holding each identifier value, in creation order: a million-contact
+        # import looks each row up here instead of scanning every contact.
+        self._holders: dict[tuple[str, Any], dict[int, None]] = {}
         self.attributes: list[dict[str, Any]] = [dict(a) for a in DEFAULT_ATTRIBUTES]
         self.folders: dict[int, dict[str, Any]] = {
             DEFAULT_FOLDER[0]: {"id": DEFAULT_FOLDER[0], "name": DEFAULT_FOLDER[1]}
         }
         self.lists: dict[int, dict[str, Any]] = {
-            list_id: {"id": list_id, "name": name, "folderId": DEFAULT_FOLDER[0], "members": []}
+            list_id: {"id": list_id, "name": name, "folderId": DEFAULT_FOLDER[0], "members": {}}
             for list_id, name in DEFAULT_LISTS
         }
         self.processes: dict[int, dict[str, Any]] = {}
@@ -173,13 +177,30 @@ class BrevoAccount:
     def _by_email(self, email: Any) -> dict[str, Any] | None:
         if not isinstance(email, str):
             return None
-        email = email.lower()
-        return next((c for c in self.contacts.values() if c["email"] == email), None)
+        return self._first_holder("email", email.lower())
 
     def _by_attribute(self, name: str, value: Any) -> dict[str, Any] | None:
         if value in (None, ""):
             return None
-        return next((c for c in self.contacts.values() if c["attributes"].get(name) == value), None)
+        return self._first_holder(name, value)
+
+    def _first_holder(self, name: str, value: Any) -> dict[str, Any] | None:
+        holders = self._holders.get((name, value))
+        return self.contacts[next(iter(holders))] if holders else None
+
+    def _hold(self, contact: dict[str, Any], name: str, value: Any) -> None:
+        """Set an identifier attribute (None removes it), keeping the lookup index in step."""
+        old = contact["email"] if name == "email" else contact["attributes"].get(name)
+        if old is not None:
+            self._holders.get((name, old), {}).pop(contact["id"], None)
+        if name == "email":
+            contact["email"] = value
+        elif value is None:
+            contact["attributes"].pop(name, None)
+        else:
+            contact["attributes"][name] = value
+        if value is not None:
+            self._holders.setdefault((name, value), {})[contact["id"]] = None
 
     def contact_json(self, contact: dict[str, Any]) -> dict[str, Any]:
         """A contact as ``GET /contacts/{identifier}`` returns it."""
@@ -204,24 +225,23 @@ class BrevoAccount:
             owner = self._by_attribute("EXT_ID", str(ext_id))
             if owner is not None and owner["id"] != contact["id"]:
                 raise BrevoError(400, "duplicate_parameter", "ext_id is already associated")
-            contact["attributes"]["EXT_ID"] = str(ext_id)
+            self._hold(contact, "EXT_ID", str(ext_id))
         known = {k: v for k, v in (body.get("attributes") or {}).items() if self.attribute(k)}
         self._set_attributes(contact, known, erase=False)
         for list_id in body.get("listIds") or []:
-            if contact["id"] not in self.get_list(list_id)["members"]:
-                self.get_list(list_id)["members"].append(contact["id"])
+            self.get_list(list_id)["members"][contact["id"]] = None
         for list_id in body.get("unlinkListIds") or []:
             members = self.get_list(list_id)["members"]
-            if contact["id"] in members:
-                members.remove(contact["id"])
+            members.pop(contact["id"], None)
         contact["modifiedAt"] = utc_iso()
 
     def delete_contact(self, contact: dict[str, Any]) -> None:
         """Delete a contact and its list memberships."""
         self.contacts.pop(contact["id"], None)
+        for name in ("email", *IDENTIFIER_ATTRIBUTES):
+            self._hold(contact, name, None)
         for lst in self.lists.values():
-            if contact["id"] in lst["members"]:
-                lst["members"].remove(contact["id"])
+            lst["members"].pop(contact["id"], None)
 
     # -- attributes, folders, lists -----------------------------------------------------------
 
@@ -261,7 +281,7 @@ class BrevoAccount:
         if folder_id not in self.folders:
             raise BrevoError(404, "document_not_found", "Folder ID does not exist")
         list_id = self._new_id("list")
-        self.lists[list_id] = {"id": list_id, "name": name, "folderId": folder_id, "members": []}
+        self.lists[list_id] = {"id": list_id, "name": name, "folderId": folder_id, "members": {}}
         return list_id
 
     def get_list(self, list_id: int) -> dict[str, Any]:
@@ -296,7 +316,7 @@ class BrevoAccount:
             if contact is None or contact["id"] in members:
                 failure.append(value)
             else:
-                members.append(contact["id"])
+                members[contact["id"]] = None
                 success.append(value)
         if not success:
             raise BrevoError(
@@ -317,7 +337,7 @@ class BrevoAccount:
             if contact is None or contact["id"] not in members:
                 failure.append(value)
             else:
-                members.remove(contact["id"])
+                del members[contact["id"]]
                 success.append(value)
         if not success:
             raise BrevoError(400, "invalid_parameter", "Contact does not exist and/or not in list")
@@ -444,7 +464,7 @@ class BrevoAccount:
             now = utc_iso()
             contact = {
                 "id": self._new_id("contact"),
-                "email": identifiers.get("email"),
+                "email": None,
                 "emailBlacklisted": False,
                 "smsBlacklisted": False,
                 "createdAt": now,
@@ -452,6 +472,7 @@ class BrevoAccount:
                 "attributes": {},
             }
             self.contacts[contact["id"]] = contact
+            self._hold(contact, "email", identifiers.get("email"))
         for name, counter_name in DUPLICATE_COUNTERS.items():
             if name not in identifiers:
                 continue
@@ -459,7 +480,7 @@ class BrevoAccount:
             if owner is not None and owner["id"] != contact["id"]:
                 counters[counter_name] += 1
             else:
-                contact["attributes"][name] = identifiers[name]
+                self._hold(contact, name, identifiers[name])
         self._set_attributes(contact, attributes, bool(body.get("emptyContactsAttributes")))
         if body.get("emailBlacklist"):
             contact["emailBlacklisted"] = True
@@ -467,19 +488,26 @@ class BrevoAccount:
             contact["smsBlacklisted"] = True
         contact["modifiedAt"] = utc_iso()
         for list_id in list_ids:
-            if contact["id"] not in self.lists[list_id]["members"]:
-                self.lists[list_id]["members"].append(contact["id"])
+            self.lists[list_id]["members"][contact["id"]] = None
+
+    def _set(self, contact: dict[str, Any], name: str, value: Any) -> None:
+        if name in IDENTIFIER_ATTRIBUTES:
+            self._hold(contact, name, value)
+        elif value is None:
+            contact["attributes"].pop(name, None)
+        else:
+            contact["attributes"][name] = value
 
     def _set_attributes(self, contact: dict[str, Any], values: dict[str, Any], erase: bool) -> None:
         """Apply attribute values; empty ones erase only with ``erase``; bad types are ignored."""
         for name, value in values.items():
             if value is None or value == "":
                 if erase:
-                    contact["attributes"].pop(name, None)
+                    self._set(contact, name, None)
                 continue
             coerced = _coerce(self.attribute(name) or {}, value)
             if coerced is not None:
-                contact["attributes"][name] = coerced
+                self._set(contact, name, coerced)
 
     # -- events ---------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ Body limits (reference/brevo-api.md sections 2 and 4) refuse a call whole with 4
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Callable
@@ -273,7 +274,8 @@ def get_list_contacts(account: BrevoAccount, request: Request, args: dict[str, s
     members = account.get_list(int(args["id"]))["members"]
     limit = _int_param(request, "limit", 50, 500)
     offset = _int_param(request, "offset", 0, 10**9)
-    page = [account.contact_json(account.contacts[cid]) for cid in members[offset : offset + limit]]
+    ids = itertools.islice(members, offset, offset + limit)
+    page = [account.contact_json(account.contacts[cid]) for cid in ids]
     return json_response(200, {"contacts": page, "count": len(members)})
 
 

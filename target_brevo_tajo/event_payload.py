@@ -8,6 +8,7 @@ valid (``mp_browser``, ``Plan_Name``) and every change is reported, never done s
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,6 +46,7 @@ class PropertyChanges:
     dropped_for_size: list[str] = field(default_factory=list)
 
 
+@functools.lru_cache(maxsize=4096)  # every event repeats the same few dozen names
 def brevo_key(name: str) -> str:
     """A Mixpanel property name as a valid Brevo key: ``$os`` -> ``mp_os``, ``a b`` -> ``a_b``."""
     key = f"mp_{name[1:]}" if name.startswith("$") else name
@@ -58,10 +60,13 @@ def _clean(value: Any, changes: PropertyChanges, path: str) -> Any:
         for name, inner in value.items():
             if inner is None:
                 continue
-            key = _unique(brevo_key(name), out)
+            key = brevo_key(name)
+            if key in out:
+                key = _unique(key, out)
             if key != name:
                 changes.renamed[f"{path}{name}"] = f"{path}{key}"
-            out[key] = _clean(inner, changes, f"{path}{key}.")
+            nested = isinstance(inner, (dict, list))
+            out[key] = _clean(inner, changes, f"{path}{key}.") if nested else inner
         return out
     if isinstance(value, list):
         return [_clean(item, changes, path) for item in value if item is not None]
@@ -69,8 +74,6 @@ def _clean(value: Any, changes: PropertyChanges, path: str) -> Any:
 
 
 def _unique(key: str, taken: dict[str, Any]) -> str:
-    if key not in taken:
-        return key
     n = 2
     while f"{key}_{n}" in taken:
         n += 1

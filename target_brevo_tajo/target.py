@@ -235,7 +235,9 @@ class TargetBrevoTajo(Target):
         The SDK (0.54) offers no public hook for this. Every STATE it emits goes through
         ``_write_state_message`` (called by ``drain_all``), which is the one place overridden;
         ``test_target_dry_run.py`` pins both branches, so an SDK change that bypasses it fails.
+        Event calls still in flight are settled first: a STATE follows what Brevo accepted.
         """
+        self.writers.events.wait_for_calls()
         if not self.run.settings.dry_run:
             super()._write_state_message(state)
 
@@ -254,11 +256,13 @@ class TargetBrevoTajo(Target):
             return
         run, writers, report = self.run, self.run.writers, self.run.report
         if error is None:
+            writers.events.wait_for_calls()
             writers.deletions.apply(writers.checkpoints.full_refreshes)
             writers.lists.finish(writers.checkpoints.cohort_snapshots)
             writers.companies.recreate_deleted(writers.checkpoints.group_refreshes)
             writers.companies.link_members()
             run.ledger.prune_sent_events(_days_ago(run.settings.ledger_retention_days))
+        writers.events.stop()  # after a failure, the calls in flight settle before the report
         self._finished = True
         writers.lookups.finish(complete=error is None)
         report.cohorts = writers.lists.report()

@@ -6,6 +6,8 @@ import datetime as dt
 import hashlib
 import logging
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,7 +18,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from target_brevo_tajo.ledger import Ledger, LedgerError, LedgerEvent, SyncedContact, event_key
-from target_brevo_tajo.ledger.migrate import BASELINE, alembic_config
+from target_brevo_tajo.ledger.migrate import BASELINE, HEAD, alembic_config
 from target_brevo_tajo.ledger.schema import metadata
 
 # What the first release's `metadata.create_all` wrote to a SQLite ledger, frozen: its
@@ -180,6 +182,38 @@ def test_a_dry_run_ledger_on_a_fresh_url_has_the_schema_and_writes_no_rows(tmp_p
     assert versions(path) == [head()]
     assert ledger.sent_event_keys(["k1"]) == set()
     assert ledger.contacts_by_id(["user-1"]) == {}
+
+
+def test_the_head_the_ledger_checks_at_start_is_alembics_newest_revision():
+    assert head() == HEAD
+
+
+def test_a_ledger_already_at_head_opens_without_importing_alembic(tmp_path):
+    url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    Ledger(url)
+    opening = (
+        "import sys\n"
+        "from target_brevo_tajo.ledger import Ledger\n"
+        f"Ledger({url!r})\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))\n"
+    )
+
+    result = subprocess.run(
+        [sys.executable, "-c", opening], capture_output=True, text=True, check=True
+    )
+
+    assert result.stdout.strip() == "[]"
+
+
+def test_a_sqlite_ledger_commits_through_a_write_ahead_log_synced_at_each_commit(tmp_path):
+    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.sqlite'}")
+
+    with ledger.engine.connect() as conn:
+        journal = conn.exec_driver_sql("PRAGMA journal_mode").scalar()
+        synchronous = conn.exec_driver_sql("PRAGMA synchronous").scalar()
+
+    assert journal == "wal"
+    assert synchronous == 2  # FULL: a commit survives a power loss, not only a kill
 
 
 def test_an_in_memory_ledger_is_migrated_on_its_shared_connection():

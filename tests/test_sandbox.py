@@ -634,3 +634,19 @@ def test_a_contact_takes_a_new_ext_id_through_put(client):
         "/brevo/v3/contacts/user-9", params={"identifierType": "ext_id"}, headers=BREVO
     )
     assert found.json()["email"] == "merge@example.com"
+
+
+def test_a_deleted_contact_is_found_by_none_of_its_identifiers(client):
+    rows = [{"email": "gone@example.com", "attributes": {"EXT_ID": "user-gone"}}]
+    client.post(
+        "/brevo/v3/contacts/import", json={"jsonBody": rows, "listIds": [15]}, headers=BREVO
+    )
+
+    deleted = client.delete("/brevo/v3/contacts/gone@example.com", headers=BREVO)
+
+    assert deleted.status_code == 204
+    by_email = client.get("/brevo/v3/contacts/gone@example.com", headers=BREVO)
+    by_ext_id = client.get(
+        "/brevo/v3/contacts/user-gone", params={"identifierType": "ext_id"}, headers=BREVO
+    )
+    assert (by_email.status_code, by_ext_id.status_code) == (404, 404)

@@ -280,6 +280,40 @@ def test_a_spent_hourly_budget_waits_for_the_reset_and_says_so_in_one_line(caplo
     assert "waiting 14 min for Brevo's hourly budget of other calls: 100 used" in caplog.text
 
 
+def _per_second_answer(remaining: int) -> httpx.Response:
+    # Brevo's reset is whole seconds: a per-second window always says "1".
+    return httpx.Response(
+        202,
+        headers={
+            "x-sib-ratelimit-limit": "10",
+            "x-sib-ratelimit-remaining": str(remaining),
+            "x-sib-ratelimit-reset": "1",
+        },
+    )
+
+
+def test_a_window_spent_by_our_own_calls_costs_no_wait_beyond_the_window():
+    budget = RateBudgets("general").buckets["events"]
+    for _ in range(10):
+        budget.reserve(now=100.0)
+
+    budget.observe(_per_second_answer(remaining=0), now=100.6)
+    wait = budget.reserve(now=100.6)
+
+    # The 11th call leaves once the first leaves the window, not a reset after this answer.
+    assert 0.4 <= wait <= 0.5
+
+
+def test_a_window_spent_by_another_client_waits_for_brevos_reset():
+    budget = RateBudgets("general").buckets["events"]
+    for _ in range(3):
+        budget.reserve(now=100.0)
+
+    budget.observe(_per_second_answer(remaining=0), now=100.6)
+
+    assert 1.0 <= budget.reserve(now=100.6) <= 1.1
+
+
 def test_the_headers_reveal_the_accounts_real_limit():
     budget = RateBudget("other", 100, 3600.0)
     answer = httpx.Response(

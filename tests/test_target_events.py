@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
@@ -11,6 +12,7 @@ import httpx
 import pytest
 import respx
 from click.testing import CliRunner
+from singer_sdk import Target
 from singer_sdk.exceptions import ConfigValidationError
 
 from mixpanel_brevo_mapping import aliases_in
@@ -383,3 +385,64 @@ def test_settings_take_their_declared_types_whatever_json_numbers_became():
     assert settings.import_poll_seconds == 0.2
     assert isinstance(settings.import_poll_seconds, float)
     assert settings.dry_run is False
+
+
+@respx.mock(base_url=BREVO)
+def test_the_next_batch_is_read_and_sent_while_a_call_waits_for_brevos_answer(respx_mock, config):
+    config = {**config, "batch_size_rows": 2, "events_batch_size": 2}  # one call a batch
+    second_call_arrived = threading.Event()
+    first_call_saw_the_second: list[bool] = []
+    lock = threading.Lock()
+
+    def answer_the_first_call_once_the_second_arrived(request: httpx.Request) -> httpx.Response:
+        with lock:
+            first = not first_call_saw_the_second and not second_call_arrived.is_set()
+            if first:
+                first_call_saw_the_second.append(False)
+            else:
+                second_call_arrived.set()
+        if first:
+            first_call_saw_the_second[0] = second_call_arrived.wait(timeout=10)
+        return accepted(request)
+
+    route = respx_mock.post("/events/batch").mock(
+        side_effect=answer_the_first_call_once_the_second_arrived
+    )
+    records = [event("Purchase", f"ins-{i}") for i in range(4)]
+
+    target = run_target(config, *records)
+
+    assert first_call_saw_the_second == [True]
+    assert sorted(e["event_properties"]["mp_insert_id"] for e in sent_events(route)) == [
+        f"ins-{i}" for i in range(4)
+    ]
+    assert target.run.report.events.sent == 4
+
+
+@respx.mock(base_url=BREVO)
+def test_a_state_passes_on_only_once_every_event_before_it_is_accepted(
+    respx_mock, config, monkeypatch
+):
+    config = {**config, "batch_size_rows": 2, "events_batch_size": 2}
+    sent_when_state_passed: list[int] = []
+    monkeypatch.setattr(
+        Target,
+        "_write_state_message",
+        lambda self, _state: sent_when_state_passed.append(self.run.report.events.sent),
+    )
+    respx_mock.post("/events/batch").mock(side_effect=accepted)
+
+    run_target(config, *[event("Purchase", f"ins-{i}") for i in range(6)])
+
+    assert sent_when_state_passed == [6]
+
+
+@respx.mock(base_url=BREVO)
+def test_a_batchs_last_call_is_filled_by_the_next_batchs_events(respx_mock, config):
+    config = {**config, "batch_size_rows": 3, "events_batch_size": 2}
+    route = respx_mock.post("/events/batch").mock(side_effect=accepted)
+
+    target = run_target(config, *[event("Purchase", f"ins-{i}") for i in range(6)])
+
+    assert [len(json.loads(call.request.content)["events"]) for call in route.calls] == [2, 2, 2]
+    assert target.run.report.events.sent == 6

@@ -116,10 +116,20 @@ class RateBudget:
             spent = (remaining is not None and remaining <= 0) or response.status_code == 429
             if not (spent and reset and reset > 0):
                 return False
+            if response.status_code != 429 and self._spent_by_own_calls(now):
+                # Our own slots spent it, and they already hold the next call back. Waiting for
+                # the reset too (whole seconds: "1" for a per-second window) would idle the
+                # bucket for up to a window each time it fills.
+                return False
             # Brevo's longest window is an hour: a longer reset would be a bad header.
             until = now + min(reset, LONGEST_WINDOW_SECONDS) + ARRIVAL_MARGIN_SECONDS
             self._blocked_until = max(self._blocked_until, until)
             return True
+
+    def _spent_by_own_calls(self, now: float) -> bool:
+        """Whether this budget's own calls of the last window fill it (the lock is held)."""
+        since = now - self.window_seconds - ARRIVAL_MARGIN_SECONDS
+        return sum(1 for slot in self._slots if since <= slot <= now) >= self.limit
 
     def to_dict(self) -> dict[str, object]:
         """Calls made, the budget, time spent waiting and 429 answers, for the sync report."""

@@ -158,6 +158,26 @@ def _engine_options(url: str) -> dict[str, Any]:
     return options
 
 
+def _commit_through_wal(engine: sa.Engine) -> None:
+    """SQLite: commit through a write-ahead log, each commit synced to disk.
+
+    A batch call commits twice (its claim, then its answer). In SQLite's default rollback journal
+    a commit costs three fsyncs (about 22 ms on the benchmark machine) and a writer blocks the
+    readers; in WAL it costs one (about 6 ms) and readers never wait. ``synchronous=FULL`` keeps
+    each commit through a power loss, not only through a kill: with NORMAL (1 ms) a power cut
+    could undo a claim whose call had already left, and the rerun would send its events again.
+    WAL needs every worker on one host (no network file system); workers on several hosts share
+    a Postgres ledger anyway.
+    """
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.close()
+
+
 def _ledger_problem(url: str, error: Exception) -> str:
     """One line naming the ledger (without its password) and what to do about it."""
     if isinstance(error, LedgerSchemaError):
@@ -190,6 +210,8 @@ class Ledger:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         try:
             self.engine = sa.create_engine(self.url, **_engine_options(self.url))
+            if self.engine.dialect.name == "sqlite" and not read_only:
+                _commit_through_wal(self.engine)
             # Also in a dry run: its reads need the tables; only data writes are rolled back.
             upgrade_to_head(self.engine)
             if not read_only:

@@ -11,7 +11,8 @@ from target_brevo_tajo.writers.events import EventBatch
 class EventsSink(BrevoSink):
     """Routes Mixpanel event records to Brevo's ``POST /events/batch``."""
 
-    MAX_SIZE_DEFAULT = 10000  # 50 full calls: the calls in flight rarely wait for the next batch
+    # 10 full calls: they go out while the next batch is read, and two batches fit in memory.
+    MAX_SIZE_DEFAULT = 2000
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -26,5 +27,5 @@ class EventsSink(BrevoSink):
         self.events.admit(record, context["batch"])
 
     def process_batch(self, context: dict) -> None:
-        """Send the batch; returns only once Brevo's answers are in the ledger."""
+        """Queue the batch's calls; the target waits for their answers before each STATE."""
         self.events.send(context["batch"])

@@ -17,7 +17,7 @@ import json
 import logging
 import threading
 import uuid
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -104,6 +104,14 @@ class EventWriter:
         self._report = report.events
         self._earlier_calls_settled = False
         self._counting = threading.Lock()  # calls in flight report from several threads
+        self._pool = ThreadPoolExecutor(
+            max_workers=settings.events_calls_in_flight, thread_name_prefix="brevo-call"
+        )
+        self._queued: list[Future[None]] = []
+        self._queued_keys: set[str] = set()  # events of calls carried, queued or in flight
+        # A batch's last call, rarely full, waits to be filled by the next batch's events.
+        self._carried: list[OutgoingEvent] = []
+        self._failure: Exception | None = None  # once a call failed, no further call starts
         # A claim outlives the longest call and its settling; then another worker may take it.
         self._lease_seconds = (
             settings.request_timeout_seconds + settings.events_settle_seconds + LEASE_MARGIN_SECONDS
@@ -157,8 +165,13 @@ class EventWriter:
     # Sending --------------------------------------------------------------------------------
 
     def send(self, batch: EventBatch) -> None:
-        """Send the batch's new events; returns only once Brevo's answers are in the ledger."""
+        """Queue the batch's new events in calls; they go out while the next batch is read.
+
+        :meth:`wait_for_calls` returns once Brevo's answers are in the ledger, and a failed call
+        is raised there, or by the next ``send``.
+        """
         self._settle_earlier_calls()
+        self._raise_failure()
         ledger = self._ledger
         ledger.learn_aliases(batch.aliases)
         pending = batch.pending
@@ -166,28 +179,74 @@ class EventWriter:
             return
         already_sent = ledger.sent_event_keys(pending)
         self._report.deduplicated_by_ledger += len(already_sent)
-        fresh = [event for key, event in pending.items() if key not in already_sent]
-        self._send_all(self._chunks(self._address(fresh)))
+        with self._counting:
+            queued = {key for key in pending if key in self._queued_keys}
+        self._report.deduplicated_in_run += len(queued)
+        fresh = [e for key, e in pending.items() if key not in already_sent and key not in queued]
+        chunks = self._chunks(self._carried + self._address(fresh))
+        self._carried = chunks.pop() if chunks else []
+        with self._counting:
+            self._queued_keys.update(event.entry.key for event in self._carried)
+        self._queue(chunks)
 
-    def _send_all(self, chunks: list[list[OutgoingEvent]]) -> None:
-        """Send the calls, up to ``events_calls_in_flight`` at once; returns once all settled.
+    def _queue(self, chunks: list[list[OutgoingEvent]]) -> None:
+        """Queue the calls for ``events_calls_in_flight`` workers, each one claimed and settled.
 
-        The rate budget still paces them; more than one in flight hides Brevo's round trip.
-        Each call is claimed in the ledger before it leaves and settled by its own answer, so a
-        kill leaves at most the calls in flight in doubt, for the next run to settle. After a
-        failure no further call starts, and those in flight are settled before it is raised.
+        The rate budget paces them; more than one in flight hides Brevo's round trip. Each call
+        is claimed in the ledger before it leaves and settled by its own answer, so a kill
+        leaves at most the calls in flight in doubt, for the next run to settle. At most one
+        batch waits behind the calls in flight: memory holds two batches, not the input.
         """
-        in_flight = min(self._settings.events_calls_in_flight, len(chunks))
-        if in_flight <= 1:
+        self._wait_until_queued_at_most(self._settings.events_calls_in_flight)
+        with self._counting:
             for chunk in chunks:
-                self._send(chunk)
-            return
-        pool = ThreadPoolExecutor(max_workers=in_flight, thread_name_prefix="brevo-call")
+                self._queued_keys.update(event.entry.key for event in chunk)
+                self._queued.append(self._pool.submit(self._call, chunk))
+
+    def _call(self, chunk: list[OutgoingEvent]) -> None:
+        """One queued call; none starts once another has failed, whose error is kept."""
         try:
-            for call in as_completed([pool.submit(self._send, chunk) for chunk in chunks]):
-                call.result()
+            if self._failure is None:
+                self._send(chunk)
+        except Exception as exc:
+            with self._counting:
+                self._failure = self._failure or exc
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            with self._counting:
+                self._queued_keys.difference_update(event.entry.key for event in chunk)
+
+    def wait_for_calls(self) -> None:
+        """Send the carried call, return once every call is settled; raise the first failure."""
+        self._raise_failure()
+        carried, self._carried = self._carried, []
+        if carried:
+            self._queue([carried])
+        self._wait_until_queued_at_most(0)
+        self._raise_failure()
+
+    def stop(self) -> None:
+        """At the end of a run, failed or not: no further call starts; those in flight settle.
+
+        A carried call was never claimed: its events are sent by the rerun.
+        """
+        self._carried = []
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def _wait_until_queued_at_most(self, count: int) -> None:
+        while True:
+            with self._counting:
+                self._queued = [call for call in self._queued if not call.done()]
+                if len(self._queued) <= count or self._failure is not None:
+                    return
+                unfinished = list(self._queued)
+            wait(unfinished, return_when="FIRST_COMPLETED")
+
+    def _raise_failure(self) -> None:
+        """Raise the first failed call's error, once the calls in flight have settled."""
+        if self._failure is None:
+            return
+        self.stop()
+        raise self._failure
 
     def _settle_earlier_calls(self) -> None:
         """Settle the calls left in doubt by a worker that is gone (killed mid-call), first.
