@@ -44,6 +44,7 @@ from target_brevo_tajo.ledger import Ledger, LedgerError
 from target_brevo_tajo.ledger.companies import CompanyLedger
 from target_brevo_tajo.ledger.lookups import LookupLedger
 from target_brevo_tajo.lookups import LookupTables
+from target_brevo_tajo.malloc_arenas import limit_malloc_arenas
 from target_brevo_tajo.report import SyncReport, job_name_of, utc_now
 from target_brevo_tajo.settings import CONFIG_SCHEMA, Settings, SettingsError
 from target_brevo_tajo.singer_input import SingerInput, SingerInputError
@@ -189,6 +190,7 @@ class TargetBrevoTajo(Target):
     config_jsonschema = CONFIG_SCHEMA
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        limit_malloc_arenas()  # before the call workers start
         super().__init__(*args, **kwargs)
         problem = unknown_setting(
             self.config,
