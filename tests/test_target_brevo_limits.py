@@ -304,6 +304,19 @@ def test_a_window_spent_by_our_own_calls_costs_no_wait_beyond_the_window():
     assert 0.4 <= wait <= 0.5
 
 
+def test_a_window_our_own_calls_spent_is_judged_when_its_last_call_left_not_answered():
+    budget = RateBudgets("general").buckets["events"]
+    budget.reserve(now=100.0)
+    for _ in range(9):
+        budget.reserve(now=100.95)
+
+    # The 10th call left at 100.95; its answer, a round trip later, finds the 1st call out of
+    # the last window, yet Brevo counted all ten in one window, which ends soon after.
+    budget.observe(_per_second_answer(remaining=0), now=101.2, sent_at=100.95)
+
+    assert budget.reserve(now=101.2) <= 0.0
+
+
 def test_a_window_spent_by_another_client_waits_for_brevos_reset():
     budget = RateBudgets("general").buckets["events"]
     for _ in range(3):

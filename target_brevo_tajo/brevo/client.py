@@ -182,7 +182,8 @@ class BrevoClient:
         headers = {"content-type": "application/json"} if content is not None else None
         failures = rate_limited = 0
         while True:
-            wait = budget.reserve(self._clock())
+            reserved_at = self._clock()
+            wait = budget.reserve(reserved_at)
             if wait > 0:
                 self._sleep(wait)
             with self._counting:
@@ -208,7 +209,7 @@ class BrevoClient:
                     raise BrevoError(msg) from exc
                 self._back_off(failures, f"{label}: {type(exc).__name__}")
                 continue
-            waits_for_reset = budget.observe(response, self._clock())
+            waits_for_reset = budget.observe(response, self._clock(), sent_at=reserved_at + wait)
             message = fatal_message(response)
             if message:
                 raise BrevoError(message)

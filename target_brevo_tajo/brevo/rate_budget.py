@@ -98,10 +98,11 @@ class RateBudget:
             )
         return wait
 
-    def observe(self, response: httpx.Response, now: float) -> bool:
+    def observe(self, response: httpx.Response, now: float, sent_at: float | None = None) -> bool:
         """Learn from an answer's rate headers: the account's real limit, and a spent budget.
 
-        Returns whether the budget now waits for Brevo's announced reset.
+        ``sent_at`` is when the call left (its slot); Brevo counted the call then, not ``now``
+        when its answer came. Returns whether the budget now waits for Brevo's announced reset.
         """
         headers = response.headers
         limit = _number(headers.get("x-sib-ratelimit-limit"))
@@ -116,7 +117,9 @@ class RateBudget:
             spent = (remaining is not None and remaining <= 0) or response.status_code == 429
             if not (spent and reset and reset > 0):
                 return False
-            if response.status_code != 429 and self._spent_by_own_calls(now):
+            if response.status_code != 429 and self._spent_by_own_calls(
+                now if sent_at is None else min(sent_at, now)
+            ):
                 # Our own slots spent it, and they already hold the next call back. Waiting for
                 # the reset too (whole seconds: "1" for a per-second window) would idle the
                 # bucket for up to a window each time it fills.
@@ -126,10 +129,15 @@ class RateBudget:
             self._blocked_until = max(self._blocked_until, until)
             return True
 
-    def _spent_by_own_calls(self, now: float) -> bool:
-        """Whether this budget's own calls of the last window fill it (the lock is held)."""
-        since = now - self.window_seconds - ARRIVAL_MARGIN_SECONDS
-        return sum(1 for slot in self._slots if since <= slot <= now) >= self.limit
+    def _spent_by_own_calls(self, sent_at: float) -> bool:
+        """Whether this budget's own calls of the window up to ``sent_at`` fill it (lock held).
+
+        Counted up to when the call left, not when its answer came: a window's last call answered
+        a round trip later would otherwise find its first calls out of the window, and the
+        bucket would idle for Brevo's whole-second reset while the window was nearly over.
+        """
+        since = sent_at - self.window_seconds - ARRIVAL_MARGIN_SECONDS
+        return sum(1 for slot in self._slots if since <= slot <= sent_at) >= self.limit
 
     def to_dict(self) -> dict[str, object]:
         """Calls made, the budget, time spent waiting and 429 answers, for the sync report."""
