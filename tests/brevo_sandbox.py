@@ -1,4 +1,4 @@
-"""Fixtures shared by the tests of the sandbox's Brevo: one server whose clock a test moves.
+"""Fixtures shared by the sandbox's tests: a client of the module's server, and the Brevo clock.
 
 Test modules import the fixtures by name (pytest finds them in the module's namespace).
 """
@@ -6,6 +6,7 @@ Test modules import the fixtures by name (pytest finds them in the module's name
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from pathlib import Path
 
 import httpx
 import pytest
@@ -44,3 +45,17 @@ def client(server):
     server.state.reset()
     with httpx.Client(base_url=server.url, timeout=30) as http:
         yield http
+
+
+def target_config(sandbox: SandboxServer, tmp_path: Path, mapping_text: str) -> dict:
+    """The target's config against ``sandbox``'s Brevo, with this mapping and its own ledger."""
+    mapping = tmp_path / "mapping.yml"
+    mapping.write_text(mapping_text)
+    return {
+        "api_key": "sandbox-brevo-key",
+        "base_url": f"{sandbox.url}/brevo/v3",
+        "mapping_file": str(mapping),
+        "ledger_url": f"sqlite:///{tmp_path / 'ledger.sqlite'}",
+        "create_missing_attributes": True,
+        "import_poll_seconds": 0,
+    }

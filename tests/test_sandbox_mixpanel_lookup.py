@@ -16,6 +16,7 @@ from jsonschema import Draft7Validator
 from sandbox.lookup_tables import CSV_DIR
 from sandbox.server import SandboxServer
 from tap_mixpanel_tajo.tap import TapMixpanelTajo
+from tests.brevo_sandbox import client  # noqa: F401 (a pytest fixture: this module's server, reset)
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=timezone.utc)
 SA = ("sandbox-user", "sandbox-secret")
@@ -32,13 +33,6 @@ INGESTION_SPEC = (
 def server():
     with SandboxServer(now=NOW, profiles=40, events=300, days=2) as running:
         yield running
-
-
-@pytest.fixture
-def client(server):
-    server.state.reset()
-    with httpx.Client(base_url=server.url, timeout=30) as http:
-        yield http
 
 
 def download(client, group: int, auth=SA) -> httpx.Response:

@@ -11,6 +11,7 @@ import pytest
 
 from sandbox.server import SandboxServer
 from target_brevo_tajo.target import TargetBrevoTajo
+from tests.brevo_sandbox import target_config
 from tests.conftest import MAPPING_FILE
 from tests.singer_messages import CHECKPOINTS_SCHEMA, PROFILES_SCHEMA, checkpoint, profile
 
@@ -60,16 +61,9 @@ def sandbox():
 
 @pytest.fixture
 def config(sandbox, tmp_path: Path) -> dict:
-    mapping = tmp_path / "mapping.yml"
-    mapping.write_text(MAPPING_FILE.read_text().replace("groups: false", "groups: true"))
-    return {
-        "api_key": "sandbox-brevo-key",
-        "base_url": f"{sandbox.url}/brevo/v3",
-        "mapping_file": str(mapping),
-        "ledger_url": f"sqlite:///{tmp_path / 'ledger.sqlite'}",
-        "create_missing_attributes": True,
-        "import_poll_seconds": 0,
-    }
+    return target_config(
+        sandbox, tmp_path, MAPPING_FILE.read_text().replace("groups: false", "groups: true")
+    )
 
 
 def run(config: dict, messages: io.StringIO) -> TargetBrevoTajo:

@@ -17,6 +17,7 @@ from target_brevo_tajo.lookups import LookupTables
 from target_brevo_tajo.report import LookupReport, render_report
 from target_brevo_tajo.singer_input import SingerInputError
 from target_brevo_tajo.target import TargetBrevoTajo
+from tests.brevo_sandbox import target_config
 from tests.conftest import MAPPING_FILE
 from tests.singer_messages import EVENTS_SCHEMA, PROFILES_SCHEMA, event, profile
 
@@ -78,16 +79,7 @@ def sandbox():
 
 @pytest.fixture
 def config(sandbox, tmp_path: Path) -> dict:
-    mapping = tmp_path / "mapping.yml"
-    mapping.write_text(MAPPING_FILE.read_text() + ENRICHMENT)
-    return {
-        "api_key": "sandbox-brevo-key",
-        "base_url": f"{sandbox.url}/brevo/v3",
-        "mapping_file": str(mapping),
-        "ledger_url": f"sqlite:///{tmp_path / 'ledger.sqlite'}",
-        "create_missing_attributes": True,
-        "import_poll_seconds": 0,
-    }
+    return target_config(sandbox, tmp_path, MAPPING_FILE.read_text() + ENRICHMENT)
 
 
 def run(config: dict, stream: io.StringIO) -> dict:
