@@ -26,6 +26,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from target_brevo_tajo.ledger.in_lists import in_chunks
 from target_brevo_tajo.ledger.migrate import LedgerSchemaError, upgrade_to_head
 from target_brevo_tajo.ledger.schema import (
     cohort_lists,
@@ -37,8 +38,6 @@ from target_brevo_tajo.ledger.schema import (
     sent_events,
 )
 from target_brevo_tajo.ledger.upserts import insert_new, upsert
-
-_QUERY_CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -125,11 +124,6 @@ def default_ledger_url() -> str:
     Not under ``.meltano/``: that folder carries a CACHEDIR.TAG, so backup tools skip it.
     """
     return f"sqlite:///{Path('brevo-sync-ledger.sqlite').resolve()}"
-
-
-def _chunks(items: list[Any], size: int = _QUERY_CHUNK) -> Iterator[list[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def _now() -> dt.datetime:
@@ -253,7 +247,7 @@ class Ledger:
         """Those of ``keys`` Brevo has already accepted."""
         found: set[str] = set()
         with self.engine.connect() as conn:
-            for chunk in _chunks(list(keys)):
+            for chunk in in_chunks(keys):
                 rows = conn.execute(
                     sa.select(sent_events.c.event_key).where(sent_events.c.event_key.in_(chunk))
                 )
@@ -460,7 +454,7 @@ class Ledger:
         """The known aliases of these canonical ids: ``{alias: canonical}``."""
         found: dict[str, str] = {}
         with self.engine.connect() as conn:
-            for chunk in _chunks(sorted(set(canonical_ids))):
+            for chunk in in_chunks(canonical_ids):
                 rows = conn.execute(
                     sa.select(identities.c.alias_id, identities.c.canonical_id).where(
                         identities.c.canonical_id.in_(chunk)
@@ -481,7 +475,7 @@ class Ledger:
         """What the ledger holds of each of these contacts."""
         found: dict[str, SyncedContact] = {}
         with self.engine.connect() as conn:
-            for chunk in _chunks(sorted(set(distinct_ids))):
+            for chunk in in_chunks(distinct_ids):
                 rows = conn.execute(sa.select(contacts).where(contacts.c.distinct_id.in_(chunk)))
                 found.update((row.distinct_id, SyncedContact(**row._asdict())) for row in rows)
         return found
@@ -503,7 +497,7 @@ class Ledger:
     def mark_listed_in_refresh(self, distinct_ids: Iterable[str], refresh_id: str) -> None:
         """Note that a full refresh listed these profiles (those it did not are gone)."""
         with self._writing() as conn:
-            for chunk in _chunks(sorted(set(distinct_ids))):
+            for chunk in in_chunks(distinct_ids):
                 conn.execute(
                     sa.update(contacts)
                     .where(contacts.c.distinct_id.in_(chunk))
@@ -526,7 +520,7 @@ class Ledger:
     def forget_contacts(self, distinct_ids: Iterable[str]) -> None:
         """Drop contacts deleted from Brevo."""
         with self._writing() as conn:
-            for chunk in _chunks(sorted(set(distinct_ids))):
+            for chunk in in_chunks(distinct_ids):
                 conn.execute(sa.delete(contacts).where(contacts.c.distinct_id.in_(chunk)))
 
     def rename_contact(self, old_id: str, new_id: str) -> None:
@@ -550,7 +544,7 @@ class Ledger:
             if among is None:
                 return {row[0] for row in conn.execute(query)}
             found: set[str] = set()
-            for chunk in _chunks(sorted(set(among))):
+            for chunk in in_chunks(among):
                 found.update(
                     row[0]
                     for row in conn.execute(query.where(list_members.c.distinct_id.in_(chunk)))
@@ -570,7 +564,7 @@ class Ledger:
     def remove_list_members(self, list_id: int, distinct_ids: Iterable[str]) -> None:
         """Record members Brevo removed from a list."""
         with self._writing() as conn:
-            for chunk in _chunks(sorted(set(distinct_ids))):
+            for chunk in in_chunks(distinct_ids):
                 conn.execute(
                     sa.delete(list_members).where(
                         list_members.c.list_id == list_id, list_members.c.distinct_id.in_(chunk)
@@ -612,7 +606,7 @@ class Ledger:
         conn: sa.Connection, key: sa.Column, value: sa.Column, keys: list[str]
     ) -> dict[str, Any]:
         found: dict[str, Any] = {}
-        for chunk in _chunks(sorted(set(keys))):
+        for chunk in in_chunks(keys):
             found.update(
                 (row[0], row[1])
                 for row in conn.execute(sa.select(key, value).where(key.in_(chunk)))

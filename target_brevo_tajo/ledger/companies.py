@@ -14,6 +14,7 @@ from typing import Protocol
 
 import sqlalchemy as sa
 
+from target_brevo_tajo.ledger.in_lists import in_chunks
 from target_brevo_tajo.ledger.schema import (
     companies,
     company_links,
@@ -77,18 +78,18 @@ class CompanyLedger:
 
     def forget_companies(self, group_key: str, group_ids: Iterable[str]) -> None:
         """Companies gone from Brevo (deleted by hand): they and their links are created anew."""
-        ids = sorted(set(group_ids))
         with self._ledger.writing() as conn:
-            for table in (companies, company_links):
-                conn.execute(
-                    sa.delete(table).where(
-                        table.c.group_key == group_key, table.c.group_id.in_(ids)
+            for ids in in_chunks(group_ids):
+                for table in (companies, company_links):
+                    conn.execute(
+                        sa.delete(table).where(
+                            table.c.group_key == group_key, table.c.group_id.in_(ids)
+                        )
                     )
-                )
 
     def set_members(self, group_key: str, members: dict[str, str | None]) -> None:
         """The group each of these users' latest profile names (None: no group any more)."""
-        gone = sorted(d for d, g in members.items() if g is None)
+        gone = [d for d, g in members.items() if g is None]
         rows = [
             {"distinct_id": d, "group_key": group_key, "group_id": g}
             for d, g in members.items()
@@ -96,11 +97,11 @@ class CompanyLedger:
         ]
         with self._ledger.writing() as conn:
             upsert(conn, group_members, rows, key=["distinct_id", "group_key"])
-            if gone:
+            for chunk in in_chunks(gone):
                 conn.execute(
                     sa.delete(group_members).where(
                         group_members.c.group_key == group_key,
-                        group_members.c.distinct_id.in_(gone),
+                        group_members.c.distinct_id.in_(chunk),
                     )
                 )
 
@@ -130,26 +131,23 @@ class CompanyLedger:
             {"group_key": group_key, "group_id": group_id, "distinct_id": d}
             for d in sorted(set(added))
         ]
-        gone = sorted(set(removed))
         with self._ledger.writing() as conn:
             insert_new(conn, company_links, rows)
-            if gone:
+            for chunk in in_chunks(removed):
                 conn.execute(
                     sa.delete(company_links).where(
                         company_links.c.group_key == group_key,
                         company_links.c.group_id == group_id,
-                        company_links.c.distinct_id.in_(gone),
+                        company_links.c.distinct_id.in_(chunk),
                     )
                 )
 
     def brevo_ids(self, distinct_ids: Iterable[str]) -> dict[str, int]:
         """The numeric Brevo id of each of these contacts the ledger knows."""
-        wanted = sorted(set(distinct_ids))
         found: dict[str, int] = {}
         query = sa.select(contact_brevo_ids.c.distinct_id, contact_brevo_ids.c.brevo_id)
         with self._ledger.engine.connect() as conn:
-            for start in range(0, len(wanted), 500):
-                chunk = wanted[start : start + 500]
+            for chunk in in_chunks(distinct_ids):
                 rows = conn.execute(query.where(contact_brevo_ids.c.distinct_id.in_(chunk)))
                 found.update((row[0], int(row[1])) for row in rows)
         return found

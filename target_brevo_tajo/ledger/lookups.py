@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 import sqlalchemy as sa
 
+from target_brevo_tajo.ledger.in_lists import in_chunks
 from target_brevo_tajo.ledger.schema import lookup_rows
 from target_brevo_tajo.ledger.upserts import upsert
 
@@ -73,12 +74,10 @@ class LookupLedger:
 
     def forget_unread(self, table_ids: Iterable[str], run_id: str) -> None:
         """Remove the rows of these tables that run ``run_id`` did not read: gone from Mixpanel."""
-        ids = sorted(set(table_ids))
-        if not ids:
-            return
         with self._ledger.writing() as conn:
-            conn.execute(
-                sa.delete(lookup_rows).where(
-                    lookup_rows.c.table_id.in_(ids), lookup_rows.c.run_id != run_id
+            for ids in in_chunks(table_ids):
+                conn.execute(
+                    sa.delete(lookup_rows).where(
+                        lookup_rows.c.table_id.in_(ids), lookup_rows.c.run_id != run_id
+                    )
                 )
-            )

@@ -1,0 +1,27 @@
+"""Keys for ``column IN (...)`` queries, in chunks of a few fixed sizes.
+
+SQLAlchemy renders an ``IN`` list as one placeholder per key, so each list length is a different
+SQL text. Python's sqlite3 keeps the last 128 texts prepared on each connection, and a prepared
+``IN`` of 500 keys holds about 100 KB: lists of every length from 1 to 500 made the target's
+memory grow by tens of megabytes over a long run. Padding each chunk to a power of two (by
+repeating its last key, which ``IN`` ignores) leaves ten texts per query. Chunks also stay far
+below any database's limit on bound parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import TypeVar
+
+Key = TypeVar("Key")
+
+CHUNK = 512  # the largest chunk; a power of two
+
+
+def in_chunks(keys: Iterable[Key]) -> Iterator[list[Key]]:
+    """The distinct ``keys`` in sorted chunks of at most :data:`CHUNK`, each padded to 2**n."""
+    distinct = sorted(set(keys))  # type: ignore[type-var]
+    for start in range(0, len(distinct), CHUNK):
+        chunk = distinct[start : start + CHUNK]
+        size = 1 << (len(chunk) - 1).bit_length()
+        yield chunk + [chunk[-1]] * (size - len(chunk))
