@@ -1,14 +1,18 @@
-"""The tap's Singer output: many messages per ``write`` system call, flushed at each STATE.
+"""The tap's Singer output: many messages per ``write`` system call, sent on at each STATE.
 
 The SDK's ``MsgSpecWriter`` flushes stdout after every message: one ``write`` system call per
-event. Here a RECORD line only goes into stdout's buffer, which the operating system receives
-a block at a time; any other message (SCHEMA, STATE, ...) flushes it, so a STATE goes out at
-once, after every record it covers. Python flushes stdout at exit, on every path that reaches
-it (end of sync, error, SIGTERM through the SDK's handler), so no record stays behind.
+event. Nor can this writer leave lines in stdout's own buffer: under ``PYTHONUNBUFFERED=1``, which
+many container images and orchestrators set, ``sys.stdout.buffer`` is the raw file and every
+line would still be a system call. So RECORD lines wait in the writer's own block, written out
+when it reaches a pipe's capacity (64 KiB); any other message (SCHEMA, STATE, ...) writes the
+block and itself, then flushes, so a STATE goes out at once, after every record it covers. The
+block is also written at exit: a stream whose state did not change ends without a STATE.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import datetime as dt
 import sys
 from typing import Any
@@ -18,16 +22,24 @@ from singer_sdk.singerlib import RecordMessage
 from singer_sdk.singerlib.encoding.simple import Message
 
 _UTC = dt.timezone.utc
+BLOCK_BYTES = 64 * 1024  # a Linux pipe's capacity: the reader gets whole blocks
 
 
 class BufferedMsgSpecWriter(MsgSpecWriter):
-    """``MsgSpecWriter`` that leaves RECORD lines in stdout's buffer and flushes at the others."""
+    """``MsgSpecWriter`` that keeps RECORD lines in a block and writes it at the other messages."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._block = bytearray()
+        atexit.register(self._flush_at_exit)
 
     def write_message(self, message: Message) -> None:
-        """Write the line to stdout's buffer; flush unless it is a RECORD."""
-        sys.stdout.buffer.write(self.format_message(message))
+        """Add the line to the block; write the block out unless this is a RECORD."""
+        self._block += self.format_message(message)
         if not isinstance(message, RecordMessage):
-            sys.stdout.flush()
+            self.flush()
+        elif len(self._block) >= BLOCK_BYTES:
+            self._write_block()
 
     def write_record(self, stream: str, record: dict[str, Any], version: int | None) -> None:
         """The line ``write_message(RecordMessage(...))`` writes, encoded once from ``record``.
@@ -38,4 +50,26 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
         if version is not None:
             message["version"] = version
         message["time_extracted"] = dt.datetime.now(_UTC)
-        sys.stdout.buffer.write(serialize_jsonl(message))
+        self._block += serialize_jsonl(message)
+        if len(self._block) >= BLOCK_BYTES:
+            self._write_block()
+
+    def flush(self) -> None:
+        """Hand every line written so far to the operating system."""
+        self._write_block()
+        sys.stdout.flush()
+
+    def _flush_at_exit(self) -> None:
+        # A stdout already closed was reported in one line where the sync stopped.
+        with contextlib.suppress(OSError, ValueError):
+            self.flush()
+
+    def _write_block(self) -> None:
+        if not self._block:
+            return
+        out = sys.stdout.buffer
+        view = memoryview(self._block)
+        while view:  # a raw file may take part of a block (a signal mid-write)
+            view = view[out.write(view) :]
+        view.release()
+        self._block.clear()

@@ -13,6 +13,7 @@ import gzip
 import inspect
 import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -23,7 +24,7 @@ import respx
 from singer_sdk import Stream
 from singer_sdk.singerlib import RecordMessage, SchemaMessage, StateMessage
 
-from tap_mixpanel_tajo.output import BufferedMsgSpecWriter
+from tap_mixpanel_tajo.output import BLOCK_BYTES, BufferedMsgSpecWriter
 from tap_mixpanel_tajo.streams.export import EventsStream
 from tap_mixpanel_tajo.tap import TapMixpanelTajo
 
@@ -108,7 +109,7 @@ def test_a_record_line_is_the_line_of_its_record_message(monkeypatch):
     writer.write_message(RecordMessage("events", dict(record), time_extracted=now))
     writer.write_record("events", dict(record), 7)
     writer.write_message(RecordMessage("events", dict(record), version=7, time_extracted=now))
-    sys.stdout.flush()
+    writer.flush()
     lines = raw_stdout.lines()
     for line in lines:
         assert dt.datetime.fromisoformat(line.pop("time_extracted")).tzinfo is not None
@@ -135,13 +136,17 @@ class CountingRaw(io.RawIOBase):
         return [json.loads(line) for line in bytes(self.data).split(b"\n") if line]
 
 
-def counting_stdout(monkeypatch) -> CountingRaw:
-    """stdout as a real process has it (a buffered writer), over a counting file.
+def counting_stdout(monkeypatch, *, unbuffered: bool = False) -> CountingRaw:
+    """stdout as a real process has it, over a counting file.
 
+    A buffered writer, or with ``unbuffered`` the raw file itself, as under PYTHONUNBUFFERED=1.
     Set inside the test: pytest sets its own capture back between a fixture and the test.
     """
     raw = CountingRaw()
-    stdout = io.TextIOWrapper(io.BufferedWriter(raw, buffer_size=8192), encoding="utf-8")
+    if unbuffered:
+        stdout = io.TextIOWrapper(raw, encoding="utf-8", write_through=True)
+    else:
+        stdout = io.TextIOWrapper(io.BufferedWriter(raw, buffer_size=8192), encoding="utf-8")
     monkeypatch.setattr(sys, "stdout", stdout)
     return raw
 
@@ -150,8 +155,9 @@ def record(index: int) -> RecordMessage:
     return RecordMessage("events", {"insert_id": f"id-{index}", "properties": {"n": index}})
 
 
-def test_records_wait_in_the_buffer_until_a_state(monkeypatch):
-    raw_stdout = counting_stdout(monkeypatch)
+@pytest.mark.parametrize("unbuffered", [False, True], ids=["buffered", "PYTHONUNBUFFERED"])
+def test_records_wait_in_the_block_until_a_state(monkeypatch, unbuffered):
+    raw_stdout = counting_stdout(monkeypatch, unbuffered=unbuffered)
     writer = BufferedMsgSpecWriter()
     writer.write_message(SchemaMessage("events", {"type": "object"}, ["insert_id"]))
     assert raw_stdout.writes == 1  # a SCHEMA goes out at once
@@ -164,16 +170,36 @@ def test_records_wait_in_the_buffer_until_a_state(monkeypatch):
     assert types == ["SCHEMA", "RECORD", "RECORD", "RECORD", "STATE"]
 
 
-def test_many_records_go_out_in_few_writes(monkeypatch):
-    raw_stdout = counting_stdout(monkeypatch)
+@pytest.mark.parametrize("unbuffered", [False, True], ids=["buffered", "PYTHONUNBUFFERED"])
+def test_many_records_go_out_in_few_writes(monkeypatch, unbuffered):
+    raw_stdout = counting_stdout(monkeypatch, unbuffered=unbuffered)
     writer = BufferedMsgSpecWriter()
-    count = 2000
+    count = 20_000
     for index in range(count):
         writer.write_message(record(index))
     writer.write_message(StateMessage({"bookmarks": {}}))
-    assert raw_stdout.writes <= len(raw_stdout.data) // 8192 + 2
+    assert len(raw_stdout.data) > 10 * BLOCK_BYTES
+    assert raw_stdout.writes <= len(raw_stdout.data) // BLOCK_BYTES + 2
     ids = [m["record"]["insert_id"] for m in raw_stdout.lines() if m["type"] == "RECORD"]
     assert ids == [f"id-{i}" for i in range(count)]
+
+
+@pytest.mark.parametrize("unbuffered", ["", "1"], ids=["buffered", "PYTHONUNBUFFERED"])
+def test_records_after_the_last_state_reach_stdout_at_exit(unbuffered):
+    """A stream whose state did not change ends without a STATE: its records still go out."""
+    script = """
+from singer_sdk.singerlib import RecordMessage, StateMessage
+from tap_mixpanel_tajo.output import BufferedMsgSpecWriter
+writer = BufferedMsgSpecWriter()
+writer.write_message(StateMessage({"bookmarks": {}}))
+for index in range(3):
+    writer.write_message(RecordMessage("lookup_tables", {"key": str(index)}))
+"""
+    env = {**os.environ, "PYTHONUNBUFFERED": unbuffered}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, env=env, check=True)
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [m["type"] for m in lines] == ["STATE", "RECORD", "RECORD", "RECORD"]
+    assert done.stderr == b""
 
 
 def test_a_closed_stdout_ends_in_one_line(tmp_path):
