@@ -1,18 +1,17 @@
-"""The tap's Singer output: many messages per ``write`` system call, sent on at each STATE.
+"""The tap's Singer output: many events per ``write`` system call, sent on at each STATE.
 
 The SDK's ``MsgSpecWriter`` flushes stdout after every message: one ``write`` system call per
-event. Nor can this writer leave lines in stdout's own buffer: under ``PYTHONUNBUFFERED=1``, which
-many container images and orchestrators set, ``sys.stdout.buffer`` is the raw file and every
-line would still be a system call. So RECORD lines wait in the writer's own block, written out
-when it reaches a pipe's capacity (64 KiB); any other message (SCHEMA, STATE, ...) writes the
-block and itself, then flushes, so a STATE goes out at once, after every record it covers. The
-block is also written at exit: a stream whose state did not change ends without a STATE.
+event. Nor can events wait in stdout's own buffer: under ``PYTHONUNBUFFERED=1``, which many
+container images and orchestrators set, ``sys.stdout.buffer`` is the raw file and every line
+would still be a system call. So the events stream's RECORD lines (:meth:`write_record`) wait
+in the writer's own block, written out when it reaches a pipe's capacity (64 KiB). Any message
+(SCHEMA, STATE, a RECORD of another stream) writes the block first, and all but RECORDs flush:
+a STATE goes out at once, after every record it covers. The events stream also calls
+:meth:`flush` at the end of each window, whose state may not have changed (no STATE then).
 """
 
 from __future__ import annotations
 
-import atexit
-import contextlib
 import datetime as dt
 import sys
 from typing import Any
@@ -26,25 +25,24 @@ BLOCK_BYTES = 64 * 1024  # a Linux pipe's capacity: the reader gets whole blocks
 
 
 class BufferedMsgSpecWriter(MsgSpecWriter):
-    """``MsgSpecWriter`` that keeps RECORD lines in a block and writes it at the other messages."""
+    """``MsgSpecWriter`` that keeps the events' RECORD lines in a block, written at the others."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._block = bytearray()
-        atexit.register(self._flush_at_exit)
 
     def write_message(self, message: Message) -> None:
-        """Add the line to the block; write the block out unless this is a RECORD."""
+        """Write the block, then the line; flush stdout unless it is a RECORD."""
         self._block += self.format_message(message)
+        self._write_block()
         if not isinstance(message, RecordMessage):
-            self.flush()
-        elif len(self._block) >= BLOCK_BYTES:
-            self._write_block()
+            sys.stdout.flush()
 
     def write_record(self, stream: str, record: dict[str, Any], version: int | None) -> None:
-        """The line ``write_message(RecordMessage(...))`` writes, encoded once from ``record``.
+        """Add the line ``write_message(RecordMessage(...))`` writes to the block.
 
-        Same fields, same encoder (the SDK's), extracted now; no message object, no dict copy.
+        Encoded once from ``record``: same fields, same encoder (the SDK's), extracted now; no
+        message object, no dict copy.
         """
         message: dict[str, Any] = {"type": "RECORD", "stream": stream, "record": record}
         if version is not None:
@@ -58,11 +56,6 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
         """Hand every line written so far to the operating system."""
         self._write_block()
         sys.stdout.flush()
-
-    def _flush_at_exit(self) -> None:
-        # A stdout already closed was reported in one line where the sync stopped.
-        with contextlib.suppress(OSError, ValueError):
-            self.flush()
 
     def _write_block(self) -> None:
         if not self._block:

@@ -13,7 +13,6 @@ import gzip
 import inspect
 import io
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -162,12 +161,23 @@ def test_records_wait_in_the_block_until_a_state(monkeypatch, unbuffered):
     writer.write_message(SchemaMessage("events", {"type": "object"}, ["insert_id"]))
     assert raw_stdout.writes == 1  # a SCHEMA goes out at once
     for index in range(3):
-        writer.write_message(record(index))
+        writer.write_record("events", {"insert_id": f"id-{index}"}, None)
     assert raw_stdout.writes == 1
     writer.write_message(StateMessage({"bookmarks": {}}))
     assert raw_stdout.writes == 2  # the three records and the STATE, in one write
     types = [m["type"] for m in raw_stdout.lines()]
     assert types == ["SCHEMA", "RECORD", "RECORD", "RECORD", "STATE"]
+
+
+def test_a_record_of_another_stream_goes_out_after_the_events_before_it(monkeypatch):
+    raw_stdout = counting_stdout(monkeypatch, unbuffered=True)
+    writer = BufferedMsgSpecWriter()
+    writer.write_record("events", {"insert_id": "id-0"}, None)
+    writer.write_message(record(1))
+    writer.write_record("events", {"insert_id": "id-2"}, None)
+    writer.flush()
+    ids = [m["record"]["insert_id"] for m in raw_stdout.lines()]
+    assert ids == ["id-0", "id-1", "id-2"]
 
 
 @pytest.mark.parametrize("unbuffered", [False, True], ids=["buffered", "PYTHONUNBUFFERED"])
@@ -176,7 +186,7 @@ def test_many_records_go_out_in_few_writes(monkeypatch, unbuffered):
     writer = BufferedMsgSpecWriter()
     count = 20_000
     for index in range(count):
-        writer.write_message(record(index))
+        writer.write_record("events", {"insert_id": f"id-{index}"}, None)
     writer.write_message(StateMessage({"bookmarks": {}}))
     assert len(raw_stdout.data) > 10 * BLOCK_BYTES
     assert raw_stdout.writes <= len(raw_stdout.data) // BLOCK_BYTES + 2
@@ -184,22 +194,14 @@ def test_many_records_go_out_in_few_writes(monkeypatch, unbuffered):
     assert ids == [f"id-{i}" for i in range(count)]
 
 
-@pytest.mark.parametrize("unbuffered", ["", "1"], ids=["buffered", "PYTHONUNBUFFERED"])
-def test_records_after_the_last_state_reach_stdout_at_exit(unbuffered):
-    """A stream whose state did not change ends without a STATE: its records still go out."""
-    script = """
-from singer_sdk.singerlib import RecordMessage, StateMessage
-from tap_mixpanel_tajo.output import BufferedMsgSpecWriter
-writer = BufferedMsgSpecWriter()
-writer.write_message(StateMessage({"bookmarks": {}}))
-for index in range(3):
-    writer.write_message(RecordMessage("lookup_tables", {"key": str(index)}))
-"""
-    env = {**os.environ, "PYTHONUNBUFFERED": unbuffered}
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, env=env, check=True)
-    lines = [json.loads(line) for line in done.stdout.splitlines()]
-    assert [m["type"] for m in lines] == ["STATE", "RECORD", "RECORD", "RECORD"]
-    assert done.stderr == b""
+def test_a_state_left_unwritten_as_unchanged_still_sends_the_records_before_it(monkeypatch):
+    raw_stdout = counting_stdout(monkeypatch, unbuffered=True)
+    tap = TapMixpanelTajo(config=CONFIG, parse_env_config=False)
+    stream = tap.streams["events"]
+    stream.emit_state()
+    tap.message_writer.write_record("events", {"insert_id": "a"}, None)
+    stream.emit_state()  # the same state: the SDK writes no STATE
+    assert [m["type"] for m in raw_stdout.lines()] == ["STATE", "RECORD"]
 
 
 def test_a_closed_stdout_ends_in_one_line(tmp_path):

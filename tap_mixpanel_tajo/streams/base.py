@@ -14,6 +14,7 @@ from singer_sdk import Stream
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from tap_mixpanel_tajo.dates import parse_utc, utc_iso
+from tap_mixpanel_tajo.output import BufferedMsgSpecWriter
 from tap_mixpanel_tajo.streams.checkpoints import CheckpointKind, SyncCheckpointsStream
 
 if TYPE_CHECKING:
@@ -69,8 +70,15 @@ class MixpanelStream(Stream):
         state["replication_key_value"] = utc_iso(value)
 
     def emit_state(self) -> None:
-        """Write a STATE message now (the SDK's state writer skips an unchanged state)."""
+        """Write a STATE message now, after every record written before it.
+
+        The SDK's state writer skips an unchanged state: the records waiting in the writer's
+        block go out all the same.
+        """
         self.mixpanel_tap.state_writer.write_state(self.tap_state)
+        writer = self.mixpanel_tap.message_writer
+        if isinstance(writer, BufferedMsgSpecWriter):
+            writer.flush()
 
     # The one SDK internal this tap overrides: ``Stream._increment_stream_state`` is what the
     # SDK calls after each record to move the bookmark (or its progress markers) to the record's
