@@ -393,25 +393,46 @@ def bench_rss(sizes: list[int], results: Results) -> None:
     )
 
 
-def bench_profiles(count: int, results: Results) -> None:
-    """Profiles/s from Engage to Brevo contacts through the sandbox, and both peak RSS."""
-    progress(f"profiles: {count:,} profiles, Engage → tap → target → /contacts/import...")
-    run = ratios.profiles_pipeline(count)
-    contacts = run.report["contacts"]
-    results.rows.append(
-        Row(
-            f"Profiles → contacts, {count:,} profiles: profiles/s",
-            f"{per_second(contacts['received'], run.seconds)} "
-            f"({contacts['created'] + contacts['updated'] + contacts['unchanged']:,} contacts)",
-            "n/a",
-            f"peak RSS tap {megabytes(run.tap.peak_rss)}, target {megabytes(run.target.peak_rss)}",
+def bench_profiles(sizes: list[int], results: Results) -> None:
+    """Profiles/s from Engage to Brevo contacts through the sandbox, and both peak RSS.
+
+    With several sizes, a last row gives the target's peak RSS growth from the first to the last.
+    """
+    runs = {}
+    for count in sizes:
+        progress(f"profiles: {count:,} profiles, Engage → tap → target → /contacts/import...")
+        run = runs[count] = ratios.profiles_pipeline(count)
+        contacts = run.report["contacts"]
+        imports = f"{contacts['imports']:,} import{'' if contacts['imports'] == 1 else 's'}"
+        results.rows.append(
+            Row(
+                f"Profiles → contacts, {count:,} profiles: profiles/s",
+                f"{per_second(contacts['received'], run.seconds)} "
+                f"({contacts['created'] + contacts['updated'] + contacts['unchanged']:,} "
+                f"contacts, {imports})",
+                "n/a",
+                f"peak RSS tap {megabytes(run.tap.peak_rss)}, "
+                f"target {megabytes(run.target.peak_rss)}",
+            )
         )
-    )
+    if len(sizes) > 1:
+        small, large = runs[sizes[0]], runs[sizes[-1]]
+        for name in ("tap", "target"):
+            low, high = getattr(small, name).peak_rss, getattr(large, name).peak_rss
+            results.rows.append(
+                Row(
+                    f"Peak RSS of the {name}, {sizes[0]:,} → {sizes[-1]:,} profiles",
+                    f"{megabytes(low)} → {megabytes(high)}",
+                    "flat",
+                    f"**{high / low - 1:+.0%}**",
+                )
+            )
+    shown = " and ".join(f"{count:,}" for count in sizes)
     results.notes.append(
         "Profiles: `tap-mixpanel-tajo` (profiles only) | `target-brevo-tajo` against the "
-        f"sandbox holding {count:,} profiles (Brevo limits off: `unlimited` tier), startup "
-        "included. Run `make bench BENCH_ARGS='--profiles 1000000'` for the 1M case "
-        "(the sandbox alone then needs a few GB)."
+        f"sandbox holding {shown} profiles (Brevo limits off: `unlimited` tier), startup "
+        "included. Run `make bench BENCH_ARGS='--profiles 20000,1000000'` for the 1M case "
+        "next to the 20,000 (the sandbox alone then needs a few GB; about 30 minutes more)."
     )
 
 
@@ -460,9 +481,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--profiles",
-        type=int,
-        default=20_000,
-        help="profiles of the profiles/s run (default 20,000; 1000000 for the 1M case)",
+        default="20000",
+        help="comma-separated sizes of the profiles/s runs (default 20000; 20000,1000000 adds "
+        "the 1M case and the growth of peak RSS between the two)",
     )
     parser.add_argument(
         "--quick",
@@ -480,9 +501,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             2_000,
             "1000,2000",
             400,
-            200,
+            "100,200",
         )
     args.rss_sizes = [int(size) for size in args.rss_events.split(",")]
+    args.profile_sizes = [int(size) for size in args.profiles.split(",")]
     return args
 
 
@@ -497,7 +519,7 @@ def main(argv: list[str] | None = None) -> int:
     bench_tap_floor(args.events, results)
     bench_target_bound(args.target_events, args.latency, args.in_flight, results)
     bench_rss(args.rss_sizes, results)
-    bench_profiles(args.profiles, results)
+    bench_profiles(args.profile_sizes, results)
     bench_export(args.events, results)
     bench_serialisation(args.events, results)
     if not args.markdown_only:
