@@ -6,8 +6,8 @@ container images and orchestrators set, ``sys.stdout.buffer`` is the raw file an
 would still be a system call. So the events stream's RECORD lines (:meth:`write_record`) wait
 in the writer's own block, written out when it reaches a pipe's capacity (64 KiB). Any message
 (SCHEMA, STATE, a RECORD of another stream) writes the block first, and all but RECORDs flush:
-a STATE goes out at once, after every record it covers. The events stream also calls
-:meth:`flush` at the end of each window, whose state may not have changed (no STATE then).
+a STATE goes out at once, after every record it covers. ``MixpanelStream.emit_state`` also
+calls :meth:`flush`: the SDK writes no STATE for a state that has not changed.
 """
 
 from __future__ import annotations

@@ -11,16 +11,13 @@ below any database's limit on bound parameters.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import TypeVar
-
-Key = TypeVar("Key")
 
 CHUNK = 512  # the largest chunk; a power of two
 
 
-def in_chunks(keys: Iterable[Key]) -> Iterator[list[Key]]:
+def in_chunks(keys: Iterable[str]) -> Iterator[list[str]]:
     """The distinct ``keys`` in sorted chunks of at most :data:`CHUNK`, each padded to 2**n."""
-    distinct = sorted(set(keys))  # type: ignore[type-var]
+    distinct = sorted(set(keys))
     for start in range(0, len(distinct), CHUNK):
         chunk = distinct[start : start + CHUNK]
         size = 1 << (len(chunk) - 1).bit_length()
