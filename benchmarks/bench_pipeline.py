@@ -365,23 +365,29 @@ def bench_target_bound(count: int, latency: float, in_flight: int, results: Resu
     )
 
 
+def rss_growth(
+    small: ratios.PipelineRun, large: ratios.PipelineRun, label: str, results: Results
+) -> None:
+    """A row per CLI: its peak RSS in the small run and the large one, and the growth."""
+    for name in ("tap", "target"):
+        low, high = getattr(small, name).peak_rss, getattr(large, name).peak_rss
+        results.rows.append(
+            Row(
+                f"Peak RSS of the {name}, {label}",
+                f"{megabytes(low)} → {megabytes(high)}",
+                "flat",
+                f"**{high / low - 1:+.0%}**",
+            )
+        )
+
+
 def bench_rss(sizes: list[int], results: Results) -> None:
     """Peak RSS of the tap and the target processes at each size, and the growth."""
     runs = {}
     for size in sizes:
         progress(f"peak RSS: tap | target on {size:,} events...")
         runs[size] = ratios.pipeline_rss(size)
-    small, large = runs[sizes[0]], runs[sizes[-1]]
-    for name in ("tap", "target"):
-        low, high = getattr(small, name).peak_rss, getattr(large, name).peak_rss
-        results.rows.append(
-            Row(
-                f"Peak RSS of the {name}, {sizes[0]:,} → {sizes[-1]:,} events",
-                f"{megabytes(low)} → {megabytes(high)}",
-                "flat",
-                f"**{high / low - 1:+.0%}**",
-            )
-        )
+    rss_growth(runs[sizes[0]], runs[sizes[-1]], f"{sizes[0]:,} → {sizes[-1]:,} events", results)
     seconds = ", ".join(f"{size:,}: {run.seconds:.0f} s" for size, run in runs.items())
     results.notes.append(
         "Peak RSS: `tap-mixpanel-tajo | target-brevo-tajo` (the two CLIs joined by a pipe) on "
@@ -416,17 +422,8 @@ def bench_profiles(sizes: list[int], results: Results) -> None:
             )
         )
     if len(sizes) > 1:
-        small, large = runs[sizes[0]], runs[sizes[-1]]
-        for name in ("tap", "target"):
-            low, high = getattr(small, name).peak_rss, getattr(large, name).peak_rss
-            results.rows.append(
-                Row(
-                    f"Peak RSS of the {name}, {sizes[0]:,} → {sizes[-1]:,} profiles",
-                    f"{megabytes(low)} → {megabytes(high)}",
-                    "flat",
-                    f"**{high / low - 1:+.0%}**",
-                )
-            )
+        label = f"{sizes[0]:,} → {sizes[-1]:,} profiles"
+        rss_growth(runs[sizes[0]], runs[sizes[-1]], label, results)
     shown = " and ".join(f"{count:,}" for count in sizes)
     results.notes.append(
         "Profiles: `tap-mixpanel-tajo` (profiles only) | `target-brevo-tajo` against the "
