@@ -23,6 +23,10 @@ from target_brevo_tajo.ledger.in_lists import CHUNK, in_chunks
 WHEN = dt.datetime(2026, 11, 20, tzinfo=dt.timezone.utc)
 
 
+def purchase(key: str) -> LedgerEvent:
+    return LedgerEvent(key, f"insert-{key}", "Purchase", WHEN, b"{}")
+
+
 @given(st.lists(st.text(max_size=6), max_size=3 * CHUNK))
 def test_chunks_hold_each_key_in_order_padded_to_a_power_of_two(keys: list[str]) -> None:
     chunks = list(in_chunks(keys))
@@ -40,9 +44,7 @@ def test_no_keys_no_chunk() -> None:
 
 def test_lookups_of_every_length_use_ten_sql_texts(tmp_path: Path) -> None:
     ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.sqlite'}")
-    ledger.record_sent_events(
-        LedgerEvent(f"key-{n}", f"insert-{n}", "Purchase", WHEN, b"{}") for n in range(0, 1200, 2)
-    )
+    ledger.record_sent_events(purchase(f"key-{n}") for n in range(0, 1200, 2))
     texts: set[str] = set()
     sa.event.listen(ledger.engine, "before_cursor_execute", lambda *a: texts.add(a[2]))
 
@@ -65,10 +67,8 @@ def _plans(ledger: Ledger, statements: list[tuple[str, tuple]]) -> list[str]:
 
 def test_an_events_call_searches_by_key_and_never_walks_a_table(tmp_path: Path) -> None:
     ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.sqlite'}")
-    ledger.record_sent_events(
-        LedgerEvent(f"sent-{n}", f"insert-{n}", "Purchase", WHEN, b"{}") for n in range(1000)
-    )
-    batch = [LedgerEvent(f"key-{n}", f"insert-{n}", "Purchase", WHEN, b"{}") for n in range(200)]
+    ledger.record_sent_events(purchase(f"sent-{n}") for n in range(1000))
+    batch = [purchase(f"key-{n}") for n in range(200)]
     statements: list[tuple[str, tuple]] = []
 
     def keep(_conn, _cursor, sql: str, params, _context, executemany: bool) -> None:

@@ -447,7 +447,7 @@ class Ledger:
         """The canonical id of each of these ids that the ledger knows as an alias."""
         with self.engine.connect() as conn:
             return self._lookup(
-                conn, identities.c.alias_id, identities.c.canonical_id, list(distinct_ids)
+                conn, identities.c.alias_id, identities.c.canonical_id, distinct_ids
             )
 
     def aliases_of(self, canonical_ids: Iterable[str]) -> dict[str, str]:
@@ -468,7 +468,7 @@ class Ledger:
     def emails_for(self, distinct_ids: Iterable[str]) -> dict[str, str]:
         """The email of each contact the ledger knows to be synced with one."""
         with self.engine.connect() as conn:
-            found = self._lookup(conn, contacts.c.distinct_id, contacts.c.email, list(distinct_ids))
+            found = self._lookup(conn, contacts.c.distinct_id, contacts.c.email, distinct_ids)
         return {k: v for k, v in found.items() if v}
 
     def contacts_by_id(self, distinct_ids: Iterable[str]) -> dict[str, SyncedContact]:
@@ -483,7 +483,7 @@ class Ledger:
     def sms_owners(self, numbers: Iterable[str]) -> dict[str, str]:
         """The contact (distinct id) each SMS number belongs to in Brevo, as far as synced."""
         with self.engine.connect() as conn:
-            return self._lookup(conn, contacts.c.sms, contacts.c.distinct_id, list(numbers))
+            return self._lookup(conn, contacts.c.sms, contacts.c.distinct_id, numbers)
 
     def record_contacts(self, synced: Iterable[SyncedContact]) -> None:
         """Remember contacts Brevo imported: identifiers and the hash of what was sent."""
@@ -603,7 +603,7 @@ class Ledger:
 
     @staticmethod
     def _lookup(
-        conn: sa.Connection, key: sa.Column, value: sa.Column, keys: list[str]
+        conn: sa.Connection, key: sa.Column, value: sa.Column, keys: Iterable[str]
     ) -> dict[str, Any]:
         found: dict[str, Any] = {}
         for chunk in in_chunks(keys):
