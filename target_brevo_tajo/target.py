@@ -32,6 +32,7 @@ from mixpanel_brevo_mapping.settings_names import (
     plugin_settings,
     unknown_setting,
 )
+from target_brevo_tajo import dry_run
 from target_brevo_tajo.brevo import (
     BrevoClient,
     BrevoCompanies,
@@ -211,6 +212,11 @@ class TargetBrevoTajo(Target):
         return set(plugin_settings(cls))
 
     @classmethod
+    def dry_run_var(cls) -> str:
+        """The variable that sets ``dry_run`` with ``--config=ENV``."""
+        return f"{cls._env_var_prefix}DRY_RUN"
+
+    @classmethod
     def object_setting_names(cls) -> set[str]:
         """The settings whose value is an object (Meltano exports each key as a variable)."""
         return object_settings(plugin_settings(cls))
@@ -282,6 +288,8 @@ class TargetBrevoTajo(Target):
             self.logger.info(line)
         if run.settings.report_file:
             report.write(Path(run.settings.report_file))
+        if run.settings.dry_run:
+            self.logger.warning(dry_run.last_line(os.environ))
 
     @classmethod
     @override
@@ -301,6 +309,10 @@ class TargetBrevoTajo(Target):
         if about:
             super().invoke(about=about, about_format=about_format)
             return
+        parse_env = bool(config and config.parse_env)
+        environ = os.environ if parse_env else {}
+        if dry_run.dry_run_requested(config.config if config else {}, environ, cls.dry_run_var()):
+            cls.logger.warning(dry_run.first_line(os.environ))
         cls.print_version(print_fn=cls.logger.info)
         target = None
         try:
