@@ -1,7 +1,8 @@
 """Reading a mapping file: the one parser both plugins call.
 
-Every error is one line naming the file, the line and the key, e.g.
-``mappings/mixpanel-to-brevo.yml:42: event_mapping."Sign Up": must match [A-Za-z0-9_-]+``.
+Every problem is one line naming the file, the line and the key, e.g.
+``mappings/mixpanel-to-brevo.yml:42: event_mapping."Sign Up": must match [A-Za-z0-9_-]+``;
+a file with several problems gets one line for each, in file order, so one edit fixes them all.
 """
 
 from __future__ import annotations
@@ -39,30 +40,33 @@ def _load_cached(path: str) -> Mapping:
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         msg = f"{where}: invalid YAML: {problem}"
         raise MappingError(msg) from exc
-    duplicate = _first_duplicate_key(node, ())
-    if duplicate is not None:
-        line, loc = duplicate
-        # YAML keeps the last value silently: a mapping edited twice would lose one edit.
-        msg = f"{display}:{line}: {_key_path(loc)}: duplicate key"
-        raise MappingError(msg)
+    problems = [
+        (line, f"{display}:{line}: {_key_path(loc)}: duplicate key")
+        for line, loc in _duplicate_keys(node, ())  # YAML would keep the last value silently
+    ]
     if data is None:
         data = {}
     if not isinstance(data, dict):
         msg = f"{display}:1: the mapping file must be a YAML mapping of sections"
         raise MappingError(msg)
     try:
-        return Mapping.model_validate(data)
+        mapping = Mapping.model_validate(data)
     except ValidationError as exc:
-        error = exc.errors()[0]
-        nested = (error.get("ctx") or {}).get("error")
-        loc = (*error["loc"], *getattr(nested, "loc", ()))
-        line = _line_of(node, loc)
-        detail = error["msg"].removeprefix("Value error, ")
-        if error["type"] == "extra_forbidden":
-            detail = "unknown key (see mappings/README.md for the keys this file accepts)"
-        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        msg = f"{display}:{line}: {_key_path(loc)}: {detail}{more}"
-        raise MappingError(msg) from exc
+        problems += [_problem(display, node, error) for error in exc.errors()]
+    if problems:
+        raise MappingError("\n".join(message for _, message in sorted(problems)))
+    return mapping
+
+
+def _problem(display: str, node: yaml.Node | None, error: Any) -> tuple[int, str]:
+    """One validation error as (line, "file:line: key: what is wrong")."""
+    nested = (error.get("ctx") or {}).get("error")
+    loc = (*error["loc"], *getattr(nested, "loc", ()))
+    line = _line_of(node, loc)
+    detail = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        detail = "unknown key (see mappings/README.md for the keys this file accepts)"
+    return line, f"{display}:{line}: {_key_path(loc)}: {detail}"
 
 
 def _display_path(path: str) -> str:
@@ -81,26 +85,23 @@ def _quote_key(part: Any) -> str:
     return text if re.fullmatch(r"[A-Za-z0-9_$]+", text) else f'"{text}"'
 
 
-def _first_duplicate_key(
+def _duplicate_keys(
     node: yaml.Node | None, loc: tuple[str, ...]
-) -> tuple[int, tuple[str, ...]] | None:
-    """The 1-based line and key path of the first key written twice in one YAML mapping."""
+) -> list[tuple[int, tuple[str, ...]]]:
+    """The 1-based line and key path of every key written twice in one YAML mapping."""
+    found: list[tuple[int, tuple[str, ...]]] = []
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
         for key_node, value_node in node.value:
             key = str(key_node.value)
             if key in seen:
-                return key_node.start_mark.line + 1, (*loc, key)
+                found.append((key_node.start_mark.line + 1, (*loc, key)))
             seen.add(key)
-            found = _first_duplicate_key(value_node, (*loc, key))
-            if found is not None:
-                return found
+            found += _duplicate_keys(value_node, (*loc, key))
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            found = _first_duplicate_key(item, (*loc, str(index)))
-            if found is not None:
-                return found
-    return None
+            found += _duplicate_keys(item, (*loc, str(index)))
+    return found
 
 
 def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int:

@@ -56,9 +56,31 @@ def _brevo_event_name(value: str) -> str:
 
 BrevoEventName = Annotated[str, AfterValidator(_brevo_event_name)]
 
+#: A contact attribute name Brevo accepts: letters, digits and '_' (a space, a '-' or an accent
+#: makes Brevo refuse the attribute). Names are upper-cased before they are sent.
+BREVO_ATTRIBUTE_NAME = re.compile(r"^[A-Za-z0-9_]{1,255}$")
+
+
+def _contact_attribute(value: str) -> str:
+    if not BREVO_ATTRIBUTE_NAME.match(value):
+        msg = (
+            f"Brevo contact attribute {value!r} must be 1-255 characters of A-Z, a-z, 0-9 or "
+            "'_' (no spaces)"
+        )
+        raise ValueError(msg)
+    return value
+
+
+ContactAttribute = Annotated[str, AfterValidator(_contact_attribute)]
+
 
 class MappingError(ValueError):
-    """A mapping file that cannot be used; the message is one line naming file, line and key."""
+    """A mapping file that cannot be used; one line per problem, naming file, line and key."""
+
+    @property
+    def problems(self) -> list[str]:
+        """Each problem, one line."""
+        return str(self).splitlines()
 
 
 class NestedValueError(ValueError):
@@ -205,7 +227,7 @@ class Mapping(_Strict):
 
     connectors: Connectors = Connectors()
     event_mapping: dict[str, BrevoEventName] = Field(default_factory=dict)
-    property_mapping: dict[str, str] = Field(default_factory=dict)
+    property_mapping: dict[str, ContactAttribute] = Field(default_factory=dict)
     # Extension: route a Singer stream of another name to a Brevo resource.
     routes: dict[str, Resource] = Field(default_factory=dict)
     # Extensions for the cohort sync: explicit cohort id -> Brevo list id, and sync modes by

@@ -326,7 +326,7 @@ class TargetBrevoTajo(Target):
             if target is not None:
                 target.finish(error=exc)
             if isinstance(exc, USER_ERRORS):
-                raise SystemExit(f"target-brevo-tajo: {one_line(exc)}") from None
+                raise SystemExit(user_message(exc)) from None
             raise
 
     @classmethod
@@ -351,6 +351,12 @@ USER_ERRORS = (
     RecordsWithoutSchemaException,
     UnicodeDecodeError,
 )
+
+
+def user_message(error: BaseException) -> str:
+    """What a user error prints: one line, or one line per problem of a mapping file."""
+    lines = error.problems if isinstance(error, MappingError) else [one_line(error)]
+    return "\n".join(f"target-brevo-tajo: {line}" for line in lines)
 
 
 def one_line(error: BaseException) -> str:

@@ -327,3 +327,52 @@ def test_the_sandbox_mapping_is_the_shipped_one_with_groups_and_lookup_tables_tu
     assert shipped.mixpanel.model_dump(exclude={"sync"}) == sandbox.mixpanel.model_dump(
         exclude={"sync"}
     )
+
+
+def test_every_mistake_in_a_mapping_file_is_shown_one_line_each_in_file_order(tmp_path):
+    """Issue 17: only the first mistake was shown, so fixing a file took one run per mistake."""
+    path = write(
+        tmp_path,
+        "event_mapping:\n"
+        '  "Purchase": "order completed"\n'
+        '  "Sign Up": customer_created\n'
+        '  "Sign Up": signed_up\n'
+        "property_mapping:\n"
+        "  plan: PLAN TYPE\n"
+        "  $city: CITY\n"
+        "connectors:\n"
+        "  mixpanel:\n"
+        "    enabeld: true\n",
+    )
+
+    with pytest.raises(MappingError) as error:
+        load_mapping(path)
+
+    assert [line.split(": ")[0:2] for line in error.value.problems] == [
+        [f"{path}:2", "event_mapping.Purchase"],
+        [f"{path}:4", 'event_mapping."Sign Up"'],
+        [f"{path}:6", "property_mapping.plan"],
+        [f"{path}:10", "connectors.mixpanel.enabeld"],
+    ]
+    assert str(error.value) == "\n".join(error.value.problems)
+
+
+@pytest.mark.parametrize("name", ["PLAN TYPE", "plan-type", "PLAN.TYPE", "PRÉNOM", " PLAN", ""])
+def test_a_contact_attribute_name_brevo_refuses_is_refused_with_file_line_and_key(tmp_path, name):
+    """Issue 17: a name with a space passed, and Brevo refused the attribute at run time."""
+    path = write(tmp_path, f'property_mapping:\n  $city: CITY\n  plan: "{name}"\n')
+
+    with pytest.raises(MappingError) as error:
+        load_mapping(path)
+
+    assert error.value.problems == [
+        f"{path}:3: property_mapping.plan: Brevo contact attribute {name!r} must be 1-255 "
+        "characters of A-Z, a-z, 0-9 or '_' (no spaces)"
+    ]
+
+
+@pytest.mark.parametrize("name", ["email", "PLAN_TYPE", "plan_type_2", "LTV", "2FA_ENABLED"])
+def test_contact_attribute_names_of_letters_digits_and_underscores_are_accepted(tmp_path, name):
+    path = write(tmp_path, f"property_mapping:\n  plan: {name}\n")
+
+    assert load_mapping(path).property_mapping["plan"] == name
