@@ -27,7 +27,8 @@ demo: $(MELTANO_STAMP)
 # Export the events of START..END (dates, inclusive) under a state id of their own
 # (<env>:...:backfill-START-END): production's bookmark never moves. ENV picks the Meltano
 # environment (prod writes to Brevo; dev only counts; sandbox needs SANDBOX_URL). The shared
-# ledger skips events Brevo already has.
+# ledger skips events Brevo already has. The suffix goes in MELTANO_RUN_STATE_ID_SUFFIX (not
+# --state-id-suffix, which Meltano does not pass on) so the target's report names the backfill.
 ENV ?= prod
 ifneq ($(filter backfill,$(MAKECMDGOALS)),)
 ifeq ($(and $(START),$(END)),)
@@ -36,9 +37,9 @@ endif
 endif
 backfill: $(MELTANO_STAMP)
 	TAP_MIXPANEL_TAJO_START_DATE=$(START) TAP_MIXPANEL_TAJO_END_DATE=$(END) \
-	TAP_MIXPANEL_TAJO__SELECT='["events.*"]' \
+	TAP_MIXPANEL_TAJO__SELECT='["events.*"]' MELTANO_RUN_STATE_ID_SUFFIX=backfill-$(START)-$(END) \
 	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/meltano --environment=$(ENV) run \
-	  --state-id-suffix=backfill-$(START)-$(END) tap-mixpanel-tajo target-brevo-tajo
+	  tap-mixpanel-tajo target-brevo-tajo
 
 # ruff, and the import contracts of pyproject.toml's [tool.importlinter].
 lint: setup

@@ -38,12 +38,24 @@ def _as_text(value: Any) -> str:
 
 
 def job_name_of(environ: Mapping[str, str]) -> str | None:
-    """The job a run belongs to: ``MELTANO_JOB_NAME`` when the scheduler sets it, else the state id.
+    """The job a run belongs to, as far as the environment tells it.
 
-    Meltano 4.4 passes neither the job nor the state id to its plugins; ``MELTANO_STATE_ID`` is
-    set by whoever runs ``meltano el --state-id`` from the environment.
+    ``MELTANO_JOB_NAME`` when the scheduler sets it, else ``MELTANO_STATE_ID`` (``meltano el``),
+    else the pipeline under the state id Meltano gives it. Meltano 4.4 passes its plugins
+    neither the job nor the state id, only ``MELTANO_ENVIRONMENT``, ``MELTANO_EXTRACTOR_NAME``
+    and ``MELTANO_LOADER_NAME``, from which it builds that id (``prod:tap-to-target``); a suffix
+    counts only from ``MELTANO_RUN_STATE_ID_SUFFIX``, as ``--state-id-suffix`` is not passed on.
     """
-    return environ.get("MELTANO_JOB_NAME") or environ.get("MELTANO_STATE_ID") or None
+    named = environ.get("MELTANO_JOB_NAME") or environ.get("MELTANO_STATE_ID")
+    extractor, loader = environ.get("MELTANO_EXTRACTOR_NAME"), environ.get("MELTANO_LOADER_NAME")
+    if named or not (extractor and loader):
+        return named or None
+    parts = (
+        environ.get("MELTANO_ENVIRONMENT"),
+        f"{extractor}-to-{loader}",
+        environ.get("MELTANO_RUN_STATE_ID_SUFFIX"),
+    )
+    return ":".join(part for part in parts if part)
 
 
 @dataclass

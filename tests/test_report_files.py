@@ -53,9 +53,34 @@ def test_a_report_carries_status_run_id_times_and_job(tmp_path):
         ),
         ({"MELTANO_STATE_ID": "prod:tap-to-target"}, "prod:tap-to-target"),
         ({}, None),
+        ({"MELTANO_EXTRACTOR_NAME": "tap-mixpanel-tajo"}, None),
     ],
 )
 def test_the_job_name_comes_from_the_environment(environ, expected):
+    assert job_name_of(environ) == expected
+
+
+# What Meltano 4.4 passes a loader under `meltano --environment=prod run tap target`.
+MELTANO_RUN = {
+    "MELTANO_ENVIRONMENT": "prod",
+    "MELTANO_EXTRACTOR_NAME": "tap-mixpanel-tajo--cohorts",
+    "MELTANO_LOADER_NAME": "target-brevo-tajo",
+}
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        (MELTANO_RUN, "prod:tap-mixpanel-tajo--cohorts-to-target-brevo-tajo"),
+        (
+            MELTANO_RUN | {"MELTANO_RUN_STATE_ID_SUFFIX": "backfill-2026-01-01-2026-01-31"},
+            "prod:tap-mixpanel-tajo--cohorts-to-target-brevo-tajo:backfill-2026-01-01-2026-01-31",
+        ),
+        (MELTANO_RUN | {"MELTANO_JOB_NAME": "cohorts-to-brevo-lists"}, "cohorts-to-brevo-lists"),
+    ],
+)
+def test_under_meltano_run_the_job_name_is_the_pipeline_under_its_state_id(environ, expected):
+    """Issue 17: ``job_name`` was null in every prod report, Meltano naming no job."""
     assert job_name_of(environ) == expected
 
 
