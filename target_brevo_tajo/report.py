@@ -58,6 +58,27 @@ def job_name_of(environ: Mapping[str, str]) -> str | None:
     return ":".join(part for part in parts if part)
 
 
+def prune_run_files(latest: Path, run_file: Path, job: str, keep: int) -> list[Path]:
+    """Delete all but the newest ``keep`` run files of one job, ``run_file`` included; returns them.
+
+    A run file is ``<stem>-<job->YYYYMMDDTHHMMSSZ-<run id><suffix>`` next to ``latest``; its
+    start time orders it. Files of other jobs, and anything else in the folder, stay.
+    """
+    name = re.compile(
+        rf"{re.escape(latest.stem)}-{re.escape(job)}(\d{{8}}T\d{{6}}Z)-[0-9a-f]{{32}}"
+        rf"{re.escape(latest.suffix)}"
+    )
+    runs = sorted(
+        (match[1], path)
+        for path in latest.parent.iterdir()
+        if path != run_file and (match := name.fullmatch(path.name))
+    )
+    old = [path for _, path in runs[: max(len(runs) - (keep - 1), 0)]]
+    for path in old:
+        path.unlink(missing_ok=True)
+    return old
+
+
 @dataclass
 class EventsReport:
     """Counters of the events sink."""
@@ -249,12 +270,13 @@ class SyncReport:
             line["record"] = record
         return line
 
-    def write(self, latest: Path) -> Path:
+    def write(self, latest: Path, keep: int | None = None) -> Path:
         """Save the report as this run's own file, and make ``latest`` a link to it.
 
         The run's file sits next to ``latest``, named after the job, the start time and the run
         id. ``latest`` becomes a relative symlink, or a copy where symlinks fail (Windows without
-        the privilege, some network file systems).
+        the privilege, some network file systems). With ``keep``, only the newest ``keep`` files
+        of this job stay: an hourly job would otherwise add 8,760 files a year.
         """
         job = re.sub(r"[^A-Za-z0-9_.-]+", "_", self.job_name) + "-" if self.job_name else ""
         stamp = re.sub(r"[^0-9T]", "", self.started_at.removesuffix("+00:00")) + "Z"
@@ -268,6 +290,8 @@ class SyncReport:
         except OSError:
             link.unlink(missing_ok=True)
             shutil.copyfile(run_file, latest)
+        if keep is not None:
+            prune_run_files(latest, run_file, job, keep)
         return run_file
 
     def to_dict(self) -> dict[str, Any]:

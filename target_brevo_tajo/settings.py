@@ -267,6 +267,16 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         ),
     ),
     th.Property(
+        "report_keep",
+        th.IntegerType(minimum=1),
+        default=100,
+        title="Reports kept",
+        description=(
+            "How many run report files of one job stay next to `report_file` (the newest); "
+            "each run deletes the older ones."
+        ),
+    ),
+    th.Property(
         "rejects_file",
         th.StringType,
         title="Rejects file",
@@ -331,6 +341,7 @@ class Settings:
     request_timeout_seconds: float
     max_retry_wait_seconds: float
     report_file: str | None
+    report_keep: int
     rejects_file: str | None
     rejects_include_record: bool
 

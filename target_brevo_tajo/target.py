@@ -287,7 +287,7 @@ class TargetBrevoTajo(Target):
         for line in report.render().splitlines():
             self.logger.info(line)
         if run.settings.report_file:
-            report.write(Path(run.settings.report_file))
+            report.write(Path(run.settings.report_file), keep=run.settings.report_keep)
         if run.settings.dry_run:
             self.logger.warning(dry_run.last_line(os.environ))
 

@@ -182,3 +182,50 @@ def test_the_target_writes_its_report_and_rejects_for_the_run(tmp_path, mapping_
         "event": "Purchase",
         "time": "2026-11-20T10:00:00+00:00",
     }
+
+
+def report_started_at(hour: int, job: str | None = "prod:a-to-b") -> SyncReport:
+    report = SyncReport(job_name=job)
+    report.started_at = f"2026-11-29T{hour:02d}:00:00+00:00"
+    return report
+
+
+def test_only_the_newest_report_keep_run_files_of_a_job_stay_beside_the_link(tmp_path):
+    """Issue 17: report files were never pruned (an hourly job adds 8,760 a year)."""
+    latest = tmp_path / "sync-report.json"
+    other_job = report_started_at(0, job="prod:cohorts").write(latest)
+    unrelated = tmp_path / "notes.json"
+    unrelated.write_text("{}")
+    files = [report_started_at(hour).write(latest, keep=3) for hour in range(1, 6)]
+
+    assert sorted(tmp_path.iterdir()) == sorted([*files[-3:], other_job, unrelated, latest])
+    assert json.loads(latest.read_text())["started_at"].startswith("2026-11-29T05")
+
+
+def test_runs_without_a_job_name_are_pruned_among_themselves(tmp_path):
+    latest = tmp_path / "sync-report.json"
+    named = report_started_at(0).write(latest)
+
+    kept = [report_started_at(hour, job=None).write(latest, keep=1) for hour in range(1, 3)][-1]
+
+    assert sorted(tmp_path.iterdir()) == sorted([named, kept, latest])
+
+
+def test_the_target_keeps_report_keep_run_files(tmp_path):
+    latest = tmp_path / "output" / "sync-report.json"
+    config = {
+        "api_key": "xkeysib-test",
+        "ledger_url": f"sqlite:///{tmp_path / 'ledger.sqlite'}",
+        "report_file": str(latest),
+        "report_keep": 2,
+    }
+
+    for _ in range(3):
+        TargetBrevoTajo(config=config, parse_env_config=False).listen(singer_input())
+
+    assert len([p for p in latest.parent.iterdir() if p != latest]) == 2
+    assert json.loads(latest.read_text())["status"] == "succeeded"  # the link's file stays
+
+
+def test_report_keep_defaults_to_100():
+    assert TargetBrevoTajo.config_jsonschema["properties"]["report_keep"]["default"] == 100
