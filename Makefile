@@ -71,7 +71,13 @@ clean:
 	rm -rf $(VENV) output .meltano/extractors .meltano/loaders .meltano/run $(MELTANO_STAMP) \
 		.pytest_cache .ruff_cache .import_linter_cache
 
-# Everything clean removes, plus Meltano's state and the default sync ledger.
+# Everything clean removes, plus Meltano's state and the default sync ledger: only with CONFIRM=1,
+# as the next run then reads from start_date again and may resend events Brevo already has.
+ifneq ($(filter distclean,$(MAKECMDGOALS)),)
+ifneq ($(CONFIRM),1)
+$(error make distclean would delete Meltano's state (.meltano/) and the sync ledger (brevo-sync-ledger.sqlite), so the next run rereads from start_date and may resend events Brevo already has: run 'make distclean CONFIRM=1' to delete them)
+endif
+endif
 distclean: clean
 	rm -rf .meltano brevo-sync-ledger.sqlite brevo-sync-ledger.sqlite-*
 	@echo "distclean removed Meltano's state (.meltano/) and the sync ledger (brevo-sync-ledger.sqlite):" \

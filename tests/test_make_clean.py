@@ -1,6 +1,7 @@
-"""``make clean`` keeps what a rerun needs; ``make distclean`` removes it and says so.
+"""``make clean`` keeps what a rerun needs; ``make distclean`` removes it only when confirmed.
 
 Issue 10: ``make clean`` deleted ``.meltano/``, which holds Meltano's state (and held the ledger).
+Issue 17: ``make distclean`` deleted state and ledger without asking.
 """
 
 from __future__ import annotations
@@ -27,15 +28,15 @@ def project(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def make(target: str, cwd: Path) -> subprocess.CompletedProcess:
+def make(target: str, cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     assert MAKE, "make is not installed"
     return subprocess.run(
-        [MAKE, "-f", str(ROOT / "Makefile"), target],
+        [MAKE, "-f", str(ROOT / "Makefile"), target, *args],
         cwd=cwd,
         capture_output=True,
         text=True,
         timeout=60,
-        check=True,
+        check=check,
     )
 
 
@@ -48,10 +49,23 @@ def test_clean_removes_build_artefacts_and_keeps_state_and_ledger(tmp_path):
     assert [name for name in BUILD if (folder / name).exists()] == []
 
 
+def test_distclean_without_confirm_deletes_nothing_and_says_how_to_confirm(tmp_path):
+    folder = project(tmp_path)
+
+    result = make("distclean", folder, check=False)
+
+    assert result.returncode != 0
+    assert [name for name in [*KEPT_BY_CLEAN, *BUILD] if not (folder / name).exists()] == []
+    assert result.stdout == ""
+    [line] = result.stderr.splitlines()
+    assert "would delete Meltano's state (.meltano/) and the sync ledger" in line
+    assert "run 'make distclean CONFIRM=1' to delete them" in line
+
+
 def test_distclean_removes_state_and_ledger_and_says_so(tmp_path):
     folder = project(tmp_path)
 
-    result = make("distclean", folder)
+    result = make("distclean", folder, "CONFIRM=1")
 
     assert not (folder / ".meltano").exists()
     assert not (folder / "brevo-sync-ledger.sqlite").exists()
