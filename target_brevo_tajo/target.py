@@ -300,6 +300,7 @@ class TargetBrevoTajo(Target):
         about_format: str | None = None,
         config: Any = None,
         file_input: IO[str] | None = None,
+        check: bool = False,
     ) -> None:
         """Run the target: a failed run still reports, and errors end in one line.
 
@@ -308,6 +309,9 @@ class TargetBrevoTajo(Target):
         """
         if about:
             super().invoke(about=about, about_format=about_format)
+            return
+        if check:
+            cls.check(config)
             return
         parse_env = bool(config and config.parse_env)
         environ = os.environ if parse_env else {}
@@ -330,13 +334,55 @@ class TargetBrevoTajo(Target):
             raise
 
     @classmethod
+    def check(cls, config: Any) -> None:
+        """Check the settings, the mapping file, the ledger and the API key; read no input.
+
+        ``meltano test target-brevo-tajo`` runs it (meltano.yml's ``test`` command). Meltano's
+        own ``meltano config test`` cannot end cleanly for any loader: Meltano 4.4 terminates
+        the loader after it has exited, which raises ``ProcessLookupError`` in Meltano itself.
+        """
+        try:
+            target = cls(
+                config=config.config if config else {},
+                validate_config=True,
+                parse_env_config=config.parse_env if config else False,
+            )
+            run = target.run
+            try:
+                run.client.call("GET", "/account")
+            finally:
+                run.client.close()
+                run.ledger.close()
+        except USER_ERRORS as exc:
+            raise SystemExit(user_message(exc)) from None
+        mapping = run.settings.mapping_file or "none"
+        cls.logger.info(
+            "configuration OK: Brevo accepted the API key at %s; mapping file %s maps %d events "
+            "and %d contact attributes; ledger open",
+            run.settings.base_url,
+            mapping,
+            len(run.mapping.event_mapping),
+            len(run.mapping.property_mapping),
+        )
+
+    @classmethod
     @override
     def get_singer_command(cls) -> click.Command:
-        """The CLI, whose unreadable ``--config`` files end in one line."""
+        """The CLI, whose unreadable ``--config`` files end in one line, with ``--check``."""
         command = super().get_singer_command()
         for param in command.params:
             if param.name == "config" and param.callback is not None:
                 param.callback = _config_files_or_exit(param.callback)
+        command.params.append(
+            click.Option(
+                ["--check"],
+                is_flag=True,
+                help=(
+                    "Check the settings, the mapping file, the ledger and the Brevo API key "
+                    "(GET /account), then exit: nothing is read or sent."
+                ),
+            )
+        )
         return command
 
 
