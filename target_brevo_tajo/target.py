@@ -379,7 +379,7 @@ class TargetBrevoTajo(Target):
                 is_flag=True,
                 help=(
                     "Check the settings, the mapping file, the ledger and the Brevo API key "
-                    "(GET /account), then exit: nothing is read or sent."
+                    "(GET /account), then exit: reads no input, sends nothing."
                 ),
             )
         )
