@@ -41,6 +41,13 @@ else:
     from typing_extensions import override
 
 PREFIX = "tap-mixpanel-tajo: "
+
+
+def prefixed(error: Exception) -> str:
+    """A user error, each of its lines (a mapping file's problems) prefixed with the tap's name."""
+    return "\n".join(PREFIX + line for line in str(error).splitlines())
+
+
 # A base_url the client can call: anything else fails at the first request, far from the setting.
 HTTP_URL = r"^https?://[^\s/]+"
 
@@ -280,7 +287,7 @@ class TapMixpanelTajo(Tap):
             try:
                 self._connection = self._connect()
             except (MixpanelError, MappingError) as exc:
-                raise SystemExit(PREFIX + str(exc)) from None
+                raise SystemExit(prefixed(exc)) from None
 
     @classmethod
     def setting_names(cls) -> set[str]:
@@ -309,7 +316,7 @@ class TapMixpanelTajo(Tap):
         try:
             super().invoke(*args, **kwargs)
         except (MixpanelError, MappingError) as exc:
-            raise SystemExit(PREFIX + str(exc)) from None
+            raise SystemExit(prefixed(exc)) from None
         except ConfigValidationError as exc:
             details = "; ".join(exc.errors) if exc.errors else str(exc)
             raise SystemExit(f"{PREFIX}invalid configuration: {details}") from None

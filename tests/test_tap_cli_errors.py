@@ -99,3 +99,19 @@ def test_export_lines_that_are_not_utf8_are_skipped_and_counted(tmp_path, caplog
         "(Mixpanel exports UTF-8 JSON)"
     ]
     assert "Traceback" not in result.output + caplog.text
+
+
+def test_every_mapping_file_mistake_is_one_line_prefixed_with_the_tap(tmp_path):
+    """Issue 17: only the first mistake of a mapping file was shown."""
+    (tmp_path / "mapping.yml").write_text(
+        'event_mapping:\n  "Purchase": "order completed"\nproperty_mapping:\n  plan: PLAN TYPE\n'
+    )
+    (tmp_path / "settings.json").write_text(json.dumps(CONFIG | {"mapping_file": "mapping.yml"}))
+
+    result = tap_command("--config", "settings.json", cwd=tmp_path)
+
+    assert result.returncode != 0
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()[-2:]
+    assert lines[0].startswith("tap-mixpanel-tajo: mapping.yml:2: event_mapping.Purchase: ")
+    assert lines[1].startswith("tap-mixpanel-tajo: mapping.yml:4: property_mapping.plan: ")
