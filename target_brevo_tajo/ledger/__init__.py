@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import os
 import socket
 import uuid
@@ -31,6 +32,7 @@ from target_brevo_tajo.ledger.migrate import LedgerSchemaError, upgrade_to_head
 from target_brevo_tajo.ledger.schema import (
     cohort_lists,
     contacts,
+    contacts_left_out,
     event_calls,
     events_in_doubt,
     identities,
@@ -59,6 +61,24 @@ class SyncedContact:
             "sms": self.sms,
             "attributes_hash": self.attributes_hash,
             "last_full_refresh": self.last_full_refresh,
+        }
+
+
+@dataclass(frozen=True)
+class LeftOutContact:
+    """A contact sent with values left out: its profile's properties, kept to send it again."""
+
+    distinct_id: str
+    properties: dict[str, Any]
+    left_out: list[str]  # the attributes left out
+
+    def as_row(self, now: dt.datetime) -> dict[str, Any]:
+        """Column values to write."""
+        return {
+            "distinct_id": self.distinct_id,
+            "properties": json.dumps(self.properties, default=str, sort_keys=True),
+            "left_out": ",".join(self.left_out),
+            "updated_at": now,
         }
 
 
@@ -521,7 +541,8 @@ class Ledger:
         """Drop contacts deleted from Brevo."""
         with self._writing() as conn:
             for chunk in in_chunks(distinct_ids):
-                conn.execute(sa.delete(contacts).where(contacts.c.distinct_id.in_(chunk)))
+                for table in (contacts, contacts_left_out):
+                    conn.execute(sa.delete(table).where(table.c.distinct_id.in_(chunk)))
 
     def rename_contact(self, old_id: str, new_id: str) -> None:
         """An identity merge gave the contact a new canonical distinct id."""
@@ -531,6 +552,35 @@ class Ledger:
                 .where(contacts.c.distinct_id == old_id)
                 .values(distinct_id=new_id, updated_at=_now())
             )
+            conn.execute(
+                sa.delete(contacts_left_out).where(contacts_left_out.c.distinct_id == old_id)
+            )
+
+    def remember_left_out(self, kept: Iterable[LeftOutContact], forget: Iterable[str] = ()) -> None:
+        """Keep the profiles of contacts sent with values left out; ``forget`` those sent whole."""
+        now = _now()
+        rows = [contact.as_row(now) for contact in kept]
+        with self._writing() as conn:
+            for chunk in in_chunks(forget):
+                conn.execute(
+                    sa.delete(contacts_left_out).where(contacts_left_out.c.distinct_id.in_(chunk))
+                )
+            upsert(conn, contacts_left_out, rows, key=["distinct_id"])
+
+    def forget_left_out(self, distinct_ids: Iterable[str]) -> None:
+        """Stop remembering these contacts' left-out values."""
+        self.remember_left_out((), forget=distinct_ids)
+
+    def contacts_left_out(self) -> list[LeftOutContact]:
+        """Every contact remembered with values left out."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(contacts_left_out).order_by(contacts_left_out.c.distinct_id)
+            )
+            return [
+                LeftOutContact(row.distinct_id, json.loads(row.properties), row.left_out.split(","))
+                for row in rows
+            ]
 
     # Lists --------------------------------------------------------------------------------
 
