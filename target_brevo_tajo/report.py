@@ -510,6 +510,8 @@ def _lookup_lines(lk: dict[str, Any]) -> list[str]:
 def _cohort_line(co: dict[str, Any], *, dry: bool) -> str:
     state = "" if co["snapshotComplete"] else " (snapshot incomplete: nothing removed)"
     repaired = f", reconciled: {co['repaired']} repaired" if co["reconciled"] else ""
+    if co.get("membersNotIdentified"):
+        repaired += f", members not identified, left in the list: {co['membersNotIdentified']}"
     return (
         f"  cohort {co['cohortName']!r} -> list {co['listId']} ({co['syncMode']}): "
         f"{co['membersCount']} members, {co['syncedToBrevo']} in Brevo, "

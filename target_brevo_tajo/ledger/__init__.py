@@ -31,6 +31,7 @@ from target_brevo_tajo.ledger.in_lists import in_chunks
 from target_brevo_tajo.ledger.migrate import LedgerSchemaError, upgrade_to_head
 from target_brevo_tajo.ledger.schema import (
     cohort_lists,
+    contact_brevo_ids,
     contacts,
     contacts_left_out,
     event_calls,
@@ -555,6 +556,29 @@ class Ledger:
             conn.execute(
                 sa.delete(contacts_left_out).where(contacts_left_out.c.distinct_id == old_id)
             )
+            # The Brevo contact keeps its id under its new distinct id.
+            ids = contact_brevo_ids
+            conn.execute(sa.delete(ids).where(ids.c.distinct_id == new_id))
+            conn.execute(
+                sa.update(ids).where(ids.c.distinct_id == old_id).values(distinct_id=new_id)
+            )
+
+    def learn_brevo_ids(self, ids: dict[str, int]) -> None:
+        """Remember contacts' numeric Brevo ids as a listing showed them, by distinct id."""
+        rows = [{"distinct_id": d, "brevo_id": i} for d, i in ids.items()]
+        with self._writing() as conn:
+            upsert(conn, contact_brevo_ids, rows, key=["distinct_id"])
+
+    def distinct_ids_of(self, brevo_ids: Iterable[int]) -> dict[int, str]:
+        """The distinct id of each of these Brevo contact ids that the ledger knows.
+
+        One pass over the ids the ledger holds (``brevo_id`` has no index; a list read back is
+        about as long as the table anyway).
+        """
+        wanted = set(brevo_ids)
+        query = sa.select(contact_brevo_ids.c.brevo_id, contact_brevo_ids.c.distinct_id)
+        with self.engine.connect() as conn:
+            return {int(i): d for i, d in conn.execute(query) if int(i) in wanted}
 
     def remember_left_out(self, kept: Iterable[LeftOutContact], forget: Iterable[str] = ()) -> None:
         """Keep the profiles of contacts sent with values left out; ``forget`` those sent whole."""
