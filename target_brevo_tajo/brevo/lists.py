@@ -122,20 +122,23 @@ class BrevoLists:
 
     def remove(
         self, list_id: int, ids: list[Any], on_removed: Done = _ignore, *, by: str = "extIds"
-    ) -> None:
-        """Remove contacts by ext_id (or Brevo ``by="ids"``).
+    ) -> int:
+        """Remove contacts by ext_id (or Brevo ``by="ids"``); returns how many Brevo removed.
 
         ``on_removed`` gets each call's ids that are out of the list now: removed, or answered
-        as failures (not in the list, or not a contact).
+        as failures (not in the list, or not a contact). A dry run counts them all.
         """
         if self._dry_run:
-            return
+            return len(ids)
+        count = 0
         for chunk in _chunks(ids):
             response = self._client.request(
                 "POST", f"/contacts/lists/{list_id}/contacts/remove", json={by: chunk}
             )
             removed, not_in_list = _answer(response, chunk)
             on_removed(removed + not_in_list)
+            count += len(removed)
+        return count
 
     def members(self, list_id: int) -> list[ListedMember]:
         """The list's members, with their ``EXT_ID`` when the listing carries it."""

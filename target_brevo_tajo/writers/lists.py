@@ -168,9 +168,21 @@ class ListWriter:
             list_id, ids, on_added=lambda added: self._ledger.add_list_members(list_id, added)
         )
 
-    def _remove(self, list_id: int, ids: list[str]) -> None:
-        self._lists.remove(
+    def _remove(self, list_id: int, ids: list[str]) -> int:
+        """Remove members by distinct id; returns how many Brevo removed."""
+        return self._lists.remove(
             list_id, ids, on_removed=lambda gone: self._ledger.remove_list_members(list_id, gone)
+        )
+
+    def _remove_by_brevo_id(self, list_id: int, members: dict[int, str]) -> int:
+        """Remove members by their Brevo contact id (``members``: Brevo id -> distinct id)."""
+        return self._lists.remove(
+            list_id,
+            sorted(members),
+            on_removed=lambda gone: self._ledger.remove_list_members(
+                list_id, (members[i] for i in gone)
+            ),
+            by="ids",
         )
 
     def add_waiting(self) -> None:
@@ -206,8 +218,7 @@ class ListWriter:
                 self._reconcile(cohort, list_id)
             elif cohort.mode == "mirror":
                 gone = sorted(self._ledger.list_members(list_id) - cohort.members)
-                self._remove(list_id, gone)
-                cohort.removed += len(gone)
+                cohort.removed += self._remove(list_id, gone)
 
     def _reconcile_due(self, cohort: CohortSync) -> bool:
         known = self._ledger.cohort_list(cohort.cohort_id)
@@ -238,10 +249,12 @@ class ListWriter:
         if not_added:
             records = [{"distinct_id": d, "properties": {}} for d in not_added]
             self._create_in_list(cohort, list_id, records)
-        self._remove(list_id, extra)
-        self._lists.remove(list_id, strangers, by="ids")
-        cohort.repaired += len(missing) + len(extra) + len(strangers)
-        cohort.removed += len(extra) + len(strangers)
+        by_id = {brevo_id: d for d in extra if (brevo_id := members[d]) is not None}
+        removed = self._remove_by_brevo_id(list_id, by_id)
+        removed += self._remove(list_id, [d for d in extra if members[d] is None])
+        removed += self._lists.remove(list_id, strangers, by="ids")
+        cohort.repaired += len(missing) + removed
+        cohort.removed += removed
         cohort.reconciled = True
         ledger.mark_reconciled(cohort.cohort_id)
 
