@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,8 +43,6 @@ _IMPORT_ENVELOPE_BYTES = 256
 ALL_USERS_LIST = "all_users"
 DEFAULT_FOLDER_NAME = "Mixpanel"
 DEFAULT_LIST_NAME = "Mixpanel users"
-
-logger = logging.getLogger("target-brevo-tajo")
 
 
 @dataclass
