@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from sandbox.server import SandboxServer
+from target_brevo_tajo.ledger import Ledger
 from target_brevo_tajo.target import TargetBrevoTajo
 from tests.brevo_sandbox import target_config
 from tests.singer_messages import cohort, cohorts_input, member, profile, profiles_input
@@ -133,3 +134,27 @@ def test_only_the_ids_brevo_answers_as_failures_are_imported_into_the_list(sandb
 
     assert list_16(sandbox) == {"a", "b"}
     assert cohort_report(target)["createdContacts"] == 1  # b, Brevo's only failure
+
+
+def test_a_removal_brevo_refuses_stops_the_run_and_the_ledger_keeps_the_member(sandbox, config):
+    run(config, cohorts_input(ENGAGED, *members("a", "b", "c"), complete={1: "S1"}))
+    add_fault(
+        sandbox,
+        method="POST",
+        path="/contacts/lists/16/contacts/remove",
+        kind="status",
+        status=400,
+        headers={"Content-Type": "application/json"},
+        body='{"code": "permission_denied", "message": "Lists are locked on this account"}',
+    )
+
+    with pytest.raises(SystemExit, match="contacts/remove with HTTP 400"):
+        TargetBrevoTajo.invoke(
+            config=SimpleNamespace(config=config, parse_env=False),
+            file_input=cohorts_input(
+                ENGAGED, *members("a", "b", snapshot="S2"), complete={1: "S2"}
+            ),
+        )
+
+    assert list_16(sandbox) == {"a", "b", "c"}
+    assert Ledger(config["ledger_url"]).list_members(16) == {"a", "b", "c"}  # c: removed next run
