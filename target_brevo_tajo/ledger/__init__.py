@@ -506,14 +506,25 @@ class Ledger:
         with self.engine.connect() as conn:
             return self._lookup(conn, contacts.c.sms, contacts.c.distinct_id, numbers)
 
-    def record_contacts(self, synced: Iterable[SyncedContact]) -> None:
-        """Remember contacts Brevo imported: identifiers and the hash of what was sent."""
+    def record_contacts(
+        self,
+        synced: Iterable[SyncedContact],
+        *,
+        left_out: Iterable[LeftOutContact] = (),
+        sent_whole: Iterable[str] = (),
+    ) -> None:
+        """Remember contacts Brevo imported: identifiers and the hash of what was sent.
+
+        In the same transaction, keep the profiles of those sent with values ``left_out`` and
+        forget the left-out values of those now ``sent_whole``.
+        """
         now = _now()
         rows = list(
             {row.distinct_id: {**row.as_row(), "updated_at": now} for row in synced}.values()
         )
         with self._writing() as conn:
             upsert(conn, contacts, rows, key=["distinct_id"])
+            self._keep_left_out(conn, left_out, forget=sent_whole)
 
     def mark_listed_in_refresh(self, distinct_ids: Iterable[str], refresh_id: str) -> None:
         """Note that a full refresh listed these profiles (those it did not are gone)."""
@@ -580,20 +591,21 @@ class Ledger:
         with self.engine.connect() as conn:
             return {int(i): d for i, d in conn.execute(query) if int(i) in wanted}
 
-    def remember_left_out(self, kept: Iterable[LeftOutContact], forget: Iterable[str] = ()) -> None:
-        """Keep the profiles of contacts sent with values left out; ``forget`` those sent whole."""
-        now = _now()
-        rows = [contact.as_row(now) for contact in kept]
-        with self._writing() as conn:
-            for chunk in in_chunks(forget):
-                conn.execute(
-                    sa.delete(contacts_left_out).where(contacts_left_out.c.distinct_id.in_(chunk))
-                )
-            upsert(conn, contacts_left_out, rows, key=["distinct_id"])
-
     def forget_left_out(self, distinct_ids: Iterable[str]) -> None:
         """Stop remembering these contacts' left-out values."""
-        self.remember_left_out((), forget=distinct_ids)
+        with self._writing() as conn:
+            self._keep_left_out(conn, (), forget=distinct_ids)
+
+    @staticmethod
+    def _keep_left_out(
+        conn: sa.Connection, kept: Iterable[LeftOutContact], forget: Iterable[str]
+    ) -> None:
+        for chunk in in_chunks(forget):
+            conn.execute(
+                sa.delete(contacts_left_out).where(contacts_left_out.c.distinct_id.in_(chunk))
+            )
+        now = _now()
+        upsert(conn, contacts_left_out, [c.as_row(now) for c in kept], key=["distinct_id"])
 
     def contacts_left_out(self) -> list[LeftOutContact]:
         """Every contact remembered with values left out."""

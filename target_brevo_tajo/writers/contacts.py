@@ -83,6 +83,12 @@ class ContactRow:
         text = json.dumps(data, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()
 
+    def left_out_contact(self) -> LeftOutContact:
+        """What the ledger keeps to send this contact again: its profile's properties."""
+        return LeftOutContact(
+            self.distinct_id, self.record.get("properties") or {}, sorted(self.left_out)
+        )
+
     def synced(self, list_ids: list[int]) -> SyncedContact:
         """The ledger row once Brevo imported this contact."""
         return SyncedContact(
@@ -448,8 +454,15 @@ class ContactWriter:
             for counter, count in ((process.get("info") or {}).get("import") or {}).items():
                 if isinstance(count, int) and count:
                     self._report.import_issues[counter] += count
-            self._ledger.record_contacts(row.synced(list_ids) for row in rows)
-            self._remember_left_out(rows)
+            self._ledger.record_contacts(
+                (row.synced(list_ids) for row in rows),
+                left_out=[row.left_out_contact() for row in rows if row.left_out],
+                # A row built without properties (a cohort member read back from a list) says
+                # nothing about values: it forgets nothing.
+                sent_whole=[
+                    r.distinct_id for r in rows if not r.left_out and r.record.get("properties")
+                ],
+            )
         self._report.imports += 1
         if resent:
             self._report.left_out_resent += len(rows)
@@ -457,19 +470,3 @@ class ContactWriter:
         created = sum(1 for row in rows if row.distinct_id not in known and not row.renamed_from)
         self._report.created += created
         self._report.updated += len(rows) - created
-
-    def _remember_left_out(self, rows: list[ContactRow]) -> None:
-        """Keep the profiles of rows with values left out; forget those now sent whole.
-
-        A row built without properties (a cohort member read back from a list) says nothing
-        about values, so it changes nothing here.
-        """
-        kept = [
-            LeftOutContact(
-                row.distinct_id, row.record.get("properties") or {}, sorted(row.left_out)
-            )
-            for row in rows
-            if row.left_out
-        ]
-        whole = [r.distinct_id for r in rows if not r.left_out and r.record.get("properties")]
-        self._ledger.remember_left_out(kept, forget=whole)
