@@ -561,7 +561,10 @@ def profiles_pipeline(count: int) -> PipelineRun:
             },
         )
         catalog = write_json(tmp / "catalog.json", only_selected(tap_config, "profiles"))
-        config = target_config(tmp, url + "/brevo/v3", brevo_api.API_KEY)
+        # A fresh sandbox account lacks 7 of the mapping's attributes: without them the run stops.
+        config = target_config(
+            tmp, url + "/brevo/v3", brevo_api.API_KEY, create_missing_attributes=True
+        )
         return run_pipeline(
             ["--config", tap_config, "--catalog", catalog], ["--config", config], tmp
         )

@@ -19,6 +19,7 @@ from . import brevo_companies
 from .brevo_account import BrevoAccount, BrevoError
 from .brevo_events import list_events, parse_query
 from .brevo_limits import RateLimiter, bucket_of
+from .faults import WITHOUT_ATTRIBUTES
 from .specs import brevo_errors
 from .wire import Request, Response, empty_response, json_response
 
@@ -270,12 +271,18 @@ def get_lists(account: BrevoAccount, request: Request, _: dict[str, str]) -> Res
 
 
 def get_list_contacts(account: BrevoAccount, request: Request, args: dict[str, str]) -> Response:
-    """``GET /contacts/lists/{id}/contacts`` (limit <= 500)."""
+    """``GET /contacts/lists/{id}/contacts`` (limit <= 500).
+
+    A ``without_attributes`` fault leaves each contact's ``attributes`` out of the page.
+    """
     members = account.get_list(int(args["id"]))["members"]
     limit = _int_param(request, "limit", 50, 500)
     offset = _int_param(request, "offset", 0, 10**9)
     ids = itertools.islice(members, offset, offset + limit)
     page = [account.contact_json(account.contacts[cid]) for cid in ids]
+    if request.fault is not None and request.fault.kind == WITHOUT_ATTRIBUTES:
+        for contact in page:
+            del contact["attributes"]
     return json_response(200, {"contacts": page, "count": len(members)})
 
 

@@ -2,7 +2,9 @@
 
 Kinds: ``status`` answers instead of the API; ``drop`` cuts the answer halfway; ``terminated_early``
 ends an export with Mixpanel's marker line; ``clean_cut`` ends it early at a line boundary with no
-marker; ``partial`` fails chosen events of a Brevo batch;
+marker; ``partial`` fails chosen events of a Brevo batch; ``without_attributes`` lists Brevo
+contacts without their ``attributes`` (as a trimmed listing was seen to, though the spec requires
+them);
 ``after_processing`` lets the API process the call (events queued, state changed, budget spent)
 and then loses its answer: a proxy error ``status`` or a dropped connection (``drop``), either
 possibly after a stall (``delay_seconds``; alone, the stall ends with the real answer), so the
@@ -15,7 +17,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 AFTER_PROCESSING = "after_processing"
-KINDS = ("status", "drop", "terminated_early", "partial", "clean_cut", AFTER_PROCESSING)
+WITHOUT_ATTRIBUTES = "without_attributes"
+KINDS = (
+    "status",
+    "drop",
+    "terminated_early",
+    "partial",
+    "clean_cut",
+    AFTER_PROCESSING,
+    WITHOUT_ATTRIBUTES,
+)
 APIS = ("mixpanel", "brevo")
 DEFAULT_STATUS = 500
 # A stall longer than any sensible client timeout only slows the tests down.

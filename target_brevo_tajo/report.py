@@ -132,6 +132,10 @@ class ContactsReport:
     unlisted: int = 0
     deleted: int = 0
     deletion_policy: str = "keep"
+    # Not records of this run: contacts the ledger kept with values left out in an earlier run,
+    # sent again now that Brevo takes them; and those still waiting at the end of the run.
+    left_out_resent: int = 0
+    left_out_waiting: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data."""
@@ -151,6 +155,8 @@ class ContactsReport:
             "deletion_policy": self.deletion_policy,
             "unlisted": self.unlisted,
             "deleted": self.deleted,
+            "left_out_resent": self.left_out_resent,
+            "left_out_waiting": self.left_out_waiting,
         }
 
 
@@ -439,7 +445,7 @@ def _did(verb: str, dry: bool) -> str:
 
 def _contact_lines(co: dict[str, Any], *, dry: bool) -> list[str]:
     if not co.get("received"):
-        return []
+        return _left_out_lines(co, dry=dry)
     lines = [
         f"  contacts: received {co['received']}, {_did('created', dry)} {co['created']}, "
         f"{_did('updated', dry)} {co['updated']}, unchanged {co['unchanged']}, "
@@ -452,8 +458,9 @@ def _contact_lines(co: dict[str, Any], *, dry: bool) -> list[str]:
         lines.append(f"    attributes created in Brevo: {', '.join(co['created_attributes'])}")
     if co["missing_attributes"]:
         lines.append(
-            "    attributes missing in Brevo, values left out: "
-            f"{', '.join(co['missing_attributes'])} (set create_missing_attributes: true)"
+            "    attributes missing in Brevo, no contact written: "
+            f"{', '.join(co['missing_attributes'])} (create them in Brevo, or set "
+            "create_missing_attributes: true)"
         )
     lines += [
         f"    Brevo import reported {why}: {n}" for why, n in co["brevo_import_issues"].items()
@@ -463,6 +470,21 @@ def _contact_lines(co: dict[str, Any], *, dry: bool) -> list[str]:
             f"    gone from Mixpanel at the full refresh: {co['gone_from_mixpanel']} "
             f"(deletion_policy {co['deletion_policy']}: {_did('unlisted', dry)} {co['unlisted']}, "
             f"{_did('deleted', dry)} {co['deleted']})"
+        )
+    return lines + _left_out_lines(co, dry=dry)
+
+
+def _left_out_lines(co: dict[str, Any], *, dry: bool) -> list[str]:
+    lines = []
+    if co.get("left_out_resent"):
+        lines.append(
+            f"  contacts {_did('sent', dry)} again from the ledger, their values left out earlier "
+            f"now accepted by Brevo: {co['left_out_resent']}"
+        )
+    if co.get("left_out_waiting"):
+        lines.append(
+            "  contacts with values still left out, kept by the ledger to send again once Brevo "
+            f"takes them: {co['left_out_waiting']}"
         )
     return lines
 
@@ -524,6 +546,8 @@ def _lookup_lines(lk: dict[str, Any]) -> list[str]:
 def _cohort_line(co: dict[str, Any], *, dry: bool) -> str:
     state = "" if co["snapshotComplete"] else " (snapshot incomplete: nothing removed)"
     repaired = f", reconciled: {co['repaired']} repaired" if co["reconciled"] else ""
+    if co.get("membersNotIdentified"):
+        repaired += f", members not identified, left in the list: {co['membersNotIdentified']}"
     return (
         f"  cohort {co['cohortName']!r} -> list {co['listId']} ({co['syncMode']}): "
         f"{co['membersCount']} members, {co['syncedToBrevo']} in Brevo, "

@@ -145,8 +145,8 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         title="Create missing attributes",
         description=(
             "Create the mapped contact attributes the Brevo account lacks (typed from the "
-            "first values seen). When false, the run warns and names them: Brevo would "
-            "otherwise drop their values silently."
+            "first values seen). When false, a run that would write contacts stops before the "
+            "first one and names them all: Brevo would otherwise drop their values silently."
         ),
     ),
     th.Property(

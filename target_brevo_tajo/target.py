@@ -265,6 +265,7 @@ class TargetBrevoTajo(Target):
         run, writers, report = self.run, self.run.writers, self.run.report
         if error is None:
             writers.events.wait_for_calls()
+            writers.contacts.resend_left_out()
             writers.deletions.apply(writers.checkpoints.full_refreshes)
             writers.lists.finish(writers.checkpoints.cohort_snapshots)
             writers.companies.recreate_deleted(writers.checkpoints.group_refreshes)

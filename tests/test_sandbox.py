@@ -565,7 +565,10 @@ def test_lists_and_membership(client):
     }
     again = client.post(add, json={"emails": ["p0@example.com"]}, headers=BREVO)
     assert again.status_code == 400
-    assert again.json()["message"] == "Contact already in list and/or does not exist"
+    assert again.json() == {
+        "code": "invalid_parameter",
+        "message": "Contact already in list and/or does not exist",
+    }
     too_many = client.post(add, json={"emails": [f"x{i}@e.co" for i in range(151)]}, headers=BREVO)
     assert too_many.status_code == 400
     members = client.get(f"/brevo/v3/contacts/lists/{list_id}/contacts", headers=BREVO).json()
@@ -579,6 +582,28 @@ def test_lists_and_membership(client):
     lists = {lst["id"]: lst for lst in client.get("/_sandbox/brevo/lists").json()["lists"]}
     assert len(lists[list_id]["contactIds"]) == 1
     assert len(lists[15]["contactIds"]) == 3
+
+
+def test_a_without_attributes_fault_lists_members_with_their_ids_but_no_attributes(client):
+    rows = [{"email": f"p{i}@example.com", "attributes": {"EXT_ID": f"p{i}"}} for i in range(2)]
+    client.post(
+        "/brevo/v3/contacts/import", json={"jsonBody": rows, "listIds": [16]}, headers=BREVO
+    )
+    listing = "/brevo/v3/contacts/lists/16/contacts"
+    add_fault(
+        client,
+        api="brevo",
+        method="GET",
+        path="/contacts/lists/16/contacts",
+        kind="without_attributes",
+    )
+
+    trimmed = client.get(listing, headers=BREVO).json()["contacts"]
+    whole = client.get(listing, headers=BREVO).json()["contacts"]
+
+    assert [sorted(c) for c in trimmed] == [sorted(set(c) - {"attributes"}) for c in whole]
+    assert all(c["id"] for c in trimmed)
+    assert [c["attributes"]["EXT_ID"] for c in whole] == ["p0", "p1"]
 
 
 # -- command line -------------------------------------------------------------------------------

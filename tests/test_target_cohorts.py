@@ -13,6 +13,23 @@ from target_brevo_tajo.target import TargetBrevoTajo
 from tests.singer_messages import cohort, cohorts_input, member
 
 BREVO = "https://api.brevo.com/v3"
+# An account with every attribute the shipped mapping fills.
+ATTRIBUTES = [
+    {"name": name, "category": "normal", "type": "text"}
+    for name in [
+        "EXT_ID",
+        "FIRSTNAME",
+        "LASTNAME",
+        "SMS",
+        "CITY",
+        "REGION",
+        "COUNTRY",
+        "PLAN_TYPE",
+        "COMPANY",
+        "SIGNUP_DATE",
+        "LTV",
+    ]
+]
 pytestmark = pytest.mark.respx(base_url=BREVO, assert_all_called=False)
 
 
@@ -33,7 +50,7 @@ class FakeLists:
         respx_mock.get("/contacts/folders").respond(200, json={"folders": [], "count": 0})
         respx_mock.post("/contacts/folders").respond(201, json={"id": 9})
         respx_mock.post("/contacts/lists").mock(side_effect=self.create)
-        respx_mock.get("/contacts/attributes").respond(200, json={"attributes": []})
+        respx_mock.get("/contacts/attributes").respond(200, json={"attributes": ATTRIBUTES})
         respx_mock.post("/contacts/import").mock(side_effect=self.imported)
         respx_mock.get(url__regex=r"/processes/\d+").respond(200, json={"status": "completed"})
 

@@ -18,6 +18,7 @@ from target_brevo_tajo.contact_attributes import (
 )
 from target_brevo_tajo.ledger import Ledger, SyncedContact
 from target_brevo_tajo.target import TargetBrevoTajo
+from target_brevo_tajo.writers.contacts import MissingAttributes
 from tests.singer_messages import profile, profiles_input
 
 BREVO = "https://api.brevo.com/v3"
@@ -213,17 +214,64 @@ def test_an_sms_owned_by_another_contact_is_left_out_and_reported(brevo, config)
     }
 
 
-def test_missing_attributes_are_named_not_silently_dropped(respx_mock, config):
+def test_missing_attributes_stop_the_run_before_any_contact_is_written(respx_mock, config):
     respx_mock.get("/contacts/attributes").respond(
-        200, json={"attributes": [a for a in ACCOUNT_ATTRIBUTES if a["name"] != "LTV"]}
+        200,
+        json={"attributes": [a for a in ACCOUNT_ATTRIBUTES if a["name"] not in ("LTV", "CITY")]},
+    )
+
+    with pytest.raises(MissingAttributes, match="no contact attribute CITY, LTV") as stopped:
+        run_target(config, profile("user-1", **ADA))
+
+    assert "create_missing_attributes: true" in str(stopped.value)
+    assert imported_rows(respx_mock) == []
+    assert Ledger(config["ledger_url"]).contacts_by_id(["user-1"]) == {}
+
+
+def test_a_value_the_attributes_type_refused_is_sent_once_the_account_takes_it(respx_mock, config):
+    plans = {"name": "PLAN_TYPE", "category": "category", "type": "category"}
+    others = [a for a in ACCOUNT_ATTRIBUTES if a["name"] != "PLAN_TYPE"]
+    respx_mock.get("/contacts/attributes").mock(
+        side_effect=[
+            httpx.Response(
+                200,
+                json={
+                    "attributes": [
+                        *others,
+                        {**plans, "enumeration": [{"value": 1, "label": "free"}]},
+                    ]
+                },
+            ),
+            httpx.Response(
+                200,
+                json={
+                    "attributes": [
+                        *others,
+                        {
+                            **plans,
+                            "enumeration": [
+                                {"value": 1, "label": "free"},
+                                {"value": 2, "label": "pro"},
+                            ],
+                        },
+                    ]
+                },
+            ),
+        ]
     )
     respx_mock.post("/contacts/import").respond(202, json={"processId": 1})
     respx_mock.get("/processes/1").respond(200, json={"id": 1, "status": "completed"})
+    run_target(config, profile("user-1", **ADA))
+    assert "PLAN_TYPE" not in imported_rows(respx_mock)[0]["attributes"]  # "pro": no such option
+    respx_mock.calls.clear()
 
-    target = run_target(config, profile("user-1", **ADA))
+    target = run_target(config)  # the option was added in Brevo; the profile did not change
 
-    assert "LTV" not in imported_rows(respx_mock)[0]["attributes"]
-    assert target.run.report.contacts.missing_attributes == ["LTV"]
+    (row,) = imported_rows(respx_mock)
+    assert row["attributes"]["PLAN_TYPE"] == 2
+    assert row["attributes"]["CITY"] == "Paris"
+    assert target.run.report.contacts.left_out_resent == 1
+    assert target.run.report.contacts.received == 0
 
 
 def test_missing_attributes_are_created_with_a_type_when_asked(respx_mock, config):

@@ -1,15 +1,21 @@
 """Brevo lists, folders and list membership, in Brevo's units.
 
-Membership changes go by ``extIds`` (or ``emails``) in calls of at most 150 ids; member pages hold
-at most 500 contacts, list and folder pages 50 (reference/brevo-api.md section 3). Brevo answers
-400 "Contact already in list and/or does not exist" when a call changed nothing: for an add, the
-caller decides (the contacts path creates those missing); for a remove, the work is done.
+Membership changes go by ``extIds`` (or Brevo ``ids``) in calls of at most 150; member pages hold
+at most 500 contacts, list and folder pages 50 (reference/brevo-api.md section 3). Only Brevo's
+answer counts: a 201 names the ``success`` and ``failure`` ids (a failure is "already in the list,
+or not a contact" for an add, "not in the list, or not a contact" for a remove); a 400 whose code is
+``invalid_parameter`` means every id failed ("Contact already in list and/or does not exist").
+Any other answer stops the run: it is not a guess about membership.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
 
 from target_brevo_tajo.brevo.client import BrevoClient, ok_json
 from target_brevo_tajo.brevo.paging import offset_pages
@@ -18,12 +24,48 @@ LIST_CALL_MAX = 150
 MEMBERS_PAGE = 500
 NAMES_PAGE = 50
 
+#: The error code of a membership call that changed nothing (every id failed).
+NOTHING_CHANGED = "invalid_parameter"
+
 logger = logging.getLogger("target-brevo-tajo")
-Done = Callable[[list[str]], None]
+Done = Callable[[list[Any]], None]
 
 
-def _ignore(_ids: list[str]) -> None:
+def _ignore(_ids: list[Any]) -> None:
     """No bookkeeping after a call."""
+
+
+@dataclass(frozen=True)
+class ListedMember:
+    """A list member as ``GET /contacts/lists/{id}/contacts`` shows it.
+
+    ``attributes_listed``: the listing carried the contact's attributes, so a missing ``EXT_ID``
+    means the contact has none (a listing that leaves attributes out proves nothing).
+    """
+
+    brevo_id: int | None
+    ext_id: str | None
+    attributes_listed: bool
+
+
+def _answer(response: httpx.Response, chunk: list[Any]) -> tuple[list[Any], list[Any]]:
+    """The ids of ``chunk`` Brevo says it changed, and those it says failed.
+
+    An id the answer names in neither is not counted as changed.
+    """
+    if response.status_code == 400 and _error_code(response) == NOTHING_CHANGED:
+        return [], list(chunk)
+    contacts = ok_json(response).get("contacts") or {}
+    success = {str(x) for x in contacts.get("success") or []}
+    return [x for x in chunk if str(x) in success], [x for x in chunk if str(x) not in success]
+
+
+def _error_code(response: httpx.Response) -> str | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return str(body.get("code")) if isinstance(body, dict) else None
 
 
 class BrevoLists:
@@ -62,7 +104,7 @@ class BrevoLists:
         return None
 
     def add(self, list_id: int, ext_ids: list[str], on_added: Done = _ignore) -> list[str]:
-        """Add existing contacts by ext_id; returns those Brevo could not add.
+        """Add existing contacts by ext_id; returns those Brevo answered as failures.
 
         ``on_added`` gets each call's added ids as soon as Brevo confirmed them.
         """
@@ -73,44 +115,49 @@ class BrevoLists:
             response = self._client.request(
                 "POST", f"/contacts/lists/{list_id}/contacts/add", json={"extIds": chunk}
             )
-            if response.status_code == 400:
-                failed += chunk  # none added: not contacts yet, or already in the list
-                continue
-            refused = {
-                str(x) for x in (ok_json(response).get("contacts") or {}).get("failure") or []
-            }
-            failed += [d for d in chunk if d in refused]
-            on_added([d for d in chunk if d not in refused])
+            added, refused = _answer(response, chunk)
+            failed += refused
+            on_added(added)
         return failed
 
     def remove(
-        self, list_id: int, ids: list[str], on_removed: Done = _ignore, *, by: str = "extIds"
-    ) -> None:
-        """Remove contacts by ext_id (or ``by="emails"``); ``on_removed`` gets each call's ids."""
+        self, list_id: int, ids: list[Any], on_removed: Done = _ignore, *, by: str = "extIds"
+    ) -> int:
+        """Remove contacts by ext_id (or Brevo ``by="ids"``); returns how many Brevo removed.
+
+        ``on_removed`` gets each call's ids that are out of the list now: removed, or answered
+        as failures (not in the list, or not a contact). A dry run counts them all.
+        """
         if self._dry_run:
-            return
+            return len(ids)
+        count = 0
         for chunk in _chunks(ids):
             response = self._client.request(
                 "POST", f"/contacts/lists/{list_id}/contacts/remove", json={by: chunk}
             )
-            if response.status_code != 400:  # 400: none of them was in the list any more
-                ok_json(response)
-            on_removed(chunk)
+            removed, not_in_list = _answer(response, chunk)
+            on_removed(removed + not_in_list)
+            count += len(removed)
+        return count
 
-    def members(self, list_id: int) -> tuple[set[str], list[str]]:
-        """The list's members: their ext_ids, and the emails of members without one."""
-        ext_ids: set[str] = set()
-        emails: list[str] = []
+    def members(self, list_id: int) -> list[ListedMember]:
+        """The list's members, with their ``EXT_ID`` when the listing carries it."""
+        found: list[ListedMember] = []
         path = f"/contacts/lists/{list_id}/contacts"
         for page in offset_pages(self._client, path, "contacts", limit=MEMBERS_PAGE):
             for contact in page:
-                ext_id = (contact.get("attributes") or {}).get("EXT_ID")
-                if ext_id:
-                    ext_ids.add(str(ext_id))
-                elif contact.get("email"):
-                    emails.append(str(contact["email"]))
-        return ext_ids, emails
+                attributes = contact.get("attributes")
+                ext_id = (attributes or {}).get("EXT_ID")
+                brevo_id = contact.get("id")
+                found.append(
+                    ListedMember(
+                        brevo_id=int(brevo_id) if brevo_id is not None else None,
+                        ext_id=str(ext_id) if ext_id else None,
+                        attributes_listed=bool(attributes),
+                    )
+                )
+        return found
 
 
-def _chunks(ids: list[str]) -> list[list[str]]:
+def _chunks(ids: list[Any]) -> list[list[Any]]:
     return [ids[start : start + LIST_CALL_MAX] for start in range(0, len(ids), LIST_CALL_MAX)]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import os
 import socket
 import uuid
@@ -30,7 +31,9 @@ from target_brevo_tajo.ledger.in_lists import in_chunks
 from target_brevo_tajo.ledger.migrate import LedgerSchemaError, upgrade_to_head
 from target_brevo_tajo.ledger.schema import (
     cohort_lists,
+    contact_brevo_ids,
     contacts,
+    contacts_left_out,
     event_calls,
     events_in_doubt,
     identities,
@@ -59,6 +62,24 @@ class SyncedContact:
             "sms": self.sms,
             "attributes_hash": self.attributes_hash,
             "last_full_refresh": self.last_full_refresh,
+        }
+
+
+@dataclass(frozen=True)
+class LeftOutContact:
+    """A contact sent with values left out: its profile's properties, kept to send it again."""
+
+    distinct_id: str
+    properties: dict[str, Any]
+    left_out: list[str]  # the attributes left out
+
+    def as_row(self, now: dt.datetime) -> dict[str, Any]:
+        """Column values to write."""
+        return {
+            "distinct_id": self.distinct_id,
+            "properties": json.dumps(self.properties, default=str, sort_keys=True),
+            "left_out": ",".join(self.left_out),
+            "updated_at": now,
         }
 
 
@@ -485,14 +506,25 @@ class Ledger:
         with self.engine.connect() as conn:
             return self._lookup(conn, contacts.c.sms, contacts.c.distinct_id, numbers)
 
-    def record_contacts(self, synced: Iterable[SyncedContact]) -> None:
-        """Remember contacts Brevo imported: identifiers and the hash of what was sent."""
+    def record_contacts(
+        self,
+        synced: Iterable[SyncedContact],
+        *,
+        left_out: Iterable[LeftOutContact] = (),
+        sent_whole: Iterable[str] = (),
+    ) -> None:
+        """Remember contacts Brevo imported: identifiers and the hash of what was sent.
+
+        In the same transaction, keep the profiles of those sent with values ``left_out`` and
+        forget the left-out values of those now ``sent_whole``.
+        """
         now = _now()
         rows = list(
             {row.distinct_id: {**row.as_row(), "updated_at": now} for row in synced}.values()
         )
         with self._writing() as conn:
             upsert(conn, contacts, rows, key=["distinct_id"])
+            self._keep_left_out(conn, left_out, forget=sent_whole)
 
     def mark_listed_in_refresh(self, distinct_ids: Iterable[str], refresh_id: str) -> None:
         """Note that a full refresh listed these profiles (those it did not are gone)."""
@@ -521,7 +553,8 @@ class Ledger:
         """Drop contacts deleted from Brevo."""
         with self._writing() as conn:
             for chunk in in_chunks(distinct_ids):
-                conn.execute(sa.delete(contacts).where(contacts.c.distinct_id.in_(chunk)))
+                for table in (contacts, contacts_left_out):
+                    conn.execute(sa.delete(table).where(table.c.distinct_id.in_(chunk)))
 
     def rename_contact(self, old_id: str, new_id: str) -> None:
         """An identity merge gave the contact a new canonical distinct id."""
@@ -531,6 +564,59 @@ class Ledger:
                 .where(contacts.c.distinct_id == old_id)
                 .values(distinct_id=new_id, updated_at=_now())
             )
+            conn.execute(
+                sa.delete(contacts_left_out).where(contacts_left_out.c.distinct_id == old_id)
+            )
+            # The Brevo contact keeps its id under its new distinct id.
+            ids = contact_brevo_ids
+            conn.execute(sa.delete(ids).where(ids.c.distinct_id == new_id))
+            conn.execute(
+                sa.update(ids).where(ids.c.distinct_id == old_id).values(distinct_id=new_id)
+            )
+
+    def learn_brevo_ids(self, ids: dict[str, int]) -> None:
+        """Remember contacts' numeric Brevo ids as a listing showed them, by distinct id."""
+        rows = [{"distinct_id": d, "brevo_id": i} for d, i in ids.items()]
+        with self._writing() as conn:
+            upsert(conn, contact_brevo_ids, rows, key=["distinct_id"])
+
+    def distinct_ids_of(self, brevo_ids: Iterable[int]) -> dict[int, str]:
+        """The distinct id of each of these Brevo contact ids that the ledger knows.
+
+        One pass over the ids the ledger holds (``brevo_id`` has no index; a list read back is
+        about as long as the table anyway).
+        """
+        wanted = set(brevo_ids)
+        query = sa.select(contact_brevo_ids.c.brevo_id, contact_brevo_ids.c.distinct_id)
+        with self.engine.connect() as conn:
+            return {int(i): d for i, d in conn.execute(query) if int(i) in wanted}
+
+    def forget_left_out(self, distinct_ids: Iterable[str]) -> None:
+        """Stop remembering these contacts' left-out values."""
+        with self._writing() as conn:
+            self._keep_left_out(conn, (), forget=distinct_ids)
+
+    @staticmethod
+    def _keep_left_out(
+        conn: sa.Connection, kept: Iterable[LeftOutContact], forget: Iterable[str]
+    ) -> None:
+        for chunk in in_chunks(forget):
+            conn.execute(
+                sa.delete(contacts_left_out).where(contacts_left_out.c.distinct_id.in_(chunk))
+            )
+        now = _now()
+        upsert(conn, contacts_left_out, [c.as_row(now) for c in kept], key=["distinct_id"])
+
+    def contacts_left_out(self) -> list[LeftOutContact]:
+        """Every contact remembered with values left out."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(contacts_left_out).order_by(contacts_left_out.c.distinct_id)
+            )
+            return [
+                LeftOutContact(row.distinct_id, json.loads(row.properties), row.left_out.split(","))
+                for row in rows
+            ]
 
     # Lists --------------------------------------------------------------------------------
 

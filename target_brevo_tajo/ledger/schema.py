@@ -57,6 +57,17 @@ contacts = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
 
+# Contacts sent with values left out that the account may accept later (an attribute it lacked,
+# a value its type refused, an SMS another contact held): the profile as received, to send again.
+contacts_left_out = sa.Table(
+    "contacts_left_out",
+    metadata,
+    sa.Column("distinct_id", sa.String(255), primary_key=True),
+    sa.Column("properties", sa.Text, nullable=False),  # the profile's properties, as JSON
+    sa.Column("left_out", sa.Text, nullable=False),  # the attributes left out, comma-separated
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
 # Identity merges: an alias distinct id ("$device:<id>", an $anon_id, an alias) -> canonical id.
 identities = sa.Table(
     "identities",

@@ -5,19 +5,23 @@ Each batch: map every profile through ``property_mapping``, plus its lookup tabl
 distinct id); carry over contacts whose distinct id changed in an identity merge; drop what the
 ledger says Brevo already has unchanged; send the rest in ``POST /contacts/import`` calls of up to
 ``contacts_import_max_bytes``; wait for each import to complete before the ledger records it.
+
+A value left out for a reason the account can lift (an attribute it lacks or types otherwise, an
+SMS another contact holds) keeps its profile in the ledger: every run rebuilds those contacts and
+sends the ones whose values can now be sent. Between full refreshes the tap reads only profiles
+that changed, so waiting for the profile to come again would take a week.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 from mixpanel_brevo_mapping import Mapping
 from target_brevo_tajo.batching import fill_calls
-from target_brevo_tajo.brevo import BrevoClient, BrevoLists, ContactImports
+from target_brevo_tajo.brevo import BrevoClient, BrevoError, BrevoLists, ContactImports
 from target_brevo_tajo.contact_attributes import (
     AttributeType,
     ConversionError,
@@ -27,7 +31,7 @@ from target_brevo_tajo.contact_attributes import (
     to_brevo_value,
 )
 from target_brevo_tajo.event_payload import encode_json
-from target_brevo_tajo.ledger import Ledger, SyncedContact
+from target_brevo_tajo.ledger import Ledger, LeftOutContact, SyncedContact
 from target_brevo_tajo.lookups import LookupTables
 from target_brevo_tajo.report import SyncReport
 from target_brevo_tajo.settings import Settings
@@ -39,8 +43,6 @@ _IMPORT_ENVELOPE_BYTES = 256
 ALL_USERS_LIST = "all_users"
 DEFAULT_FOLDER_NAME = "Mixpanel"
 DEFAULT_LIST_NAME = "Mixpanel users"
-
-logger = logging.getLogger("target-brevo-tajo")
 
 
 @dataclass
@@ -54,6 +56,9 @@ class ContactRow:
     full_refresh_id: str | None
     renamed_from: str | None = None
     encoded: bytes = field(default=b"", repr=False)
+    # Values left out that the account may accept later, by attribute: the profile is kept.
+    left_out: dict[str, Any] = field(default_factory=dict)
+    rejected: list[tuple[str, ConversionError]] = field(default_factory=list)
 
     @property
     def sms(self) -> str | None:
@@ -68,10 +73,21 @@ class ContactRow:
         return row
 
     def fingerprint(self, list_ids: list[int]) -> str:
-        """Hash of everything a change of which must reach Brevo."""
-        data = {"row": self.import_row(), "lists": sorted(list_ids)}
+        """Hash of everything a change of which must reach Brevo.
+
+        Values left out count too: once one of them can be sent, the hash differs.
+        """
+        data: dict[str, Any] = {"row": self.import_row(), "lists": sorted(list_ids)}
+        if self.left_out:
+            data["left_out"] = self.left_out
         text = json.dumps(data, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()
+
+    def left_out_contact(self) -> LeftOutContact:
+        """What the ledger keeps to send this contact again: its profile's properties."""
+        return LeftOutContact(
+            self.distinct_id, self.record.get("properties") or {}, sorted(self.left_out)
+        )
 
     def synced(self, list_ids: list[int]) -> SyncedContact:
         """The ledger row once Brevo imported this contact."""
@@ -84,11 +100,16 @@ class ContactRow:
         )
 
 
+class MissingAttributes(BrevoError):
+    """Mapped attributes the account lacks while ``create_missing_attributes`` is off."""
+
+
 class AccountAttributes:
-    """The account's contact attributes, read once per run; missing ones created on request.
+    """The account's contact attributes, read before the first contact write of a run.
 
     Brevo drops unknown attributes without a word, so a mapped attribute the account lacks is
-    either created (``create_missing_attributes``) or named in a warning and the report.
+    either created (``create_missing_attributes``) or stops the run before any contact is
+    written, naming every missing one.
     """
 
     def __init__(self, client: BrevoClient, settings: Settings, report: SyncReport) -> None:
@@ -96,7 +117,6 @@ class AccountAttributes:
         self._settings = settings
         self._report = report.contacts
         self._types: dict[str, AttributeType] | None = None
-        self._unavailable: set[str] = set()
 
     def _load(self) -> dict[str, AttributeType]:
         if self._types is None:
@@ -120,22 +140,22 @@ class AccountAttributes:
         return self._load().get(name)
 
     def ensure(self, samples: dict[str, Any]) -> None:
-        """Create (or warn about) the mapped attributes the account lacks; ``samples`` by name."""
+        """Create the mapped attributes the account lacks, or stop; ``samples`` by name."""
         types = self._load()
         report = self._report
-        for name, sample in samples.items():
-            if name in types or name in self._unavailable:
-                continue
-            if not self._settings.create_missing_attributes:
-                self._unavailable.add(name)
-                report.missing_attributes.append(name)
-                logger.warning(
-                    "Brevo has no contact attribute %s: its values are left out (create it in "
-                    "Brevo, or set create_missing_attributes: true)",
-                    name,
-                )
-                continue
-            kind = infer_type(sample)
+        missing = [name for name in samples if name not in types]
+        if missing and not self._settings.create_missing_attributes:
+            report.missing_attributes.extend(
+                n for n in missing if n not in report.missing_attributes
+            )
+            msg = (
+                f"the Brevo account has no contact attribute {', '.join(missing)}, which the "
+                "mapping fills: create them in Brevo (Contacts > Settings > Contact attributes), "
+                "or set create_missing_attributes: true"
+            )
+            raise MissingAttributes(msg)
+        for name in missing:
+            kind = infer_type(samples[name])
             if self._settings.dry_run:  # typed as it would be, nothing created
                 types[name] = AttributeType(name=name, type=kind)
                 report.created_attributes.append(f"{name} ({kind}, dry run: not created)")
@@ -200,11 +220,10 @@ class ContactWriter:
         """
         if not records:
             return []
-        enriched = [self._lookups.enrich(r.get("properties") or {}, "profiles") for r in records]
-        self.attributes.ensure(self._samples(records))
-        rows = [
-            self._to_row(record, extra) for record, extra in zip(records, enriched, strict=True)
-        ]
+        rows = self._rows(records)
+        for row in rows:
+            for target, error in row.rejected:
+                self._reject_value(row.record, target, error)
         self.full_refresh_ids.update(row.full_refresh_id for row in rows if row.full_refresh_id)
         self._carry_over_merged_contacts(rows)
         known = self._ledger.contacts_by_id(row.distinct_id for row in rows)
@@ -231,6 +250,38 @@ class ContactWriter:
         for chunk in self._chunks(changed):
             self._import(chunk, list_ids, known, extra_list_ids)
         return rows
+
+    def resend_left_out(self) -> None:
+        """Send the remembered contacts whose left-out values the account now accepts.
+
+        Costs no call when the ledger remembers none. Each is rebuilt from its profile as kept;
+        one whose values still cannot be sent hashes as before and stays remembered.
+        """
+        remembered = self._ledger.contacts_left_out()
+        if not remembered:
+            return
+        known = self._ledger.contacts_by_id(contact.distinct_id for contact in remembered)
+        self._ledger.forget_left_out(
+            c.distinct_id for c in remembered if c.distinct_id not in known
+        )
+        records = [
+            {"distinct_id": c.distinct_id, "properties": c.properties}
+            for c in remembered
+            if c.distinct_id in known
+        ]
+        if not records:
+            return
+        rows = self._rows(records)
+        self._drop_sms_owned_by_others(rows, report=False)
+        list_ids = self.list_ids()
+        changed = [
+            row
+            for row in rows
+            if known[row.distinct_id].attributes_hash != row.fingerprint(list_ids)
+        ]
+        for chunk in self._chunks(changed):
+            self._import(chunk, list_ids, known, resent=True)
+        self._report.left_out_waiting = len(self._ledger.contacts_left_out())
 
     # Mapping ------------------------------------------------------------------------------
 
@@ -260,38 +311,45 @@ class ContactWriter:
             samples.setdefault(target, value)
         return samples
 
+    def _rows(self, records: list[dict[str, Any]]) -> list[ContactRow]:
+        """Typed rows of these profiles, once the account has every attribute they fill."""
+        enriched = [self._lookups.enrich(r.get("properties") or {}, "profiles") for r in records]
+        self.attributes.ensure(self._samples(records))
+        return [self._to_row(r, extra) for r, extra in zip(records, enriched, strict=True)]
+
     def _to_row(self, record: dict[str, Any], enriched: dict[str, Any]) -> ContactRow:
         """Typed attributes of one profile, its lookup attributes (``enriched``) among them.
 
-        A value that cannot be typed is reported, not sent.
+        A value that cannot be typed is left out of the row, with its reason.
         """
         properties = record.get("properties") or {}
-        distinct_id = str(record["distinct_id"])
-        email = None
-        attributes: dict[str, Any] = {EXT_ID: distinct_id}
+        row = ContactRow(
+            distinct_id=str(record["distinct_id"]),
+            email=None,
+            attributes={EXT_ID: str(record["distinct_id"])},
+            record=record,
+            full_refresh_id=record.get("full_refresh_id"),
+        )
         mapped = [(target, properties.get(source)) for source, target in self._targets().items()]
         for target, value in [*mapped, *enriched.items()]:
             if value is None or value == "":
                 continue
             try:
                 if target == EMAIL_TARGET:
-                    email = normalise_email(value)
+                    row.email = normalise_email(value)
                 elif target == SMS:
-                    attributes[SMS] = normalise_phone(value, properties.get("$country_code"))
+                    row.attributes[SMS] = normalise_phone(value, properties.get("$country_code"))
                 else:
                     attribute = self.attributes.get(target)
                     if attribute is None:
+                        row.left_out[target] = value
                         continue
-                    attributes[target] = to_brevo_value(value, attribute)
+                    row.attributes[target] = to_brevo_value(value, attribute)
             except ConversionError as exc:
-                self._reject_value(record, target, exc)
-        return ContactRow(
-            distinct_id=distinct_id,
-            email=email,
-            attributes=attributes,
-            record=record,
-            full_refresh_id=record.get("full_refresh_id"),
-        )
+                row.rejected.append((target, exc))
+                if target not in (EMAIL_TARGET, SMS):  # the attribute's type refused it
+                    row.left_out[target] = value
+        return row
 
     def _reject_value(self, record: dict[str, Any], target: str, error: ConversionError) -> None:
         """A value Brevo would refuse: reported with the record; the contact syncs without it."""
@@ -331,8 +389,11 @@ class ContactWriter:
                     row.renamed_from = old_id
                     self._report.merged += 1
 
-    def _drop_sms_owned_by_others(self, rows: list[ContactRow]) -> None:
-        """Brevo refuses an SMS number that belongs to another contact; say so, sync the rest."""
+    def _drop_sms_owned_by_others(self, rows: list[ContactRow], *, report: bool = True) -> None:
+        """Brevo refuses an SMS number that belongs to another contact; say so, sync the rest.
+
+        The number is left out until its owner lets it go.
+        """
         numbers = {row.sms: row for row in rows if row.sms}
         owners = self._ledger.sms_owners(numbers)
         claimed: dict[str, str] = {}
@@ -342,7 +403,9 @@ class ContactWriter:
                 continue
             owner = owners.get(number) or claimed.get(number)
             if owner and owner != row.distinct_id:
-                del row.attributes[SMS]
+                row.left_out[SMS] = row.attributes.pop(SMS)
+                if not report:
+                    continue
                 self._report.values_rejected["SMS: already owned by another contact"] += 1
                 self._run_report.reject(
                     "profiles",
@@ -371,28 +434,39 @@ class ContactWriter:
         list_ids: list[int],
         known: dict[str, SyncedContact],
         extra_list_ids: tuple[int, ...] = (),
+        *,
+        resent: bool = False,
     ) -> None:
-        """One import call, awaited; the ledger records it only once Brevo completed it."""
-        created = sum(1 for row in rows if row.distinct_id not in known and not row.renamed_from)
-        if self._settings.dry_run:
-            self._count_imported(rows, created)
-            return
-        body = (
-            b'{"jsonBody":['
-            + b",".join(row.encoded for row in rows)
-            + b'],"listIds":'
-            + encode_json(sorted({*list_ids, *extra_list_ids}))
-            + b',"updateExistingContacts":true,"emptyContactsAttributes":false'
-            + b',"disableNotification":true}'
-        )
-        process = self._imports.run(body)
-        for counter, count in ((process.get("info") or {}).get("import") or {}).items():
-            if isinstance(count, int) and count:
-                self._report.import_issues[counter] += count
-        self._ledger.record_contacts(row.synced(list_ids) for row in rows)
-        self._count_imported(rows, created)
+        """One import call, awaited; the ledger records it only once Brevo completed it.
 
-    def _count_imported(self, rows: list[ContactRow], created: int) -> None:
+        ``resent``: the rows come from the ledger's left-out contacts, not from this run's input.
+        """
+        if not self._settings.dry_run:
+            body = (
+                b'{"jsonBody":['
+                + b",".join(row.encoded for row in rows)
+                + b'],"listIds":'
+                + encode_json(sorted({*list_ids, *extra_list_ids}))
+                + b',"updateExistingContacts":true,"emptyContactsAttributes":false'
+                + b',"disableNotification":true}'
+            )
+            process = self._imports.run(body)
+            for counter, count in ((process.get("info") or {}).get("import") or {}).items():
+                if isinstance(count, int) and count:
+                    self._report.import_issues[counter] += count
+            self._ledger.record_contacts(
+                (row.synced(list_ids) for row in rows),
+                left_out=[row.left_out_contact() for row in rows if row.left_out],
+                # A row built without properties (a cohort member read back from a list) says
+                # nothing about values: it forgets nothing.
+                sent_whole=[
+                    r.distinct_id for r in rows if not r.left_out and r.record.get("properties")
+                ],
+            )
         self._report.imports += 1
+        if resent:
+            self._report.left_out_resent += len(rows)
+            return
+        created = sum(1 for row in rows if row.distinct_id not in known and not row.renamed_from)
         self._report.created += created
         self._report.updated += len(rows) - created

@@ -7,6 +7,11 @@ name order). Removals wait for the end of the run and happen only in ``mirror`` 
 for cohorts whose snapshot a ``sync_checkpoints`` record confirms complete: a cohort cut short
 by a failure never empties a list. Every
 ``list_reconcile_days`` the list is read back from Brevo and drift made by hand is repaired.
+
+Brevo's answers decide: an add's failure ids (already in the list, or not a contact) go through
+the contacts path, whose import puts them in the list either way. A list read back is matched by
+``EXT_ID``, else by Brevo contact id through the ledger; a member neither identifies is never
+removed, only counted.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from typing import Any
 from mixpanel_brevo_mapping import CohortRef, CohortSelection, list_id_of, sync_mode_of
 from mixpanel_brevo_mapping import Mapping as MappingFile
 from target_brevo_tajo.brevo import BrevoLists
+from target_brevo_tajo.brevo.lists import ListedMember
 from target_brevo_tajo.ledger import Ledger
 from target_brevo_tajo.report import SyncReport
 from target_brevo_tajo.settings import Settings
@@ -42,6 +48,7 @@ class CohortSync:
     reconciled: bool = False
     repaired: int = 0
     complete: bool = False
+    not_identified: int = 0  # members of the list read back that the run could not identify
 
     def to_dict(self, synced: int) -> dict[str, Any]:
         """The seed's shape (cohortName, membersCount, syncedToBrevo, listId) plus the changes."""
@@ -58,6 +65,7 @@ class CohortSync:
             "snapshotComplete": self.complete,
             "reconciled": self.reconciled,
             "repaired": self.repaired,
+            "membersNotIdentified": self.not_identified,
         }
 
 
@@ -155,14 +163,26 @@ class ListWriter:
         self._ledger.add_list_members(list_id, (str(r["distinct_id"]) for r in records))
 
     def _add(self, list_id: int, ids: list[str]) -> list[str]:
-        """Add existing contacts; returns those Brevo could not add (the contacts path will)."""
+        """Add existing contacts; returns Brevo's failures (the contacts path imports them)."""
         return self._lists.add(
             list_id, ids, on_added=lambda added: self._ledger.add_list_members(list_id, added)
         )
 
-    def _remove(self, list_id: int, ids: list[str]) -> None:
-        self._lists.remove(
+    def _remove(self, list_id: int, ids: list[str]) -> int:
+        """Remove members by distinct id; returns how many Brevo removed."""
+        return self._lists.remove(
             list_id, ids, on_removed=lambda gone: self._ledger.remove_list_members(list_id, gone)
+        )
+
+    def _remove_by_brevo_id(self, list_id: int, members: dict[int, str]) -> int:
+        """Remove members by their Brevo contact id (``members``: Brevo id -> distinct id)."""
+        return self._lists.remove(
+            list_id,
+            sorted(members),
+            on_removed=lambda gone: self._ledger.remove_list_members(
+                list_id, (members[i] for i in gone)
+            ),
+            by="ids",
         )
 
     def add_waiting(self) -> None:
@@ -198,8 +218,7 @@ class ListWriter:
                 self._reconcile(cohort, list_id)
             elif cohort.mode == "mirror":
                 gone = sorted(self._ledger.list_members(list_id) - cohort.members)
-                self._remove(list_id, gone)
-                cohort.removed += len(gone)
+                cohort.removed += self._remove(list_id, gone)
 
     def _reconcile_due(self, cohort: CohortSync) -> bool:
         known = self._ledger.cohort_list(cohort.cohort_id)
@@ -209,24 +228,67 @@ class ListWriter:
         return known[1] <= dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=days)
 
     def _reconcile(self, cohort: CohortSync, list_id: int) -> None:
-        """Read the list back from Brevo and repair what was changed there by hand."""
-        by_ext_id, by_email_only = self._lists.members(list_id)
+        """Read the list back from Brevo and repair what was changed there by hand.
+
+        While some members cannot be identified, the ledger's members are not proven absent
+        (they may be among them): they are neither forgotten nor added again.
+        """
         ledger = self._ledger
-        missing = sorted(cohort.members - by_ext_id)
-        extra = sorted(by_ext_id - cohort.members) if cohort.mode == "mirror" else []
-        strangers = by_email_only if cohort.mode == "mirror" else []
-        ledger.remove_list_members(list_id, ledger.list_members(list_id) - by_ext_id)
-        ledger.add_list_members(list_id, by_ext_id & cohort.members)
+        members, strangers, cohort.not_identified = self._identify(self._lists.members(list_id))
+        known = ledger.list_members(list_id)
+        in_list = set(members)
+        if not cohort.not_identified:
+            ledger.remove_list_members(list_id, known - in_list)
+            known = set()
+        ledger.add_list_members(list_id, in_list)
+        missing = sorted(cohort.members - in_list - known)
+        mirror = cohort.mode == "mirror"
+        extra = sorted(in_list - cohort.members) if mirror else []
+        strangers = strangers if mirror else []
         not_added = self._add(list_id, missing)
         if not_added:
             records = [{"distinct_id": d, "properties": {}} for d in not_added]
             self._create_in_list(cohort, list_id, records)
-        self._remove(list_id, extra)
-        self._lists.remove(list_id, strangers, by="emails")
-        cohort.repaired += len(missing) + len(extra) + len(strangers)
-        cohort.removed += len(extra) + len(strangers)
+        by_id = {brevo_id: d for d in extra if (brevo_id := members[d]) is not None}
+        removed = self._remove_by_brevo_id(list_id, by_id)
+        removed += self._remove(list_id, [d for d in extra if members[d] is None])
+        removed += self._lists.remove(list_id, strangers, by="ids")
+        cohort.repaired += len(missing) + removed
+        cohort.removed += removed
         cohort.reconciled = True
         ledger.mark_reconciled(cohort.cohort_id)
+
+    def _identify(self, listed: list[ListedMember]) -> tuple[dict[str, int | None], list[int], int]:
+        """The listed members by distinct id, the Brevo ids of strangers, the count of others.
+
+        A member is identified by its ``EXT_ID``, else by its Brevo id through the ledger. A
+        stranger is a contact whose listed attributes carry no ``EXT_ID``: not synced from
+        Mixpanel. Any other member (a listing without attributes, a contact the ledger never
+        saw) cannot be identified.
+        """
+        ledger = self._ledger
+        by_brevo_id = ledger.distinct_ids_of(m.brevo_id for m in listed if m.brevo_id is not None)
+        members: dict[str, int | None] = {}
+        strangers: list[int] = []
+        not_identified = 0
+        for member in listed:
+            distinct_id = member.ext_id or by_brevo_id.get(member.brevo_id or -1)
+            if distinct_id:
+                members[distinct_id] = member.brevo_id
+            elif member.attributes_listed and member.brevo_id is not None:
+                strangers.append(member.brevo_id)
+            else:
+                not_identified += 1
+        ledger.learn_brevo_ids(
+            {
+                member.ext_id: member.brevo_id
+                for member in listed
+                if member.ext_id
+                and member.brevo_id is not None
+                and by_brevo_id.get(member.brevo_id) != member.ext_id
+            }
+        )
+        return members, strangers, not_identified
 
     def report(self) -> list[dict[str, Any]]:
         """One line per cohort, in the seed's shape plus the changes made."""
