@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tap_mixpanel_tajo import client as tap_client
+from target_brevo_tajo.report import BALANCES, SyncReport, balance_terms, unbalanced
 
 ROOT = Path(__file__).resolve().parents[1]
 MAPPING_FILE = ROOT / "mappings" / "mixpanel-to-brevo.yml"
@@ -25,3 +26,47 @@ def no_sleep(monkeypatch) -> list[float]:
     sleeps: list[float] = []
     monkeypatch.setattr(tap_client, "_default_sleep", sleeps.append)
     return sleeps
+
+
+def report_problems(report: dict, text: str) -> list[str]:
+    """Why a report does not add up, or says less in its text than its counters hold."""
+    gaps = unbalanced(report)
+    failed = report.get("status") == "failed"
+    problems = [
+        f"{resource} does not add up: what arrived minus what is accounted for is {gap}"
+        for resource, gap in gaps.items()
+        if not (failed and gap > 0)  # a failed run leaves the rest to its rerun
+    ]
+    problems += [
+        f"the text does not say {term!r} ({resource})"
+        for resource in BALANCES
+        for term in balance_terms(report, resource)
+        if term not in text
+    ]
+    return problems
+
+
+@pytest.fixture(autouse=True)
+def reports_add_up(monkeypatch):
+    """Every report a test renders or writes adds up, and its text shows every non-zero count.
+
+    Problems are collected and fail the test at its end: code under test that catches errors
+    cannot hide them.
+    """
+    problems: list[str] = []
+    render, write = SyncReport.render, SyncReport.write
+
+    def checked_render(self: SyncReport) -> str:
+        text = render(self)
+        problems.extend(report_problems(self.to_dict(), text))
+        return text
+
+    def checked_write(self: SyncReport, latest: Path) -> Path:
+        problems.extend(report_problems(self.to_dict(), render(self)))
+        return write(self, latest)
+
+    monkeypatch.setattr(SyncReport, "render", checked_render)
+    monkeypatch.setattr(SyncReport, "write", checked_write)
+    yield problems
+    if problems:
+        pytest.fail("reports that do not add up:\n" + "\n".join(dict.fromkeys(problems)))

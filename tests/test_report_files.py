@@ -62,8 +62,8 @@ def test_the_job_name_comes_from_the_environment(environ, expected):
 def test_two_runs_keep_two_reports_and_the_report_file_links_the_latest(tmp_path):
     latest = tmp_path / "output" / "sync-report.json"
     first, second = SyncReport(job_name="prod:a-to-b"), SyncReport(job_name="prod:a-to-b")
-    first.events.sent = 1
-    second.events.sent = 2
+    first.events.received = first.events.sent = 1
+    second.events.received = second.events.sent = 2
 
     first_file = first.write(latest)
     second_file = second.write(latest)

@@ -32,17 +32,19 @@ class BrevoLists:
     def __init__(self, client: BrevoClient, *, dry_run: bool) -> None:
         self._client = client
         self._dry_run = dry_run
+        self._planned: dict[str, int] = {}  # a dry run's lists to create: 0, -1, -2...
 
     def find_or_create(self, name: str, folder_name: str) -> int:
         """The id of the list called ``name``, created in folder ``folder_name`` if missing.
 
-        A dry run creates nothing and answers 0 for a list that does not exist yet.
+        A dry run creates nothing and answers 0 for the first list that does not exist yet, then
+        -1, -2...: each list it would create keeps its own members.
         """
         found = self._find_by_name("/contacts/lists", "lists", name)
         if found is not None:
             return found
         if self._dry_run:
-            return 0
+            return self._planned.setdefault(name, -len(self._planned))
         folder = self._find_by_name("/contacts/folders", "folders", folder_name)
         if folder is None:
             folder = int(
@@ -67,7 +69,8 @@ class BrevoLists:
         ``on_added`` gets each call's added ids as soon as Brevo confirmed them.
         """
         failed: list[str] = []
-        if self._dry_run:
+        if self._dry_run:  # taken as added: the dry run's ledger is a private copy
+            on_added(ext_ids)
             return failed
         for chunk in _chunks(ext_ids):
             response = self._client.request(
@@ -87,7 +90,8 @@ class BrevoLists:
         self, list_id: int, ids: list[str], on_removed: Done = _ignore, *, by: str = "extIds"
     ) -> None:
         """Remove contacts by ext_id (or ``by="emails"``); ``on_removed`` gets each call's ids."""
-        if self._dry_run:
+        if self._dry_run:  # taken as removed
+            on_removed(ids)
             return
         for chunk in _chunks(ids):
             response = self._client.request(

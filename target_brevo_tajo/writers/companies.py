@@ -188,7 +188,6 @@ class CompanyWriter:
         )
 
     def _write_key(self, group_key: str, rows: list[CompanyRow]) -> None:
-        self._report.received += len(rows)
         known = self._ledger.companies(group_key)
         refreshed = self._refreshed.setdefault(group_key, {})
         refreshed.update((row.group_id, row) for row in rows if row.full_refresh_id)

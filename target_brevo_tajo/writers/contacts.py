@@ -200,6 +200,8 @@ class ContactWriter:
         """
         if not records:
             return []
+        if extra_list_ids:
+            self._report.from_cohort_members += len(records)
         enriched = [self._lookups.enrich(r.get("properties") or {}, "profiles") for r in records]
         self.attributes.ensure(self._samples(records))
         rows = [
@@ -307,7 +309,7 @@ class ContactWriter:
         """
         ledger = self._ledger
         aliases = ledger.aliases_of(row.distinct_id for row in rows)
-        if not aliases or self._settings.dry_run:
+        if not aliases:
             return
         synced_aliases = ledger.contacts_by_id(aliases)
         if not synced_aliases:
@@ -320,16 +322,22 @@ class ContactWriter:
             if row.distinct_id in already_synced:
                 continue
             for old_id in by_canonical.get(row.distinct_id, [])[:1]:
-                response = self._client.request(
-                    "PUT",
-                    f"/contacts/{old_id}",
-                    params={"identifierType": "ext_id"},
-                    json={"ext_id": row.distinct_id},
-                )
-                if response.status_code in (200, 204):
+                if self._renamed_in_brevo(old_id, row.distinct_id):
                     ledger.rename_contact(old_id, row.distinct_id)
                     row.renamed_from = old_id
                     self._report.merged += 1
+
+    def _renamed_in_brevo(self, old_id: str, new_id: str) -> bool:
+        """Give the contact its new ext_id; a dry run changes nothing and counts it as done."""
+        if self._settings.dry_run:
+            return True
+        response = self._client.request(
+            "PUT",
+            f"/contacts/{old_id}",
+            params={"identifierType": "ext_id"},
+            json={"ext_id": new_id},
+        )
+        return response.status_code in (200, 204)
 
     def _drop_sms_owned_by_others(self, rows: list[ContactRow]) -> None:
         """Brevo refuses an SMS number that belongs to another contact; say so, sync the rest."""
@@ -372,11 +380,19 @@ class ContactWriter:
         known: dict[str, SyncedContact],
         extra_list_ids: tuple[int, ...] = (),
     ) -> None:
-        """One import call, awaited; the ledger records it only once Brevo completed it."""
+        """One import call, awaited; the ledger records it only once Brevo completed it.
+
+        A dry run imports nothing and records the rows as imported: its ledger is a private copy.
+        """
         created = sum(1 for row in rows if row.distinct_id not in known and not row.renamed_from)
-        if self._settings.dry_run:
-            self._count_imported(rows, created)
-            return
+        if not self._settings.dry_run:
+            self._send_import(rows, list_ids, extra_list_ids)
+        self._ledger.record_contacts(row.synced(list_ids) for row in rows)
+        self._count_imported(rows, created)
+
+    def _send_import(
+        self, rows: list[ContactRow], list_ids: list[int], extra_list_ids: tuple[int, ...]
+    ) -> None:
         body = (
             b'{"jsonBody":['
             + b",".join(row.encoded for row in rows)
@@ -389,8 +405,6 @@ class ContactWriter:
         for counter, count in ((process.get("info") or {}).get("import") or {}).items():
             if isinstance(count, int) and count:
                 self._report.import_issues[counter] += count
-        self._ledger.record_contacts(row.synced(list_ids) for row in rows)
-        self._count_imported(rows, created)
 
     def _count_imported(self, rows: list[ContactRow], created: int) -> None:
         self._report.imports += 1
