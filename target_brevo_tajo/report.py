@@ -70,6 +70,7 @@ class EventsReport:
     resent_after_settling: int = 0
     left_to_another_worker: int = 0  # claimed by a worker sharing the ledger
     taken_over_from_earlier_runs: int = 0  # events of the calls in doubt an earlier run left
+    sent_by_earlier_runs: int = 0  # of those, found in Brevo: that run's call delivered them
     # Calls Brevo answered 202 with a lower count and no detail: (queued, sent).
     undetailed_shortfalls: list[tuple[int, int]] = field(default_factory=list)
 
@@ -329,6 +330,7 @@ class SyncReport:
                 "resent_after_settling": ev.resent_after_settling,
                 "left_to_another_worker": ev.left_to_another_worker,
                 "taken_over_from_earlier_runs": ev.taken_over_from_earlier_runs,
+                "sent_by_earlier_runs": ev.sent_by_earlier_runs,
                 "calls_accepted_in_part_without_detail": [
                     {"accepted": accepted, "sent": sent}
                     for accepted, sent in ev.undetailed_shortfalls
@@ -361,7 +363,10 @@ class SyncReport:
 Terms = tuple[tuple[str, str], ...]
 BALANCES: dict[str, tuple[Terms, Terms]] = {
     "events": (
-        (("received", "received"), ("taken_over_from_earlier_runs", "in doubt from earlier runs")),
+        (
+            ("received", "received"),
+            ("taken_over_from_earlier_runs", "taken over in doubt from earlier runs"),
+        ),
         (
             ("sent", "sent"),
             ("skipped_unmapped", "skipped as unmapped"),
@@ -370,7 +375,7 @@ BALANCES: dict[str, tuple[Terms, Terms]] = {
             ("deduplicated", "deduplicated"),
             ("rejected", "rejected"),
             ("left_to_another_worker", "left to another worker"),
-            ("found_in_brevo_when_settling", "found in Brevo when settling"),
+            ("sent_by_earlier_runs", "already sent by earlier runs"),
         ),
     ),
     "contacts": (

@@ -216,7 +216,12 @@ class EventWriter:
                 self._queued_keys.difference_update(event.entry.key for event in chunk)
 
     def wait_for_calls(self) -> None:
-        """Send the carried call, return once every call is settled; raise the first failure."""
+        """Send the carried call, return once every call is settled; raise the first failure.
+
+        Calls an earlier run left in doubt are settled first, even by a run that receives no
+        events (a cohorts or groups job): the target waits here before each STATE and at the end.
+        """
+        self._settle_earlier_calls()
         self._raise_failure()
         carried, self._carried = self._carried, []
         if carried:
@@ -274,7 +279,7 @@ class EventWriter:
         for call, chunk in zip(calls, chunks, strict=True):
             found_here = {i - position for i in found if position <= i < position + len(chunk)}
             position += len(chunk)
-            self._settle_with(call.call_id, chunk, found_here, attempt=1)
+            self._settle_with(call.call_id, chunk, found_here, attempt=1, earlier=True)
 
     def _address(self, events: list[PendingEvent]) -> list[OutgoingEvent]:
         """Build payloads, identifying each contact by the best identifier the ledger knows."""
@@ -431,9 +436,18 @@ class EventWriter:
         return find_queued(self._client, [event.ref() for event in events])
 
     def _settle_with(
-        self, call_id: str, chunk: list[OutgoingEvent], found: set[int], attempt: int
+        self,
+        call_id: str,
+        chunk: list[OutgoingEvent],
+        found: set[int],
+        attempt: int,
+        *,
+        earlier: bool = False,
     ) -> None:
-        """Record what Brevo has as sent and resend the rest, reissued in one transaction."""
+        """Record what Brevo has as sent and resend the rest, reissued in one transaction.
+
+        What Brevo shows of an ``earlier`` run's call was sent by that run, not by this one.
+        """
         queued = [e for i, e in enumerate(chunk) if i in found]
         missing = [e for i, e in enumerate(chunk) if i not in found]
         resend_id = uuid.uuid4().hex
@@ -447,6 +461,10 @@ class EventWriter:
             return
         with self._counting:
             self._report.found_in_brevo_when_settling += len(queued)
+            if earlier:
+                self._report.sent_by_earlier_runs += len(queued)
+        if not earlier:
+            self._count_sent(queued)
         resend = self._keep_claimed(missing, claimed)
         if not resend:
             return
