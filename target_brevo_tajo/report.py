@@ -442,12 +442,13 @@ def balance_terms(report: dict[str, Any], resource: str) -> list[str]:
 
 def _with_balance(line: str, report: dict[str, Any], resource: str) -> str:
     """A resource's line, with each non-zero term of its balance the line does not say yet."""
-    missing = [
-        term
-        for term in balance_terms(report, resource)
-        if not re.search(rf"(?<![\w-]){re.escape(term)}(?!\d)", line)
-    ]
+    missing = [term for term in balance_terms(report, resource) if not says(line, term)]
     return ", ".join([line, *missing])
+
+
+def says(text: str, term: str) -> bool:
+    """Whether ``text`` holds ``term`` (``sent 3``) itself, not in ``resent 3`` or ``sent 30``."""
+    return re.search(rf"(?<![\w-]){re.escape(term)}(?!\d)", text) is not None
 
 
 def render_report(report: dict[str, Any], *, rejects_file: Path | None = None) -> str:
@@ -500,7 +501,8 @@ def render_report(report: dict[str, Any], *, rejects_file: Path | None = None) -
     ]
     lines += _contact_lines(report.get("contacts") or {}, dry=dry)
     if balance_terms(report, "cohort_members"):
-        lines.append(_with_balance("  cohort members:", report, "cohort_members"))
+        received = f"  cohort members: received {report['cohort_members']['received']}"
+        lines.append(_with_balance(received, report, "cohort_members"))
     lines += [_cohort_line(cohort, dry=dry) for cohort in report.get("cohorts") or []]
     if company_lines := _company_lines(report.get("companies") or {}):
         company_lines[0] = _with_balance(company_lines[0], report, "companies")

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from tap_mixpanel_tajo import client as tap_client
-from target_brevo_tajo.report import BALANCES, SyncReport, balance_terms, unbalanced
+from target_brevo_tajo.report import SyncReport
+from tests.report_checks import report_problems
 
 ROOT = Path(__file__).resolve().parents[1]
 MAPPING_FILE = ROOT / "mappings" / "mixpanel-to-brevo.yml"
@@ -26,24 +27,6 @@ def no_sleep(monkeypatch) -> list[float]:
     sleeps: list[float] = []
     monkeypatch.setattr(tap_client, "_default_sleep", sleeps.append)
     return sleeps
-
-
-def report_problems(report: dict, text: str) -> list[str]:
-    """Why a report does not add up, or says less in its text than its counters hold."""
-    gaps = unbalanced(report)
-    failed = report.get("status") == "failed"
-    problems = [
-        f"{resource} does not add up: what arrived minus what is accounted for is {gap}"
-        for resource, gap in gaps.items()
-        if not (failed and gap > 0)  # a failed run leaves the rest to its rerun
-    ]
-    problems += [
-        f"the text does not say {term!r} ({resource})"
-        for resource in BALANCES
-        for term in balance_terms(report, resource)
-        if term not in text
-    ]
-    return problems
 
 
 @pytest.fixture(autouse=True)
