@@ -160,7 +160,7 @@ class CompaniesReport:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
-    recreated: int = 0  # of created: deleted by hand in Brevo, created again
+    recreated: int = 0  # deleted by hand in Brevo, created again (counted as they arrived)
     skipped_unmapped: int = 0  # group keys the mapping turns into no companies
     deduplicated: int = 0  # a later record of the same group in the batch won
     rejected: int = 0
