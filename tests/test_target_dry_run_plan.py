@@ -130,9 +130,13 @@ THIS_INPUT = (
 )
 
 
-def test_a_dry_run_counts_what_the_real_run_then_does_on_the_same_input(sandbox, config):
+@pytest.mark.parametrize("list_reconcile_days", [7, 0], ids=["mirror", "reconciled"])
+def test_a_dry_run_counts_what_the_real_run_then_does_on_the_same_input(
+    sandbox, config, list_reconcile_days
+):
     run(config, singer(*EARLIER_RUN, complete_cohorts={1: "S1"}))
     httpx.delete(f"{sandbox.url}/_sandbox/calls")
+    config = {**config, "list_reconcile_days": list_reconcile_days}
 
     dry = run(config, singer(*THIS_INPUT, complete_cohorts={1: "S1"}), dry_run=True)
     writes_of_the_dry_run = brevo_writes(sandbox)

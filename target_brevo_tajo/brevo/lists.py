@@ -33,6 +33,8 @@ class BrevoLists:
         self._client = client
         self._dry_run = dry_run
         self._planned: dict[str, int] = {}  # a dry run's lists to create: 0, -1, -2...
+        # A dry run's membership changes by list (added, removed): its later reads see them.
+        self._changes: dict[int, tuple[set[str], set[str]]] = {}
 
     def find_or_create(self, name: str, folder_name: str) -> int:
         """The id of the list called ``name``, created in folder ``folder_name`` if missing.
@@ -70,6 +72,7 @@ class BrevoLists:
         """
         failed: list[str] = []
         if self._dry_run:  # taken as added: the dry run's ledger is a private copy
+            self.plan_joined([list_id], ext_ids)
             on_added(ext_ids)
             return failed
         for chunk in _chunks(ext_ids):
@@ -91,6 +94,9 @@ class BrevoLists:
     ) -> None:
         """Remove contacts by ext_id (or ``by="emails"``); ``on_removed`` gets each call's ids."""
         if self._dry_run:  # taken as removed
+            added, removed = self._changes.setdefault(list_id, (set(), set()))
+            added.difference_update(ids)
+            removed.update(ids)
             on_removed(ids)
             return
         for chunk in _chunks(ids):
@@ -101,10 +107,29 @@ class BrevoLists:
                 ok_json(response)
             on_removed(chunk)
 
+    def plan_joined(self, list_ids: list[int], ext_ids: list[str]) -> None:
+        """A dry run's contacts that would join these lists (by a list call or an import)."""
+        for list_id in list_ids:
+            added, removed = self._changes.setdefault(list_id, (set(), set()))
+            added.update(ext_ids)
+            removed.difference_update(ext_ids)
+
     def members(self, list_id: int) -> tuple[set[str], list[str]]:
-        """The list's members: their ext_ids, and the emails of members without one."""
+        """The list's members: their ext_ids, and the emails of members without one.
+
+        A dry run reads them as Brevo would hold them after its own changes.
+        """
+        ext_ids, emails = self._read_members(list_id)
+        if not self._dry_run:
+            return ext_ids, emails
+        added, removed = self._changes.get(list_id, (set(), set()))
+        return (ext_ids | added) - removed, [e for e in emails if e not in removed]
+
+    def _read_members(self, list_id: int) -> tuple[set[str], list[str]]:
         ext_ids: set[str] = set()
         emails: list[str] = []
+        if list_id in self._planned.values():
+            return ext_ids, emails  # a list a dry run would create: Brevo has none yet
         path = f"/contacts/lists/{list_id}/contacts"
         for page in offset_pages(self._client, path, "contacts", limit=MEMBERS_PAGE):
             for contact in page:

@@ -385,7 +385,10 @@ class ContactWriter:
         A dry run imports nothing and records the rows as imported: its ledger is a private copy.
         """
         created = sum(1 for row in rows if row.distinct_id not in known and not row.renamed_from)
-        if not self._settings.dry_run:
+        if self._settings.dry_run:
+            joined = sorted({*list_ids, *extra_list_ids})
+            self._lists.plan_joined(joined, [row.distinct_id for row in rows])
+        else:
             self._send_import(rows, list_ids, extra_list_ids)
         self._ledger.record_contacts(row.synced(list_ids) for row in rows)
         self._count_imported(rows, created)
