@@ -258,3 +258,13 @@ def test_downgrading_to_base_leaves_no_ledger_tables(tmp_path):
 
     assert sa.inspect(ledger.engine).get_table_names() == ["alembic_version"]
     assert versions(path) == []
+
+
+def test_a_dry_run_on_a_file_that_is_no_ledger_is_one_line_that_says_so(tmp_path):
+    path = tmp_path / "ledger.sqlite"
+    path.write_bytes(b"these are not the pages of a SQLite database" * 100)
+
+    with pytest.raises(LedgerError, match="this file is not a sync ledger") as refused:
+        Ledger(f"sqlite:///{path}", read_only=True)
+
+    assert "\n" not in str(refused.value)

@@ -206,7 +206,6 @@ class Ledger:
         ``url`` is only read, and the copy is deleted by :meth:`close`.
         """
         self.url = url or default_ledger_url()
-        self.read_only = read_only
         self._scratch: Path | None = None
         # Names this worker on the calls it claims; unique per run, readable in the database.
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"

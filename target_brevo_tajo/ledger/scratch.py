@@ -29,16 +29,24 @@ def scratch_copy(url: str, options: dict) -> tuple[sa.Engine, Path]:
     original); another database is brought to the current schema, then copied table by table.
     A ledger that does not exist yet gives an empty copy and is not created.
     """
-    folder = Path(tempfile.mkdtemp(prefix="brevo-dry-run-ledger-"))
+    try:
+        folder = Path(tempfile.mkdtemp(prefix="brevo-dry-run-ledger-"))
+    except OSError as exc:
+        raise ValueError(f"no temporary folder for the dry run's copy: {exc}") from exc
     copy = folder / "ledger.sqlite"
     try:
         source = sa.make_url(url)
         if source.get_backend_name() == "sqlite":
             _copy_sqlite(source, options, copy)
-        engine = sa.create_engine(f"sqlite:///{copy}", connect_args={"check_same_thread": False})
+        engine = sa.create_engine(
+            f"sqlite:///{copy}", connect_args={"timeout": 60, "check_same_thread": False}
+        )
         upgrade_to_head(engine)
         if source.get_backend_name() != "sqlite":
             _copy_tables(sa.create_engine(url, **options), engine)
+    except (sqlite3.Error, OSError) as exc:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise ValueError(f"cannot copy it for the dry run: {exc}") from exc
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
