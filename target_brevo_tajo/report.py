@@ -504,7 +504,7 @@ def render_report(report: dict[str, Any], *, rejects_file: Path | None = None) -
         received = f"  cohort members: received {report['cohort_members']['received']}"
         lines.append(_with_balance(received, report, "cohort_members"))
     lines += [_cohort_line(cohort, dry=dry) for cohort in report.get("cohorts") or []]
-    if company_lines := _company_lines(report.get("companies") or {}):
+    if company_lines := _company_lines(report.get("companies") or {}, dry=dry):
         company_lines[0] = _with_balance(company_lines[0], report, "companies")
     lines += company_lines
     if lookup_lines := _lookup_lines(report.get("lookups") or {}):
@@ -590,12 +590,13 @@ def _contact_lines(co: dict[str, Any], *, dry: bool) -> list[str]:
     return lines
 
 
-def _company_lines(co: dict[str, Any]) -> list[str]:
+def _company_lines(co: dict[str, Any], *, dry: bool) -> list[str]:
     if not (co.get("received") or co.get("links_added") or co.get("links_removed")):
         return []
     lines = [
-        f"  companies: received {co['received']}, created {co['created']}, "
-        f"updated {co['updated']}, unchanged {co['unchanged']}, recreated {co['recreated']}; "
+        f"  companies: received {co['received']}, {_did('created', dry)} {co['created']}, "
+        f"{_did('updated', dry)} {co['updated']}, unchanged {co['unchanged']}, "
+        f"recreated {co['recreated']}; "
         f"links added {co['links_added']}, removed {co['links_removed']} "
         f"({co['imports']} imports, {co['calls']} calls of the hourly budget of "
         f"{co['hourly_budget']})"
