@@ -197,6 +197,15 @@ class CompanyWriter:
         if self._settings.dry_run:
             self._report.created += sum(1 for row in changed if row.group_id not in known)
             self._report.updated += sum(1 for row in changed if row.group_id in known)
+            # Recorded in the dry run's copy of the ledger, under a made-up id for a new one.
+            synced = {
+                row.group_id: SyncedCompany(
+                    known[row.group_id].company_id if row.group_id in known else "dry-run",
+                    row.fingerprint(),
+                )
+                for row in changed
+            }
+            self._ledger.record_companies(group_key, synced)
             return
         for start in range(0, len(changed), IMPORT_CHUNK):
             self._import_or_recover(group_key, changed[start : start + IMPORT_CHUNK], known)
