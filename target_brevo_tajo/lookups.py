@@ -103,6 +103,7 @@ class LookupTables:
             self.read_this_run.add(row.table_id)
             self._tables.pop(row.table_id, None)
         self._table(row, "this run").rows[row.key] = row.values
+        self._report.rows_held += 1
         return row
 
     def _resolve(self, reference: str) -> _Table | None:

@@ -1,9 +1,11 @@
 """The sync report: what one run of the target did, printed at the end and optionally saved.
 
 Every record the target receives ends in exactly one bucket (sent, skipped for a reason,
-deduplicated, rejected with a reason), so nothing is silently dropped. Rejected records are also
-appended to a rejects file (JSON lines) when ``rejects_file`` is set: each line carries the run id
-and only what a user needs to find and fix the record, since whole profiles hold emails and phones.
+deduplicated, rejected with a reason, settled...), so nothing is silently dropped: ``BALANCES``
+says how each resource's counters add up, and :func:`unbalanced` checks a report against it.
+Rejected records are also appended to a rejects file (JSON lines) when ``rejects_file`` is set:
+each line carries the run id and only what a user needs to find and fix the record, since whole
+profiles hold emails and phones.
 Each run's report is its own file and ``report_file`` links to the latest: no run overwrites one.
 """
 
@@ -100,6 +102,8 @@ class EventsReport:
     found_in_brevo_when_settling: int = 0
     resent_after_settling: int = 0
     left_to_another_worker: int = 0  # claimed by a worker sharing the ledger
+    taken_over_from_earlier_runs: int = 0  # events of the calls in doubt an earlier run left
+    sent_by_earlier_runs: int = 0  # of those, found in Brevo: that run's call delivered them
     # Calls Brevo answered 202 with a lower count and no detail: (queued, sent).
     undetailed_shortfalls: list[tuple[int, int]] = field(default_factory=list)
 
@@ -132,6 +136,9 @@ class ContactsReport:
     unlisted: int = 0
     deleted: int = 0
     deletion_policy: str = "keep"
+    from_cohort_members: int = 0  # members written through the contacts path, not profiles
+    deduplicated: int = 0  # a later record of the same profile in the batch won
+    rejected: int = 0  # whole records, not synced (values left out are ``values_rejected``)
     # Not records of this run: contacts the ledger kept with values left out in an earlier run,
     # sent again now that Brevo takes them; and those still waiting at the end of the run.
     left_out_resent: int = 0
@@ -141,9 +148,12 @@ class ContactsReport:
         """Plain JSON-ready data."""
         return {
             "received": self.received,
+            "from_cohort_members": self.from_cohort_members,
             "created": self.created,
             "updated": self.updated,
             "unchanged": self.unchanged,
+            "deduplicated": self.deduplicated,
+            "rejected": self.rejected,
             "rejected_values": sum(self.values_rejected.values()),
             "rejected_values_by_reason": dict(self.values_rejected.most_common()),
             "imports": self.imports,
@@ -161,6 +171,27 @@ class ContactsReport:
 
 
 @dataclass
+class CohortMembersReport:
+    """Where each cohort member record ended, over every cohort (the cohorts list says each)."""
+
+    received: int = 0
+    added: int = 0
+    already_in_list: int = 0
+    deduplicated: int = 0  # the same member twice in a batch
+    rejected: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data."""
+        return {
+            "received": self.received,
+            "added": self.added,
+            "already_in_list": self.already_in_list,
+            "deduplicated": self.deduplicated,
+            "rejected": self.rejected,
+        }
+
+
+@dataclass
 class CompaniesReport:
     """Counters of the companies writer, and the hourly budget its calls spent."""
 
@@ -168,8 +199,10 @@ class CompaniesReport:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
-    recreated: int = 0  # of created: deleted by hand in Brevo, created again
+    recreated: int = 0  # deleted by hand in Brevo, created again (counted as they arrived)
     skipped_unmapped: int = 0  # group keys the mapping turns into no companies
+    deduplicated: int = 0  # a later record of the same group in the batch won
+    rejected: int = 0
     links_added: int = 0
     links_removed: int = 0
     members_not_in_brevo: int = 0
@@ -189,6 +222,8 @@ class CompaniesReport:
             "unchanged": self.unchanged,
             "recreated": self.recreated,
             "skipped_unmapped": self.skipped_unmapped,
+            "deduplicated": self.deduplicated,
+            "rejected": self.rejected,
             "links_added": self.links_added,
             "links_removed": self.links_removed,
             "members_not_in_brevo": self.members_not_in_brevo,
@@ -206,7 +241,9 @@ class LookupReport:
     """What the lookup tables held, and how many profiles and events they enriched."""
 
     rows_received: int = 0
+    rows_held: int = 0  # for the joins of this run, and kept in the ledger
     rows_ignored: int = 0  # of tables no ``lookup_enrichment`` entry names
+    rows_rejected: int = 0
     # By table name: its id, its rows, and where they came from ("this run" or "ledger").
     tables: dict[str, dict[str, Any]] = field(default_factory=dict)
     profiles_enriched: int = 0
@@ -220,7 +257,9 @@ class LookupReport:
         return {
             "tables": self.tables,
             "rows_received": self.rows_received,
+            "rows_held": self.rows_held,
             "rows_ignored": self.rows_ignored,
+            "rows_rejected": self.rows_rejected,
             "profiles_enriched": self.profiles_enriched,
             "events_enriched": self.events_enriched,
             "keys_not_found": sum(self.keys_not_found.values()),
@@ -244,6 +283,7 @@ class SyncReport:
     events: EventsReport = field(default_factory=EventsReport)
     contacts: ContactsReport = field(default_factory=ContactsReport)
     cohorts: list[dict[str, Any]] = field(default_factory=list)
+    cohort_members: CohortMembersReport = field(default_factory=CohortMembersReport)
     companies: CompaniesReport = field(default_factory=CompaniesReport)
     lookups: LookupReport = field(default_factory=LookupReport)
     unrouted_streams: Counter[str] = field(default_factory=Counter)
@@ -331,6 +371,8 @@ class SyncReport:
                 "found_in_brevo_when_settling": ev.found_in_brevo_when_settling,
                 "resent_after_settling": ev.resent_after_settling,
                 "left_to_another_worker": ev.left_to_another_worker,
+                "taken_over_from_earlier_runs": ev.taken_over_from_earlier_runs,
+                "sent_by_earlier_runs": ev.sent_by_earlier_runs,
                 "calls_accepted_in_part_without_detail": [
                     {"accepted": accepted, "sent": sent}
                     for accepted, sent in ev.undetailed_shortfalls
@@ -338,6 +380,7 @@ class SyncReport:
             },
             "contacts": self.contacts.to_dict(),
             "cohorts": self.cohorts,
+            "cohort_members": self.cohort_members.to_dict(),
             "companies": self.companies.to_dict(),
             "lookups": self.lookups.to_dict(),
             "unrouted_streams": dict(self.unrouted_streams),
@@ -351,6 +394,104 @@ class SyncReport:
         """A short human-readable summary for the end of the run's log."""
         return render_report(self.to_dict(), rejects_file=self.rejects_file)
 
+    def unbalanced(self) -> dict[str, int]:
+        """Each resource whose counters do not add up (:data:`BALANCES`), by how much."""
+        return unbalanced(self.to_dict())
+
+
+# How each resource's records add up, by the report's JSON keys: what arrived equals the sum of
+# where each record ended, and the text shows each non-zero term in the words given here. A new
+# outcome goes in here; the test suite checks every report it renders or writes against this.
+Terms = tuple[tuple[str, str], ...]
+BALANCES: dict[str, tuple[Terms, Terms]] = {
+    "events": (
+        (
+            ("received", "received"),
+            ("taken_over_from_earlier_runs", "taken over in doubt from earlier runs"),
+        ),
+        (
+            ("sent", "sent"),
+            ("skipped_unmapped", "skipped as unmapped"),
+            ("skipped_anonymous", "skipped as anonymous"),
+            ("identity_events_read", "identity events"),
+            ("deduplicated", "deduplicated"),
+            ("rejected", "rejected"),
+            ("left_to_another_worker", "left to another worker"),
+            ("sent_by_earlier_runs", "already sent by earlier runs"),
+        ),
+    ),
+    "contacts": (
+        (("received", "received"), ("from_cohort_members", "from cohort members")),
+        (
+            ("created", "created"),
+            ("updated", "updated"),
+            ("unchanged", "unchanged"),
+            ("deduplicated", "deduplicated"),
+            ("rejected", "rejected"),
+        ),
+    ),
+    "cohort_members": (
+        (("received", "received"),),
+        (
+            ("added", "added"),
+            ("already_in_list", "already in the list"),
+            ("deduplicated", "deduplicated"),
+            ("rejected", "rejected"),
+        ),
+    ),
+    "companies": (
+        (("received", "received"),),
+        (
+            ("created", "created"),
+            ("updated", "updated"),
+            ("unchanged", "unchanged"),
+            ("skipped_unmapped", "skipped as unmapped"),
+            ("deduplicated", "deduplicated"),
+            ("rejected", "rejected"),
+        ),
+    ),
+    "lookups": (
+        (("rows_received", "rows received"),),
+        (("rows_held", "held"), ("rows_ignored", "ignored"), ("rows_rejected", "rejected")),
+    ),
+}
+
+
+def unbalanced(report: dict[str, Any]) -> dict[str, int]:
+    """What arrived minus what is accounted for, for each resource where it is not 0."""
+    gaps = {}
+    for resource, (arrived, ended) in BALANCES.items():
+        section = report.get(resource) or {}
+        gap = sum(section.get(key, 0) for key, _ in arrived) - sum(
+            section.get(key, 0) for key, _ in ended
+        )
+        if gap:
+            gaps[resource] = gap
+    return gaps
+
+
+def balance_terms(report: dict[str, Any], resource: str) -> list[str]:
+    """The non-zero terms of a resource's balance as the text says them (``sent 3``)."""
+    dry = bool(report.get("dry_run"))
+    arrived, ended = BALANCES[resource]
+    section = report.get(resource) or {}
+    return [
+        f"{_did(words, dry) if words in WOULD else words} {section[key]}"
+        for key, words in (*arrived, *ended)
+        if section.get(key)
+    ]
+
+
+def _with_balance(line: str, report: dict[str, Any], resource: str) -> str:
+    """A resource's line, with each non-zero term of its balance the line does not say yet."""
+    missing = [term for term in balance_terms(report, resource) if not says(line, term)]
+    return ", ".join([line, *missing])
+
+
+def says(text: str, term: str) -> bool:
+    """Whether ``text`` holds ``term`` (``sent 3``) itself, not in ``resent 3`` or ``sent 30``."""
+    return re.search(rf"(?<![\w-]){re.escape(term)}(?!\d)", text) is not None
+
 
 def render_report(report: dict[str, Any], *, rejects_file: Path | None = None) -> str:
     """Render a report dict (as :meth:`SyncReport.to_dict` or the JSON file hold it) as text."""
@@ -360,14 +501,15 @@ def render_report(report: dict[str, Any], *, rejects_file: Path | None = None) -
     lines = [title]
     if report.get("status") == "failed":
         lines.append(f"  the run FAILED: {report.get('error')}; below is what it did before")
-    if ev["received"]:
-        lines.append(
+    if balance_terms(report, "events"):
+        line = (
             f"  events: received {ev['received']}, {_did('sent', dry)} {ev['sent']}, "
             f"skipped as unmapped {ev['skipped_unmapped']}, "
             f"skipped as anonymous {ev['skipped_anonymous']}, "
             f"deduplicated {ev['deduplicated']} (in this run {ev['deduplicated_in_run']}, "
             f"already in Brevo {ev['deduplicated_by_ledger']}), rejected {ev['rejected']}"
         )
+        lines.append(_with_balance(line, report, "events"))
     lines += [
         f"    {_did('sent', dry)} {name}: {n}"
         for name, n in sorted(ev["sent_by_brevo_name"].items())
@@ -400,9 +542,24 @@ def render_report(report: dict[str, Any], *, rejects_file: Path | None = None) -
         for call in ev.get("calls_accepted_in_part_without_detail") or []
     ]
     lines += _contact_lines(report.get("contacts") or {}, dry=dry)
+    if balance_terms(report, "cohort_members"):
+        received = f"  cohort members: received {report['cohort_members']['received']}"
+        lines.append(_with_balance(received, report, "cohort_members"))
     lines += [_cohort_line(cohort, dry=dry) for cohort in report.get("cohorts") or []]
-    lines += _company_lines(report.get("companies") or {})
-    lines += _lookup_lines(report.get("lookups") or {})
+    if company_lines := _company_lines(report.get("companies") or {}, dry=dry):
+        company_lines[0] = _with_balance(company_lines[0], report, "companies")
+    lines += company_lines
+    if lookup_lines := _lookup_lines(report.get("lookups") or {}):
+        lookup_lines[0] = _with_balance(lookup_lines[0], report, "lookups")
+    lines += lookup_lines
+    why = (
+        "not done when the run failed (the rerun does them)"
+        if report.get("status") == "failed"
+        else "not accounted for by any counter (a bug: please report it)"
+    )
+    lines += [
+        f"  {name.replace('_', ' ')}: {gap} {why}" for name, gap in unbalanced(report).items()
+    ]
     lines += [
         f"  stream {name!r} is not routed to Brevo: {n} records ignored "
         "(route it with `routes:` in the mapping file)"
@@ -444,13 +601,15 @@ def _did(verb: str, dry: bool) -> str:
 
 
 def _contact_lines(co: dict[str, Any], *, dry: bool) -> list[str]:
-    if not co.get("received"):
+    report = {"dry_run": dry, "contacts": co}
+    if not balance_terms(report, "contacts"):
         return _left_out_lines(co, dry=dry)
-    lines = [
+    line = (
         f"  contacts: received {co['received']}, {_did('created', dry)} {co['created']}, "
         f"{_did('updated', dry)} {co['updated']}, unchanged {co['unchanged']}, "
         f"values rejected {co['rejected_values']} ({co['imports']} imports)"
-    ]
+    )
+    lines = [_with_balance(line, report, "contacts")]
     lines += [f"    rejected, {why}: {n}" for why, n in co["rejected_values_by_reason"].items()]
     if co["merged_identities"]:
         lines.append(f"    contacts carried over to a merged identity: {co['merged_identities']}")
@@ -489,12 +648,13 @@ def _left_out_lines(co: dict[str, Any], *, dry: bool) -> list[str]:
     return lines
 
 
-def _company_lines(co: dict[str, Any]) -> list[str]:
+def _company_lines(co: dict[str, Any], *, dry: bool) -> list[str]:
     if not (co.get("received") or co.get("links_added") or co.get("links_removed")):
         return []
     lines = [
-        f"  companies: received {co['received']}, created {co['created']}, "
-        f"updated {co['updated']}, unchanged {co['unchanged']}, recreated {co['recreated']}; "
+        f"  companies: received {co['received']}, {_did('created', dry)} {co['created']}, "
+        f"{_did('updated', dry)} {co['updated']}, unchanged {co['unchanged']}, "
+        f"recreated {co['recreated']}; "
         f"links added {co['links_added']}, removed {co['links_removed']} "
         f"({co['imports']} imports, {co['calls']} calls of the hourly budget of "
         f"{co['hourly_budget']})"

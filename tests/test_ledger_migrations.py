@@ -172,16 +172,30 @@ def test_opening_a_ledger_twice_is_idempotent_and_quiet(tmp_path, caplog):
     assert [r for r in caplog.records if r.name.startswith("alembic")] == []
 
 
-def test_a_dry_run_ledger_on_a_fresh_url_has_the_schema_and_writes_no_rows(tmp_path):
+def test_a_dry_run_ledger_sees_its_own_rows_and_never_creates_the_ledger_at_its_url(tmp_path):
     path = tmp_path / "ledger.sqlite"
 
     ledger = Ledger(f"sqlite:///{path}", read_only=True)
     ledger.record_sent_events([LedgerEvent("k1", "r-1", "Purchase", R1_TIME, b"{}")])
     ledger.record_contacts([SyncedContact(distinct_id="user-1")])
 
-    assert versions(path) == [head()]
-    assert ledger.sent_event_keys(["k1"]) == set()
-    assert ledger.contacts_by_id(["user-1"]) == {}
+    assert ledger.sent_event_keys(["k1"]) == {"k1"}
+    assert list(ledger.contacts_by_id(["user-1"])) == ["user-1"]
+    ledger.close()
+    assert not path.exists()
+
+
+def test_a_dry_run_migrates_a_copy_of_an_old_ledger_never_the_ledger_itself(tmp_path):
+    path = tmp_path / "ledger.sqlite"
+    url = first_release_ledger(path)
+    before = path.read_bytes()
+
+    ledger = Ledger(url, read_only=True)
+
+    assert ledger.canonical_ids(["$device:d1"]) == {"$device:d1": "user-1"}
+    ledger.close()
+    assert path.read_bytes() == before
+    assert ledger_ddl(path) == sorted(FIRST_RELEASE_DDL)
 
 
 def test_the_head_the_ledger_checks_at_start_is_alembics_newest_revision():
@@ -244,3 +258,13 @@ def test_downgrading_to_base_leaves_no_ledger_tables(tmp_path):
 
     assert sa.inspect(ledger.engine).get_table_names() == ["alembic_version"]
     assert versions(path) == []
+
+
+def test_a_dry_run_on_a_file_that_is_no_ledger_is_one_line_that_says_so(tmp_path):
+    path = tmp_path / "ledger.sqlite"
+    path.write_bytes(b"these are not the pages of a SQLite database" * 100)
+
+    with pytest.raises(LedgerError, match="this file is not a sync ledger") as refused:
+        Ledger(f"sqlite:///{path}", read_only=True)
+
+    assert "\n" not in str(refused.value)

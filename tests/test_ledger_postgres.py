@@ -177,3 +177,22 @@ def test_two_workers_on_the_same_input_send_every_event_once_over_twenty_rounds(
             duplicates += sum(n - 1 for n in held.values())
 
     assert duplicates == 0
+
+
+def test_a_dry_run_works_on_a_copy_of_a_postgres_ledger_and_leaves_it_as_it_was(postgres):
+    url = new_database(postgres)
+    Ledger(url).learn_aliases({"$device:d1": "user-1"})
+
+    dry = Ledger(url, read_only=True)
+    dry.learn_aliases({"$device:d2": "user-2"})
+    dry.record_sent_events([entry("a")])
+
+    assert dry.canonical_ids(["$device:d1", "$device:d2"]) == {
+        "$device:d1": "user-1",
+        "$device:d2": "user-2",
+    }
+    assert dry.sent_event_keys([entry("a").key]) == {entry("a").key}
+    dry.close()
+    real = Ledger(url)
+    assert real.canonical_ids(["$device:d2"]) == {}
+    assert real.sent_event_keys([entry("a").key]) == set()

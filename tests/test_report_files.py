@@ -87,8 +87,8 @@ def test_under_meltano_run_the_job_name_is_the_pipeline_under_its_state_id(envir
 def test_two_runs_keep_two_reports_and_the_report_file_links_the_latest(tmp_path):
     latest = tmp_path / "output" / "sync-report.json"
     first, second = SyncReport(job_name="prod:a-to-b"), SyncReport(job_name="prod:a-to-b")
-    first.events.sent = 1
-    second.events.sent = 2
+    first.events.received = first.events.sent = 1
+    second.events.received = second.events.sent = 2
 
     first_file = first.write(latest)
     second_file = second.write(latest)

@@ -18,7 +18,7 @@ from target_brevo_tajo.brevo.client import BrevoClient
 from target_brevo_tajo.brevo.events import find_queued
 from target_brevo_tajo.ledger import Ledger, LedgerEvent, event_key
 from target_brevo_tajo.target import TargetBrevoTajo
-from tests.singer_messages import EVENT_TIME, event, singer_input
+from tests.singer_messages import EVENT_TIME, cohort, cohorts_input, event, singer_input
 
 BREVO = "https://api.brevo.com/v3"
 BREVO_DATE = "2026-11-20T10:00:00.000Z"  # how Brevo writes the event_date it was sent
@@ -87,6 +87,7 @@ def test_a_502_after_brevo_queued_the_call_is_settled_without_resending_anything
     assert any(29 <= s <= 30 for s in sleeps)  # the lookup waited for Brevo's queue
     report = target.run.report.events
     assert (report.sent, report.calls_in_doubt, report.found_in_brevo_when_settling) == (2, 1, 2)
+    assert report.sent_by_earlier_runs == 0  # this run's own call delivered them
     assert len(sent_keys(config, "a", "b")) == 2
     assert Ledger(config["ledger_url"]).calls_in_doubt() == []
 
@@ -159,18 +160,73 @@ def test_a_call_left_in_doubt_by_a_killed_run_is_settled_first_by_the_next_run(r
     rerun = run_target(config, *purchases("a", "b", "c"))
 
     assert [batch_ids(call.request) for call in batches.calls] == [["b"], ["c"]]
-    assert rerun.run.report.events.deduplicated_by_ledger == 2
+    report = rerun.run.report.events
+    assert report.deduplicated_by_ledger == 2
+    # "a" was delivered by the killed run's call: this run sent only "b" (again) and "c".
+    assert (report.taken_over_from_earlier_runs, report.sent_by_earlier_runs) == (2, 1)
+    assert (report.sent, report.resent_after_settling) == (2, 1)
     assert Ledger(config["ledger_url"]).calls_in_doubt() == []
 
 
-@respx.mock(base_url=BREVO, assert_all_called=False)
-def test_a_dry_run_leaves_calls_in_doubt_for_a_real_run(respx_mock, config):
-    entry = LedgerEvent(event_key("Purchase", "a", EVENT_TIME), "a", "Purchase", EVENT_TIME, b"{}")
-    Ledger(config["ledger_url"]).open_call("left", [entry], lease_seconds=0)
+def killed_call(config: dict, *insert_ids: str) -> None:
+    """A call of these order_completed events, claimed by a run killed before the answer."""
+    entries = [
+        LedgerEvent(
+            event_key("Purchase", i, EVENT_TIME),
+            i,
+            "Purchase",
+            EVENT_TIME,
+            json.dumps(
+                {
+                    "event_name": "order_completed",
+                    "event_date": "2026-11-20T10:00:00Z",
+                    "identifiers": {"ext_id": "user-1"},
+                    "event_properties": {"mp_insert_id": i},
+                }
+            ).encode(),
+        )
+        for i in insert_ids
+    ]
+    Ledger(config["ledger_url"]).open_call("killed-mid-call", entries, lease_seconds=0)
+
+
+@respx.mock(base_url=BREVO)
+def test_a_run_that_receives_no_events_settles_the_calls_an_earlier_run_left_in_doubt(
+    respx_mock, config
+):
+    """Issue 17: only a run that received events settled them; a cohorts job never did."""
+    killed_call(config, "a", "b")
+    batches = respx_mock.post("/events/batch").mock(side_effect=queued)
+    respx_mock.get("/events").mock(return_value=brevo_lists("a"))
+    target = TargetBrevoTajo(config=config, parse_env_config=False)
+    target.run.client._sleep = [].append
+
+    target.listen(cohorts_input(cohort(1, "Engaged Users (Last 7 Days)", "engaged_users")))
+
+    assert [batch_ids(call.request) for call in batches.calls] == [["b"]]
+    assert Ledger(config["ledger_url"]).calls_in_doubt() == []
+    report = target.run.report.events
+    assert (report.received, report.calls_in_doubt, report.taken_over_from_earlier_runs) == (
+        0,
+        1,
+        2,
+    )
+    assert (report.sent_by_earlier_runs, report.sent) == (1, 1)
+    assert "already sent by earlier runs 1" in target.run.report.render()
+
+
+@respx.mock(base_url=BREVO)
+def test_a_dry_run_settles_calls_in_doubt_as_a_real_run_would_and_leaves_them_to_it(
+    respx_mock, config
+):
+    killed_call(config, "a", "b")
+    respx_mock.get("/events").mock(return_value=brevo_lists("a"))
 
     target = run_target({**config, "dry_run": True}, *purchases("z"))
 
-    assert target.run.report.events.calls_in_doubt == 1
+    report = target.run.report.events
+    assert (report.calls_in_doubt, report.sent_by_earlier_runs, report.sent) == (1, 1, 2)
+    assert report.resent_after_settling == 1
     assert len(Ledger(config["ledger_url"]).calls_in_doubt()) == 1
 
 

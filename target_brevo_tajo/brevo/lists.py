@@ -74,17 +74,21 @@ class BrevoLists:
     def __init__(self, client: BrevoClient, *, dry_run: bool) -> None:
         self._client = client
         self._dry_run = dry_run
+        self._planned: dict[str, int] = {}  # a dry run's lists to create: 0, -1, -2...
+        # A dry run's membership changes by list (ids added, ids removed): its later reads see them.
+        self._changes: dict[int, tuple[set[Any], set[Any]]] = {}
 
     def find_or_create(self, name: str, folder_name: str) -> int:
         """The id of the list called ``name``, created in folder ``folder_name`` if missing.
 
-        A dry run creates nothing and answers 0 for a list that does not exist yet.
+        A dry run creates nothing and answers 0 for the first list that does not exist yet, then
+        -1, -2...: each list it would create keeps its own members.
         """
         found = self._find_by_name("/contacts/lists", "lists", name)
         if found is not None:
             return found
         if self._dry_run:
-            return 0
+            return self._planned.setdefault(name, -len(self._planned))
         folder = self._find_by_name("/contacts/folders", "folders", folder_name)
         if folder is None:
             folder = int(
@@ -109,7 +113,9 @@ class BrevoLists:
         ``on_added`` gets each call's added ids as soon as Brevo confirmed them.
         """
         failed: list[str] = []
-        if self._dry_run:
+        if self._dry_run:  # taken as added: the dry run's ledger is a private copy
+            self.plan_joined([list_id], ext_ids)
+            on_added(ext_ids)
             return failed
         for chunk in _chunks(ext_ids):
             response = self._client.request(
@@ -128,7 +134,11 @@ class BrevoLists:
         ``on_removed`` gets each call's ids that are out of the list now: removed, or answered
         as failures (not in the list, or not a contact). A dry run counts them all.
         """
-        if self._dry_run:
+        if self._dry_run:  # taken as removed
+            added, removed = self._changes.setdefault(list_id, (set(), set()))
+            added.difference_update(ids)
+            removed.update(ids)
+            on_removed(ids)
             return len(ids)
         count = 0
         for chunk in _chunks(ids):
@@ -140,9 +150,31 @@ class BrevoLists:
             count += len(removed)
         return count
 
+    def plan_joined(self, list_ids: list[int], ext_ids: list[str]) -> None:
+        """A dry run's contacts that would join these lists (by a list call or an import)."""
+        for list_id in list_ids:
+            added, removed = self._changes.setdefault(list_id, (set(), set()))
+            added.update(ext_ids)
+            removed.difference_update(ext_ids)
+
     def members(self, list_id: int) -> list[ListedMember]:
-        """The list's members, with their ``EXT_ID`` when the listing carries it."""
+        """The list's members, with their ``EXT_ID`` when the listing carries it.
+
+        A dry run reads them as Brevo would hold them after its own changes.
+        """
+        found = self._read_members(list_id)
+        if not self._dry_run:
+            return found
+        added, removed = self._changes.get(list_id, (set(), set()))
+        kept = [m for m in found if m.ext_id not in removed and m.brevo_id not in removed]
+        listed = {m.ext_id for m in kept}
+        joined = [ListedMember(None, ext_id, True) for ext_id in added if ext_id not in listed]
+        return kept + joined
+
+    def _read_members(self, list_id: int) -> list[ListedMember]:
         found: list[ListedMember] = []
+        if list_id in self._planned.values():
+            return found  # a list a dry run would create: Brevo has none yet
         path = f"/contacts/lists/{list_id}/contacts"
         for page in offset_pages(self._client, path, "contacts", limit=MEMBERS_PAGE):
             for contact in page:

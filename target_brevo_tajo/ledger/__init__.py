@@ -17,10 +17,11 @@ import datetime as dt
 import hashlib
 import json
 import os
+import shutil
 import socket
 import uuid
-from collections.abc import Iterable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ from target_brevo_tajo.ledger.schema import (
     list_members,
     sent_events,
 )
+from target_brevo_tajo.ledger.scratch import scratch_copy
 from target_brevo_tajo.ledger.upserts import insert_new, upsert
 
 
@@ -219,18 +221,24 @@ class Ledger:
     """Reads and writes the ledger tables; migrates them to the current schema on opening."""
 
     def __init__(self, url: str | None = None, *, read_only: bool = False) -> None:
+        """Open the ledger at ``url``; ``read_only`` (a dry run) works on a private copy of it.
+
+        The copy takes every write, so the run sees what it would have recorded; the ledger at
+        ``url`` is only read, and the copy is deleted by :meth:`close`.
+        """
         self.url = url or default_ledger_url()
-        self.read_only = read_only
+        self._scratch: Path | None = None
         # Names this worker on the calls it claims; unique per run, readable in the database.
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         try:
+            if read_only:
+                self.engine, self._scratch = scratch_copy(self.url, _engine_options(self.url))
+                return
             self.engine = sa.create_engine(self.url, **_engine_options(self.url))
-            if self.engine.dialect.name == "sqlite" and not read_only:
+            if self.engine.dialect.name == "sqlite":
                 _commit_through_wal(self.engine)
-            # Also in a dry run: its reads need the tables; only data writes are rolled back.
             upgrade_to_head(self.engine)
-            if not read_only:
-                self._check_writable()
+            self._check_writable()
         except (sa.exc.SQLAlchemyError, LedgerSchemaError, ImportError, ValueError) as exc:
             raise LedgerError(_ledger_problem(self.url, exc)) from exc
 
@@ -241,26 +249,14 @@ class Ledger:
             conn.execute(sa.text("UPDATE alembic_version SET version_num = version_num"))
 
     def close(self) -> None:
-        """Release connections."""
+        """Release connections; a dry run's copy is deleted."""
         self.engine.dispose()
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
 
     def writing(self) -> AbstractContextManager[sa.Connection]:
-        """A write transaction (rolled back in a dry run), for the ledger's other modules."""
-        return self._writing()
-
-    @contextmanager
-    def _writing(self) -> Iterator[sa.Connection]:
-        """A transaction that commits, or, for a dry run, always rolls back."""
-        if not self.read_only:
-            with self.engine.begin() as conn:
-                yield conn
-            return
-        with self.engine.connect() as conn:
-            transaction = conn.begin()
-            try:
-                yield conn
-            finally:
-                transaction.rollback()
+        """A write transaction, for the ledger's other modules."""
+        return self.engine.begin()
 
     # Events -------------------------------------------------------------------------------
 
@@ -276,8 +272,8 @@ class Ledger:
         return found
 
     def record_sent_events(self, events: Iterable[LedgerEvent]) -> None:
-        """Remember events Brevo accepted (a dry run's ledger rolls this back)."""
-        with self._writing() as conn:
+        """Remember events Brevo accepted."""
+        with self.engine.begin() as conn:
             self._insert_sent(conn, list(events))
 
     @staticmethod
@@ -295,7 +291,7 @@ class Ledger:
         per event (a unique key) makes two workers on the same input never both send it. The
         claim is committed before the call leaves and lasts ``lease_seconds``.
         """
-        with self._writing() as conn:
+        with self.engine.begin() as conn:
             claimed = self._open(conn, call_id, events, lease_seconds)
         return [event for event in events if event.key in claimed]
 
@@ -343,7 +339,7 @@ class Ledger:
         claimed, never lost; the events it claimed are returned. Raises :class:`ClaimLost` when
         another worker took the call over (its lease ran out): settling is theirs then.
         """
-        with self._writing() as conn:
+        with self.engine.begin() as conn:
             mine = conn.execute(
                 sa.delete(event_calls).where(
                     event_calls.c.call_id == call_id, event_calls.c.owner == self.owner
@@ -362,7 +358,7 @@ class Ledger:
     def renew(self, call_id: str, lease_seconds: float) -> bool:
         """Extend this worker's lease on a call; False when another worker has taken it over."""
         lease_until = _now() + dt.timedelta(seconds=lease_seconds)
-        with self._writing() as conn:
+        with self.engine.begin() as conn:
             renewed = conn.execute(
                 sa.update(event_calls)
                 .where(event_calls.c.call_id == call_id, event_calls.c.owner == self.owner)
@@ -375,7 +371,7 @@ class Ledger:
 
         Only a killed worker keeps its claims until their leases run out.
         """
-        with self._writing() as conn:
+        with self.engine.begin() as conn:
             conn.execute(
                 sa.update(event_calls)
                 .where(event_calls.c.owner == self.owner)
@@ -403,7 +399,7 @@ class Ledger:
             )
         taken = []
         for call_id in expired:
-            with self._writing() as conn:
+            with self.engine.begin() as conn:
                 won = conn.execute(
                     sa.update(event_calls)
                     .where(
@@ -446,7 +442,7 @@ class Ledger:
 
     def prune_sent_events(self, older_than: dt.datetime) -> int:
         """Forget events whose time is before ``older_than``; returns how many rows went."""
-        with self._writing() as conn:
+        with self.engine.begin() as conn:
             result = conn.execute(
                 sa.delete(sent_events).where(sent_events.c.event_time < older_than)
             )
@@ -461,7 +457,7 @@ class Ledger:
             {"alias_id": alias, "canonical_id": canonical, "seen_at": now}
             for alias, canonical in alias_to_canonical.items()
         ]
-        with self._writing() as conn:
+        with self.engine.begin() as conn:
             upsert(conn, identities, rows, key=["alias_id"])
 
     def canonical_ids(self, distinct_ids: Iterable[str]) -> dict[str, str]:
@@ -522,13 +518,13 @@ class Ledger:
         rows = list(
             {row.distinct_id: {**row.as_row(), "updated_at": now} for row in synced}.values()
         )
-        with self._writing() as conn:
+        with self.engine.begin() as conn:
             upsert(conn, contacts, rows, key=["distinct_id"])
             self._keep_left_out(conn, left_out, forget=sent_whole)
 
     def mark_listed_in_refresh(self, distinct_ids: Iterable[str], refresh_id: str) -> None:
         """Note that a full refresh listed these profiles (those it did not are gone)."""
-        with self._writing() as conn:
+        with self.engine.begin() as conn:
             for chunk in in_chunks(distinct_ids):
                 conn.execute(
                     sa.update(contacts)
@@ -551,14 +547,14 @@ class Ledger:
 
     def forget_contacts(self, distinct_ids: Iterable[str]) -> None:
         """Drop contacts deleted from Brevo."""
-        with self._writing() as conn:
+        with self.engine.begin() as conn:
             for chunk in in_chunks(distinct_ids):
                 for table in (contacts, contacts_left_out):
                     conn.execute(sa.delete(table).where(table.c.distinct_id.in_(chunk)))
 
     def rename_contact(self, old_id: str, new_id: str) -> None:
         """An identity merge gave the contact a new canonical distinct id."""
-        with self._writing() as conn:
+        with self.engine.begin() as conn:
             conn.execute(
                 sa.update(contacts)
                 .where(contacts.c.distinct_id == old_id)
@@ -644,12 +640,12 @@ class Ledger:
             {"list_id": list_id, "distinct_id": d, "added_at": now}
             for d in sorted(set(distinct_ids))
         ]
-        with self._writing() as conn:
+        with self.engine.begin() as conn:
             insert_new(conn, list_members, rows)
 
     def remove_list_members(self, list_id: int, distinct_ids: Iterable[str]) -> None:
         """Record members Brevo removed from a list."""
-        with self._writing() as conn:
+        with self.engine.begin() as conn:
             for chunk in in_chunks(distinct_ids):
                 conn.execute(
                     sa.delete(list_members).where(
@@ -675,12 +671,12 @@ class Ledger:
     def save_cohort_list(self, cohort_id: int, list_id: int, cohort_name: str) -> None:
         """Remember which list a cohort syncs to (a changed mapping moves it)."""
         row = {"cohort_id": cohort_id, "list_id": list_id, "cohort_name": cohort_name}
-        with self._writing() as conn:
+        with self.engine.begin() as conn:
             upsert(conn, cohort_lists, [row], key=["cohort_id"])
 
     def mark_reconciled(self, cohort_id: int) -> None:
         """A cohort's list was just read back from Brevo and repaired."""
-        with self._writing() as conn:
+        with self.engine.begin() as conn:
             conn.execute(
                 sa.update(cohort_lists)
                 .where(cohort_lists.c.cohort_id == cohort_id)

@@ -97,9 +97,13 @@ class BrevoSink(BatchSink):
         """Reject a record that failed its schema; hand the others to :meth:`take`."""
         problem = record.pop(SCHEMA_PROBLEM, None)
         if problem is not None:
+            self.count_rejected()
             self.writers.report.reject(self.stream_name, f"schema: {problem}", record)
             return
         self.take(record, context)
+
+    def count_rejected(self) -> None:
+        """Count a record its writer never sees (rejected whole), so the report adds up."""
 
     @abc.abstractmethod
     def take(self, record: dict, context: dict) -> None:

@@ -39,10 +39,21 @@ class CohortMembersSink(BrevoSink):
 
     def take(self, record: dict, context: dict) -> None:
         """Keep the member under its cohort (a repeated member counts once)."""
-        if record.get("distinct_id") and record.get("cohort_id") is not None:
-            context["members"][int(record["cohort_id"])][str(record["distinct_id"])] = record
-        else:
+        report = self.writers.report.cohort_members
+        report.received += 1
+        if not record.get("distinct_id") or record.get("cohort_id") is None:
+            report.rejected += 1
             self.writers.report.reject("cohort_members", "no cohort_id or distinct_id", record)
+            return
+        members = context["members"][int(record["cohort_id"])]
+        if str(record["distinct_id"]) in members:
+            report.deduplicated += 1
+        members[str(record["distinct_id"])] = record
+
+    def count_rejected(self) -> None:
+        """A member rejected whole: received, not added."""
+        self.writers.report.cohort_members.received += 1
+        self.writers.report.cohort_members.rejected += 1
 
     def process_batch(self, context: dict) -> None:
         """Add the batch's members to their lists; returns once Brevo has them."""

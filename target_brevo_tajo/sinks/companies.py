@@ -16,10 +16,21 @@ class CompaniesSink(BrevoSink):
 
     def take(self, record: dict, context: dict) -> None:
         """Keep the group for the batch (a later record of the same group wins)."""
+        report = self.writers.report.companies
+        report.received += 1
         if not record.get("group_key") or not record.get("group_id"):
+            report.rejected += 1
             self.writers.report.reject(self.stream_name, "no group_key or group_id", record)
             return
-        context["groups"][(str(record["group_key"]), str(record["group_id"]))] = record
+        group = (str(record["group_key"]), str(record["group_id"]))
+        if group in context["groups"]:
+            report.deduplicated += 1
+        context["groups"][group] = record
+
+    def count_rejected(self) -> None:
+        """A group rejected whole: received, not written."""
+        self.writers.report.companies.received += 1
+        self.writers.report.companies.rejected += 1
 
     def process_batch(self, context: dict) -> None:
         """Import the batch's new and changed companies; returns once Brevo has them."""

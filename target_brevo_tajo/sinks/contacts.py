@@ -26,10 +26,17 @@ class ContactsSink(BrevoSink):
         self._report.received += 1
         distinct_id = record.get("distinct_id")
         if not distinct_id:
-            self._report.values_rejected["profile without distinct_id"] += 1
+            self._report.rejected += 1
             self.writers.report.reject("profiles", "no distinct_id", record)
             return
+        if str(distinct_id) in context["profiles"]:
+            self._report.deduplicated += 1
         context["profiles"][str(distinct_id)] = record
+
+    def count_rejected(self) -> None:
+        """A profile rejected whole: received, not synced."""
+        self._report.received += 1
+        self._report.rejected += 1
 
     def process_batch(self, context: dict) -> None:
         """Import the batch's new and changed contacts; returns once Brevo has them."""

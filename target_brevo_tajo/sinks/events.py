@@ -23,6 +23,10 @@ class EventsSink(BrevoSink):
         """Each batch collects its events apart."""
         context["batch"] = EventBatch()
 
+    def count_rejected(self) -> None:
+        """Its reject counts under its reason; it was received all the same."""
+        self.writers.report.events.received += 1
+
     def take(self, record: dict, context: dict) -> None:
         """Keep a mapped event for the batch; every other outcome is counted."""
         self.events.admit(record, context["batch"])

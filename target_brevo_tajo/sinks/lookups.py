@@ -20,6 +20,11 @@ class LookupTablesSink(BrevoSink):
         """Each batch collects the rows the ledger keeps."""
         context["rows"] = []
 
+    def count_rejected(self) -> None:
+        """A row rejected whole: received, not held."""
+        self.writers.report.lookups.rows_received += 1
+        self.writers.report.lookups.rows_rejected += 1
+
     def take(self, record: dict, context: dict) -> None:
         """Profiles and events drained after this record are joined with it: hold it now."""
         row = self.lookups.take(record)

@@ -188,7 +188,6 @@ class CompanyWriter:
         )
 
     def _write_key(self, group_key: str, rows: list[CompanyRow]) -> None:
-        self._report.received += len(rows)
         known = self._ledger.companies(group_key)
         refreshed = self._refreshed.setdefault(group_key, {})
         refreshed.update((row.group_id, row) for row in rows if row.full_refresh_id)
@@ -198,6 +197,15 @@ class CompanyWriter:
         if self._settings.dry_run:
             self._report.created += sum(1 for row in changed if row.group_id not in known)
             self._report.updated += sum(1 for row in changed if row.group_id in known)
+            # Recorded in the dry run's copy of the ledger, under a made-up id for a new one.
+            synced = {
+                row.group_id: SyncedCompany(
+                    known[row.group_id].company_id if row.group_id in known else "dry-run",
+                    row.fingerprint(),
+                )
+                for row in changed
+            }
+            self._ledger.record_companies(group_key, synced)
             return
         for start in range(0, len(changed), IMPORT_CHUNK):
             self._import_or_recover(group_key, changed[start : start + IMPORT_CHUNK], known)
@@ -273,7 +281,7 @@ class CompanyWriter:
             self._ledger.forget_companies(group_key, gone)
             again = [rows[g] for g in gone if g in rows and rows[g].full_refresh_id == refresh_id]
             for start in range(0, len(again), IMPORT_CHUNK):
-                self._import(group_key, again[start : start + IMPORT_CHUNK], {})
+                self._import(group_key, again[start : start + IMPORT_CHUNK], {}, counted=True)
             self._report.recreated += len(again)
             logger.info(
                 "%d companies of %s were deleted in Brevo: %d created again (the others are no "
@@ -285,9 +293,17 @@ class CompanyWriter:
         self._report.calls += self._other_calls() - calls
 
     def _import(
-        self, group_key: str, rows: list[CompanyRow], known: dict[str, SyncedCompany]
+        self,
+        group_key: str,
+        rows: list[CompanyRow],
+        known: dict[str, SyncedCompany],
+        *,
+        counted: bool = False,
     ) -> None:
-        """One import of new and changed companies, awaited; created ones are then found."""
+        """One import of new and changed companies, awaited; created ones are then found.
+
+        ``counted``: the rows were counted when they arrived (recreated at the end of the run).
+        """
         group_attribute = self.attributes.group_attribute()
         columns = [COMPANY_ID_COLUMN, NAME_COLUMN, group_attribute]
         typed: dict[str, tuple[str, AttributeType] | None] = {}
@@ -333,8 +349,9 @@ class CompanyWriter:
         }
         self._ledger.record_companies(group_key, synced)
         self._created.setdefault(group_key, set()).update(row.group_id for row in created)
-        self._report.created += len(created)
-        self._report.updated += len(rows) - len(created)
+        if not counted:
+            self._report.created += len(created)
+            self._report.updated += len(rows) - len(created)
 
     def _find_created(
         self, group_attribute: str, created: list[CompanyRow], since: dt.datetime

@@ -220,6 +220,8 @@ class ContactWriter:
         """
         if not records:
             return []
+        if extra_list_ids:
+            self._report.from_cohort_members += len(records)
         rows = self._rows(records)
         for row in rows:
             for target, error in row.rejected:
@@ -365,7 +367,7 @@ class ContactWriter:
         """
         ledger = self._ledger
         aliases = ledger.aliases_of(row.distinct_id for row in rows)
-        if not aliases or self._settings.dry_run:
+        if not aliases:
             return
         synced_aliases = ledger.contacts_by_id(aliases)
         if not synced_aliases:
@@ -378,16 +380,22 @@ class ContactWriter:
             if row.distinct_id in already_synced:
                 continue
             for old_id in by_canonical.get(row.distinct_id, [])[:1]:
-                response = self._client.request(
-                    "PUT",
-                    f"/contacts/{old_id}",
-                    params={"identifierType": "ext_id"},
-                    json={"ext_id": row.distinct_id},
-                )
-                if response.status_code in (200, 204):
+                if self._renamed_in_brevo(old_id, row.distinct_id):
                     ledger.rename_contact(old_id, row.distinct_id)
                     row.renamed_from = old_id
                     self._report.merged += 1
+
+    def _renamed_in_brevo(self, old_id: str, new_id: str) -> bool:
+        """Give the contact its new ext_id; a dry run changes nothing and counts it as done."""
+        if self._settings.dry_run:
+            return True
+        response = self._client.request(
+            "PUT",
+            f"/contacts/{old_id}",
+            params={"identifierType": "ext_id"},
+            json={"ext_id": new_id},
+        )
+        return response.status_code in (200, 204)
 
     def _drop_sms_owned_by_others(self, rows: list[ContactRow], *, report: bool = True) -> None:
         """Brevo refuses an SMS number that belongs to another contact; say so, sync the rest.
@@ -440,29 +448,22 @@ class ContactWriter:
         """One import call, awaited; the ledger records it only once Brevo completed it.
 
         ``resent``: the rows come from the ledger's left-out contacts, not from this run's input.
+        A dry run imports nothing and records the rows as imported: its ledger is a private copy.
         """
-        if not self._settings.dry_run:
-            body = (
-                b'{"jsonBody":['
-                + b",".join(row.encoded for row in rows)
-                + b'],"listIds":'
-                + encode_json(sorted({*list_ids, *extra_list_ids}))
-                + b',"updateExistingContacts":true,"emptyContactsAttributes":false'
-                + b',"disableNotification":true}'
-            )
-            process = self._imports.run(body)
-            for counter, count in ((process.get("info") or {}).get("import") or {}).items():
-                if isinstance(count, int) and count:
-                    self._report.import_issues[counter] += count
-            self._ledger.record_contacts(
-                (row.synced(list_ids) for row in rows),
-                left_out=[row.left_out_contact() for row in rows if row.left_out],
-                # A row built without properties (a cohort member read back from a list) says
-                # nothing about values: it forgets nothing.
-                sent_whole=[
-                    r.distinct_id for r in rows if not r.left_out and r.record.get("properties")
-                ],
-            )
+        if self._settings.dry_run:
+            joined = sorted({*list_ids, *extra_list_ids})
+            self._lists.plan_joined(joined, [row.distinct_id for row in rows])
+        else:
+            self._send_import(rows, list_ids, extra_list_ids)
+        self._ledger.record_contacts(
+            (row.synced(list_ids) for row in rows),
+            left_out=[row.left_out_contact() for row in rows if row.left_out],
+            # A row built without properties (a cohort member read back from a list) says
+            # nothing about values: it forgets nothing.
+            sent_whole=[
+                r.distinct_id for r in rows if not r.left_out and r.record.get("properties")
+            ],
+        )
         self._report.imports += 1
         if resent:
             self._report.left_out_resent += len(rows)
@@ -470,3 +471,19 @@ class ContactWriter:
         created = sum(1 for row in rows if row.distinct_id not in known and not row.renamed_from)
         self._report.created += created
         self._report.updated += len(rows) - created
+
+    def _send_import(
+        self, rows: list[ContactRow], list_ids: list[int], extra_list_ids: tuple[int, ...]
+    ) -> None:
+        body = (
+            b'{"jsonBody":['
+            + b",".join(row.encoded for row in rows)
+            + b'],"listIds":'
+            + encode_json(sorted({*list_ids, *extra_list_ids}))
+            + b',"updateExistingContacts":true,"emptyContactsAttributes":false'
+            + b',"disableNotification":true}'
+        )
+        process = self._imports.run(body)
+        for counter, count in ((process.get("info") or {}).get("import") or {}).items():
+            if isinstance(count, int) and count:
+                self._report.import_issues[counter] += count

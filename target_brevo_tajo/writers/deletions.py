@@ -48,7 +48,7 @@ class DeletionWriter:
         policy = self._settings.deletion_policy
         self._report.deletion_policy = policy
         self._report.gone_from_mixpanel += len(gone)
-        if not gone or self._settings.dry_run:
+        if not gone:
             return
         if policy == "unlist":
             self._unlist(gone)
@@ -67,6 +67,9 @@ class DeletionWriter:
     def _delete(self, gone: list[SyncedContact]) -> None:
         deleted = []
         for contact in gone:
+            if self._settings.dry_run:  # counted as deleted, nothing is
+                deleted.append(contact.distinct_id)
+                continue
             response = self._client.request(
                 "DELETE", f"/contacts/{contact.distinct_id}", params={"identifierType": "ext_id"}
             )

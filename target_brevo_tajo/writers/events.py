@@ -216,7 +216,12 @@ class EventWriter:
                 self._queued_keys.difference_update(event.entry.key for event in chunk)
 
     def wait_for_calls(self) -> None:
-        """Send the carried call, return once every call is settled; raise the first failure."""
+        """Send the carried call, return once every call is settled; raise the first failure.
+
+        Calls an earlier run left in doubt are settled first, even by a run that receives no
+        events (a cohorts or groups job): the target waits here before each STATE and at the end.
+        """
+        self._settle_earlier_calls()
         self._raise_failure()
         carried, self._carried = self._carried, []
         if carried:
@@ -256,9 +261,6 @@ class EventWriter:
         if self._earlier_calls_settled:
             return
         self._earlier_calls_settled = True
-        if self._settings.dry_run:
-            self._report.calls_in_doubt += len(self._ledger.calls_in_doubt())
-            return  # nothing may be written; the next real run settles them
         calls = self._ledger.take_over_expired_calls(self._lease_seconds)
         if not calls:
             return
@@ -268,6 +270,7 @@ class EventWriter:
             sum(len(call.events) for call in calls),
         )
         self._report.calls_in_doubt += len(calls)
+        self._report.taken_over_from_earlier_runs += sum(len(call.events) for call in calls)
         chunks = [[OutgoingEvent.from_ledger(entry) for entry in call.events] for call in calls]
         # One look-up for them all: the hourly budget of other calls is small.
         everything = [event for chunk in chunks for event in chunk]
@@ -276,7 +279,7 @@ class EventWriter:
         for call, chunk in zip(calls, chunks, strict=True):
             found_here = {i - position for i in found if position <= i < position + len(chunk)}
             position += len(chunk)
-            self._settle_with(call.call_id, chunk, found_here, attempt=1)
+            self._settle_with(call.call_id, chunk, found_here, attempt=1, earlier=True)
 
     def _address(self, events: list[PendingEvent]) -> list[OutgoingEvent]:
         """Build payloads, identifying each contact by the best identifier the ledger knows."""
@@ -334,9 +337,6 @@ class EventWriter:
 
     def _send(self, chunk: list[OutgoingEvent], attempt: int = 0) -> None:
         """Claim the call's events in the ledger, then send those claimed; returns once settled."""
-        if self._settings.dry_run:
-            self._count_sent(chunk)  # nothing is written, to Brevo or the ledger
-            return
         call_id = uuid.uuid4().hex
         claimed = self._ledger.open_call(call_id, [e.entry for e in chunk], self._lease_seconds)
         mine = self._keep_claimed(chunk, claimed)
@@ -353,7 +353,13 @@ class EventWriter:
         return [event for event in chunk if event.entry.key in keys]
 
     def _post(self, call_id: str, chunk: list[OutgoingEvent], attempt: int) -> None:
-        """One ``/events/batch`` call of a call already recorded in doubt."""
+        """One ``/events/batch`` call of a call already recorded in doubt.
+
+        A dry run sends nothing and takes the call as accepted: its ledger is a private copy.
+        """
+        if self._settings.dry_run:
+            self._accept(call_id, chunk)
+            return
         body = b'{"events":[' + b",".join(e.entry.payload for e in chunk) + b"]}"
         try:
             response = self._client.request("POST", "/events/batch", content=body, idempotent=False)
@@ -418,7 +424,8 @@ class EventWriter:
         old. The resend is recorded in doubt in the same transaction that settles this call.
         """
         if not self._ledger.renew(call_id, self._lease_seconds):
-            return  # another worker took the call over: settling it is theirs
+            self._left_to_another_worker(chunk)  # it took the call over: settling it is theirs
+            return
         self._settle_with(call_id, chunk, self._look_up(chunk, ended_at), attempt)
 
     def _look_up(self, events: list[OutgoingEvent], ended_at: dt.datetime) -> set[int]:
@@ -429,9 +436,18 @@ class EventWriter:
         return find_queued(self._client, [event.ref() for event in events])
 
     def _settle_with(
-        self, call_id: str, chunk: list[OutgoingEvent], found: set[int], attempt: int
+        self,
+        call_id: str,
+        chunk: list[OutgoingEvent],
+        found: set[int],
+        attempt: int,
+        *,
+        earlier: bool = False,
     ) -> None:
-        """Record what Brevo has as sent and resend the rest, reissued in one transaction."""
+        """Record what Brevo has as sent and resend the rest, reissued in one transaction.
+
+        What Brevo shows of an ``earlier`` run's call was sent by that run, not by this one.
+        """
         queued = [e for i, e in enumerate(chunk) if i in found]
         missing = [e for i, e in enumerate(chunk) if i not in found]
         resend_id = uuid.uuid4().hex
@@ -441,10 +457,14 @@ class EventWriter:
                 call_id, accepted=[e.entry for e in queued], reissue=reissue
             )
         except ClaimLost:
+            self._left_to_another_worker(chunk)
             return
         with self._counting:
             self._report.found_in_brevo_when_settling += len(queued)
-        self._count_sent(queued)
+            if earlier:
+                self._report.sent_by_earlier_runs += len(queued)
+        if not earlier:
+            self._count_sent(queued)
         resend = self._keep_claimed(missing, claimed)
         if not resend:
             return
@@ -465,8 +485,13 @@ class EventWriter:
             # Our lease ran out while Brevo answered: the worker that took the call over finds
             # these events in Brevo and records them.
             logger.warning("Call %s was taken over by another worker before it settled", call_id)
+            self._left_to_another_worker(accepted)
             return
         self._count_sent(accepted)
+
+    def _left_to_another_worker(self, events: list[OutgoingEvent]) -> None:
+        with self._counting:
+            self._report.left_to_another_worker += len(events)
 
     def _count_sent(self, events: list[OutgoingEvent]) -> None:
         with self._counting:

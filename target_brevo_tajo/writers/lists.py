@@ -145,6 +145,8 @@ class ListWriter:
         ledger = self._ledger
         in_list = ledger.list_members(list_id, among=(str(r["distinct_id"]) for r in records))
         missing = [r for r in records if str(r["distinct_id"]) not in in_list]
+        self._report.cohort_members.already_in_list += len(records) - len(missing)
+        self._report.cohort_members.added += len(missing)
         if not missing:
             return
         contacts = ledger.contacts_by_id(str(r["distinct_id"]) for r in missing)
@@ -202,6 +204,7 @@ class ListWriter:
         self.add_waiting()
         for cohort_id, records in self.waiting.items():
             for record in records:
+                self._report.cohort_members.rejected += 1
                 self._report.reject(
                     "cohort_members",
                     f"cohort {cohort_id} was not described by the cohorts stream",

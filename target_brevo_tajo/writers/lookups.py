@@ -23,6 +23,7 @@ class LookupWriter:
         """Hold the row for the joins at once; returns it when the ledger should keep it."""
         outcome = self.tables.add(record)
         if isinstance(outcome, str):
+            self._report.lookups.rows_rejected += 1
             self._report.reject("lookup_tables", outcome, record)
             return None
         return outcome
