@@ -44,9 +44,9 @@ def reports_add_up(monkeypatch):
         problems.extend(report_problems(self.to_dict(), text))
         return text
 
-    def checked_write(self: SyncReport, latest: Path) -> Path:
+    def checked_write(self: SyncReport, latest: Path, keep: int | None = None) -> Path:
         problems.extend(report_problems(self.to_dict(), render(self)))
-        return write(self, latest)
+        return write(self, latest, keep)
 
     monkeypatch.setattr(SyncReport, "render", checked_render)
     monkeypatch.setattr(SyncReport, "write", checked_write)

@@ -573,7 +573,7 @@ class Ledger:
     def learn_brevo_ids(self, ids: dict[str, int]) -> None:
         """Remember contacts' numeric Brevo ids as a listing showed them, by distinct id."""
         rows = [{"distinct_id": d, "brevo_id": i} for d, i in ids.items()]
-        with self._writing() as conn:
+        with self.engine.begin() as conn:
             upsert(conn, contact_brevo_ids, rows, key=["distinct_id"])
 
     def distinct_ids_of(self, brevo_ids: Iterable[int]) -> dict[int, str]:
@@ -589,7 +589,7 @@ class Ledger:
 
     def forget_left_out(self, distinct_ids: Iterable[str]) -> None:
         """Stop remembering these contacts' left-out values."""
-        with self._writing() as conn:
+        with self.engine.begin() as conn:
             self._keep_left_out(conn, (), forget=distinct_ids)
 
     @staticmethod
