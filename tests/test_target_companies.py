@@ -241,3 +241,19 @@ def test_a_few_members_in_a_large_account_are_looked_up_one_by_one(sandbox, conf
     # One page of 1,000 misses u-2400; two pages are left, so one look-up is cheaper.
     assert contact_lookups(sandbox) == ["/contacts", "/contacts/u-2400"]
     assert brevo_companies(sandbox)["Acme"]["members"] == ["u-2400"]
+
+
+def test_the_first_run_links_members_whose_profiles_drain_before_their_group_records(
+    sandbox, config
+):
+    # No group_mapping (the README's default): the group key is known only from group records.
+    # 150 profiles fill a batch of 100 and drain while the 60 group records still wait in theirs.
+    groups = [group(f"c-{n}", f"Company {n}") for n in range(60)]
+    users = [member(f"u-{n}", f"c-{n % 60}") for n in range(150)]
+
+    target = run({**config, "batch_size_rows": 100}, pipeline(groups, users))
+
+    companies = brevo_companies(sandbox)
+    assert sum(len(c["members"]) for c in companies.values()) == 150
+    assert companies["Company 7"]["members"] == ["u-127", "u-67", "u-7"]
+    assert target.run.report.companies.links_added == 150

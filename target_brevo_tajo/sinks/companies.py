@@ -20,6 +20,7 @@ class CompaniesSink(BrevoSink):
             self.writers.report.reject(self.stream_name, "no group_key or group_id", record)
             return
         context["groups"][(str(record["group_key"]), str(record["group_id"]))] = record
+        self.writers.companies.note_group_key(str(record["group_key"]))
 
     def process_batch(self, context: dict) -> None:
         """Import the batch's new and changed companies; returns once Brevo has them."""

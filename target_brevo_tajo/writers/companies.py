@@ -155,6 +155,15 @@ class CompanyWriter:
 
     # Companies ----------------------------------------------------------------------------
 
+    def note_group_key(self, group_key: str) -> None:
+        """A group record of this key arrived: its members are recorded from now on.
+
+        Known on arrival, not when the group batch drains: profiles that fill their batch and
+        drain first would otherwise find no group key (without ``group_mapping``, the group
+        records are the only place it is named) and the first run would link none of them.
+        """
+        self._group_keys.add(group_key)
+
     def write(self, records: list[dict[str, Any]]) -> None:
         """Create and update the companies of these group records; returns once Brevo has them."""
         calls = self._other_calls()
