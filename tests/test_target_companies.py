@@ -53,9 +53,13 @@ def pipeline(
     return io.StringIO("".join(json.dumps(m) + "\n" for m in messages))
 
 
-@pytest.fixture
-def sandbox():
-    with SandboxServer(profiles=5, events=10, days=1) as server:
+#: Brevo documents no separator for several contact ids in one ``associated_contact`` cell: every
+#: test runs against a Brevo splitting on each, and the links must end right either way.
+@pytest.fixture(params=[",", ";"], ids=["comma-separated", "semicolon-separated"])
+def sandbox(request):
+    with SandboxServer(
+        profiles=5, events=10, days=1, brevo_contact_separator=request.param
+    ) as server:
         yield server
 
 
@@ -257,3 +261,46 @@ def test_the_first_run_links_members_whose_profiles_drain_before_their_group_rec
     assert sum(len(c["members"]) for c in companies.values()) == 150
     assert companies["Company 7"]["members"] == ["u-127", "u-67", "u-7"]
     assert target.run.report.companies.links_added == 150
+
+
+def link_unlink_calls(sandbox: SandboxServer) -> int:
+    calls = httpx.get(f"{sandbox.url}/_sandbox/calls").json()["calls"]
+    return sum(1 for c in calls if c["path"].startswith("/companies/link-unlink/"))
+
+
+def test_links_are_read_back_and_only_the_companies_brevo_linked_otherwise_are_repaired(
+    sandbox, config
+):
+    groups = [group(f"c-{n}", f"Company {n}") for n in range(100)]
+    # 97 companies of one member each, and 3 companies of 10 members: one id per cell or several.
+    users = [member(f"u-{n}", f"c-{n}") for n in range(97)]
+    users += [member(f"v-{n}", f"c-{97 + n % 3}") for n in range(30)]
+    separator = httpx.get(f"{sandbox.url}/_sandbox/brevo/associated-contact-separator").json()
+
+    target = run(config, pipeline(groups, users))
+
+    companies = brevo_companies(sandbox)
+    assert all(companies[f"Company {n}"]["members"] == [f"u-{n}"] for n in range(97))
+    assert companies["Company 98"]["members"] == sorted(f"v-{n}" for n in range(1, 30, 3))
+    report = target.run.report.companies
+    repaired = 0 if separator["separator"] == "," else 30  # the 3 cells of 10 ids linked none
+    assert (report.links_added, report.links_verified, report.links_repaired) == (
+        127,
+        127,
+        repaired,
+    )
+    assert link_unlink_calls(sandbox) == (0 if repaired == 0 else 3)  # per company, where needed
+    assert f"verified 127 (repaired {repaired})" in target.run.report.render()
+    assert report.calls <= 20  # of 100 an hour: the read-back is one page, not one per company
+
+
+def test_a_rerun_with_nothing_moved_reads_no_company_back(sandbox, config):
+    messages = ([group("c-1", "Acme")], [member("u-1", "c-1"), member("u-2", "c-1")])
+    run(config, pipeline(*messages))
+    httpx.delete(f"{sandbox.url}/_sandbox/calls")
+
+    target = run(config, pipeline(*messages))
+
+    calls = httpx.get(f"{sandbox.url}/_sandbox/calls").json()["calls"]
+    assert not any(c["method"] == "GET" and c["path"] == "/companies" for c in calls)
+    assert target.run.report.companies.links_verified == 0
