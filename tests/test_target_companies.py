@@ -8,8 +8,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+import respx
 
 from sandbox.server import SandboxServer
+from target_brevo_tajo.brevo import BrevoClient, BrevoCompanies
+from target_brevo_tajo.brevo.imports import ContactImports
 from target_brevo_tajo.target import TargetBrevoTajo
 from tests.brevo_sandbox import target_config
 from tests.conftest import MAPPING_FILE
@@ -304,3 +307,24 @@ def test_a_rerun_with_nothing_moved_reads_no_company_back(sandbox, config):
     calls = httpx.get(f"{sandbox.url}/_sandbox/calls").json()["calls"]
     assert not any(c["method"] == "GET" and c["path"] == "/companies" for c in calls)
     assert target.run.report.companies.links_verified == 0
+
+
+@respx.mock(base_url="https://api.brevo.com/v3")
+def test_a_brevo_that_pages_companies_by_fewer_than_asked_is_still_read_to_the_end(respx_mock):
+    # The spec sets no largest GET /companies page: 1,000 are asked, this Brevo gives 100.
+    listed = [{"id": f"{n:024x}", "attributes": {}, "linkedContactsIds": [n]} for n in range(250)]
+
+    def page_of_100(request: httpx.Request) -> httpx.Response:
+        page = int(request.url.params["page"])
+        return httpx.Response(200, json={"items": listed[(page - 1) * 100 : page * 100]})
+
+    route = respx_mock.get("/companies").mock(side_effect=page_of_100)
+    client = BrevoClient("https://api.brevo.com/v3", "key", sleep=lambda _seconds: None)
+    companies = BrevoCompanies(client, ContactImports(client, poll_seconds=0, timeout_seconds=1))
+
+    found = companies.linked_contacts({listed[0]["id"], listed[249]["id"]})
+
+    assert found == {listed[0]["id"]: {0}, listed[249]["id"]: {249}}
+    assert route.call_count == 3
+    assert [len(page) for page in companies.pages()] == [100, 100, 50]  # then no fourth call
+    assert route.call_count == 6
