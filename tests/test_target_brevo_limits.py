@@ -421,6 +421,18 @@ def test_limit_10_reset_1_on_a_budget_assumed_hourly_makes_it_10_a_second_not_10
     assert "waiting" not in caplog.text
 
 
+def test_a_per_second_answer_to_a_call_budgeted_hourly_teaches_that_budget_not_the_contacts_one():
+    budgets = RateBudgets("general")
+
+    budgets.observe("GET", "/processes/3", httpx.Response(200, headers=_rate_headers(50, 49, 1)),
+                    now=0.0, sent_at=0.0)  # fmt: skip
+
+    other, contacts = budgets.buckets["other"], budgets.buckets["contacts"]
+    assert budgets.for_call("GET", "/processes/4") is other
+    assert (other.limit, other.window_seconds) == (50, 1.0)
+    assert (contacts.limit, contacts.window_seconds) == (10, 1.0)
+
+
 def test_an_endpoint_whose_answers_show_an_hourly_window_leaves_the_per_second_bucket():
     budgets = RateBudgets("general")
     hourly = httpx.Response(200, headers=_rate_headers(100, 99, 2712))

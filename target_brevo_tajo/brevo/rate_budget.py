@@ -8,8 +8,8 @@ budget. The ``brevo_rate_tier`` setting gives the budgets before Brevo has answe
 every answer's ``x-sib-ratelimit-limit/-remaining/-reset`` headers are the authority, for the
 limit and for the window alike: a reset of at most a second is a per-second window, a longer one
 an hourly window (section 6: Brevo's windows are per second and per hour). No page lists the
-bucket of the ``/contacts/`` paths other than contacts themselves, so an endpoint whose answers
-show the other kind of window moves to a bucket of that kind rather than mislead its own.
+bucket of the ``/contacts/`` paths other than contacts themselves, so one whose answers show an
+hourly window moves to the hourly bucket rather than mislead the per-second one.
 """
 
 from __future__ import annotations
@@ -176,33 +176,33 @@ class RateBudgets:
     def __init__(self, tier: str = "general") -> None:
         self.tier = tier
         self.buckets = {name: RateBudget(name, *TIERS[tier][name]) for name in BUCKETS}
-        self._moved: dict[str, Bucket] = {}  # endpoint -> the bucket its answers showed
+        self._moved: set[str] = set()  # endpoints whose answers showed the hourly bucket
         self._moving = threading.Lock()
 
     def for_call(self, method: str, path: str) -> RateBudget:
         """The budget a call to ``method path`` spends."""
-        return self.buckets[self._moved.get(_endpoint(method, path)) or bucket_of(method, path)]
+        if _endpoint(method, path) in self._moved:
+            return self.buckets["other"]
+        return self.buckets[bucket_of(method, path)]
 
     def observe(
         self, method: str, path: str, response: httpx.Response, now: float, sent_at: float
     ) -> bool:
         """Learn from an answer (:meth:`RateBudget.observe`) in the bucket it shows it spent.
 
-        An answer whose reset reveals the other kind of window than its bucket's (an hourly
-        reset on a ``/contacts/`` path, say) moves its endpoint to the first bucket of that
-        kind, the documented one first: the bucket it left keeps pacing the calls that do
-        share it. With no bucket of that kind, the bucket itself learns the new window.
+        An hourly reset on a call of a per-second bucket (a ``/contacts/`` path Brevo counts
+        with the other endpoints, say) moves its endpoint to the hourly bucket: the per-second
+        one keeps its pace for the calls that do spend it. A per-second reset on the hourly
+        bucket teaches that bucket its window instead: an hourly window's last second also
+        says "1", and moving a call into the contacts bucket on that would mislead its pace.
         """
         budget = self.for_call(method, path)
         reset = _number(response.headers.get("x-sib-ratelimit-reset"))
-        if reset is not None and window_of(reset) != budget.window_seconds:
-            documented = bucket_of(method, path)
-            for name in (documented, *BUCKETS):
-                if self.buckets[name].window_seconds == window_of(reset):
-                    with self._moving:
-                        self._moved[_endpoint(method, path)] = name
-                    budget = self.buckets[name]
-                    break
+        hourly = reset is not None and window_of(reset) == LONGEST_WINDOW_SECONDS
+        if hourly and budget.bucket != "other":
+            with self._moving:
+                self._moved.add(_endpoint(method, path))
+            budget = self.buckets["other"]
         return budget.observe(response, now, sent_at=sent_at)
 
     def report(self) -> dict[str, dict[str, object]]:
