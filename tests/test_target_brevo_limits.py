@@ -445,6 +445,18 @@ def test_an_endpoint_whose_answers_show_an_hourly_window_leaves_the_per_second_b
     assert budgets.for_call("POST", "/contacts/lists/7/contacts/add") is contacts
 
 
+def test_an_answer_describing_the_contacts_buckets_hourly_ceiling_keeps_its_per_second_pace():
+    budgets = RateBudgets("general")
+    ceiling = httpx.Response(201, headers=_rate_headers(36_000, 35_000, 2712))  # 36,000 an hour
+
+    for path in ("/contacts/import", "/contacts/lists/7/contacts/add"):
+        budgets.observe("POST", path, ceiling, now=0.0, sent_at=0.0)
+
+    contacts = budgets.buckets["contacts"]
+    assert (contacts.limit, contacts.window_seconds) == (10, 1.0)
+    assert budgets.for_call("POST", "/contacts/lists/7/contacts/add") is contacts
+
+
 class FakeClock:
     """Monotonic seconds that move only when the client sleeps."""
 

@@ -7,9 +7,11 @@ and every other endpoint (process polls, companies, CRM, ``GET /events``) shares
 budget. The ``brevo_rate_tier`` setting gives the budgets before Brevo has answered; after that,
 every answer's ``x-sib-ratelimit-limit/-remaining/-reset`` headers are the authority, for the
 limit and for the window alike: a reset of at most a second is a per-second window, a longer one
-an hourly window (section 6: Brevo's windows are per second and per hour). No page lists the
-bucket of the ``/contacts/`` paths other than contacts themselves, so one whose answers show an
-hourly window moves to the hourly bucket rather than mislead the per-second one.
+an hourly window (section 6: Brevo's windows are per second and per hour). A per-second budget
+never becomes hourly: its bucket has an hourly ceiling too (36,000 an hour beside 10 a second),
+which a longer reset may describe. No page lists the bucket of the ``/contacts/`` paths other
+than contacts themselves, so one whose answers show an hourly window below what the per-second
+budget allows in an hour moves to the hourly bucket rather than mislead the per-second one.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ LONGEST_WINDOW_SECONDS = 3600.0
 # A wait this long is worth a line in the log; shorter ones are ordinary pacing.
 NOTEWORTHY_WAIT_SECONDS = 5.0
 _ID_SEGMENT = re.compile(r"/\d+(?=/|$)")
+# Under /contacts but not contacts themselves: the paths whose bucket no page lists.
+_NOT_CONTACT_RECORDS = re.compile(r"^/contacts/(lists|folders|attributes|segments)(/|$)")
 
 logger = logging.getLogger("target-brevo-tajo")
 
@@ -124,7 +128,7 @@ class RateBudget:
         if response.status_code == 429:
             self.rate_limited += 1
         with self._lock:
-            if limit and limit >= 1 and reset is not None:
+            if limit and limit >= 1 and reset is not None and reset <= self.window_seconds:
                 self.limit = int(limit)
                 self.window_seconds = window_of(reset)
             spent = (remaining is not None and remaining <= 0) or response.status_code == 429
@@ -176,7 +180,7 @@ class RateBudgets:
     def __init__(self, tier: str = "general") -> None:
         self.tier = tier
         self.buckets = {name: RateBudget(name, *TIERS[tier][name]) for name in BUCKETS}
-        self._moved: set[str] = set()  # endpoints whose answers showed the hourly bucket
+        self._moved: set[str] = set()  # /contacts/ endpoints whose answers showed the hourly bucket
         self._moving = threading.Lock()
 
     def for_call(self, method: str, path: str) -> RateBudget:
@@ -190,19 +194,21 @@ class RateBudgets:
     ) -> bool:
         """Learn from an answer (:meth:`RateBudget.observe`) in the bucket it shows it spent.
 
-        An hourly reset on a call of a per-second bucket (a ``/contacts/`` path Brevo counts
-        with the other endpoints, say) moves its endpoint to the hourly bucket: the per-second
-        one keeps its pace for the calls that do spend it. A per-second reset on the hourly
-        bucket teaches that bucket its window instead: an hourly window's last second also
-        says "1", and moving a call into the contacts bucket on that would mislead its pace.
+        A ``/contacts/`` path other than the contacts themselves (lists, folders, attributes)
+        whose answer shows an hourly window smaller than the contacts budget allows in an
+        hour is counted with the other endpoints: it moves to the hourly bucket, and the
+        contacts budget keeps its pace for the calls that do spend it. A per-second reset on the
+        hourly bucket teaches that bucket its window instead: an hourly window's last second
+        also says "1", and moving a call into the contacts bucket on that would mislead its pace.
         """
         budget = self.for_call(method, path)
-        reset = _number(response.headers.get("x-sib-ratelimit-reset"))
-        hourly = reset is not None and window_of(reset) == LONGEST_WINDOW_SECONDS
-        if hourly and budget.bucket != "other":
-            with self._moving:
-                self._moved.add(_endpoint(method, path))
-            budget = self.buckets["other"]
+        if budget.bucket == "contacts" and _NOT_CONTACT_RECORDS.match(path):
+            limit = _number(response.headers.get("x-sib-ratelimit-limit"))
+            reset = _number(response.headers.get("x-sib-ratelimit-reset"))
+            if limit and reset and reset > 1 and limit < budget.limit * LONGEST_WINDOW_SECONDS:
+                with self._moving:
+                    self._moved.add(_endpoint(method, path))
+                budget = self.buckets["other"]
         return budget.observe(response, now, sent_at=sent_at)
 
     def report(self) -> dict[str, dict[str, object]]:
