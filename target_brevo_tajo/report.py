@@ -135,7 +135,7 @@ class CompaniesReport:
     links_removed: int = 0
     links_verified: int = 0  # links of the companies whose links moved, read back from Brevo
     links_repaired: int = 0  # of them, linked or unlinked again: Brevo held them otherwise
-    links_unverified: int = 0  # of companies deleted in Brevo before they could be read back
+    links_unverified: int = 0  # company deleted in Brevo, or repair refused: sent again next run
     members_not_in_brevo: int = 0
     imports: int = 0
     calls: int = 0  # companies and CRM calls, all in Brevo's hourly bucket of other calls
@@ -450,7 +450,8 @@ def _company_lines(co: dict[str, Any]) -> list[str]:
     ]
     if co["links_unverified"]:
         lines.append(
-            f"    links not verified, their company was deleted in Brevo: {co['links_unverified']}"
+            f"    links not verified (company deleted in Brevo, or repair refused), sent again "
+            f"at the next run: {co['links_unverified']}"
         )
     if co["members_not_in_brevo"]:
         lines.append(f"    members not found in Brevo, not linked: {co['members_not_in_brevo']}")

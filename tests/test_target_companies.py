@@ -328,3 +328,21 @@ def test_a_brevo_that_pages_companies_by_fewer_than_asked_is_still_read_to_the_e
     assert route.call_count == 3
     assert [len(page) for page in companies.pages()] == [100, 100, 50]  # then no fourth call
     assert route.call_count == 6
+
+
+def test_links_brevo_refuses_to_repair_stay_out_of_the_ledger_and_are_sent_again_next_run(
+    sandbox, config
+):
+    separator = {"separator": ";"}  # a Brevo that links none of the target's "1,2,3" cells
+    httpx.post(f"{sandbox.url}/_sandbox/brevo/associated-contact-separator", json=separator)
+    fault = {"api": "brevo", "method": "PATCH", "path": "/companies/link-unlink/",
+             "kind": "status", "status": 400}  # fmt: skip
+    httpx.post(f"{sandbox.url}/_sandbox/faults", json=fault).raise_for_status()
+    messages = ([group("c-1", "Acme")], [member(f"u-{n}", "c-1") for n in range(3)])
+
+    first = run(config, pipeline(*messages)).run.report.companies
+    second = run(config, pipeline(*messages)).run.report.companies
+
+    assert (first.links_verified, first.links_unverified) == (0, 3)
+    assert (second.links_added, second.links_repaired, second.links_verified) == (3, 3, 3)
+    assert brevo_companies(sandbox)["Acme"]["members"] == ["u-0", "u-1", "u-2"]

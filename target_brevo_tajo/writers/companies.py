@@ -52,11 +52,16 @@ logger = logging.getLogger("target-brevo-tajo")
 
 @dataclass(frozen=True)
 class _MovedLinks:
-    """A company whose links this run moved: its group, and the contact ids it unlinked."""
+    """A company whose links this run moved: its group, the contact ids it unlinked and added.
+
+    Additions reach the ledger only once read back (or repaired): a run stopped before that
+    sends them again, which Brevo takes as a no-op, rather than never.
+    """
 
     group_key: str
     group_id: str
     unlinked: set[int]
+    added: dict[str, int]  # distinct id -> Brevo contact id
 
 
 @dataclass
@@ -408,9 +413,11 @@ class CompanyWriter:
     def _verify_links(self, moved: dict[str, _MovedLinks]) -> None:
         """Compare Brevo's links of these companies with the ledger's; repair the differences.
 
-        A link the ledger holds but Brevo lacks is linked again, and one this run removed but
-        Brevo keeps is unlinked, each company in one ``link-unlink`` call (documented JSON) and
-        only where needed. Links the target never made (added by hand in Brevo) are left alone.
+        A link the ledger holds or this run added but Brevo lacks is linked again, and one this
+        run removed but Brevo keeps is unlinked, each company in one ``link-unlink`` call
+        (documented JSON) and only where needed. Links the target never made (added by hand in
+        Brevo) are left alone. A company Brevo no longer lists, or whose repair it refuses,
+        keeps its unconfirmed additions out of the ledger: the next run sends them again.
         """
         in_brevo = self._companies.linked_contacts(set(moved))
         keys = {m.group_key for m in moved.values()}
@@ -420,15 +427,24 @@ class CompanyWriter:
         )
         for company_id, links in sorted(moved.items()):
             members = links_by_key[links.group_key].get(links.group_id, set())
-            expected = {ids[d] for d in members if d in ids}
+            expected = {ids[d] for d in members if d in ids} | set(links.added.values())
             linked = in_brevo.get(company_id)
             if linked is None:  # deleted by hand meanwhile: a full refresh creates it again
                 self._report.links_unverified += len(expected)
                 continue
             missing, kept = expected - linked, links.unlinked & linked
+            confirmed = list(links.added)
             if missing or kept:
-                self._companies.link_unlink(company_id, sorted(missing), sorted(kept))
-                self._report.links_repaired += len(missing) + len(kept)
+                try:
+                    self._companies.link_unlink(company_id, sorted(missing), sorted(kept))
+                    self._report.links_repaired += len(missing) + len(kept)
+                except BrevoError as exc:
+                    logger.warning("Brevo refused to repair the links of company %s: %s",
+                                   company_id, exc)  # fmt: skip
+                    confirmed = [d for d, i in links.added.items() if i in linked]
+                    self._report.links_unverified += len(missing)
+                    expected &= linked
+            self._ledger.record_links(links.group_key, links.group_id, confirmed, [])
             self._report.links_verified += len(expected)
         if self._report.links_repaired:
             logger.warning(
@@ -459,27 +475,25 @@ class CompanyWriter:
         for group_id, (add, remove) in sorted(changes.items()):
             company_id = companies[group_id].company_id
             unlink = sorted(ids[d] for d in remove if d in ids)
-            moved[company_id] = _MovedLinks(group_key, group_id, set(unlink))
+            added = {d: ids[d] for d in add if d in ids}
+            moved[company_id] = _MovedLinks(group_key, group_id, set(unlink), added)
             if unlink:
                 self._companies.link_unlink(company_id, [], unlink)
             self._ledger.record_links(group_key, group_id, [], remove)
             self._report.links_removed += len(remove)
-            link = sorted(ids[d] for d in add if d in ids)
-            if link:
-                additions.append((group_id, company_id, link, add & set(ids)))
+            if added:
+                additions.append((company_id, sorted(added.values())))
         for start in range(0, len(additions), IMPORT_CHUNK):
             chunk = additions[start : start + IMPORT_CHUNK]
             rows = [
                 {COMPANY_ID_COLUMN: company_id, ASSOCIATED_CONTACT_COLUMN: ",".join(map(str, link))}
-                for _, company_id, link, _ in chunk
+                for company_id, link in chunk
             ]
             self._companies.import_rows(
                 [COMPANY_ID_COLUMN, ASSOCIATED_CONTACT_COLUMN], rows, link_entities=True
             )
             self._report.imports += 1
-            for group_id, _, _, linked in chunk:
-                self._ledger.record_links(group_key, group_id, linked, [])
-                self._report.links_added += len(linked)
+            self._report.links_added += sum(len(link) for _, link in chunk)
         return moved
 
     def _contact_ids(self, distinct_ids: set[str]) -> dict[str, int]:
