@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from .brevo_companies import CONTACT_SEPARATORS, DEFAULT_CONTACT_SEPARATOR
 from .brevo_limits import DEFAULT_TIER, TIERS
 from .demo import run_demo
 from .server import SandboxServer
@@ -30,6 +31,7 @@ def serve(args: argparse.Namespace) -> int:
         days=args.days,
         port=args.port,
         brevo_rate_tier=args.brevo_rate_tier,
+        brevo_contact_separator=args.brevo_associated_contact_separator,
     ).start()
     try:
         if args.url_file:
@@ -65,6 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=list(TIERS),
         default=DEFAULT_TIER,
         help="Brevo plan tier whose rate limits apply (unlimited: none)",
+    )
+    serve_parser.add_argument(
+        "--brevo-associated-contact-separator",
+        choices=list(CONTACT_SEPARATORS),
+        default=DEFAULT_CONTACT_SEPARATOR,
+        help="how the companies import splits contact ids in one cell (Brevo documents none)",
     )
     serve_parser.set_defaults(func=serve)
     demo_parser = commands.add_parser("demo", help="run the Meltano pipeline against the sandbox")

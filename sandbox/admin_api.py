@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .brevo_account import check_visibility
+from .brevo_companies import check_separator
 from .brevo_limits import TIERS
 from .faults import Fault, FaultError
 from .mixpanel_project import InvalidPayloadError
@@ -82,6 +83,21 @@ def set_events_visibility(state: SandboxState, request: Request) -> Response:
         raise AdminError(str(exc)) from exc
     state.brevo.events_visibility_seconds = seconds
     return json_response(200, {"seconds": seconds})
+
+
+def get_contact_separator(state: SandboxState, _request: Request) -> Response:
+    """How the companies import splits several contact ids in one ``associated_contact`` cell."""
+    return json_response(200, {"separator": state.brevo.crm.contact_separator})
+
+
+def set_contact_separator(state: SandboxState, request: Request) -> Response:
+    """Change that separator (Brevo documents none): tests run the target against each."""
+    try:
+        separator = check_separator(_body(request).get("separator"))
+    except ValueError as exc:
+        raise AdminError(str(exc)) from exc
+    state.brevo.crm.contact_separator = separator
+    return json_response(200, {"separator": separator})
 
 
 def get_calls(state: SandboxState, _request: Request) -> Response:
@@ -185,6 +201,8 @@ ROUTES: dict[tuple[str, str], Callable[[SandboxState, Request], Response]] = {
     ("POST", "/brevo/rate-tier"): set_rate_tier,
     ("GET", "/brevo/events-visibility"): get_events_visibility,
     ("POST", "/brevo/events-visibility"): set_events_visibility,
+    ("GET", "/brevo/associated-contact-separator"): get_contact_separator,
+    ("POST", "/brevo/associated-contact-separator"): set_contact_separator,
     ("GET", "/calls"): get_calls,
     ("DELETE", "/calls"): clear_calls,
     ("GET", "/faults"): get_faults,

@@ -3,7 +3,13 @@
 Request bodies are checked against the official spec's inline schemas (``createCrmAttribute``,
 ``linkUnlinkCompany``, ``importCompanies``). An import is applied at once and reported through a
 process, as contact imports are; its CSV is read with the csv module, ``company_id`` updating that
-company and ``associated_contact`` (Brevo contact ids, comma-separated) linking contacts.
+company and ``associated_contact`` linking contacts.
+
+Brevo documents no separator between several contact ids in one ``associated_contact`` cell
+(reference/brevo-api.md section 5), so the sandbox's is a setting: ``;`` by default, which is not
+the file's own delimiter and so the likelier choice, and which a client joining ids with ``,``
+gets wrong. As the live report saw ("links added 2000" while Brevo held none), a cell the
+separator does not split into contact ids links nothing, silently.
 """
 
 from __future__ import annotations
@@ -22,6 +28,9 @@ from .brevo_account import BrevoAccount, BrevoError
 from .specs import brevo_errors
 from .wire import Request, Response, empty_response, json_response
 
+#: The separators the sandbox can be told Brevo uses inside one ``associated_contact`` cell.
+CONTACT_SEPARATORS = (";", ",")
+DEFAULT_CONTACT_SEPARATOR = ";"
 DEFAULT_COMPANY_ATTRIBUTES = (
     ("name", "Company Name", "text"),
     ("owner", "Owner", "user"),
@@ -29,10 +38,25 @@ DEFAULT_COMPANY_ATTRIBUTES = (
 )
 
 
+def check_separator(separator: object) -> str:
+    """Return ``separator`` if the sandbox knows it; a ValueError names the known ones otherwise."""
+    if separator not in CONTACT_SEPARATORS:
+        msg = f"associated_contact separator must be one of {list(CONTACT_SEPARATORS)}"
+        raise ValueError(msg)
+    return str(separator)
+
+
+def split_contact_ids(cell: str, separator: str) -> list[int]:
+    """The contact ids of one ``associated_contact`` cell; a part that is no id links nothing."""
+    parts = (part.strip() for part in cell.split(separator))
+    return [int(part) for part in parts if part.isdigit()]
+
+
 class BrevoCompanies:
     """The account's companies and company attributes. Callers hold the sandbox lock."""
 
-    def __init__(self) -> None:
+    def __init__(self, contact_separator: str = DEFAULT_CONTACT_SEPARATOR) -> None:
+        self.contact_separator = check_separator(contact_separator)
         self.companies: dict[str, dict[str, Any]] = {}
         self.attributes: list[dict[str, Any]] = [
             {"internalName": n, "label": label, "attributeTypeName": t, "isRequired": n == "name"}
@@ -82,7 +106,7 @@ class BrevoCompanies:
                     continue
                 if value != "" or mapping.get("unset_empty_attributes"):
                     company["attributes"][column] = value
-            linked = [int(v) for v in (row.get("associated_contact") or "").split(",") if v]
+            linked = split_contact_ids(row.get("associated_contact") or "", self.contact_separator)
             if linked and mapping.get("link_entities"):
                 self.link(company, [i for i in linked if i in contact_ids], [])
         return len(rows)
@@ -94,6 +118,7 @@ class BrevoCompanies:
         company["linkedContactsIds"] = current + [i for i in link if i not in current]
 
     def listed(self, request: Request) -> list[dict[str, Any]]:
+        # Brevo documents no largest ``limit`` for GET /companies: none is enforced here.
         """``GET /companies`` with ``filters[attributes.x]``, ``createdSince``, paging, sort."""
         items = list(self.companies.values())
         for key, values in request.query.items():

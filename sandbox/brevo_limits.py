@@ -1,8 +1,9 @@
 """Brevo's documented rate limits, enforced: one fixed window per bucket, 429 once it is spent.
 
-From reference/brevo-api.md section 6: the contacts endpoints and ``POST /events`` (the sandbox
-counts ``/events/batch`` with them) have a per-second budget each; every other endpoint shares an
-hourly one. Budgets depend on the plan tier. Every answer carries the bucket's
+From reference/brevo-api.md section 6, by path as documented: everything under ``/contacts``
+(list membership, lists, folders and attributes included) and ``POST /events`` (the sandbox counts
+``/events/batch`` with them) have a per-second budget each; every other endpoint shares an hourly
+one. Budgets depend on the plan tier. Every answer carries the bucket's
 ``x-sib-ratelimit-limit`` / ``-remaining`` / ``-reset`` headers, ``reset`` being the seconds left
 in the window (relative, never an epoch), so a client can pace itself before it meets a 429.
 """
@@ -45,9 +46,8 @@ TIERS = {
     "unlimited": _tier(UNLIMITED, UNLIMITED),
 }
 EVENT_PATHS = ("/events", "/events/batch")
-# /contacts, /contacts/import, /contacts/batch and /contacts/{identifier}; lists, folders and
-# attributes live under /contacts but count as "other".
-CONTACT_PATH = re.compile(r"^/contacts(?:/(?!(?:lists|folders|attributes)$)[^/]+)?$")
+# Brevo's rule is by path: /v3/contacts/* is the contacts bucket (no page lists a sub-path apart).
+CONTACT_PATH = re.compile(r"^/contacts(?:/.*)?$")
 
 
 def bucket_of(method: str, path: str) -> str:

@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from . import admin_api, brevo_api, mixpanel_api
+from .brevo_companies import DEFAULT_CONTACT_SEPARATOR
 from .brevo_limits import DEFAULT_TIER, Clock, bucket_of
 from .faults import AFTER_PROCESSING, Fault
 from .state import SandboxState
@@ -222,8 +223,8 @@ class _Handler(BaseHTTPRequestHandler):
 class SandboxServer:
     """The sandbox: seeded state plus an HTTP server on 127.0.0.1 in a daemon thread.
 
-    ``brevo_rate_tier``, ``brevo_clock`` and ``brevo_events_visibility_seconds`` are passed to
-    ``SandboxState``.
+    ``brevo_rate_tier``, ``brevo_clock``, ``brevo_events_visibility_seconds`` and
+    ``brevo_contact_separator`` are passed to ``SandboxState``.
     """
 
     def __init__(  # noqa: PLR0917 - the documented positional signature
@@ -238,6 +239,7 @@ class SandboxServer:
         brevo_rate_tier: str = DEFAULT_TIER,
         brevo_clock: Clock = time.monotonic,
         brevo_events_visibility_seconds: float = 0.0,
+        brevo_contact_separator: str = DEFAULT_CONTACT_SEPARATOR,
     ) -> None:
         self.state = SandboxState(
             seed=seed,
@@ -248,6 +250,7 @@ class SandboxServer:
             brevo_rate_tier=brevo_rate_tier,
             brevo_clock=brevo_clock,
             brevo_events_visibility_seconds=brevo_events_visibility_seconds,
+            brevo_contact_separator=brevo_contact_separator,
         )
         self._port = port
         self._httpd: _HTTPServer | None = None

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from .brevo_account import BrevoAccount, check_visibility
-from .brevo_companies import BrevoCompanies
+from .brevo_companies import DEFAULT_CONTACT_SEPARATOR, BrevoCompanies, check_separator
 from .brevo_limits import DEFAULT_TIER, Clock, RateLimiter, check_tier
 from .demo_data import DemoProject, generate
 from .faults import FaultRegistry
@@ -26,8 +26,9 @@ class SandboxState:
     Hold ``lock`` while reading or changing anything from another thread than the server's.
     ``brevo_rate_tier`` names Brevo's plan tier whose budgets apply (``unlimited`` turns them
     off); ``brevo_events_visibility_seconds`` is how long a queued event stays out of Brevo's
-    ``GET /events``; ``brevo_clock`` is the monotonic clock of the rate windows and of that queue,
-    injectable for tests.
+    ``GET /events``; ``brevo_contact_separator`` is how the companies import splits several contact
+    ids in one ``associated_contact`` cell (undocumented by Brevo); ``brevo_clock`` is the
+    monotonic clock of the rate windows and of that queue, injectable for tests.
     """
 
     def __init__(
@@ -41,6 +42,7 @@ class SandboxState:
         brevo_rate_tier: str = DEFAULT_TIER,
         brevo_clock: Clock = time.monotonic,
         brevo_events_visibility_seconds: float = 0.0,
+        brevo_contact_separator: str = DEFAULT_CONTACT_SEPARATOR,
     ) -> None:
         start = now or default_now()
         self.initial_now = start if start.tzinfo else start.replace(tzinfo=timezone.utc)
@@ -52,6 +54,7 @@ class SandboxState:
         self.mixpanel = self._fresh_project()
         self.brevo_clock = brevo_clock
         self.initial_brevo_events_visibility = check_visibility(brevo_events_visibility_seconds)
+        self.initial_brevo_contact_separator = check_separator(brevo_contact_separator)
         self.brevo = self._fresh_account()
         self.initial_brevo_rate_tier = check_tier(brevo_rate_tier)
         self.brevo_rates = RateLimiter(brevo_rate_tier, brevo_clock)
@@ -69,14 +72,16 @@ class SandboxState:
 
     def _fresh_account(self) -> BrevoAccount:
         return BrevoAccount(
-            BrevoCompanies(), self.brevo_clock, self.initial_brevo_events_visibility
+            BrevoCompanies(self.initial_brevo_contact_separator),
+            self.brevo_clock,
+            self.initial_brevo_events_visibility,
         )
 
     def reset(self) -> None:
         """Restore the seeded state: clock, both APIs, faults, the call log and Brevo's rate limits.
 
-        Rate windows start afresh; the tier and the events visibility go back to the ones the
-        sandbox was created with.
+        Rate windows start afresh; the tier, the events visibility and the contact separator go
+        back to the ones the sandbox was created with.
         """
         with self.lock:
             self.now = self.initial_now

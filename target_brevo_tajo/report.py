@@ -205,6 +205,9 @@ class CompaniesReport:
     rejected: int = 0
     links_added: int = 0
     links_removed: int = 0
+    links_verified: int = 0  # links of the companies whose links moved, read back from Brevo
+    links_repaired: int = 0  # of them, linked or unlinked again: Brevo held them otherwise
+    links_unverified: int = 0  # company deleted in Brevo, or repair refused: sent again next run
     members_not_in_brevo: int = 0
     imports: int = 0
     calls: int = 0  # companies and CRM calls, all in Brevo's hourly bucket of other calls
@@ -226,6 +229,9 @@ class CompaniesReport:
             "rejected": self.rejected,
             "links_added": self.links_added,
             "links_removed": self.links_removed,
+            "links_verified": self.links_verified,
+            "links_repaired": self.links_repaired,
+            "links_unverified": self.links_unverified,
             "members_not_in_brevo": self.members_not_in_brevo,
             "imports": self.imports,
             "calls": self.calls,
@@ -655,10 +661,16 @@ def _company_lines(co: dict[str, Any], *, dry: bool) -> list[str]:
         f"  companies: received {co['received']}, {_did('created', dry)} {co['created']}, "
         f"{_did('updated', dry)} {co['updated']}, unchanged {co['unchanged']}, "
         f"recreated {co['recreated']}; "
-        f"links added {co['links_added']}, removed {co['links_removed']} "
+        f"links added {co['links_added']}, removed {co['links_removed']}, "
+        f"verified {co['links_verified']} (repaired {co['links_repaired']}) "
         f"({co['imports']} imports, {co['calls']} calls of the hourly budget of "
         f"{co['hourly_budget']})"
     ]
+    if co["links_unverified"]:
+        lines.append(
+            f"    links not verified (company deleted in Brevo, or repair refused), sent again "
+            f"at the next run: {co['links_unverified']}"
+        )
     if co["members_not_in_brevo"]:
         lines.append(f"    members not found in Brevo, not linked: {co['members_not_in_brevo']}")
     if co["created_attributes"]:

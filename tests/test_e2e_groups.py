@@ -107,6 +107,7 @@ def test_groups_become_companies_with_members_and_only_changes_travel(sandbox, t
         company_id(n): members.get(company_id(n), set()) for n in range(1, COMPANIES + 1)
     }
     assert (first["created"], first["links_added"]) == (COMPANIES, sum(map(len, members.values())))
+    assert first["links_verified"] == first["links_added"]  # read back from Brevo, not assumed
     assert first["calls"] <= 20  # bulk imports and pages, not a call per company or contact
     company_writes(sandbox)
 

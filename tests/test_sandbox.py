@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import signal
 import subprocess
@@ -675,3 +677,42 @@ def test_a_deleted_contact_is_found_by_none_of_its_identifiers(client):
         "/brevo/v3/contacts/user-gone", params={"identifierType": "ext_id"}, headers=BREVO
     )
     assert (by_email.status_code, by_ext_id.status_code) == (404, 404)
+
+
+def import_company(client, name: str, associated_contact: str) -> None:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(
+        [["name", "associated_contact"], [name, associated_contact]]
+    )
+    mapping = {"link_entities": True, "unlink_entities": False,
+               "update_existing_records": True, "unset_empty_attributes": False}  # fmt: skip
+    answer = client.post(
+        "/brevo/v3/companies/import",
+        files={"file": ("companies.csv", out.getvalue().encode(), "text/csv")},
+        data={"mapping": json.dumps(mapping)},
+        headers=BREVO,
+    )
+    assert answer.status_code == 200, answer.text
+
+
+def test_the_companies_import_splits_associated_contact_by_the_separator_it_is_set_to(client):
+    folder = client.post("/brevo/v3/contacts/folders", json={"name": "F"}, headers=BREVO)
+    body = {"name": "L", "folderId": folder.json()["id"]}
+    new_list = client.post("/brevo/v3/contacts/lists", json=body, headers=BREVO).json()["id"]
+    rows = [{"email": f"c{i}@example.com"} for i in range(2)]
+    body = {"jsonBody": rows, "listIds": [new_list]}
+    client.post("/brevo/v3/contacts/import", json=body, headers=BREVO).raise_for_status()
+    contacts = client.get("/brevo/v3/contacts", params={"sort": "asc"}, headers=BREVO).json()
+    ids = [c["id"] for c in contacts["contacts"] if c["email"] in {r["email"] for r in rows}]
+    assert client.get("/_sandbox/brevo/associated-contact-separator").json() == {"separator": ";"}
+
+    for separator in (";", ","):
+        switch = {"separator": separator}
+        client.post("/_sandbox/brevo/associated-contact-separator", json=switch).raise_for_status()
+        import_company(client, f"Split by {separator}", f"{ids[0]};{ids[1]}")
+
+    listed = client.get("/brevo/v3/companies", headers=BREVO).json()["items"]
+    links = {c["attributes"]["name"]: c["linkedContactsIds"] for c in listed}
+    assert links == {"Split by ;": ids, "Split by ,": []}  # a cell it cannot split links nothing
+    wrong = client.post("/_sandbox/brevo/associated-contact-separator", json={"separator": "|"})
+    assert wrong.status_code == 400

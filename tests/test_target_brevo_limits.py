@@ -237,9 +237,9 @@ def test_a_single_event_over_the_cap_is_rejected_with_brevos_reason_and_the_run_
         ("POST", "/contacts/import", "contacts"),
         ("PUT", "/contacts/ada%40example.com", "contacts"),
         ("GET", "/processes/12", "other"),
-        ("GET", "/contacts/attributes", "other"),
-        ("POST", "/contacts/lists/7/contacts/add", "other"),
-        ("POST", "/contacts/folders", "other"),
+        ("GET", "/contacts/attributes", "contacts"),
+        ("POST", "/contacts/lists/7/contacts/add", "contacts"),
+        ("POST", "/contacts/folders", "contacts"),
         ("POST", "/companies/import", "other"),
     ],
 )
@@ -394,3 +394,117 @@ def test_the_sync_report_shows_each_buckets_calls_budget_and_waiting(respx_mock,
         "answered_429": 0,
     }
     assert "events budget 10/s: 1 calls" in target.run.report.render()
+
+
+# -- budgets learnt from Brevo's headers: limit and window ----------------------------------------
+
+
+def _rate_headers(limit: int, remaining: int, reset: int) -> dict[str, str]:
+    return {
+        "x-sib-ratelimit-limit": str(limit),
+        "x-sib-ratelimit-remaining": str(remaining),
+        "x-sib-ratelimit-reset": str(reset),
+    }
+
+
+def test_limit_10_reset_1_on_a_budget_assumed_hourly_makes_it_10_a_second_not_10_an_hour(caplog):
+    budget = RateBudget("other", 100, 3600.0)
+
+    budget.observe(httpx.Response(201, headers=_rate_headers(10, 9, 1)), now=0.0)
+    with caplog.at_level(logging.INFO, logger="target-brevo-tajo"):
+        waits = [budget.reserve(now=0.0) for _ in range(21)]
+
+    assert waits[:10] == [0.0] * 10
+    assert 1.0 <= waits[10] <= 1.1  # the 11th call goes a second later, not an hour later
+    assert max(waits) <= 2.2
+    assert budget.to_dict()["budget"] == "10/s"
+    assert "waiting" not in caplog.text
+
+
+def test_a_per_second_answer_to_a_call_budgeted_hourly_teaches_that_budget_not_the_contacts_one():
+    budgets = RateBudgets("general")
+
+    budgets.observe("GET", "/processes/3", httpx.Response(200, headers=_rate_headers(50, 49, 1)),
+                    now=0.0, sent_at=0.0)  # fmt: skip
+
+    other, contacts = budgets.buckets["other"], budgets.buckets["contacts"]
+    assert budgets.for_call("GET", "/processes/4") is other
+    assert (other.limit, other.window_seconds) == (50, 1.0)
+    assert (contacts.limit, contacts.window_seconds) == (10, 1.0)
+
+
+def test_an_endpoint_whose_answers_show_an_hourly_window_leaves_the_per_second_bucket():
+    budgets = RateBudgets("general")
+    hourly = httpx.Response(200, headers=_rate_headers(100, 99, 2712))
+
+    budgets.observe("GET", "/contacts/attributes", hourly, now=0.0, sent_at=0.0)
+
+    assert budgets.for_call("GET", "/contacts/attributes") is budgets.buckets["other"]
+    contacts = budgets.buckets["contacts"]
+    assert (contacts.limit, contacts.window_seconds) == (10, 1.0)  # its pacing is not misled
+    assert budgets.for_call("POST", "/contacts/lists/7/contacts/add") is contacts
+
+
+def test_an_answer_describing_the_contacts_buckets_hourly_ceiling_keeps_its_per_second_pace():
+    budgets = RateBudgets("general")
+    ceiling = httpx.Response(201, headers=_rate_headers(36_000, 35_000, 2712))  # 36,000 an hour
+
+    for path in ("/contacts/import", "/contacts/lists/7/contacts/add"):
+        budgets.observe("POST", path, ceiling, now=0.0, sent_at=0.0)
+
+    contacts = budgets.buckets["contacts"]
+    assert (contacts.limit, contacts.window_seconds) == (10, 1.0)
+    assert budgets.for_call("POST", "/contacts/lists/7/contacts/add") is contacts
+
+
+class FakeClock:
+    """Monotonic seconds that move only when the client sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class PerSecondBrevo:
+    """Brevo's list-membership endpoint with a fixed one-second window of ``limit`` calls."""
+
+    def __init__(self, clock: FakeClock, limit: int) -> None:
+        self.clock, self.limit = clock, limit
+        self.window_start, self.used, self.refused = -10.0, 0, 0
+
+    def __call__(self, _request: httpx.Request) -> httpx.Response:
+        if self.clock.now - self.window_start >= 1.0:
+            self.window_start, self.used = self.clock.now, 0
+        if self.used >= self.limit:
+            self.refused += 1
+            return httpx.Response(429, headers=_rate_headers(self.limit, 0, 1))
+        self.used += 1
+        headers = _rate_headers(self.limit, self.limit - self.used, 1)
+        return httpx.Response(
+            201, json={"contacts": {"success": [], "failure": []}}, headers=headers
+        )
+
+
+@pytest.mark.parametrize("per_second", [10, 20])
+@respx.mock(base_url=BREVO)
+def test_list_membership_calls_pace_to_brevos_per_second_headers_so_100000_members_take_a_minute(
+    respx_mock, per_second
+):
+    clock = FakeClock()
+    brevo = PerSecondBrevo(clock, per_second)
+    respx_mock.post("/contacts/lists/7/contacts/add").mock(side_effect=brevo)
+    client = BrevoClient(BREVO, "key", sleep=clock.sleep, clock=clock)
+
+    calls = -(-100_000 // 150)  # 150 members a call: 667 calls
+    for _ in range(calls):
+        client.request("POST", "/contacts/lists/7/contacts/add", json={"ids": [1]})
+
+    assert brevo.refused == 0
+    # The headers set the pace: 667 calls at 10 (20) a second, not 100 (or 10) an hour.
+    assert calls / per_second <= clock.now <= calls / per_second * 1.1
+    assert client.budgets.report()["contacts"]["budget"] == f"{per_second}/s"

@@ -8,8 +8,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+import respx
 
 from sandbox.server import SandboxServer
+from target_brevo_tajo.brevo import BrevoClient, BrevoCompanies
+from target_brevo_tajo.brevo.imports import ContactImports
 from target_brevo_tajo.target import TargetBrevoTajo
 from tests.brevo_sandbox import target_config
 from tests.conftest import MAPPING_FILE
@@ -53,9 +56,13 @@ def pipeline(
     return io.StringIO("".join(json.dumps(m) + "\n" for m in messages))
 
 
-@pytest.fixture
-def sandbox():
-    with SandboxServer(profiles=5, events=10, days=1) as server:
+#: Brevo documents no separator for several contact ids in one ``associated_contact`` cell: every
+#: test runs against a Brevo splitting on each, and the links must end right either way.
+@pytest.fixture(params=[",", ";"], ids=["comma-separated", "semicolon-separated"])
+def sandbox(request):
+    with SandboxServer(
+        profiles=5, events=10, days=1, brevo_contact_separator=request.param
+    ) as server:
         yield server
 
 
@@ -241,3 +248,101 @@ def test_a_few_members_in_a_large_account_are_looked_up_one_by_one(sandbox, conf
     # One page of 1,000 misses u-2400; two pages are left, so one look-up is cheaper.
     assert contact_lookups(sandbox) == ["/contacts", "/contacts/u-2400"]
     assert brevo_companies(sandbox)["Acme"]["members"] == ["u-2400"]
+
+
+def test_the_first_run_links_members_whose_profiles_drain_before_their_group_records(
+    sandbox, config
+):
+    # No group_mapping (the README's default): the group key is known only from group records.
+    # 150 profiles fill a batch of 100 and drain while the 60 group records still wait in theirs.
+    groups = [group(f"c-{n}", f"Company {n}") for n in range(60)]
+    users = [member(f"u-{n}", f"c-{n % 60}") for n in range(150)]
+
+    target = run({**config, "batch_size_rows": 100}, pipeline(groups, users))
+
+    companies = brevo_companies(sandbox)
+    assert sum(len(c["members"]) for c in companies.values()) == 150
+    assert companies["Company 7"]["members"] == ["u-127", "u-67", "u-7"]
+    assert target.run.report.companies.links_added == 150
+
+
+def link_unlink_calls(sandbox: SandboxServer) -> int:
+    calls = httpx.get(f"{sandbox.url}/_sandbox/calls").json()["calls"]
+    return sum(1 for c in calls if c["path"].startswith("/companies/link-unlink/"))
+
+
+def test_links_are_read_back_and_only_the_companies_brevo_linked_otherwise_are_repaired(
+    sandbox, config
+):
+    groups = [group(f"c-{n}", f"Company {n}") for n in range(100)]
+    # 97 companies of one member each, and 3 companies of 10 members: one id per cell or several.
+    users = [member(f"u-{n}", f"c-{n}") for n in range(97)]
+    users += [member(f"v-{n}", f"c-{97 + n % 3}") for n in range(30)]
+    separator = httpx.get(f"{sandbox.url}/_sandbox/brevo/associated-contact-separator").json()
+
+    target = run(config, pipeline(groups, users))
+
+    companies = brevo_companies(sandbox)
+    assert all(companies[f"Company {n}"]["members"] == [f"u-{n}"] for n in range(97))
+    assert companies["Company 98"]["members"] == sorted(f"v-{n}" for n in range(1, 30, 3))
+    report = target.run.report.companies
+    repaired = 0 if separator["separator"] == "," else 30  # the 3 cells of 10 ids linked none
+    assert (report.links_added, report.links_verified, report.links_repaired) == (
+        127,
+        127,
+        repaired,
+    )
+    assert link_unlink_calls(sandbox) == (0 if repaired == 0 else 3)  # per company, where needed
+    assert f"verified 127 (repaired {repaired})" in target.run.report.render()
+    assert report.calls <= 20  # of 100 an hour: the read-back is one page, not one per company
+
+
+def test_a_rerun_with_nothing_moved_reads_no_company_back(sandbox, config):
+    messages = ([group("c-1", "Acme")], [member("u-1", "c-1"), member("u-2", "c-1")])
+    run(config, pipeline(*messages))
+    httpx.delete(f"{sandbox.url}/_sandbox/calls")
+
+    target = run(config, pipeline(*messages))
+
+    calls = httpx.get(f"{sandbox.url}/_sandbox/calls").json()["calls"]
+    assert not any(c["method"] == "GET" and c["path"] == "/companies" for c in calls)
+    assert target.run.report.companies.links_verified == 0
+
+
+@respx.mock(base_url="https://api.brevo.com/v3")
+def test_a_brevo_that_pages_companies_by_fewer_than_asked_is_still_read_to_the_end(respx_mock):
+    # The spec sets no largest GET /companies page: 1,000 are asked, this Brevo gives 100.
+    listed = [{"id": f"{n:024x}", "attributes": {}, "linkedContactsIds": [n]} for n in range(250)]
+
+    def page_of_100(request: httpx.Request) -> httpx.Response:
+        page = int(request.url.params["page"])
+        return httpx.Response(200, json={"items": listed[(page - 1) * 100 : page * 100]})
+
+    route = respx_mock.get("/companies").mock(side_effect=page_of_100)
+    client = BrevoClient("https://api.brevo.com/v3", "key", sleep=lambda _seconds: None)
+    companies = BrevoCompanies(client, ContactImports(client, poll_seconds=0, timeout_seconds=1))
+
+    found = companies.linked_contacts({listed[0]["id"], listed[249]["id"]})
+
+    assert found == {listed[0]["id"]: {0}, listed[249]["id"]: {249}}
+    assert route.call_count == 3
+    assert [len(page) for page in companies.pages()] == [100, 100, 50]  # then no fourth call
+    assert route.call_count == 6
+
+
+def test_links_brevo_refuses_to_repair_stay_out_of_the_ledger_and_are_sent_again_next_run(
+    sandbox, config
+):
+    separator = {"separator": ";"}  # a Brevo that links none of the target's "1,2,3" cells
+    httpx.post(f"{sandbox.url}/_sandbox/brevo/associated-contact-separator", json=separator)
+    fault = {"api": "brevo", "method": "PATCH", "path": "/companies/link-unlink/",
+             "kind": "status", "status": 400}  # fmt: skip
+    httpx.post(f"{sandbox.url}/_sandbox/faults", json=fault).raise_for_status()
+    messages = ([group("c-1", "Acme")], [member(f"u-{n}", "c-1") for n in range(3)])
+
+    first = run(config, pipeline(*messages)).run.report.companies
+    second = run(config, pipeline(*messages)).run.report.companies
+
+    assert (first.links_verified, first.links_unverified) == (0, 3)
+    assert (second.links_added, second.links_repaired, second.links_verified) == (3, 3, 3)
+    assert brevo_companies(sandbox)["Acme"]["members"] == ["u-0", "u-1", "u-2"]

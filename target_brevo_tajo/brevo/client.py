@@ -209,7 +209,9 @@ class BrevoClient:
                     raise BrevoError(msg) from exc
                 self._back_off(failures, f"{label}: {type(exc).__name__}")
                 continue
-            waits_for_reset = budget.observe(response, self._clock(), sent_at=reserved_at + wait)
+            waits_for_reset = self.budgets.observe(
+                method, path, response, self._clock(), sent_at=reserved_at + wait
+            )
             message = fatal_message(response)
             if message:
                 raise BrevoError(message)

@@ -19,8 +19,10 @@ from target_brevo_tajo.brevo.client import BrevoClient, BrevoError, ok_json
 from target_brevo_tajo.brevo.imports import ContactImports
 
 COMPANY_ID_COLUMN = "company_id"
-#: Brevo's largest documented page of ``GET /companies`` is not published; 100 is safe.
-COMPANIES_PAGE = 100
+#: ``GET /companies`` pages: the spec (2025 and 2026 copies) sets no largest ``limit``; 1000 is
+#: the largest page any Brevo v3 listing documents (``GET /contacts``). Every page is a call of
+#: the hourly budget, so the fewer the better; a smaller cap Brevo may apply is found by paging.
+COMPANIES_PAGE = 1000
 IMPORT_MAPPING = {
     "link_entities": False,
     "unlink_entities": False,
@@ -77,15 +79,41 @@ class BrevoCompanies:
         return self._imports.wait(int(started["processId"]))
 
     def pages(self, params: dict[str, Any] | None = None) -> Iterator[list[dict[str, Any]]]:
-        """``GET /companies`` page by page (``page`` counts from 1), oldest first."""
-        page = 1
+        """``GET /companies`` page by page (``page`` counts from 1), oldest first.
+
+        With no documented largest page, a first page shorter than asked is either the last or
+        Brevo's own cap: the next page tells (empty: the end), and a cap becomes the page size.
+        """
+        page, size, size_known = 1, COMPANIES_PAGE, False
         while True:
             query = {**(params or {}), "page": page, "limit": COMPANIES_PAGE, "sort": "asc"}
             items = self._client.call("GET", "/companies", params=query).get("items") or []
-            yield items
-            if len(items) < COMPANIES_PAGE:
+            if not items:
                 return
+            yield items
+            if len(items) >= size:
+                size_known = True
+            elif size_known:
+                return
+            else:
+                size, size_known = len(items), True
             page += 1
+
+    def linked_contacts(self, company_ids: set[str]) -> dict[str, set[int]]:
+        """The contacts Brevo links to each of these companies (those it still lists).
+
+        Read from ``GET /companies`` pages (each item carries ``linkedContactsIds``), stopping
+        once every company is seen: a page of many companies costs one call of the hourly
+        budget, where ``GET /companies/{id}`` would cost one per company.
+        """
+        found: dict[str, set[int]] = {}
+        for page in self.pages():
+            for item in page:
+                if str(item.get("id")) in company_ids:
+                    found[str(item["id"])] = {int(i) for i in item.get("linkedContactsIds") or []}
+            if len(found) == len(company_ids):
+                break
+        return found
 
     def link_unlink(self, company_id: str, link: list[int], unlink: list[int]) -> None:
         """Link and unlink contacts (numeric Brevo ids) without touching the company's others."""

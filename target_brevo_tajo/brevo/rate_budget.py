@@ -1,16 +1,23 @@
 """Brevo's rate budgets: the target paces itself so that Brevo need not answer 429.
 
 Brevo counts calls in buckets (reference/brevo-api.md section 6, developers.brevo.com "API
-limits"): contacts calls and event calls each have a per-second budget, every other endpoint
-(process polls, attributes, lists, folders, companies, CRM) shares one hourly budget. The
-``brevo_rate_tier`` setting gives the budgets before Brevo has answered; after that, every answer's
-``x-sib-ratelimit-limit/-remaining/-reset`` headers (reset: seconds until the window resets) are
-the authority.
+limits"), by path: everything under ``/v3/contacts`` (contacts, and by the same rule list
+membership, lists, folders and attributes) has a per-second budget, ``POST /events`` another,
+and every other endpoint (process polls, companies, CRM, ``GET /events``) shares one hourly
+budget. The ``brevo_rate_tier`` setting gives the budgets before Brevo has answered; after that,
+every answer's ``x-sib-ratelimit-limit/-remaining/-reset`` headers are the authority, for the
+limit and for the window alike: a reset of at most a second is a per-second window, a longer one
+an hourly window (section 6: Brevo's windows are per second and per hour). A per-second budget
+never becomes hourly: its bucket has an hourly ceiling too (36,000 an hour beside 10 a second),
+which a longer reset may describe. No page lists the bucket of the ``/contacts/`` paths other
+than contacts themselves, so one whose answers show an hourly window below what the per-second
+budget allows in an hour moves to the hourly bucket rather than mislead the per-second one.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections import deque
 from dataclasses import dataclass, field
@@ -33,20 +40,30 @@ ARRIVAL_MARGIN_SECONDS = 0.05
 LONGEST_WINDOW_SECONDS = 3600.0
 # A wait this long is worth a line in the log; shorter ones are ordinary pacing.
 NOTEWORTHY_WAIT_SECONDS = 5.0
-_NOT_BUDGETED_PATHS = ("/contacts/lists", "/contacts/folders", "/contacts/attributes")
+_ID_SEGMENT = re.compile(r"/\d+(?=/|$)")
+# Under /contacts but not contacts themselves: the paths whose bucket no page lists.
+_NOT_CONTACT_RECORDS = re.compile(r"^/contacts/(lists|folders|attributes|segments)(/|$)")
 
 logger = logging.getLogger("target-brevo-tajo")
 
 
 def bucket_of(method: str, path: str) -> Bucket:
-    """The Brevo bucket a call spends: ``POST /events/batch`` -> ``events``."""
+    """The bucket Brevo's documented path rule puts a call in: ``/contacts/*`` -> ``contacts``."""
     if method == "POST" and path in ("/events", "/events/batch"):
         return "events"
-    if (path == "/contacts" or path.startswith("/contacts/")) and not path.startswith(
-        _NOT_BUDGETED_PATHS
-    ):
+    if path == "/contacts" or path.startswith("/contacts/"):
         return "contacts"
     return "other"
+
+
+def _endpoint(method: str, path: str) -> str:
+    """``POST /contacts/lists/16/contacts/add`` -> ``POST /contacts/lists/{id}/contacts/add``."""
+    return f"{method} {_ID_SEGMENT.sub('/{id}', path)}"
+
+
+def window_of(reset: float) -> float:
+    """The window a reset header reveals: at most a second left is a per-second window."""
+    return 1.0 if reset <= 1 else LONGEST_WINDOW_SECONDS
 
 
 def _describe_window(seconds: float) -> str:
@@ -99,7 +116,7 @@ class RateBudget:
         return wait
 
     def observe(self, response: httpx.Response, now: float, sent_at: float | None = None) -> bool:
-        """Learn from an answer's rate headers: the account's real limit, and a spent budget.
+        """Learn from an answer's rate headers: the bucket's real limit and window, a spent budget.
 
         ``sent_at`` is when the call left (its slot); Brevo counted the call then, not ``now``
         when its answer came. Returns whether the budget now waits for Brevo's announced reset.
@@ -111,9 +128,9 @@ class RateBudget:
         if response.status_code == 429:
             self.rate_limited += 1
         with self._lock:
-            fits_window = reset is not None and reset <= self.window_seconds
-            if limit and limit >= 1 and fits_window:
+            if limit and limit >= 1 and reset is not None and reset <= self.window_seconds:
                 self.limit = int(limit)
+                self.window_seconds = window_of(reset)
             spent = (remaining is not None and remaining <= 0) or response.status_code == 429
             if not (spent and reset and reset > 0):
                 return False
@@ -163,10 +180,36 @@ class RateBudgets:
     def __init__(self, tier: str = "general") -> None:
         self.tier = tier
         self.buckets = {name: RateBudget(name, *TIERS[tier][name]) for name in BUCKETS}
+        self._moved: set[str] = set()  # /contacts/ endpoints whose answers showed the hourly bucket
+        self._moving = threading.Lock()
 
     def for_call(self, method: str, path: str) -> RateBudget:
         """The budget a call to ``method path`` spends."""
+        if _endpoint(method, path) in self._moved:
+            return self.buckets["other"]
         return self.buckets[bucket_of(method, path)]
+
+    def observe(
+        self, method: str, path: str, response: httpx.Response, now: float, sent_at: float
+    ) -> bool:
+        """Learn from an answer (:meth:`RateBudget.observe`) in the bucket it shows it spent.
+
+        A ``/contacts/`` path other than the contacts themselves (lists, folders, attributes)
+        whose answer shows an hourly window smaller than the contacts budget allows in an
+        hour is counted with the other endpoints: it moves to the hourly bucket, and the
+        contacts budget keeps its pace for the calls that do spend it. A per-second reset on the
+        hourly bucket teaches that bucket its window instead: an hourly window's last second
+        also says "1", and moving a call into the contacts bucket on that would mislead its pace.
+        """
+        budget = self.for_call(method, path)
+        if budget.bucket == "contacts" and _NOT_CONTACT_RECORDS.match(path):
+            limit = _number(response.headers.get("x-sib-ratelimit-limit"))
+            reset = _number(response.headers.get("x-sib-ratelimit-reset"))
+            if limit and reset and reset > 1 and limit < budget.limit * LONGEST_WINDOW_SECONDS:
+                with self._moving:
+                    self._moved.add(_endpoint(method, path))
+                budget = self.buckets["other"]
+        return budget.observe(response, now, sent_at=sent_at)
 
     def report(self) -> dict[str, dict[str, object]]:
         """Per bucket that was used: calls, budget, waiting, 429 answers."""

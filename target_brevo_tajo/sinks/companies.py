@@ -26,6 +26,7 @@ class CompaniesSink(BrevoSink):
         if group in context["groups"]:
             report.deduplicated += 1
         context["groups"][group] = record
+        self.writers.companies.note_group_key(group[0])
 
     def count_rejected(self) -> None:
         """A group rejected whole: received, not written."""

@@ -50,6 +50,20 @@ CONTACT_TYPES = {"number": "float", "boolean": "boolean", "date": "date"}
 logger = logging.getLogger("target-brevo-tajo")
 
 
+@dataclass(frozen=True)
+class _MovedLinks:
+    """A company whose links this run moved: its group, the contact ids it unlinked and added.
+
+    Additions reach the ledger only once read back (or repaired): a run stopped before that
+    sends them again, which Brevo takes as a no-op, rather than never.
+    """
+
+    group_key: str
+    group_id: str
+    unlinked: set[int]
+    added: dict[str, int]  # distinct id -> Brevo contact id
+
+
 @dataclass
 class CompanyRow:
     """One group profile as the company Brevo should hold."""
@@ -154,6 +168,15 @@ class CompanyWriter:
         self._created: dict[str, set[str]] = {}  # group ids whose company this run created
 
     # Companies ----------------------------------------------------------------------------
+
+    def note_group_key(self, group_key: str) -> None:
+        """A group record of this key arrived: its members are recorded from now on.
+
+        Known on arrival, not when the group batch drains: profiles that fill their batch and
+        drain first would otherwise find no group key (without ``group_mapping``, the group
+        records are the only place it is named) and the first run would link none of them.
+        """
+        self._group_keys.add(group_key)
 
     def write(self, records: list[dict[str, Any]]) -> None:
         """Create and update the companies of these group records; returns once Brevo has them."""
@@ -390,13 +413,64 @@ class CompanyWriter:
         return sorted(keys)
 
     def link_members(self) -> None:
-        """Move each company's links by the difference from what was last sent."""
+        """Move each company's links by the difference from what was last sent, then check them.
+
+        Brevo documents no separator for several contact ids in one ``associated_contact`` cell
+        (reference/brevo-api.md section 5), so an import's links are never taken on trust: the
+        companies whose links moved are read back and any difference is repaired.
+        """
         calls = self._other_calls()
+        moved: dict[str, _MovedLinks] = {}
         for rules in self._mapping.company_groups(self._known_group_keys()):
-            self._link_key(rules.group_key)
+            moved.update(self._link_key(rules.group_key))
+        if moved:
+            self._verify_links(moved)
         self._report.calls += self._other_calls() - calls
 
-    def _link_key(self, group_key: str) -> None:
+    def _verify_links(self, moved: dict[str, _MovedLinks]) -> None:
+        """Compare Brevo's links of these companies with the ledger's; repair the differences.
+
+        A link the ledger holds or this run added but Brevo lacks is linked again, and one this
+        run removed but Brevo keeps is unlinked, each company in one ``link-unlink`` call
+        (documented JSON) and only where needed. Links the target never made (added by hand in
+        Brevo) are left alone. A company Brevo no longer lists, or whose repair it refuses,
+        keeps its unconfirmed additions out of the ledger: the next run sends them again.
+        """
+        in_brevo = self._companies.linked_contacts(set(moved))
+        keys = {m.group_key for m in moved.values()}
+        links_by_key = {key: self._ledger.links(key) for key in keys}
+        ids = self._ledger.brevo_ids(
+            {d for m in moved.values() for d in links_by_key[m.group_key].get(m.group_id, ())}
+        )
+        for company_id, links in sorted(moved.items()):
+            members = links_by_key[links.group_key].get(links.group_id, set())
+            expected = {ids[d] for d in members if d in ids} | set(links.added.values())
+            linked = in_brevo.get(company_id)
+            if linked is None:  # deleted by hand meanwhile: a full refresh creates it again
+                self._report.links_unverified += len(expected)
+                continue
+            missing, kept = expected - linked, links.unlinked & linked
+            confirmed = list(links.added)
+            if missing or kept:
+                try:
+                    self._companies.link_unlink(company_id, sorted(missing), sorted(kept))
+                    self._report.links_repaired += len(missing) + len(kept)
+                except BrevoError as exc:
+                    logger.warning("Brevo refused to repair the links of company %s: %s",
+                                   company_id, exc)  # fmt: skip
+                    confirmed = [d for d, i in links.added.items() if i in linked]
+                    self._report.links_unverified += len(missing)
+                    expected &= linked
+            self._ledger.record_links(links.group_key, links.group_id, confirmed, [])
+            self._report.links_verified += len(expected)
+        if self._report.links_repaired:
+            logger.warning(
+                "Brevo held %d company links otherwise than sent (an import's associated_contact "
+                "column is not documented): repaired, one call per company",
+                self._report.links_repaired,
+            )
+
+    def _link_key(self, group_key: str) -> dict[str, _MovedLinks]:
         companies = self._ledger.companies(group_key)
         members, links = self._ledger.members(group_key), self._ledger.links(group_key)
         changes = {
@@ -406,37 +480,38 @@ class CompanyWriter:
         }  # fmt: skip
         changes = {g: (add, remove) for g, (add, remove) in changes.items() if add or remove}
         if not changes:
-            return
+            return {}
         if self._settings.dry_run:
             for add, remove in changes.values():
                 self._report.links_added += len(add)
                 self._report.links_removed += len(remove)
-            return
+            return {}
         ids = self._contact_ids({d for add, remove in changes.values() for d in add | remove})
         additions = []
+        moved: dict[str, _MovedLinks] = {}
         for group_id, (add, remove) in sorted(changes.items()):
             company_id = companies[group_id].company_id
             unlink = sorted(ids[d] for d in remove if d in ids)
+            added = {d: ids[d] for d in add if d in ids}
+            moved[company_id] = _MovedLinks(group_key, group_id, set(unlink), added)
             if unlink:
                 self._companies.link_unlink(company_id, [], unlink)
             self._ledger.record_links(group_key, group_id, [], remove)
             self._report.links_removed += len(remove)
-            link = sorted(ids[d] for d in add if d in ids)
-            if link:
-                additions.append((group_id, company_id, link, add & set(ids)))
+            if added:
+                additions.append((company_id, sorted(added.values())))
         for start in range(0, len(additions), IMPORT_CHUNK):
             chunk = additions[start : start + IMPORT_CHUNK]
             rows = [
                 {COMPANY_ID_COLUMN: company_id, ASSOCIATED_CONTACT_COLUMN: ",".join(map(str, link))}
-                for _, company_id, link, _ in chunk
+                for company_id, link in chunk
             ]
             self._companies.import_rows(
                 [COMPANY_ID_COLUMN, ASSOCIATED_CONTACT_COLUMN], rows, link_entities=True
             )
             self._report.imports += 1
-            for group_id, _, _, linked in chunk:
-                self._ledger.record_links(group_key, group_id, linked, [])
-                self._report.links_added += len(linked)
+            self._report.links_added += sum(len(link) for _, link in chunk)
+        return moved
 
     def _contact_ids(self, distinct_ids: set[str]) -> dict[str, int]:
         """Numeric Brevo ids of these contacts: the ledger's, else found in bulk once and kept."""
