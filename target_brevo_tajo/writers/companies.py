@@ -481,10 +481,11 @@ class CompanyWriter:
         changes = {g: (add, remove) for g, (add, remove) in changes.items() if add or remove}
         if not changes:
             return {}
-        if self._settings.dry_run:
-            for add, remove in changes.values():
+        if self._settings.dry_run:  # the plan: what the real run would add and then read back
+            for group_id, (add, remove) in changes.items():
                 self._report.links_added += len(add)
                 self._report.links_removed += len(remove)
+                self._report.links_verified += len(members.get(group_id, set()))
             return {}
         ids = self._contact_ids({d for add, remove in changes.values() for d in add | remove})
         additions = []
