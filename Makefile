@@ -27,7 +27,9 @@ demo: $(MELTANO_STAMP)
 # Export the events of START..END (dates, inclusive) under a state id of their own
 # (<env>:...:backfill-START-END): production's bookmark never moves. ENV picks the Meltano
 # environment (prod writes to Brevo; dev only counts; sandbox needs SANDBOX_URL). The shared
-# ledger skips events Brevo already has.
+# ledger skips events Brevo already has. START..END bounds what it reads, so the guard against a
+# run reading months by mistake (max_backfill_days) is lifted for it; the tap still refuses a
+# date that is not a real day.
 ENV ?= prod
 ifneq ($(filter backfill,$(MAKECMDGOALS)),)
 ifeq ($(and $(START),$(END)),)
@@ -36,6 +38,7 @@ endif
 endif
 backfill: $(MELTANO_STAMP)
 	TAP_MIXPANEL_TAJO_START_DATE=$(START) TAP_MIXPANEL_TAJO_END_DATE=$(END) \
+	TAP_MIXPANEL_TAJO_MAX_BACKFILL_DAYS=36600 \
 	TAP_MIXPANEL_TAJO__SELECT='["events.*"]' \
 	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/meltano --environment=$(ENV) run \
 	  --state-id-suffix=backfill-$(START)-$(END) tap-mixpanel-tajo target-brevo-tajo

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import json
 import logging
 import re
 import time
@@ -21,6 +22,8 @@ from typing import Any, TypeVar
 
 import httpx
 import msgspec
+
+from tap_mixpanel_tajo.redaction import Redactor
 
 EXPORT_HOSTS = {
     "US": "https://data.mixpanel.com",
@@ -51,6 +54,8 @@ ENGAGE_PAGE_SIZE = 1000
 TERMINATED_EARLY = (b"terminated early", b"export terminated early")
 
 _LOGGER = logging.getLogger("tap-mixpanel-tajo")
+#: A UTF-16 surrogate: in decoded text, one no valid pair took (Python's json joins the pairs).
+_SURROGATE = re.compile("[\ud800-\udfff]")
 Line = TypeVar("Line")
 
 
@@ -69,6 +74,23 @@ class RefusedError(MixpanelError):
 
 class _NotUtf8Error(Exception):
     """An export line whose bytes are not UTF-8: skipped and counted, never fatal."""
+
+
+class _CallsAtDebug(logging.Filter):
+    """httpx logs every request at INFO: one line per call is detail, shown at DEBUG only."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Demote INFO to DEBUG; keep the record only if its logger is enabled for it."""
+        if record.levelno == logging.INFO:
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return record.levelno >= logging.getLogger(record.name).getEffectiveLevel()
+
+
+def _http_calls_at_debug() -> None:
+    """Install :class:`_CallsAtDebug` on httpx's logger, once per process."""
+    httpx_logger = logging.getLogger("httpx")
+    if not any(isinstance(f, _CallsAtDebug) for f in httpx_logger.filters):
+        httpx_logger.addFilter(_CallsAtDebug())
 
 
 class _RetryableError(Exception):
@@ -126,6 +148,15 @@ class Credentials:
         values = [self.service_account_secret, self.api_secret, self.oauth_token]
         return [value for value in values if value]
 
+    def basic_pairs(self) -> list[str]:
+        """The ``user:secret`` texts Basic auth sends base64-encoded, for redaction."""
+        pairs = []
+        if self.service_account_username and self.service_account_secret:
+            pairs.append(f"{self.service_account_username}:{self.service_account_secret}")
+        if self.api_secret:
+            pairs.append(f"{self.api_secret}:")
+        return pairs
+
 
 @dataclass
 class _Attempts:
@@ -170,7 +201,8 @@ class MixpanelClient:
         self._sleep = sleep or _default_sleep
         #: Requests sent to Mixpanel (retries included): the budget is ~60 per hour.
         self.calls = 0
-        self._secrets = credentials.secrets()
+        self._redact = Redactor(credentials.secrets(), pairs=credentials.basic_pairs())
+        _http_calls_at_debug()
         self._http = httpx.Client(
             headers={
                 "Authorization": credentials.authorization(),
@@ -443,9 +475,10 @@ class MixpanelClient:
         self, response: httpx.Response, what: str, decoder: msgspec.json.Decoder
     ) -> Iterator[Any]:
         not_utf8 = 0
+        repaired = [0]
         for line in _split_lines(response.iter_bytes()):
             try:
-                record = self._decode_line(line, what, decoder)
+                record = self._decode_line(line, what, decoder, repaired)
             except _NotUtf8Error:
                 not_utf8 += 1
                 continue
@@ -457,8 +490,17 @@ class MixpanelClient:
                 what,
                 not_utf8,
             )
+        if repaired[0]:
+            self.logger.warning(
+                "%s: %d event(s) held a broken \\u escape (a lone UTF-16 surrogate); passed on "
+                "with U+FFFD in its place",
+                what,
+                repaired[0],
+            )
 
-    def _decode_line(self, line: bytes, what: str, decoder: msgspec.json.Decoder) -> Any:
+    def _decode_line(
+        self, line: bytes, what: str, decoder: msgspec.json.Decoder, repaired: list[int]
+    ) -> Any:
         line = line.strip()
         if not line:
             return None
@@ -468,6 +510,11 @@ class MixpanelClient:
         # Checked first: msgspec does not check the text of the parts it leaves encoded.
         if not (line.isascii() or _is_utf8(line)):
             raise _NotUtf8Error
+        if b"\\ud" in line or b"\\uD" in line:
+            fixed = without_lone_surrogates(line)
+            if fixed is not line:
+                repaired[0] += 1
+                line = fixed
         try:
             return decoder.decode(line)
         except msgspec.ValidationError as exc:
@@ -566,11 +613,6 @@ class MixpanelClient:
         )
         self._sleep(delay)
 
-    def _redact(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
-
 
 def _split_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
     r"""The lines of a body read in chunks, split on ``b"\n"`` only (the last may be empty)."""
@@ -582,6 +624,33 @@ def _split_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
         *lines, buffer = (buffer + chunk).split(b"\n")
         yield from lines
     yield buffer
+
+
+def _scrub(value: Any) -> Any:
+    """``value`` (decoded JSON) with each lone surrogate of its texts replaced by U+FFFD."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_scrub(item) for item in value]
+    if isinstance(value, dict):
+        return {_scrub(key): _scrub(item) for key, item in value.items()}
+    return value
+
+
+def without_lone_surrogates(line: bytes) -> bytes:
+    r"""The JSON ``line`` with each lone surrogate escape (``\ud800``) replaced by U+FFFD.
+
+    Such an escape is valid JSON syntax but no character: msgspec (and Brevo) refuse it, so one
+    broken event would fail its whole export window on every run. Python's json reads it (a
+    valid pair becomes its character, a lone one stays a surrogate); only a line that holds a
+    lone one is re-encoded. Anything else returns ``line`` itself.
+    """
+    try:
+        value = json.loads(line)
+    except ValueError:
+        return line
+    scrubbed = _scrub(value)
+    return line if scrubbed == value else msgspec.json.encode(scrubbed)
 
 
 def _is_utf8(line: bytes) -> bool:
