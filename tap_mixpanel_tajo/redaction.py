@@ -74,10 +74,10 @@ class RedactingFilter(logging.Filter):
         self.redactor = redactor
 
     def filter(self, record: logging.LogRecord) -> bool:
-        """Always keep the record, with its message redacted and its arguments merged in."""
+        """Always keep the record; one that held a credential keeps its message redacted."""
         message = record.getMessage()
         clean = self.redactor(message)
-        if clean != message or record.args:
+        if clean != message:  # else untouched: formatters may read msg and args apart (METRIC)
             record.msg, record.args = clean, None
         return True
 
