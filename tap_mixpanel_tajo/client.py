@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import functools
-import json
 import logging
 import re
 import time
@@ -23,6 +22,7 @@ from typing import Any, TypeVar
 import httpx
 import msgspec
 
+from tap_mixpanel_tajo.lone_surrogates import without_lone_surrogates
 from tap_mixpanel_tajo.redaction import Redactor
 
 EXPORT_HOSTS = {
@@ -54,8 +54,6 @@ ENGAGE_PAGE_SIZE = 1000
 TERMINATED_EARLY = (b"terminated early", b"export terminated early")
 
 _LOGGER = logging.getLogger("tap-mixpanel-tajo")
-#: A UTF-16 surrogate: in decoded text, one no valid pair took (Python's json joins the pairs).
-_SURROGATE = re.compile("[\ud800-\udfff]")
 Line = TypeVar("Line")
 
 
@@ -624,33 +622,6 @@ def _split_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
         *lines, buffer = (buffer + chunk).split(b"\n")
         yield from lines
     yield buffer
-
-
-def _scrub(value: Any) -> Any:
-    """``value`` (decoded JSON) with each lone surrogate of its texts replaced by U+FFFD."""
-    if isinstance(value, str):
-        return _SURROGATE.sub("\ufffd", value)
-    if isinstance(value, list):
-        return [_scrub(item) for item in value]
-    if isinstance(value, dict):
-        return {_scrub(key): _scrub(item) for key, item in value.items()}
-    return value
-
-
-def without_lone_surrogates(line: bytes) -> bytes:
-    r"""The JSON ``line`` with each lone surrogate escape (``\ud800``) replaced by U+FFFD.
-
-    Such an escape is valid JSON syntax but no character: msgspec (and Brevo) refuse it, so one
-    broken event would fail its whole export window on every run. Python's json reads it (a
-    valid pair becomes its character, a lone one stays a surrogate); only a line that holds a
-    lone one is re-encoded. Anything else returns ``line`` itself.
-    """
-    try:
-        value = json.loads(line)
-    except ValueError:
-        return line
-    scrubbed = _scrub(value)
-    return line if scrubbed == value else msgspec.json.encode(scrubbed)
 
 
 def _is_utf8(line: bytes) -> bool:

@@ -289,6 +289,7 @@ class TapMixpanelTajo(Tap):
     def __init__(self, **kwargs: Any) -> None:
         self._connection: Connection | None = None
         config = kwargs.get("config")
+        # Before the SDK reads the settings: its errors may quote them.
         self._redact_secrets(config if isinstance(config, dict) else {})
         try:
             super().__init__(**kwargs)
@@ -299,7 +300,6 @@ class TapMixpanelTajo(Tap):
             if kwargs.get("parse_env_config") and env:
                 exit_with(PREFIX + env)
             raise
-        self._redact_secrets(self.config)
         if kwargs.get("validate_config", True):
             problem = unknown_setting(
                 self.config,
@@ -385,8 +385,9 @@ class TapMixpanelTajo(Tap):
     def sync_all(self) -> None:
         """Refuse a run that would read more history than ``max_backfill_days``, then sync.
 
-        The HTTP client is closed at the end, failed or not (an open socket at exit is a
-        ``ResourceWarning`` after the run's last line).
+        Before the first stream, so a refused run spends no call. The HTTP client is closed at
+        the end, failed or not (an open socket at exit is a ``ResourceWarning`` after the run's
+        last line). The SDK marks ``sync_all`` final; this wraps it and changes nothing inside.
         """
         events = self.streams["events"]
         if events.selected and not self.selection.skip_reason("events"):
