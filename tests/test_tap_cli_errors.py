@@ -232,6 +232,23 @@ def test_a_run_reading_more_than_max_backfill_days_refuses_and_says_how_to_backf
     )
 
 
+def test_a_run_whose_bookmark_is_months_old_refuses_and_says_how_to_catch_up(tmp_path):
+    config = {**CONFIG, "start_date": "2026-01-01", "end_date": "2026-11-02"}
+    bookmark = {"replication_key": "time", "replication_key_value": "2026-05-01T00:00:00+00:00"}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    (tmp_path / "state.json").write_text(json.dumps({"bookmarks": {"events": bookmark}}))
+
+    result = tap_command("--config", "config.json", "--state", "state.json", cwd=tmp_path)
+
+    one_line_error(
+        result,
+        "tap-mixpanel-tajo: events: this run would read 191 days of history "
+        "(2026-04-26..2026-11-02, 191 export calls) from its bookmark, more than "
+        "max_backfill_days (90); to catch up, run once with max_backfill_days 191 "
+        "(TAP_MIXPANEL_TAJO_MAX_BACKFILL_DAYS=191)",
+    )
+
+
 @respx.mock
 def test_a_long_run_goes_ahead_once_max_backfill_days_allows_it(tmp_path):
     route = respx.get(f"{BASE}/api/2.0/export").respond(200, content=b"")

@@ -274,6 +274,7 @@ class EventsStream(MixpanelStream):
         starts; the state is then left as it was (a first run writes no STATE before a record).
         """
         before = copy.deepcopy(self.tap_state)
+        bookmarked = bool(self.get_context_state(context).get("replication_key_value"))
         self._write_starting_replication_value(context)
         windows = self.windows(context, quiet=True)
         self.tap_state.clear()
@@ -286,11 +287,20 @@ class EventsStream(MixpanelStream):
         allowed = DEFAULT_MAX_BACKFILL_DAYS if allowed is None else int(allowed)
         if days <= allowed:
             return None
-        return (
+        reading = (
             f"events: this run would read {days} days of history ({first}..{last}, "
-            f"{len(windows)} export calls), more than max_backfill_days ({allowed}); check "
-            f"start_date, then read the range with `make backfill START={first} END={last}` "
-            "(a state of its own, no limit), or raise max_backfill_days for this run"
+            f"{len(windows)} export calls)"
+        )
+        if bookmarked:  # the pipeline stopped for months: catching up is the way out
+            return (
+                f"{reading} from its bookmark, more than max_backfill_days ({allowed}); to catch "
+                f"up, run once with max_backfill_days {days} "
+                f"(TAP_MIXPANEL_TAJO_MAX_BACKFILL_DAYS={days})"
+            )
+        return (
+            f"{reading}, more than max_backfill_days ({allowed}); check start_date, then read "
+            f"the range with `make backfill START={first} END={last}` (a state of its own, no "
+            "limit), or raise max_backfill_days for this run"
         )
 
     def window_done(
