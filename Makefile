@@ -29,6 +29,8 @@ demo: $(MELTANO_STAMP)
 # environment (prod writes to Brevo; dev only counts; sandbox needs SANDBOX_URL). The shared
 # ledger skips events Brevo already has. The suffix goes in MELTANO_RUN_STATE_ID_SUFFIX (not
 # --state-id-suffix, which Meltano does not pass on) so the target's report names the backfill.
+# START..END bounds what it reads, so the guard against a run reading months by mistake
+# (max_backfill_days) is lifted for it; the tap still refuses a date that is not a real day.
 ENV ?= prod
 ifneq ($(filter backfill,$(MAKECMDGOALS)),)
 ifeq ($(and $(START),$(END)),)
@@ -38,6 +40,7 @@ endif
 backfill: $(MELTANO_STAMP)
 	TAP_MIXPANEL_TAJO_START_DATE=$(START) TAP_MIXPANEL_TAJO_END_DATE=$(END) \
 	TAP_MIXPANEL_TAJO__SELECT='["events.*"]' MELTANO_RUN_STATE_ID_SUFFIX=backfill-$(START)-$(END) \
+	TAP_MIXPANEL_TAJO_MAX_BACKFILL_DAYS=36600 \
 	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/meltano --environment=$(ENV) run \
 	  tap-mixpanel-tajo target-brevo-tajo
 

@@ -22,6 +22,9 @@ from typing import Any, TypeVar
 import httpx
 import msgspec
 
+from tap_mixpanel_tajo.lone_surrogates import without_lone_surrogates
+from tap_mixpanel_tajo.redaction import Redactor
+
 EXPORT_HOSTS = {
     "US": "https://data.mixpanel.com",
     "EU": "https://data-eu.mixpanel.com",
@@ -69,6 +72,23 @@ class RefusedError(MixpanelError):
 
 class _NotUtf8Error(Exception):
     """An export line whose bytes are not UTF-8: skipped and counted, never fatal."""
+
+
+class _CallsAtDebug(logging.Filter):
+    """httpx logs every request at INFO: one line per call is detail, shown at DEBUG only."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Demote INFO to DEBUG; keep the record only if its logger is enabled for it."""
+        if record.levelno == logging.INFO:
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return record.levelno >= logging.getLogger(record.name).getEffectiveLevel()
+
+
+def _http_calls_at_debug() -> None:
+    """Install :class:`_CallsAtDebug` on httpx's logger, once per process."""
+    httpx_logger = logging.getLogger("httpx")
+    if not any(isinstance(f, _CallsAtDebug) for f in httpx_logger.filters):
+        httpx_logger.addFilter(_CallsAtDebug())
 
 
 class _RetryableError(Exception):
@@ -126,6 +146,15 @@ class Credentials:
         values = [self.service_account_secret, self.api_secret, self.oauth_token]
         return [value for value in values if value]
 
+    def basic_pairs(self) -> list[str]:
+        """The ``user:secret`` texts Basic auth sends base64-encoded, for redaction."""
+        pairs = []
+        if self.service_account_username and self.service_account_secret:
+            pairs.append(f"{self.service_account_username}:{self.service_account_secret}")
+        if self.api_secret:
+            pairs.append(f"{self.api_secret}:")
+        return pairs
+
 
 @dataclass
 class _Attempts:
@@ -170,7 +199,8 @@ class MixpanelClient:
         self._sleep = sleep or _default_sleep
         #: Requests sent to Mixpanel (retries included): the budget is ~60 per hour.
         self.calls = 0
-        self._secrets = credentials.secrets()
+        self._redact = Redactor(credentials.secrets(), pairs=credentials.basic_pairs())
+        _http_calls_at_debug()
         self._http = httpx.Client(
             headers={
                 "Authorization": credentials.authorization(),
@@ -443,9 +473,10 @@ class MixpanelClient:
         self, response: httpx.Response, what: str, decoder: msgspec.json.Decoder
     ) -> Iterator[Any]:
         not_utf8 = 0
+        repaired = [0]
         for line in _split_lines(response.iter_bytes()):
             try:
-                record = self._decode_line(line, what, decoder)
+                record = self._decode_line(line, what, decoder, repaired)
             except _NotUtf8Error:
                 not_utf8 += 1
                 continue
@@ -457,8 +488,17 @@ class MixpanelClient:
                 what,
                 not_utf8,
             )
+        if repaired[0]:
+            self.logger.warning(
+                "%s: %d event(s) held a broken \\u escape (a lone UTF-16 surrogate); passed on "
+                "with U+FFFD in its place",
+                what,
+                repaired[0],
+            )
 
-    def _decode_line(self, line: bytes, what: str, decoder: msgspec.json.Decoder) -> Any:
+    def _decode_line(
+        self, line: bytes, what: str, decoder: msgspec.json.Decoder, repaired: list[int]
+    ) -> Any:
         line = line.strip()
         if not line:
             return None
@@ -468,6 +508,11 @@ class MixpanelClient:
         # Checked first: msgspec does not check the text of the parts it leaves encoded.
         if not (line.isascii() or _is_utf8(line)):
             raise _NotUtf8Error
+        if b"\\ud" in line or b"\\uD" in line:
+            fixed = without_lone_surrogates(line)
+            if fixed is not line:
+                repaired[0] += 1
+                line = fixed
         try:
             return decoder.decode(line)
         except msgspec.ValidationError as exc:
@@ -565,11 +610,6 @@ class MixpanelClient:
             self.calls,
         )
         self._sleep(delay)
-
-    def _redact(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
 
 
 def _split_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -17,6 +18,11 @@ UTC = dt.timezone.utc
 _EPOCH = dt.datetime(1970, 1, 1)
 #: Larger epoch values are milliseconds (1e11 s is in the year 5138).
 _MAX_SECONDS = 100_000_000_000
+#: What a date setting may hold: a day, or an RFC 3339 time (without offset: project-local).
+SETTING_DATE = re.compile(
+    r"\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([Zz]|[+-]\d{2}:\d{2})?)?",
+    re.ASCII,
+)
 
 
 def parse_utc(value: Any, *, naive_zone: dt.tzinfo = UTC) -> dt.datetime | None:
@@ -68,6 +74,21 @@ def project_zone(name: str | None) -> ZoneInfo:
     except (ZoneInfoNotFoundError, ValueError):
         msg = f"project_timezone {zone!r} is not an IANA timezone name (e.g. US/Pacific)"
         raise MixpanelError(msg) from None
+
+
+def setting_date_problem(name: str, value: Any) -> str | None:
+    """Why a date setting's value is not a real day or time, in one line; None when it is.
+
+    Strict on purpose: a typo must stop the run, not become another date (``2026-13-01`` is no
+    day, though a lenient parser reads it as 2026-01-13, and ``20260113`` is refused too).
+    """
+    text = value.isoformat() if isinstance(value, (dt.date, dt.datetime)) else value
+    if isinstance(text, str) and SETTING_DATE.fullmatch(text) and parse_utc(text) is not None:
+        return None
+    return (
+        f"{name} {value!r} is not a date: write a real day as YYYY-MM-DD (e.g. 2026-11-01) "
+        "or an RFC 3339 time (e.g. 2026-11-01T00:00:00Z)"
+    )
 
 
 def check_date_range(start: Any, end: Any) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import os
 import sys
+from collections.abc import Mapping as ConfigMapping
 from functools import cached_property
-from typing import Any
+from typing import IO, Any
 
 import click
 from singer_sdk import Stream, Tap
@@ -18,11 +20,15 @@ from mixpanel_brevo_mapping.settings_names import (
     plugin_settings,
     unknown_setting,
 )
-from tap_mixpanel_tajo.client import MixpanelClient, MixpanelError
+from tap_mixpanel_tajo.client import Credentials, MixpanelClient, MixpanelError
 from tap_mixpanel_tajo.config_file import config_file_problem
 from tap_mixpanel_tajo.credentials import Connection, resolve_connection
-from tap_mixpanel_tajo.dates import check_date_range, parse_utc, project_zone
+from tap_mixpanel_tajo.dates import check_date_range, project_zone, setting_date_problem
+from tap_mixpanel_tajo.env_settings import env_setting_problem
+from tap_mixpanel_tajo.fatal import exit_with
 from tap_mixpanel_tajo.output import BufferedMsgSpecWriter
+from tap_mixpanel_tajo.redaction import Redactor, redact_logs
+from tap_mixpanel_tajo.run_inputs import json_file_problem, state_problem
 from tap_mixpanel_tajo.selection import StreamSelection
 from tap_mixpanel_tajo.streams import (
     CohortMembersStream,
@@ -34,6 +40,7 @@ from tap_mixpanel_tajo.streams import (
     SyncCheckpointsStream,
     parse_group_keys,
 )
+from tap_mixpanel_tajo.streams.export import DEFAULT_MAX_BACKFILL_DAYS
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -126,18 +133,33 @@ class TapMixpanelTajo(Tap):
             th.DateTimeType,
             title="Start date",
             description=(
-                "Earliest event date to export when there is no bookmark (default: 30 days ago)."
+                "Earliest event date to export when there is no bookmark (default: 30 days ago): "
+                "a day (2026-11-01) or an RFC 3339 time; anything else stops the run."
             ),
         ),
         th.Property(
             "end_date",
             th.DateTimeType,
             title="End date",
-            description="Last event date to export (inclusive); default today.",
+            description=(
+                "Last event date to export (inclusive; default today): a day (2026-11-30) or an "
+                "RFC 3339 time; anything else stops the run."
+            ),
+        ),
+        th.Property(
+            "max_backfill_days",
+            th.IntegerType(minimum=1),
+            default=DEFAULT_MAX_BACKFILL_DAYS,
+            title="Max backfill (days)",
+            description=(
+                "Most days of events one run may read (one export call per window_days): a run "
+                "that would read more stops and says how to backfill (make backfill START=... "
+                "END=..., which raises it for its own range). Raise it for one long run."
+            ),
         ),
         th.Property(
             "lookback_days",
-            th.IntegerType,
+            th.IntegerType(minimum=0),
             default=5,
             title="Lookback days",
             description=(
@@ -147,7 +169,7 @@ class TapMixpanelTajo(Tap):
         ),
         th.Property(
             "window_days",
-            th.IntegerType,
+            th.IntegerType(minimum=1),
             default=1,
             title="Window days",
             description=(
@@ -190,7 +212,7 @@ class TapMixpanelTajo(Tap):
         ),
         th.Property(
             "profiles_full_refresh_days",
-            th.IntegerType,
+            th.IntegerType(minimum=0),
             default=7,
             title="Profiles full refresh (days)",
             description=(
@@ -250,21 +272,21 @@ class TapMixpanelTajo(Tap):
         ),
         th.Property(
             "max_retries",
-            th.IntegerType,
+            th.IntegerType(minimum=0),
             default=5,
             title="Max retries",
             description="Retries of a failed request or export window (429, 5xx, drops).",
         ),
         th.Property(
             "max_retry_wait_seconds",
-            th.IntegerType,
+            th.IntegerType(minimum=0),
             default=300,
             title="Max retry wait (seconds)",
             description="Cap on a single backoff wait, including a Retry-After from Mixpanel.",
         ),
         th.Property(
             "request_timeout_seconds",
-            th.IntegerType,
+            th.IntegerType(minimum=1),
             default=300,
             title="Request timeout (seconds)",
             description="Read timeout of one request (between chunks of a streamed export).",
@@ -273,7 +295,18 @@ class TapMixpanelTajo(Tap):
 
     def __init__(self, **kwargs: Any) -> None:
         self._connection: Connection | None = None
-        super().__init__(**kwargs)
+        config = kwargs.get("config")
+        # Before the SDK reads the settings: its errors may quote them.
+        self._redact_secrets(config if isinstance(config, dict) else {})
+        try:
+            super().__init__(**kwargs)
+        except ValueError:  # the SDK read a setting variable as its type, and could not
+            env = env_setting_problem(
+                type(self).config_jsonschema["properties"], self._env_var_prefix, os.environ
+            )
+            if kwargs.get("parse_env_config") and env:
+                exit_with(PREFIX + env)
+            raise
         if kwargs.get("validate_config", True):
             problem = unknown_setting(
                 self.config,
@@ -283,11 +316,35 @@ class TapMixpanelTajo(Tap):
                 objects=self.object_setting_names(),
             )
             if problem:
-                raise SystemExit(PREFIX + problem)
+                exit_with(PREFIX + problem)
             try:
                 self._connection = self._connect()
             except (MixpanelError, MappingError) as exc:
-                raise SystemExit(prefixed(exc)) from None
+                exit_with(prefixed(exc))
+
+    def _redact_secrets(
+        self, config: ConfigMapping[str, Any], credentials: Credentials | None = None
+    ) -> None:
+        """Keep the secrets (settings, environment, resolved credentials) out of every log line."""
+        secret = [
+            name
+            for name, prop in type(self).config_jsonschema["properties"].items()
+            if prop.get("secret")
+        ]
+        values = [config.get(name) for name in secret]
+        values += [os.environ.get(self._env_var_prefix + name.upper()) for name in secret]
+        if credentials is not None:
+            values += credentials.secrets()
+        pairs = credentials.basic_pairs() if credentials is not None else []
+        redact_logs(Redactor([v for v in values if isinstance(v, str)], pairs=pairs))
+
+    @override
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Take the state only if every bookmark in it can be resumed from (dates are dates)."""
+        problem = state_problem(state)
+        if problem:
+            raise MixpanelError(problem)
+        super().load_state(state)
 
     @classmethod
     def setting_names(cls) -> set[str]:
@@ -306,20 +363,22 @@ class TapMixpanelTajo(Tap):
         for path in value:
             problem = None if path == "ENV" else config_file_problem(path)
             if problem:
-                raise SystemExit(PREFIX + problem)
+                exit_with(PREFIX + problem)
         return super().cb_config(ctx, param, value)
 
     @classmethod
     @override
     def invoke(cls, *args: Any, **kwargs: Any) -> None:
         """Run the tap; errors a user must fix end in one line, without a traceback."""
+        for option, what in (("catalog", "a Singer catalog"), ("state", "a Singer state")):
+            kwargs[option] = _checked_json_file(f"--{option}", kwargs.get(option), what)
         try:
             super().invoke(*args, **kwargs)
         except (MixpanelError, MappingError) as exc:
-            raise SystemExit(prefixed(exc)) from None
+            exit_with(prefixed(exc))
         except ConfigValidationError as exc:
             details = "; ".join(exc.errors) if exc.errors else str(exc)
-            raise SystemExit(f"{PREFIX}invalid configuration: {details}") from None
+            exit_with(f"{PREFIX}invalid configuration: {details}")
         except BrokenPipeError:
             # Whatever Python would still flush at exit goes to /dev/null, not a second error.
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -327,7 +386,27 @@ class TapMixpanelTajo(Tap):
                 "stdout was closed before the sync ended (the target stopped reading); "
                 "the next run starts from the last STATE the target received"
             )
-            raise SystemExit(PREFIX + msg) from None
+            exit_with(PREFIX + msg)
+
+    @override
+    def sync_all(self) -> None:
+        """Refuse a run that would read more history than ``max_backfill_days``, then sync.
+
+        Before the first stream, so a refused run spends no call. The HTTP client is closed at
+        the end, failed or not (an open socket at exit is a ``ResourceWarning`` after the run's
+        last line). The SDK marks ``sync_all`` final; this wraps it and changes nothing inside.
+        """
+        events = self.streams["events"]
+        if events.selected and not self.selection.skip_reason("events"):
+            assert isinstance(events, EventsStream)
+            problem = events.backfill_problem(None)
+            if problem:
+                raise MixpanelError(problem)
+        try:
+            super().sync_all()
+        finally:
+            if "client" in self.__dict__:
+                self.client.close()
 
     # What the streams share
 
@@ -371,12 +450,13 @@ class TapMixpanelTajo(Tap):
         """Resolve the credentials and check the date settings, before any call."""
         config = self.config
         connection = resolve_connection(config, self.mapping)
+        self._redact_secrets(config, connection.credentials)
         project_zone(config.get("project_timezone"))
         for name in ("start_date", "end_date"):
             value = config.get(name)
-            if value is not None and parse_utc(value) is None:
-                msg = f"{name} {value!r} is not a date: write it as 2026-11-01 (or with a time)"
-                raise MixpanelError(msg)
+            problem = None if value is None else setting_date_problem(name, value)
+            if problem:
+                raise MixpanelError(problem)
         check_date_range(config.get("start_date"), config.get("end_date"))
         parse_group_keys(config.get("group_keys"))
         self.logger.info(
@@ -411,3 +491,17 @@ class TapMixpanelTajo(Tap):
             GroupsStream(self),
             SyncCheckpointsStream(self),
         ]
+
+
+def _checked_json_file(option: str, file: IO[str] | None, what: str) -> IO[str] | None:
+    """The ``--catalog``/``--state`` file, read and checked: one that is not a JSON object exits."""
+    if file is None:
+        return None
+    try:
+        text = file.read()
+    except UnicodeDecodeError:
+        exit_with(f"{PREFIX}{option} {file.name}: not UTF-8 text; it must be {what} in JSON")
+    problem = json_file_problem(option, file.name, text, what)
+    if problem:
+        exit_with(PREFIX + problem)
+    return io.StringIO(text)

@@ -143,3 +143,53 @@ def test_meltano_invoke_without_credentials_stops_in_one_line(plugin, expected):
     assert result.returncode != 0
     assert expected in result.stderr
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def tap_lines(log: str) -> list[str]:
+    """The tap's lines of a `meltano run` log, as Meltano wrote them (its level included)."""
+    return [line for line in log.splitlines() if "] tap-mixpanel-tajo " in line]
+
+
+@pytest.mark.parametrize(
+    ("variable", "setting", "typo"),
+    [
+        ("TAP_MIXPANEL_TAJO_START_DATE", "start_date", "2026-13-01"),  # was read as 2026-01-13
+        ("TAP_MIXPANEL_TAJO_END_DATE", "end_date", "2026-31-12"),  # was read as 2026-12-31
+    ],
+)
+def test_meltano_run_with_a_date_that_is_no_real_day_stops_in_one_error_line(
+    tmp_path, variable, setting, typo
+):
+    """Issue 17: Meltano's date kind turned the typo into another date; 294 windows ran."""
+    assert MELTANO, "meltano is not on PATH: run `make test`"
+    env = {
+        **os.environ,
+        "SANDBOX_URL": "http://127.0.0.1:9",  # nothing listens: a call would fail differently
+        "SANDBOX_START_DATE": "2026-11-01",
+        "TARGET_BREVO_TAJO_LEDGER_URL": f"sqlite:///{tmp_path / 'ledger.sqlite'}",
+        "TARGET_BREVO_TAJO_REPORT_FILE": str(tmp_path / "report.json"),
+        "TARGET_BREVO_TAJO_REJECTS_FILE": str(tmp_path / "rejects.jsonl"),
+        variable: typo,
+    }
+    command = [MELTANO, "--environment=sandbox", "run", "tap-mixpanel-tajo", "target-brevo-tajo"]
+
+    result = subprocess.run(
+        [*command, "--state-id-suffix", f"typo-{setting}"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+    log = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "Traceback" not in log
+    assert "window(s)" not in log
+    last = tap_lines(log)[-1]
+    assert "[error    ] tap-mixpanel-tajo " in last
+    assert last.endswith(
+        f"tap-mixpanel-tajo: {setting} '{typo}' is not a date: write a real day as YYYY-MM-DD "
+        "(e.g. 2026-11-01) or an RFC 3339 time (e.g. 2026-11-01T00:00:00Z)"
+    )

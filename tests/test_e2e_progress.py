@@ -103,3 +103,33 @@ def test_a_backfill_leaves_the_production_bookmark_and_sends_each_event_once(
     assert sent["events"]["sent"] > 0
     assert sent["events"]["deduplicated_by_ledger"] > 0  # the day production had sent
     assert third["events"]["sent"] == 0
+
+
+def test_make_backfill_reads_a_range_longer_than_max_backfill_days(sandbox, tmp_path, monkeypatch):
+    """An ordinary run refuses more than 90 days of history; `make backfill` names its range."""
+    monkeypatch.setenv("TAP_MIXPANEL_TAJO_WINDOW_DAYS", "50")
+    today = dt.datetime.now(dt.timezone.utc).date()
+    start = today - dt.timedelta(days=119)  # 120 days: three windows of 50
+    state_id = f"sandbox:tap-mixpanel-tajo-to-target-brevo-tajo:backfill-{start}-{today}"
+    assert MELTANO, "meltano is not on PATH: run `make test`"
+    clear = [MELTANO, "--environment=sandbox", "state", "clear", "--force", state_id]
+    subprocess.run(clear, cwd=ROOT, capture_output=True, check=True)  # an earlier run's, today
+    monkeypatch.setenv("TAP_MIXPANEL_TAJO_START_DATE", start.isoformat())
+    suffix = f"e2e-long-{uuid.uuid4().hex[:8]}"
+
+    refused = meltano_run(sandbox, tmp_path, suffix, 1, expect_failure=True)
+
+    assert f"this run would read 120 days of history ({start}..{today}" in refused["stderr"]
+    assert f"make backfill START={start} END={today}" in refused["stderr"]
+    assert exported_days(sandbox) == []
+    backfill = ["make", "--no-print-directory", "backfill", "ENV=sandbox"]
+    backfill += [f"START={start}", f"END={today}"]
+
+    sent = meltano_run(sandbox, tmp_path, suffix, 2, command=backfill)
+
+    assert exported_days(sandbox) == [
+        start.isoformat(),
+        (start + dt.timedelta(days=50)).isoformat(),
+        (start + dt.timedelta(days=100)).isoformat(),
+    ]
+    assert sent["events"]["sent"] > 0

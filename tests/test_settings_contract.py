@@ -18,8 +18,10 @@ from readme_settings import PLUGINS, README, about, render
 
 MELTANO_YML = Path(__file__).resolve().parent.parent / "meltano.yml"
 
-# JSON schema type → Meltano kind. Besides: `enum` makes `options`, a date or date-time string
-# makes `date_iso8601`, and `secret` makes `sensitive: true` whatever the kind.
+# JSON schema type → Meltano kind. Besides: `enum` makes `options`, and `secret` makes
+# `sensitive: true` whatever the kind. A date or date-time string stays `string`: Meltano's
+# `date_iso8601` kind rereads text that is not a real date with dateparser (2026-13-01 became
+# 2026-01-13), and the plugin must see the text as written to refuse it.
 KINDS = {
     "string": "string",
     "integer": "integer",
@@ -28,7 +30,6 @@ KINDS = {
     "object": "object",
     "array": "array",
 }
-DATE_FORMATS = {"date", "date-time"}
 # What an inherited plugin takes from its parent rather than declaring again.
 INHERITED = {"settings", "settings_group_validation", "capabilities"}
 
@@ -66,8 +67,6 @@ def meltano_kind(name: str, prop: dict[str, Any]) -> str:
         return "string"  # a decimal Meltano must pass as text (target_brevo_tajo.settings.DECIMAL)
     if len(types) != 1 or types[0] not in KINDS:
         pytest.fail(f"{name}: no Meltano kind for the JSON schema type {json_type!r}")
-    if types[0] == "string" and prop.get("format") in DATE_FORMATS:
-        return "date_iso8601"
     return KINDS[types[0]]
 
 

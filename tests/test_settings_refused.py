@@ -181,14 +181,14 @@ def test_an_unknown_environment_variable_stops_the_plugin_in_one_line(
         (
             "tap_mixpanel_tajo",
             {**TAP_CONFIG, "start_date": "yesterday"},
-            "tap-mixpanel-tajo: start_date 'yesterday' is not a date: write it as 2026-11-01 "
-            "(or with a time)",
+            "tap-mixpanel-tajo: start_date 'yesterday' is not a date: write a real day as "
+            "YYYY-MM-DD (e.g. 2026-11-01) or an RFC 3339 time (e.g. 2026-11-01T00:00:00Z)",
         ),
         (
             "tap_mixpanel_tajo",
             {**TAP_CONFIG, "end_date": "2026-13-01"},
-            "tap-mixpanel-tajo: end_date '2026-13-01' is not a date: write it as 2026-11-01 "
-            "(or with a time)",
+            "tap-mixpanel-tajo: end_date '2026-13-01' is not a date: write a real day as "
+            "YYYY-MM-DD (e.g. 2026-11-01) or an RFC 3339 time (e.g. 2026-11-01T00:00:00Z)",
         ),
         (
             "tap_mixpanel_tajo",

@@ -462,3 +462,19 @@ def test_secrets_never_reach_logs_or_messages(caplog):
         assert secret not in text
         assert encoded not in text
     assert "retry 1 of 5" in caplog.text
+
+
+# Log levels
+
+
+@respx.mock
+@pytest.mark.parametrize(("level", "http_lines"), [(logging.INFO, []), (logging.DEBUG, ["DEBUG"])])
+def test_each_http_call_is_logged_at_debug_only(caplog, level, http_lines):
+    """Issue 17: httpx logged one INFO line per call; a data engineer reads them only at DEBUG."""
+    caplog.set_level(level)
+    respx.get(EXPORT).respond(200, content=line("A", "1"))
+
+    export(make_client())
+
+    calls = [r for r in caplog.records if r.getMessage().startswith("HTTP Request:")]
+    assert [r.levelname for r in calls] == http_lines

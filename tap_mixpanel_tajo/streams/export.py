@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import hashlib
 import sys
@@ -35,6 +36,9 @@ if TYPE_CHECKING:
     from tap_mixpanel_tajo.client import MixpanelClient
 
 DEFAULT_BACKFILL_DAYS = 30
+#: Most days of history one run reads unless ``max_backfill_days`` says otherwise: 90 one-day
+#: windows are 90 export calls, an hour and a half of Mixpanel's ~60 queries an hour.
+DEFAULT_MAX_BACKFILL_DAYS = 90
 #: Stream-state key of an interrupted run: the first day (project timezone) of its first
 #: window not yet exported. Present only until a run exports its last window.
 RESUME_FROM = "resume_from"
@@ -221,12 +225,16 @@ class EventsStream(MixpanelStream):
         """None: events have no child streams (the SDK would copy each record for them)."""
         return ()
 
-    def windows(self, context: Context | None, today: dt.date | None = None) -> list[tuple]:
+    def windows(
+        self, context: Context | None, today: dt.date | None = None, *, quiet: bool = False
+    ) -> list[tuple]:
         """The export windows of this run.
 
         From the interrupted run's next window, else from the bookmark minus the lookback
-        (start_date on a first run), to today or end_date.
+        (start_date on a first run), to today or end_date. Where they start is logged, unless
+        ``quiet`` (a look ahead before the run: then at DEBUG).
         """
+        say = self.logger.debug if quiet else self.logger.info
         zone = project_zone(self.config.get("project_timezone"))
         today = today or dt.datetime.now(zone).date()
         state = self.get_context_state(context)
@@ -235,13 +243,13 @@ class EventsStream(MixpanelStream):
         floor = local_date(start_date, zone) if start_date else None
         if state.get(RESUME_FROM):
             first = dt.date.fromisoformat(state[RESUME_FROM])
-            self.logger.info(
+            say(
                 "events: resuming an interrupted run at %s (its earlier windows were exported)",
                 first,
             )
         elif start is None:
             first = today - dt.timedelta(days=DEFAULT_BACKFILL_DAYS)
-            self.logger.info(
+            say(
                 "start_date is not set: reading the last %d days from %s",
                 DEFAULT_BACKFILL_DAYS,
                 first,
@@ -256,6 +264,44 @@ class EventsStream(MixpanelStream):
         if self.config.get("end_date"):
             last = min(today, local_date(self.config["end_date"], zone))
         return day_windows(first, last, int(self.config.get("window_days") or 1))
+
+    def backfill_problem(self, context: Context | None) -> str | None:
+        """Why this run must not start: it would read more days than ``max_backfill_days``.
+
+        A start_date typo, or a bookmark months old, would otherwise spend Mixpanel's hourly
+        query budget for hours without a word. A backfill says so explicitly (``make backfill``).
+        Asked before the sync, so the bookmark is put where the SDK puts it when the stream
+        starts; the state is then left as it was (a first run writes no STATE before a record).
+        """
+        before = copy.deepcopy(self.tap_state)
+        bookmarked = bool(self.get_context_state(context).get("replication_key_value"))
+        self._write_starting_replication_value(context)
+        windows = self.windows(context, quiet=True)
+        self.tap_state.clear()
+        self.tap_state.update(before)
+        if not windows:
+            return None
+        first, last = windows[0][0], windows[-1][1]
+        days = (last - first).days + 1
+        allowed = self.config.get("max_backfill_days")
+        allowed = DEFAULT_MAX_BACKFILL_DAYS if allowed is None else int(allowed)
+        if days <= allowed:
+            return None
+        reading = (
+            f"events: this run would read {days} days of history ({first}..{last}, "
+            f"{len(windows)} export calls)"
+        )
+        if bookmarked:  # the pipeline stopped for months: catching up is the way out
+            return (
+                f"{reading} from its bookmark, more than max_backfill_days ({allowed}); to catch "
+                f"up, run once with max_backfill_days {days} "
+                f"(TAP_MIXPANEL_TAJO_MAX_BACKFILL_DAYS={days})"
+            )
+        return (
+            f"{reading}, more than max_backfill_days ({allowed}); check start_date, then read "
+            f"the range with `make backfill START={first} END={last}` (a state of its own, no "
+            "limit), or raise max_backfill_days for this run"
+        )
 
     def window_done(
         self, context: Context | None, window: _Window, next_first: dt.date | None
