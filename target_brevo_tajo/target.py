@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import click
 from singer_sdk import Target
@@ -46,7 +46,13 @@ from target_brevo_tajo.ledger.lookups import LookupLedger
 from target_brevo_tajo.lookups import LookupTables
 from target_brevo_tajo.malloc_arenas import limit_malloc_arenas
 from target_brevo_tajo.report import SyncReport, job_name_of, utc_now
-from target_brevo_tajo.settings import CONFIG_SCHEMA, Settings, SettingsError
+from target_brevo_tajo.settings import (
+    CONFIG_SCHEMA,
+    Settings,
+    SettingsError,
+    bound_problem,
+    environment_problem,
+)
 from target_brevo_tajo.singer_input import SingerInput, SingerInputError
 from target_brevo_tajo.sinks import (
     CohortMembersSink,
@@ -191,6 +197,10 @@ class TargetBrevoTajo(Target):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         limit_malloc_arenas()  # before the call workers start
+        if kwargs.get("parse_env_config"):
+            problem = environment_problem(self.config_jsonschema, os.environ, self._env_var_prefix)
+            if problem:
+                raise SettingsError(problem)
         super().__init__(*args, **kwargs)
         problem = unknown_setting(
             self.config,
@@ -204,6 +214,7 @@ class TargetBrevoTajo(Target):
         self._finished = False
         # Fail at start (bad settings, a mapping error with file and line), not at a record.
         _ = self.run
+        self.singer_input.reject = self.run.report.reject
 
     @classmethod
     def setting_names(cls) -> set[str]:
@@ -221,14 +232,33 @@ class TargetBrevoTajo(Target):
         return build_run(Settings.from_config(self.config))
 
     @property
+    def singer_input(self) -> SingerInput:
+        """The reader of the input, which rejects the records it cannot read."""
+        return cast(SingerInput, self.message_reader)
+
+    @property
     def writers(self) -> Writers:
         """What the sinks hand their records to."""
         return self.run.writers
 
     @override
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """A setting out of bounds is one line saying what to write, not the schema's number."""
+        problem = bound_problem(self.config)
+        if problem and raise_errors:
+            raise SettingsError(problem)
+        return super()._validate_config(raise_errors=raise_errors)
+
+    @override
     def get_sink_class(self, stream_name: str) -> type[BatchSink]:
         resource = self.run.mapping.resource_of(stream_name)
         return SINKS_BY_RESOURCE.get(resource or "", UnroutedSink)
+
+    @override
+    def _process_batch_message(self, message_dict: dict) -> None:
+        """A BATCH file's records take the RECORD path: same sinks, rejects and ledger."""
+        for message in self.singer_input.batch_records(message_dict):
+            self._process_record_message(message)
 
     @override
     def _write_state_message(self, state: dict[str, Any]) -> None:
