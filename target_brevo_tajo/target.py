@@ -45,6 +45,7 @@ from target_brevo_tajo.ledger.companies import CompanyLedger
 from target_brevo_tajo.ledger.lookups import LookupLedger
 from target_brevo_tajo.lookups import LookupTables
 from target_brevo_tajo.malloc_arenas import limit_malloc_arenas
+from target_brevo_tajo.output_files import unwritable_file_problem
 from target_brevo_tajo.report import SyncReport, job_name_of, utc_now
 from target_brevo_tajo.settings import (
     CONFIG_SCHEMA,
@@ -104,6 +105,11 @@ class Run:
 
 def build_run(settings: Settings) -> Run:
     """Wire a run from its settings: each object gets exactly what it uses."""
+    for setting in ("report_file", "rejects_file"):
+        path = getattr(settings, setting)
+        problem = unwritable_file_problem(setting, path) if path else None
+        if problem:
+            raise SettingsError(problem)
     mapping = load_mapping(settings.mapping_file) if settings.mapping_file else Mapping()
     client = BrevoClient(
         settings.base_url,
@@ -390,9 +396,11 @@ def _config_files_or_exit(read: Callable[..., Any]) -> Callable[..., Any]:
     def read_or_exit(*args: Any) -> Any:
         try:
             return read(*args)
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, TypeError) as exc:
+            # A file holding a JSON array or number fails the SDK's merge with a TypeError.
+            reason = "it holds no JSON object" if isinstance(exc, TypeError) else one_line(exc)
             msg = (
-                f"target-brevo-tajo: cannot read the --config file: {one_line(exc)}; pass a "
+                f"target-brevo-tajo: cannot read the --config file: {reason}; pass a "
                 "JSON file of settings (or --config=ENV)"
             )
             raise SystemExit(msg) from None
