@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from target_brevo_tajo.ledger.ids import id_problem
 from target_brevo_tajo.sinks.base import BrevoSink
 
 
@@ -39,10 +40,12 @@ class CohortMembersSink(BrevoSink):
 
     def take(self, record: dict, context: dict) -> None:
         """Keep the member under its cohort (a repeated member counts once)."""
-        if record.get("distinct_id") and record.get("cohort_id") is not None:
-            context["members"][int(record["cohort_id"])][str(record["distinct_id"])] = record
-        else:
+        if not record.get("distinct_id") or record.get("cohort_id") is None:
             self.writers.report.reject("cohort_members", "no cohort_id or distinct_id", record)
+        elif unstorable := id_problem("distinct_id", record["distinct_id"]):
+            self.writers.report.reject("cohort_members", unstorable, record)
+        else:
+            context["members"][int(record["cohort_id"])][str(record["distinct_id"])] = record
 
     def process_batch(self, context: dict) -> None:
         """Add the batch's members to their lists; returns once Brevo has them."""

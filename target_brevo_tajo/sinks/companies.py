@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from target_brevo_tajo.ledger.ids import first_id_problem
 from target_brevo_tajo.sinks.base import BrevoSink
 
 
@@ -18,6 +19,12 @@ class CompaniesSink(BrevoSink):
         """Keep the group for the batch (a later record of the same group wins)."""
         if not record.get("group_key") or not record.get("group_id"):
             self.writers.report.reject(self.stream_name, "no group_key or group_id", record)
+            return
+        unstorable = first_id_problem(
+            [("group_key", record["group_key"]), ("group_id", record["group_id"])]
+        )
+        if unstorable:
+            self.writers.report.reject(self.stream_name, unstorable, record)
             return
         context["groups"][(str(record["group_key"]), str(record["group_id"]))] = record
 

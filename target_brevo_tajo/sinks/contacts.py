@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from target_brevo_tajo.ledger.ids import id_problem
 from target_brevo_tajo.sinks.base import BrevoSink
 
 
@@ -28,6 +29,11 @@ class ContactsSink(BrevoSink):
         if not distinct_id:
             self._report.values_rejected["profile without distinct_id"] += 1
             self.writers.report.reject("profiles", "no distinct_id", record)
+            return
+        unstorable = id_problem("distinct_id", distinct_id)
+        if unstorable:
+            self._report.values_rejected["profile with an unstorable distinct_id"] += 1
+            self.writers.report.reject("profiles", unstorable, record)
             return
         context["profiles"][str(distinct_id)] = record
 

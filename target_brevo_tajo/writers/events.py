@@ -33,6 +33,7 @@ from target_brevo_tajo.event_payload import (
     parse_event_time,
 )
 from target_brevo_tajo.ledger import ClaimLost, Ledger, LedgerEvent, event_key
+from target_brevo_tajo.ledger.ids import first_id_problem
 from target_brevo_tajo.lookups import LookupTables
 from target_brevo_tajo.report import SyncReport
 from target_brevo_tajo.settings import Settings
@@ -129,7 +130,19 @@ class EventWriter:
         if not isinstance(properties, dict):
             self._run_report.reject("events", "properties is not an object", record)
             return
-        batch.aliases.update(aliases_in(record))
+        aliases = aliases_in(record)
+        unstorable = first_id_problem(
+            [
+                ("$insert_id", record.get("insert_id") or properties.get("$insert_id")),
+                ("distinct_id", record.get("distinct_id") or properties.get("distinct_id")),
+                ("event name", record.get("event")),
+                *(("an identity alias", alias) for pair in aliases.items() for alias in pair),
+            ]
+        )
+        if unstorable:
+            self._run_report.reject("events", unstorable, record)
+            return
+        batch.aliases.update(aliases)
         name = record.get("event")
         if not isinstance(name, str) or not name:
             self._run_report.reject("events", "event name is not text", record)
