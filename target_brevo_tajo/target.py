@@ -46,6 +46,7 @@ from target_brevo_tajo.ledger.lookups import LookupLedger
 from target_brevo_tajo.lookups import LookupTables
 from target_brevo_tajo.malloc_arenas import limit_malloc_arenas
 from target_brevo_tajo.output_files import unwritable_file_problem
+from target_brevo_tajo.redaction import add_secret, install_log_redaction, redact
 from target_brevo_tajo.report import SyncReport, job_name_of, utc_now
 from target_brevo_tajo.settings import (
     CONFIG_SCHEMA,
@@ -105,6 +106,7 @@ class Run:
 
 def build_run(settings: Settings) -> Run:
     """Wire a run from its settings: each object gets exactly what it uses."""
+    add_secret(settings.api_key)
     for setting in ("report_file", "rejects_file"):
         path = getattr(settings, setting)
         problem = unwritable_file_problem(setting, path) if path else None
@@ -203,6 +205,7 @@ class TargetBrevoTajo(Target):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         limit_malloc_arenas()  # before the call workers start
+        install_log_redaction()
         if kwargs.get("parse_env_config"):
             problem = environment_problem(self.config_jsonschema, os.environ, self._env_var_prefix)
             if problem:
@@ -386,7 +389,7 @@ def one_line(error: BaseException) -> str:
         return f"the Singer input is not UTF-8 ({error.reason} at byte {error.start})"
     if isinstance(error, RecordsWithoutSchemaException):
         return f"{error}: the tap must send a stream's SCHEMA before its RECORDs"
-    text = " ".join(str(error).split())
+    text = redact(" ".join(str(error).split()))
     return text[:300] + ("..." if len(text) > 300 else "")
 
 
