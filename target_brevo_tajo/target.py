@@ -39,6 +39,7 @@ from target_brevo_tajo.brevo import (
     BrevoLists,
     ContactImports,
 )
+from target_brevo_tajo.brevo.client import log_calls_at_debug
 from target_brevo_tajo.checkpoints import SyncCheckpoints
 from target_brevo_tajo.ledger import Ledger, LedgerError
 from target_brevo_tajo.ledger.companies import CompanyLedger
@@ -46,8 +47,10 @@ from target_brevo_tajo.ledger.lookups import LookupLedger
 from target_brevo_tajo.lookups import LookupTables
 from target_brevo_tajo.malloc_arenas import limit_malloc_arenas
 from target_brevo_tajo.output_files import unwritable_file_problem
+from target_brevo_tajo.progress import ProgressLog
 from target_brevo_tajo.redaction import add_secret, install_log_redaction, redact
 from target_brevo_tajo.report import SyncReport, job_name_of, utc_now
+from target_brevo_tajo.run_failed import end_run, unread_stdin
 from target_brevo_tajo.settings import (
     CONFIG_SCHEMA,
     Settings,
@@ -206,6 +209,7 @@ class TargetBrevoTajo(Target):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         limit_malloc_arenas()  # before the call workers start
         install_log_redaction()
+        log_calls_at_debug(self.logger)
         if kwargs.get("parse_env_config"):
             problem = environment_problem(self.config_jsonschema, os.environ, self._env_var_prefix)
             if problem:
@@ -224,6 +228,9 @@ class TargetBrevoTajo(Target):
         # Fail at start (bad settings, a mapping error with file and line), not at a record.
         _ = self.run
         self.singer_input.reject = self.run.report.reject
+        self.progress = ProgressLog(
+            self.logger, self.run.report.events, calls_waiting=self.writers.events.calls_waiting
+        )
 
     @classmethod
     def setting_names(cls) -> set[str]:
@@ -262,6 +269,12 @@ class TargetBrevoTajo(Target):
     def get_sink_class(self, stream_name: str) -> type[BatchSink]:
         resource = self.run.mapping.resource_of(stream_name)
         return SINKS_BY_RESOURCE.get(resource or "", UnroutedSink)
+
+    @override
+    def _process_schema_message(self, message_dict: dict) -> None:
+        """Records follow: from now on a long run logs its progress."""
+        self.progress.start()
+        super()._process_schema_message(message_dict)
 
     @override
     def _process_batch_message(self, message_dict: dict) -> None:
@@ -304,6 +317,7 @@ class TargetBrevoTajo(Target):
             writers.companies.link_members()
             run.ledger.prune_sent_events(_days_ago(run.settings.ledger_retention_days))
         writers.events.stop()  # after a failure, the calls in flight settle before the report
+        self.progress.stop()
         self._finished = True
         writers.lookups.finish(complete=error is None)
         report.cohorts = writers.lists.report()
@@ -353,7 +367,9 @@ class TargetBrevoTajo(Target):
             if target is not None:
                 target.finish(error=exc)
             if isinstance(exc, USER_ERRORS):
-                raise SystemExit(f"target-brevo-tajo: {one_line(exc)}") from None
+                # Stopped at start: the input the tap is still writing is read to its end.
+                unread = unread_stdin() if target is None and file_input is None else None
+                end_run(f"target-brevo-tajo: {one_line(exc)}", cls.logger, drain=unread)
             raise
 
     @classmethod
@@ -406,7 +422,7 @@ def _config_files_or_exit(read: Callable[..., Any]) -> Callable[..., Any]:
                 f"target-brevo-tajo: cannot read the --config file: {reason}; pass a "
                 "JSON file of settings (or --config=ENV)"
             )
-            raise SystemExit(msg) from None
+            end_run(msg, TargetBrevoTajo.logger, drain=unread_stdin())
 
     return read_or_exit
 

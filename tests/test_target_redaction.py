@@ -57,7 +57,7 @@ def test_an_error_body_echoing_the_key_is_redacted_in_the_log_the_report_and_the
                 file_input=singer_input(event("Purchase", "k-1")),
             )
 
-    exit_line = str(ended.value.code)
+    exit_line = str(ended.value)
     report = (tmp_path / "report.json").read_text()
     assert json.loads(report)["error"].startswith("Brevo rejected the API key (HTTP 401")
     for text in (caplog.text, report, exit_line):

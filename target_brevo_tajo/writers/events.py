@@ -237,6 +237,11 @@ class EventWriter:
         self._wait_until_queued_at_most(0)
         self._raise_failure()
 
+    def calls_waiting(self) -> int:
+        """Batch calls queued or in flight, for the progress log."""
+        with self._counting:
+            return sum(not call.done() for call in self._queued) + bool(self._carried)
+
     def stop(self) -> None:
         """At the end of a run, failed or not: no further call starts; those in flight settle.
 
