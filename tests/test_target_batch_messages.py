@@ -7,9 +7,12 @@ sinks, rejects, report counts and exactly-once ledger. A file that cannot be rea
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import io
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +26,8 @@ from tests.test_target_poison_and_errors import assert_one_line_error, run_cli, 
 
 # What differs between two runs of the same input: when they ran, and which run they were.
 RUN_FIELDS = {"run_id", "started_at", "finished_at"}
+ROOT = Path(__file__).resolve().parents[1]
+TAP_NOW = dt.datetime(2026, 11, 20, 12, tzinfo=dt.timezone.utc)  # the sandbox's today
 
 
 @pytest.fixture
@@ -197,3 +202,56 @@ def test_a_batch_message_the_target_cannot_read_ends_the_run_in_one_line(
     result = run_cli(config, tmp_path, "".join(json.dumps(m) + "\n" for m in lines).encode())
 
     assert_one_line_error(result, *fragments)
+
+
+def test_the_taps_batch_output_piped_into_the_target_reports_what_its_records_report(tmp_path):
+    """The tap with a ``batch_config`` (every stream as gzip JSON lines), end to end."""
+    mapping = ROOT / "mappings" / "mixpanel-to-brevo.sandbox.yml"
+    reports = {}
+    with SandboxServer(now=TAP_NOW, profiles=20, events=300, days=2) as sandbox:
+        for mode in ("records", "batch"):
+            folder = tmp_path / mode
+            folder.mkdir()
+            tap = {
+                "base_url": f"{sandbox.url}/mixpanel",
+                "project_id": "12345",
+                "service_account_username": "sandbox-user",
+                "service_account_secret": "sandbox-secret",
+                "start_date": "2026-11-18T00:00:00Z",
+                "end_date": "2026-11-19T00:00:00Z",
+                "mapping_file": str(mapping),
+            }
+            if mode == "batch":
+                storage = {"root": folder.as_uri(), "prefix": "batch-"}
+                encoding = {"format": "jsonl", "compression": "gzip"}
+                tap["batch_config"] = {"encoding": encoding, "storage": storage}
+            target = {
+                **target_config(sandbox, mapping, folder),
+                "dry_run": True,
+                "report_file": str(folder / "report.json"),
+            }
+            (folder / "tap.json").write_text(json.dumps(tap))
+            (folder / "target.json").write_text(json.dumps(target))
+            tap_run = subprocess.Popen(
+                [sys.executable, "-m", "tap_mixpanel_tajo", "--config", folder / "tap.json"],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+            )
+            target_run = subprocess.run(
+                [sys.executable, "-m", "target_brevo_tajo", "--config", folder / "target.json"],
+                stdin=tap_run.stdout,
+                capture_output=True,
+                text=True,
+                timeout=300,
+                check=False,
+            )
+            assert tap_run.wait(timeout=60) == 0
+            assert target_run.returncode == 0, target_run.stderr[-2000:]
+            report = json.loads((folder / "report.json").read_text())
+            reports[mode] = {
+                k: v for k, v in report.items() if k not in {*RUN_FIELDS, "rate_budgets"}
+            }
+
+    assert list((tmp_path / "batch").glob("batch-*events*.json.gz"))
+    assert reports["batch"]["events"]["received"] > 100
+    assert reports["batch"] == reports["records"]
