@@ -186,3 +186,27 @@ def test_settings_within_their_bounds_still_run(config, tmp_path):
     )
 
     assert json.loads((tmp_path / "out" / "report.json").read_text())["status"] == "dry_run"
+
+
+@pytest.fixture
+def unwritable_folder(tmp_path):
+    """A folder no one may write into, root included (an immutable folder, where chattr works)."""
+    folder = tmp_path / "ledger"
+    folder.mkdir()
+    made = subprocess.run(["chattr", "+i", str(folder)], capture_output=True, check=False)
+    if made.returncode != 0:
+        pytest.skip("chattr +i is not available here")
+    yield folder
+    subprocess.run(["chattr", "-i", str(folder)], check=True)
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_a_ledger_in_a_folder_that_cannot_be_written_is_one_line_saying_so(
+    config, unwritable_folder, dry_run
+):
+    ledger = f"sqlite:///{unwritable_folder / 'ledger.sqlite'}"
+
+    line = refusal({**config, "ledger_url": ledger, "dry_run": dry_run})
+
+    assert line.startswith(f"target-brevo-tajo: cannot use the sync ledger {ledger}: ")
+    assert "the ledger's folder must exist and be writable" in line
