@@ -1,7 +1,8 @@
 """A long run says how it is going: every ~10 s, the events sent, their rate, the calls waiting.
 
 Sent events are what Brevo accepted; calls waiting are batch calls queued or in flight (paced by
-the rate budget). A run shorter than one interval logs nothing.
+the rate budget). A run shorter than one interval, or one where nothing moved and nothing waits
+(reading profiles, a target left unfinished), logs nothing.
 """
 
 from __future__ import annotations
@@ -49,12 +50,14 @@ class ProgressLog:
     def _run(self) -> None:
         last_sent, last_time = self._report.sent, time.monotonic()
         while not self._stopped.wait(self._every):
-            sent, now = self._report.sent, time.monotonic()
+            sent, now, waiting = self._report.sent, time.monotonic(), self._calls_waiting()
+            if sent == last_sent and not waiting:
+                continue  # nothing moved, nothing waits: no line
             rate = (sent - last_sent) / max(now - last_time, 1e-9)
             self._logger.info(
                 "progress: %s events sent (%s/s); %d calls waiting for Brevo",
                 f"{sent:,}",
                 f"{rate:,.0f}",
-                self._calls_waiting(),
+                waiting,
             )
             last_sent, last_time = sent, now

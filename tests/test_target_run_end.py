@@ -72,12 +72,14 @@ def test_progress_is_logged_every_interval_with_events_sent_their_rate_and_calls
     assert not [t for t in threading.enumerate() if t.name == "target-progress"]
 
 
-def test_a_short_run_logs_no_progress_line(caplog):
+@pytest.mark.parametrize("every", [10, 0.05], ids=["a-short-run", "nothing-moves"])
+def test_no_progress_line_when_the_run_is_short_or_nothing_moves(caplog, every):
     logger = logging.getLogger("target-brevo-tajo.progress-test")
-    progress = ProgressLog(logger, EventsReport(), calls_waiting=lambda: 0, every=10)
+    progress = ProgressLog(logger, EventsReport(), calls_waiting=lambda: 0, every=every)
     caplog.set_level(logging.INFO, logger=logger.name)
 
     progress.start()
+    time.sleep(0.2)
     progress.stop()
 
     assert not [r for r in caplog.records if r.name == logger.name]
