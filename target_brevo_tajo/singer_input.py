@@ -31,6 +31,8 @@ BATCH_ENCODING_ADVICE = (
 )
 
 Reject = Callable[[str, str, dict[str, Any]], None]
+BLANK = "blank"  # the problem of a line that holds nothing
+_NO_RECORD: dict[str, Any] = {}  # what a message without a record is checked against
 
 
 class SingerInputError(ValueError):
@@ -88,11 +90,26 @@ class SingerInput(MsgSpecReader):
     def read_message(self, line: str | bytes) -> dict | None:
         """One line as a message; None when its record was rejected."""
         self._line_number += 1
+        try:
+            message = _decoder.decode(line)
+        except RecursionError:
+            raise _too_deep(f"input line {self._line_number}", line) from None
+        except msgspec.DecodeError:
+            return self._checked(*_decode(line, f"input line {self._line_number}"), line)
+        if (
+            isinstance(message, dict)
+            and isinstance(message.get("type"), str)
+            and isinstance(message.get("record", _NO_RECORD), dict)
+        ):
+            return message  # the fast path of every well-formed line
+        return self._checked(message, None, line)
+
+    def _checked(self, message: Any, problem: str | None, line: str | bytes) -> dict | None:
+        """A line that is not a plain message: rejected with its reason, or an input error."""
         where = f"input line {self._line_number}"
-        if not line.strip():
+        if problem == BLANK:
             self.reject("input", "blank line", {})
             return None
-        message, problem = _decode(line, where)
         if not isinstance(message, dict):
             msg = f"{where} is not a Singer message: {_excerpt(line)}"
             raise SingerInputError(msg)
@@ -138,10 +155,15 @@ class SingerInput(MsgSpecReader):
     ) -> Iterator[dict[str, Any]]:
         for number, line in enumerate(lines, start=1):
             where = f"line {number} of batch file {url}"
-            if not line.strip():
+            try:
+                record, problem = _decoder.decode(line), None
+            except RecursionError:
+                raise _too_deep(where, line) from None
+            except msgspec.DecodeError:
+                record, problem = _decode(line, where)
+            if problem == BLANK:
                 self.reject(stream, "blank line in a batch file", {})
                 continue
-            record, problem = _decode(line, where)
             if not problem and not isinstance(record, dict):
                 problem = f"the record is {_json_kind(record)}, not an object"
             if problem:
@@ -169,19 +191,14 @@ def _batch_file_lines(url: str, *, gzipped: bool, where: str) -> Iterator[bytes]
 
 
 def _decode(line: str | bytes, where: str) -> tuple[Any, str | None]:
-    """A line's JSON value, and why its record must be rejected (None when it may be used).
+    """A line msgspec refused: its JSON value, and why its record must be rejected.
 
-    msgspec refuses bytes that are not UTF-8 and lone surrogate escapes; such a line is decoded
-    again, leniently, only to say which record it held. A line that is not JSON at all is an
-    error of the whole input.
+    msgspec refuses blank lines, bytes that are not UTF-8 and lone surrogate escapes; such a
+    line is decoded again, leniently, only to say which record it held. A line that is not JSON
+    at all is an error of the whole input.
     """
-    try:
-        return _decoder.decode(line), None
-    except RecursionError:
-        msg = f"{where} is nested too deeply: {_excerpt(line)}"
-        raise SingerInputError(msg) from None
-    except msgspec.DecodeError:
-        pass
+    if not line.strip():
+        return None, BLANK
     problem = None
     if isinstance(line, bytes):
         try:
@@ -206,6 +223,10 @@ def _decode(line: str | bytes, where: str) -> tuple[Any, str | None]:
             "which is not Unicode text: fix the source"
         )
     return value, problem
+
+
+def _too_deep(where: str, line: str | bytes) -> SingerInputError:
+    return SingerInputError(f"{where} is nested too deeply: {_excerpt(line)}")
 
 
 def _lone_surrogate_path(value: Any, path: str = "") -> str | None:

@@ -397,7 +397,11 @@ USER_ERRORS = (
 
 
 def one_line(error: BaseException) -> str:
-    """An error as one line a user can act on."""
+    """An error as one line a user can act on, without any credential it may echo."""
+    return redact(_plain_line(error))
+
+
+def _plain_line(error: BaseException) -> str:
     if isinstance(error, ConfigValidationError):
         details = "; ".join(error.errors) if error.errors else str(error)
         return f"invalid configuration: {details}"
@@ -405,7 +409,7 @@ def one_line(error: BaseException) -> str:
         return f"the Singer input is not UTF-8 ({error.reason} at byte {error.start})"
     if isinstance(error, RecordsWithoutSchemaException):
         return f"{error}: the tap must send a stream's SCHEMA before its RECORDs"
-    text = redact(" ".join(str(error).split()))
+    text = redact(" ".join(str(error).split()))  # before the cut, which could halve a secret
     return text[:300] + ("..." if len(text) > 300 else "")
 
 
