@@ -47,6 +47,11 @@ class ProgressLog:
         if self._thread is not None:
             self._thread.join()
 
+    @property
+    def running(self) -> bool:
+        """Whether the thread still logs (after :meth:`stop`, never)."""
+        return self._thread is not None and self._thread.is_alive()
+
     def _run(self) -> None:
         last_sent, last_time = self._report.sent, time.monotonic()
         while not self._stopped.wait(self._every):

@@ -12,7 +12,6 @@ import json
 import logging
 import subprocess
 import sys
-import threading
 import time
 
 import httpx
@@ -69,7 +68,7 @@ def test_progress_is_logged_every_interval_with_events_sent_their_rate_and_calls
     assert lines[-1].startswith("progress: 400 events sent (")
     assert lines[-1].endswith("/s); 3 calls waiting for Brevo")
     assert all(r.levelno == logging.INFO for r in caplog.records if r.name == logger.name)
-    assert not [t for t in threading.enumerate() if t.name == "target-progress"]
+    assert not progress.running
 
 
 @pytest.mark.parametrize("every", [10, 0.05], ids=["a-short-run", "nothing-moves"])
@@ -99,6 +98,7 @@ def test_the_line_per_http_call_is_debug_not_info(mapping_file, tmp_path, caplog
 
     assert target.run.report.events.sent == 1
     assert not [r for r in caplog.records if r.name == "httpx"]
+    assert not target.progress.running  # stopped with the run
 
 
 # Python's development mode, with a ResourceWarning (an unclosed file, socket, database) an error.
