@@ -210,10 +210,10 @@ class TargetBrevoTajo(Target):
         limit_malloc_arenas()  # before the call workers start
         install_log_redaction()
         log_calls_at_debug(self.logger)
-        if kwargs.get("parse_env_config"):
-            problem = environment_problem(self.config_jsonschema, os.environ, self._env_var_prefix)
-            if problem:
-                raise SettingsError(problem)
+        # Also without --config=ENV: Meltano reads DRY_RUN=maybe as false and writes for real.
+        problem = environment_problem(self.config_jsonschema, os.environ, self._env_var_prefix)
+        if problem:
+            raise SettingsError(problem)
         super().__init__(*args, **kwargs)
         problem = unknown_setting(
             self.config,

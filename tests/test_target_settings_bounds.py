@@ -104,6 +104,7 @@ def test_a_binary_mapping_file_is_named_as_the_mapping_not_as_the_singer_input(c
     assert "Singer input" not in line
 
 
+@pytest.mark.parametrize("parse_env", [True, False], ids=["config-env", "config-file"])
 @pytest.mark.parametrize(
     ("variable", "value", "expected"),
     [
@@ -116,13 +117,16 @@ def test_a_binary_mapping_file_is_named_as_the_mapping_not_as_the_singer_input(c
     ],
 )
 def test_an_environment_variable_the_target_cannot_read_is_one_line(
-    monkeypatch, tmp_path, variable, value, expected
+    monkeypatch, config, tmp_path, variable, value, expected, parse_env
 ):
+    """Meltano passes a config file, and reads DRY_RUN=maybe as false: the variable is checked."""
     monkeypatch.setenv("TARGET_BREVO_TAJO_API_KEY", "xkeysib-test-secret")
     monkeypatch.setenv("TARGET_BREVO_TAJO_LEDGER_URL", f"sqlite:///{tmp_path / 'l.sqlite'}")
     monkeypatch.setenv(f"TARGET_BREVO_TAJO_{variable}", value)
 
-    assert refusal({}, parse_env=True) == f"target-brevo-tajo: {expected}"
+    line = refusal({} if parse_env else config, parse_env=parse_env)
+
+    assert line == f"target-brevo-tajo: {expected}"
 
 
 @pytest.mark.parametrize(
