@@ -79,14 +79,6 @@ class SingerInput(MsgSpecReader):
             stats[kind] += 1
         return stats
 
-    def deserialize_json(self, line: str | bytes) -> dict:
-        """One line as a message, or a :class:`SingerInputError` naming the line."""
-        message = self.read_message(line)
-        if message is None:
-            msg = f"input line {self._line_number} holds no message"
-            raise SingerInputError(msg)
-        return message
-
     def read_message(self, line: str | bytes) -> dict | None:
         """One line as a message; None when its record was rejected."""
         self._line_number += 1
