@@ -315,7 +315,7 @@ class TargetBrevoTajo(Target):
             writers.lists.finish(writers.checkpoints.cohort_snapshots)
             writers.companies.recreate_deleted(writers.checkpoints.group_refreshes)
             writers.companies.link_members()
-            run.ledger.prune_sent_events(_days_ago(run.settings.ledger_retention_days))
+            run.ledger.prune_sent_events(self._prune_cutoff())
         writers.events.stop()  # after a failure, the calls in flight settle before the report
         self.progress.stop()
         self._finished = True
@@ -335,6 +335,25 @@ class TargetBrevoTajo(Target):
             self.logger.info(line)
         if run.settings.report_file:
             report.write(Path(run.settings.report_file))
+
+    def _prune_cutoff(self) -> dt.datetime:
+        """Events older than this are forgotten: never one this run's input held.
+
+        The tap re-exports its lookback every run: an event forgotten within it would be sent
+        again by the next run, so a retention shorter than the lookback is stretched, and said.
+        """
+        retention = self.run.settings.ledger_retention_days
+        cutoff, oldest = _days_ago(retention), self.writers.events.oldest_time
+        if oldest is None or oldest >= cutoff:
+            return cutoff
+        self.logger.warning(
+            "ledger_retention_days (%d) is shorter than the input reaches back (%s): the "
+            "ledger keeps its events, so that the next run does not send them again; raise "
+            "ledger_retention_days above the tap's lookback_days and any backfill's age",
+            retention,
+            oldest.date().isoformat(),
+        )
+        return oldest
 
     @classmethod
     @override

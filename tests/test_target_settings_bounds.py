@@ -11,15 +11,19 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import subprocess
 import sys
 from pathlib import Path
 from types import SimpleNamespace
 
+import httpx
 import pytest
+import respx
 
 from target_brevo_tajo.settings import CONFIG_SCHEMA
 from target_brevo_tajo.target import TargetBrevoTajo
+from tests.singer_messages import event, singer_input
 
 
 @pytest.fixture
@@ -214,3 +218,27 @@ def test_a_ledger_in_a_folder_that_cannot_be_written_is_one_line_saying_so(
 
     assert line.startswith(f"target-brevo-tajo: cannot use the sync ledger {ledger}: ")
     assert "the ledger's folder must exist and be writable" in line
+
+
+def test_a_retention_shorter_than_the_input_reaches_back_forgets_none_of_its_events(config, caplog):
+    """The next run re-reads the tap's lookback: an event forgotten within it was sent twice."""
+    config = {**config, "dry_run": False, "ledger_retention_days": 1, "max_retries": 0}
+    old_events = [event("Purchase", f"old-{i}", time="2026-11-20T10:00:00Z") for i in range(2)]
+
+    def run() -> TargetBrevoTajo:
+        target = TargetBrevoTajo(config=config, parse_env_config=False)
+        target.listen(singer_input(*old_events))
+        return target
+
+    with respx.mock(base_url="https://api.brevo.com/v3") as brevo:
+        brevo.post("/events/batch").mock(return_value=httpx.Response(202, json={"count": 2}))
+        first = run()
+        again = run()
+
+    assert first.run.report.events.sent == 2
+    assert again.run.report.events.sent == 0
+    assert again.run.report.events.deduplicated_by_ledger == 2
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any(
+        "ledger_retention_days (1) is shorter than the input reaches back" in w for w in warnings
+    )

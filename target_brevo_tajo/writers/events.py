@@ -113,6 +113,8 @@ class EventWriter:
         # A batch's last call, rarely full, waits to be filled by the next batch's events.
         self._carried: list[OutgoingEvent] = []
         self._failure: Exception | None = None  # once a call failed, no further call starts
+        # The oldest mapped event of the input: the tap's lookback will show it again.
+        self.oldest_time: dt.datetime | None = None
         # A claim outlives the longest call and its settling; then another worker may take it.
         self._lease_seconds = (
             settings.request_timeout_seconds + settings.events_settle_seconds + LEASE_MARGIN_SECONDS
@@ -162,6 +164,8 @@ class EventWriter:
             self._run_report.reject("events", problem or "no time", record)
             return
         key = event_key(name, str(insert_id), when)
+        if self.oldest_time is None or when < self.oldest_time:
+            self.oldest_time = when
         if key in batch.pending:
             report.deduplicated_in_run += 1
             return
