@@ -31,6 +31,12 @@ def _load_cached(path: str) -> Mapping:
     except OSError as exc:
         msg = f"{display}: cannot read the mapping file ({exc.strerror}); check mapping_file"
         raise MappingError(msg) from exc
+    except UnicodeDecodeError as exc:
+        msg = (
+            f"{display}: the mapping file is not UTF-8 text ({exc.reason} at byte {exc.start}); "
+            "check that mapping_file names the mapping YAML"
+        )
+        raise MappingError(msg) from None
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
@@ -45,7 +51,12 @@ def _load_cached(path: str) -> Mapping:
         for line, loc in _duplicate_keys(node, ())  # YAML would keep the last value silently
     ]
     if data is None:
-        data = {}
+        # An empty file would skip every event and still move the tap's bookmark.
+        msg = (
+            f"{display}: the mapping file is empty; write its sections (see "
+            "mappings/mixpanel-to-brevo.yml), or leave mapping_file unset"
+        )
+        raise MappingError(msg)
     if not isinstance(data, dict):
         msg = f"{display}:1: the mapping file must be a YAML mapping of sections"
         raise MappingError(msg)

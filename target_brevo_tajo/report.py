@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from target_brevo_tajo.redaction import redact
+
 # What a reject keeps of its record: the ids to find it by, the event name and time. The reason
 # names the rejected value (``SMS left out: +33 6...``); the whole record only on request.
 REJECT_FIELDS = ("insert_id", "distinct_id", "cohort_id", "event", "time")
@@ -306,12 +308,12 @@ class SyncReport:
         with self._lock:
             self.rejected_records[stream] += 1
             if stream == "events":
-                self.events.rejected[reason] += 1
+                self.events.rejected[redact(reason)] += 1
             if self.rejects_file is not None:
                 self.rejects_file.parent.mkdir(parents=True, exist_ok=True)
                 with self.rejects_file.open("a", encoding="utf-8") as out:
                     line = self.reject_line(stream, reason, record)
-                    out.write(json.dumps(line, default=_as_text))
+                    out.write(redact(json.dumps(line, default=_as_text)))
                     out.write("\n")
 
     def reject_line(self, stream: str, reason: str, record: dict[str, Any]) -> dict[str, Any]:
@@ -334,7 +336,7 @@ class SyncReport:
         stamp = re.sub(r"[^0-9T]", "", self.started_at.removesuffix("+00:00")) + "Z"
         run_file = latest.with_name(f"{latest.stem}-{job}{stamp}-{self.run_id}{latest.suffix}")
         run_file.parent.mkdir(parents=True, exist_ok=True)
-        run_file.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+        run_file.write_text(redact(json.dumps(self.to_dict(), indent=2)) + "\n", encoding="utf-8")
         link = latest.with_name(f".{latest.name}.{self.run_id}")
         try:
             link.symlink_to(run_file.name)

@@ -17,7 +17,14 @@ from target_brevo_tajo.brevo.client import DEFAULT_BASE_URL
 # A decimal setting: a number, or its text. Meltano hands a `kind: decimal` value from the
 # environment to the plugin as a Decimal and then fails to write it as JSON, so meltano.yml
 # declares these settings as strings and the target reads "0.2" as 0.2.
-DECIMAL = th.CustomType({"type": ["number", "string"], "pattern": r"^\s*[0-9]+(\.[0-9]*)?\s*$"})
+DECIMAL_TYPE = {
+    "type": ["number", "string"],
+    "pattern": r"^\s*[0-9]+(\.[0-9]*)?\s*$",
+    "minimum": 0,  # what the pattern says of the text form
+}
+DECIMAL = th.CustomType(DECIMAL_TYPE)
+# A decimal setting that must be more than zero (its text form is checked by Settings).
+POSITIVE_DECIMAL = th.CustomType({**DECIMAL_TYPE, "exclusiveMinimum": 0})
 
 # A base_url the client can call: anything else would fail at the first call, far from the setting.
 HTTP_URL = r"^https?://[^\s/]+"
@@ -40,7 +47,7 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
     ),
     th.Property(
         "mapping_file",
-        th.StringType,
+        th.StringType(min_length=1),
         title="Mapping file",
         description=(
             "Path to the mapping YAML in the seed format (`event_mapping`, "
@@ -82,7 +89,7 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
     ),
     th.Property(
         "events_batch_size",
-        th.IntegerType,
+        th.IntegerType(minimum=1),
         default=200,
         title="Events per batch call",
         description=(
@@ -222,7 +229,7 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
     ),
     th.Property(
         "ledger_retention_days",
-        th.IntegerType,
+        th.IntegerType(minimum=1),
         default=35,
         title="Ledger retention (days)",
         description=(
@@ -232,14 +239,14 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
     ),
     th.Property(
         "max_retries",
-        th.IntegerType,
+        th.IntegerType(minimum=0),
         default=5,
         title="Max retries",
         description="Retries of a Brevo call on 429, 5xx or a network error.",
     ),
     th.Property(
         "request_timeout_seconds",
-        DECIMAL,
+        POSITIVE_DECIMAL,
         default=120,
         title="Request timeout (seconds)",
         description=(
@@ -259,7 +266,7 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
     ),
     th.Property(
         "report_file",
-        th.StringType,
+        th.StringType(min_length=1),
         title="Sync report file",
         description=(
             "The latest sync report (JSON): each run writes its own file next to it, named "
@@ -278,7 +285,7 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
     ),
     th.Property(
         "rejects_file",
-        th.StringType,
+        th.StringType(min_length=1),
         title="Rejects file",
         description=(
             "JSON-lines file receiving every rejected record with its reason and the run id, "
@@ -309,8 +316,74 @@ SCHEMA_DEFAULTS: dict[str, Any] = {
 }
 
 
+# Why a bound holds, where the setting's name does not say it.
+BOUND_REASONS: dict[str, str] = {
+    "ledger_retention_days": (
+        "at the end of each run the ledger forgets the events sent longer ago than this, and "
+        "the tap re-exports its lookback_days every run: keep it above the tap's lookback_days, "
+        "or those events are sent again"
+    ),
+    "request_timeout_seconds": "a Brevo call needs time to be answered",
+    "mapping_file": "set it to the mapping YAML's path, or leave it unset",
+    "report_file": "set it to a file path, or leave it unset",
+    "rejects_file": "set it to a file path, or leave it unset",
+}
+TRUE_TEXTS = ("true", "1", "yes", "on")
+FALSE_TEXTS = ("false", "0", "no", "off", "")
+
+
 class SettingsError(ValueError):
     """A setting value the target cannot run with; the message is one line saying what to do."""
+
+
+def bound_problem(config: abc.Mapping[str, Any]) -> str | None:
+    """The first setting outside the bounds ``CONFIG_SCHEMA`` declares, as one line.
+
+    A number's text form (``"0"``) is checked too: the schema's bounds apply to numbers only. A
+    value of the wrong type is left to the schema's check.
+    """
+    for name, spec in CONFIG_SCHEMA["properties"].items():
+        value = config.get(name)
+        if value is None or isinstance(value, bool):
+            continue
+        need = None
+        if isinstance(value, str) and len(value) < spec.get("minLength", 0):
+            need = "empty"
+        elif "minimum" in spec or "exclusiveMinimum" in spec:
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                continue
+            if number < spec.get("minimum", number):
+                need = f"{value}: set it to {spec['minimum']} or more"
+            elif number <= spec.get("exclusiveMinimum", number - 1):
+                need = f"{value}: set it to more than {spec['exclusiveMinimum']}"
+        if need is not None:
+            reason = BOUND_REASONS.get(name)
+            return f"{name} is {need}" + (f"; {reason}" if reason else "")
+    return None
+
+
+def environment_problem(
+    schema: abc.Mapping[str, Any], environ: abc.Mapping[str, str], prefix: str
+) -> str | None:
+    """A boolean or integer setting's environment variable the target cannot read, as one line.
+
+    The SDK reads any text but true/1/yes/on as false (``DRY_RUN=maybe`` wrote for real) and
+    ends in a traceback on an integer that is not one.
+    """
+    for name, spec in schema.get("properties", {}).items():
+        variable = prefix + name.upper().replace("-", "_")
+        text = environ.get(variable)
+        if text is None:
+            continue
+        kinds = spec.get("type")
+        kinds = kinds if isinstance(kinds, list) else [kinds]
+        if "boolean" in kinds and text.strip().lower() not in TRUE_TEXTS + FALSE_TEXTS:
+            return f"{variable} is {text!r}: set it to true or false"
+        if "integer" in kinds and not text.strip().lstrip("+-").isdigit():
+            return f"{variable} is {text!r}: set it to a whole number"
+    return None
 
 
 @dataclass(frozen=True)
@@ -352,6 +425,9 @@ class Settings:
         The SDK reads JSON numbers from a config file as Decimal: numbers become the int or
         float the field declares. A setting left out or null takes the schema's default.
         """
+        problem = bound_problem(config)
+        if problem:
+            raise SettingsError(problem)
         types = get_type_hints(cls)
         values: dict[str, Any] = {}
         for setting in fields(cls):

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import click
 from singer_sdk import Target
@@ -40,14 +40,25 @@ from target_brevo_tajo.brevo import (
     BrevoLists,
     ContactImports,
 )
+from target_brevo_tajo.brevo.client import log_calls_at_debug
 from target_brevo_tajo.checkpoints import SyncCheckpoints
 from target_brevo_tajo.ledger import Ledger, LedgerError
 from target_brevo_tajo.ledger.companies import CompanyLedger
 from target_brevo_tajo.ledger.lookups import LookupLedger
 from target_brevo_tajo.lookups import LookupTables
 from target_brevo_tajo.malloc_arenas import limit_malloc_arenas
+from target_brevo_tajo.output_files import unwritable_file_problem
+from target_brevo_tajo.progress import ProgressLog
+from target_brevo_tajo.redaction import add_secret, install_log_redaction, redact
 from target_brevo_tajo.report import SyncReport, job_name_of, utc_now
-from target_brevo_tajo.settings import CONFIG_SCHEMA, Settings, SettingsError
+from target_brevo_tajo.run_failed import end_run, unread_stdin
+from target_brevo_tajo.settings import (
+    CONFIG_SCHEMA,
+    Settings,
+    SettingsError,
+    bound_problem,
+    environment_problem,
+)
 from target_brevo_tajo.singer_input import SingerInput, SingerInputError
 from target_brevo_tajo.sinks import (
     CohortMembersSink,
@@ -99,6 +110,12 @@ class Run:
 
 def build_run(settings: Settings) -> Run:
     """Wire a run from its settings: each object gets exactly what it uses."""
+    add_secret(settings.api_key)
+    for setting in ("report_file", "rejects_file"):
+        path = getattr(settings, setting)
+        problem = unwritable_file_problem(setting, path) if path else None
+        if problem:
+            raise SettingsError(problem)
     mapping = load_mapping(settings.mapping_file) if settings.mapping_file else Mapping()
     client = BrevoClient(
         settings.base_url,
@@ -192,6 +209,12 @@ class TargetBrevoTajo(Target):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         limit_malloc_arenas()  # before the call workers start
+        install_log_redaction()
+        log_calls_at_debug(self.logger)
+        # Also without --config=ENV: Meltano reads DRY_RUN=maybe as false and writes for real.
+        problem = environment_problem(self.config_jsonschema, os.environ, self._env_var_prefix)
+        if problem:
+            raise SettingsError(problem)
         super().__init__(*args, **kwargs)
         problem = unknown_setting(
             self.config,
@@ -205,6 +228,10 @@ class TargetBrevoTajo(Target):
         self._finished = False
         # Fail at start (bad settings, a mapping error with file and line), not at a record.
         _ = self.run
+        self.singer_input.reject = self.run.report.reject
+        self.progress = ProgressLog(
+            self.logger, self.run.report.events, calls_waiting=self.writers.events.calls_waiting
+        )
 
     @classmethod
     def setting_names(cls) -> set[str]:
@@ -227,14 +254,39 @@ class TargetBrevoTajo(Target):
         return build_run(Settings.from_config(self.config))
 
     @property
+    def singer_input(self) -> SingerInput:
+        """The reader of the input, which rejects the records it cannot read."""
+        return cast(SingerInput, self.message_reader)
+
+    @property
     def writers(self) -> Writers:
         """What the sinks hand their records to."""
         return self.run.writers
 
     @override
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """A setting out of bounds is one line saying what to write, not the schema's number."""
+        problem = bound_problem(self.config)
+        if problem and raise_errors:
+            raise SettingsError(problem)
+        return super()._validate_config(raise_errors=raise_errors)
+
+    @override
     def get_sink_class(self, stream_name: str) -> type[BatchSink]:
         resource = self.run.mapping.resource_of(stream_name)
         return SINKS_BY_RESOURCE.get(resource or "", UnroutedSink)
+
+    @override
+    def _process_schema_message(self, message_dict: dict) -> None:
+        """Records follow: from now on a long run logs its progress."""
+        self.progress.start()
+        super()._process_schema_message(message_dict)
+
+    @override
+    def _process_batch_message(self, message_dict: dict) -> None:
+        """A BATCH file's records take the RECORD path: same sinks, rejects and ledger."""
+        for message in self.singer_input.batch_records(message_dict):
+            self._process_record_message(message)
 
     @override
     def _write_state_message(self, state: dict[str, Any]) -> None:
@@ -270,8 +322,9 @@ class TargetBrevoTajo(Target):
             writers.lists.finish(writers.checkpoints.cohort_snapshots)
             writers.companies.recreate_deleted(writers.checkpoints.group_refreshes)
             writers.companies.link_members()
-            run.ledger.prune_sent_events(_days_ago(run.settings.ledger_retention_days))
+            run.ledger.prune_sent_events(self._prune_cutoff())
         writers.events.stop()  # after a failure, the calls in flight settle before the report
+        self.progress.stop()
         self._finished = True
         writers.lookups.finish(complete=error is None)
         report.cohorts = writers.lists.report()
@@ -291,6 +344,25 @@ class TargetBrevoTajo(Target):
             report.write(Path(run.settings.report_file), keep=run.settings.report_keep)
         if run.settings.dry_run:
             self.logger.warning(dry_run.last_line(os.environ))
+
+    def _prune_cutoff(self) -> dt.datetime:
+        """Events older than this are forgotten: never one this run's input held.
+
+        The tap re-exports its lookback every run: an event forgotten within it would be sent
+        again by the next run, so a retention shorter than the lookback is stretched, and said.
+        """
+        retention = self.run.settings.ledger_retention_days
+        cutoff, oldest = _days_ago(retention), self.writers.events.oldest_time
+        if oldest is None or oldest >= cutoff:
+            return cutoff
+        self.logger.warning(
+            "ledger_retention_days (%d) is shorter than the input reaches back (%s): the "
+            "ledger keeps its events, so that the next run does not send them again; raise "
+            "ledger_retention_days above the tap's lookback_days and any backfill's age",
+            retention,
+            oldest.date().isoformat(),
+        )
+        return oldest
 
     @classmethod
     @override
@@ -331,7 +403,9 @@ class TargetBrevoTajo(Target):
             if target is not None:
                 target.finish(error=exc)
             if isinstance(exc, USER_ERRORS):
-                raise SystemExit(user_message(exc)) from None
+                # Stopped at start: the input the tap is still writing is read to its end.
+                unread = unread_stdin() if target is None and file_input is None else None
+                end_run(user_message(exc), cls.logger, drain=unread)
             raise
 
     @classmethod
@@ -407,7 +481,11 @@ def user_message(error: BaseException) -> str:
 
 
 def one_line(error: BaseException) -> str:
-    """An error as one line a user can act on."""
+    """An error as one line a user can act on, without any credential it may echo."""
+    return redact(_plain_line(error))
+
+
+def _plain_line(error: BaseException) -> str:
     if isinstance(error, ConfigValidationError):
         details = "; ".join(error.errors) if error.errors else str(error)
         return f"invalid configuration: {details}"
@@ -415,7 +493,7 @@ def one_line(error: BaseException) -> str:
         return f"the Singer input is not UTF-8 ({error.reason} at byte {error.start})"
     if isinstance(error, RecordsWithoutSchemaException):
         return f"{error}: the tap must send a stream's SCHEMA before its RECORDs"
-    text = " ".join(str(error).split())
+    text = redact(" ".join(str(error).split()))  # before the cut, which could halve a secret
     return text[:300] + ("..." if len(text) > 300 else "")
 
 
@@ -425,12 +503,14 @@ def _config_files_or_exit(read: Callable[..., Any]) -> Callable[..., Any]:
     def read_or_exit(*args: Any) -> Any:
         try:
             return read(*args)
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, TypeError) as exc:
+            # A file holding a JSON array or number fails the SDK's merge with a TypeError.
+            reason = "it holds no JSON object" if isinstance(exc, TypeError) else one_line(exc)
             msg = (
-                f"target-brevo-tajo: cannot read the --config file: {one_line(exc)}; pass a "
+                f"target-brevo-tajo: cannot read the --config file: {reason}; pass a "
                 "JSON file of settings (or --config=ENV)"
             )
-            raise SystemExit(msg) from None
+            end_run(msg, TargetBrevoTajo.logger, drain=unread_stdin())
 
     return read_or_exit
 

@@ -58,7 +58,9 @@ def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) 
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
     last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("target-brevo-tajo: "), result.stderr[-2000:]
+    # The reason is the run's last line, logged at ERROR (issue 17 item 10).
+    assert " | ERROR " in last, result.stderr[-2000:]
+    assert " | target-brevo-tajo: " in last, result.stderr[-2000:]
     for fragment in fragments:
         assert fragment in last
 

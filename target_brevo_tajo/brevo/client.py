@@ -44,6 +44,27 @@ class CallInDoubt(BrevoError):
     """
 
 
+class _CallLinesAtDebug(logging.Filter):
+    """httpx's line per call ("HTTP Request: POST ...") as DEBUG: a long run makes millions."""
+
+    def __init__(self, shown_by: logging.Logger) -> None:
+        super().__init__()
+        self._shown_by = shown_by
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.INFO:
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return self._shown_by.isEnabledFor(logging.DEBUG)
+        return True
+
+
+def log_calls_at_debug(shown_by: logging.Logger) -> None:
+    """Show httpx's line per call only when ``shown_by`` logs DEBUG (installed once)."""
+    http = logging.getLogger("httpx")
+    if not any(isinstance(f, _CallLinesAtDebug) for f in http.filters):
+        http.addFilter(_CallLinesAtDebug(shown_by))
+
+
 def body_excerpt(response: httpx.Response, limit: int = 300) -> str:
     """The start of an answer's body on one line, with the API key blanked out."""
     return _redacted(" ".join(response.text.split()), response)[:limit]

@@ -210,6 +210,11 @@ def _ledger_problem(url: str, error: Exception) -> str:
         hint = "install the database driver this URL names"
     elif "readonly" in detail or "read-only" in detail or "permission" in detail.lower():
         hint = "make the ledger writable (a dry run only reads it), or point ledger_url elsewhere"
+    elif "unable to open database file" in detail:
+        hint = (
+            "the ledger's folder must exist and be writable (SQLite writes its journal beside "
+            "the file): create it or make it writable, or point ledger_url elsewhere"
+        )
     elif "not a database" in detail:
         hint = "this file is not a sync ledger: point ledger_url at the ledger, or a new file"
     else:

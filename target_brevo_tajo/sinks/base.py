@@ -8,10 +8,12 @@ is rejected with its reason, and the run goes on.
 from __future__ import annotations
 
 import abc
+from functools import cached_property
 from typing import Any, Protocol, cast
 
 import fastjsonschema
 from singer_sdk.exceptions import InvalidRecord
+from singer_sdk.helpers._typing import get_datelike_property_type
 from singer_sdk.helpers.conform import DatetimeErrorTreatmentEnum
 from singer_sdk.sinks import BatchSink
 from singer_sdk.sinks.core import BaseJSONSchemaValidator
@@ -86,6 +88,29 @@ class BrevoSink(BatchSink):
     def datetime_error_treatment(self) -> DatetimeErrorTreatmentEnum:
         """An unreadable date-time becomes null, and the writer rejects what needs one."""
         return DatetimeErrorTreatmentEnum.NULL
+
+    def _parse_timestamps_in_record(
+        self, record: dict, schema: dict, treatment: DatetimeErrorTreatmentEnum
+    ) -> None:
+        """A date-time given as a number (an epoch) is rejected with its reason, never parsed.
+
+        Seconds or milliseconds cannot be told apart for sure, and the SDK's parser would end
+        the run on it with a traceback.
+        """
+        for key in self._datelike_keys:
+            value = record.get(key)
+            if value is not None and not isinstance(value, str):
+                record[SCHEMA_PROBLEM] = (
+                    f"{key} is {value!r}, not an RFC 3339 date-time: send it as text such as "
+                    "2026-11-20T10:00:00Z"
+                )
+                record[key] = None
+        super()._parse_timestamps_in_record(record, schema, treatment)
+
+    @cached_property
+    def _datelike_keys(self) -> list[str]:
+        properties = self.schema.get("properties") or {}
+        return [key for key, spec in properties.items() if get_datelike_property_type(spec)]
 
     def preprocess_record(self, record: dict, context: dict) -> dict:  # noqa: ARG002
         """A missing key property becomes null, for the writer to reject with a reason."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from target_brevo_tajo.ledger.ids import id_problem
 from target_brevo_tajo.sinks.base import BrevoSink
 
 
@@ -44,6 +45,10 @@ class CohortMembersSink(BrevoSink):
         if not record.get("distinct_id") or record.get("cohort_id") is None:
             report.rejected += 1
             self.writers.report.reject("cohort_members", "no cohort_id or distinct_id", record)
+            return
+        if unstorable := id_problem("distinct_id", record["distinct_id"]):
+            report.rejected += 1
+            self.writers.report.reject("cohort_members", unstorable, record)
             return
         members = context["members"][int(record["cohort_id"])]
         if str(record["distinct_id"]) in members:

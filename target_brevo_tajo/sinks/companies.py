@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from target_brevo_tajo.ledger.ids import first_id_problem
 from target_brevo_tajo.sinks.base import BrevoSink
 
 
@@ -21,6 +22,13 @@ class CompaniesSink(BrevoSink):
         if not record.get("group_key") or not record.get("group_id"):
             report.rejected += 1
             self.writers.report.reject(self.stream_name, "no group_key or group_id", record)
+            return
+        unstorable = first_id_problem(
+            [("group_key", record["group_key"]), ("group_id", record["group_id"])]
+        )
+        if unstorable:
+            report.rejected += 1
+            self.writers.report.reject(self.stream_name, unstorable, record)
             return
         group = (str(record["group_key"]), str(record["group_id"]))
         if group in context["groups"]:

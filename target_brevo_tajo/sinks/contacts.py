@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from target_brevo_tajo.ledger.ids import id_problem
 from target_brevo_tajo.sinks.base import BrevoSink
 
 
@@ -28,6 +29,11 @@ class ContactsSink(BrevoSink):
         if not distinct_id:
             self._report.rejected += 1
             self.writers.report.reject("profiles", "no distinct_id", record)
+            return
+        unstorable = id_problem("distinct_id", distinct_id)
+        if unstorable:
+            self._report.rejected += 1
+            self.writers.report.reject("profiles", unstorable, record)
             return
         if str(distinct_id) in context["profiles"]:
             self._report.deduplicated += 1

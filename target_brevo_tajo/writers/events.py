@@ -33,6 +33,7 @@ from target_brevo_tajo.event_payload import (
     parse_event_time,
 )
 from target_brevo_tajo.ledger import ClaimLost, Ledger, LedgerEvent, event_key
+from target_brevo_tajo.ledger.ids import first_id_problem
 from target_brevo_tajo.lookups import LookupTables
 from target_brevo_tajo.report import SyncReport
 from target_brevo_tajo.settings import Settings
@@ -112,6 +113,8 @@ class EventWriter:
         # A batch's last call, rarely full, waits to be filled by the next batch's events.
         self._carried: list[OutgoingEvent] = []
         self._failure: Exception | None = None  # once a call failed, no further call starts
+        # The oldest mapped event of the input: the tap's lookback will show it again.
+        self.oldest_time: dt.datetime | None = None
         # A claim outlives the longest call and its settling; then another worker may take it.
         self._lease_seconds = (
             settings.request_timeout_seconds + settings.events_settle_seconds + LEASE_MARGIN_SECONDS
@@ -129,7 +132,19 @@ class EventWriter:
         if not isinstance(properties, dict):
             self._run_report.reject("events", "properties is not an object", record)
             return
-        batch.aliases.update(aliases_in(record))
+        aliases = aliases_in(record)
+        unstorable = first_id_problem(
+            [
+                ("$insert_id", record.get("insert_id") or properties.get("$insert_id")),
+                ("distinct_id", record.get("distinct_id") or properties.get("distinct_id")),
+                ("event name", record.get("event")),
+                *(("an identity alias", alias) for pair in aliases.items() for alias in pair),
+            ]
+        )
+        if unstorable:
+            self._run_report.reject("events", unstorable, record)
+            return
+        batch.aliases.update(aliases)
         name = record.get("event")
         if not isinstance(name, str) or not name:
             self._run_report.reject("events", "event name is not text", record)
@@ -149,6 +164,8 @@ class EventWriter:
             self._run_report.reject("events", problem or "no time", record)
             return
         key = event_key(name, str(insert_id), when)
+        if self.oldest_time is None or when < self.oldest_time:
+            self.oldest_time = when
         if key in batch.pending:
             report.deduplicated_in_run += 1
             return
@@ -228,6 +245,11 @@ class EventWriter:
             self._queue([carried])
         self._wait_until_queued_at_most(0)
         self._raise_failure()
+
+    def calls_waiting(self) -> int:
+        """Batch calls queued or in flight, for the progress log."""
+        with self._counting:
+            return sum(not call.done() for call in self._queued) + bool(self._carried)
 
     def stop(self) -> None:
         """At the end of a run, failed or not: no further call starts; those in flight settle.
