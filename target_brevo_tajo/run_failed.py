@@ -27,8 +27,12 @@ class RunFailed(SystemExit):
 
 
 def end_run(line: str, logger: logging.Logger, *, drain: IO[bytes] | None = None) -> NoReturn:
-    """Log ``line`` at ERROR, read ``drain`` to its end (unless a terminal), and exit 1."""
-    logger.error(line)
+    """Log ``line`` at ERROR (one record per problem), read ``drain`` to its end, and exit 1.
+
+    ``drain`` is not read when it is a terminal.
+    """
+    for problem in line.splitlines():
+        logger.error(problem)
     if drain is not None and not drain.isatty():
         while drain.read(_CHUNK):
             pass

@@ -228,7 +228,7 @@ class TargetBrevoTajo(Target):
         self._finished = False
         # Fail at start (bad settings, a mapping error with file and line), not at a record.
         _ = self.run
-        self.singer_input.reject = self.run.report.reject
+        self.singer_input.reject = self._reject_unreadable
         self.progress = ProgressLog(
             self.logger, self.run.report.events, calls_waiting=self.writers.events.calls_waiting
         )
@@ -300,6 +300,14 @@ class TargetBrevoTajo(Target):
         self.writers.events.wait_for_calls()
         if not self.run.settings.dry_run:
             super()._write_state_message(state)
+
+    def _reject_unreadable(self, stream: str, reason: str, record: dict[str, Any]) -> None:
+        """A record the reader could not read: received by its stream's sink, then rejected."""
+        if self.sink_exists(stream):
+            count_rejected = getattr(self.get_sink(stream), "count_rejected", None)
+            if count_rejected is not None:
+                count_rejected()
+        self.run.report.reject(stream, reason, record)
 
     @override
     def process_endofpipe(self) -> None:

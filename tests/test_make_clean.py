@@ -6,6 +6,7 @@ Issue 17: ``make distclean`` deleted state and ledger without asking.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -30,9 +31,12 @@ def project(tmp_path: Path) -> Path:
 
 def make(target: str, cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     assert MAKE, "make is not installed"
+    # As run by hand: under `make test` the outer make's variables would change what make prints.
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
     return subprocess.run(
         [MAKE, "-f", str(ROOT / "Makefile"), target, *args],
         cwd=cwd,
+        env=env,
         capture_output=True,
         text=True,
         timeout=60,

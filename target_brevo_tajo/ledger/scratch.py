@@ -9,6 +9,7 @@ copy is a SQLite file in a temporary folder; the ledger at ``ledger_url`` is onl
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 import tempfile
@@ -56,6 +57,8 @@ def scratch_copy(url: str, options: dict) -> tuple[sa.Engine, Path]:
 def _copy_sqlite(source: sa.URL, options: dict, copy: Path) -> None:
     """SQLite's online backup: a consistent copy even while a real run writes the ledger."""
     database = source.database or ""
+    if not source.query.get("uri") and database not in ("", ":memory:"):
+        _check_writable_folder(Path(database))
     if not source.query.get("uri") and (
         database in ("", ":memory:") or not Path(database).exists()
     ):
@@ -78,3 +81,10 @@ def _copy_tables(source: sa.Engine, copy: sa.Engine) -> None:
                     writing.execute(sa.insert(table), [dict(row) for row in chunk])
     finally:
         source.dispose()
+
+
+def _check_writable_folder(database: Path) -> None:
+    """The real run writes the ledger and its journal beside it: the plan fails where it would."""
+    folder = database.absolute().parent
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ValueError(f"unable to open database file: {folder} is missing or not writable")
