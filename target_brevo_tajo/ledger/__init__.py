@@ -28,9 +28,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from target_brevo_tajo.ledger.errors import LedgerError
 from target_brevo_tajo.ledger.in_lists import in_chunks
 from target_brevo_tajo.ledger.lock import migration_lock
 from target_brevo_tajo.ledger.migrate import LedgerSchemaError, upgrade_to_head
+from target_brevo_tajo.ledger.retry import retry_transactions
 from target_brevo_tajo.ledger.schema import (
     cohort_lists,
     contact_brevo_ids,
@@ -159,10 +161,6 @@ def _aware(moment: dt.datetime) -> dt.datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
 
 
-class LedgerError(RuntimeError):
-    """A ledger that cannot be used; the message is one line saying what to do."""
-
-
 class ClaimLost(RuntimeError):
     """Another worker took over a call whose lease had run out: settling it is theirs now."""
 
@@ -221,6 +219,7 @@ def _ledger_problem(url: str, error: Exception) -> str:
     return f"cannot use the sync ledger {shown}: {detail}; {hint}"
 
 
+@retry_transactions
 class Ledger:
     """Reads and writes the ledger tables; migrates them to the current schema on opening."""
 
