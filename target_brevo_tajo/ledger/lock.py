@@ -3,9 +3,11 @@
 Workers starting together on a new ledger each found it without tables and each created them;
 all but the first then failed ("table sent_events already exists"): Python's sqlite3 runs DDL
 outside a transaction, so nothing made the others wait. A PostgreSQL ledger takes an advisory
-lock instead (``migrate.py``). The lock is ``flock`` on ``<ledger>-migration.lock``, beside
-SQLite's own ``-wal`` and ``-shm`` files (what removes or ignores those covers it too); the
-system releases it when its holder dies, so a killed worker never leaves it held.
+lock instead (``migrate.py``). The first switch of a new ledger to write-ahead logging takes the
+same lock: two workers switching at once failed with "database is locked". The lock is ``flock``
+on ``<ledger>-migration.lock``, beside SQLite's own ``-wal`` and ``-shm`` files (what removes or
+ignores those covers it too); the system releases it when its holder dies, so a killed worker
+never leaves it held.
 """
 
 from __future__ import annotations
