@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import logging
 import os
+import random
 import subprocess
 import sys
 import threading
@@ -25,7 +26,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from sandbox.server import SandboxServer
-from target_brevo_tajo.ledger import ClaimLost, Ledger, LedgerEvent, event_key
+from target_brevo_tajo.ledger import ClaimLost, Ledger, LedgerEvent, SyncedContact, event_key
 from target_brevo_tajo.ledger.schema import metadata
 from tests.singer_messages import event, singer_input
 
@@ -129,6 +130,67 @@ def test_identity_links_learned_by_two_workers_at_once_do_not_collide(postgres):
 
     assert errors == []
     assert workers[0].canonical_ids(links) == links
+
+
+class OverlappingWorker(threading.Thread):
+    """A worker with its own ledger whose input overlaps the others', in its own order.
+
+    As the target does for each batch: it learns the batch's identity links, records its
+    contacts, then claims its events call by call and settles each call as accepted.
+    """
+
+    def __init__(self, url: str, seed: int) -> None:
+        super().__init__()
+        self.url, self.rng = url, random.Random(seed)
+        self.claimed: list[str] = []
+        self.offered: set[str] = set()
+        self.failure: BaseException | None = None
+
+    def run(self) -> None:
+        ledger = Ledger(self.url)
+        try:
+            for _ in range(4):
+                ids = self.rng.sample(range(600), 400)
+                ledger.learn_aliases({f"$device:d{i}": f"user-{i}" for i in ids})
+                ledger.record_contacts([SyncedContact(f"user-{i}", f"u{i}@x.io") for i in ids])
+                events = [entry(f"r-{i}") for i in ids]
+                self.offered.update(e.key for e in events)
+                for start in range(0, len(events), 100):
+                    call_id = uuid.uuid4().hex
+                    mine = ledger.open_call(call_id, events[start : start + 100], 60)
+                    self.claimed += [e.key for e in mine]
+                    if mine:
+                        ledger.settle_call(call_id, accepted=mine)
+        except Exception as exc:
+            self.failure = exc
+        finally:
+            ledger.close()
+
+
+def test_three_workers_on_overlapping_input_all_finish_and_claim_each_event_once_in_ten_rounds(
+    postgres,
+):
+    failures: list[str] = []
+    doubled = lost = 0
+    for round_number in range(10):
+        url = new_database(postgres)
+        Ledger(url).close()
+        workers = [OverlappingWorker(url, seed=round_number * 3 + w) for w in range(3)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+
+        failures += [f"round {round_number}: {w.failure!r}" for w in workers if w.failure]
+        claims = Counter(key for worker in workers for key in worker.claimed)
+        doubled += sum(n - 1 for n in claims.values())
+        offered = set().union(*(worker.offered for worker in workers))
+        reader = Ledger(url)
+        lost += len(offered - reader.sent_event_keys(offered))
+        reader.close()
+
+    assert failures == []
+    assert (doubled, lost) == (0, 0)
 
 
 def test_two_workers_on_the_same_input_send_every_event_once_over_twenty_rounds(

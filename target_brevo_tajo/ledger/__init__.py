@@ -28,8 +28,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from target_brevo_tajo.ledger.errors import LedgerError
 from target_brevo_tajo.ledger.in_lists import in_chunks
+from target_brevo_tajo.ledger.lock import migration_lock
 from target_brevo_tajo.ledger.migrate import LedgerSchemaError, upgrade_to_head
+from target_brevo_tajo.ledger.retry import retry_transactions
 from target_brevo_tajo.ledger.schema import (
     cohort_lists,
     contact_brevo_ids,
@@ -158,10 +161,6 @@ def _aware(moment: dt.datetime) -> dt.datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
 
 
-class LedgerError(RuntimeError):
-    """A ledger that cannot be used; the message is one line saying what to do."""
-
-
 class ClaimLost(RuntimeError):
     """Another worker took over a call whose lease had run out: settling it is theirs now."""
 
@@ -184,13 +183,16 @@ def _commit_through_wal(engine: sa.Engine) -> None:
     each commit through a power loss, not only through a kill: with NORMAL (1 ms) a power cut
     could undo a claim whose call had already left, and the rerun would send its events again.
     WAL needs every worker on one host (no network file system); workers on several hosts share
-    a Postgres ledger anyway.
+    a Postgres ledger anyway. The database keeps the mode once set; setting it while another
+    worker sets it fails ("database is locked"), so a new ledger is set under the migration lock.
     """
 
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            with migration_lock(engine.url):
+                cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.close()
 
@@ -222,6 +224,7 @@ def _ledger_problem(url: str, error: Exception) -> str:
     return f"cannot use the sync ledger {shown}: {detail}; {hint}"
 
 
+@retry_transactions
 class Ledger:
     """Reads and writes the ledger tables; migrates them to the current schema on opening."""
 

@@ -15,6 +15,7 @@ from typing import Protocol
 import sqlalchemy as sa
 
 from target_brevo_tajo.ledger.in_lists import in_chunks
+from target_brevo_tajo.ledger.retry import retry_transactions
 from target_brevo_tajo.ledger.schema import (
     companies,
     company_links,
@@ -42,6 +43,7 @@ class SyncedCompany:
     sent_hash: str
 
 
+@retry_transactions
 class CompanyLedger:
     """Reads and writes the company tables of one ledger (its engine and write transactions)."""
 

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 
 from target_brevo_tajo.ledger.in_lists import in_chunks
+from target_brevo_tajo.ledger.retry import retry_transactions
 from target_brevo_tajo.ledger.schema import lookup_rows
 from target_brevo_tajo.ledger.upserts import upsert
 
@@ -39,6 +40,7 @@ class LookupRow:
     values: dict[str, Any]
 
 
+@retry_transactions
 class LookupLedger:
     """Reads and writes the ``lookup_rows`` table of one ledger."""
 

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
+from target_brevo_tajo.ledger.lock import migration_lock
+
 if TYPE_CHECKING:
     from alembic.config import Config
 
@@ -62,25 +64,32 @@ def upgrade_to_head(engine: sa.Engine) -> None:
 
     Everything commits together where the database has transactional DDL (Postgres). A ledger
     already at the newest revision is left without running Alembic, which keeps the common
-    start fast and its log quiet.
+    start fast and its log quiet. Workers starting together on a new ledger migrate it one at
+    a time: the first migrates, the others then find it at head.
     """
-    with engine.begin() as conn:
+    with engine.connect() as conn:
+        if _at_head(conn):
+            return
+    with migration_lock(engine.url), engine.begin() as conn:
         if conn.dialect.name == "postgresql":
-            # Workers starting together on a new ledger: one migrates, the others then find it
-            # at head (Postgres DDL is transactional; the lock ends with the transaction).
+            # Postgres DDL is transactional; the lock ends with the transaction.
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
-        tables = set(sa.inspect(conn).get_table_names())
-        if _version_table.name in tables:
-            current = conn.execute(sa.select(_version_table.c.version_num)).scalars().all()
-            if current == [HEAD]:
-                return
+        if _at_head(conn):
+            return  # another worker migrated it while this one waited
         from alembic import command  # noqa: PLC0415 - only a migration needs Alembic
 
         config = alembic_config(conn)
+        tables = set(sa.inspect(conn).get_table_names())
         if _version_table.name not in tables and tables & _BASELINE_TABLES.keys():
             _check_baseline(conn, tables)
             command.stamp(config, BASELINE)
         command.upgrade(config, "head")
+
+
+def _at_head(conn: sa.Connection) -> bool:
+    if _version_table.name not in sa.inspect(conn).get_table_names():
+        return False
+    return conn.execute(sa.select(_version_table.c.version_num)).scalars().all() == [HEAD]
 
 
 def _check_baseline(conn: sa.Connection, tables: set[str]) -> None:
