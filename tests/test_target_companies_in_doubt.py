@@ -88,23 +88,62 @@ def test_a_companies_import_whose_answer_is_lost_leaves_exactly_one_company_per_
     assert companies_per_group(sandbox) == {f"company_id:c-{n}": 1 for n in range(groups)}
 
 
-def test_a_run_stopped_mid_import_is_settled_by_the_rerun_which_finds_the_companies_and_makes_none(
+def test_an_import_brevo_never_processed_is_sent_again_once_two_looks_found_none_of_it(
     sandbox, config
 ):
-    # The import is processed, its answer lost, and the look-up fails: the run stops with the
-    # import in doubt in the ledger, Brevo holding the companies, and no group mapped (as a kill).
+    add_fault(sandbox, method="POST", path="/companies/import", kind="status", status=502)
+    records = [group(f"c-{n}", f"Company {n}") for n in range(10)]
+
+    target = run(config, pipeline(records, []))
+
+    assert companies_per_group(sandbox) == {f"company_id:c-{n}": 1 for n in range(10)}
+    assert target.run.report.companies.created == 10
+    assert imports_sent(sandbox) == 2  # the one lost, then the one after two looks
+
+
+def stopped_mid_import(sandbox: SandboxServer, config: dict, groups: int) -> io.StringIO:
+    """A run that stops with its import in doubt in the ledger, Brevo holding the companies.
+
+    The import is processed, its answer lost, and the look-up fails: no group is mapped, as
+    after a kill. Returns the same input, for the rerun.
+    """
     add_fault(sandbox, method="POST", path="/companies/import", kind="after_processing",
               status=502)  # fmt: skip
     add_fault(sandbox, method="GET", path="/companies", kind="status", status=503, times=-1)
-    records = [group(f"c-{n}", f"Company {n}") for n in range(30)]
-    users = [member(f"u-{n}", f"c-{n}") for n in range(30)]
+    records = [group(f"c-{n}", f"Company {n}") for n in range(groups)]
+    users = [member(f"u-{n}", f"c-{n}") for n in range(groups)]
     with pytest.raises(Exception, match="HTTP 503"):
         run(config, pipeline(records, users))
-    assert companies_per_group(sandbox) == {f"company_id:c-{n}": 1 for n in range(30)}
+    assert companies_per_group(sandbox) == {f"company_id:c-{n}": 1 for n in range(groups)}
     clear_faults(sandbox)
     httpx.delete(f"{sandbox.url}/_sandbox/calls")
+    return pipeline(records, users)
 
-    rerun = run(config, pipeline(records, users))
+
+def test_a_dry_run_after_a_stopped_import_plans_what_the_rerun_finds_and_leaves_it_to_it(
+    sandbox, config
+):
+    again = stopped_mid_import(sandbox, config, 5)
+
+    dry = run({**config, "dry_run": True}, again)
+
+    assert (dry.run.report.companies.found_not_created, dry.run.report.companies.created) == (5, 0)
+    assert imports_sent(sandbox) == 0
+    again.seek(0)
+    real = run(config, again)
+    assert (real.run.report.companies.found_not_created, real.run.report.companies.created) == (
+        5,
+        0,
+    )
+    assert companies_per_group(sandbox) == {f"company_id:c-{n}": 1 for n in range(5)}
+
+
+def test_a_run_stopped_mid_import_is_settled_by_the_rerun_which_finds_the_companies_and_makes_none(
+    sandbox, config
+):
+    again = stopped_mid_import(sandbox, config, 30)
+
+    rerun = run(config, again)
 
     assert companies_per_group(sandbox) == {f"company_id:c-{n}": 1 for n in range(30)}
     report = rerun.run.report.companies

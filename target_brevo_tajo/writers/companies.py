@@ -120,6 +120,10 @@ class CompanyAttributes:
                         self._by_label[str(key)] = item
         return self._by_label
 
+    def has(self, label: str) -> bool:
+        """Whether the account has this company attribute (label or internal name)."""
+        return label in self._load()
+
     def group_attribute(self) -> str:
         """The internal name of the Mixpanel group attribute, created when the account lacks it."""
         found = self._load().get(GROUP_ATTRIBUTE_LABEL)
@@ -298,10 +302,16 @@ class CompanyWriter:
             for page in self._companies.pages()
             for item in page
         }
-        owners: dict[str, str] = {}
+        holders: dict[str, list[str]] = {}
         for company_id, value in listed.items():
             if value:
-                self._own_or_duplicate(owners, value, company_id)
+                holders.setdefault(value, []).append(company_id)
+        mapped = {
+            group_value(key, group_id): company.company_id
+            for key in self._ledger.group_keys()
+            for group_id, company in self._ledger.companies(key).items()
+        }
+        self._owners(holders, mapped)
         return listed
 
     def recreate_deleted(self, group_refreshes: dict[str, str]) -> None:
@@ -446,12 +456,14 @@ class CompanyWriter:
         have made are found and mapped (not created again), the others forgotten, so imported
         anew.
         """
-        if self._settings.dry_run or group_key in self._settled_keys:
+        if group_key in self._settled_keys:  # a dry run too: its ledger is a private copy
             return
         self._settled_keys.add(group_key)
         waiting = self._ledger.in_doubt(group_key)
-        if not waiting:
-            return
+        if not waiting or (
+            self._settings.dry_run and not self.attributes.has(GROUP_ATTRIBUTE_LABEL)
+        ):
+            return  # (a dry run creates no attribute to look with: the real run will)
         logger.warning(
             "An earlier run's import of %d companies of %s got no answer: looking them up",
             len(waiting),
@@ -469,7 +481,8 @@ class CompanyWriter:
 
         Brevo applies an import as a process: its companies are looked for only once the settle
         time (``events_settle_seconds``, and ``answer_seconds`` for a call maybe still running)
-        has passed since the import was recorded.
+        has passed since the import was recorded, and those not found once more after another
+        settle time: a company is created again only after two looks missed it.
         """
         recorded = min(entry.recorded_at for entry in waiting.values())
         age = (dt.datetime.now(dt.timezone.utc) - recorded).total_seconds()
@@ -479,6 +492,10 @@ class CompanyWriter:
         values = {group_value(group_key, group_id): group_id for group_id in waiting}
         group_attribute = self.attributes.group_attribute()
         found = self._look_up(group_attribute, set(values), recorded - CLOCK_SKEW)
+        if len(found) < len(values):  # Brevo may still be applying it: once more, then create
+            self._client.sleep(self._settings.events_settle_seconds)
+            missing = set(values) - set(found)
+            found.update(self._look_up(group_attribute, missing, recorded - CLOCK_SKEW))
         synced = {
             values[value]: SyncedCompany(company_id, waiting[values[value]].sent_hash)
             for value, company_id in found.items()
@@ -512,20 +529,30 @@ class CompanyWriter:
             ]
         else:
             listings = [self._companies.pages({"createdSince": created_since})]
-        found: dict[str, str] = {}
+        holders: dict[str, list[str]] = {}
         for pages in listings:
             for page in pages:
                 for item in page:
                     value = str((item.get("attributes") or {}).get(group_attribute) or "")
-                    if value in wanted:
-                        self._own_or_duplicate(found, value, str(item["id"]))
-        return found
+                    company_id = str(item["id"])
+                    if value in wanted and company_id not in holders.get(value, []):
+                        holders.setdefault(value, []).append(company_id)
+        return self._owners(holders, {})
 
-    def _own_or_duplicate(self, owners: dict[str, str], value: str, company_id: str) -> None:
-        """Keep the first company seen of a group value; report any other as a duplicate."""
-        owner = owners.setdefault(value, company_id)
-        if owner != company_id:
-            self._report.duplicates.setdefault(value, set()).add(company_id)
+    def _owners(self, holders: dict[str, list[str]], mapped: dict[str, str]) -> dict[str, str]:
+        """Each group value's own company; the others holding it are reported as duplicates.
+
+        Its own is the one the ledger maps, else the oldest (``holders`` lists oldest first).
+        Duplicates are never deleted: which one a user relies on is not the target's to guess.
+        """
+        owners = {}
+        for value, company_ids in holders.items():
+            owner = mapped.get(value)
+            owners[value] = owner if owner in company_ids else company_ids[0]
+            extra = {c for c in company_ids if c != owners[value]}
+            if extra:
+                self._report.duplicates.setdefault(value, set()).update(extra)
+        return owners
 
     # Members ------------------------------------------------------------------------------
 
