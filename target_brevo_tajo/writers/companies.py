@@ -49,8 +49,8 @@ ASSOCIATED_CONTACT_COLUMN = "associated_contact"
 IMPORT_CHUNK = 1000
 #: Brevo's clock may run behind ours: created companies are looked for from a little earlier.
 CLOCK_SKEW = dt.timedelta(minutes=10)
-#: Groups in doubt up to this many are looked up one filtered call each; more, by one listing
-#: of the companies created since the import (a call per 1000 companies).
+#: Groups in doubt up to this many are looked up one filtered call each; more (and an answered
+#: import's), by one listing of the companies created since the import (a call per 1000).
 FILTERED_LOOKUPS = 3
 # Company attribute types (Brevo CRM) for the contact types ``infer_type`` gives.
 CRM_TYPES = {"float": "number", "boolean": "boolean", "date": "date"}
@@ -408,7 +408,8 @@ class CompanyWriter:
             )
             self._import_rest(group_key, rows, known, counted=counted)
             return
-        found = self._look_up(group_attribute, {row.group_value for row in created}, started)
+        wanted = {row.group_value for row in created}
+        found = self._look_up(group_attribute, wanted, started, to_the_end=False)
         missing = [row.group_id for row in created if row.group_value not in found]
         if missing:
             msg = (
@@ -491,11 +492,12 @@ class CompanyWriter:
             self._client.sleep(wait)
         values = {group_value(group_key, group_id): group_id for group_id in waiting}
         group_attribute = self.attributes.group_attribute()
-        found = self._look_up(group_attribute, set(values), recorded - CLOCK_SKEW)
+        since = recorded - CLOCK_SKEW
+        found = self._look_up(group_attribute, set(values), since, to_the_end=True)
         if len(found) < len(values):  # Brevo may still be applying it: once more, then create
             self._client.sleep(self._settings.events_settle_seconds)
             missing = set(values) - set(found)
-            found.update(self._look_up(group_attribute, missing, recorded - CLOCK_SKEW))
+            found.update(self._look_up(group_attribute, missing, since, to_the_end=True))
         synced = {
             values[value]: SyncedCompany(company_id, waiting[values[value]].sent_hash)
             for value, company_id in found.items()
@@ -513,16 +515,19 @@ class CompanyWriter:
         return set(synced)
 
     def _look_up(
-        self, group_attribute: str, wanted: set[str], since: dt.datetime
+        self, group_attribute: str, wanted: set[str], since: dt.datetime, *, to_the_end: bool
     ) -> dict[str, str]:
         """The Brevo ids of the companies created since ``since`` holding these group values.
 
-        The oldest company of a value is its own; any other is a duplicate, reported.
+        The oldest company of a value is its own; any other is a duplicate, reported. Just
+        after an answered import the listing stops once every value is found (each page is a
+        call of the hourly budget); ``to_the_end`` reads on, for what a lost answer may have
+        made twice.
         """
         if not wanted:
             return {}
         created_since = since.strftime("%Y-%m-%dT%H:%M:%S.000Z")
-        if len(wanted) <= FILTERED_LOOKUPS:
+        if to_the_end and len(wanted) <= FILTERED_LOOKUPS:
             listings = [
                 self._companies.with_group(group_attribute, value, created_since)
                 for value in sorted(wanted)
@@ -537,6 +542,8 @@ class CompanyWriter:
                     company_id = str(item["id"])
                     if value in wanted and company_id not in holders.get(value, []):
                         holders.setdefault(value, []).append(company_id)
+                if not to_the_end and len(holders) == len(wanted):
+                    break
         return self._owners(holders, {})
 
     def _owners(self, holders: dict[str, list[str]], mapped: dict[str, str]) -> dict[str, str]:
