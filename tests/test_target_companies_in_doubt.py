@@ -10,6 +10,11 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -24,6 +29,7 @@ from tests.brevo_sandbox import target_config
 from tests.conftest import MAPPING_FILE
 from tests.test_target_companies import group, member, pipeline
 
+ROOT = Path(__file__).resolve().parents[1]
 GROUP_ATTRIBUTE = "mixpanel_group"  # the internal name Brevo gives the label "Mixpanel group"
 
 
@@ -155,6 +161,38 @@ def test_a_run_stopped_mid_import_is_settled_by_the_rerun_which_finds_the_compan
         "found in Brevo after an earlier import's answer was lost, mapped, not created again: 30"
         in text
     )
+
+
+def test_a_target_killed_while_brevo_answers_its_import_is_settled_by_the_rerun(
+    sandbox, config, tmp_path
+):
+    # Brevo processes the import at once and holds its answer 5 s: the kill lands before it.
+    add_fault(sandbox, method="POST", path="/companies/import", kind="after_processing",
+              delay_seconds=5)  # fmt: skip
+    records = [group(f"c-{n}", f"Company {n}") for n in range(50)]
+    users = [member(f"u-{n}", f"c-{n}") for n in range(50)]
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    (tmp_path / "input.jsonl").write_text(pipeline(records, users).getvalue())
+    command = [sys.executable, "-m", "target_brevo_tajo", "--config", str(tmp_path / "config.json"),
+               "--input", str(tmp_path / "input.jsonl")]  # fmt: skip
+    process = subprocess.Popen(
+        command, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while sum(companies_per_group(sandbox).values()) < 50:
+        assert process.poll() is None, "the target ended before its import was answered"
+        assert time.monotonic() < deadline, "the import never reached Brevo"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    clear_faults(sandbox)
+
+    rerun = run(config, pipeline(records, users))
+
+    assert companies_per_group(sandbox) == {f"company_id:c-{n}": 1 for n in range(50)}
+    report = rerun.run.report.companies
+    assert (report.found_not_created, report.created, report.links_added) == (50, 0, 50)
 
 
 def test_duplicates_an_earlier_run_made_are_reported_by_group_and_left_in_place(sandbox, config):
