@@ -23,6 +23,8 @@ import pytest
 
 from sandbox.server import SandboxServer
 from target_brevo_tajo.brevo import BrevoClient, BrevoLists, CallInDoubt
+from target_brevo_tajo.ledger import Ledger
+from target_brevo_tajo.ledger.companies import CompanyLedger
 from target_brevo_tajo.report import render_report
 from target_brevo_tajo.target import TargetBrevoTajo
 from tests.brevo_sandbox import target_config
@@ -107,6 +109,17 @@ def test_an_import_brevo_never_processed_is_sent_again_once_two_looks_found_none
     assert imports_sent(sandbox) == 2  # the one lost, then the one after two looks
 
 
+def test_an_import_brevo_refused_leaves_no_group_in_doubt_for_the_next_run_to_wait_on(
+    sandbox, config
+):
+    add_fault(sandbox, method="POST", path="/companies/import", kind="status", status=400)
+
+    with pytest.raises(Exception, match="HTTP 400"):
+        run(config, pipeline([group("c-1", "Acme")], []))
+
+    assert CompanyLedger(Ledger(config["ledger_url"])).in_doubt("company_id") == {}
+
+
 def stopped_mid_import(sandbox: SandboxServer, config: dict, groups: int) -> io.StringIO:
     """A run that stops with its import in doubt in the ledger, Brevo holding the companies.
 
@@ -121,6 +134,8 @@ def stopped_mid_import(sandbox: SandboxServer, config: dict, groups: int) -> io.
     with pytest.raises(Exception, match="HTTP 503"):
         run(config, pipeline(records, users))
     assert companies_per_group(sandbox) == {f"company_id:c-{n}": 1 for n in range(groups)}
+    in_doubt = CompanyLedger(Ledger(config["ledger_url"])).in_doubt("company_id")
+    assert sorted(in_doubt) == sorted(f"c-{n}" for n in range(groups))
     clear_faults(sandbox)
     httpx.delete(f"{sandbox.url}/_sandbox/calls")
     return pipeline(records, users)

@@ -40,6 +40,10 @@ def companies_csv(columns: list[str], rows: list[dict[str, Any]]) -> bytes:
     return out.getvalue().encode("utf-8")
 
 
+class ImportRefused(BrevoError):
+    """Brevo answered ``POST /companies/import`` with a refusal: it made nothing of it."""
+
+
 class BrevoCompanies:
     """The companies endpoints, spending the hourly budget sparingly."""
 
@@ -84,13 +88,17 @@ class BrevoCompanies:
         """
         files = {"file": ("companies.csv", companies_csv(columns, rows), "text/csv")}
         mapping = {**IMPORT_MAPPING, "link_entities": link_entities}
-        started = self._client.call(
+        response = self._client.request(
             "POST",
             "/companies/import",
             files=files,
             data={"mapping": json.dumps(mapping)},
             idempotent=not creates,
         )
+        try:
+            started = ok_json(response)
+        except BrevoError as exc:
+            raise ImportRefused(str(exc)) from exc
         if "processId" not in started:
             msg = f"Brevo answered POST /companies/import without a processId: {started}"
             raise BrevoError(msg)

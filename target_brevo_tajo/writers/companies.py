@@ -29,7 +29,7 @@ from typing import Any
 
 from mixpanel_brevo_mapping import DEFAULT_COMPANY_NAME_PROPERTY, GroupMapping, Mapping
 from target_brevo_tajo.brevo import BrevoClient, BrevoCompanies, BrevoError, CallInDoubt
-from target_brevo_tajo.brevo.companies import COMPANY_ID_COLUMN
+from target_brevo_tajo.brevo.companies import COMPANY_ID_COLUMN, ImportRefused
 from target_brevo_tajo.brevo.contact_ids import find_contact_ids
 from target_brevo_tajo.contact_attributes import (
     AttributeType,
@@ -368,26 +368,7 @@ class CompanyWriter:
         again, once (``after_doubt``: a second lost answer is left for the next run to settle).
         """
         group_attribute = self.attributes.group_attribute()
-        columns = [COMPANY_ID_COLUMN, NAME_COLUMN, group_attribute]
-        typed: dict[str, tuple[str, AttributeType] | None] = {}
-        csv_rows = []
-        for row in rows:
-            line: dict[str, Any] = {NAME_COLUMN: row.name, group_attribute: row.group_value}
-            if row.group_id in known:
-                line[COMPANY_ID_COLUMN] = known[row.group_id].company_id
-            for label, value in row.values.items():
-                if label not in typed:
-                    typed[label] = self.attributes.column(label, value)
-                    if typed[label] is not None:
-                        columns.append(typed[label][0])  # type: ignore[index]
-                column = typed[label]
-                if column is None:
-                    continue
-                try:
-                    line[column[0]] = _csv_value(to_brevo_value(value, column[1]))
-                except ConversionError as exc:
-                    self._report.values_rejected[f"{label}: {exc.kind}"] += 1
-            csv_rows.append(line)
+        columns, csv_rows = self._import_file(group_attribute, rows, known)
         started = dt.datetime.now(dt.timezone.utc) - CLOCK_SKEW
         created = [row for row in rows if row.group_id not in known]
         self._ledger.record_in_doubt(
@@ -396,6 +377,9 @@ class CompanyWriter:
         self._report.imports += 1
         try:
             self._companies.import_rows(columns, csv_rows, creates=bool(created))
+        except ImportRefused:
+            self._ledger.clear_in_doubt(group_key, (row.group_id for row in created))
+            raise
         except CallInDoubt as exc:
             if after_doubt:
                 raise
@@ -406,7 +390,14 @@ class CompanyWriter:
                 group_key,
                 exc,
             )
-            self._import_rest(group_key, rows, known, counted=counted)
+            try:
+                self._import_rest(group_key, rows, known, counted=counted)
+            except BrevoError as failure:
+                msg = (
+                    f"{failure} (after an import of companies of {group_key} got no answer): "
+                    "rerun later; its companies are looked up first, not imported twice"
+                )
+                raise CallInDoubt(msg) from failure
             return
         wanted = {row.group_value for row in created}
         found = self._look_up(group_attribute, wanted, started, to_the_end=False)
@@ -432,6 +423,32 @@ class CompanyWriter:
         if not counted:
             self._report.created += len(created)
             self._report.updated += len(rows) - len(created)
+
+    def _import_file(
+        self, group_attribute: str, rows: list[CompanyRow], known: dict[str, SyncedCompany]
+    ) -> tuple[list[str], list[dict[str, Any]]]:
+        """The import's columns and rows: a ``company_id`` updates, typed values, no rejects."""
+        columns = [COMPANY_ID_COLUMN, NAME_COLUMN, group_attribute]
+        typed: dict[str, tuple[str, AttributeType] | None] = {}
+        csv_rows = []
+        for row in rows:
+            line: dict[str, Any] = {NAME_COLUMN: row.name, group_attribute: row.group_value}
+            if row.group_id in known:
+                line[COMPANY_ID_COLUMN] = known[row.group_id].company_id
+            for label, value in row.values.items():
+                if label not in typed:
+                    typed[label] = self.attributes.column(label, value)
+                    if typed[label] is not None:
+                        columns.append(typed[label][0])  # type: ignore[index]
+                column = typed[label]
+                if column is None:
+                    continue
+                try:
+                    line[column[0]] = _csv_value(to_brevo_value(value, column[1]))
+                except ConversionError as exc:
+                    self._report.values_rejected[f"{label}: {exc.kind}"] += 1
+            csv_rows.append(line)
+        return columns, csv_rows
 
     def _import_rest(
         self,
