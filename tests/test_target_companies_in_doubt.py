@@ -29,7 +29,9 @@ from target_brevo_tajo.report import render_report
 from target_brevo_tajo.target import TargetBrevoTajo
 from tests.brevo_sandbox import target_config
 from tests.conftest import MAPPING_FILE
+from tests.singer_messages import profile, profiles_input
 from tests.test_target_companies import group, member, pipeline
+from tests.test_target_contacts_sandbox import ADA
 
 ROOT = Path(__file__).resolve().parents[1]
 GROUP_ATTRIBUTE = "mixpanel_group"  # the internal name Brevo gives the label "Mixpanel group"
@@ -255,6 +257,18 @@ def test_a_company_attribute_whose_creation_answer_is_lost_is_created_once(sandb
         labels = [a["label"] for a in sandbox.state.brevo.crm.attributes]
     assert labels.count("Mixpanel group") == 1
     assert target.run.report.companies.created == 1
+
+
+def test_a_contact_attribute_whose_creation_answer_is_lost_is_created_once(sandbox, config):
+    add_fault(sandbox, method="POST", path="/contacts/attributes/normal/LTV",
+              kind="after_processing", status=502)  # fmt: skip
+
+    target = run(config, profiles_input(profile("user-1", **ADA)))
+
+    with sandbox.state.lock:
+        listed = list(sandbox.state.brevo.attributes)
+    assert [a["name"] for a in listed].count("LTV") == 1
+    assert target.run.report.contacts.created == 1
 
 
 def test_a_post_whose_answer_is_lost_is_in_doubt_unless_it_says_it_is_idempotent(respx_mock):
