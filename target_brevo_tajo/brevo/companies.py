@@ -109,9 +109,10 @@ class BrevoCompanies:
     ) -> Iterator[list[dict[str, Any]]]:
         """``GET /companies`` filtered by one attribute value (and creation time), page by page.
 
-        The filter key is ``filters[attributes.<name>]`` as brevo-node v6 sends it (the spec's
-        JSON ``filters`` was seen ignored): callers still match each item's value, so a filter
-        Brevo ignores costs pages, not wrong answers; ``createdSince`` bounds those pages.
+        The filter key is ``filters[attributes.<name>]``, the wire form brevo-node v6 sends
+        (its release notes say the spec's JSON ``filters`` is silently ignored). Callers still
+        match each item's value, so a filter Brevo ignores costs pages, not wrong answers, and
+        ``createdSince`` bounds those pages.
         """
         params = {f"filters[attributes.{attribute}]": value, "createdSince": created_since}
         return self.pages(params)

@@ -99,8 +99,8 @@ class BrevoLists:
     def _create(self, path: str, key: str, body: dict[str, Any]) -> int:
         """Create a list or folder once: after an answer that never came, look before again.
 
-        Brevo allows two lists of one name, so a creation is never resent blindly: the one
-        Brevo may have made is looked for by name, and created again only when it is not there.
+        Nothing documented stops two lists of one name, so a creation is never resent blindly:
+        the one Brevo may have made is looked for by name, and created again only when absent.
         """
         try:
             return int(self._client.call("POST", path, json=body)["id"])
