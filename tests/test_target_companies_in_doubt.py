@@ -27,6 +27,7 @@ from target_brevo_tajo.ledger import Ledger
 from target_brevo_tajo.ledger.companies import CompanyLedger
 from target_brevo_tajo.report import render_report
 from target_brevo_tajo.target import TargetBrevoTajo
+from target_brevo_tajo.writers.companies import FILTERED_LOOKUPS
 from tests.brevo_sandbox import target_config
 from tests.conftest import MAPPING_FILE
 from tests.singer_messages import profile, profiles_input
@@ -79,6 +80,13 @@ def imports_sent(sandbox: SandboxServer) -> int:
     return sum(1 for c in calls if c["method"] == "POST" and c["path"] == "/companies/import")
 
 
+def group_filters(sandbox: SandboxServer) -> list[str]:
+    """The group values ``GET /companies`` calls were filtered by."""
+    calls = httpx.get(f"{sandbox.url}/_sandbox/calls").json()["calls"]
+    key = f"filters[attributes.{GROUP_ATTRIBUTE}]"
+    return [c["query"][key] for c in calls if c["path"] == "/companies" and key in c["query"]]
+
+
 @pytest.mark.parametrize("groups", [2, 40], ids=["looked-up-one-by-one", "looked-up-by-listing"])
 def test_a_companies_import_whose_answer_is_lost_leaves_exactly_one_company_per_group(
     sandbox, config, groups
@@ -93,6 +101,8 @@ def test_a_companies_import_whose_answer_is_lost_leaves_exactly_one_company_per_
     assert companies_per_group(sandbox) == {f"company_id:c-{n}": 1 for n in range(groups)}
     report = target.run.report.companies
     assert (report.created, report.links_added) == (groups, groups)
+    if groups <= FILTERED_LOOKUPS:  # each group looked up by the attribute the target sets
+        assert set(group_filters(sandbox)) >= {f"company_id:c-{n}" for n in range(groups)}
     rerun = run(config, pipeline(records, users))  # every group mapped: nothing to create
     assert (rerun.run.report.companies.created, rerun.run.report.companies.unchanged) == (0, groups)
     assert companies_per_group(sandbox) == {f"company_id:c-{n}": 1 for n in range(groups)}
