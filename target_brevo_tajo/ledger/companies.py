@@ -92,12 +92,6 @@ class CompanyLedger:
             )
             return {row[0]: CompanyInDoubt(row[1], _utc(row[2])) for row in rows}
 
-    def keys_in_doubt(self) -> set[str]:
-        """The group keys with a company an import may have created."""
-        query = sa.select(companies.c.group_key).where(companies.c.company_id == IN_DOUBT)
-        with self._ledger.engine.connect() as conn:
-            return set(conn.execute(query.distinct()).scalars())
-
     def clear_in_doubt(self, group_key: str, group_ids: Iterable[str]) -> None:
         """Brevo holds no company of these groups: they are created as new ones."""
         with self._ledger.writing() as conn:
@@ -111,7 +105,7 @@ class CompanyLedger:
                 )
 
     def group_keys(self) -> set[str]:
-        """The group keys the ledger holds companies of."""
+        """The group keys the ledger holds companies (or companies in doubt) of."""
         with self._ledger.engine.connect() as conn:
             return set(conn.execute(sa.select(companies.c.group_key).distinct()).scalars())
 
