@@ -119,12 +119,14 @@ class BrevoCompanies:
 
     def listed(self, request: Request) -> list[dict[str, Any]]:
         # Brevo documents no largest ``limit`` for GET /companies: none is enforced here.
-        """``GET /companies`` with ``filters[attributes.x]``, ``createdSince``, paging, sort."""
+        """``GET /companies`` with filters, ``createdSince``, paging, sort.
+
+        Both filter forms: ``filters[attributes.x]=v`` (brevo-node v6's wire form) and the
+        spec's ``filters={"attributes.x": "v"}`` (a JSON object), each an equality test.
+        """
         items = list(self.companies.values())
-        for key, values in request.query.items():
-            match = re.fullmatch(r"filters\[attributes\.([^\]]+)\]", key)
-            if match:
-                items = [c for c in items if str(c["attributes"].get(match[1])) == values[0]]
+        for name, value in _filters(request):
+            items = [c for c in items if str(c["attributes"].get(name)) == value]
         since = request.param("createdSince")
         if since:
             items = [c for c in items if c["attributes"]["created_at"] >= _iso(since)]
@@ -133,6 +135,27 @@ class BrevoCompanies:
         limit = int(request.param("limit") or 50)
         page = int(request.param("page") or 1)
         return items[(page - 1) * limit : page * limit]
+
+
+def _filters(request: Request) -> list[tuple[str, str]]:
+    """The attribute equality filters of a ``GET /companies``, in either form."""
+    found = []
+    for key, values in request.query.items():
+        match = re.fullmatch(r"filters\[attributes\.([^\]]+)\]", key)
+        if match:
+            found.append((match[1], values[0]))
+    raw = request.param("filters")
+    if raw:
+        try:
+            spec_form = json.loads(raw)
+        except ValueError as exc:
+            raise BrevoError(400, "invalid_parameter", f"filters: {exc}") from exc
+        if not isinstance(spec_form, dict):
+            raise BrevoError(400, "invalid_parameter", "filters must be a JSON object")
+        for key, value in spec_form.items():
+            name = str(key).removeprefix("attributes.")
+            found.append((name, str(value)))
+    return found
 
 
 def _now() -> str:

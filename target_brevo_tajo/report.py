@@ -202,6 +202,9 @@ class CompaniesReport:
     updated: int = 0
     unchanged: int = 0
     recreated: int = 0  # deleted by hand in Brevo, created again (counted as they arrived)
+    found_not_created: int = 0  # an earlier run's import in doubt had made them: mapped
+    # Group value -> the ids of the extra companies holding it (made by an earlier run): reported.
+    duplicates: dict[str, set[str]] = field(default_factory=dict)
     skipped_unmapped: int = 0  # group keys the mapping turns into no companies
     deduplicated: int = 0  # a later record of the same group in the batch won
     rejected: int = 0
@@ -226,6 +229,8 @@ class CompaniesReport:
             "updated": self.updated,
             "unchanged": self.unchanged,
             "recreated": self.recreated,
+            "found_not_created": self.found_not_created,
+            "duplicates": {value: sorted(ids) for value, ids in sorted(self.duplicates.items())},
             "skipped_unmapped": self.skipped_unmapped,
             "deduplicated": self.deduplicated,
             "rejected": self.rejected,
@@ -675,6 +680,18 @@ def _company_lines(co: dict[str, Any], *, dry: bool) -> list[str]:
         )
     if co["members_not_in_brevo"]:
         lines.append(f"    members not found in Brevo, not linked: {co['members_not_in_brevo']}")
+    if co.get("found_not_created"):
+        lines.append(
+            "    companies found in Brevo after an earlier import's answer was lost, mapped, "
+            f"not created again: {co['found_not_created']}"
+        )
+    if duplicates := co.get("duplicates"):
+        groups = sorted(value.partition(":")[2] for value in duplicates)
+        lines.append(
+            "    companies duplicated in Brevo by an earlier run: "
+            f"{sum(len(ids) for ids in duplicates.values())} (group ids {', '.join(groups[:10])}"
+            f"{', ...' if len(groups) > 10 else ''}; left in place: delete the extra ones in Brevo)"
+        )
     if co["created_attributes"]:
         lines.append(f"    company attributes created: {', '.join(co['created_attributes'])}")
     if co["missing_attributes"]:

@@ -187,17 +187,20 @@ class BrevoClient:
         content: bytes | None = None,
         files: dict[str, Any] | None = None,
         data: dict[str, str] | None = None,
-        idempotent: bool = True,
+        idempotent: bool | None = None,
     ) -> httpx.Response:
         """Send one call within its rate budget, retrying 429/5xx and transport errors.
 
         Raises :class:`BrevoError` for 401/402/403 and when retries are exhausted. Other 4xx
         responses are returned: the caller knows which of them are per-record rejections.
         ``files`` and ``data`` send a multipart form (``POST /companies/import``).
-        A call that is not ``idempotent`` (``POST /events/batch``) is retried only when Brevo
-        cannot have processed it (429, or a failure before the body left); otherwise it raises
-        :class:`CallInDoubt`, for the caller to settle.
+        A call that is not ``idempotent`` is retried only when Brevo cannot have processed it
+        (429, or a failure before the body left); otherwise it raises :class:`CallInDoubt`, for
+        the caller to settle. Unless told, a POST is not idempotent (it creates: a company, a
+        list, an attribute, events), and every other method is: a POST that only adds or upserts
+        by key (list membership, contact imports) says ``idempotent=True``.
         """
+        idempotent = method.upper() != "POST" if idempotent is None else idempotent
         label = _endpoint_label(method, path)
         budget = self.budgets.for_call(method, path)
         headers = {"content-type": "application/json"} if content is not None else None

@@ -27,7 +27,7 @@ class ContactImports:
 
     def run(self, body: bytes) -> dict[str, Any]:
         """Send one import body; returns Brevo's completed process (its counters included)."""
-        started = self._client.call("POST", "/contacts/import", content=body)
+        started = self._client.call("POST", "/contacts/import", content=body, idempotent=True)
         return self.wait(int(started["processId"]))
 
     def wait(self, process_id: int) -> dict[str, Any]:

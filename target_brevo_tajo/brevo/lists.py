@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from target_brevo_tajo.brevo.client import BrevoClient, ok_json
+from target_brevo_tajo.brevo.client import BrevoClient, CallInDoubt, ok_json
 from target_brevo_tajo.brevo.paging import offset_pages
 
 LIST_CALL_MAX = 150
@@ -91,14 +91,26 @@ class BrevoLists:
             return self._planned.setdefault(name, -len(self._planned))
         folder = self._find_by_name("/contacts/folders", "folders", folder_name)
         if folder is None:
-            folder = int(
-                self._client.call("POST", "/contacts/folders", json={"name": folder_name})["id"]
-            )
-        created = self._client.call(
-            "POST", "/contacts/lists", json={"name": name, "folderId": folder}
-        )
-        logger.info("Created Brevo list %r (id %s)", name, created["id"])
-        return int(created["id"])
+            folder = self._create("/contacts/folders", "folders", {"name": folder_name})
+        created = self._create("/contacts/lists", "lists", {"name": name, "folderId": folder})
+        logger.info("Created Brevo list %r (id %s)", name, created)
+        return created
+
+    def _create(self, path: str, key: str, body: dict[str, Any]) -> int:
+        """Create a list or folder once: after an answer that never came, look before again.
+
+        Nothing documented stops two lists of one name, so a creation is never resent blindly:
+        the one Brevo may have made is looked for by name, and created again only when absent.
+        """
+        try:
+            return int(self._client.call("POST", path, json=body)["id"])
+        except CallInDoubt as exc:
+            found = self._find_by_name(path, key, body["name"])
+            if found is not None:
+                logger.warning("POST %s got no answer (%s) but Brevo made it: id %s",
+                               path, exc, found)  # fmt: skip
+                return found
+            return int(self._client.call("POST", path, json=body)["id"])
 
     def _find_by_name(self, path: str, key: str, name: str) -> int | None:
         for page in offset_pages(self._client, path, key, limit=NAMES_PAGE):
@@ -119,7 +131,10 @@ class BrevoLists:
             return failed
         for chunk in _chunks(ext_ids):
             response = self._client.request(
-                "POST", f"/contacts/lists/{list_id}/contacts/add", json={"extIds": chunk}
+                "POST",
+                f"/contacts/lists/{list_id}/contacts/add",
+                json={"extIds": chunk},
+                idempotent=True,
             )
             added, refused = _answer(response, chunk)
             failed += refused
@@ -143,7 +158,10 @@ class BrevoLists:
         count = 0
         for chunk in _chunks(ids):
             response = self._client.request(
-                "POST", f"/contacts/lists/{list_id}/contacts/remove", json={by: chunk}
+                "POST",
+                f"/contacts/lists/{list_id}/contacts/remove",
+                json={by: chunk},
+                idempotent=True,
             )
             removed, not_in_list = _answer(response, chunk)
             on_removed(removed + not_in_list)

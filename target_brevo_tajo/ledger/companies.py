@@ -2,6 +2,11 @@
 
 Brevo companies have no external id and no upsert: without this map every run would create
 every company again. The links are kept as last sent, so each run sends only the difference.
+
+A group whose company an import is creating is recorded *before* the import leaves, in the same
+table with no company id yet (:data:`IN_DOUBT`): if the answer never comes (lost, or the run is
+killed), the next look finds the record and looks the company up in Brevo instead of creating it
+again. No schema change: a row without a company id is simply not a mapped company.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from target_brevo_tajo.ledger.schema import (
 from target_brevo_tajo.ledger.upserts import insert_new, upsert
 
 GroupRef = tuple[str, str]  # (group key, group id)
+#: The company id of a group whose company an import is creating: the answer is not in yet.
+IN_DOUBT = ""
 
 
 class _Ledger(Protocol):
@@ -43,6 +50,14 @@ class SyncedCompany:
     sent_hash: str
 
 
+@dataclass(frozen=True)
+class CompanyInDoubt:
+    """A group whose company an import may have created: what was sent, and when."""
+
+    sent_hash: str
+    recorded_at: dt.datetime
+
+
 @retry_transactions
 class CompanyLedger:
     """Reads and writes the company tables of one ledger (its engine and write transactions)."""
@@ -54,11 +69,45 @@ class CompanyLedger:
         """Every synced company of a group key, by group id."""
         query = sa.select(companies.c.group_id, companies.c.company_id, companies.c.sent_hash)
         with self._ledger.engine.connect() as conn:
-            rows = conn.execute(query.where(companies.c.group_key == group_key))
+            rows = conn.execute(
+                query.where(companies.c.group_key == group_key, companies.c.company_id != IN_DOUBT)
+            )
             return {row[0]: SyncedCompany(row[1], row[2]) for row in rows}
 
+    def record_in_doubt(self, group_key: str, sent: dict[str, str]) -> None:
+        """Before an import that creates these groups' companies leaves: hash sent, by group id."""
+        now = dt.datetime.now(dt.timezone.utc)
+        rows = [
+            {"group_key": group_key, "group_id": group_id, "company_id": IN_DOUBT,
+             "sent_hash": sent_hash, "updated_at": now}
+            for group_id, sent_hash in sorted(sent.items())
+        ]  # fmt: skip
+        with self._ledger.writing() as conn:
+            upsert(conn, companies, rows, key=["group_key", "group_id"])
+
+    def in_doubt(self, group_key: str) -> dict[str, CompanyInDoubt]:
+        """The groups of this key whose company an import may have created, by group id."""
+        query = sa.select(companies.c.group_id, companies.c.sent_hash, companies.c.updated_at)
+        with self._ledger.engine.connect() as conn:
+            rows = conn.execute(
+                query.where(companies.c.group_key == group_key, companies.c.company_id == IN_DOUBT)
+            )
+            return {row[0]: CompanyInDoubt(row[1], _utc(row[2])) for row in rows}
+
+    def clear_in_doubt(self, group_key: str, group_ids: Iterable[str]) -> None:
+        """Brevo holds no company of these groups: they are created as new ones."""
+        with self._ledger.writing() as conn:
+            for ids in in_chunks(sorted(group_ids)):
+                conn.execute(
+                    sa.delete(companies).where(
+                        companies.c.group_key == group_key,
+                        companies.c.group_id.in_(ids),
+                        companies.c.company_id == IN_DOUBT,
+                    )
+                )
+
     def group_keys(self) -> set[str]:
-        """The group keys the ledger holds companies of."""
+        """The group keys the ledger holds companies (or companies in doubt) of."""
         with self._ledger.engine.connect() as conn:
             return set(conn.execute(sa.select(companies.c.group_key).distinct()).scalars())
 
@@ -159,3 +208,8 @@ class CompanyLedger:
         rows = [{"distinct_id": d, "brevo_id": i} for d, i in ids.items()]
         with self._ledger.writing() as conn:
             insert_new(conn, contact_brevo_ids, rows)
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    """SQLite gives back naive datetimes: the ledger writes UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)

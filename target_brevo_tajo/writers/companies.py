@@ -10,6 +10,12 @@ users whose profile names the group and the links last sent: additions travel in
 (``associated_contact``), removals through ``link-unlink``. Once a ``sync_checkpoints`` record
 confirms a group key's full refresh read to the end, the account's companies are listed once: a
 company deleted by hand in Brevo is created again from that refresh's group profile.
+
+An import that creates companies is not idempotent: its groups are recorded in the ledger as in
+doubt before it leaves, and it is never resent blindly. When its answer never comes (lost, or the
+run killed), the companies are looked up by the group attribute once the settle time has passed;
+those found are mapped, only the missing ones are imported again. Several companies holding one
+group (duplicates an earlier run made) are reported, never deleted.
 """
 
 from __future__ import annotations
@@ -22,8 +28,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from mixpanel_brevo_mapping import DEFAULT_COMPANY_NAME_PROPERTY, GroupMapping, Mapping
-from target_brevo_tajo.brevo import BrevoClient, BrevoCompanies, BrevoError
-from target_brevo_tajo.brevo.companies import COMPANY_ID_COLUMN
+from target_brevo_tajo.brevo import BrevoClient, BrevoCompanies, BrevoError, CallInDoubt
+from target_brevo_tajo.brevo.companies import COMPANY_ID_COLUMN, ImportRefused
 from target_brevo_tajo.brevo.contact_ids import find_contact_ids
 from target_brevo_tajo.contact_attributes import (
     AttributeType,
@@ -31,7 +37,7 @@ from target_brevo_tajo.contact_attributes import (
     infer_type,
     to_brevo_value,
 )
-from target_brevo_tajo.ledger.companies import CompanyLedger, SyncedCompany
+from target_brevo_tajo.ledger.companies import CompanyInDoubt, CompanyLedger, SyncedCompany
 from target_brevo_tajo.report import CompaniesReport, SyncReport
 from target_brevo_tajo.settings import Settings
 
@@ -43,6 +49,9 @@ ASSOCIATED_CONTACT_COLUMN = "associated_contact"
 IMPORT_CHUNK = 1000
 #: Brevo's clock may run behind ours: created companies are looked for from a little earlier.
 CLOCK_SKEW = dt.timedelta(minutes=10)
+#: Groups in doubt up to this many are looked up one filtered call each; more (and an answered
+#: import's), by one listing of the companies created since the import (a call per 1000).
+FILTERED_LOOKUPS = 3
 # Company attribute types (Brevo CRM) for the contact types ``infer_type`` gives.
 CRM_TYPES = {"float": "number", "boolean": "boolean", "date": "date"}
 CONTACT_TYPES = {"number": "float", "boolean": "boolean", "date": "date"}
@@ -64,6 +73,11 @@ class _MovedLinks:
     added: dict[str, int]  # distinct id -> Brevo contact id
 
 
+def group_value(group_key: str, group_id: str) -> str:
+    """The value of the Mixpanel group attribute a group's company holds."""
+    return f"{group_key}:{group_id}"
+
+
 @dataclass
 class CompanyRow:
     """One group profile as the company Brevo should hold."""
@@ -77,7 +91,7 @@ class CompanyRow:
     @property
     def group_value(self) -> str:
         """The value of the Mixpanel group attribute: key and id, so two keys never collide."""
-        return f"{self.group_key}:{self.group_id}"
+        return group_value(self.group_key, self.group_id)
 
     def fingerprint(self) -> str:
         """Hash of everything a change of which must reach Brevo."""
@@ -105,6 +119,10 @@ class CompanyAttributes:
                     if key:
                         self._by_label[str(key)] = item
         return self._by_label
+
+    def has(self, label: str) -> bool:
+        """Whether the account has this company attribute (label or internal name)."""
+        return label in self._load()
 
     def group_attribute(self) -> str:
         """The internal name of the Mixpanel group attribute, created when the account lacks it."""
@@ -166,6 +184,7 @@ class CompanyWriter:
         # This run's full-refresh rows by group key and group id: what recreates a deleted company.
         self._refreshed: dict[str, dict[str, CompanyRow]] = {}
         self._created: dict[str, set[str]] = {}  # group ids whose company this run created
+        self._settled_keys: set[str] = set()  # group keys whose earlier imports in doubt settled
 
     # Companies ----------------------------------------------------------------------------
 
@@ -211,6 +230,7 @@ class CompanyWriter:
         )
 
     def _write_key(self, group_key: str, rows: list[CompanyRow]) -> None:
+        self._settle_earlier(group_key)
         known = self._ledger.companies(group_key)
         refreshed = self._refreshed.setdefault(group_key, {})
         refreshed.update((row.group_id, row) for row in rows if row.full_refresh_id)
@@ -246,6 +266,8 @@ class CompanyWriter:
         """
         try:
             self._import(group_key, rows, known)
+        except CallInDoubt:
+            raise  # settled by the next run: recovering now could create its companies twice
         except BrevoError:
             if not any(row.group_id in known for row in rows):
                 raise
@@ -270,13 +292,27 @@ class CompanyWriter:
             self._import(group_key, rows, known)
 
     def _listed(self) -> dict[str, str]:
-        """Every company in the account: Brevo id -> its Mixpanel group attribute value."""
+        """Every company in the account: Brevo id -> its Mixpanel group attribute value.
+
+        Two companies holding one group value (an earlier run's duplicates) are reported.
+        """
         group_attribute = self.attributes.group_attribute()
-        return {
+        listed = {
             str(item.get("id")): str((item.get("attributes") or {}).get(group_attribute) or "")
             for page in self._companies.pages()
             for item in page
         }
+        holders: dict[str, list[str]] = {}
+        for company_id, value in listed.items():
+            if value:
+                holders.setdefault(value, []).append(company_id)
+        mapped = {
+            group_value(key, group_id): company.company_id
+            for key in self._ledger.group_keys()
+            for group_id, company in self._ledger.companies(key).items()
+        }
+        self._owners(holders, mapped)
+        return listed
 
     def recreate_deleted(self, group_refreshes: dict[str, str]) -> None:
         """After a confirmed full refresh: create again the companies deleted by hand in Brevo.
@@ -322,12 +358,76 @@ class CompanyWriter:
         known: dict[str, SyncedCompany],
         *,
         counted: bool = False,
+        after_doubt: bool = False,
     ) -> None:
         """One import of new and changed companies, awaited; created ones are then found.
 
         ``counted``: the rows were counted when they arrived (recreated at the end of the run).
+        The groups it creates are recorded in doubt first; when its answer is lost, the
+        companies it may have made are looked up and mapped, and only the rest is imported
+        again, once (``after_doubt``: a second lost answer is left for the next run to settle).
         """
         group_attribute = self.attributes.group_attribute()
+        columns, csv_rows = self._import_file(group_attribute, rows, known)
+        started = dt.datetime.now(dt.timezone.utc) - CLOCK_SKEW
+        created = [row for row in rows if row.group_id not in known]
+        self._ledger.record_in_doubt(
+            group_key, {row.group_id: row.fingerprint() for row in created}
+        )
+        self._report.imports += 1
+        try:
+            self._companies.import_rows(columns, csv_rows, creates=bool(created))
+        except ImportRefused:
+            self._ledger.clear_in_doubt(group_key, (row.group_id for row in created))
+            raise
+        except CallInDoubt as exc:
+            if after_doubt:
+                raise
+            logger.warning(
+                "The import of %d companies of %s got no answer (%s): they are looked up before "
+                "any is imported again",
+                len(created),
+                group_key,
+                exc,
+            )
+            try:
+                self._import_rest(group_key, rows, known, counted=counted)
+            except BrevoError as failure:
+                msg = (
+                    f"{failure} (after an import of companies of {group_key} got no answer): "
+                    "rerun later; its companies are looked up first, not imported twice"
+                )
+                raise CallInDoubt(msg) from failure
+            return
+        wanted = {row.group_value for row in created}
+        found = self._look_up(group_attribute, wanted, started, to_the_end=False)
+        missing = [row.group_id for row in created if row.group_value not in found]
+        if missing:
+            msg = (
+                f"Brevo imported {len(created)} new companies of {group_key} but "
+                f"GET /companies does not list {len(missing)} of them (e.g. {missing[0]}); rerun "
+                "later: they are looked for again, not duplicated"
+            )
+            raise BrevoError(msg)
+        synced = {
+            row.group_id: SyncedCompany(
+                found[row.group_value]
+                if row.group_id not in known
+                else known[row.group_id].company_id,
+                row.fingerprint(),
+            )
+            for row in rows
+        }
+        self._ledger.record_companies(group_key, synced)  # and no longer in doubt
+        self._created.setdefault(group_key, set()).update(row.group_id for row in created)
+        if not counted:
+            self._report.created += len(created)
+            self._report.updated += len(rows) - len(created)
+
+    def _import_file(
+        self, group_attribute: str, rows: list[CompanyRow], known: dict[str, SyncedCompany]
+    ) -> tuple[list[str], list[dict[str, Any]]]:
+        """The import's columns and rows: a ``company_id`` updates, typed values, no rejects."""
         columns = [COMPANY_ID_COLUMN, NAME_COLUMN, group_attribute]
         typed: dict[str, tuple[str, AttributeType] | None] = {}
         csv_rows = []
@@ -348,49 +448,135 @@ class CompanyWriter:
                 except ConversionError as exc:
                     self._report.values_rejected[f"{label}: {exc.kind}"] += 1
             csv_rows.append(line)
-        started = dt.datetime.now(dt.timezone.utc) - CLOCK_SKEW
-        self._companies.import_rows(columns, csv_rows)
-        self._report.imports += 1
-        created = [row for row in rows if row.group_id not in known]
-        found = self._find_created(group_attribute, created, started) if created else {}
-        missing = [row.group_id for row in created if row.group_value not in found]
-        if missing:
-            msg = (
-                f"Brevo imported {len(created)} new companies of {group_key} but "
-                f"GET /companies does not list {len(missing)} of them (e.g. {missing[0]}); rerun "
-                "later: they are looked for again, not duplicated"
-            )
-            raise BrevoError(msg)
+        return columns, csv_rows
+
+    def _import_rest(
+        self,
+        group_key: str,
+        rows: list[CompanyRow],
+        known: dict[str, SyncedCompany],
+        *,
+        counted: bool,
+    ) -> None:
+        """After this run's import got no answer: map what Brevo made, import the rest once."""
+        found = self._settle(group_key, self._ledger.in_doubt(group_key))
+        self._created.setdefault(group_key, set()).update(found)
+        if not counted:
+            self._report.created += len(found)
+        rest = [row for row in rows if row.group_id not in found]
+        if rest:
+            self._import(group_key, rest, known, counted=counted, after_doubt=True)
+
+    def _settle_earlier(self, group_key: str) -> None:
+        """Settle the imports of this key an earlier run left in doubt (killed, answer lost).
+
+        Once per run and key, before anything of the key is imported: the companies they may
+        have made are found and mapped (not created again), the others forgotten, so imported
+        anew.
+        """
+        if group_key in self._settled_keys:  # a dry run too: its ledger is a private copy
+            return
+        self._settled_keys.add(group_key)
+        waiting = self._ledger.in_doubt(group_key)
+        if not waiting or (
+            self._settings.dry_run and not self.attributes.has(GROUP_ATTRIBUTE_LABEL)
+        ):
+            return  # (a dry run creates no attribute to look with: the real run will)
+        logger.warning(
+            "An earlier run's import of %d companies of %s got no answer: looking them up",
+            len(waiting),
+            group_key,
+        )
+        # A live worker's import may still be on its way: wait as long as its answer could take.
+        self._report.found_not_created += len(
+            self._settle(group_key, waiting, self._settings.request_timeout_seconds)
+        )
+
+    def _settle(
+        self, group_key: str, waiting: dict[str, CompanyInDoubt], answer_seconds: float = 0.0
+    ) -> set[str]:
+        """Map the companies of ``waiting`` groups Brevo holds, forget the others; returns found.
+
+        Brevo applies an import as a process: its companies are looked for only once the settle
+        time (``events_settle_seconds``, and ``answer_seconds`` for a call maybe still running)
+        has passed since the import was recorded, and those not found once more after another
+        settle time: a company is created again only after two looks missed it.
+        """
+        recorded = min(entry.recorded_at for entry in waiting.values())
+        age = (dt.datetime.now(dt.timezone.utc) - recorded).total_seconds()
+        wait = self._settings.events_settle_seconds + answer_seconds - age
+        if wait > 0:
+            self._client.sleep(wait)
+        values = {group_value(group_key, group_id): group_id for group_id in waiting}
+        group_attribute = self.attributes.group_attribute()
+        since = recorded - CLOCK_SKEW
+        found = self._look_up(group_attribute, set(values), since, to_the_end=True)
+        if len(found) < len(values):  # Brevo may still be applying it: once more, then create
+            self._client.sleep(self._settings.events_settle_seconds)
+            missing = set(values) - set(found)
+            found.update(self._look_up(group_attribute, missing, since, to_the_end=True))
         synced = {
-            row.group_id: SyncedCompany(
-                found[row.group_value]
-                if row.group_id not in known
-                else known[row.group_id].company_id,
-                row.fingerprint(),
-            )
-            for row in rows
+            values[value]: SyncedCompany(company_id, waiting[values[value]].sent_hash)
+            for value, company_id in found.items()
         }
         self._ledger.record_companies(group_key, synced)
-        self._created.setdefault(group_key, set()).update(row.group_id for row in created)
-        if not counted:
-            self._report.created += len(created)
-            self._report.updated += len(rows) - len(created)
+        self._ledger.clear_in_doubt(group_key, set(waiting) - set(synced))
+        logger.warning(
+            "Of %d companies of %s in doubt, Brevo held %d (mapped, not created again); the %d "
+            "others are imported",
+            len(waiting),
+            group_key,
+            len(synced),
+            len(waiting) - len(synced),
+        )
+        return set(synced)
 
-    def _find_created(
-        self, group_attribute: str, created: list[CompanyRow], since: dt.datetime
+    def _look_up(
+        self, group_attribute: str, wanted: set[str], since: dt.datetime, *, to_the_end: bool
     ) -> dict[str, str]:
-        """The Brevo ids of just-imported companies, by Mixpanel group attribute value."""
-        wanted = {row.group_value for row in created}
-        found: dict[str, str] = {}
-        params = {"createdSince": since.strftime("%Y-%m-%dT%H:%M:%S.000Z")}
-        for page in self._companies.pages(params):
-            for item in page:
-                value = str((item.get("attributes") or {}).get(group_attribute) or "")
-                if value in wanted:
-                    found[value] = str(item["id"])
-            if len(found) == len(wanted):
-                break
-        return found
+        """The Brevo ids of the companies created since ``since`` holding these group values.
+
+        The oldest company of a value is its own; any other is a duplicate, reported. Just
+        after an answered import the listing stops once every value is found (each page is a
+        call of the hourly budget); ``to_the_end`` reads on, for what a lost answer may have
+        made twice.
+        """
+        if not wanted:
+            return {}
+        created_since = since.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        if to_the_end and len(wanted) <= FILTERED_LOOKUPS:
+            listings = [
+                self._companies.with_group(group_attribute, value, created_since)
+                for value in sorted(wanted)
+            ]
+        else:
+            listings = [self._companies.pages({"createdSince": created_since})]
+        holders: dict[str, list[str]] = {}
+        for pages in listings:
+            for page in pages:
+                for item in page:
+                    value = str((item.get("attributes") or {}).get(group_attribute) or "")
+                    company_id = str(item["id"])
+                    if value in wanted and company_id not in holders.get(value, []):
+                        holders.setdefault(value, []).append(company_id)
+                if not to_the_end and len(holders) == len(wanted):
+                    break
+        return self._owners(holders, {})
+
+    def _owners(self, holders: dict[str, list[str]], mapped: dict[str, str]) -> dict[str, str]:
+        """Each group value's own company; the others holding it are reported as duplicates.
+
+        Its own is the one the ledger maps, else the oldest (``holders`` lists oldest first).
+        Duplicates are never deleted: which one a user relies on is not the target's to guess.
+        """
+        owners = {}
+        for value, company_ids in holders.items():
+            owner = mapped.get(value)
+            owners[value] = owner if owner in company_ids else company_ids[0]
+            extra = {c for c in company_ids if c != owners[value]}
+            if extra:
+                self._report.duplicates.setdefault(value, set()).update(extra)
+        return owners
 
     # Members ------------------------------------------------------------------------------
 
@@ -422,6 +608,7 @@ class CompanyWriter:
         calls = self._other_calls()
         moved: dict[str, _MovedLinks] = {}
         for rules in self._mapping.company_groups(self._known_group_keys()):
+            self._settle_earlier(rules.group_key)
             moved.update(self._link_key(rules.group_key))
         if moved:
             self._verify_links(moved)
@@ -508,7 +695,10 @@ class CompanyWriter:
                 for company_id, link in chunk
             ]
             self._companies.import_rows(
-                [COMPANY_ID_COLUMN, ASSOCIATED_CONTACT_COLUMN], rows, link_entities=True
+                [COMPANY_ID_COLUMN, ASSOCIATED_CONTACT_COLUMN],
+                rows,
+                link_entities=True,
+                creates=False,
             )
             self._report.imports += 1
             self._report.links_added += sum(len(link) for _, link in chunk)

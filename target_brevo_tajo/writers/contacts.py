@@ -21,7 +21,13 @@ from typing import Any
 
 from mixpanel_brevo_mapping import Mapping
 from target_brevo_tajo.batching import fill_calls
-from target_brevo_tajo.brevo import BrevoClient, BrevoError, BrevoLists, ContactImports
+from target_brevo_tajo.brevo import (
+    BrevoClient,
+    BrevoError,
+    BrevoLists,
+    CallInDoubt,
+    ContactImports,
+)
 from target_brevo_tajo.contact_attributes import (
     AttributeType,
     ConversionError,
@@ -160,9 +166,19 @@ class AccountAttributes:
                 types[name] = AttributeType(name=name, type=kind)
                 report.created_attributes.append(f"{name} ({kind}, dry run: not created)")
                 continue
-            self._client.call("POST", f"/contacts/attributes/normal/{name}", json={"type": kind})
+            self._create(name, kind)
             types[name] = AttributeType(name=name, type=kind)
             report.created_attributes.append(f"{name} ({kind})")
+
+    def _create(self, name: str, kind: str) -> None:
+        """Create an attribute once: after an answer that never came, look before again."""
+        path = f"/contacts/attributes/normal/{name}"
+        try:
+            self._client.call("POST", path, json={"type": kind})
+        except CallInDoubt:
+            listed = self._client.call("GET", "/contacts/attributes").get("attributes") or []
+            if not any(str(item.get("name")).upper() == name for item in listed):
+                self._client.call("POST", path, json={"type": kind})
 
 
 class ContactWriter:
