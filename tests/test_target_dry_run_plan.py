@@ -162,13 +162,14 @@ def test_a_dry_run_leaves_the_ledger_file_as_it_found_it(config, tmp_path):
     run(config, singer(*EARLIER_RUN, complete_cohorts={1: "S1"}))
     ledger = tmp_path / "ledger.sqlite"
     before = ledger.read_bytes()
+    files_before = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("ledger"))
 
     run(config, singer(*THIS_INPUT, complete_cohorts={1: "S1"}), dry_run=True)
 
     assert ledger.read_bytes() == before
-    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("ledger")) == [
-        "ledger.sqlite"
-    ]
+    files_after = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("ledger"))
+    assert files_after == files_before
+    assert "ledger.sqlite-wal" not in files_after
 
 
 def test_a_dry_run_counts_companies_as_the_real_run_then_does(config, mapping_file, tmp_path):
