@@ -13,10 +13,12 @@ from pathlib import Path
 import httpx
 import pytest
 import respx
+import sqlalchemy as sa
 
 from target_brevo_tajo.brevo.client import BrevoClient
 from target_brevo_tajo.brevo.events import find_queued
 from target_brevo_tajo.ledger import Ledger, LedgerEvent, event_key
+from target_brevo_tajo.ledger.schema import event_calls
 from target_brevo_tajo.target import TargetBrevoTajo
 from tests.singer_messages import EVENT_TIME, cohort, cohorts_input, event, singer_input
 
@@ -249,3 +251,27 @@ def test_the_lookup_asks_for_the_calls_names_and_time_span_and_stops_once_all_ar
         "2026-11-20T10:00:01Z",
     )
     assert params["limit"] == "10000"
+
+
+@respx.mock(base_url=BREVO)
+def test_a_call_taken_over_while_it_waited_for_a_429_reset_is_not_sent_by_its_old_owner(
+    respx_mock, config
+):
+    """Say the heartbeat failed and the lease ran out: the check before sending still holds."""
+    limited = httpx.Response(429, headers={"x-sib-ratelimit-reset": "200"})
+    batches = respx_mock.post("/events/batch").mock(side_effect=[limited, queued])
+    other_worker = Ledger(config["ledger_url"])
+
+    def reset_outlasts_the_lease(seconds: float) -> None:
+        if seconds > 100:
+            with other_worker.engine.begin() as conn:
+                conn.execute(sa.update(event_calls).values(lease_until=None))
+            assert other_worker.take_over_expired_calls(60)
+
+    target = TargetBrevoTajo(config=config, parse_env_config=False)
+    target.run.client._sleep = reset_outlasts_the_lease
+    target.listen(singer_input(*purchases("a")))
+
+    assert batches.call_count == 1  # only the 429: the call is the other worker's now
+    assert target.run.report.events.left_to_another_worker == 1
+    assert len(Ledger(config["ledger_url"]).calls_in_doubt()) == 1  # the other worker settles it

@@ -153,6 +153,19 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+def _database_now(conn: sa.Connection) -> dt.datetime:
+    """The database's clock, in UTC: every worker's leases are timed by this one clock.
+
+    A host whose own clock runs ahead would otherwise see live workers' leases as run out, take
+    their calls over and send them again.
+    """
+    if conn.dialect.name == "sqlite":
+        text = conn.execute(sa.text("SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')")).scalar_one()
+        return dt.datetime.fromisoformat(text).replace(tzinfo=dt.timezone.utc)
+    moment = conn.execute(sa.select(sa.func.current_timestamp())).scalar_one()
+    return _aware(moment).astimezone(dt.timezone.utc)
+
+
 def _aware(moment: dt.datetime) -> dt.datetime:
     """SQLite hands back naive datetimes; the ledger only ever writes UTC."""
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
@@ -302,7 +315,7 @@ class Ledger:
         events: list[LedgerEvent],
         lease_seconds: float,
     ) -> set[str]:
-        now = _now()
+        now = _database_now(conn)
         lease_until = now + dt.timedelta(seconds=lease_seconds)
         conn.execute(
             sa.insert(event_calls).values(
@@ -355,10 +368,15 @@ class Ledger:
             claimed = self._open(conn, new_id, events, lease_seconds)
         return [event for event in events if event.key in claimed]
 
+    def now(self) -> dt.datetime:
+        """The database's clock, which times every lease and call in doubt."""
+        with self.engine.connect() as conn:
+            return _database_now(conn)
+
     def renew(self, call_id: str, lease_seconds: float) -> bool:
         """Extend this worker's lease on a call; False when another worker has taken it over."""
-        lease_until = _now() + dt.timedelta(seconds=lease_seconds)
         with self.engine.begin() as conn:
+            lease_until = _database_now(conn) + dt.timedelta(seconds=lease_seconds)
             renewed = conn.execute(
                 sa.update(event_calls)
                 .where(event_calls.c.call_id == call_id, event_calls.c.owner == self.owner)
@@ -366,16 +384,31 @@ class Ledger:
             )
         return bool(renewed.rowcount)
 
+    def renew_all(self, lease_seconds: float) -> None:
+        """The heartbeat of a live worker: extend the lease of every call it holds.
+
+        A call may wait far longer than its lease (a 429 whose reset outlasts it, a slow
+        settle); while its owner lives, no other worker may take it over.
+        """
+        with self.engine.begin() as conn:
+            lease_until = _database_now(conn) + dt.timedelta(seconds=lease_seconds)
+            conn.execute(
+                sa.update(event_calls)
+                .where(event_calls.c.owner == self.owner)
+                .values(lease_until=lease_until)
+            )
+
     def release_claims(self) -> None:
         """End this worker's leases: a run that stops lets the next one settle its calls at once.
 
         Only a killed worker keeps its claims until their leases run out.
         """
         with self.engine.begin() as conn:
+            ended = _database_now(conn) - dt.timedelta(seconds=1)
             conn.execute(
                 sa.update(event_calls)
                 .where(event_calls.c.owner == self.owner)
-                .values(lease_until=_now() - dt.timedelta(seconds=1))
+                .values(lease_until=ended)
             )
 
     def take_over_expired_calls(self, lease_seconds: float) -> list[CallInDoubt]:
@@ -384,8 +417,8 @@ class Ledger:
         Each is taken by a conditional update, so two workers never take the same call; a call
         whose owner is still within its lease is left to that owner.
         """
-        now = _now()
         with self.engine.connect() as conn:
+            now = _database_now(conn)
             expired = (
                 conn.execute(
                     sa.select(event_calls.c.call_id)
@@ -400,6 +433,7 @@ class Ledger:
         taken = []
         for call_id in expired:
             with self.engine.begin() as conn:
+                now = _database_now(conn)
                 won = conn.execute(
                     sa.update(event_calls)
                     .where(

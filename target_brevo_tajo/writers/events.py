@@ -36,10 +36,12 @@ from target_brevo_tajo.ledger import ClaimLost, Ledger, LedgerEvent, event_key
 from target_brevo_tajo.lookups import LookupTables
 from target_brevo_tajo.report import SyncReport
 from target_brevo_tajo.settings import Settings
+from target_brevo_tajo.writers.lease_heartbeat import LeaseHeartbeat
 
 logger = logging.getLogger("target-brevo-tajo")
 _BATCH_ENVELOPE_BYTES = len(b'{"events":[]}')
 LEASE_MARGIN_SECONDS = 5.0
+_BATCH_CALL = ("POST", "/events/batch")
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,7 @@ class EventWriter:
         self._lease_seconds = (
             settings.request_timeout_seconds + settings.events_settle_seconds + LEASE_MARGIN_SECONDS
         )
+        self._heartbeat = LeaseHeartbeat(ledger, self._lease_seconds)
 
     # Admitting records ----------------------------------------------------------------------
 
@@ -236,6 +239,7 @@ class EventWriter:
         """
         self._carried = []
         self._pool.shutdown(wait=True, cancel_futures=True)
+        self._heartbeat.stop()
 
     def _wait_until_queued_at_most(self, count: int) -> None:
         while True:
@@ -336,12 +340,17 @@ class EventWriter:
         )
 
     def _send(self, chunk: list[OutgoingEvent], attempt: int = 0) -> None:
-        """Claim the call's events in the ledger, then send those claimed; returns once settled."""
+        """Once the call may leave, claim its events, then send those claimed; returns settled.
+
+        The claim is taken after the rate-budget slot came, not before: a claim that waits for
+        its slot only keeps other workers from events this one is not sending yet.
+        """
+        slot = None if self._settings.dry_run else self._client.wait_for_slot(*_BATCH_CALL)
         call_id = uuid.uuid4().hex
         claimed = self._ledger.open_call(call_id, [e.entry for e in chunk], self._lease_seconds)
         mine = self._keep_claimed(chunk, claimed)
         if mine:
-            self._post(call_id, mine, attempt)
+            self._post(call_id, mine, attempt, slot)
 
     def _keep_claimed(
         self, chunk: list[OutgoingEvent], claimed: list[LedgerEvent]
@@ -352,24 +361,49 @@ class EventWriter:
             self._report.left_to_another_worker += len(chunk) - len(keys)
         return [event for event in chunk if event.entry.key in keys]
 
-    def _post(self, call_id: str, chunk: list[OutgoingEvent], attempt: int) -> None:
+    def _post(
+        self,
+        call_id: str,
+        chunk: list[OutgoingEvent],
+        attempt: int,
+        slot: float | None = None,
+    ) -> None:
         """One ``/events/batch`` call of a call already recorded in doubt.
 
+        ``slot`` is the rate-budget slot the claim was taken in. Any later attempt (after a
+        429, or a resend claimed before its slot came) first renews the lease, and a call that
+        another worker took over meanwhile is not sent: the new owner settles and sends it.
         A dry run sends nothing and takes the call as accepted: its ledger is a private copy.
         """
         if self._settings.dry_run:
             self._accept(call_id, chunk)
             return
         body = b'{"events":[' + b",".join(e.entry.payload for e in chunk) + b"]}"
+        fresh_claim = slot is not None  # taken in this very slot: no one can have taken it over
+
+        def still_mine() -> None:
+            nonlocal fresh_claim
+            if fresh_claim:
+                fresh_claim = False
+                return
+            if not self._ledger.renew(call_id, self._lease_seconds):
+                raise ClaimLost(call_id)
+
         try:
-            response = self._client.request("POST", "/events/batch", content=body, idempotent=False)
+            response = self._client.request(
+                *_BATCH_CALL, content=body, idempotent=False, slot=slot, before_send=still_mine
+            )
+        except ClaimLost:
+            logger.warning("Call %s was taken over by another worker: it sends it", call_id)
+            self._left_to_another_worker(chunk)
+            return
         except CallInDoubt as exc:
             with self._counting:
                 self._report.calls_in_doubt += 1
             logger.warning("%s; looking its %d events up in Brevo", exc, len(chunk))
             # The settle time runs from when the call ended, not from when it was claimed: it
             # may have waited for its rate-budget slot, and Brevo queued it only when it arrived.
-            self._settle(call_id, _now(), chunk, attempt + 1)
+            self._settle(call_id, self._ledger.now(), chunk, attempt + 1)
             return
         except BrevoError:
             with contextlib.suppress(ClaimLost):
@@ -430,7 +464,8 @@ class EventWriter:
 
     def _look_up(self, events: list[OutgoingEvent], ended_at: dt.datetime) -> set[int]:
         """Which of ``events`` Brevo shows, once the settle time since ``ended_at`` has passed."""
-        wait = self._settings.events_settle_seconds - (_now() - ended_at).total_seconds()
+        waited = (self._ledger.now() - ended_at).total_seconds()
+        wait = self._settings.events_settle_seconds - waited
         if wait > 0:
             self._client.sleep(wait)
         return find_queued(self._client, [event.ref() for event in events])
@@ -508,10 +543,6 @@ class EventWriter:
             with self._counting:
                 self._report.undetailed_shortfalls.append((count, sent))
             logger.warning("Brevo accepted %d of %d in one call and gave no detail", count, sent)
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
 
 
 def _problem(
