@@ -280,8 +280,9 @@ class SyncReport:
     """Everything a run did; thread-safe enough for the SDK's parallel drains."""
 
     dry_run: bool = False
-    status: str = "running"  # succeeded, failed or dry_run once the run ends
+    status: str = "running"  # succeeded, incomplete, failed or dry_run once the run ends
     error: str | None = None
+    incomplete: str | None = None  # why an incomplete run passed no further STATE on
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     job_name: str | None = None
     started_at: str = field(default_factory=utc_now)
@@ -352,6 +353,7 @@ class SyncReport:
         return {
             "status": self.status,
             "error": self.error,
+            "incomplete": self.incomplete,
             "run_id": self.run_id,
             "job_name": self.job_name,
             "started_at": self.started_at,
@@ -499,14 +501,21 @@ def says(text: str, term: str) -> bool:
     return re.search(rf"(?<![\w-]){re.escape(term)}(?!\d)", text) is not None
 
 
+def _status_lines(report: dict[str, Any]) -> list[str]:
+    """What a run that did not succeed must say first: why."""
+    if report.get("status") == "failed":
+        return [f"  the run FAILED: {report.get('error')}; below is what it did before"]
+    if report.get("status") == "incomplete":
+        return [f"  the run is INCOMPLETE: {report.get('incomplete')}"]
+    return []
+
+
 def render_report(report: dict[str, Any], *, rejects_file: Path | None = None) -> str:
     """Render a report dict (as :meth:`SyncReport.to_dict` or the JSON file hold it) as text."""
     ev = report["events"]
     dry = bool(report["dry_run"])
     title = "Brevo sync report" + (" (dry run: nothing was written)" if dry else "")
-    lines = [title]
-    if report.get("status") == "failed":
-        lines.append(f"  the run FAILED: {report.get('error')}; below is what it did before")
+    lines = [title, *_status_lines(report)]
     if balance_terms(report, "events"):
         line = (
             f"  events: received {ev['received']}, {_did('sent', dry)} {ev['sent']}, "

@@ -448,6 +448,23 @@ class Ledger:
                 taken.append(call_id)
         return [call for call in self.calls_in_doubt() if call.call_id in taken]
 
+    def claimed_by_others(self, keys: Iterable[str] | None = None) -> set[str]:
+        """The event keys (of ``keys``, or all) that another worker's calls hold in doubt."""
+        query = (
+            sa.select(events_in_doubt.c.event_key)
+            .join(event_calls, event_calls.c.call_id == events_in_doubt.c.call_id)
+            .where(sa.or_(event_calls.c.owner.is_(None), event_calls.c.owner != self.owner))
+        )
+        with self.engine.connect() as conn:
+            if keys is None:
+                return set(conn.execute(query).scalars())
+            found: set[str] = set()
+            for chunk in in_chunks(keys):
+                found.update(
+                    conn.execute(query.where(events_in_doubt.c.event_key.in_(chunk))).scalars()
+                )
+        return found
+
     def calls_in_doubt(self) -> list[CallInDoubt]:
         """Calls no answer has settled (a kill mid-call, an ambiguous answer), oldest first."""
         with self.engine.connect() as conn:

@@ -16,6 +16,7 @@ import datetime as dt
 import json
 import logging
 import threading
+import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -42,6 +43,8 @@ logger = logging.getLogger("target-brevo-tajo")
 _BATCH_ENVELOPE_BYTES = len(b'{"events":[]}')
 LEASE_MARGIN_SECONDS = 5.0
 _BATCH_CALL = ("POST", "/events/batch")
+CLAIMS_WAIT_MARGIN_SECONDS = 2.0
+CLAIMS_POLL_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,9 @@ class EventWriter:
         self._run_report = report
         self._report = report.events
         self._earlier_calls_settled = False
+        # Events other workers held in doubt when this run met them: its STATE waits for them.
+        self._claimed_by_others: set[str] = set()
+        self.incomplete: str | None = None  # why this run passes no further STATE on
         self._counting = threading.Lock()  # calls in flight report from several threads
         self._pool = ThreadPoolExecutor(
             max_workers=settings.events_calls_in_flight, thread_name_prefix="brevo-call"
@@ -231,6 +237,34 @@ class EventWriter:
             self._queue([carried])
         self._wait_until_queued_at_most(0)
         self._raise_failure()
+        self._await_claims_of_others()
+
+    def _await_claims_of_others(self) -> None:
+        """Wait until the events other workers held are settled, taking over a dead one's.
+
+        A live worker settles its calls; a killed one's lease runs out within one lease, and
+        then this run settles them. Past that the run is incomplete: it says why, and passes no
+        further STATE on, which would move the bookmark past events not known to be in Brevo.
+        """
+        with self._counting:
+            watched = set(self._claimed_by_others)
+        if not watched or self.incomplete is not None or self._settings.dry_run:
+            return
+        deadline = time.monotonic() + self._lease_seconds + CLAIMS_WAIT_MARGIN_SECONDS
+        while held := self._ledger.claimed_by_others(watched):
+            if time.monotonic() >= deadline:
+                self.incomplete = (
+                    f"{len(held)} events are still held in doubt by another worker after "
+                    f"{self._lease_seconds:.0f} s (a lease); no STATE was passed on beyond them, "
+                    "and a later run settles them"
+                )
+                logger.warning("The run is incomplete: %s", self.incomplete)
+                return
+            time.sleep(min(CLAIMS_POLL_SECONDS, self._lease_seconds / 10))
+            self._settle_expired_calls()
+            self._raise_failure()
+        with self._counting:
+            self._claimed_by_others -= watched
 
     def stop(self) -> None:
         """At the end of a run, failed or not: no further call starts; those in flight settle.
@@ -260,11 +294,19 @@ class EventWriter:
     def _settle_earlier_calls(self) -> None:
         """Settle the calls left in doubt by a worker that is gone (killed mid-call), first.
 
-        Only calls whose lease has run out are taken over: a live worker settles its own.
+        Only calls whose lease has run out are taken over: a live worker settles its own, and
+        the events it holds are waited for before the next STATE.
         """
         if self._earlier_calls_settled:
             return
         self._earlier_calls_settled = True
+        self._settle_expired_calls()
+        held = self._ledger.claimed_by_others()
+        with self._counting:
+            self._claimed_by_others |= held
+
+    def _settle_expired_calls(self) -> None:
+        """Take over the calls whose owner's lease ran out (a killed worker) and settle them."""
         calls = self._ledger.take_over_expired_calls(self._lease_seconds)
         if not calls:
             return
@@ -359,6 +401,7 @@ class EventWriter:
         keys = {entry.key for entry in claimed}
         with self._counting:
             self._report.left_to_another_worker += len(chunk) - len(keys)
+            self._claimed_by_others.update(e.entry.key for e in chunk if e.entry.key not in keys)
         return [event for event in chunk if event.entry.key in keys]
 
     def _post(
