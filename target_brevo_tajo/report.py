@@ -104,6 +104,8 @@ class EventsReport:
     left_to_another_worker: int = 0  # claimed by a worker sharing the ledger
     taken_over_from_earlier_runs: int = 0  # events of the calls in doubt an earlier run left
     sent_by_earlier_runs: int = 0  # of those, found in Brevo: that run's call delivered them
+    found_at_second_look: int = 0  # in doubt, missing at the first look-up, found at the second
+    queue_delay_observed_seconds: float = 0.0  # the longest Brevo events queue delay seen
     # Calls Brevo answered 202 with a lower count and no detail: (queued, sent).
     undetailed_shortfalls: list[tuple[int, int]] = field(default_factory=list)
 
@@ -381,6 +383,8 @@ class SyncReport:
                 "left_to_another_worker": ev.left_to_another_worker,
                 "taken_over_from_earlier_runs": ev.taken_over_from_earlier_runs,
                 "sent_by_earlier_runs": ev.sent_by_earlier_runs,
+                "found_at_second_look": ev.found_at_second_look,
+                "queue_delay_observed_seconds": round(ev.queue_delay_observed_seconds, 1),
                 "calls_accepted_in_part_without_detail": [
                     {"accepted": accepted, "sent": sent}
                     for accepted, sent in ev.undetailed_shortfalls
@@ -550,7 +554,9 @@ def render_report(report: dict[str, Any], *, rejects_file: Path | None = None) -
         lines.append(
             f"    calls whose answer never came, settled by looking them up in Brevo: "
             f"{ev['calls_in_doubt']} ({ev['found_in_brevo_when_settling']} events found there, "
-            f"{ev['resent_after_settling']} resent)"
+            f"{ev.get('found_at_second_look', 0)} of them at a second look; "
+            f"{ev['resent_after_settling']} resent after a second look; longest queue delay "
+            f"observed {ev.get('queue_delay_observed_seconds', 0)} s)"
         )
     lines += [
         f"    Brevo accepted {call['accepted']} of {call['sent']} in one call and gave no detail"

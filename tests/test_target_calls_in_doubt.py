@@ -328,3 +328,33 @@ def test_events_another_worker_holds_beyond_a_lease_end_the_run_incomplete_witho
     assert any(r.levelname == "WARNING" and "incomplete" in r.message for r in caplog.records)
     assert states_passed_on(capsys) == []
     assert len(sent_keys(short_lease, "b")) == 1
+
+
+@respx.mock(base_url=BREVO)
+def test_a_call_in_doubt_is_settled_no_earlier_than_a_margin_above_the_delay_observed(
+    respx_mock, config
+):
+    Ledger(config["ledger_url"]).note_events_visibility_delay(100)  # an earlier run saw it
+    respx_mock.post("/events/batch").mock(return_value=httpx.Response(502))
+    respx_mock.get("/events").mock(return_value=brevo_lists("a"))
+    sleeps: list[float] = []
+
+    run_target(config, *purchases("a"), sleeps=sleeps)
+
+    assert max(sleeps) >= 150  # the setting says 30 s; the queue was seen to take 100 s
+
+
+@respx.mock(base_url=BREVO)
+def test_events_not_yet_shown_at_the_settle_time_are_looked_up_once_more_before_any_resend(
+    respx_mock, config
+):
+    batches = respx_mock.post("/events/batch").mock(return_value=httpx.Response(502))
+    lookups = respx_mock.get("/events").mock(side_effect=[brevo_lists(), brevo_lists("a")])
+
+    target = run_target(config, *purchases("a"))
+
+    assert (batches.call_count, lookups.call_count) == (1, 2)
+    report = target.run.report.events
+    assert (report.found_at_second_look, report.resent_after_settling) == (1, 0)
+    assert Ledger(config["ledger_url"]).events_visibility_delay() > 0
+    assert "1 of them at a second look; 0 resent after a second look" in target.run.report.render()

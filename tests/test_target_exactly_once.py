@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from sandbox.server import SandboxServer
+from target_brevo_tajo.ledger import Ledger
 from target_brevo_tajo.target import TargetBrevoTajo
 from tests.singer_messages import event, singer_input
 
@@ -195,3 +196,23 @@ def test_a_worker_whose_host_clock_runs_five_minutes_ahead_doubles_nothing(
     assert set(held) == {f"p-{i}" for i in range(400)}
     assert max(held.values()) == 1, "an event reached Brevo twice"
     assert "taken over" not in logs
+
+
+def test_a_queue_delay_three_times_the_settle_time_doubles_nothing(sandbox, config):
+    """Issue 18: with Brevo's queue slower than events_settle_seconds, 3,400 events doubled."""
+    arm(sandbox, kind="after_processing", status=502, every=7)
+    delay = 3 * config["events_settle_seconds"]
+    httpx.post(f"{sandbox.url}/_sandbox/brevo/events-visibility", json={"seconds": delay})
+
+    target = TargetBrevoTajo(config=config, parse_env_config=False)
+    target.listen(singer_input(*purchases(3000)))
+
+    held = in_brevo(sandbox)
+    assert set(held) == {f"p-{i}" for i in range(3000)}
+    assert max(held.values()) == 1, "an event reached Brevo twice"
+    report = target.run.report.events
+    assert (report.calls_in_doubt, report.resent_after_settling) == (2, 0)
+    # It learnt that the queue is slower than the setting, and kept it for the next runs.
+    learnt = Ledger(config["ledger_url"]).events_visibility_delay()
+    assert learnt > config["events_settle_seconds"]
+    assert report.queue_delay_observed_seconds == learnt

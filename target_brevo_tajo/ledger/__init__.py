@@ -37,6 +37,7 @@ from target_brevo_tajo.ledger.schema import (
     contacts_left_out,
     event_calls,
     events_in_doubt,
+    events_timing,
     identities,
     list_members,
     sent_events,
@@ -151,6 +152,9 @@ def default_ledger_url() -> str:
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
+
+
+_VISIBILITY = "visibility_delay"  # the events_timing row of Brevo's events queue
 
 
 def _database_now(conn: sa.Connection) -> dt.datetime:
@@ -490,6 +494,26 @@ class Ledger:
                 ]
                 found.append(CallInDoubt(call_id, _aware(opened_at), events))
         return found
+
+    def events_visibility_delay(self) -> float:
+        """The longest delay observed before an accepted event showed in ``GET /events``."""
+        with self.engine.connect() as conn:
+            seconds = conn.execute(
+                sa.select(events_timing.c.seconds).where(events_timing.c.name == _VISIBILITY)
+            ).scalar()
+        return float(seconds or 0.0)
+
+    def note_events_visibility_delay(self, seconds: float) -> None:
+        """Keep ``seconds`` if it is longer than every delay observed so far."""
+        with self.engine.begin() as conn:
+            now = _database_now(conn)
+            row = {"name": _VISIBILITY, "seconds": seconds, "observed_at": now}
+            insert_new(conn, events_timing, [row])
+            conn.execute(
+                sa.update(events_timing)
+                .where(events_timing.c.name == _VISIBILITY, events_timing.c.seconds < seconds)
+                .values(seconds=seconds, observed_at=now)
+            )
 
     def prune_sent_events(self, older_than: dt.datetime) -> int:
         """Forget events whose time is before ``older_than``; returns how many rows went."""

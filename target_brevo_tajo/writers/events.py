@@ -37,6 +37,7 @@ from target_brevo_tajo.ledger import ClaimLost, Ledger, LedgerEvent, event_key
 from target_brevo_tajo.lookups import LookupTables
 from target_brevo_tajo.report import SyncReport
 from target_brevo_tajo.settings import Settings
+from target_brevo_tajo.writers.events_visibility import EventsVisibility
 from target_brevo_tajo.writers.lease_heartbeat import LeaseHeartbeat
 
 logger = logging.getLogger("target-brevo-tajo")
@@ -125,6 +126,7 @@ class EventWriter:
             settings.request_timeout_seconds + settings.events_settle_seconds + LEASE_MARGIN_SECONDS
         )
         self._heartbeat = LeaseHeartbeat(ledger, self._lease_seconds)
+        self._visibility = EventsVisibility(client, ledger, settings.events_settle_seconds)
 
     # Admitting records ----------------------------------------------------------------------
 
@@ -274,6 +276,8 @@ class EventWriter:
         self._carried = []
         self._pool.shutdown(wait=True, cancel_futures=True)
         self._heartbeat.stop()
+        self._visibility.stop()
+        self._report.queue_delay_observed_seconds = self._visibility.observed_seconds
 
     def _wait_until_queued_at_most(self, count: int) -> None:
         while True:
@@ -320,7 +324,7 @@ class EventWriter:
         chunks = [[OutgoingEvent.from_ledger(entry) for entry in call.events] for call in calls]
         # One look-up for them all: the hourly budget of other calls is small.
         everything = [event for chunk in chunks for event in chunk]
-        found = self._look_up(everything, max(call.opened_at for call in calls))
+        found = self._look_up_twice(everything, max(call.opened_at for call in calls))
         position = 0
         for call, chunk in zip(calls, chunks, strict=True):
             found_here = {i - position for i in found if position <= i < position + len(chunk)}
@@ -467,6 +471,8 @@ class EventWriter:
         answer = _json_object(response)
         if status in (200, 201, 202, 204):
             self._accept(call_id, chunk)
+            if chunk:
+                self._visibility.sample(chunk[0].ref())
             self._note_undetailed_shortfall(answer.get("count"), len(chunk))
             return
         failures = _failed_indices(answer)
@@ -503,12 +509,33 @@ class EventWriter:
         if not self._ledger.renew(call_id, self._lease_seconds):
             self._left_to_another_worker(chunk)  # it took the call over: settling it is theirs
             return
-        self._settle_with(call_id, chunk, self._look_up(chunk, ended_at), attempt)
+        self._settle_with(call_id, chunk, self._look_up_twice(chunk, ended_at), attempt)
 
-    def _look_up(self, events: list[OutgoingEvent], ended_at: dt.datetime) -> set[int]:
-        """Which of ``events`` Brevo shows, once the settle time since ``ended_at`` has passed."""
-        waited = (self._ledger.now() - ended_at).total_seconds()
-        wait = self._settings.events_settle_seconds - waited
+    def _look_up_twice(self, events: list[OutgoingEvent], ended_at: dt.datetime) -> set[int]:
+        """Which of ``events`` Brevo shows; those it does not yet are looked up once more.
+
+        The first look comes once the call is a settle time old (a margin above the longest
+        queue delay observed), the second once it is two: an event found only then was on a
+        queue slower than observed, which teaches the ledger a longer delay.
+        """
+        found = self._look_up(events, ended_at, self._visibility.settle_seconds())
+        missing = [i for i in range(len(events)) if i not in found]
+        if not missing:
+            return found
+        again = self._look_up(
+            [events[i] for i in missing], ended_at, 2 * self._visibility.settle_seconds()
+        )
+        if again:
+            self._visibility.note((self._ledger.now() - ended_at).total_seconds())
+            with self._counting:
+                self._report.found_at_second_look += len(again)
+        return found | {missing[i] for i in again}
+
+    def _look_up(
+        self, events: list[OutgoingEvent], ended_at: dt.datetime, settle_seconds: float
+    ) -> set[int]:
+        """Which of ``events`` Brevo shows, once ``settle_seconds`` since ``ended_at`` passed."""
+        wait = settle_seconds - (self._ledger.now() - ended_at).total_seconds()
         if wait > 0:
             self._client.sleep(wait)
         return find_queued(self._client, [event.ref() for event in events])
