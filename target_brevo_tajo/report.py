@@ -106,6 +106,8 @@ class EventsReport:
     left_to_another_worker: int = 0  # claimed by a worker sharing the ledger
     taken_over_from_earlier_runs: int = 0  # events of the calls in doubt an earlier run left
     sent_by_earlier_runs: int = 0  # of those, found in Brevo: that run's call delivered them
+    found_at_second_look: int = 0  # in doubt, missing at the first look-up, found at the second
+    queue_delay_observed_seconds: float = 0.0  # the longest Brevo events queue delay seen
     # Calls Brevo answered 202 with a lower count and no detail: (queued, sent).
     undetailed_shortfalls: list[tuple[int, int]] = field(default_factory=list)
 
@@ -287,8 +289,9 @@ class SyncReport:
     """Everything a run did; thread-safe enough for the SDK's parallel drains."""
 
     dry_run: bool = False
-    status: str = "running"  # succeeded, failed or dry_run once the run ends
+    status: str = "running"  # succeeded, incomplete, failed or dry_run once the run ends
     error: str | None = None
+    incomplete: str | None = None  # why an incomplete run passed no further STATE on
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     job_name: str | None = None
     started_at: str = field(default_factory=utc_now)
@@ -359,6 +362,7 @@ class SyncReport:
         return {
             "status": self.status,
             "error": self.error,
+            "incomplete": self.incomplete,
             "run_id": self.run_id,
             "job_name": self.job_name,
             "started_at": self.started_at,
@@ -386,6 +390,8 @@ class SyncReport:
                 "left_to_another_worker": ev.left_to_another_worker,
                 "taken_over_from_earlier_runs": ev.taken_over_from_earlier_runs,
                 "sent_by_earlier_runs": ev.sent_by_earlier_runs,
+                "found_at_second_look": ev.found_at_second_look,
+                "queue_delay_observed_seconds": round(ev.queue_delay_observed_seconds, 1),
                 "calls_accepted_in_part_without_detail": [
                     {"accepted": accepted, "sent": sent}
                     for accepted, sent in ev.undetailed_shortfalls
@@ -506,14 +512,21 @@ def says(text: str, term: str) -> bool:
     return re.search(rf"(?<![\w-]){re.escape(term)}(?!\d)", text) is not None
 
 
+def _status_lines(report: dict[str, Any]) -> list[str]:
+    """What a run that did not succeed must say first: why."""
+    if report.get("status") == "failed":
+        return [f"  the run FAILED: {report.get('error')}; below is what it did before"]
+    if report.get("status") == "incomplete":
+        return [f"  the run is INCOMPLETE: {report.get('incomplete')}"]
+    return []
+
+
 def render_report(report: dict[str, Any], *, rejects_file: Path | None = None) -> str:
     """Render a report dict (as :meth:`SyncReport.to_dict` or the JSON file hold it) as text."""
     ev = report["events"]
     dry = bool(report["dry_run"])
     title = "Brevo sync report" + (" (dry run: nothing was written)" if dry else "")
-    lines = [title]
-    if report.get("status") == "failed":
-        lines.append(f"  the run FAILED: {report.get('error')}; below is what it did before")
+    lines = [title, *_status_lines(report)]
     if balance_terms(report, "events"):
         line = (
             f"  events: received {ev['received']}, {_did('sent', dry)} {ev['sent']}, "
@@ -548,7 +561,9 @@ def render_report(report: dict[str, Any], *, rejects_file: Path | None = None) -
         lines.append(
             f"    calls whose answer never came, settled by looking them up in Brevo: "
             f"{ev['calls_in_doubt']} ({ev['found_in_brevo_when_settling']} events found there, "
-            f"{ev['resent_after_settling']} resent)"
+            f"{ev.get('found_at_second_look', 0)} of them at a second look; "
+            f"{ev['resent_after_settling']} resent after a second look; longest queue delay "
+            f"observed {ev.get('queue_delay_observed_seconds', 0)} s)"
         )
     lines += [
         f"    Brevo accepted {call['accepted']} of {call['sent']} in one call and gave no detail"

@@ -297,8 +297,9 @@ class TargetBrevoTajo(Target):
         ``test_target_dry_run.py`` pins both branches, so an SDK change that bypasses it fails.
         Event calls still in flight are settled first: a STATE follows what Brevo accepted.
         """
-        self.writers.events.wait_for_calls()
-        if not self.run.settings.dry_run:
+        events = self.writers.events
+        events.wait_for_calls()
+        if not self.run.settings.dry_run and events.incomplete is None:
             super()._write_state_message(state)
 
     def _reject_unreadable(self, stream: str, reason: str, record: dict[str, Any]) -> None:
@@ -341,6 +342,8 @@ class TargetBrevoTajo(Target):
         report.rate_budgets = run.client.budgets.report()
         report.retries = run.client.retries
         report.status = "failed" if error else "dry_run" if run.settings.dry_run else "succeeded"
+        if report.status == "succeeded" and writers.events.incomplete:
+            report.status, report.incomplete = "incomplete", writers.events.incomplete
         report.error = one_line(error) if error else None
         report.finished_at = utc_now()
         run.client.close()

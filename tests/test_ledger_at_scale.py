@@ -83,5 +83,11 @@ def test_an_events_call_searches_by_key_and_never_walks_a_table(tmp_path: Path) 
 
     plans = _plans(ledger, statements)
     assert plans, "the call ran no statement"
-    walks = [plan for plan in plans if plan.startswith("SCAN") or "IN-OPERATOR" in plan]
+    # "SCAN CONSTANT ROW" reads no table: it is the database's clock, which times the leases.
+    walks = [
+        plan
+        for plan in plans
+        if (plan.startswith("SCAN") and not plan.startswith("SCAN CONSTANT ROW"))
+        or "IN-OPERATOR" in plan
+    ]
     assert walks == []

@@ -13,15 +13,18 @@ from pathlib import Path
 import httpx
 import pytest
 import respx
+import sqlalchemy as sa
 
 from target_brevo_tajo.brevo.client import BrevoClient
 from target_brevo_tajo.brevo.events import find_queued
 from target_brevo_tajo.ledger import Ledger, LedgerEvent, event_key
+from target_brevo_tajo.ledger.schema import event_calls
 from target_brevo_tajo.target import TargetBrevoTajo
 from tests.singer_messages import EVENT_TIME, cohort, cohorts_input, event, singer_input
 
 BREVO = "https://api.brevo.com/v3"
 BREVO_DATE = "2026-11-20T10:00:00.000Z"  # how Brevo writes the event_date it was sent
+STATE = {"bookmarks": {"events": {"replication_key_value": "2026-11-20T10:00:00Z"}}}
 
 
 @pytest.fixture
@@ -34,10 +37,12 @@ def config(mapping_file: Path, tmp_path: Path) -> dict:
     }
 
 
-def run_target(config: dict, *records: dict, sleeps: list[float] | None = None) -> TargetBrevoTajo:
+def run_target(
+    config: dict, *records: dict, sleeps: list[float] | None = None, state: dict | None = None
+) -> TargetBrevoTajo:
     target = TargetBrevoTajo(config=config, parse_env_config=False)
     target.run.client._sleep = (sleeps if sleeps is not None else []).append
-    target.listen(singer_input(*records))
+    target.listen(singer_input(*records, state=state))
     return target
 
 
@@ -168,7 +173,7 @@ def test_a_call_left_in_doubt_by_a_killed_run_is_settled_first_by_the_next_run(r
     assert Ledger(config["ledger_url"]).calls_in_doubt() == []
 
 
-def killed_call(config: dict, *insert_ids: str) -> None:
+def killed_call(config: dict, *insert_ids: str, lease_seconds: float = 0) -> None:
     """A call of these order_completed events, claimed by a run killed before the answer."""
     entries = [
         LedgerEvent(
@@ -187,7 +192,7 @@ def killed_call(config: dict, *insert_ids: str) -> None:
         )
         for i in insert_ids
     ]
-    Ledger(config["ledger_url"]).open_call("killed-mid-call", entries, lease_seconds=0)
+    Ledger(config["ledger_url"]).open_call("killed-mid-call", entries, lease_seconds)
 
 
 @respx.mock(base_url=BREVO)
@@ -249,3 +254,107 @@ def test_the_lookup_asks_for_the_calls_names_and_time_span_and_stops_once_all_ar
         "2026-11-20T10:00:01Z",
     )
     assert params["limit"] == "10000"
+
+
+@respx.mock(base_url=BREVO)
+def test_a_call_taken_over_while_it_waited_for_a_429_reset_is_not_sent_by_its_old_owner(
+    respx_mock, config
+):
+    """Say the heartbeat failed and the lease ran out: the check before sending still holds."""
+    limited = httpx.Response(429, headers={"x-sib-ratelimit-reset": "200"})
+    batches = respx_mock.post("/events/batch").mock(side_effect=[limited, queued])
+    other_worker = Ledger(config["ledger_url"])
+
+    def reset_outlasts_the_lease(seconds: float) -> None:
+        if seconds > 100:
+            with other_worker.engine.begin() as conn:
+                conn.execute(sa.update(event_calls).values(lease_until=None))
+            assert other_worker.take_over_expired_calls(60)
+
+    target = TargetBrevoTajo(config=config, parse_env_config=False)
+    target.run.client._sleep = reset_outlasts_the_lease
+    target.listen(singer_input(*purchases("a")))
+
+    assert batches.call_count == 1  # only the 429: the call is the other worker's now
+    assert target.run.report.events.left_to_another_worker == 1
+    assert len(Ledger(config["ledger_url"]).calls_in_doubt()) == 1  # the other worker settles it
+
+
+@pytest.fixture
+def short_lease(config: dict) -> dict:
+    """A lease of 6 s: request timeout 0.5 s + settle time 0.5 s + the 5 s margin."""
+    return {**config, "request_timeout_seconds": 0.5, "events_settle_seconds": 0.5}
+
+
+def states_passed_on(capsys) -> list[dict]:
+    """What the target wrote to stdout: the STATE values it passed on, one a line."""
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+
+@respx.mock(base_url=BREVO)
+def test_a_rerun_right_after_a_kill_waits_for_the_killed_runs_claims_and_settles_them(
+    respx_mock, short_lease, capsys
+):
+    """Issue 18: the rerun said succeeded while a killed run's lease still held 800 events."""
+    killed_call(short_lease, "a", "b", lease_seconds=2)  # its lease still runs at the rerun
+    batches = respx_mock.post("/events/batch").mock(side_effect=queued)
+    respx_mock.get("/events").mock(return_value=brevo_lists("a"))
+    capsys.readouterr()
+
+    rerun = run_target(short_lease, *purchases("a", "b", "c"), state=STATE)
+
+    assert [batch_ids(call.request) for call in batches.calls] == [["c"], ["b"]]
+    report = rerun.run.report
+    assert (report.status, report.events.sent_by_earlier_runs) == ("succeeded", 1)
+    assert len(sent_keys(short_lease, "a", "b", "c")) == 3
+    assert Ledger(short_lease["ledger_url"]).calls_in_doubt() == []
+    assert states_passed_on(capsys) == [STATE]
+
+
+@respx.mock(base_url=BREVO, assert_all_called=False)
+def test_events_another_worker_holds_beyond_a_lease_end_the_run_incomplete_without_state(
+    respx_mock, short_lease, capsys, caplog
+):
+    killed_call(short_lease, "a", lease_seconds=600)  # renewed by a live worker, say
+    respx_mock.post("/events/batch").mock(side_effect=queued)
+    capsys.readouterr()
+
+    rerun = run_target(short_lease, *purchases("a", "b"), state=STATE)
+
+    report = rerun.run.report
+    assert report.status == "incomplete"
+    assert report.to_dict()["incomplete"].startswith("1 events are still held in doubt")
+    assert "the run is INCOMPLETE: 1 events are still held" in report.render()
+    assert any(r.levelname == "WARNING" and "incomplete" in r.message for r in caplog.records)
+    assert states_passed_on(capsys) == []
+    assert len(sent_keys(short_lease, "b")) == 1
+
+
+@respx.mock(base_url=BREVO)
+def test_a_call_in_doubt_is_settled_no_earlier_than_a_margin_above_the_delay_observed(
+    respx_mock, config
+):
+    Ledger(config["ledger_url"]).note_events_visibility_delay(100)  # an earlier run saw it
+    respx_mock.post("/events/batch").mock(return_value=httpx.Response(502))
+    respx_mock.get("/events").mock(return_value=brevo_lists("a"))
+    sleeps: list[float] = []
+
+    run_target(config, *purchases("a"), sleeps=sleeps)
+
+    assert max(sleeps) >= 150  # the setting says 30 s; the queue was seen to take 100 s
+
+
+@respx.mock(base_url=BREVO)
+def test_events_not_yet_shown_at_the_settle_time_are_looked_up_once_more_before_any_resend(
+    respx_mock, config
+):
+    batches = respx_mock.post("/events/batch").mock(return_value=httpx.Response(502))
+    lookups = respx_mock.get("/events").mock(side_effect=[brevo_lists(), brevo_lists("a")])
+
+    target = run_target(config, *purchases("a"))
+
+    assert (batches.call_count, lookups.call_count) == (1, 2)
+    report = target.run.report.events
+    assert (report.found_at_second_look, report.resent_after_settling) == (1, 0)
+    assert Ledger(config["ledger_url"]).events_visibility_delay() > 0
+    assert "1 of them at a second look; 0 resent after a second look" in target.run.report.render()

@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from sandbox.server import SandboxServer
+from target_brevo_tajo.ledger import Ledger
 from target_brevo_tajo.target import TargetBrevoTajo
 from tests.singer_messages import event, singer_input
 
@@ -130,3 +131,88 @@ def test_twenty_sigkills_while_calls_are_in_flight_lose_and_double_nothing(
     held = in_brevo(sandbox)
     assert set(held) == {f"p-{i}" for i in range(EVENTS)}
     assert max(held.values()) == 1, "an event reached Brevo twice"
+
+
+# request_timeout_seconds 2 + events_settle_seconds 0.3 + the 5 s margin
+LEASE_SECONDS = 7.3
+
+
+def start_worker(config: dict, tmp_path: Path, name: str, *, clock_ahead: bool = False):
+    """A target process on 400 purchases (two calls), on the ledger of ``config``."""
+    config_file = tmp_path / f"{name}.json"
+    config_file.write_text(json.dumps(config))
+    input_file = tmp_path / "input.jsonl"
+    if not input_file.exists():
+        input_file.write_text(singer_input(*purchases(400)).getvalue())
+    module = "tests.clock_ahead" if clock_ahead else "target_brevo_tajo"
+    command = [sys.executable, "-m", module, "--config", str(config_file)]
+    command += ["--input", str(input_file)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def wait_for_batch_calls(sandbox: SandboxServer, count: int) -> None:
+    deadline = time.monotonic() + 60
+    while batch_calls(sandbox) < count:
+        assert time.monotonic() < deadline, "the worker made no batch call"
+        time.sleep(0.05)
+
+
+def finished(process: subprocess.Popen) -> str:
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0, stderr.decode()[-2000:]
+    return stderr.decode()
+
+
+def test_a_429_whose_reset_outlasts_the_lease_doubles_nothing(sandbox, config, tmp_path):
+    """Issue 18: the second worker took the waiting worker's calls over; both sent them."""
+    reset = {"x-sib-ratelimit-reset": "14"}  # seconds: far beyond the 7.3 s lease
+    arm(sandbox, kind="status", status=429, headers=reset, times=1)
+    first = start_worker(config, tmp_path, "first")
+    wait_for_batch_calls(sandbox, 1)  # its first call was answered 429: it waits 14 s
+    time.sleep(LEASE_SECONDS + 0.7)
+    second = start_worker(config, tmp_path, "second")
+
+    logs = finished(second) + finished(first)
+
+    held = in_brevo(sandbox)
+    assert set(held) == {f"p-{i}" for i in range(400)}
+    assert max(held.values()) == 1, "an event reached Brevo twice"
+    assert "taken over" not in logs
+
+
+def test_a_worker_whose_host_clock_runs_five_minutes_ahead_doubles_nothing(
+    sandbox, config, tmp_path
+):
+    """Issue 18: by its own clock every live worker's lease had run out (1,400 doubled)."""
+    arm(sandbox, kind="status", status=429, headers={"x-sib-ratelimit-reset": "5"}, times=1)
+    first = start_worker(config, tmp_path, "first")
+    wait_for_batch_calls(sandbox, 1)  # its first call waits 5 s for the reset, within its lease
+    ahead = start_worker(config, tmp_path, "ahead", clock_ahead=True)
+
+    logs = finished(ahead) + finished(first)
+
+    held = in_brevo(sandbox)
+    assert set(held) == {f"p-{i}" for i in range(400)}
+    assert max(held.values()) == 1, "an event reached Brevo twice"
+    assert "taken over" not in logs
+
+
+def test_a_queue_delay_three_times_the_settle_time_doubles_nothing(sandbox, config):
+    """Issue 18: with Brevo's queue slower than events_settle_seconds, 3,400 events doubled."""
+    arm(sandbox, kind="after_processing", status=502, every=7)
+    delay = 3 * config["events_settle_seconds"]
+    httpx.post(f"{sandbox.url}/_sandbox/brevo/events-visibility", json={"seconds": delay})
+
+    target = TargetBrevoTajo(config=config, parse_env_config=False)
+    target.listen(singer_input(*purchases(3000)))
+
+    held = in_brevo(sandbox)
+    assert set(held) == {f"p-{i}" for i in range(3000)}
+    assert max(held.values()) == 1, "an event reached Brevo twice"
+    report = target.run.report.events
+    assert (report.calls_in_doubt, report.resent_after_settling) == (2, 0)
+    # It learnt that the queue is slower than the setting, and kept it for the next runs.
+    learnt = Ledger(config["ledger_url"]).events_visibility_delay()
+    assert learnt > config["events_settle_seconds"]
+    assert report.queue_delay_observed_seconds == learnt

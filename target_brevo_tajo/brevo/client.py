@@ -188,6 +188,8 @@ class BrevoClient:
         files: dict[str, Any] | None = None,
         data: dict[str, str] | None = None,
         idempotent: bool | None = None,
+        slot: float | None = None,
+        before_send: Callable[[], None] | None = None,
     ) -> httpx.Response:
         """Send one call within its rate budget, retrying 429/5xx and transport errors.
 
@@ -199,17 +201,19 @@ class BrevoClient:
         the caller to settle. Unless told, a POST is not idempotent (it creates: a company, a
         list, an attribute, events), and every other method is: a POST that only adds or upserts
         by key (list membership, contact imports) says ``idempotent=True``.
+        ``slot`` is a slot already waited for (:meth:`wait_for_slot`), the first attempt's;
+        ``before_send`` runs right before each attempt leaves, once its slot came, and may raise
+        to stop the call (a claim another worker took over while a 429's reset ran).
         """
         idempotent = method.upper() != "POST" if idempotent is None else idempotent
         label = _endpoint_label(method, path)
-        budget = self.budgets.for_call(method, path)
         headers = {"content-type": "application/json"} if content is not None else None
         failures = rate_limited = 0
         while True:
-            reserved_at = self._clock()
-            wait = budget.reserve(reserved_at)
-            if wait > 0:
-                self._sleep(wait)
+            sent_at = slot if slot is not None else self.wait_for_slot(method, path)
+            slot = None
+            if before_send is not None:
+                before_send()
             with self._counting:
                 self.calls[label] += 1
             try:
@@ -234,7 +238,7 @@ class BrevoClient:
                 self._back_off(failures, f"{label}: {type(exc).__name__}")
                 continue
             waits_for_reset = self.budgets.observe(
-                method, path, response, self._clock(), sent_at=reserved_at + wait
+                method, path, response, self._clock(), sent_at=sent_at
             )
             message = fatal_message(response)
             if message:
@@ -266,6 +270,18 @@ class BrevoClient:
                 )
                 raise BrevoError(msg)
             self._back_off(failures, f"{label}: HTTP {status}")
+
+    def wait_for_slot(self, method: str, path: str) -> float:
+        """Take the next slot of the call's rate budget and wait for it; returns when it is.
+
+        A caller that must prepare a call only once it can leave (claim its events) waits here
+        first, then passes the slot to :meth:`request`.
+        """
+        reserved_at = self._clock()
+        wait = self.budgets.for_call(method, path).reserve(reserved_at)
+        if wait > 0:
+            self._sleep(wait)
+        return reserved_at + wait
 
     def call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         """A call that must succeed: its JSON body, or a :class:`BrevoError` naming it."""

@@ -40,6 +40,7 @@ from target_brevo_tajo.ledger.schema import (
     contacts_left_out,
     event_calls,
     events_in_doubt,
+    events_timing,
     identities,
     list_members,
     sent_events,
@@ -154,6 +155,22 @@ def default_ledger_url() -> str:
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
+
+
+_VISIBILITY = "visibility_delay"  # the events_timing row of Brevo's events queue
+
+
+def _database_now(conn: sa.Connection) -> dt.datetime:
+    """The database's clock, in UTC: every worker's leases are timed by this one clock.
+
+    A host whose own clock runs ahead would otherwise see live workers' leases as run out, take
+    their calls over and send them again.
+    """
+    if conn.dialect.name == "sqlite":
+        text = conn.execute(sa.text("SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')")).scalar_one()
+        return dt.datetime.fromisoformat(text).replace(tzinfo=dt.timezone.utc)
+    moment = conn.execute(sa.select(sa.func.current_timestamp())).scalar_one()
+    return _aware(moment).astimezone(dt.timezone.utc)
 
 
 def _aware(moment: dt.datetime) -> dt.datetime:
@@ -310,7 +327,7 @@ class Ledger:
         events: list[LedgerEvent],
         lease_seconds: float,
     ) -> set[str]:
-        now = _now()
+        now = _database_now(conn)
         lease_until = now + dt.timedelta(seconds=lease_seconds)
         conn.execute(
             sa.insert(event_calls).values(
@@ -363,10 +380,15 @@ class Ledger:
             claimed = self._open(conn, new_id, events, lease_seconds)
         return [event for event in events if event.key in claimed]
 
+    def now(self) -> dt.datetime:
+        """The database's clock, which times every lease and call in doubt."""
+        with self.engine.connect() as conn:
+            return _database_now(conn)
+
     def renew(self, call_id: str, lease_seconds: float) -> bool:
         """Extend this worker's lease on a call; False when another worker has taken it over."""
-        lease_until = _now() + dt.timedelta(seconds=lease_seconds)
         with self.engine.begin() as conn:
+            lease_until = _database_now(conn) + dt.timedelta(seconds=lease_seconds)
             renewed = conn.execute(
                 sa.update(event_calls)
                 .where(event_calls.c.call_id == call_id, event_calls.c.owner == self.owner)
@@ -374,16 +396,31 @@ class Ledger:
             )
         return bool(renewed.rowcount)
 
+    def renew_all(self, lease_seconds: float) -> None:
+        """The heartbeat of a live worker: extend the lease of every call it holds.
+
+        A call may wait far longer than its lease (a 429 whose reset outlasts it, a slow
+        settle); while its owner lives, no other worker may take it over.
+        """
+        with self.engine.begin() as conn:
+            lease_until = _database_now(conn) + dt.timedelta(seconds=lease_seconds)
+            conn.execute(
+                sa.update(event_calls)
+                .where(event_calls.c.owner == self.owner)
+                .values(lease_until=lease_until)
+            )
+
     def release_claims(self) -> None:
         """End this worker's leases: a run that stops lets the next one settle its calls at once.
 
         Only a killed worker keeps its claims until their leases run out.
         """
         with self.engine.begin() as conn:
+            ended = _database_now(conn) - dt.timedelta(seconds=1)
             conn.execute(
                 sa.update(event_calls)
                 .where(event_calls.c.owner == self.owner)
-                .values(lease_until=_now() - dt.timedelta(seconds=1))
+                .values(lease_until=ended)
             )
 
     def take_over_expired_calls(self, lease_seconds: float) -> list[CallInDoubt]:
@@ -392,8 +429,8 @@ class Ledger:
         Each is taken by a conditional update, so two workers never take the same call; a call
         whose owner is still within its lease is left to that owner.
         """
-        now = _now()
         with self.engine.connect() as conn:
+            now = _database_now(conn)
             expired = (
                 conn.execute(
                     sa.select(event_calls.c.call_id)
@@ -408,6 +445,7 @@ class Ledger:
         taken = []
         for call_id in expired:
             with self.engine.begin() as conn:
+                now = _database_now(conn)
                 won = conn.execute(
                     sa.update(event_calls)
                     .where(
@@ -421,6 +459,23 @@ class Ledger:
             if won.rowcount:
                 taken.append(call_id)
         return [call for call in self.calls_in_doubt() if call.call_id in taken]
+
+    def claimed_by_others(self, keys: Iterable[str] | None = None) -> set[str]:
+        """The event keys (of ``keys``, or all) that another worker's calls hold in doubt."""
+        query = (
+            sa.select(events_in_doubt.c.event_key)
+            .join(event_calls, event_calls.c.call_id == events_in_doubt.c.call_id)
+            .where(sa.or_(event_calls.c.owner.is_(None), event_calls.c.owner != self.owner))
+        )
+        with self.engine.connect() as conn:
+            if keys is None:
+                return set(conn.execute(query).scalars())
+            found: set[str] = set()
+            for chunk in in_chunks(keys):
+                found.update(
+                    conn.execute(query.where(events_in_doubt.c.event_key.in_(chunk))).scalars()
+                )
+        return found
 
     def calls_in_doubt(self) -> list[CallInDoubt]:
         """Calls no answer has settled (a kill mid-call, an ambiguous answer), oldest first."""
@@ -447,6 +502,26 @@ class Ledger:
                 ]
                 found.append(CallInDoubt(call_id, _aware(opened_at), events))
         return found
+
+    def events_visibility_delay(self) -> float:
+        """The longest delay observed before an accepted event showed in ``GET /events``."""
+        with self.engine.connect() as conn:
+            seconds = conn.execute(
+                sa.select(events_timing.c.seconds).where(events_timing.c.name == _VISIBILITY)
+            ).scalar()
+        return float(seconds or 0.0)
+
+    def note_events_visibility_delay(self, seconds: float) -> None:
+        """Keep ``seconds`` if it is longer than every delay observed so far."""
+        with self.engine.begin() as conn:
+            now = _database_now(conn)
+            row = {"name": _VISIBILITY, "seconds": seconds, "observed_at": now}
+            insert_new(conn, events_timing, [row])
+            conn.execute(
+                sa.update(events_timing)
+                .where(events_timing.c.name == _VISIBILITY, events_timing.c.seconds < seconds)
+                .values(seconds=seconds, observed_at=now)
+            )
 
     def prune_sent_events(self, older_than: dt.datetime) -> int:
         """Forget events whose time is before ``older_than``; returns how many rows went."""

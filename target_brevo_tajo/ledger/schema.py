@@ -142,3 +142,13 @@ lookup_rows = sa.Table(
     sa.Column("run_id", sa.String(32), nullable=False),  # the run that last read the row
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+# What the target measured of Brevo's events queue: the longest delay before an accepted event
+# showed in GET /events ("visibility_delay"), which settling a call in doubt waits beyond.
+events_timing = sa.Table(
+    "events_timing",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("seconds", sa.Float, nullable=False),
+    sa.Column("observed_at", sa.DateTime(timezone=True), nullable=False),
+)

@@ -16,6 +16,7 @@ import datetime as dt
 import json
 import logging
 import threading
+import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -37,10 +38,15 @@ from target_brevo_tajo.ledger.ids import first_id_problem
 from target_brevo_tajo.lookups import LookupTables
 from target_brevo_tajo.report import SyncReport
 from target_brevo_tajo.settings import Settings
+from target_brevo_tajo.writers.events_visibility import EventsVisibility
+from target_brevo_tajo.writers.lease_heartbeat import LeaseHeartbeat
 
 logger = logging.getLogger("target-brevo-tajo")
 _BATCH_ENVELOPE_BYTES = len(b'{"events":[]}')
 LEASE_MARGIN_SECONDS = 5.0
+_BATCH_CALL = ("POST", "/events/batch")
+CLAIMS_WAIT_MARGIN_SECONDS = 2.0
+CLAIMS_POLL_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -104,6 +110,9 @@ class EventWriter:
         self._run_report = report
         self._report = report.events
         self._earlier_calls_settled = False
+        # Events other workers held in doubt when this run met them: its STATE waits for them.
+        self._claimed_by_others: set[str] = set()
+        self.incomplete: str | None = None  # why this run passes no further STATE on
         self._counting = threading.Lock()  # calls in flight report from several threads
         self._pool = ThreadPoolExecutor(
             max_workers=settings.events_calls_in_flight, thread_name_prefix="brevo-call"
@@ -119,6 +128,8 @@ class EventWriter:
         self._lease_seconds = (
             settings.request_timeout_seconds + settings.events_settle_seconds + LEASE_MARGIN_SECONDS
         )
+        self._heartbeat = LeaseHeartbeat(ledger, self._lease_seconds)
+        self._visibility = EventsVisibility(client, ledger, settings.events_settle_seconds)
 
     # Admitting records ----------------------------------------------------------------------
 
@@ -245,6 +256,34 @@ class EventWriter:
             self._queue([carried])
         self._wait_until_queued_at_most(0)
         self._raise_failure()
+        self._await_claims_of_others()
+
+    def _await_claims_of_others(self) -> None:
+        """Wait until the events other workers held are settled, taking over a dead one's.
+
+        A live worker settles its calls; a killed one's lease runs out within one lease, and
+        then this run settles them. Past that the run is incomplete: it says why, and passes no
+        further STATE on, which would move the bookmark past events not known to be in Brevo.
+        """
+        with self._counting:
+            watched = set(self._claimed_by_others)
+        if not watched or self.incomplete is not None or self._settings.dry_run:
+            return
+        deadline = time.monotonic() + self._lease_seconds + CLAIMS_WAIT_MARGIN_SECONDS
+        while held := self._ledger.claimed_by_others(watched):
+            if time.monotonic() >= deadline:
+                self.incomplete = (
+                    f"{len(held)} events are still held in doubt by another worker after "
+                    f"{self._lease_seconds:.0f} s (a lease); no STATE was passed on beyond them, "
+                    "and a later run settles them"
+                )
+                logger.warning("The run is incomplete: %s", self.incomplete)
+                return
+            time.sleep(min(CLAIMS_POLL_SECONDS, self._lease_seconds / 10))
+            self._settle_expired_calls()
+            self._raise_failure()
+        with self._counting:
+            self._claimed_by_others -= watched
 
     def calls_waiting(self) -> int:
         """Batch calls queued or in flight, for the progress log."""
@@ -258,6 +297,9 @@ class EventWriter:
         """
         self._carried = []
         self._pool.shutdown(wait=True, cancel_futures=True)
+        self._heartbeat.stop()
+        self._visibility.stop()
+        self._report.queue_delay_observed_seconds = self._visibility.observed_seconds
 
     def _wait_until_queued_at_most(self, count: int) -> None:
         while True:
@@ -278,11 +320,19 @@ class EventWriter:
     def _settle_earlier_calls(self) -> None:
         """Settle the calls left in doubt by a worker that is gone (killed mid-call), first.
 
-        Only calls whose lease has run out are taken over: a live worker settles its own.
+        Only calls whose lease has run out are taken over: a live worker settles its own, and
+        the events it holds are waited for before the next STATE.
         """
         if self._earlier_calls_settled:
             return
         self._earlier_calls_settled = True
+        self._settle_expired_calls()
+        held = self._ledger.claimed_by_others()
+        with self._counting:
+            self._claimed_by_others |= held
+
+    def _settle_expired_calls(self) -> None:
+        """Take over the calls whose owner's lease ran out (a killed worker) and settle them."""
         calls = self._ledger.take_over_expired_calls(self._lease_seconds)
         if not calls:
             return
@@ -296,7 +346,7 @@ class EventWriter:
         chunks = [[OutgoingEvent.from_ledger(entry) for entry in call.events] for call in calls]
         # One look-up for them all: the hourly budget of other calls is small.
         everything = [event for chunk in chunks for event in chunk]
-        found = self._look_up(everything, max(call.opened_at for call in calls))
+        found = self._look_up_twice(everything, max(call.opened_at for call in calls))
         position = 0
         for call, chunk in zip(calls, chunks, strict=True):
             found_here = {i - position for i in found if position <= i < position + len(chunk)}
@@ -358,12 +408,17 @@ class EventWriter:
         )
 
     def _send(self, chunk: list[OutgoingEvent], attempt: int = 0) -> None:
-        """Claim the call's events in the ledger, then send those claimed; returns once settled."""
+        """Once the call may leave, claim its events, then send those claimed; returns settled.
+
+        The claim is taken after the rate-budget slot came, not before: a claim that waits for
+        its slot only keeps other workers from events this one is not sending yet.
+        """
+        slot = None if self._settings.dry_run else self._client.wait_for_slot(*_BATCH_CALL)
         call_id = uuid.uuid4().hex
         claimed = self._ledger.open_call(call_id, [e.entry for e in chunk], self._lease_seconds)
         mine = self._keep_claimed(chunk, claimed)
         if mine:
-            self._post(call_id, mine, attempt)
+            self._post(call_id, mine, attempt, slot)
 
     def _keep_claimed(
         self, chunk: list[OutgoingEvent], claimed: list[LedgerEvent]
@@ -372,26 +427,52 @@ class EventWriter:
         keys = {entry.key for entry in claimed}
         with self._counting:
             self._report.left_to_another_worker += len(chunk) - len(keys)
+            self._claimed_by_others.update(e.entry.key for e in chunk if e.entry.key not in keys)
         return [event for event in chunk if event.entry.key in keys]
 
-    def _post(self, call_id: str, chunk: list[OutgoingEvent], attempt: int) -> None:
+    def _post(
+        self,
+        call_id: str,
+        chunk: list[OutgoingEvent],
+        attempt: int,
+        slot: float | None = None,
+    ) -> None:
         """One ``/events/batch`` call of a call already recorded in doubt.
 
+        ``slot`` is the rate-budget slot the claim was taken in. Any later attempt (after a
+        429, or a resend claimed before its slot came) first renews the lease, and a call that
+        another worker took over meanwhile is not sent: the new owner settles and sends it.
         A dry run sends nothing and takes the call as accepted: its ledger is a private copy.
         """
         if self._settings.dry_run:
             self._accept(call_id, chunk)
             return
         body = b'{"events":[' + b",".join(e.entry.payload for e in chunk) + b"]}"
+        fresh_claim = slot is not None  # taken in this very slot: no one can have taken it over
+
+        def still_mine() -> None:
+            nonlocal fresh_claim
+            if fresh_claim:
+                fresh_claim = False
+                return
+            if not self._ledger.renew(call_id, self._lease_seconds):
+                raise ClaimLost(call_id)
+
         try:
-            response = self._client.request("POST", "/events/batch", content=body, idempotent=False)
+            response = self._client.request(
+                *_BATCH_CALL, content=body, idempotent=False, slot=slot, before_send=still_mine
+            )
+        except ClaimLost:
+            logger.warning("Call %s was taken over by another worker: it sends it", call_id)
+            self._left_to_another_worker(chunk)
+            return
         except CallInDoubt as exc:
             with self._counting:
                 self._report.calls_in_doubt += 1
             logger.warning("%s; looking its %d events up in Brevo", exc, len(chunk))
             # The settle time runs from when the call ended, not from when it was claimed: it
             # may have waited for its rate-budget slot, and Brevo queued it only when it arrived.
-            self._settle(call_id, _now(), chunk, attempt + 1)
+            self._settle(call_id, self._ledger.now(), chunk, attempt + 1)
             return
         except BrevoError:
             with contextlib.suppress(ClaimLost):
@@ -412,6 +493,8 @@ class EventWriter:
         answer = _json_object(response)
         if status in (200, 201, 202, 204):
             self._accept(call_id, chunk)
+            if chunk:
+                self._visibility.sample(chunk[0].ref())
             self._note_undetailed_shortfall(answer.get("count"), len(chunk))
             return
         failures = _failed_indices(answer)
@@ -448,11 +531,33 @@ class EventWriter:
         if not self._ledger.renew(call_id, self._lease_seconds):
             self._left_to_another_worker(chunk)  # it took the call over: settling it is theirs
             return
-        self._settle_with(call_id, chunk, self._look_up(chunk, ended_at), attempt)
+        self._settle_with(call_id, chunk, self._look_up_twice(chunk, ended_at), attempt)
 
-    def _look_up(self, events: list[OutgoingEvent], ended_at: dt.datetime) -> set[int]:
-        """Which of ``events`` Brevo shows, once the settle time since ``ended_at`` has passed."""
-        wait = self._settings.events_settle_seconds - (_now() - ended_at).total_seconds()
+    def _look_up_twice(self, events: list[OutgoingEvent], ended_at: dt.datetime) -> set[int]:
+        """Which of ``events`` Brevo shows; those it does not yet are looked up once more.
+
+        The first look comes once the call is a settle time old (a margin above the longest
+        queue delay observed), the second once it is two: an event found only then was on a
+        queue slower than observed, which teaches the ledger a longer delay.
+        """
+        found = self._look_up(events, ended_at, self._visibility.settle_seconds())
+        missing = [i for i in range(len(events)) if i not in found]
+        if not missing:
+            return found
+        again = self._look_up(
+            [events[i] for i in missing], ended_at, 2 * self._visibility.settle_seconds()
+        )
+        if again:
+            self._visibility.note((self._ledger.now() - ended_at).total_seconds())
+            with self._counting:
+                self._report.found_at_second_look += len(again)
+        return found | {missing[i] for i in again}
+
+    def _look_up(
+        self, events: list[OutgoingEvent], ended_at: dt.datetime, settle_seconds: float
+    ) -> set[int]:
+        """Which of ``events`` Brevo shows, once ``settle_seconds`` since ``ended_at`` passed."""
+        wait = settle_seconds - (self._ledger.now() - ended_at).total_seconds()
         if wait > 0:
             self._client.sleep(wait)
         return find_queued(self._client, [event.ref() for event in events])
@@ -530,10 +635,6 @@ class EventWriter:
             with self._counting:
                 self._report.undetailed_shortfalls.append((count, sent))
             logger.warning("Brevo accepted %d of %d in one call and gave no detail", count, sent)
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
 
 
 def _problem(
