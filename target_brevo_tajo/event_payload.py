@@ -81,15 +81,19 @@ def _unique(key: str, taken: dict[str, Any]) -> str:
 
 
 def brevo_properties(
-    properties: dict[str, Any], *, max_bytes: int = MAX_PROPERTIES_BYTES
+    properties: dict[str, Any], *, insert_id: str, max_bytes: int = MAX_PROPERTIES_BYTES
 ) -> tuple[dict[str, Any], PropertyChanges]:
     """Event properties Brevo accepts, and what had to change to get there.
 
     Keys are made valid recursively; null values are left out (Brevo types have no null);
     when the whole object is over ``max_bytes`` the largest properties are dropped first.
+    An event without its own ``$insert_id`` carries ``insert_id``, the key the tap gave it, as
+    ``mp_insert_id`` too: settling a call in doubt finds events in Brevo by it.
     """
     changes = PropertyChanges()
     kept = {k: v for k, v in properties.items() if k not in NOT_EVENT_PROPERTIES}
+    if not kept.get("$insert_id"):
+        kept = {"$insert_id": insert_id, **{k: v for k, v in kept.items() if k != "$insert_id"}}
     cleaned: dict[str, Any] = _clean(kept, changes, "")
     if len(_json.encode(cleaned)) > max_bytes:
         sizes = sorted(cleaned, key=lambda k: len(_json.encode(cleaned[k])), reverse=True)

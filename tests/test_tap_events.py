@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from mixpanel_brevo_mapping import IDENTITY_EVENTS, load_mapping
 from tap_mixpanel_tajo.client import MixpanelError
 from tap_mixpanel_tajo.dates import day_windows, epoch_text, epoch_to_utc, utc_iso
-from tap_mixpanel_tajo.streams.export import ExportLine, fallback_insert_id, line_record, to_record
+from tap_mixpanel_tajo.streams.export import ExportLine, line_record, to_record
 from tap_mixpanel_tajo.tap import TapMixpanelTajo
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -211,19 +211,6 @@ def test_project_local_time_is_converted_to_utc():
     local_epoch = dt.datetime(2024, 7, 1, 12, tzinfo=dt.timezone.utc).timestamp()
     utc = epoch_to_utc(local_epoch, ZoneInfo("America/Los_Angeles"))
     assert utc == dt.datetime(2024, 7, 1, 19, tzinfo=dt.timezone.utc)
-
-
-def test_missing_insert_id_gets_a_stable_hex_hash():
-    raw = {"event": "Sign Up", "properties": {"time": 1709251200, "distinct_id": "u"}}
-    first, second = to_record(raw, None), to_record(dict(raw), None)
-    assert (
-        first["insert_id"] == second["insert_id"] == fallback_insert_id("Sign Up", 1709251200, "u")
-    )
-    int(first["insert_id"], 16)
-    other = to_record(
-        {"event": "Sign Up", "properties": {"time": 1709251201, "distinct_id": "u"}}, None
-    )
-    assert other["insert_id"] != first["insert_id"]
 
 
 # Sync

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import hashlib
 import sys
 import time
 from collections import Counter
@@ -24,6 +23,7 @@ from tap_mixpanel_tajo.output import BufferedMsgSpecWriter
 from tap_mixpanel_tajo.streams.base import MixpanelStream
 from tap_mixpanel_tajo.streams.completeness import CountCheck, last_stable_day, shortfalls
 from tap_mixpanel_tajo.streams.dedup import WindowDedup, dedup_key
+from tap_mixpanel_tajo.streams.fallback_key import fallback_insert_id
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -43,12 +43,6 @@ DEFAULT_MAX_BACKFILL_DAYS = 90
 #: window not yet exported. Present only until a run exports its last window.
 RESUME_FROM = "resume_from"
 _EMPTY_OBJECT = msgspec.Raw(b"{}")
-
-
-def fallback_insert_id(event: Any, time_value: Any, distinct_id: Any) -> str:
-    """A stable id for an event without ``$insert_id``: hex hash of event, time and distinct_id."""
-    text = f"{event}\x1f{time_value}\x1f{distinct_id}"
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def _text(value: Any) -> str | None:
@@ -90,7 +84,9 @@ def line_record(line: ExportLine, tz: ZoneInfo | None) -> dict[str, Any]:
         lifted = _lifted_decoder.decode(properties)
     except msgspec.ValidationError:  # null, a list, ...: an event without properties
         lifted, properties = _Lifted(), _EMPTY_OBJECT
-    return _record(line.event, lifted, properties, tz)
+    # Only an event without its own id pays for decoding all of its properties.
+    key = lifted.insert_id or fallback_insert_id(line.event, msgspec.json.decode(properties))
+    return _record(line.event, lifted, key, properties, tz)
 
 
 def to_record(raw: dict[str, Any], tz: ZoneInfo | None) -> dict[str, Any]:
@@ -106,11 +102,13 @@ def to_record(raw: dict[str, Any], tz: ZoneInfo | None) -> dict[str, Any]:
         user_id=props.get("$user_id"),
         mp_processing_time_ms=props.get("mp_processing_time_ms"),
     )
-    return _record(raw.get("event"), lifted, props, tz)
+    key = lifted.insert_id or fallback_insert_id(raw.get("event"), props)
+    return _record(raw.get("event"), lifted, key, props, tz)
 
 
-def _record(event: Any, lifted: _Lifted, properties: Any, tz: ZoneInfo | None) -> dict[str, Any]:
-    insert_id = lifted.insert_id or fallback_insert_id(event, lifted.time, lifted.distinct_id)
+def _record(
+    event: Any, lifted: _Lifted, insert_id: Any, properties: Any, tz: ZoneInfo | None
+) -> dict[str, Any]:
     processing = lifted.mp_processing_time_ms
     return {
         "event": _text(event),
@@ -158,7 +156,10 @@ class EventsStream(MixpanelStream):
             "insert_id",
             th.StringType,
             required=True,
-            description="properties.$insert_id, else a hex hash of event, time and distinct_id.",
+            description=(
+                "properties.$insert_id, else a hex hash of the event name and properties "
+                "less those identity merges and ingestion change (distinct_id, $user_id, ...)."
+            ),
         ),
         th.Property("device_id", th.StringType, description="properties.$device_id."),
         th.Property("user_id", th.StringType, description="properties.$user_id."),

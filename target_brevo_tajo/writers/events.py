@@ -373,7 +373,9 @@ class EventWriter:
             identifiers = {"ext_id": contact}
             if contact in emails:
                 identifiers["email_id"] = emails[contact]
-            properties, changes = brevo_properties(self._enriched(event.record))
+            properties, changes = brevo_properties(
+                self._enriched(event.record), insert_id=event.insert_id
+            )
             for original, renamed in changes.renamed.items():
                 self._report.renamed_properties[f"{original} -> {renamed}"] += 1
             for dropped in changes.dropped_for_size:
