@@ -123,6 +123,15 @@ def test_events_without_insert_id_that_differ_in_what_they_are_have_different_ke
     assert key(export_line(**event)) != key(export_line(**changed))
 
 
+def test_properties_beyond_a_floats_range_are_hashed_as_exported_not_a_crash():
+    def raw_key(ratio: bytes) -> str:
+        line = b'{"event": "Sign Up", "properties": {"time": 1763632800, "ratio": %s}}' % ratio
+        return line_record(msgspec.json.decode(line, type=ExportLine), None)["insert_id"]
+
+    assert raw_key(b"1e400") == raw_key(b"1e400") != raw_key(b"2e400")
+    assert len(raw_key(b"1e400")) == 32
+
+
 def test_an_events_own_insert_id_is_its_key_unchanged():
     line = export_line("Sign Up", time=TIME, distinct_id="u", **{"$insert_id": "abc-1"})
     assert key(line) == "abc-1"

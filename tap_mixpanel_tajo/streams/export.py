@@ -84,9 +84,20 @@ def line_record(line: ExportLine, tz: ZoneInfo | None) -> dict[str, Any]:
         lifted = _lifted_decoder.decode(properties)
     except msgspec.ValidationError:  # null, a list, ...: an event without properties
         lifted, properties = _Lifted(), _EMPTY_OBJECT
-    # Only an event without its own id pays for decoding all of its properties.
-    key = lifted.insert_id or fallback_insert_id(line.event, msgspec.json.decode(properties))
+    key = lifted.insert_id or fallback_insert_id(line.event, _decoded(properties))
     return _record(line.event, lifted, key, properties, tz)
+
+
+def _decoded(properties: msgspec.Raw) -> Any:
+    """The properties of an event without its own id, decoded: only such events pay for it.
+
+    A number beyond a float's range (valid JSON) cannot be decoded: those properties are kept as
+    exported, and hashed so.
+    """
+    try:
+        return msgspec.json.decode(properties)
+    except msgspec.ValidationError:
+        return bytes(properties).decode()
 
 
 def to_record(raw: dict[str, Any], tz: ZoneInfo | None) -> dict[str, Any]:

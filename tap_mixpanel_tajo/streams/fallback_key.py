@@ -42,12 +42,13 @@ _canonical = msgspec.json.Encoder(order="sorted")  # nested objects sorted too
 def fallback_insert_id(event: Any, properties: Any) -> str:
     """A stable id for an event without ``$insert_id``: hex hash of its name and own properties.
 
-    ``properties`` is the decoded object (anything else counts as no properties). Keys are sorted
-    at every depth, so the order Mixpanel exports them in does not matter.
+    ``properties`` is the decoded object; keys are sorted at every depth, so the order Mixpanel
+    exports them in does not matter. Anything else (text that could not be decoded) is hashed as
+    it is.
     """
     own = (
         {name: value for name, value in properties.items() if name not in LEFT_OUT}
         if isinstance(properties, dict)
-        else {}
+        else properties
     )
     return hashlib.sha256(_canonical.encode([event, own])).hexdigest()[:32]
