@@ -314,8 +314,8 @@ class TargetBrevoTajo(Target):
         kept = (
             "the state was kept up to the last complete STATE; rerun once the tap is fixed"
             if self._state_passed
-            else "no STATE was passed on (none came complete before the cut); rerun once "
-            "the tap is fixed"
+            else "no STATE was passed on (none came before the cut with its records sent); rerun "
+            "once the tap is fixed"
         )
         return InputCut(f"{cut}; {kept}")
 
