@@ -39,6 +39,10 @@ class SingerInputError(ValueError):
     """Input that is not a Singer message stream; the message is one line."""
 
 
+class InputCut(SingerInputError):
+    """The input's last line ends mid-message: the tap stopped while it was writing it."""
+
+
 def _keep_no_rejects(stream: str, reason: str, record: dict[str, Any]) -> None:  # noqa: ARG001
     """Without a report to count them in, a bad record is an error of the input."""
     msg = f"{stream}: {reason}"
@@ -87,6 +91,12 @@ class SingerInput(MsgSpecReader):
         except RecursionError:
             raise _too_deep(f"input line {self._line_number}", line) from None
         except msgspec.DecodeError:
+            if _is_cut(line):
+                msg = (
+                    f"the input ended mid-message at line {self._line_number}: the tap failed "
+                    "before it finished writing (see its log)"
+                )
+                raise InputCut(msg) from None
             return self._checked(*_decode(line, f"input line {self._line_number}"), line)
         if (
             isinstance(message, dict)
@@ -215,6 +225,24 @@ def _decode(line: str | bytes, where: str) -> tuple[Any, str | None]:
             "which is not Unicode text: fix the source"
         )
     return value, problem
+
+
+def _is_cut(line: str | bytes) -> bool:
+    """A line without its newline that is not JSON: only the last can be, where a tap stopped.
+
+    Every other line that is not JSON ends with its newline, and stays an error of the input.
+    """
+    if isinstance(line, bytes):
+        ended, text = line.endswith(b"\n"), line.decode("utf-8", errors="replace")
+    else:
+        ended, text = line.endswith("\n"), line
+    if ended or not text.strip():
+        return False
+    try:
+        json.loads(text)
+    except (ValueError, RecursionError):
+        return True
+    return False
 
 
 def _too_deep(where: str, line: str | bytes) -> SingerInputError:

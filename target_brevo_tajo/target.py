@@ -59,7 +59,7 @@ from target_brevo_tajo.settings import (
     bound_problem,
     environment_problem,
 )
-from target_brevo_tajo.singer_input import SingerInput, SingerInputError
+from target_brevo_tajo.singer_input import InputCut, SingerInput, SingerInputError
 from target_brevo_tajo.sinks import (
     CohortMembersSink,
     CohortsSink,
@@ -226,6 +226,7 @@ class TargetBrevoTajo(Target):
         if problem:
             raise SettingsError(problem)
         self._finished = False
+        self._state_passed = False
         # Fail at start (bad settings, a mapping error with file and line), not at a record.
         _ = self.run
         self.singer_input.reject = self._reject_unreadable
@@ -301,6 +302,22 @@ class TargetBrevoTajo(Target):
         events.wait_for_calls()
         if not self.run.settings.dry_run and events.incomplete is None:
             super()._write_state_message(state)
+            self._state_passed = True
+
+    def end_at_cut(self, cut: InputCut) -> InputCut:
+        """A cut last line is the end of the input: the last complete STATE still passes on.
+
+        The SDK emits STATE only when it drains: the records read are sent first, then the last
+        STATE read is written, through ``_write_state_message``, once Brevo has them.
+        """
+        self.drain_all()
+        kept = (
+            "the state was kept up to the last complete STATE; rerun once the tap is fixed"
+            if self._state_passed
+            else "no STATE was passed on (none came before the cut with its records sent); rerun "
+            "once the tap is fixed"
+        )
+        return InputCut(f"{cut}; {kept}")
 
     def _reject_unreadable(self, stream: str, reason: str, record: dict[str, Any]) -> None:
         """A record the reader could not read: received by its stream's sink, then rejected."""
@@ -409,7 +426,10 @@ class TargetBrevoTajo(Target):
                 validate_config=True,
                 parse_env_config=config.parse_env if config else False,
             )
-            target.listen(file_input)
+            try:
+                target.listen(file_input)
+            except InputCut as cut:
+                raise target.end_at_cut(cut) from None
         except Exception as exc:
             if target is not None:
                 target.finish(error=exc)
