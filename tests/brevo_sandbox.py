@@ -47,15 +47,21 @@ def client(server):
         yield http
 
 
+def sandbox_config(sandbox: SandboxServer, mapping_file: Path, folder: Path, **settings) -> dict:
+    """The target's config against ``sandbox``'s Brevo, its ledger in ``folder``, and more."""
+    return {
+        "api_key": "sandbox-brevo-key",
+        "base_url": f"{sandbox.url}/brevo/v3",
+        "mapping_file": str(mapping_file),
+        "ledger_url": f"sqlite:///{folder / 'ledger.sqlite'}",
+        **settings,
+    }
+
+
 def target_config(sandbox: SandboxServer, tmp_path: Path, mapping_text: str) -> dict:
     """The target's config against ``sandbox``'s Brevo, with this mapping and its own ledger."""
     mapping = tmp_path / "mapping.yml"
     mapping.write_text(mapping_text)
-    return {
-        "api_key": "sandbox-brevo-key",
-        "base_url": f"{sandbox.url}/brevo/v3",
-        "mapping_file": str(mapping),
-        "ledger_url": f"sqlite:///{tmp_path / 'ledger.sqlite'}",
-        "create_missing_attributes": True,
-        "import_poll_seconds": 0,
-    }
+    return sandbox_config(
+        sandbox, mapping, tmp_path, create_missing_attributes=True, import_poll_seconds=0
+    )

@@ -170,6 +170,21 @@ def member(cohort_id: int, distinct_id: str, snapshot_id: str = "S1", **properti
     }
 
 
+GROUPS_SCHEMA = {
+    "type": "SCHEMA",
+    "stream": "groups",
+    "key_properties": ["group_key", "group_id"],
+    "schema": {
+        "type": "object",
+        "properties": {
+            "group_key": {"type": "string"},
+            "group_id": {"type": "string"},
+            "properties": {"type": ["object", "null"]},
+            "full_refresh_id": {"type": ["string", "null"]},
+        },
+    },
+}
+
 CHECKPOINTS_SCHEMA = {
     "type": "SCHEMA",
     "stream": "sync_checkpoints",

@@ -21,6 +21,7 @@ import pytest
 from sandbox.server import SandboxServer
 from tap_mixpanel_tajo.streams.export import ExportLine, line_record, to_record
 from target_brevo_tajo.target import TargetBrevoTajo
+from tests.brevo_sandbox import sandbox_config
 from tests.singer_messages import EVENTS_SCHEMA
 
 TIME = 1763632800  # 2026-11-20T10:00:00Z
@@ -149,15 +150,14 @@ def sandbox():
 
 @pytest.fixture
 def config(sandbox, mapping_file: Path, tmp_path: Path) -> dict:
-    return {
-        "api_key": "sandbox-brevo-key",
-        "base_url": f"{sandbox.url}/brevo/v3",
-        "mapping_file": str(mapping_file),
-        "ledger_url": f"sqlite:///{tmp_path / 'ledger.sqlite'}",
-        "anonymous_events": "send",
-        "events_settle_seconds": 0.2,
-        "request_timeout_seconds": 5,
-    }
+    return sandbox_config(
+        sandbox,
+        mapping_file,
+        tmp_path,
+        anonymous_events="send",
+        events_settle_seconds=0.2,
+        request_timeout_seconds=5,
+    )
 
 
 def target_input(lines: list[bytes]) -> io.StringIO:

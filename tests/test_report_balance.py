@@ -18,6 +18,7 @@ from sandbox.server import SandboxServer
 from target_brevo_tajo.ledger import Ledger, LedgerEvent, event_key
 from target_brevo_tajo.report import SyncReport
 from target_brevo_tajo.target import TargetBrevoTajo
+from tests.brevo_sandbox import sandbox_config
 from tests.report_checks import report_problems
 from tests.singer_messages import EVENT_TIME, cohort, cohorts_input, event, member, singer_input
 
@@ -119,14 +120,9 @@ def test_events_another_worker_claimed_are_counted_and_said(respx_mock, config):
 
 def test_the_contacts_a_cohorts_job_writes_are_in_the_report(mapping_file, tmp_path):
     with SandboxServer(profiles=0, events=0, days=1) as sandbox:
-        config = {
-            "api_key": "sandbox-brevo-key",
-            "base_url": f"{sandbox.url}/brevo/v3",
-            "mapping_file": str(mapping_file),
-            "ledger_url": f"sqlite:///{tmp_path / 'ledger.sqlite'}",
-            "create_missing_attributes": True,
-            "import_poll_seconds": 0,
-        }
+        config = sandbox_config(
+            sandbox, mapping_file, tmp_path, create_missing_attributes=True, import_poll_seconds=0
+        )
         target = TargetBrevoTajo(config=config, parse_env_config=False)
         engaged = cohort(1, "Engaged Users (Last 7 Days)", "engaged_users")
 

@@ -21,6 +21,7 @@ import pytest
 
 from sandbox.server import SandboxServer
 from target_brevo_tajo.target import TargetBrevoTajo
+from tests.brevo_sandbox import sandbox_config
 from tests.singer_messages import EVENTS_SCHEMA, PROFILES_SCHEMA, event, profile
 from tests.test_target_poison_and_errors import assert_one_line_error, run_cli, with_record
 
@@ -38,16 +39,15 @@ def sandbox():
 
 def target_config(sandbox: SandboxServer, mapping_file: Path, folder: Path) -> dict:
     folder.mkdir(exist_ok=True)
-    return {
-        "api_key": "sandbox-brevo-key",
-        "base_url": f"{sandbox.url}/brevo/v3",
-        "mapping_file": str(mapping_file),
-        "ledger_url": f"sqlite:///{folder / 'ledger.sqlite'}",
-        "rejects_file": str(folder / "rejects.jsonl"),
-        "create_missing_attributes": True,
-        "import_poll_seconds": 0,
-        "events_batch_size": 7,  # several calls, as a long run makes
-    }
+    return sandbox_config(
+        sandbox,
+        mapping_file,
+        folder,
+        rejects_file=str(folder / "rejects.jsonl"),
+        create_missing_attributes=True,
+        import_poll_seconds=0,
+        events_batch_size=7,  # several calls, as a long run makes
+    )
 
 
 def records_of_both_streams() -> list[dict[str, Any]]:

@@ -16,22 +16,13 @@ from target_brevo_tajo.brevo.imports import ContactImports
 from target_brevo_tajo.target import TargetBrevoTajo
 from tests.brevo_sandbox import target_config
 from tests.conftest import MAPPING_FILE
-from tests.singer_messages import CHECKPOINTS_SCHEMA, PROFILES_SCHEMA, checkpoint, profile
-
-GROUPS_SCHEMA = {
-    "type": "SCHEMA",
-    "stream": "groups",
-    "key_properties": ["group_key", "group_id"],
-    "schema": {
-        "type": "object",
-        "properties": {
-            "group_key": {"type": "string"},
-            "group_id": {"type": "string"},
-            "properties": {"type": ["object", "null"]},
-            "full_refresh_id": {"type": ["string", "null"]},
-        },
-    },
-}
+from tests.singer_messages import (
+    CHECKPOINTS_SCHEMA,
+    GROUPS_SCHEMA,
+    PROFILES_SCHEMA,
+    checkpoint,
+    profile,
+)
 
 
 def group(group_id: str, name: str, refresh: str | None = "R1") -> dict:

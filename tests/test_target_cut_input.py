@@ -19,6 +19,7 @@ import pytest
 
 from sandbox.server import SandboxServer
 from target_brevo_tajo.singer_input import SingerInput, SingerInputError
+from tests.brevo_sandbox import sandbox_config
 from tests.report_checks import unbalanced
 from tests.singer_messages import EVENTS_SCHEMA, event
 from tests.test_target_poison_and_errors import assert_one_line_error
@@ -35,14 +36,13 @@ def sandbox():
 @pytest.fixture
 def config(sandbox, mapping_file: Path, tmp_path: Path) -> dict:
     httpx.post(f"{sandbox.url}/_sandbox/reset", timeout=30)
-    return {
-        "api_key": "sandbox-brevo-key",
-        "base_url": f"{sandbox.url}/brevo/v3",
-        "mapping_file": str(mapping_file),
-        "ledger_url": f"sqlite:///{tmp_path / 'ledger.sqlite'}",
-        "report_file": str(tmp_path / "report.json"),
-        "events_settle_seconds": 0.3,
-    }
+    return sandbox_config(
+        sandbox,
+        mapping_file,
+        tmp_path,
+        report_file=str(tmp_path / "report.json"),
+        events_settle_seconds=0.3,
+    )
 
 
 def line(message: dict) -> bytes:

@@ -17,10 +17,12 @@ import pytest
 
 from sandbox.server import SandboxServer
 from target_brevo_tajo.target import TargetBrevoTajo
+from tests.brevo_sandbox import sandbox_config
 from tests.singer_messages import (
     CHECKPOINTS_SCHEMA,
     COHORT_SCHEMAS,
     EVENTS_SCHEMA,
+    GROUPS_SCHEMA,
     PROFILES_SCHEMA,
     checkpoint,
     cohort,
@@ -53,14 +55,9 @@ def sandbox():
 
 @pytest.fixture
 def config(sandbox, mapping_file: Path, tmp_path: Path) -> dict:
-    return {
-        "api_key": "sandbox-brevo-key",
-        "base_url": f"{sandbox.url}/brevo/v3",
-        "mapping_file": str(mapping_file),
-        "ledger_url": f"sqlite:///{tmp_path / 'ledger.sqlite'}",
-        "create_missing_attributes": True,
-        "import_poll_seconds": 0,
-    }
+    return sandbox_config(
+        sandbox, mapping_file, tmp_path, create_missing_attributes=True, import_poll_seconds=0
+    )
 
 
 def singer(*records: dict[str, Any], complete_cohorts: dict[int, str] | None = None) -> io.StringIO:
@@ -193,22 +190,6 @@ def test_a_dry_run_counts_companies_as_the_real_run_then_does(config, mapping_fi
     calls = {"imports", "calls"}  # Brevo calls, like api_calls: a dry run makes none
     assert without(dry["companies"], calls) == without(real["companies"], calls)
     assert (real["companies"]["created"], real["companies"]["unchanged"]) == (2, 1)
-
-
-GROUPS_SCHEMA = {
-    "type": "SCHEMA",
-    "stream": "groups",
-    "key_properties": ["group_key", "group_id"],
-    "schema": {
-        "type": "object",
-        "properties": {
-            "group_key": {"type": "string"},
-            "group_id": {"type": "string"},
-            "properties": {"type": ["object", "null"]},
-            "full_refresh_id": {"type": ["string", "null"]},
-        },
-    },
-}
 
 
 def group(group_id: str, name: str) -> dict:
