@@ -33,19 +33,27 @@ from mixpanel_brevo_mapping.settings_names import (
     unknown_setting,
 )
 from target_brevo_tajo import dry_run
-from target_brevo_tajo.brevo import (
-    BrevoClient,
-    BrevoCompanies,
-    BrevoError,
-    BrevoLists,
-    ContactImports,
-)
+from target_brevo_tajo.brevo import BrevoClient, BrevoError
 from target_brevo_tajo.brevo.client import log_calls_at_debug
 from target_brevo_tajo.checkpoints import SyncCheckpoints
+from target_brevo_tajo.companies.api import BrevoCompanies
+from target_brevo_tajo.companies.ledger import CompanyLedger
+from target_brevo_tajo.companies.sink import CompaniesSink
+from target_brevo_tajo.companies.writer import CompanyWriter
+from target_brevo_tajo.contacts.imports import ContactImports
+from target_brevo_tajo.contacts.sink import ContactsSink
+from target_brevo_tajo.contacts.writer import ContactWriter
+from target_brevo_tajo.deletions import DeletionWriter
+from target_brevo_tajo.events.sink import EventsSink
+from target_brevo_tajo.events.writer import EventWriter
 from target_brevo_tajo.ledger import Ledger, LedgerError
-from target_brevo_tajo.ledger.companies import CompanyLedger
-from target_brevo_tajo.ledger.lookups import LookupLedger
-from target_brevo_tajo.lookups import LookupTables
+from target_brevo_tajo.lists.api import BrevoLists
+from target_brevo_tajo.lists.sink import CohortMembersSink, CohortsSink
+from target_brevo_tajo.lists.writer import ListWriter
+from target_brevo_tajo.lookups.ledger import LookupLedger
+from target_brevo_tajo.lookups.sink import LookupTablesSink
+from target_brevo_tajo.lookups.tables import LookupTables
+from target_brevo_tajo.lookups.writer import LookupWriter
 from target_brevo_tajo.malloc_arenas import limit_malloc_arenas
 from target_brevo_tajo.output_files import unwritable_file_problem
 from target_brevo_tajo.progress import ProgressLog
@@ -60,25 +68,9 @@ from target_brevo_tajo.settings import (
     environment_problem,
 )
 from target_brevo_tajo.singer_input import InputCut, SingerInput, SingerInputError
-from target_brevo_tajo.sinks import (
-    CohortMembersSink,
-    CohortsSink,
-    CompaniesSink,
-    ContactsSink,
-    EventsSink,
-    LookupTablesSink,
-    SyncCheckpointsSink,
-    UnroutedSink,
-)
-from target_brevo_tajo.writers import (
-    CompanyWriter,
-    ContactWriter,
-    DeletionWriter,
-    EventWriter,
-    ListWriter,
-    LookupWriter,
-    Writers,
-)
+from target_brevo_tajo.sinks.checkpoints import SyncCheckpointsSink
+from target_brevo_tajo.sinks.unrouted import UnroutedSink
+from target_brevo_tajo.wiring import Writers
 
 if sys.version_info >= (3, 12):
     from typing import override

@@ -10,8 +10,8 @@ import datetime as dt
 
 import sqlalchemy as sa
 
+from target_brevo_tajo.companies.ledger import CompanyLedger, SyncedCompany
 from target_brevo_tajo.ledger import Ledger, LedgerEvent, event_key
-from target_brevo_tajo.ledger.companies import CompanyLedger, SyncedCompany
 
 WHEN = dt.datetime(2026, 11, 20, 10, tzinfo=dt.timezone.utc)
 

@@ -16,7 +16,7 @@ import respx
 import sqlalchemy as sa
 
 from target_brevo_tajo.brevo.client import BrevoClient
-from target_brevo_tajo.brevo.events import find_queued
+from target_brevo_tajo.events.api import find_queued
 from target_brevo_tajo.ledger import Ledger, LedgerEvent, event_key
 from target_brevo_tajo.ledger.schema import event_calls
 from target_brevo_tajo.target import TargetBrevoTajo

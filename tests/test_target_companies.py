@@ -11,8 +11,9 @@ import pytest
 import respx
 
 from sandbox.server import SandboxServer
-from target_brevo_tajo.brevo import BrevoClient, BrevoCompanies
-from target_brevo_tajo.brevo.imports import ContactImports
+from target_brevo_tajo.brevo import BrevoClient
+from target_brevo_tajo.companies.api import BrevoCompanies
+from target_brevo_tajo.contacts.imports import ContactImports
 from target_brevo_tajo.target import TargetBrevoTajo
 from tests.brevo_sandbox import target_config
 from tests.conftest import MAPPING_FILE

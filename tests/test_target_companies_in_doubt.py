@@ -22,12 +22,13 @@ import httpx
 import pytest
 
 from sandbox.server import SandboxServer
-from target_brevo_tajo.brevo import BrevoClient, BrevoLists, CallInDoubt
+from target_brevo_tajo.brevo import BrevoClient, CallInDoubt
+from target_brevo_tajo.companies.ledger import CompanyLedger
+from target_brevo_tajo.companies.writer import FILTERED_LOOKUPS
 from target_brevo_tajo.ledger import Ledger
-from target_brevo_tajo.ledger.companies import CompanyLedger
+from target_brevo_tajo.lists.api import BrevoLists
 from target_brevo_tajo.report import render_report
 from target_brevo_tajo.target import TargetBrevoTajo
-from target_brevo_tajo.writers.companies import FILTERED_LOOKUPS
 from tests.brevo_sandbox import target_config
 from tests.conftest import MAPPING_FILE
 from tests.singer_messages import profile, profiles_input

@@ -9,16 +9,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from target_brevo_tajo.contact_attributes import (
+from target_brevo_tajo.contacts.attributes import (
     AttributeType,
     ConversionError,
     infer_type,
     normalise_phone,
     to_brevo_value,
 )
+from target_brevo_tajo.contacts.writer import MissingAttributes
 from target_brevo_tajo.ledger import Ledger, SyncedContact
 from target_brevo_tajo.target import TargetBrevoTajo
-from target_brevo_tajo.writers.contacts import MissingAttributes
 from tests.singer_messages import profile, profiles_input
 
 BREVO = "https://api.brevo.com/v3"

@@ -12,8 +12,8 @@ import pytest
 from mixpanel_brevo_mapping import Mapping
 from sandbox.server import SandboxServer
 from target_brevo_tajo.ledger import Ledger
-from target_brevo_tajo.ledger.lookups import LookupLedger
-from target_brevo_tajo.lookups import LookupTables
+from target_brevo_tajo.lookups.ledger import LookupLedger
+from target_brevo_tajo.lookups.tables import LookupTables
 from target_brevo_tajo.report import LookupReport, render_report
 from target_brevo_tajo.singer_input import SingerInputError
 from target_brevo_tajo.target import TargetBrevoTajo

@@ -13,7 +13,7 @@ import httpx
 import pytest
 import respx
 
-from target_brevo_tajo.contact_attributes import AttributeType, ConversionError, to_brevo_value
+from target_brevo_tajo.contacts.attributes import AttributeType, ConversionError, to_brevo_value
 from target_brevo_tajo.sinks.base import _without_formats
 from target_brevo_tajo.target import TargetBrevoTajo
 from tests.singer_messages import event, singer_input

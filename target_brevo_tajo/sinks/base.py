@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import abc
 from functools import cached_property
-from typing import Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import fastjsonschema
 from singer_sdk.exceptions import InvalidRecord
@@ -18,7 +18,8 @@ from singer_sdk.helpers.conform import DatetimeErrorTreatmentEnum
 from singer_sdk.sinks import BatchSink
 from singer_sdk.sinks.core import BaseJSONSchemaValidator
 
-from target_brevo_tajo.writers import Writers
+if TYPE_CHECKING:
+    from target_brevo_tajo.wiring import Writers
 
 # Where a record carries its schema problem from validation to ``process_record``.
 SCHEMA_PROBLEM = "__schema_problem__"

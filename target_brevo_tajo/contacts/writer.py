@@ -21,14 +21,8 @@ from typing import Any
 
 from mixpanel_brevo_mapping import Mapping
 from target_brevo_tajo.batching import fill_calls
-from target_brevo_tajo.brevo import (
-    BrevoClient,
-    BrevoError,
-    BrevoLists,
-    CallInDoubt,
-    ContactImports,
-)
-from target_brevo_tajo.contact_attributes import (
+from target_brevo_tajo.brevo import BrevoClient, BrevoError, CallInDoubt
+from target_brevo_tajo.contacts.attributes import (
     AttributeType,
     ConversionError,
     infer_type,
@@ -36,9 +30,11 @@ from target_brevo_tajo.contact_attributes import (
     normalise_phone,
     to_brevo_value,
 )
-from target_brevo_tajo.event_payload import encode_json
+from target_brevo_tajo.contacts.imports import ContactImports
+from target_brevo_tajo.json_body import encode_json
 from target_brevo_tajo.ledger import Ledger, LeftOutContact, SyncedContact
-from target_brevo_tajo.lookups import LookupTables
+from target_brevo_tajo.lists.api import BrevoLists
+from target_brevo_tajo.lookups.tables import LookupTables
 from target_brevo_tajo.report import SyncReport
 from target_brevo_tajo.settings import Settings
 

@@ -1,13 +1,13 @@
 """Mixpanel lookup tables: rows held for the joins, kept in the ledger for later runs.
 
 Nothing goes to Brevo: the rows reach it through the profiles and events they enrich
-(:mod:`target_brevo_tajo.lookups` says when each row applies).
+(:mod:`target_brevo_tajo.lookups.tables` says when each row applies).
 """
 
 from __future__ import annotations
 
-from target_brevo_tajo.ledger.lookups import LookupLedger, LookupRow
-from target_brevo_tajo.lookups import LookupTables
+from target_brevo_tajo.lookups.ledger import LookupLedger, LookupRow
+from target_brevo_tajo.lookups.tables import LookupTables
 from target_brevo_tajo.report import SyncReport
 
 

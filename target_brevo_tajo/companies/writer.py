@@ -28,16 +28,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from mixpanel_brevo_mapping import DEFAULT_COMPANY_NAME_PROPERTY, GroupMapping, Mapping
-from target_brevo_tajo.brevo import BrevoClient, BrevoCompanies, BrevoError, CallInDoubt
-from target_brevo_tajo.brevo.companies import COMPANY_ID_COLUMN, ImportRefused
-from target_brevo_tajo.brevo.contact_ids import find_contact_ids
-from target_brevo_tajo.contact_attributes import (
+from target_brevo_tajo.brevo import BrevoClient, BrevoError, CallInDoubt
+from target_brevo_tajo.companies.api import COMPANY_ID_COLUMN, BrevoCompanies, ImportRefused
+from target_brevo_tajo.companies.ledger import CompanyInDoubt, CompanyLedger, SyncedCompany
+from target_brevo_tajo.contacts.attributes import (
     AttributeType,
     ConversionError,
     infer_type,
     to_brevo_value,
 )
-from target_brevo_tajo.ledger.companies import CompanyInDoubt, CompanyLedger, SyncedCompany
+from target_brevo_tajo.contacts.brevo_ids import find_contact_ids
 from target_brevo_tajo.report import CompaniesReport, SyncReport
 from target_brevo_tajo.settings import Settings
 

@@ -14,8 +14,8 @@ import logging
 import threading
 import time
 
-from target_brevo_tajo.brevo import BrevoClient, find_queued
-from target_brevo_tajo.brevo.events import EventRef
+from target_brevo_tajo.brevo import BrevoClient
+from target_brevo_tajo.events.api import EventRef, find_queued
 from target_brevo_tajo.ledger import Ledger
 
 logger = logging.getLogger("target-brevo-tajo")

@@ -26,20 +26,21 @@ import httpx
 
 from mixpanel_brevo_mapping import IDENTITY_EVENTS, Mapping, aliases_in, is_anonymous
 from target_brevo_tajo.batching import fill_calls
-from target_brevo_tajo.brevo import BrevoClient, BrevoError, CallInDoubt, body_excerpt, find_queued
-from target_brevo_tajo.event_payload import (
+from target_brevo_tajo.brevo import BrevoClient, BrevoError, CallInDoubt, body_excerpt
+from target_brevo_tajo.events.api import find_queued
+from target_brevo_tajo.events.lease_heartbeat import LeaseHeartbeat
+from target_brevo_tajo.events.payload import (
     brevo_event_date,
     brevo_properties,
     encode_json,
     parse_event_time,
 )
+from target_brevo_tajo.events.visibility import EventsVisibility
 from target_brevo_tajo.ledger import ClaimLost, Ledger, LedgerEvent, event_key
 from target_brevo_tajo.ledger.ids import first_id_problem
-from target_brevo_tajo.lookups import LookupTables
+from target_brevo_tajo.lookups.tables import LookupTables
 from target_brevo_tajo.report import SyncReport
 from target_brevo_tajo.settings import Settings
-from target_brevo_tajo.writers.events_visibility import EventsVisibility
-from target_brevo_tajo.writers.lease_heartbeat import LeaseHeartbeat
 
 logger = logging.getLogger("target-brevo-tajo")
 _BATCH_ENVELOPE_BYTES = len(b'{"events":[]}')

@@ -23,12 +23,11 @@ from typing import Any
 
 from mixpanel_brevo_mapping import CohortRef, CohortSelection, list_id_of, sync_mode_of
 from mixpanel_brevo_mapping import Mapping as MappingFile
-from target_brevo_tajo.brevo import BrevoLists
-from target_brevo_tajo.brevo.lists import ListedMember
+from target_brevo_tajo.contacts.writer import ContactWriter
 from target_brevo_tajo.ledger import Ledger
+from target_brevo_tajo.lists.api import BrevoLists, ListedMember
 from target_brevo_tajo.report import SyncReport
 from target_brevo_tajo.settings import Settings
-from target_brevo_tajo.writers.contacts import ContactWriter
 
 
 @dataclass

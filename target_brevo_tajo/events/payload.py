@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import msgspec
+from target_brevo_tajo.json_body import encode_json
 
 MAX_PROPERTIES_BYTES = 50 * 1024
 MAX_KEY_LENGTH = 255
@@ -33,9 +33,6 @@ NOT_EVENT_PROPERTIES = frozenset(
         "$token",
     }
 )
-
-# Singer readers hand numbers over as Decimal; Brevo wants JSON numbers.
-_json = msgspec.json.Encoder(decimal_format="number")
 
 
 @dataclass
@@ -95,12 +92,12 @@ def brevo_properties(
     if not kept.get("$insert_id"):
         kept = {"$insert_id": insert_id, **{k: v for k, v in kept.items() if k != "$insert_id"}}
     cleaned: dict[str, Any] = _clean(kept, changes, "")
-    if len(_json.encode(cleaned)) > max_bytes:
-        sizes = sorted(cleaned, key=lambda k: len(_json.encode(cleaned[k])), reverse=True)
+    if len(encode_json(cleaned)) > max_bytes:
+        sizes = sorted(cleaned, key=lambda k: len(encode_json(cleaned[k])), reverse=True)
         for key in sizes:
             del cleaned[key]
             changes.dropped_for_size.append(key)
-            if len(_json.encode(cleaned)) <= max_bytes:
+            if len(encode_json(cleaned)) <= max_bytes:
                 break
     return cleaned, changes
 
@@ -123,8 +120,3 @@ def parse_event_time(value: Any) -> dt.datetime:
 def brevo_event_date(value: Any) -> str:
     """The record's ``time`` as ISO 8601 with an explicit UTC offset (``...Z``)."""
     return parse_event_time(value).isoformat().replace("+00:00", "Z")
-
-
-def encode_json(value: Any) -> bytes:
-    """JSON bytes for a request body (Decimals as numbers)."""
-    return _json.encode(value)

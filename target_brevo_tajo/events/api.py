@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from target_brevo_tajo.brevo.client import BrevoClient
 from target_brevo_tajo.brevo.paging import offset_pages
-from target_brevo_tajo.event_payload import parse_event_time
+from target_brevo_tajo.events.payload import parse_event_time
 
 LOOKUP_PAGE = 10_000  # Brevo's cap on events per page
 # Dates are compared to the second; the span asked for is widened by as much either side.

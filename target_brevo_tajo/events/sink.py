@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from target_brevo_tajo.events.writer import EventBatch
 from target_brevo_tajo.sinks.base import BrevoSink
-from target_brevo_tajo.writers.events import EventBatch
 
 
 class EventsSink(BrevoSink):

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from target_brevo_tajo.brevo.client import BrevoClient, BrevoError, CallInDoubt, ok_json
-from target_brevo_tajo.brevo.imports import ContactImports
+from target_brevo_tajo.contacts.imports import ContactImports
 
 COMPANY_ID_COLUMN = "company_id"
 #: ``GET /companies`` pages: the spec (2025 and 2026 copies) sets no largest ``limit``; 1000 is

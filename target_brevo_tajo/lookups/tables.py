@@ -8,7 +8,7 @@ that arrives after a batch drained is not applied to that batch.
 
 Durability. A run whose input carries no rows of a table (an hourly events-only run, a table
 whose download Mixpanel refused) joins the rows the ledger kept from the last run that read it
-(:class:`~target_brevo_tajo.ledger.lookups.LookupLedger`). The first row of a table in a run
+(:class:`~target_brevo_tajo.lookups.ledger.LookupLedger`). The first row of a table in a run
 replaces the kept rows of that table in memory, so rows deleted from Mixpanel stop enriching.
 A table named by ``lookup_enrichment`` with no rows anywhere is reported, and enriches nothing.
 
@@ -27,8 +27,8 @@ from typing import Any
 import msgspec
 
 from mixpanel_brevo_mapping import LookupEnrichment, LookupTarget
-from target_brevo_tajo.event_payload import encode_json
-from target_brevo_tajo.ledger.lookups import LookupRow
+from target_brevo_tajo.json_body import encode_json
+from target_brevo_tajo.lookups.ledger import LookupRow
 from target_brevo_tajo.report import LookupReport
 
 logger = logging.getLogger("target-brevo-tajo")

@@ -1,0 +1,1 @@
+"""Brevo companies: Mixpanel groups as companies, their member links, their ledger store."""

@@ -1,0 +1,1 @@
+"""Brevo contacts: the profiles sink, the writer of changed contacts, typed attributes."""

@@ -1,0 +1,1 @@
+"""Brevo lists: cohorts mirrored into lists (the cohort sinks, the list writer, the list calls)."""
