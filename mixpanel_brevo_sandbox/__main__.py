@@ -52,7 +52,8 @@ def demo(_args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser, one subparser per command."""
     parser = argparse.ArgumentParser(
-        prog="python -m sandbox", description="Local stand-in for the Mixpanel and Brevo APIs."
+        prog="python -m mixpanel_brevo_sandbox",
+        description="Local stand-in for the Mixpanel and Brevo APIs.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
     serve_parser = commands.add_parser("serve", help="run the sandbox HTTP server")
@@ -81,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``python -m sandbox`` and the ``mixpanel-brevo-sandbox`` script."""
+    """Entry point of ``python -m mixpanel_brevo_sandbox`` and of ``mixpanel-brevo-sandbox``."""
     args = build_parser().parse_args(argv)
     return args.func(args)
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 
-from sandbox.server import SandboxServer
+from mixpanel_brevo_sandbox.server import SandboxServer
 from target_brevo_tajo.report import render_report
 
 AT_RISK_COHORT = 1002  # the demo project's "At Risk" cohort (the seed's lists.at_risk)

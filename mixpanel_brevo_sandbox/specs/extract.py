@@ -1,6 +1,7 @@
 """Regenerate the vendored API pieces from the official specs in ``../shared/specs``.
 
-Run once by hand (``python sandbox/specs/extract.py``); the sandbox never imports this module.
+Run once by hand (``python mixpanel_brevo_sandbox/specs/extract.py``); the sandbox never imports
+this module.
 It copies the Brevo request schemas and the Mixpanel request parameters the sandbox validates
 against, then applies the documented deviations listed in ``DEVIATIONS`` below.
 """

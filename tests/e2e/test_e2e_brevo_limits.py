@@ -12,8 +12,8 @@ import uuid
 import httpx
 import pytest
 
-from sandbox.server import SandboxServer
-from tests.test_e2e_meltano import brevo_events, expected_in_brevo, meltano_run
+from mixpanel_brevo_sandbox.server import SandboxServer
+from tests.e2e.test_e2e_meltano import brevo_events, expected_in_brevo, meltano_run
 
 pytestmark = pytest.mark.e2e
 

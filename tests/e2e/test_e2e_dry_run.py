@@ -11,9 +11,9 @@ import uuid
 
 import pytest
 
-from sandbox.demo import COHORTS_EXTRACTOR
-from sandbox.server import SandboxServer
-from tests.test_e2e_meltano import meltano_run
+from mixpanel_brevo_sandbox.demo import COHORTS_EXTRACTOR
+from mixpanel_brevo_sandbox.server import SandboxServer
+from tests.e2e.test_e2e_meltano import meltano_run
 
 pytestmark = pytest.mark.e2e
 

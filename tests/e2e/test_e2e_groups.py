@@ -15,10 +15,10 @@ import uuid
 import httpx
 import pytest
 
-from sandbox.demo import GROUPS_EXTRACTOR
-from sandbox.demo_data import COMPANY_DATA_GROUP_ID
-from sandbox.server import SandboxServer
-from tests.test_e2e_meltano import meltano_run
+from mixpanel_brevo_sandbox.demo import GROUPS_EXTRACTOR
+from mixpanel_brevo_sandbox.demo_data import COMPANY_DATA_GROUP_ID
+from mixpanel_brevo_sandbox.server import SandboxServer
+from tests.e2e.test_e2e_meltano import meltano_run
 
 pytestmark = pytest.mark.e2e
 

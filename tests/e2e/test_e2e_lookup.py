@@ -12,9 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sandbox.server import SandboxServer
+from mixpanel_brevo_sandbox.server import SandboxServer
 from tests.conftest import MAPPING_FILE
-from tests.test_e2e_meltano import meltano_run
+from tests.e2e.test_e2e_meltano import meltano_run
 
 pytestmark = pytest.mark.e2e
 

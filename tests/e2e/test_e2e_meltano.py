@@ -19,8 +19,13 @@ import httpx
 import pytest
 
 from mixpanel_brevo_mapping import load_mapping
-from sandbox.demo import COHORTS_EXTRACTOR, MAIN_EXTRACTOR, pipeline_command, sandbox_env
-from sandbox.server import SandboxServer
+from mixpanel_brevo_sandbox.demo import (
+    COHORTS_EXTRACTOR,
+    MAIN_EXTRACTOR,
+    pipeline_command,
+    sandbox_env,
+)
+from mixpanel_brevo_sandbox.server import SandboxServer
 from tests.conftest import MAPPING_FILE, ROOT
 
 pytestmark = pytest.mark.e2e

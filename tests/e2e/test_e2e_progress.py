@@ -14,9 +14,9 @@ import uuid
 import httpx
 import pytest
 
-from sandbox.server import SandboxServer
+from mixpanel_brevo_sandbox.server import SandboxServer
 from tests.conftest import ROOT
-from tests.test_e2e_meltano import MELTANO, brevo_events, expected_in_brevo, meltano_run
+from tests.e2e.test_e2e_meltano import MELTANO, brevo_events, expected_in_brevo, meltano_run
 
 pytestmark = pytest.mark.e2e
 

@@ -13,10 +13,10 @@ import subprocess
 
 import pytest
 
-from sandbox.demo import pipeline_command, sandbox_env
-from sandbox.server import SandboxServer
+from mixpanel_brevo_sandbox.demo import pipeline_command, sandbox_env
+from mixpanel_brevo_sandbox.server import SandboxServer
 from tests.conftest import ROOT
-from tests.test_e2e_meltano_settings import tap_lines
+from tests.e2e.test_e2e_meltano_settings import tap_lines
 
 pytestmark = pytest.mark.e2e
 

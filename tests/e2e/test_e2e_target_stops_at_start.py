@@ -14,8 +14,8 @@ import uuid
 
 import pytest
 
-from sandbox.demo import MAIN_EXTRACTOR, pipeline_command, sandbox_env
-from sandbox.server import SandboxServer
+from mixpanel_brevo_sandbox.demo import MAIN_EXTRACTOR, pipeline_command, sandbox_env
+from mixpanel_brevo_sandbox.server import SandboxServer
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.e2e

@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sandbox.demo_data import MAPPED_EVENTS, UNMAPPED_EVENTS
-from sandbox.server import SandboxServer
+from mixpanel_brevo_sandbox.demo_data import MAPPED_EVENTS, UNMAPPED_EVENTS
+from mixpanel_brevo_sandbox.server import SandboxServer
 
 NOW = datetime(2026, 3, 10, 12, tzinfo=timezone.utc)
 TODAY = NOW.date().isoformat()
@@ -25,7 +25,7 @@ SA = ("sandbox-user", "sandbox-secret")
 SECRET = ("sandbox-project-secret", "")
 PID = {"project_id": 12345}
 BREVO = {"api-key": "sandbox-brevo-key"}
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -616,7 +616,7 @@ def test_cli_serve_writes_the_url_and_stops_on_sigterm(tmp_path):
     command = [
         sys.executable,
         "-m",
-        "sandbox",
+        "mixpanel_brevo_sandbox",
         "serve",
         "--events",
         "300",

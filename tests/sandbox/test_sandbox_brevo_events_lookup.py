@@ -12,8 +12,8 @@ from datetime import datetime, timedelta, timezone
 import httpx
 import pytest
 
-from sandbox.server import SandboxServer
-from sandbox.state import SandboxState
+from mixpanel_brevo_sandbox.server import SandboxServer
+from mixpanel_brevo_sandbox.state import SandboxState
 from tests.brevo_sandbox import client, clock, server  # noqa: F401 (pytest fixtures)
 
 BREVO = {"api-key": "sandbox-brevo-key"}

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from sandbox.__main__ import build_parser
-from sandbox.brevo_limits import UNLIMITED, bucket_of
-from sandbox.state import SandboxState
+from mixpanel_brevo_sandbox.__main__ import build_parser
+from mixpanel_brevo_sandbox.brevo_limits import UNLIMITED, bucket_of
+from mixpanel_brevo_sandbox.state import SandboxState
 from tests.brevo_sandbox import client, clock, server  # noqa: F401 (pytest fixtures)
 
 BREVO = {"api-key": "sandbox-brevo-key"}

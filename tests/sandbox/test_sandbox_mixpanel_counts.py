@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 import httpx
 import pytest
 
-from sandbox.server import SandboxServer
+from mixpanel_brevo_sandbox.server import SandboxServer
 
 NOW = datetime(2026, 3, 10, 12, tzinfo=timezone.utc)
 DAY = (NOW - timedelta(days=2)).date().isoformat()

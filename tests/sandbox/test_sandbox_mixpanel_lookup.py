@@ -13,8 +13,8 @@ import pytest
 import yaml
 from jsonschema import Draft7Validator
 
-from sandbox.lookup_tables import CSV_DIR
-from sandbox.server import SandboxServer
+from mixpanel_brevo_sandbox.lookup_tables import CSV_DIR
+from mixpanel_brevo_sandbox.server import SandboxServer
 from tap_mixpanel_tajo.tap import TapMixpanelTajo
 from tests.brevo_sandbox import client  # noqa: F401 (a pytest fixture: this module's server, reset)
 
@@ -25,7 +25,7 @@ PID = {"project_id": 12345}
 APP = "/mixpanel/api/app/projects/12345/data-definitions/lookup-tables/"
 PLANS_GROUP, ACCOUNTS_GROUP = 4231, -8644926364725811123
 INGESTION_SPEC = (
-    Path(__file__).resolve().parents[2] / "shared/specs/mixpanel/ingestion.openapi.yaml"
+    Path(__file__).resolve().parents[3] / "shared/specs/mixpanel/ingestion.openapi.yaml"
 )
 
 

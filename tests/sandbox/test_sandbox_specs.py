@@ -10,9 +10,9 @@ import pytest
 import yaml
 from jsonschema import Draft7Validator
 
-from sandbox.specs import brevo_schemas, extract, mixpanel_params
+from mixpanel_brevo_sandbox.specs import brevo_schemas, extract, mixpanel_params
 
-SPECS = Path(__file__).resolve().parents[1].parent / "shared" / "specs"
+SPECS = Path(__file__).resolve().parents[2].parent / "shared" / "specs"
 needs_specs = pytest.mark.skipif(
     not SPECS.is_dir(), reason=f"official specs not present at {SPECS} (they live beside the repo)"
 )

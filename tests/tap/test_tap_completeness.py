@@ -11,7 +11,7 @@ import httpx
 import pytest
 import respx
 
-from sandbox.server import SandboxServer
+from mixpanel_brevo_sandbox.server import SandboxServer
 from tap_mixpanel_tajo.streams.completeness import last_stable_day
 from tap_mixpanel_tajo.tap import TapMixpanelTajo
 from tests.conftest import MAPPING_FILE

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from singer_sdk.testing import SuiteConfig, get_tap_test_class
 
-from sandbox.demo_data import COMPANY_DATA_GROUP_ID, COMPANY_GROUP_KEY
-from sandbox.server import SandboxServer
+from mixpanel_brevo_sandbox.demo_data import COMPANY_DATA_GROUP_ID, COMPANY_GROUP_KEY
+from mixpanel_brevo_sandbox.server import SandboxServer
 from tap_mixpanel_tajo.tap import TapMixpanelTajo
 from tests.conftest import MAPPING_FILE
 

@@ -21,7 +21,7 @@ from tap_mixpanel_tajo.dates import day_windows, epoch_text, epoch_to_utc, utc_i
 from tap_mixpanel_tajo.streams.export import ExportLine, line_record, to_record
 from tap_mixpanel_tajo.tap import TapMixpanelTajo
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXPORT_SAMPLE = ROOT / "tests" / "data" / "events_export.jsonl"
 SEED_MAPPING = ROOT / "mappings" / "mixpanel-to-brevo.yml"
 BASE = "http://mixpanel.test"

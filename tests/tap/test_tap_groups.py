@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sandbox.demo_data import COMPANY_DATA_GROUP_ID
-from sandbox.server import SandboxServer
+from mixpanel_brevo_sandbox.demo_data import COMPANY_DATA_GROUP_ID
+from mixpanel_brevo_sandbox.server import SandboxServer
 from tap_mixpanel_tajo.tap import TapMixpanelTajo
 from tests.conftest import MAPPING_FILE
 

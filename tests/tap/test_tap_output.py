@@ -27,7 +27,7 @@ from tap_mixpanel_tajo.output import BLOCK_BYTES, BufferedMsgSpecWriter
 from tap_mixpanel_tajo.streams.export import EventsStream
 from tap_mixpanel_tajo.tap import TapMixpanelTajo
 
-DATA = Path(__file__).resolve().parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 EXPORT_BODY = DATA / "events_export.jsonl"
 GOLDEN = DATA / "events_golden.json"
 BASE = "http://mixpanel.test"

@@ -13,7 +13,7 @@ import respx
 from click.testing import CliRunner
 
 from mixpanel_brevo_mapping import CONTACT_PROFILE_PROPERTIES, load_mapping
-from sandbox.server import SandboxServer
+from mixpanel_brevo_sandbox.server import SandboxServer
 from tap_mixpanel_tajo.client import MixpanelError
 from tap_mixpanel_tajo.dates import parse_utc
 from tap_mixpanel_tajo.streams.base import engage_entry

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from mixpanel_brevo_mapping import IDENTITY_EVENTS, load_mapping
-from sandbox.server import SandboxServer
+from mixpanel_brevo_sandbox.server import SandboxServer
 from tap_mixpanel_tajo.client import MixpanelError
 from tap_mixpanel_tajo.tap import TapMixpanelTajo
 from tests.conftest import MAPPING_FILE

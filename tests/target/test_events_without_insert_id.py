@@ -18,7 +18,7 @@ import httpx
 import msgspec
 import pytest
 
-from sandbox.server import SandboxServer
+from mixpanel_brevo_sandbox.server import SandboxServer
 from tap_mixpanel_tajo.streams.export import ExportLine, line_record, to_record
 from target_brevo_tajo.target import TargetBrevoTajo
 from tests.brevo_sandbox import sandbox_config

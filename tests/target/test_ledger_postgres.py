@@ -25,14 +25,14 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from sandbox.server import SandboxServer
+from mixpanel_brevo_sandbox.server import SandboxServer
 from target_brevo_tajo.ledger import ClaimLost, Ledger, LedgerEvent, SyncedContact, event_key
 from target_brevo_tajo.ledger.schema import metadata
 from tests.singer_messages import event, singer_input
 
 pgserver = pytest.importorskip("pgserver", reason="pgserver is part of the test extra")
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 WHEN = dt.datetime(2026, 11, 20, 10, tzinfo=dt.timezone.utc)
 
 

@@ -14,7 +14,7 @@ import httpx
 import pytest
 import respx
 
-from sandbox.server import SandboxServer
+from mixpanel_brevo_sandbox.server import SandboxServer
 from target_brevo_tajo.ledger import Ledger, LedgerEvent, event_key
 from target_brevo_tajo.report import SyncReport
 from target_brevo_tajo.target import TargetBrevoTajo

@@ -14,7 +14,7 @@ import pytest
 
 from target_brevo_tajo.target import TargetBrevoTajo
 from tests.singer_messages import EVENTS_SCHEMA, event
-from tests.test_target_poison_and_errors import assert_one_line_error, run_cli, with_record
+from tests.target.test_target_poison_and_errors import assert_one_line_error, run_cli, with_record
 
 
 @pytest.fixture

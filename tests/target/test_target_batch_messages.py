@@ -19,15 +19,15 @@ from typing import Any
 import httpx
 import pytest
 
-from sandbox.server import SandboxServer
+from mixpanel_brevo_sandbox.server import SandboxServer
 from target_brevo_tajo.target import TargetBrevoTajo
 from tests.brevo_sandbox import sandbox_config
 from tests.singer_messages import EVENTS_SCHEMA, PROFILES_SCHEMA, event, profile
-from tests.test_target_poison_and_errors import assert_one_line_error, run_cli, with_record
+from tests.target.test_target_poison_and_errors import assert_one_line_error, run_cli, with_record
 
 # What differs between two runs of the same input: when they ran, and which run they were.
 RUN_FIELDS = {"run_id", "started_at", "finished_at"}
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TAP_NOW = dt.datetime(2026, 11, 20, 12, tzinfo=dt.timezone.utc)  # the sandbox's today
 
 

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sandbox.brevo_api import API_KEY
-from sandbox.server import SandboxServer
+from mixpanel_brevo_sandbox.brevo_api import API_KEY
+from mixpanel_brevo_sandbox.server import SandboxServer
 from tests.conftest import MAPPING_FILE, ROOT
 
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 import respx
 
-from sandbox.server import SandboxServer
+from mixpanel_brevo_sandbox.server import SandboxServer
 from target_brevo_tajo.brevo import BrevoClient, BrevoCompanies
 from target_brevo_tajo.brevo.imports import ContactImports
 from target_brevo_tajo.target import TargetBrevoTajo

@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sandbox.server import SandboxServer
+from mixpanel_brevo_sandbox.server import SandboxServer
 from target_brevo_tajo.brevo import BrevoClient, BrevoLists, CallInDoubt
 from target_brevo_tajo.ledger import Ledger
 from target_brevo_tajo.ledger.companies import CompanyLedger
@@ -31,10 +31,10 @@ from target_brevo_tajo.writers.companies import FILTERED_LOOKUPS
 from tests.brevo_sandbox import target_config
 from tests.conftest import MAPPING_FILE
 from tests.singer_messages import profile, profiles_input
-from tests.test_target_companies import group, member, pipeline
-from tests.test_target_contacts_sandbox import ADA
+from tests.target.test_target_companies import group, member, pipeline
+from tests.target.test_target_contacts_sandbox import ADA
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 GROUP_ATTRIBUTE = "mixpanel_group"  # the internal name Brevo gives the label "Mixpanel group"
 
 

@@ -17,12 +17,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sandbox.server import SandboxServer
+from mixpanel_brevo_sandbox.server import SandboxServer
 from target_brevo_tajo.singer_input import SingerInput, SingerInputError
 from tests.brevo_sandbox import sandbox_config
 from tests.report_checks import unbalanced
 from tests.singer_messages import EVENTS_SCHEMA, event
-from tests.test_target_poison_and_errors import assert_one_line_error
+from tests.target.test_target_poison_and_errors import assert_one_line_error
 
 CUT = b'{"type": "RECORD", "stream": "events", "record": {"event": "Purch'
 

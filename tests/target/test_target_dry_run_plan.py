@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from sandbox.server import SandboxServer
+from mixpanel_brevo_sandbox.server import SandboxServer
 from target_brevo_tajo.target import TargetBrevoTajo
 from tests.brevo_sandbox import sandbox_config
 from tests.singer_messages import (

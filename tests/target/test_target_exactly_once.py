@@ -19,12 +19,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sandbox.server import SandboxServer
+from mixpanel_brevo_sandbox.server import SandboxServer
 from target_brevo_tajo.ledger import Ledger
 from target_brevo_tajo.target import TargetBrevoTajo
 from tests.singer_messages import event, singer_input
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EVENTS = 20_000  # 100 batch calls: enough for 20 kills with several calls in flight
 
 

@@ -12,10 +12,10 @@ import httpx
 import pytest
 import respx
 
-from sandbox.server import SandboxServer
+from mixpanel_brevo_sandbox.server import SandboxServer
 from target_brevo_tajo.target import TargetBrevoTajo
 from tests.singer_messages import event, profile, profiles_input, singer_input
-from tests.test_ledger_postgres import new_database, postgres  # noqa: F401 (a fixture)
+from tests.target.test_ledger_postgres import new_database, postgres  # noqa: F401 (a fixture)
 
 BREVO = "https://api.brevo.com/v3"
 pytest.importorskip("pgserver", reason="pgserver is part of the test extra")

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import httpx
 import pytest
 
-from sandbox.server import SandboxServer
+from mixpanel_brevo_sandbox.server import SandboxServer
 from target_brevo_tajo.ledger import Ledger
 from target_brevo_tajo.target import TargetBrevoTajo
 from tests.brevo_sandbox import target_config

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mixpanel_brevo_mapping import Mapping
-from sandbox.server import SandboxServer
+from mixpanel_brevo_sandbox.server import SandboxServer
 from target_brevo_tajo.ledger import Ledger
 from target_brevo_tajo.ledger.lookups import LookupLedger
 from target_brevo_tajo.lookups import LookupTables

@@ -19,7 +19,7 @@ from target_brevo_tajo.target import TargetBrevoTajo
 from tests.singer_messages import event, singer_input
 
 BREVO = "https://api.brevo.com/v3"
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

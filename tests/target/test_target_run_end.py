@@ -18,7 +18,7 @@ import httpx
 import pytest
 import respx
 
-from sandbox.server import SandboxServer
+from mixpanel_brevo_sandbox.server import SandboxServer
 from target_brevo_tajo.progress import ProgressLog
 from target_brevo_tajo.report import EventsReport
 from target_brevo_tajo.target import TargetBrevoTajo

@@ -7,7 +7,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sandbox.server import SandboxServer
+from mixpanel_brevo_sandbox.server import SandboxServer
 from target_brevo_tajo.target import TargetBrevoTajo
 from tests.singer_messages import event, profile, profiles_input, singer_input
 
