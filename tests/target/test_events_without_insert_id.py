@@ -142,10 +142,7 @@ def test_an_events_own_insert_id_is_its_key_unchanged():
 # Through the target, against the sandbox's Brevo --------------------------------------------------
 
 
-@pytest.fixture
-def sandbox():
-    with SandboxServer(profiles=5, events=10, days=1) as server:
-        yield server
+pytestmark = pytest.mark.sandbox(profiles=5, events=10, days=1)
 
 
 @pytest.fixture

@@ -8,10 +8,7 @@ the text. Every report the test suite renders or writes is checked (``conftest.r
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import httpx
-import pytest
 import respx
 
 from mixpanel_brevo_sandbox.server import SandboxServer
@@ -28,15 +25,6 @@ BREVO = "https://api.brevo.com/v3"
 def accepted(request: httpx.Request) -> httpx.Response:
     count = request.content.count(b'"event_name"')
     return httpx.Response(202, json={"count": count, "message": "Events queued"})
-
-
-@pytest.fixture
-def config(mapping_file: Path, tmp_path: Path) -> dict:
-    return {
-        "api_key": "xkeysib-test",
-        "mapping_file": str(mapping_file),
-        "ledger_url": f"sqlite:///{tmp_path / 'ledger.sqlite'}",
-    }
 
 
 def test_a_report_that_leaves_records_out_does_not_add_up():

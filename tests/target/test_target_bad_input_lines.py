@@ -18,12 +18,10 @@ from tests.target.test_target_poison_and_errors import assert_one_line_error, ru
 
 
 @pytest.fixture
-def config(mapping_file: Path, tmp_path: Path) -> dict:
+def config(config: dict, tmp_path: Path) -> dict:
     """A dry run: the mapping and the ledger are read, nothing is sent."""
     return {
-        "api_key": "xkeysib-test-secret",
-        "mapping_file": str(mapping_file),
-        "ledger_url": f"sqlite:///{tmp_path / 'ledger.sqlite'}",
+        **config,
         "rejects_file": str(tmp_path / "rejects.jsonl"),
         "report_file": str(tmp_path / "report.json"),
         "dry_run": True,

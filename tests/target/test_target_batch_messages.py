@@ -31,10 +31,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TAP_NOW = dt.datetime(2026, 11, 20, 12, tzinfo=dt.timezone.utc)  # the sandbox's today
 
 
-@pytest.fixture
-def sandbox():
-    with SandboxServer(profiles=5, events=10, days=1) as server:
-        yield server
+pytestmark = pytest.mark.sandbox(profiles=5, events=10, days=1)
 
 
 def target_config(sandbox: SandboxServer, mapping_file: Path, folder: Path) -> dict:

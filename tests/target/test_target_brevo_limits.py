@@ -25,13 +25,8 @@ QUEUED = "Batch accepted. Valid events have been added to the processing queue."
 
 
 @pytest.fixture
-def config(mapping_file: Path, tmp_path: Path) -> dict:
-    return {
-        "api_key": "xkeysib-test-secret",
-        "mapping_file": str(mapping_file),
-        "ledger_url": f"sqlite:///{tmp_path / 'ledger.sqlite'}",
-        "rejects_file": str(tmp_path / "rejects.jsonl"),
-    }
+def config(config: dict, tmp_path: Path) -> dict:
+    return {**config, "rejects_file": str(tmp_path / "rejects.jsonl")}
 
 
 def run_target(config: dict, *records: dict) -> TargetBrevoTajo:

@@ -8,7 +8,6 @@ carries ``mp_insert_id``), those found are recorded as sent, and only the missin
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import httpx
 import pytest
@@ -28,13 +27,8 @@ STATE = {"bookmarks": {"events": {"replication_key_value": "2026-11-20T10:00:00Z
 
 
 @pytest.fixture
-def config(mapping_file: Path, tmp_path: Path) -> dict:
-    return {
-        "api_key": "xkeysib-test-secret",
-        "mapping_file": str(mapping_file),
-        "ledger_url": f"sqlite:///{tmp_path / 'ledger.sqlite'}",
-        "events_settle_seconds": 30,
-    }
+def config(config: dict) -> dict:
+    return {**config, "events_settle_seconds": 30}
 
 
 def run_target(

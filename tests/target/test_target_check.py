@@ -22,11 +22,13 @@ from mixpanel_brevo_sandbox.brevo_api import API_KEY
 from mixpanel_brevo_sandbox.server import SandboxServer
 from tests.conftest import MAPPING_FILE, ROOT
 
+pytestmark = pytest.mark.sandbox(profiles=5, events=50)
 
-@pytest.fixture(scope="module")
-def sandbox():
-    with SandboxServer(profiles=5, events=50) as server:
-        yield server
+
+@pytest.fixture
+def sandbox(shared_sandbox):
+    """The checks only read: the module's tests share one sandbox."""
+    return shared_sandbox
 
 
 def check(tmp_path: Path, sandbox: SandboxServer, api_key: str) -> subprocess.CompletedProcess:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import httpx
 import pytest
@@ -98,13 +97,8 @@ class FakeLists:
 
 
 @pytest.fixture
-def config(mapping_file: Path, tmp_path: Path) -> dict:
-    return {
-        "api_key": "xkeysib-test-secret",
-        "mapping_file": str(mapping_file),
-        "ledger_url": f"sqlite:///{tmp_path / 'ledger.sqlite'}",
-        "import_poll_seconds": 0,
-    }
+def config(config: dict) -> dict:
+    return {**config, "import_poll_seconds": 0}
 
 
 def known_contacts(config: dict, *ids: str) -> None:

@@ -38,10 +38,7 @@ ROOT = Path(__file__).resolve().parents[2]
 GROUP_ATTRIBUTE = "mixpanel_group"  # the internal name Brevo gives the label "Mixpanel group"
 
 
-@pytest.fixture
-def sandbox():
-    with SandboxServer(profiles=5, events=10, days=1) as server:
-        yield server
+pytestmark = pytest.mark.sandbox(profiles=5, events=10, days=1)
 
 
 @pytest.fixture

@@ -53,14 +53,8 @@ ADA = {
 
 
 @pytest.fixture
-def config(mapping_file: Path, tmp_path: Path) -> dict:
-    return {
-        "api_key": "xkeysib-test-secret",
-        "mapping_file": str(mapping_file),
-        "ledger_url": f"sqlite:///{tmp_path / 'ledger.sqlite'}",
-        "rejects_file": str(tmp_path / "rejects.jsonl"),
-        "import_poll_seconds": 0.01,
-    }
+def config(config: dict, tmp_path: Path) -> dict:
+    return {**config, "rejects_file": str(tmp_path / "rejects.jsonl"), "import_poll_seconds": 0.01}
 
 
 @pytest.fixture

@@ -28,10 +28,7 @@ ADA = {
 }
 
 
-@pytest.fixture
-def sandbox():
-    with SandboxServer(profiles=5, events=20, days=1) as server:
-        yield server
+pytestmark = pytest.mark.sandbox(profiles=5, events=20, days=1)
 
 
 @pytest.fixture

@@ -27,15 +27,18 @@ from tests.target.test_target_poison_and_errors import assert_one_line_error
 CUT = b'{"type": "RECORD", "stream": "events", "record": {"event": "Purch'
 
 
-@pytest.fixture(scope="module")
-def sandbox():
-    with SandboxServer(profiles=10, events=10, days=1) as server:
-        yield server
+pytestmark = pytest.mark.sandbox(profiles=10, events=10, days=1)
+
+
+@pytest.fixture
+def sandbox(shared_sandbox):
+    """The module's sandbox, emptied before each test."""
+    httpx.post(f"{shared_sandbox.url}/_sandbox/reset", timeout=30)
+    return shared_sandbox
 
 
 @pytest.fixture
 def config(sandbox, mapping_file: Path, tmp_path: Path) -> dict:
-    httpx.post(f"{sandbox.url}/_sandbox/reset", timeout=30)
     return sandbox_config(
         sandbox,
         mapping_file,

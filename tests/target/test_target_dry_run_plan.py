@@ -47,10 +47,7 @@ NOT_COUNTS = {
 ENGAGED = cohort(1, "Engaged Users (Last 7 Days)", "engaged_users")  # lists.engaged_users: 16
 
 
-@pytest.fixture
-def sandbox():
-    with SandboxServer(profiles=0, events=0, days=1) as server:
-        yield server
+pytestmark = pytest.mark.sandbox(profiles=0, events=0, days=1)
 
 
 @pytest.fixture

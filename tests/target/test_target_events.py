@@ -25,16 +25,9 @@ BREVO = "https://api.brevo.com/v3"
 
 
 @pytest.fixture
-def ledger_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'ledger.sqlite'}"
-
-
-@pytest.fixture
-def config(mapping_file: Path, ledger_url: str, tmp_path: Path) -> dict:
+def config(config: dict, tmp_path: Path) -> dict:
     return {
-        "api_key": "xkeysib-test-secret",
-        "mapping_file": str(mapping_file),
-        "ledger_url": ledger_url,
+        **config,
         "report_file": str(tmp_path / "report.json"),
         "rejects_file": str(tmp_path / "rejects.jsonl"),
     }

@@ -22,28 +22,22 @@ import pytest
 from mixpanel_brevo_sandbox.server import SandboxServer
 from target_brevo_tajo.ledger import Ledger
 from target_brevo_tajo.target import TargetBrevoTajo
+from tests.brevo_sandbox import sandbox_config
 from tests.singer_messages import event, singer_input
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = 20_000  # 100 batch calls: enough for 20 kills with several calls in flight
 
 
-@pytest.fixture
-def sandbox():
-    with SandboxServer(profiles=10, events=10, days=1) as server:
-        yield server
+pytestmark = pytest.mark.sandbox(profiles=10, events=10, days=1)
 
 
 @pytest.fixture
 def config(sandbox, mapping_file: Path, tmp_path: Path) -> dict:
-    return {
-        "api_key": "sandbox-brevo-key",
-        "base_url": f"{sandbox.url}/brevo/v3",
-        "mapping_file": str(mapping_file),
-        "ledger_url": f"sqlite:///{tmp_path / 'ledger.sqlite'}",
-        "events_settle_seconds": 0.3,
-        "request_timeout_seconds": 2,  # a killed worker's claim expires after about 7 s
-    }
+    # request_timeout_seconds 2: a killed worker's claim expires after about 7 s
+    return sandbox_config(
+        sandbox, mapping_file, tmp_path, events_settle_seconds=0.3, request_timeout_seconds=2
+    )
 
 
 def purchases(count: int) -> list[dict]:

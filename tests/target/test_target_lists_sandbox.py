@@ -18,10 +18,7 @@ ENGAGED = cohort(1, "Engaged Users (Last 7 Days)", "engaged_users")  # lists.eng
 LISTING = "/contacts/lists/16/contacts"
 
 
-@pytest.fixture
-def sandbox():
-    with SandboxServer(profiles=5, events=20, days=1) as server:
-        yield server
+pytestmark = pytest.mark.sandbox(profiles=5, events=20, days=1)
 
 
 @pytest.fixture

@@ -71,10 +71,7 @@ def user(distinct_id: str, plan: str) -> dict:
     return profile(distinct_id, **{"$email": f"{distinct_id}@example.com", "plan": plan})
 
 
-@pytest.fixture
-def sandbox():
-    with SandboxServer(profiles=5, events=10, days=1) as server:
-        yield server
+pytestmark = pytest.mark.sandbox(profiles=5, events=10, days=1)
 
 
 @pytest.fixture

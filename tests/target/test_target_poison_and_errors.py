@@ -23,11 +23,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def config(mapping_file: Path, tmp_path: Path) -> dict:
+def config(config: dict, tmp_path: Path) -> dict:
     return {
-        "api_key": "xkeysib-test-secret",
-        "mapping_file": str(mapping_file),
-        "ledger_url": f"sqlite:///{tmp_path / 'ledger.sqlite'}",
+        **config,
         "rejects_file": str(tmp_path / "rejects.jsonl"),
         "report_file": str(tmp_path / "report.json"),
         "max_retries": 0,

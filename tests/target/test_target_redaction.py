@@ -23,11 +23,10 @@ API_KEY = "xkeysib-0123456789abcdef0123456789abcdef-AbCdEf0123456789"
 
 
 @pytest.fixture
-def config(mapping_file, tmp_path) -> dict:
+def config(config, tmp_path) -> dict:
     return {
+        **config,
         "api_key": API_KEY,
-        "mapping_file": str(mapping_file),
-        "ledger_url": f"sqlite:///{tmp_path / 'ledger.sqlite'}",
         "rejects_file": str(tmp_path / "rejects.jsonl"),
         "report_file": str(tmp_path / "report.json"),
         "max_retries": 0,

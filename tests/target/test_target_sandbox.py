@@ -9,26 +9,16 @@ import pytest
 
 from mixpanel_brevo_sandbox.server import SandboxServer
 from target_brevo_tajo.target import TargetBrevoTajo
+from tests.brevo_sandbox import sandbox_config
 from tests.singer_messages import event, profile, profiles_input, singer_input
 
-
-@pytest.fixture
-def sandbox():
-    with SandboxServer(profiles=20, events=200, days=2) as server:
-        yield server
+pytestmark = pytest.mark.sandbox(profiles=20, events=200, days=2)
 
 
 @pytest.fixture
 def config(sandbox, mapping_file: Path, tmp_path: Path) -> dict:
-    return {
-        "api_key": "sandbox-brevo-key",
-        "base_url": f"{sandbox.url}/brevo/v3",
-        "mapping_file": str(mapping_file),
-        "ledger_url": f"sqlite:///{tmp_path / 'ledger.sqlite'}",
-        "create_missing_attributes": True,
-        "anonymous_events": "send",
-        "import_poll_seconds": 0,
-    }
+    settings = {"create_missing_attributes": True, "anonymous_events": "send"}
+    return sandbox_config(sandbox, mapping_file, tmp_path, import_poll_seconds=0, **settings)
 
 
 def run(config: dict, messages) -> TargetBrevoTajo:

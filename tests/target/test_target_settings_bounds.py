@@ -14,7 +14,6 @@ import json
 import logging
 import subprocess
 import sys
-from pathlib import Path
 from types import SimpleNamespace
 
 import httpx
@@ -27,13 +26,8 @@ from tests.singer_messages import event, singer_input
 
 
 @pytest.fixture
-def config(mapping_file: Path, tmp_path: Path) -> dict:
-    return {
-        "api_key": "xkeysib-test-secret",
-        "mapping_file": str(mapping_file),
-        "ledger_url": f"sqlite:///{tmp_path / 'ledger.sqlite'}",
-        "dry_run": True,
-    }
+def config(config: dict) -> dict:
+    return {**config, "dry_run": True}
 
 
 def refusal(config: dict, *, parse_env: bool = False) -> str:
