@@ -449,10 +449,7 @@ def test_discovery_lists_both_streams_and_the_cohort_ids_setting(tmp_path):
 SANDBOX_NOW = dt.datetime(2026, 11, 20, 12, tzinfo=UTC)
 
 
-@pytest.fixture(scope="module")
-def sandbox():
-    with SandboxServer(now=SANDBOX_NOW, profiles=200, events=2000, days=10) as server:
-        yield server
+pytestmark = pytest.mark.sandbox(now=SANDBOX_NOW, profiles=200, events=2000, days=10)
 
 
 def sandbox_tap(sandbox: SandboxServer) -> TapMixpanelTajo:

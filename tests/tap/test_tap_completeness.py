@@ -252,18 +252,7 @@ SANDBOX_NOW = dt.datetime(2026, 3, 10, 12, tzinfo=UTC)
 DAY_1, DAY_2 = "2026-03-08", "2026-03-09"
 
 
-@pytest.fixture(scope="module")
-def sandbox_server():
-    with SandboxServer(now=SANDBOX_NOW, profiles=50, events=3000, days=3) as server:
-        yield server
-
-
-@pytest.fixture
-def sandbox(sandbox_server):
-    """The module's sandbox without faults, its call log empty."""
-    httpx.delete(f"{sandbox_server.url}/_sandbox/faults").raise_for_status()
-    httpx.delete(f"{sandbox_server.url}/_sandbox/calls").raise_for_status()
-    return sandbox_server
+pytestmark = pytest.mark.sandbox(now=SANDBOX_NOW, profiles=50, events=3000, days=3)
 
 
 def sandbox_tap(sandbox: SandboxServer, state: dict | None = None, **config) -> TapMixpanelTajo:

@@ -22,15 +22,18 @@ GROUP_KEYS = [
 ]
 
 
+pytestmark = pytest.mark.sandbox(now=NOW, profiles=30, events=200, days=2)
+
+
 @pytest.fixture(scope="module")
-def sandbox():
-    with SandboxServer(now=NOW, profiles=30, events=200, days=2) as server:
-        team = {"$distinct_id": "t-1", "$properties": {"$name": "Core", "$last_seen": "2026-11-01"}}
-        httpx.post(
-            f"{server.url}/_sandbox/mixpanel/groups",
-            json={"data_group_id": TEAMS_DATA_GROUP_ID, "profiles": [team]},
-        ).raise_for_status()
-        yield server
+def shared_sandbox(shared_sandbox):
+    """The module's sandbox, with a team beside the demo's companies."""
+    team = {"$distinct_id": "t-1", "$properties": {"$name": "Core", "$last_seen": "2026-11-01"}}
+    httpx.post(
+        f"{shared_sandbox.url}/_sandbox/mixpanel/groups",
+        json={"data_group_id": TEAMS_DATA_GROUP_ID, "profiles": [team]},
+    ).raise_for_status()
+    return shared_sandbox
 
 
 @pytest.fixture

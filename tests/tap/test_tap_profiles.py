@@ -444,19 +444,7 @@ def test_discovery_lists_the_profiles_stream_and_its_setting(tmp_path):
 # Against the sandbox's Mixpanel
 
 
-@pytest.fixture(scope="module")
-def sandbox():
-    with SandboxServer(now=SANDBOX_NOW, profiles=1500, events=10, days=1) as server:
-        yield server
-
-
-@pytest.fixture(autouse=True)
-def clean_sandbox(request):
-    """Each sandbox test starts without faults and with an empty call log."""
-    if "sandbox" in request.fixturenames:
-        url = request.getfixturevalue("sandbox").url
-        httpx.delete(f"{url}/_sandbox/faults")
-        httpx.delete(f"{url}/_sandbox/calls")
+pytestmark = pytest.mark.sandbox(now=SANDBOX_NOW, profiles=1500, events=10, days=1)
 
 
 def sandbox_tap(sandbox: SandboxServer, state: dict | None = None) -> TapMixpanelTajo:

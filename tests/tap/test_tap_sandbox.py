@@ -18,16 +18,7 @@ NOW = dt.datetime(2026, 11, 20, 12, tzinfo=dt.timezone.utc)
 DAY = "2026-11-19"
 
 
-@pytest.fixture(scope="module")
-def sandbox():
-    with SandboxServer(now=NOW, profiles=50, events=3000, days=2) as server:
-        yield server
-
-
-@pytest.fixture(autouse=True)
-def clean_sandbox(sandbox):
-    httpx.delete(f"{sandbox.url}/_sandbox/faults")
-    httpx.delete(f"{sandbox.url}/_sandbox/calls")
+pytestmark = pytest.mark.sandbox(now=NOW, profiles=50, events=3000, days=2)
 
 
 def fault(sandbox: SandboxServer, **rule) -> None:
