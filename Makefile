@@ -22,7 +22,7 @@ $(MELTANO_STAMP): $(STAMP) meltano.yml pyproject.toml
 	touch $(MELTANO_STAMP)
 
 demo: $(MELTANO_STAMP)
-	PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) -m sandbox demo
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) -m mixpanel_brevo_sandbox demo
 
 # Export the events of START..END (dates, inclusive) under a state id of their own
 # (<env>:...:backfill-START-END): production's bookmark never moves. ENV picks the Meltano
@@ -65,7 +65,7 @@ unit: setup
 # Bytecode first: each plugin start is timed as an installed one starts (pip compiles at install,
 # and Python caches it at first import), not compiling every module (PYTHONDONTWRITEBYTECODE).
 bench: setup
-	$(PY) -m compileall -q -j 0 $(VENV)/lib mixpanel_brevo_mapping tap_mixpanel_tajo target_brevo_tajo sandbox > /dev/null
+	$(PY) -m compileall -q -j 0 $(VENV)/lib mixpanel_brevo_mapping tap_mixpanel_tajo target_brevo_tajo mixpanel_brevo_sandbox > /dev/null
 	$(PY) benchmarks/bench_pipeline.py $(BENCH_ARGS)
 
 # Build artefacts only: Meltano's state (.meltano/meltano.db) and the sync ledger stay, so the next

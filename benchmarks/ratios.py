@@ -31,7 +31,7 @@ import msgspec
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.singerlib import RecordMessage, SchemaMessage
 
-from sandbox.demo_data import MAPPED_EVENTS, generate
+from mixpanel_brevo_sandbox.demo_data import MAPPED_EVENTS, generate
 from tap_mixpanel_tajo.client import Credentials, MixpanelClient
 from tap_mixpanel_tajo.streams.export import EventsStream, to_record
 from tap_mixpanel_tajo.tap import TapMixpanelTajo
@@ -288,8 +288,11 @@ def finished(process: subprocess.Popen, rss_file: Path) -> ProcessRun:
 
 @contextlib.contextmanager
 def sandbox_process(*args: str) -> Iterator[str]:
-    """``python -m sandbox serve`` in its own process (its HTTP work must not share our GIL)."""
-    command = [sys.executable, "-m", "sandbox", "serve", "--port", "0", *args]
+    """``python -m mixpanel_brevo_sandbox serve`` in its own process.
+
+    Its HTTP work must not share our GIL.
+    """
+    command = [sys.executable, "-m", "mixpanel_brevo_sandbox", "serve", "--port", "0", *args]
     with subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True) as server:
         try:
             assert server.stdout is not None
@@ -415,7 +418,7 @@ class TargetVsBound:
 
 def target_vs_bound(count: int, latency: float, in_flight: int) -> TargetVsBound:
     """``target-brevo-tajo`` on ``count`` events, Brevo answering each batch after ``latency``."""
-    from sandbox import brevo_api  # noqa: PLC0415 - only the sandbox figures need it
+    from mixpanel_brevo_sandbox import brevo_api  # noqa: PLC0415 - only the sandbox figures need it
 
     with (
         tempfile.TemporaryDirectory(prefix="bench-target-") as tmp_name,
@@ -541,7 +544,7 @@ def pipeline_rss(count: int) -> PipelineRun:
 
 def profiles_pipeline(count: int) -> PipelineRun:
     """``count`` sandbox profiles read from Engage and imported as Brevo contacts."""
-    from sandbox import brevo_api, mixpanel_api  # noqa: PLC0415 - only this figure needs them
+    from mixpanel_brevo_sandbox import brevo_api, mixpanel_api  # noqa: PLC0415 - only this figure needs them
 
     with (
         sandbox_process(

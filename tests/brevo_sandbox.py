@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sandbox.server import SandboxServer
+from mixpanel_brevo_sandbox.server import SandboxServer
 
 NOW = datetime(2026, 3, 10, 12, tzinfo=timezone.utc)
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from mixpanel_brevo_sandbox.server import SandboxServer
 from tap_mixpanel_tajo import client as tap_client
 from target_brevo_tajo.report import SyncReport
 from tests.report_checks import report_problems
@@ -13,6 +15,37 @@ from tests.report_checks import report_problems
 ROOT = Path(__file__).resolve().parents[1]
 MAPPING_FILE = ROOT / "mappings" / "mixpanel-to-brevo.yml"
 SHARED_SPECS = ROOT.parent / "shared" / "specs"
+E2E = ROOT / "tests" / "e2e"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test under tests/e2e/ is marked ``e2e``: ``make unit`` (``-m "not e2e"``) skips it."""
+    for item in items:
+        if item.path.is_relative_to(E2E):
+            item.add_marker(pytest.mark.e2e)
+
+
+def sandbox_settings(node: pytest.Item | pytest.Collector) -> dict:
+    """The ``SandboxServer`` arguments of the ``sandbox`` marker nearest ``node`` (none: demo)."""
+    marker = node.get_closest_marker("sandbox")
+    return marker.kwargs if marker else {}
+
+
+@pytest.fixture
+def sandbox(request: pytest.FixtureRequest) -> Iterator[SandboxServer]:
+    """A sandbox of the test's own, sized by ``pytest.mark.sandbox(...)``: for tests that write."""
+    with SandboxServer(**sandbox_settings(request.node)) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def shared_sandbox(request: pytest.FixtureRequest) -> Iterator[SandboxServer]:
+    """One sandbox for the whole module, sized by the module's ``pytest.mark.sandbox(...)``.
+
+    A server takes half a second to stop: modules of tests that only read it share one.
+    """
+    with SandboxServer(**sandbox_settings(request.node)) as server:
+        yield server
 
 
 @pytest.fixture

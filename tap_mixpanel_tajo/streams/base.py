@@ -83,7 +83,7 @@ class MixpanelStream(Stream):
     # The one SDK internal this tap overrides: ``Stream._increment_stream_state`` is what the
     # SDK calls after each record to move the bookmark (or its progress markers) to the record's
     # replication key. Here records never move it (see the class docstring); the test
-    # ``test_records_never_move_a_bookmark`` in tests/test_tap_events.py pins this.
+    # ``test_records_never_move_a_bookmark`` in tests/tap/test_tap_events.py pins this.
     def _increment_stream_state(
         self,
         latest_record: dict[str, Any],

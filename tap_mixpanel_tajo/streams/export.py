@@ -217,7 +217,7 @@ class EventsStream(MixpanelStream):
     # top-level keys can be deselected: those are dropped, and the RECORD line is encoded straight
     # from the record, with ``properties`` as Mixpanel sent them. With stream maps or
     # flattening, records hold ``properties`` decoded and take the SDK's own path.
-    # tests/test_tap_output.py pins the records against the SDK's path, and this override.
+    # tests/tap/test_tap_output.py pins the records against the SDK's path, and this override.
     @override
     def _write_record_message(self, record: dict[str, Any]) -> None:
         """Write the RECORD line of one event (or the RECORDs its stream maps make of it)."""

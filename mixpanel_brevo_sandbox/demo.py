@@ -1,0 +1,176 @@
+"""`make demo`: the whole Meltano pipeline against the sandbox, twice, with what each run did.
+
+Run 1 exports the demo project's events and profiles and loads them into the sandbox's Brevo,
+then its cohorts into lists and its group profiles into companies linked to their members.
+Then the sandbox clock moves two days on (events that Mixpanel processed late become visible)
+and one user changes plan; run 2 re-reads the lookback window, sends only the late events, and
+updates exactly that one contact.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+from collections import Counter
+from pathlib import Path
+
+import httpx
+
+from mixpanel_brevo_sandbox.server import SandboxServer
+from target_brevo_tajo.report import render_report
+
+AT_RISK_COHORT = 1002  # the demo project's "At Risk" cohort (the seed's lists.at_risk)
+MAIN_EXTRACTOR = "tap-mixpanel-tajo"  # events and profiles, hourly
+COHORTS_EXTRACTOR = "tap-mixpanel-tajo--cohorts"  # cohorts and their members, daily
+GROUPS_EXTRACTOR = "tap-mixpanel-tajo--groups"  # group profiles (companies) and members, daily
+
+
+def pipeline_command(state_suffix: str, extractor: str = MAIN_EXTRACTOR) -> list[str]:
+    """`meltano run` of one pipeline in the sandbox environment of meltano.yml."""
+    return [
+        shutil.which("meltano") or "meltano",
+        "--environment=sandbox",
+        "run",
+        extractor,
+        "target-brevo-tajo",
+        "--state-id-suffix",
+        state_suffix,
+    ]
+
+
+def sandbox_env(server: SandboxServer) -> dict[str, str]:
+    """The variables meltano.yml's sandbox environment reads: the URL and a start date."""
+    now = httpx.get(f"{server.url}/_sandbox/clock", timeout=30).json()["now"]
+    start = dt.datetime.fromisoformat(now.replace("Z", "+00:00")) - dt.timedelta(days=9)
+    return {"SANDBOX_URL": server.url, "SANDBOX_START_DATE": start.strftime("%Y-%m-%dT00:00:00Z")}
+
+
+def _meltano_run(
+    root: Path, env: dict[str, str], state_suffix: str, log_file: Path, extractor: str
+) -> int:
+    command = pipeline_command(state_suffix, extractor)
+    print(f"$ {' '.join(command[-6:])}  (full log: {log_file.relative_to(root)})", flush=True)
+    with log_file.open("w", encoding="utf-8") as log:
+        process = subprocess.Popen(
+            command, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        assert process.stdout is not None
+        for line in process.stdout:
+            log.write(line)
+            progress = line.strip().partition(f"{extractor} ")[2]
+            if progress and any(k in progress for k in ("records/s", "window(s)", "snapshot")):
+                print("  " + progress, flush=True)
+        return process.wait()
+
+
+def _mixpanel_calls(server: SandboxServer) -> Counter[str]:
+    calls = httpx.get(f"{server.url}/_sandbox/calls", timeout=30).json()["calls"]
+    httpx.delete(f"{server.url}/_sandbox/calls", timeout=30)
+    return Counter(f"{c['method']} {c['path']}" for c in calls if c["api"] == "mixpanel")
+
+
+def _two_days_later(server: SandboxServer) -> None:
+    """Late events land, one user comes back and upgrades; cohorts move with the clock."""
+    httpx.post(f"{server.url}/_sandbox/clock", json={"advance_hours": 48}, timeout=30)
+    now = httpx.get(f"{server.url}/_sandbox/clock", timeout=30).json()["now"][:19]
+    with server.state.lock:  # someone at risk of churning comes back
+        user = sorted(server.state.mixpanel.cohort_members(AT_RISK_COHORT, server.state.now))[0]
+    change = {"$distinct_id": user, "$properties": {"plan": "enterprise", "$last_seen": now}}
+    httpx.post(f"{server.url}/_sandbox/mixpanel/profiles", json={"profiles": [change]}, timeout=30)
+    print(
+        f"\n(two days pass in the sandbox: late events land; {user}, who was at risk, comes back "
+        "and moves to the enterprise plan)"
+    )
+
+
+def _print_companies(server: SandboxServer) -> None:
+    """Brevo's companies, each with how many contacts it links, and who links to the first."""
+    base = f"{server.url}/_sandbox/brevo"
+    companies = httpx.get(f"{base}/companies", timeout=60).json()["companies"]
+    contacts = httpx.get(f"{base}/contacts", timeout=60).json()["contacts"]
+    ext_ids = {c["id"]: c["attributes"].get("EXT_ID") for c in contacts}
+    print(f"Brevo holds {len(companies)} companies (Mixpanel group profiles), linking contacts:")
+    for company in sorted(companies, key=lambda c: c["attributes"]["name"]):
+        attributes, linked = company["attributes"], company["linkedContactsIds"]
+        print(
+            f"  {attributes['name']} ({attributes.get('industry', '-')}): {len(linked)} contacts, "
+            f"e.g. {', '.join(sorted(str(ext_ids[i]) for i in linked)[:3])}"
+        )
+
+
+def _print_lookup_attributes(server: SandboxServer) -> None:
+    """Contacts and events carrying the columns of the demo's lookup tables."""
+    base = f"{server.url}/_sandbox/brevo"
+    contacts = httpx.get(f"{base}/contacts", timeout=60).json()["contacts"]
+    events = httpx.get(f"{base}/events", timeout=60).json()["events"]
+    planned = [c["attributes"] for c in contacts if "PLAN_NAME" in c["attributes"]]
+    tiered = sum(1 for c in contacts if "ACCOUNT_TIER" in c["attributes"])
+    seated = sum(1 for e in events if "PLAN_SEATS" in e["event_properties"])
+    print(
+        f"Lookup tables: {len(planned)} contacts carry PLAN_NAME and PLAN_PRICE (Plans, "
+        f"downloaded), {tiered} carry ACCOUNT_TIER (Accounts, read from its source CSV), "
+        f"{seated} events carry PLAN_SEATS; e.g. "
+        + "; ".join(
+            f"{a.get('EXT_ID')}: {a['PLAN_NAME']} at {a.get('PLAN_PRICE')}" for a in planned[:3]
+        )
+    )
+
+
+def run_demo(root: Path) -> int:
+    """Start the sandbox, run the pipeline twice, print the reports; returns an exit code."""
+    output = root / "output"
+    output.mkdir(exist_ok=True)
+    ledger = output / "demo-ledger.sqlite"
+    ledger.unlink(missing_ok=True)
+    (output / "rejects.jsonl").unlink(missing_ok=True)
+    state_suffix = "demo-" + dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
+
+    with SandboxServer() as server:
+        print(f"Sandbox (Mixpanel + Brevo stand-ins) listening on {server.url}")
+        env = {
+            **os.environ,
+            **sandbox_env(server),
+            "TARGET_BREVO_TAJO_LEDGER_URL": f"sqlite:///{ledger}",
+        }
+        for run, title in (
+            (1, "Run 1, first sync"),
+            (2, "Run 2, two days later"),
+        ):
+            if run == 2:
+                _two_days_later(server)
+            for extractor, what, part in (
+                (MAIN_EXTRACTOR, "events and profiles", "main"),
+                (COHORTS_EXTRACTOR, "cohorts", "cohorts"),
+                (GROUPS_EXTRACTOR, "groups", "groups"),
+            ):
+                name = f"run{run}-{part}"
+                report_file = output / f"sync-report-{name}.json"
+                env["TARGET_BREVO_TAJO_REPORT_FILE"] = str(report_file)
+                print(f"\n== {title}: {what} ==", flush=True)
+                code = _meltano_run(root, env, state_suffix, output / f"demo-{name}.log", extractor)
+                if code != 0:
+                    print(f"meltano run failed (exit {code}); see output/demo-{name}.log")
+                    return code
+                calls = _mixpanel_calls(server)
+                spent = ", ".join(f"{k} x{v}" for k, v in sorted(calls.items()))
+                print(f"Mixpanel API calls: {sum(calls.values())} ({spent})")
+                report = json.loads(report_file.read_text(encoding="utf-8"))
+                print(render_report(report, rejects_file=output / "rejects.jsonl"))
+
+        contacts = httpx.get(f"{server.url}/_sandbox/brevo/contacts", timeout=60).json()
+        print(f"\nBrevo now holds {len(contacts['contacts'])} contacts.", end=" ")
+        events = httpx.get(f"{server.url}/_sandbox/brevo/events", timeout=60).json()["events"]
+        keys = Counter((e["event_name"], e["event_properties"].get("mp_insert_id")) for e in events)
+        twice = sum(1 for n in keys.values() if n > 1)
+        print(
+            f"It holds {len(events)} events for "
+            f"{len({json.dumps(e['identifiers'], sort_keys=True) for e in events})} contacts; "
+            f"events received more than once: {twice}."
+        )
+        _print_companies(server)
+        _print_lookup_attributes(server)
+        print(f"Reports: {output.relative_to(root)}/sync-report-*.json")
+        return 0 if twice == 0 else 1

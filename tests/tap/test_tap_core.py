@@ -1,0 +1,42 @@
+"""The SDK's standard tap tests, run against the local sandbox's Mixpanel."""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from pathlib import Path
+
+from singer_sdk.testing import SuiteConfig, get_tap_test_class
+
+from mixpanel_brevo_sandbox.demo_data import COMPANY_DATA_GROUP_ID, COMPANY_GROUP_KEY
+from mixpanel_brevo_sandbox.server import SandboxServer
+from tap_mixpanel_tajo.tap import TapMixpanelTajo
+from tests.conftest import MAPPING_FILE
+
+# The suite's config is fixed when the test class is built, so the sandbox starts at import.
+SANDBOX = SandboxServer(profiles=100, events=3000, days=3).start()
+# The shipped mapping with groups on and a lookup table joined, so every stream has records.
+GROUPS_MAPPING = Path(tempfile.mkdtemp()) / "mapping.yml"
+GROUPS_MAPPING.write_text(
+    MAPPING_FILE.read_text().replace("groups: false", "groups: true")
+    + "lookup_enrichment:\n"
+    + "  - {property: plan, table: Plans, attributes: {display_name: PLAN_NAME}}\n"
+)
+
+SAMPLE_CONFIG = {
+    "base_url": f"{SANDBOX.url}/mixpanel",
+    "project_id": "12345",
+    "service_account_username": "sandbox-user",
+    "service_account_secret": "sandbox-secret",
+    "start_date": (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=2)).strftime(
+        "%Y-%m-%dT00:00:00Z"
+    ),
+    "mapping_file": str(GROUPS_MAPPING),
+    "group_keys": [{"group_key": COMPANY_GROUP_KEY, "data_group_id": COMPANY_DATA_GROUP_ID}],
+}
+
+TestTapMixpanelTajo = get_tap_test_class(
+    tap_class=TapMixpanelTajo,
+    config=SAMPLE_CONFIG,
+    suite_config=SuiteConfig(max_records_limit=200),
+)
