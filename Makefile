@@ -50,9 +50,9 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
 
-# The README's settings tables, rewritten from each plugin's --about.
+# docs/settings.md's settings tables, rewritten from each plugin's --about.
 docs: setup
-	$(PY) .ci/readme_settings.py
+	$(PY) .ci/settings_docs.py
 
 test: $(MELTANO_STAMP) lint
 	PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) -m pytest
