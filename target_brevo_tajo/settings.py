@@ -1,7 +1,7 @@
 """The target's settings: declared once, as the config schema, and read once, typed.
 
 ``CONFIG_SCHEMA`` is the one source: ``--about``, Meltano's ``meltano.yml`` (checked by a test) and
-the README tables (generated) follow it, and :class:`Settings` takes its defaults from it.
+docs/settings.md's tables (generated) follow it, and :class:`Settings` takes its defaults from it.
 """
 
 from __future__ import annotations
