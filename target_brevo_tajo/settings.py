@@ -304,8 +304,8 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
     ),
 ).to_dict()
 
-# Brevo's documented caps (reference/brevo-api.md sections 2 and 4): a setting above one would
-# fail every call it shapes, so it is refused at start-up instead.
+# Brevo's documented caps (developers.brevo.com/reference/import-contacts, /docs/event-endpoints):
+# a setting above one would fail every call it shapes, so it is refused at start-up instead.
 DOCUMENTED_CAPS: dict[str, tuple[int, str]] = {
     "events_batch_size": (200, "events per POST /events/batch call"),
     "events_batch_max_bytes": (524_288, "bytes (512 KB) per POST /events/batch body"),
