@@ -50,9 +50,9 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
 
-# The README's settings tables, rewritten from each plugin's --about.
+# docs/settings.md's settings tables, rewritten from each plugin's --about.
 docs: setup
-	$(PY) .ci/readme_settings.py
+	$(PY) .ci/settings_docs.py
 
 test: $(MELTANO_STAMP) lint
 	PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) -m pytest
@@ -60,7 +60,7 @@ test: $(MELTANO_STAMP) lint
 unit: setup
 	$(PY) -m pytest -m "not e2e"
 
-# Each ratio of the README's Performance table, measured in one run (~15 min on 2 cores; not part
+# Each ratio of docs/performance.md's table, measured in one run (~15 min on 2 cores; not part
 # of `make test`). BENCH_ARGS passes options, e.g. BENCH_ARGS='--profiles 20000,1000000' or '--quick'.
 # Bytecode first: each plugin start is timed as an installed one starts (pip compiles at install,
 # and Python caches it at first import), not compiling every module (PYTHONDONTWRITEBYTECODE).

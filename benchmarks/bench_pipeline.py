@@ -3,7 +3,7 @@
 Run with ``make bench`` (or ``.venv/bin/python benchmarks/bench_pipeline.py``; ``--help`` for
 sizes, ``--quick`` to check the script). Nothing here is asserted or hard-coded: every figure is
 measured now, on this machine, next to its reference measured the same way. The Markdown table it
-prints is the one the README shows.
+prints is the one docs/performance.md shows.
 
 Figures (``ratios.py`` holds the runs of the first four):
 

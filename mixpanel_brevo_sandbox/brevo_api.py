@@ -1,7 +1,8 @@
 """Brevo API v3 subset, mounted under ``/brevo/v3``, with Brevo's documented limits.
 
-Body limits (reference/brevo-api.md sections 2 and 4) refuse a call whole with 400
-``out_of_range``; rate limits (section 6, ``brevo_limits``) answer 429 before any processing.
+Body limits (developers.brevo.com/reference/import-contacts, /docs/event-endpoints) refuse a
+call whole with 400 ``out_of_range``; rate limits (/docs/api-limits, ``brevo_limits``) answer 429
+before any processing.
 ``GET /events`` lists the custom events received, as Brevo's queue lets them out
 (``brevo_events``).
 """
@@ -26,10 +27,12 @@ from .wire import Request, Response, empty_response, json_response
 API_KEY = "sandbox-brevo-key"
 NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
 MAX_EVENT_PROPERTIES_BYTES = 50 * 1024
-# POST /events/batch: at most 200 events and a 512 KB body (reference/brevo-api.md section 4).
+# POST /events/batch: at most 200 events and a 512 KB body
+# (https://developers.brevo.com/docs/event-endpoints).
 MAX_BATCH_EVENTS = 200
 MAX_BATCH_BYTES = 512 * 1024
-# GET /events: 100 events a page by default, at most 10000 (reference/brevo-api.md section 4).
+# GET /events: 100 events a page by default, at most 10000
+# (https://developers.brevo.com/reference/get-events).
 EVENTS_PAGE = 100
 MAX_EVENTS_PAGE = 10_000
 BATCH_ACCEPTED = "Batch accepted. Valid events have been added to the processing queue."

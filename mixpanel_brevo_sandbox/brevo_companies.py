@@ -6,9 +6,9 @@ process, as contact imports are; its CSV is read with the csv module, ``company_
 company and ``associated_contact`` linking contacts.
 
 Brevo documents no separator between several contact ids in one ``associated_contact`` cell
-(reference/brevo-api.md section 5), so the sandbox's is a setting: ``;`` by default, which is not
-the file's own delimiter and so the likelier choice, and which a client joining ids with ``,``
-gets wrong. As the live report saw ("links added 2000" while Brevo held none), a cell the
+(developers.brevo.com names the column only), so the sandbox's is a setting: ``;`` by default,
+which is not the file's own delimiter and so the likelier choice, and which a client joining ids
+with ``,`` gets wrong. As the live report saw ("links added 2000" while Brevo held none), a cell the
 separator does not split into contact ids links nothing, silently.
 """
 

@@ -1,6 +1,6 @@
 """``GET /events``: the custom events Brevo accepted, filtered, newest first.
 
-From reference/brevo-api.md section 4 (verified 2026-11-29): repeatable ``contact_id``,
+From developers.brevo.com/reference/get-events (verified 2026-11-29): repeatable ``contact_id``,
 ``event_name`` and ``object_type`` filters; ``startDate`` and ``endDate`` together or not at all,
 each ``YYYY-MM-DD`` (the whole UTC day) or an RFC3339 date-time, by default the six months before
 now; ``count`` is every match, ``events`` one page. Custom events are the ones received through

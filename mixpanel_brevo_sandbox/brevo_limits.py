@@ -1,6 +1,7 @@
 """Brevo's documented rate limits, enforced: one fixed window per bucket, 429 once it is spent.
 
-From reference/brevo-api.md section 6, by path as documented: everything under ``/contacts``
+From https://developers.brevo.com/docs/api-limits and /docs/limit-headers, by path as
+documented: everything under ``/contacts``
 (list membership, lists, folders and attributes included) and ``POST /events`` (the sandbox counts
 ``/events/batch`` with them) have a per-second budget each; every other endpoint shares an hourly
 one. Budgets depend on the plan tier. Every answer carries the bucket's

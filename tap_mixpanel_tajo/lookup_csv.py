@@ -1,10 +1,10 @@
 """Lookup table CSVs as Mixpanel reads them: streamed rows, each value typed by Mixpanel's rules.
 
-Mixpanel's lookup table format (reference/mixpanel-api.md section 7): RFC 4180, a header of
-unique names, the first column is the row key. Values are parsed: integers and floats become
-numbers, ``true``/``false`` (any case) booleans, ``["a","b"]`` a list of strings, an empty field
-is undefined (left out); anything else, RFC 3339 times included, stays text. A number is
-written as JSON writes one, so an id like ``007`` keeps its zeros as text.
+Mixpanel's lookup table format (https://docs.mixpanel.com/reference/replace-lookup-table):
+RFC 4180, a header of unique names, the first column is the row key. Values are parsed: integers
+and floats become numbers, ``true``/``false`` (any case) booleans, ``["a","b"]`` a list of
+strings, an empty field is undefined (left out); anything else, RFC 3339 times included, stays
+text. A number is written as JSON writes one, so an id like ``007`` keeps its zeros as text.
 
 The body is never held whole: bytes are decoded and cut into lines as they come, and
 :func:`csv.reader` joins the lines of a quoted field that spans several.

@@ -1,7 +1,7 @@
 """The target's settings: declared once, as the config schema, and read once, typed.
 
 ``CONFIG_SCHEMA`` is the one source: ``--about``, Meltano's ``meltano.yml`` (checked by a test) and
-the README tables (generated) follow it, and :class:`Settings` takes its defaults from it.
+docs/settings.md's tables (generated) follow it, and :class:`Settings` takes its defaults from it.
 """
 
 from __future__ import annotations
@@ -304,8 +304,8 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
     ),
 ).to_dict()
 
-# Brevo's documented caps (reference/brevo-api.md sections 2 and 4): a setting above one would
-# fail every call it shapes, so it is refused at start-up instead.
+# Brevo's documented caps (developers.brevo.com/reference/import-contacts, /docs/event-endpoints):
+# a setting above one would fail every call it shapes, so it is refused at start-up instead.
 DOCUMENTED_CAPS: dict[str, tuple[int, str]] = {
     "events_batch_size": (200, "events per POST /events/batch call"),
     "events_batch_max_bytes": (524_288, "bytes (512 KB) per POST /events/batch body"),

@@ -2,8 +2,8 @@
 
 ``--about --format=json`` adds the SDK's built-ins for the plugin's capabilities (stream maps,
 flattening, batch, record validation...). meltano.yml declares exactly those settings, with the
-Meltano kind, secrecy and default the schema implies, and the README's tables are ``make docs``'s
-output. Inherited plugins (``tap-mixpanel-tajo--cohorts``) inherit all of it.
+Meltano kind, secrecy and default the schema implies, and docs/settings.md's tables are
+``make docs``'s output. Inherited plugins (``tap-mixpanel-tajo--cohorts``) inherit all of it.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from readme_settings import PLUGINS, README, about, render
+from settings_docs import PLUGINS, SETTINGS_DOC, about, render
 
 MELTANO_YML = Path(__file__).resolve().parent.parent / "meltano.yml"
 
@@ -156,7 +156,7 @@ def test_meltano_capabilities_are_the_plugin_capabilities(plugin: str):
     )
 
 
-def test_readme_settings_tables_are_the_plugins_about():
-    """The README is the full settings reference, so it must not lag the plugins."""
-    readme = README.read_text(encoding="utf-8")
-    assert render(readme) == readme, "README.md's settings tables are stale: run make docs"
+def test_settings_doc_tables_are_the_plugins_about():
+    """docs/settings.md is the full settings reference, so it must not lag the plugins."""
+    page = SETTINGS_DOC.read_text(encoding="utf-8")
+    assert render(page) == page, "docs/settings.md's settings tables are stale: run make docs"

@@ -16,7 +16,7 @@ import sys
 import pytest
 
 from mixpanel_brevo_mapping.settings_names import unknown_setting
-from readme_settings import about
+from settings_docs import about
 from tap_mixpanel_tajo.tap import TapMixpanelTajo
 from target_brevo_tajo.target import TargetBrevoTajo
 from tests.conftest import MAPPING_FILE

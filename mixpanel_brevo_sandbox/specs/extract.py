@@ -35,7 +35,7 @@ BREVO_SCHEMAS = (
     "updateContact",
 )
 
-# Brevo's 2026 spec (reference/brevo-api.md section 4) widened event_properties values to
+# Brevo's 2026 API (developers.brevo.com/docs/event-endpoints) widened event_properties values to
 # string/number/boolean/date/object/array; the saved 2025 spec allows only string/integer/
 # object/array-of-object. The sandbox follows the 2026 API.
 EVENT_PROPERTY_VALUES_2026 = {
@@ -49,7 +49,7 @@ EVENT_PROPERTY_VALUES_2026 = {
 }
 
 # POST /events/batch was added on 2026-03-03 and is absent from the saved spec; its body shape
-# comes from reference/brevo-api.md section 4 (SPEC26 /events/batch).
+# comes from developers.brevo.com/reference/create-batch-events.
 EVENTS_BATCH = {
     "type": "object",
     "required": ["events"],

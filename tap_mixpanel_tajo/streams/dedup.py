@@ -4,7 +4,7 @@ Mixpanel's raw export is not de-duplicated. A window holds every key it emitted,
 of a million events holds a million keys: as a ``set`` of ``bytes`` that is ~80 bytes and one
 Python object per key. Here a key is a 10-byte digest, kept inside one of 32,768 ``bytes``
 buckets picked by its first 15 bits: the bucket holds the digest's last 9 bytes, end to end.
-That is ~9 bytes per key and a fixed number of objects (README, Performance: peak RSS).
+That is ~9 bytes per key and a fixed number of objects (docs/performance.md: peak RSS).
 """
 
 from __future__ import annotations

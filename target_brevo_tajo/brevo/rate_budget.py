@@ -1,7 +1,7 @@
 """Brevo's rate budgets: the target paces itself so that Brevo need not answer 429.
 
-Brevo counts calls in buckets (reference/brevo-api.md section 6, developers.brevo.com "API
-limits"), by path: everything under ``/v3/contacts`` (contacts, and by the same rule list
+Brevo counts calls in buckets (developers.brevo.com/docs/api-limits and /docs/limit-headers), by
+path: everything under ``/v3/contacts`` (contacts, and by the same rule list
 membership, lists, folders and attributes) has a per-second budget, ``POST /events`` another,
 and every other endpoint (process polls, companies, CRM, ``GET /events``) shares one hourly
 budget. The ``brevo_rate_tier`` setting gives the budgets before Brevo has answered; after that,

@@ -602,8 +602,8 @@ class CompanyWriter:
         """Move each company's links by the difference from what was last sent, then check them.
 
         Brevo documents no separator for several contact ids in one ``associated_contact`` cell
-        (reference/brevo-api.md section 5), so an import's links are never taken on trust: the
-        companies whose links moved are read back and any difference is repaired.
+        (developers.brevo.com names the column only), so an import's links are never taken on
+        trust: the companies whose links moved are read back and any difference is repaired.
         """
         calls = self._other_calls()
         moved: dict[str, _MovedLinks] = {}

@@ -1,7 +1,7 @@
 """Which of a batch call's events Brevo queued, from ``GET /events``.
 
-The way to settle a call whose answer never came (reference/brevo-api.md section 4): every event
-the target sends carries ``mp_insert_id`` in its ``event_properties``, so an event Brevo lists
+The way to settle a call whose answer never came (developers.brevo.com/reference/get-events): every
+event the target sends carries ``mp_insert_id`` in its ``event_properties``, so an event Brevo lists
 under the same name, ``mp_insert_id`` and date is that event. The lookup asks only for the call's
 event names and the span of its dates, newest first, and stops paging once all are found.
 """

@@ -486,7 +486,7 @@ class EventWriter:
     def _settle_answer(
         self, call_id: str, chunk: list[OutgoingEvent], response: httpx.Response
     ) -> None:
-        """Every documented answer of ``/events/batch`` (reference/brevo-api.md section 4).
+        """Every documented answer of ``/events/batch`` (developers.brevo.com, Create batch events).
 
         202 with the count queued, 207 and 400 with per-event errors, and 400 ``out_of_range`` or
         413 for a call over Brevo's caps, which is split in halves until each part fits or one

@@ -1,7 +1,8 @@
 """Brevo lists, folders and list membership, in Brevo's units.
 
 Membership changes go by ``extIds`` (or Brevo ``ids``) in calls of at most 150; member pages hold
-at most 500 contacts, list and folder pages 50 (reference/brevo-api.md section 3). Only Brevo's
+at most 500 contacts, list and folder pages 50 (developers.brevo.com/reference/add-contact-to-list
+and Brevo's OpenAPI spec, https://api.brevo.com/v3/swagger_definition_v3.yml). Only Brevo's
 answer counts: a 201 names the ``success`` and ``failure`` ids (a failure is "already in the list,
 or not a contact" for an add, "not in the list, or not a contact" for a remove); a 400 whose code is
 ``invalid_parameter`` means every id failed ("Contact already in list and/or does not exist").

@@ -1,7 +1,7 @@
 """The sandbox's Brevo serves GET /events, queues events before showing them, and can lose answers.
 
-GET /events as reference/brevo-api.md section 4 documents it (verified 2026-11-29); the faults
-make an answer ambiguous after Brevo has queued the call, which is what a client must settle.
+GET /events as developers.brevo.com/reference/get-events documents it (verified 2026-11-29): the
+faults make an answer ambiguous after Brevo has queued the call, which is what a client must settle.
 """
 
 from __future__ import annotations

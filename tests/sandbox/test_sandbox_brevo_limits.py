@@ -1,4 +1,4 @@
-"""The sandbox's Brevo enforces Brevo's documented limits (reference/brevo-api.md sections 4, 6)."""
+"""The sandbox's Brevo enforces Brevo's documented limits (developers.brevo.com: events, rates)."""
 
 from __future__ import annotations
 

@@ -53,7 +53,7 @@ def test_event_schema_differs_only_by_the_2026_property_value_types(official_bre
     original = copy.deepcopy(official)
     old = original["properties"]["event_properties"].pop("additionalProperties")
     assert vendored == original
-    # 2026 API (reference/brevo-api.md section 4): string/number/boolean/date/object/array.
+    # 2026 API (developers.brevo.com/docs/event-endpoints): string/number/boolean/date/object/array.
     assert widened == extract.EVENT_PROPERTY_VALUES_2026
     old_types = {branch["type"] for branch in old["anyOf"]}
     new_types = {branch["type"] for branch in widened["anyOf"]}
@@ -65,7 +65,7 @@ def test_event_schema_differs_only_by_the_2026_property_value_types(official_bre
 
 @needs_specs
 def test_events_batch_is_not_in_the_2025_spec(official_brevo):
-    # Hence the hand-written eventsBatch schema (body shape from reference/brevo-api.md).
+    # Hence the hand-written eventsBatch schema (body: developers.brevo.com, Create batch events).
     assert "/events/batch" not in official_brevo["paths"]
     assert brevo_schemas()["eventsBatch"] == extract.EVENTS_BATCH
 

@@ -1,6 +1,6 @@
 """Several workers, one ledger, on a real PostgreSQL (pgserver: PostgreSQL binaries in a wheel).
 
-A shared Postgres ledger is what the README recommends when several workers write to one Brevo
+A shared Postgres ledger is what docs/operations.md advises when several workers write to one Brevo
 account; these tests start their own server, so they run wherever ``make test`` runs.
 """
 

@@ -1,6 +1,7 @@
 """Brevo as documented: calls of 200 events and 512 KB, every answer shape, paced budgets.
 
-The answer bodies below are Brevo's documented ones (reference/brevo-api.md section 4).
+The answer bodies below are Brevo's documented ones
+(https://developers.brevo.com/reference/create-batch-events).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The README's settings tables, written from each plugin's ``--about`` (``make docs``).
+"""docs/settings.md's settings tables, written from each plugin's ``--about`` (``make docs``).
 
 Each table is the settings table of ``<plugin> --about --format=markdown``, every row the SDK
 prints (its built-ins included). It is rendered by the SDK's markdown formatter from the JSON
@@ -18,7 +18,7 @@ from typing import Any
 
 from singer_sdk.about import AboutInfo, MarkdownFormatter
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+SETTINGS_DOC = Path(__file__).resolve().parent.parent / "docs" / "settings.md"
 
 # Executable name → the module that runs it.
 PLUGINS = {"tap-mixpanel-tajo": "tap_mixpanel_tajo", "target-brevo-tajo": "target_brevo_tajo"}
@@ -54,24 +54,24 @@ def settings_table(plugin: str) -> str:
     return "\n".join(line for line in markdown.splitlines() if line.startswith("|"))
 
 
-def render(readme: str) -> str:
-    """The README with each plugin's table rewritten between its marker comments."""
+def render(page: str) -> str:
+    """The page with each plugin's table rewritten between its marker comments."""
     for plugin in PLUGINS:
         markers = re.compile(
             rf"(<!-- settings:{plugin}:start -->\n).*?(\n<!-- settings:{plugin}:end -->)",
             re.DOTALL,
         )
-        if not markers.search(readme):
-            msg = f"README.md lacks the markers <!-- settings:{plugin}:start/end -->"
+        if not markers.search(page):
+            msg = f"docs/settings.md lacks the markers <!-- settings:{plugin}:start/end -->"
             raise SystemExit(msg)
         table = settings_table(plugin)
-        readme = markers.sub(lambda match, table=table: match[1] + table + match[2], readme)
-    return readme
+        page = markers.sub(lambda match, table=table: match[1] + table + match[2], page)
+    return page
 
 
 def main() -> None:
-    """Rewrite README.md's settings tables."""
-    README.write_text(render(README.read_text(encoding="utf-8")), encoding="utf-8")
+    """Rewrite docs/settings.md's settings tables."""
+    SETTINGS_DOC.write_text(render(SETTINGS_DOC.read_text(encoding="utf-8")), encoding="utf-8")
 
 
 if __name__ == "__main__":
