@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 import httpx
 import msgspec
 
+from tap_mixpanel_tajo.errors import TapError
 from tap_mixpanel_tajo.lone_surrogates import without_lone_surrogates
 from tap_mixpanel_tajo.redaction import Redactor
 
@@ -62,8 +63,8 @@ def _line_decoder(line_type: type) -> msgspec.json.Decoder:
     return msgspec.json.Decoder(line_type)
 
 
-class MixpanelError(Exception):
-    """A failure the tap cannot recover from; ``str(error)`` is one line saying what to do."""
+class MixpanelError(TapError):
+    """A Mixpanel call that failed for good; ``str(error)`` is one line saying what to do."""
 
 
 class RefusedError(MixpanelError):

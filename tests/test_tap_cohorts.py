@@ -17,6 +17,7 @@ from mixpanel_brevo_mapping import CONTACT_PROFILE_PROPERTIES, MappingError, loa
 from sandbox.server import SandboxServer
 from tap_mixpanel_tajo.client import MixpanelError
 from tap_mixpanel_tajo.dates import utc_text
+from tap_mixpanel_tajo.errors import TapConfigError
 from tap_mixpanel_tajo.tap import TapMixpanelTajo
 from tests.conftest import MAPPING_FILE
 
@@ -180,7 +181,7 @@ def test_without_a_mapping_every_cohort_is_synced(capsys):
 def test_an_unknown_cohort_id_ends_the_run_with_one_line_naming_the_known_cohorts(capsys):
     list_cohorts()
 
-    with pytest.raises(MixpanelError) as ended:
+    with pytest.raises(TapConfigError) as ended:
         run(make_tap(cohort_ids=[POWER, 4242]), capsys)
 
     message = str(ended.value)

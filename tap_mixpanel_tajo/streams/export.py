@@ -18,7 +18,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
 
 from tap_mixpanel_tajo.client import MixpanelError
-from tap_mixpanel_tajo.dates import UTC, day_windows, epoch_text, local_date, project_zone
+from tap_mixpanel_tajo.dates import UTC, day_windows, epoch_text, local_date
 from tap_mixpanel_tajo.output import BufferedMsgSpecWriter
 from tap_mixpanel_tajo.streams.base import MixpanelStream
 from tap_mixpanel_tajo.streams.completeness import CountCheck, last_stable_day, shortfalls
@@ -36,9 +36,6 @@ if TYPE_CHECKING:
     from tap_mixpanel_tajo.client import MixpanelClient
 
 DEFAULT_BACKFILL_DAYS = 30
-#: Most days of history one run reads unless ``max_backfill_days`` says otherwise: 90 one-day
-#: windows are 90 export calls, an hour and a half of Mixpanel's ~60 queries an hour.
-DEFAULT_MAX_BACKFILL_DAYS = 90
 #: Stream-state key of an interrupted run: the first day (project timezone) of its first
 #: window not yet exported. Present only until a run exports its last window.
 RESUME_FROM = "resume_from"
@@ -247,11 +244,12 @@ class EventsStream(MixpanelStream):
         ``quiet`` (a look ahead before the run: then at DEBUG).
         """
         say = self.logger.debug if quiet else self.logger.info
-        zone = project_zone(self.config.get("project_timezone"))
+        settings = self.mixpanel_tap.settings
+        zone = settings.zone
         today = today or dt.datetime.now(zone).date()
         state = self.get_context_state(context)
         start = self.get_starting_timestamp(context)
-        start_date = self.config.get("start_date")
+        start_date = settings.start_date
         floor = local_date(start_date, zone) if start_date else None
         if state.get(RESUME_FROM):
             first = dt.date.fromisoformat(state[RESUME_FROM])
@@ -269,13 +267,13 @@ class EventsStream(MixpanelStream):
         else:
             first = start.astimezone(zone).date()
             if state.get("replication_key_value"):
-                first -= dt.timedelta(days=int(self.config.get("lookback_days", 5)))
+                first -= dt.timedelta(days=settings.lookback_days)
         if floor and first < floor:
             first = floor
         last = today
-        if self.config.get("end_date"):
-            last = min(today, local_date(self.config["end_date"], zone))
-        return day_windows(first, last, int(self.config.get("window_days") or 1))
+        if settings.end_date:
+            last = min(today, local_date(settings.end_date, zone))
+        return day_windows(first, last, settings.window_days)
 
     def backfill_problem(self, context: Context | None) -> str | None:
         """Why this run must not start: it would read more days than ``max_backfill_days``.
@@ -295,8 +293,7 @@ class EventsStream(MixpanelStream):
             return None
         first, last = windows[0][0], windows[-1][1]
         days = (last - first).days + 1
-        allowed = self.config.get("max_backfill_days")
-        allowed = DEFAULT_MAX_BACKFILL_DAYS if allowed is None else int(allowed)
+        allowed = self.mixpanel_tap.settings.max_backfill_days
         if days <= allowed:
             return None
         reading = (
@@ -337,7 +334,7 @@ class EventsStream(MixpanelStream):
             return
         client = tap.client
         event_names = tap.selection.export_event_names()
-        zone = project_zone(self.config.get("project_timezone"))
+        zone = tap.settings.zone
         windows = self.windows(context)
         if not windows:
             self.logger.info("events: nothing to export (start is after end)")
@@ -365,7 +362,7 @@ class EventsStream(MixpanelStream):
         self, client: MixpanelClient, event_names: list[str] | None, zone: ZoneInfo
     ) -> CountCheck | None:
         """The run's completeness check, if ``verify_export_counts`` asks for one and it can run."""
-        if not self.config.get("verify_export_counts"):
+        if not self.mixpanel_tap.settings.verify_export_counts:
             return None
         if not event_names:
             self.logger.warning(
