@@ -46,6 +46,8 @@ else:
     from typing_extensions import override
 
 PREFIX = "tap-mixpanel-tajo: "
+#: The streams synced first, in this order; the others follow in the SDK's (name) order.
+SYNC_FIRST = (LookupTablesStream.name, CohortsStream.name)
 
 
 def prefixed(error: Exception) -> str:
@@ -157,14 +159,20 @@ class TapMixpanelTajo(Tap):
             )
             exit_with(PREFIX + msg)
 
-    @override
+    # The SDK marks ``sync_all`` final and offers no hook before the first stream or after the
+    # last one: this wraps it, changing nothing inside. It relies on ``Tap.invoke`` calling
+    # ``sync_all``, which tests/test_tap_cli_errors.py pins (a refused backfill through the
+    # command line: one line, no call).
+    @override  # type: ignore[misc]
     def sync_all(self) -> None:
         """Refuse a run that would read more history than ``max_backfill_days``, then sync.
 
-        Before the first stream, so a refused run spends no call. The HTTP client is closed at
-        the end, failed or not (an open socket at exit is a ``ResourceWarning`` after the run's
-        last line). The SDK marks ``sync_all`` final; this wraps it and changes nothing inside.
+        Before the first stream, so a refused run spends no call. ``cohorts`` is synced with
+        ``cohort_members`` even when only the members were selected (:meth:`_select_cohorts`).
+        The HTTP client is closed at the end, failed or not (an open socket at exit is a
+        ``ResourceWarning`` after the run's last line).
         """
+        self._select_cohorts()
         events = self.streams["events"]
         if events.selected and not self.selection.skip_reason("events"):
             assert isinstance(events, EventsStream)
@@ -176,6 +184,22 @@ class TapMixpanelTajo(Tap):
         finally:
             if "client" in self.__dict__:
                 self.client.close()
+
+    def _select_cohorts(self) -> None:
+        """Select all of ``cohorts`` when ``cohort_members`` is, even by hand.
+
+        The target learns each cohort's list (name, mapping key) from its record, which must
+        come before its members; without it every member would be rejected.
+        """
+        cohorts, members = self.streams[CohortsStream.name], self.streams[CohortMembersStream.name]
+        if not members.selected or cohorts.selected:
+            return
+        for entry in cohorts.metadata.values():
+            entry.selected = True
+        cohorts.selected = True  # the SDK's setter also recomputes the properties' mask
+        self.logger.info(
+            "cohorts: selected with cohort_members (each cohort's record comes before its members)"
+        )
 
     # What the streams share
 
@@ -232,16 +256,27 @@ class TapMixpanelTajo(Tap):
         )
         return connection
 
+    @property
     @override
-    def load_streams(self) -> list[Stream]:
-        """The streams in sync order: ``lookup_tables`` first, then the SDK's name order.
+    def streams(self) -> dict[str, Stream]:
+        """The streams in sync order: ``lookup_tables``, ``cohorts``, then the SDK's name order.
 
-        The target holds lookup rows and joins them onto the profiles and events that come after
-        them, so the rows must come before those. The SDK sorts streams by name (which also
-        puts sync_checkpoints last); a stable sort moves lookup_tables to the front of that
-        order, for discovery and sync alike.
+        The target joins lookup rows onto the profiles and events that come after them, and
+        learns each cohort's list from its ``cohorts`` record, which must come before its
+        members (by name, ``cohort_members`` sorts first). The SDK sorts streams by name (which
+        also puts sync_checkpoints last) into the dict it keeps and syncs from; a stable sort
+        moves those two to the front of that order, in place, for discovery and sync alike.
         """
-        return sorted(super().load_streams(), key=lambda s: s.name != LookupTablesStream.name)
+        streams = super().streams
+        order = sorted(
+            streams,
+            key=lambda name: SYNC_FIRST.index(name) if name in SYNC_FIRST else len(SYNC_FIRST),
+        )
+        if list(streams) != order:
+            ordered = {name: streams[name] for name in order}
+            streams.clear()
+            streams.update(ordered)
+        return streams
 
     def discover_streams(self) -> list[Stream]:
         """The tap's streams (synced in the order :attr:`streams` gives)."""

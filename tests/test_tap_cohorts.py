@@ -320,6 +320,43 @@ def test_members_are_read_one_selected_cohort_per_partition_after_one_cohorts_li
     assert listed.call_count == 1
 
 
+def selected_by_hand(streams: set[str]) -> dict:
+    """A catalog selecting only ``streams``, every property of the others deselected (as
+    Meltano's ``select`` writes it)."""
+    catalog = make_tap().catalog_dict
+    for entry in catalog["streams"]:
+        for metadata in entry["metadata"]:
+            metadata["metadata"]["selected"] = entry["tap_stream_id"] in streams
+    return catalog
+
+
+@pytest.mark.parametrize("selected", [{"cohorts", "cohort_members"}, {"cohort_members"}])
+@respx.mock
+def test_every_member_comes_after_its_cohorts_record_even_with_only_members_selected(
+    selected, capsys
+):
+    list_cohorts()
+    engage_by_cohort({ENGAGED: [page(0, [member(1)])], AT_RISK: [page(0, [member(2)])]})
+    config = {**CONFIG, "mapping_file": str(MAPPING_FILE)}
+    tap = TapMixpanelTajo(config=config, catalog=selected_by_hand(selected), parse_env_config=False)
+
+    written = [m for m in run(tap, capsys) if m["type"] == "RECORD"]
+
+    described: set[int] = set()
+    for message in written:
+        if message["stream"] == "cohorts":
+            described.add(message["record"]["id"])
+        elif message["stream"] == "cohort_members":
+            assert message["record"]["cohort_id"] in described
+    assert [r["cohort_id"] for r in records(written, "cohort_members")] == [ENGAGED, AT_RISK]
+    # Whole records: the target takes each cohort's list from its name and mapping key.
+    assert [(r["name"], r["mapping_key"]) for r in records(written, "cohorts")] == [
+        ("Engaged Users (Last 7 Days)", "engaged_users"),
+        ("At Risk", "at_risk"),
+    ]
+    assert {m["stream"] for m in written} == {"cohorts", "cohort_members"}
+
+
 # Snapshots
 
 

@@ -60,7 +60,7 @@ class ProfilesStream(MixpanelStream):
     """
 
     name = "profiles"
-    primary_keys = ("distinct_id",)
+    primary_keys: tuple[str, ...] = ("distinct_id",)
     replication_key = "last_seen"
 
     schema = th.PropertiesList(

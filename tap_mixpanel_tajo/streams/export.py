@@ -9,7 +9,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -283,12 +283,13 @@ class EventsStream(MixpanelStream):
         Asked before the sync, so the bookmark is put where the SDK puts it when the stream
         starts; the state is then left as it was (a first run writes no STATE before a record).
         """
-        before = copy.deepcopy(self.tap_state)
+        state = cast("dict[str, Any]", self.tap_state)  # the SDK types only its bookmarks
+        before = copy.deepcopy(state)
         bookmarked = bool(self.get_context_state(context).get("replication_key_value"))
         self._write_starting_replication_value(context)
         windows = self.windows(context, quiet=True)
-        self.tap_state.clear()
-        self.tap_state.update(before)
+        state.clear()
+        state.update(before)
         if not windows:
             return None
         first, last = windows[0][0], windows[-1][1]
@@ -393,9 +394,15 @@ class EventsStream(MixpanelStream):
                 yield record
 
     def _read_checked(
-        self, client: MixpanelClient, window: _Window, event_names: list[str], check: CountCheck
+        self,
+        client: MixpanelClient,
+        window: _Window,
+        event_names: list[str] | None,
+        check: CountCheck,
     ) -> Iterator[dict[str, Any]]:
         """Export the window, then read it once more if it is short of Mixpanel's counts."""
+        days = window.days
+        assert days is not None  # a checked window counts its events by day
         yield from self._read(client, window, event_names)
         try:
             counted = check.mixpanel_counts(window.first, window.last)
@@ -408,7 +415,7 @@ class EventsStream(MixpanelStream):
         if counted is None:
             window.verdict = ", too recent to check against Mixpanel's counts"
             return
-        short = shortfalls(window.days, counted)
+        short = shortfalls(days, counted)
         if short:
             self.logger.warning(
                 "%s: fewer events than Mixpanel counts (%s); reading the window again",
@@ -417,7 +424,7 @@ class EventsStream(MixpanelStream):
             )
             window.dedup.restart()
             yield from self._read(client, window, event_names)
-            short = shortfalls(window.days, counted)
+            short = shortfalls(days, counted)
         if short:
             self.logger.warning(
                 "%s: still fewer events than Mixpanel counts after a second read (%s); carrying on",
