@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import io
 import os
 import sys
@@ -62,7 +63,8 @@ class TapMixpanelTajo(Tap):
     package_name = "tajo-mixpanel-brevo"
     message_writer_class = BufferedMsgSpecWriter
 
-    config_jsonschema = CONFIG_SCHEMA
+    # A copy: the SDK adds its built-in settings (stream maps, flattening, batches) to it.
+    config_jsonschema = copy.deepcopy(CONFIG_SCHEMA)
 
     def __init__(self, **kwargs: Any) -> None:
         self._connection: Connection | None = None
