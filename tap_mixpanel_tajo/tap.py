@@ -163,8 +163,8 @@ class TapMixpanelTajo(Tap):
 
     # The SDK marks ``sync_all`` final and offers no hook before the first stream or after the
     # last one: this wraps it, changing nothing inside. It relies on ``Tap.invoke`` calling
-    # ``sync_all``, which tests/test_tap_cli_errors.py pins (a refused backfill through the
-    # command line: one line, no call).
+    # ``sync_all``, which tests/test_tap_cli_errors.py pins through the command line
+    # (test_a_run_reading_more_than_max_backfill_days_refuses_and_says_how_to_backfill).
     @override  # type: ignore[misc]
     def sync_all(self) -> None:
         """Refuse a run that would read more history than ``max_backfill_days``, then sync.

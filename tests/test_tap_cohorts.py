@@ -6,12 +6,14 @@ import datetime as dt
 import json
 import logging
 import re
+from typing import ClassVar
 from urllib.parse import parse_qs
 
 import httpx
 import pytest
 import respx
 from click.testing import CliRunner
+from singer_sdk import Stream, Tap
 
 from mixpanel_brevo_mapping import CONTACT_PROFILE_PROPERTIES, MappingError, load_mapping
 from sandbox.server import SandboxServer
@@ -551,3 +553,40 @@ def test_a_member_who_leaves_a_cohort_is_missing_from_the_next_snapshot(sandbox,
         final_snapshots(written)[str(AT_RISK)]
         == records(written, "cohort_members")[0]["snapshot_id"]
     )
+
+
+def test_the_sdk_syncs_a_child_stream_before_its_parents_record_so_cohorts_go_first_instead(
+    capsys,
+):
+    """Why cohort_members is not a child of cohorts: with ``parent_stream_type`` the SDK writes
+    a parent record's children first. If this fails, the SDK changed and a child stream would
+    keep cohorts before their members by itself."""
+
+    class Parent(Stream):
+        name = "parent"
+        schema: ClassVar[dict] = {"properties": {"id": {"type": "integer"}}}
+
+        def get_records(self, context):
+            yield {"id": 1}
+
+    class Child(Stream):
+        name = "child"
+        parent_stream_type = Parent
+        state_partitioning_keys: ClassVar[list[str]] = []
+        schema: ClassVar[dict] = {"properties": {"parent_id": {"type": "integer"}}}
+
+        def get_records(self, context):
+            yield {"parent_id": context["id"]}
+
+    class OrderTap(Tap):
+        name = "order-tap"
+        config_jsonschema: ClassVar[dict] = {"properties": {}}
+
+        def discover_streams(self):
+            return [Parent(self), Child(self)]
+
+    capsys.readouterr()
+    OrderTap(config={}, parse_env_config=False).sync_all()
+
+    written = [m["stream"] for m in messages(capsys) if m["type"] == "RECORD"]
+    assert written == ["child", "parent"]
