@@ -11,17 +11,17 @@ message or a log line.
 from __future__ import annotations
 
 import base64
-import functools
 import logging
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import msgspec
 
+from tap_mixpanel_tajo.errors import TapError
 from tap_mixpanel_tajo.lone_surrogates import without_lone_surrogates
 from tap_mixpanel_tajo.redaction import Redactor
 
@@ -54,16 +54,20 @@ ENGAGE_PAGE_SIZE = 1000
 TERMINATED_EARLY = (b"terminated early", b"export terminated early")
 
 _LOGGER = logging.getLogger("tap-mixpanel-tajo")
-Line = TypeVar("Line")
 
 
-@functools.cache
+_DECODERS: dict[type, msgspec.json.Decoder] = {}
+
+
 def _line_decoder(line_type: type) -> msgspec.json.Decoder:
-    return msgspec.json.Decoder(line_type)
+    """One decoder per line type, built on its first use and kept."""
+    if line_type not in _DECODERS:
+        _DECODERS[line_type] = msgspec.json.Decoder(line_type)
+    return _DECODERS[line_type]
 
 
-class MixpanelError(Exception):
-    """A failure the tap cannot recover from; ``str(error)`` is one line saying what to do."""
+class MixpanelError(TapError):
+    """A Mixpanel call that failed for good; ``str(error)`` is one line saying what to do."""
 
 
 class RefusedError(MixpanelError):
@@ -284,8 +288,8 @@ class MixpanelClient:
         event_names: list[str] | None = None,
         where: str | None = None,
         on_restart: Callable[[], None] | None = None,
-        line_type: type[Line] = dict,
-    ) -> Iterator[Line]:
+        line_type: type[Any] = dict,
+    ) -> Iterator[Any]:
         r"""Stream one Raw Export window (inclusive dates), yielding each event as ``line_type``.
 
         ``line_type`` is a dict, or a ``msgspec.Struct`` that may leave parts of a line encoded

@@ -6,12 +6,12 @@ The mapping file's ``connectors.mixpanel`` block is the seed's place for them; p
 
 from __future__ import annotations
 
-from collections.abc import Mapping as ConfigMapping
 from dataclasses import dataclass
-from typing import Any
 
 from mixpanel_brevo_mapping import Mapping
-from tap_mixpanel_tajo.client import Credentials, MixpanelError
+from tap_mixpanel_tajo.client import Credentials
+from tap_mixpanel_tajo.errors import TapConfigError
+from tap_mixpanel_tajo.settings import TapSettings
 
 
 @dataclass(frozen=True)
@@ -28,29 +28,29 @@ class Connection:
 EXAMPLE_PREFIX = "your-"
 
 
-def resolve_connection(config: ConfigMapping[str, Any], mapping: Mapping | None) -> Connection:
-    """The run's credentials and residency; raises :class:`MixpanelError` when they cannot work."""
+def resolve_connection(settings: TapSettings, mapping: Mapping | None) -> Connection:
+    """The run's credentials and residency; raises :class:`TapConfigError` when they cannot work."""
     connector = mapping.mixpanel if mapping else None
-    username = config.get("service_account_username")
-    secret = config.get("service_account_secret")
+    username = settings.service_account_username
+    secret = settings.service_account_secret
     if bool(username) != bool(secret):
         missing = "service_account_secret" if username else "service_account_username"
         msg = f"{missing} is not set: a service account needs both username and secret"
-        raise MixpanelError(msg)
-    api_secret = config.get("api_secret")
-    oauth_token = config.get("oauth_token")
+        raise TapConfigError(msg)
+    api_secret = settings.api_secret
+    oauth_token = settings.oauth_token
     source = "settings"
     if not (username or api_secret or oauth_token) and connector and connector.service_account:
         username = connector.service_account.username
         secret = connector.service_account.secret
-        source = f"mapping file {config['mapping_file']}"
+        source = f"mapping file {settings.mapping_file}"
         if any(str(value).startswith(EXAMPLE_PREFIX) for value in (username, secret)):
             msg = (
                 f"no Mixpanel credentials: the {source} holds the seed's example service "
                 "account; set service_account_username and service_account_secret (e.g. in .env)"
             )
-            raise MixpanelError(msg)
-    project_id = config.get("project_id") or (connector.project_id if connector else None)
+            raise TapConfigError(msg)
+    project_id = settings.project_id or (connector.project_id if connector else None)
     credentials = Credentials(
         service_account_username=username,
         service_account_secret=secret,
@@ -65,12 +65,12 @@ def resolve_connection(config: ConfigMapping[str, Any], mapping: Mapping | None)
             "service_account_secret (or api_secret, or oauth_token), or "
             "connectors.mixpanel.service_account in the mapping file"
         )
-        raise MixpanelError(msg)
+        raise TapConfigError(msg)
     if mode in {"service_account", "oauth"} and not credentials.project_id:
         msg = (
             f"project_id is not set: Mixpanel needs it with {mode.replace('_', ' ')} auth "
             "(set project_id, or connectors.mixpanel.project_id in the mapping file)"
         )
-        raise MixpanelError(msg)
-    residency = config.get("data_residency") or (connector.data_residency if connector else "US")
+        raise TapConfigError(msg)
+    residency = settings.data_residency or (connector.data_residency if connector else "US")
     return Connection(credentials, residency, source)

@@ -12,7 +12,7 @@ import re
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from tap_mixpanel_tajo.client import MixpanelError
+from tap_mixpanel_tajo.errors import TapConfigError
 
 UTC = dt.timezone.utc
 _EPOCH = dt.datetime(1970, 1, 1)
@@ -67,13 +67,13 @@ def local_date(value: Any, zone: ZoneInfo) -> dt.date:
 
 
 def project_zone(name: str | None) -> ZoneInfo:
-    """The ``project_timezone`` setting as a zone; a name that is not IANA is a MixpanelError."""
+    """The ``project_timezone`` setting as a zone; a name that is not IANA is a TapConfigError."""
     zone = name or "UTC"
     try:
         return ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError):
         msg = f"project_timezone {zone!r} is not an IANA timezone name (e.g. US/Pacific)"
-        raise MixpanelError(msg) from None
+        raise TapConfigError(msg) from None
 
 
 def setting_date_problem(name: str, value: Any) -> str | None:
@@ -96,7 +96,7 @@ def check_date_range(start: Any, end: Any) -> None:
     first, last = parse_utc(start), parse_utc(end)
     if first and last and first > last:
         msg = f"start_date {start} is after end_date {end}"
-        raise MixpanelError(msg)
+        raise TapConfigError(msg)
 
 
 def epoch_to_utc(value: Any, tz: ZoneInfo | None) -> dt.datetime | None:

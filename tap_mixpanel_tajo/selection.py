@@ -18,7 +18,7 @@ from mixpanel_brevo_mapping import (
     Mapping,
     mapped_cohorts,
 )
-from tap_mixpanel_tajo.client import MixpanelError
+from tap_mixpanel_tajo.errors import TapConfigError
 
 #: The profiles stream's own replication key, asked for whatever the mapping reads.
 LAST_SEEN = "$last_seen"
@@ -96,7 +96,7 @@ class StreamSelection:
         """The cohorts to sync, in Mixpanel's order, each with the mapping key that names it.
 
         ``cohort_ids`` if set, else the cohorts the mapping names, else (no mapping) all of them.
-        Raises :class:`MixpanelError` for a ``cohort_ids`` entry Mixpanel does not know, and
+        Raises :class:`TapConfigError` for a ``cohort_ids`` entry Mixpanel does not know, and
         :class:`MappingError` for a mapping key naming several cohorts or none.
         """
         mapping = self.mapping
@@ -110,7 +110,7 @@ class StreamSelection:
                     f"cohort_ids: no Mixpanel cohort has id {', '.join(map(str, unknown))} "
                     f"(cohorts: {names})"
                 )
-                raise MixpanelError(msg)
+                raise TapConfigError(msg)
             ids = set(self.cohort_ids)
         elif mapping is not None:
             ids = set(named)

@@ -4,7 +4,7 @@ from tap_mixpanel_tajo.streams.checkpoints import SyncCheckpointsStream
 from tap_mixpanel_tajo.streams.cohorts import CohortMembersStream, CohortsStream
 from tap_mixpanel_tajo.streams.engage import ProfilesStream
 from tap_mixpanel_tajo.streams.export import EventsStream
-from tap_mixpanel_tajo.streams.groups import GroupsStream, parse_group_keys
+from tap_mixpanel_tajo.streams.groups import GroupsStream
 from tap_mixpanel_tajo.streams.lookup_tables import LookupTablesStream
 
 __all__ = [
@@ -15,5 +15,4 @@ __all__ = [
     "LookupTablesStream",
     "ProfilesStream",
     "SyncCheckpointsStream",
-    "parse_group_keys",
 ]

@@ -127,6 +127,10 @@ class CohortMembersStream(MixpanelStream):
     Nothing of an interrupted run is kept: Engage pages hang on a ``session_id`` that ends with
     the query, and the cohorts it read to the end were never confirmed (``sync_checkpoints``
     comes last), so the next run reads every cohort again.
+
+    Not a child of ``cohorts`` (``parent_stream_type``): the SDK (0.54) syncs a parent record's
+    children before it writes that record, so members would precede their cohort. The tap syncs
+    ``cohorts`` first instead (``SYNC_FIRST`` in tap.py), and selects it with this stream.
     """
 
     name = "cohort_members"

@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 
 #: Stream-state key holding the id of the last *complete* full refresh.
 LAST_FULL_REFRESH = "last_full_refresh"
-DEFAULT_FULL_REFRESH_DAYS = 7
 
 
 def last_seen_where(bookmark: dt.datetime) -> str:
@@ -61,7 +60,7 @@ class ProfilesStream(MixpanelStream):
     """
 
     name = "profiles"
-    primary_keys = ("distinct_id",)
+    primary_keys: tuple[str, ...] = ("distinct_id",)
     replication_key = "last_seen"
 
     schema = th.PropertiesList(
@@ -103,8 +102,7 @@ class ProfilesStream(MixpanelStream):
         """Why this run must read every profile, or None for an incremental run."""
         if self.state_bookmark(context) is None:
             return "no bookmark yet"
-        days = self.config.get("profiles_full_refresh_days")
-        days = DEFAULT_FULL_REFRESH_DAYS if days is None else int(days)
+        days = self.mixpanel_tap.settings.profiles_full_refresh_days
         if days <= 0:
             return "profiles_full_refresh_days is 0"
         last = parse_utc(self.get_context_state(context).get(LAST_FULL_REFRESH))

@@ -9,7 +9,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -18,7 +18,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
 
 from tap_mixpanel_tajo.client import MixpanelError
-from tap_mixpanel_tajo.dates import UTC, day_windows, epoch_text, local_date, project_zone
+from tap_mixpanel_tajo.dates import UTC, day_windows, epoch_text, local_date
 from tap_mixpanel_tajo.output import BufferedMsgSpecWriter
 from tap_mixpanel_tajo.streams.base import MixpanelStream
 from tap_mixpanel_tajo.streams.completeness import CountCheck, last_stable_day, shortfalls
@@ -36,9 +36,6 @@ if TYPE_CHECKING:
     from tap_mixpanel_tajo.client import MixpanelClient
 
 DEFAULT_BACKFILL_DAYS = 30
-#: Most days of history one run reads unless ``max_backfill_days`` says otherwise: 90 one-day
-#: windows are 90 export calls, an hour and a half of Mixpanel's ~60 queries an hour.
-DEFAULT_MAX_BACKFILL_DAYS = 90
 #: Stream-state key of an interrupted run: the first day (project timezone) of its first
 #: window not yet exported. Present only until a run exports its last window.
 RESUME_FROM = "resume_from"
@@ -247,11 +244,12 @@ class EventsStream(MixpanelStream):
         ``quiet`` (a look ahead before the run: then at DEBUG).
         """
         say = self.logger.debug if quiet else self.logger.info
-        zone = project_zone(self.config.get("project_timezone"))
+        settings = self.mixpanel_tap.settings
+        zone = settings.zone
         today = today or dt.datetime.now(zone).date()
         state = self.get_context_state(context)
         start = self.get_starting_timestamp(context)
-        start_date = self.config.get("start_date")
+        start_date = settings.start_date
         floor = local_date(start_date, zone) if start_date else None
         if state.get(RESUME_FROM):
             first = dt.date.fromisoformat(state[RESUME_FROM])
@@ -269,13 +267,13 @@ class EventsStream(MixpanelStream):
         else:
             first = start.astimezone(zone).date()
             if state.get("replication_key_value"):
-                first -= dt.timedelta(days=int(self.config.get("lookback_days", 5)))
+                first -= dt.timedelta(days=settings.lookback_days)
         if floor and first < floor:
             first = floor
         last = today
-        if self.config.get("end_date"):
-            last = min(today, local_date(self.config["end_date"], zone))
-        return day_windows(first, last, int(self.config.get("window_days") or 1))
+        if settings.end_date:
+            last = min(today, local_date(settings.end_date, zone))
+        return day_windows(first, last, settings.window_days)
 
     def backfill_problem(self, context: Context | None) -> str | None:
         """Why this run must not start: it would read more days than ``max_backfill_days``.
@@ -285,18 +283,18 @@ class EventsStream(MixpanelStream):
         Asked before the sync, so the bookmark is put where the SDK puts it when the stream
         starts; the state is then left as it was (a first run writes no STATE before a record).
         """
-        before = copy.deepcopy(self.tap_state)
+        state = cast("dict[str, Any]", self.tap_state)  # the SDK types only its bookmarks
+        before = copy.deepcopy(state)
         bookmarked = bool(self.get_context_state(context).get("replication_key_value"))
         self._write_starting_replication_value(context)
         windows = self.windows(context, quiet=True)
-        self.tap_state.clear()
-        self.tap_state.update(before)
+        state.clear()
+        state.update(before)
         if not windows:
             return None
         first, last = windows[0][0], windows[-1][1]
         days = (last - first).days + 1
-        allowed = self.config.get("max_backfill_days")
-        allowed = DEFAULT_MAX_BACKFILL_DAYS if allowed is None else int(allowed)
+        allowed = self.mixpanel_tap.settings.max_backfill_days
         if days <= allowed:
             return None
         reading = (
@@ -337,7 +335,7 @@ class EventsStream(MixpanelStream):
             return
         client = tap.client
         event_names = tap.selection.export_event_names()
-        zone = project_zone(self.config.get("project_timezone"))
+        zone = tap.settings.zone
         windows = self.windows(context)
         if not windows:
             self.logger.info("events: nothing to export (start is after end)")
@@ -365,7 +363,7 @@ class EventsStream(MixpanelStream):
         self, client: MixpanelClient, event_names: list[str] | None, zone: ZoneInfo
     ) -> CountCheck | None:
         """The run's completeness check, if ``verify_export_counts`` asks for one and it can run."""
-        if not self.config.get("verify_export_counts"):
+        if not self.mixpanel_tap.settings.verify_export_counts:
             return None
         if not event_names:
             self.logger.warning(
@@ -396,9 +394,15 @@ class EventsStream(MixpanelStream):
                 yield record
 
     def _read_checked(
-        self, client: MixpanelClient, window: _Window, event_names: list[str], check: CountCheck
+        self,
+        client: MixpanelClient,
+        window: _Window,
+        event_names: list[str] | None,
+        check: CountCheck,
     ) -> Iterator[dict[str, Any]]:
         """Export the window, then read it once more if it is short of Mixpanel's counts."""
+        days = window.days
+        assert days is not None  # a checked window counts its events by day
         yield from self._read(client, window, event_names)
         try:
             counted = check.mixpanel_counts(window.first, window.last)
@@ -411,7 +415,7 @@ class EventsStream(MixpanelStream):
         if counted is None:
             window.verdict = ", too recent to check against Mixpanel's counts"
             return
-        short = shortfalls(window.days, counted)
+        short = shortfalls(days, counted)
         if short:
             self.logger.warning(
                 "%s: fewer events than Mixpanel counts (%s); reading the window again",
@@ -420,7 +424,7 @@ class EventsStream(MixpanelStream):
             )
             window.dedup.restart()
             yield from self._read(client, window, event_names)
-            short = shortfalls(window.days, counted)
+            short = shortfalls(days, counted)
         if short:
             self.logger.warning(
                 "%s: still fewer events than Mixpanel counts after a second read (%s); carrying on",

@@ -16,31 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 from singer_sdk import typing as th
 
-from tap_mixpanel_tajo.client import MixpanelError
 from tap_mixpanel_tajo.dates import UTC, utc_iso, utc_text
 from tap_mixpanel_tajo.streams.base import EngageRead
 from tap_mixpanel_tajo.streams.engage import LAST_FULL_REFRESH, ProfilesStream, last_seen_where
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
-
-WHERE_TO_FIND_IT = "Mixpanel shows it under Project Settings > Group Keys"
-
-
-def parse_group_keys(raw: Any) -> dict[str, str]:
-    """The ``group_keys`` setting as ``{group_key: data_group_id}``; a bad entry is one line."""
-    found: dict[str, str] = {}
-    for index, entry in enumerate(raw or []):
-        key = entry.get("group_key") if isinstance(entry, dict) else None
-        if not key:
-            msg = f"group_keys[{index}]: needs a group_key (the group property, e.g. company_id)"
-            raise MixpanelError(msg)
-        data_group_id = entry.get("data_group_id")
-        if data_group_id in (None, ""):
-            msg = f"group_keys: {key} has no data_group_id; {WHERE_TO_FIND_IT}"
-            raise MixpanelError(msg)
-        found[str(key)] = str(data_group_id)
-    return found
 
 
 def group_record(
@@ -100,7 +81,7 @@ class GroupsStream(ProfilesStream):
     @property
     def partitions(self) -> list[dict] | None:
         """One partition per configured group key."""
-        return [{"group_key": key} for key in self.mixpanel_tap.group_keys]
+        return [{"group_key": key} for key in self.mixpanel_tap.settings.group_keys]
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Page through one group key's profiles; record a complete full refresh."""
@@ -118,7 +99,7 @@ class GroupsStream(ProfilesStream):
         bookmark = self.state_bookmark(context)
         why_full = self.full_refresh_due(context, now)
         refresh_id = utc_iso(now) if why_full else None
-        form: dict[str, Any] = {"data_group_id": tap.group_keys[group_key]}
+        form: dict[str, Any] = {"data_group_id": tap.settings.group_keys[group_key]}
         output_properties = tap.selection.group_output_properties(group_key)
         if output_properties:
             form["output_properties"] = json.dumps(output_properties)

@@ -101,7 +101,7 @@ class LookupTablesStream(MixpanelStream):
 
     @property
     def _sources(self) -> dict[str, str]:
-        return dict(self.config.get("lookup_table_sources") or {})
+        return self.mixpanel_tap.settings.lookup_table_sources
 
     def _tables_to_read(self) -> list[LookupTable]:
         """The listed tables the mapping joins on (all without a mapping); [] if the list fails."""
@@ -143,7 +143,7 @@ class LookupTablesStream(MixpanelStream):
 
     def _data_groups(self) -> tuple[dict[str, str], str]:
         """Each table's data-group-id by name, and why a table may have none."""
-        if not self.config.get("lookup_tables_app_api", True):
+        if not self.mixpanel_tap.settings.lookup_tables_app_api:
             return {}, "lookup_tables_app_api is false"
         try:
             entries = self.mixpanel_tap.client.list_lookup_table_groups()
@@ -178,7 +178,7 @@ class LookupTablesStream(MixpanelStream):
             )
             return
         self.logger.info("%s: reading its source %s (%s)", table.label, describe(source), why_not)
-        timeout = float(self.config.get("request_timeout_seconds", 300))
+        timeout = self.mixpanel_tap.settings.request_timeout_seconds
         try:
             with source_lines(source, timeout_seconds=timeout) as lines:
                 yield from self._records(table, CsvRows(lines), f"its source {describe(source)}")

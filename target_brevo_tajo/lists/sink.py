@@ -20,9 +20,8 @@ class CohortsSink(BrevoSink):
         """Members of this cohort follow its record: register it now, not at the drain."""
         self.lists.register(record)
 
-    def process_batch(self, context: dict) -> None:  # noqa: ARG002
-        """Nothing is written for the cohort itself; members that waited for it are added."""
-        self.lists.add_waiting()
+    def process_batch(self, context: dict) -> None:
+        """Nothing is written for the cohort itself (its members find it registered)."""
 
 
 class CohortMembersSink(BrevoSink):
@@ -49,6 +48,10 @@ class CohortMembersSink(BrevoSink):
         if unstorable := id_problem("distinct_id", record["distinct_id"]):
             report.rejected += 1
             self.writers.report.reject("cohort_members", unstorable, record)
+            return
+        if undescribed := self.lists.undescribed(int(record["cohort_id"])):
+            report.rejected += 1
+            self.writers.report.reject("cohort_members", undescribed, record)
             return
         members = context["members"][int(record["cohort_id"])]
         if str(record["distinct_id"]) in members:

@@ -1,12 +1,12 @@
 """Mixpanel cohorts -> Brevo lists: only membership changes travel.
 
 Members are added as they arrive (a member who is not a Brevo contact yet is created through
-the contacts path, joining the list in the same import); members of a cohort whose record has
-not arrived yet wait for it (the tap syncs ``cohort_members`` before ``cohorts``: streams go in
-name order). Removals wait for the end of the run and happen only in ``mirror`` mode, and only
-for cohorts whose snapshot a ``sync_checkpoints`` record confirms complete: a cohort cut short
-by a failure never empties a list. Every
-``list_reconcile_days`` the list is read back from Brevo and drift made by hand is repaired.
+the contacts path, joining the list in the same import). The tap sends each cohort's record
+before its members, so nothing waits in memory: a member of a cohort not described before it is
+rejected (:meth:`ListWriter.undescribed`). Removals wait for the end of the run and happen only
+in ``mirror`` mode, and only for cohorts whose snapshot a ``sync_checkpoints`` record confirms
+complete: a cohort cut short by a failure never empties a list. Every ``list_reconcile_days``
+the list is read back from Brevo and drift made by hand is repaired.
 
 Brevo's answers decide: an add's failure ids (already in the list, or not a contact) go through
 the contacts path, whose import puts them in the list either way. A list read back is matched by
@@ -89,7 +89,6 @@ class ListWriter:
         self._report = report
         self.cohorts: dict[int, CohortSync] = {}
         self.snapshot_ids: set[str] = set()  # carried by this run's member records
-        self.waiting: dict[int, list[dict[str, Any]]] = {}  # members of undescribed cohorts
 
     # Cohorts ------------------------------------------------------------------------------
 
@@ -108,6 +107,15 @@ class ListWriter:
             mode=sync_mode_of(mapping, selection) or self._settings.cohort_sync_mode,
             configured_list_id=list_id_of(mapping, selection),
         )
+
+    def undescribed(self, cohort_id: int) -> str | None:
+        """Why a member of ``cohort_id`` cannot be synced: no ``cohorts`` record came before it.
+
+        The list (and its sync mode) is known only from that record.
+        """
+        if cohort_id in self.cohorts:
+            return None
+        return f"cohort {cohort_id} was not described by the cohorts stream before its members"
 
     def _list_of(self, cohort: CohortSync) -> int:
         """The cohort's list: from the mapping, else the one created for it earlier, else new."""
@@ -132,12 +140,9 @@ class ListWriter:
     def add_members(self, cohort_id: int, records: list[dict[str, Any]]) -> None:
         """Add the batch's members that the list lacks; create those not yet contacts.
 
-        Members of a cohort not described yet wait for its record (:meth:`add_waiting`).
+        The cohort was described (the sink rejects members :meth:`undescribed` names).
         """
-        cohort = self.cohorts.get(cohort_id)
-        if cohort is None:
-            self.waiting.setdefault(cohort_id, []).extend(records)
-            return
+        cohort = self.cohorts[cohort_id]
         cohort.members.update(str(r["distinct_id"]) for r in records)
         self.snapshot_ids.update(str(r["snapshot_id"]) for r in records if r.get("snapshot_id"))
         list_id = self._list_of(cohort)
@@ -186,11 +191,6 @@ class ListWriter:
             by="ids",
         )
 
-    def add_waiting(self) -> None:
-        """Add the waiting members of the cohorts described since they arrived."""
-        for cohort_id in [c for c in self.waiting if c in self.cohorts]:
-            self.add_members(cohort_id, self.waiting.pop(cohort_id))
-
     # End of run ---------------------------------------------------------------------------
 
     def finish(self, confirmed: Mapping[int, str]) -> None:
@@ -200,16 +200,6 @@ class ListWriter:
         confirm complete; a cohort is complete when this run's member records carried that id
         (a checkpoint of another run proves nothing).
         """
-        self.add_waiting()
-        for cohort_id, records in self.waiting.items():
-            for record in records:
-                self._report.cohort_members.rejected += 1
-                self._report.reject(
-                    "cohort_members",
-                    f"cohort {cohort_id} was not described by the cohorts stream",
-                    record,
-                )
-        self.waiting.clear()
         for cohort in self.cohorts.values():
             cohort.snapshot_id = confirmed.get(cohort.cohort_id)
             cohort.complete = cohort.snapshot_id in self.snapshot_ids

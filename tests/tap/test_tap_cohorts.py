@@ -6,17 +6,20 @@ import datetime as dt
 import json
 import logging
 import re
+from typing import ClassVar
 from urllib.parse import parse_qs
 
 import httpx
 import pytest
 import respx
 from click.testing import CliRunner
+from singer_sdk import Stream, Tap
 
 from mixpanel_brevo_mapping import CONTACT_PROFILE_PROPERTIES, MappingError, load_mapping
 from mixpanel_brevo_sandbox.server import SandboxServer
 from tap_mixpanel_tajo.client import MixpanelError
 from tap_mixpanel_tajo.dates import utc_text
+from tap_mixpanel_tajo.errors import TapConfigError
 from tap_mixpanel_tajo.tap import TapMixpanelTajo
 from tests.conftest import MAPPING_FILE
 
@@ -180,7 +183,7 @@ def test_without_a_mapping_every_cohort_is_synced(capsys):
 def test_an_unknown_cohort_id_ends_the_run_with_one_line_naming_the_known_cohorts(capsys):
     list_cohorts()
 
-    with pytest.raises(MixpanelError) as ended:
+    with pytest.raises(TapConfigError) as ended:
         run(make_tap(cohort_ids=[POWER, 4242]), capsys)
 
     message = str(ended.value)
@@ -317,6 +320,43 @@ def test_members_are_read_one_selected_cohort_per_partition_after_one_cohorts_li
     ]
     assert [r["id"] for r in records(written, "cohorts")] == [ENGAGED, AT_RISK]
     assert listed.call_count == 1
+
+
+def selected_by_hand(streams: set[str]) -> dict:
+    """A catalog selecting only ``streams``, every property of the others deselected (as
+    Meltano's ``select`` writes it)."""
+    catalog = make_tap().catalog_dict
+    for entry in catalog["streams"]:
+        for metadata in entry["metadata"]:
+            metadata["metadata"]["selected"] = entry["tap_stream_id"] in streams
+    return catalog
+
+
+@pytest.mark.parametrize("selected", [{"cohorts", "cohort_members"}, {"cohort_members"}])
+@respx.mock
+def test_every_member_comes_after_its_cohorts_record_even_with_only_members_selected(
+    selected, capsys
+):
+    list_cohorts()
+    engage_by_cohort({ENGAGED: [page(0, [member(1)])], AT_RISK: [page(0, [member(2)])]})
+    config = {**CONFIG, "mapping_file": str(MAPPING_FILE)}
+    tap = TapMixpanelTajo(config=config, catalog=selected_by_hand(selected), parse_env_config=False)
+
+    written = [m for m in run(tap, capsys) if m["type"] == "RECORD"]
+
+    described: set[int] = set()
+    for message in written:
+        if message["stream"] == "cohorts":
+            described.add(message["record"]["id"])
+        elif message["stream"] == "cohort_members":
+            assert message["record"]["cohort_id"] in described
+    assert [r["cohort_id"] for r in records(written, "cohort_members")] == [ENGAGED, AT_RISK]
+    # Whole records: the target takes each cohort's list from its name and mapping key.
+    assert [(r["name"], r["mapping_key"]) for r in records(written, "cohorts")] == [
+        ("Engaged Users (Last 7 Days)", "engaged_users"),
+        ("At Risk", "at_risk"),
+    ]
+    assert {m["stream"] for m in written} == {"cohorts", "cohort_members"}
 
 
 # Snapshots
@@ -510,3 +550,40 @@ def test_a_member_who_leaves_a_cohort_is_missing_from_the_next_snapshot(sandbox,
         final_snapshots(written)[str(AT_RISK)]
         == records(written, "cohort_members")[0]["snapshot_id"]
     )
+
+
+def test_the_sdk_syncs_a_child_stream_before_its_parents_record_so_cohorts_go_first_instead(
+    capsys,
+):
+    """Why cohort_members is not a child of cohorts: with ``parent_stream_type`` the SDK writes
+    a parent record's children first. If this fails, the SDK changed and a child stream would
+    keep cohorts before their members by itself."""
+
+    class Parent(Stream):
+        name = "parent"
+        schema: ClassVar[dict] = {"properties": {"id": {"type": "integer"}}}
+
+        def get_records(self, context):
+            yield {"id": 1}
+
+    class Child(Stream):
+        name = "child"
+        parent_stream_type = Parent
+        state_partitioning_keys: ClassVar[list[str]] = []
+        schema: ClassVar[dict] = {"properties": {"parent_id": {"type": "integer"}}}
+
+        def get_records(self, context):
+            yield {"parent_id": context["id"]}
+
+    class OrderTap(Tap):
+        name = "order-tap"
+        config_jsonschema: ClassVar[dict] = {"properties": {}}
+
+        def discover_streams(self):
+            return [Parent(self), Child(self)]
+
+    capsys.readouterr()
+    OrderTap(config={}, parse_env_config=False).sync_all()
+
+    written = [m["stream"] for m in messages(capsys) if m["type"] == "RECORD"]
+    assert written == ["child", "parent"]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -162,19 +164,74 @@ def test_mirror_removes_members_who_left_and_a_rerun_without_change_writes_nothi
     assert lists.list_writes() == []
 
 
-def test_members_arriving_before_their_cohort_record_wait_for_it(respx_mock, config):
+def records_held(value: object, depth: int = 4) -> int:
+    """How many records (dicts with a ``distinct_id``) ``value`` holds, a few levels down."""
+    if isinstance(value, dict):
+        inner = sum(records_held(v, depth - 1) for v in value.values()) if depth else 0
+        return ("distinct_id" in value) + inner
+    if isinstance(value, (list, tuple, set)):
+        return sum(records_held(v, depth - 1) for v in value) if depth else 0
+    return 0
+
+
+class Watched:
+    """The target's input, noting the most member records its list writer held between lines."""
+
+    def __init__(self, text: io.StringIO, target: TargetBrevoTajo) -> None:
+        self.lines = text.getvalue().splitlines(keepends=True)
+        self.target = target
+        self.peak = 0
+
+    def __iter__(self) -> Iterator[str]:
+        for line in self.lines:
+            held = records_held(vars(self.target.run.writers.lists))
+            self.peak = max(self.peak, held)
+            yield line
+
+
+def test_members_arriving_before_their_cohort_record_are_rejected_by_name_not_held(
+    respx_mock, config, tmp_path
+):
     ids = [f"u{i:03d}" for i in range(200)]
     known_contacts(config, *ids)
     lists = FakeLists(respx_mock)
+    rejects = tmp_path / "rejects.jsonl"
 
-    # The tap syncs cohort_members before cohorts (streams go in name order); batches of 50
-    # drain before the cohort's record arrives.
-    config = {**config, "batch_size_rows": 50}
-    report = run(config, *[member(1, i) for i in ids], ENGAGED, complete={1: "S1"})
+    # The tap sends each cohort's record before its members: members that come first are not
+    # kept in memory until it comes; each is rejected, naming the cohort.
+    config = {**config, "batch_size_rows": 50, "rejects_file": str(rejects)}
+    target = TargetBrevoTajo(config=config, parse_env_config=False)
+    watched = Watched(
+        cohorts_input(*[member(1, i) for i in ids], ENGAGED, complete={1: "S1"}), target
+    )
+    target.listen(watched)
+
+    lines = rejects.read_text().splitlines()
+    assert len(lines) == 200
+    assert all(
+        "cohort 1 was not described by the cohorts stream before its members" in line
+        for line in lines
+    )
+    assert lists.list_writes() == []  # and no member counts as gone: nothing is removed
+    report = target.run.report.to_dict()
+    (synced,) = report["cohorts"]
+    assert (synced["added"], synced["snapshotComplete"]) == (0, False)
+    assert watched.peak == 0
+
+
+def test_the_list_writer_holds_no_member_record_between_batches(respx_mock, config):
+    ids = [f"u{i:03d}" for i in range(120)]
+    known_contacts(config, *ids)
+    lists = FakeLists(respx_mock)
+
+    target = TargetBrevoTajo(config={**config, "batch_size_rows": 50}, parse_env_config=False)
+    watched = Watched(
+        cohorts_input(ENGAGED, *[member(1, i) for i in ids], complete={1: "S1"}), target
+    )
+    target.listen(watched)
 
     assert lists.members[16] == set(ids)
-    assert report[1]["added"] == 200
-    assert report[1]["snapshotComplete"] is True
+    assert watched.peak == 0
 
 
 def test_members_of_a_cohort_never_described_are_rejected(respx_mock, config, tmp_path):
