@@ -59,11 +59,11 @@ def mapped_cohorts(mapping: Mapping, cohorts: list[CohortRef]) -> list[CohortSel
         cohort = _cohort_named(key, cohorts)
         selected[cohort.id] = CohortSelection(cohort, key)
     for cohort_id in mapping.cohort_lists:
-        cohort = by_id.get(cohort_id)
-        if cohort is None:
+        listed = by_id.get(cohort_id)
+        if listed is None:
             msg = f"cohort_lists: no Mixpanel cohort has id {cohort_id}"
             raise MappingError(msg)
-        selected[cohort_id] = CohortSelection(cohort, str(cohort_id))
+        selected[cohort_id] = CohortSelection(listed, str(cohort_id))
     return list(selected.values())
 
 
