@@ -44,11 +44,12 @@ backfill: $(MELTANO_STAMP)
 	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/meltano --environment=$(ENV) run \
 	  tap-mixpanel-tajo target-brevo-tajo
 
-# ruff, and the import contracts of pyproject.toml's [tool.importlinter].
+# ruff, the import contracts of pyproject.toml's [tool.importlinter], and mypy ([tool.mypy]).
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 # docs/settings.md's settings tables, rewritten from each plugin's --about.
 docs: setup
