@@ -9,11 +9,13 @@ MELTANO_STAMP := .meltano/.installed-stamp
 
 setup: $(STAMP)
 
-# The project venv: the package (editable) with its test tools. uv makes the install fast.
-$(STAMP): pyproject.toml
+# The project venv: the package (editable) with its test tools, at the versions of uv.lock (the
+# ones CI tested; `uv lock` after changing pyproject's dependencies). uv makes the install fast.
+$(STAMP): pyproject.toml uv.lock
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check uv
-	$(VENV)/bin/uv pip install --quiet --python $(PY) -e '.[test]'
+	$(VENV)/bin/uv export --quiet --locked --extra test --no-emit-project --no-hashes -o $(VENV)/locked.txt
+	$(VENV)/bin/uv pip install --quiet --python $(PY) -c $(VENV)/locked.txt -e '.[test]'
 	touch $(STAMP)
 
 # Meltano's own plugin venvs (pip_url: -e .), rebuilt when the package or meltano.yml changes.

@@ -38,7 +38,8 @@ def find_queued(client: BrevoClient, events: Sequence[EventRef]) -> set[int]:
     found: set[int] = set()
     for page in offset_pages(client, "/events", "events", limit=LOOKUP_PAGE, params=params):
         for event in page:
-            index = wanted.get(_ref_of(event))
+            ref = _ref_of(event)
+            index = None if ref is None else wanted.get(ref)
             if index is not None:
                 found.add(index)
         if len(found) == len(wanted):

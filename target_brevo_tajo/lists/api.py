@@ -164,9 +164,9 @@ class BrevoLists:
                 json={by: chunk},
                 idempotent=True,
             )
-            removed, not_in_list = _answer(response, chunk)
-            on_removed(removed + not_in_list)
-            count += len(removed)
+            taken_out, not_in_list = _answer(response, chunk)
+            on_removed(taken_out + not_in_list)
+            count += len(taken_out)
         return count
 
     def plan_joined(self, list_ids: list[int], ext_ids: list[str]) -> None:

@@ -176,7 +176,9 @@ class LookupTables:
             table = self._tables.get(entry.table) or next(
                 (t for t in self._tables.values() if t.name == entry.table), None
             )
-            for column in entry.attributes if table is not None else ():
+            if table is None:
+                continue
+            for column in entry.attributes:
                 where = f"{table.name}.{column}"
                 if where not in columns_missing and not any(
                     column in row for row in table.rows.values()
