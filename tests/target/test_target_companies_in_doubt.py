@@ -24,7 +24,7 @@ import pytest
 from mixpanel_brevo_sandbox.server import SandboxServer
 from target_brevo_tajo.brevo import BrevoClient, CallInDoubt
 from target_brevo_tajo.companies.ledger import CompanyLedger
-from target_brevo_tajo.companies.writer import FILTERED_LOOKUPS
+from target_brevo_tajo.companies.lookup import FILTERED_LOOKUPS
 from target_brevo_tajo.ledger import Ledger
 from target_brevo_tajo.lists.api import BrevoLists
 from target_brevo_tajo.report import render_report
