@@ -88,12 +88,7 @@ def _writers(
 ) -> Writers:
     """One writer per Brevo resource, sharing the run's client, ledger and report."""
     lists = BrevoLists(client, dry_run=settings.dry_run)
-    lookup_ledger = LookupLedger(ledger)
-    lookups = LookupTables(
-        mapping.lookup_enrichment,
-        lookup_ledger.rows() if mapping.lookup_enrichment else [],
-        report.lookups,
-    )
+    lookup_ledger, lookups = _lookups(mapping, ledger, report)
     imports = ContactImports(
         client,
         poll_seconds=settings.import_poll_seconds,
@@ -147,3 +142,12 @@ def _writers(
         checkpoints=SyncCheckpoints(),
         report=report,
     )
+
+
+def _lookups(
+    mapping: Mapping, ledger: Ledger, report: SyncReport
+) -> tuple[LookupLedger, LookupTables]:
+    """The lookup tables' ledger, and the tables events and contacts are enriched from."""
+    lookup_ledger = LookupLedger(ledger)
+    rows = lookup_ledger.rows() if mapping.lookup_enrichment else []
+    return lookup_ledger, LookupTables(mapping.lookup_enrichment, rows, report.lookups)

@@ -19,10 +19,29 @@ def _status_lines(report: dict[str, Any]) -> list[str]:
 
 def render_report(report: dict[str, Any], *, rejects_file: Path | None = None) -> str:
     """Render a report dict (as :meth:`SyncReport.to_dict` or the JSON file hold it) as text."""
-    ev = report["events"]
     dry = bool(report["dry_run"])
     title = "Brevo sync report" + (" (dry run: nothing was written)" if dry else "")
     lines = [title, *_status_lines(report)]
+    lines += _event_lines(report, dry=dry)
+    lines += _contact_lines(report.get("contacts") or {}, dry=dry)
+    if balance_terms(report, "cohort_members"):
+        received = f"  cohort members: received {report['cohort_members']['received']}"
+        lines.append(with_balance(received, report, "cohort_members"))
+    lines += [_cohort_line(cohort, dry=dry) for cohort in report.get("cohorts") or []]
+    if company_lines := _company_lines(report.get("companies") or {}, dry=dry):
+        company_lines[0] = with_balance(company_lines[0], report, "companies")
+    lines += company_lines
+    if lookup_lines := _lookup_lines(report.get("lookups") or {}):
+        lookup_lines[0] = with_balance(lookup_lines[0], report, "lookups")
+    lines += lookup_lines
+    lines += _run_lines(report, rejects_file=rejects_file)
+    return "\n".join(lines)
+
+
+def _event_lines(report: dict[str, Any], *, dry: bool) -> list[str]:
+    """The events' line and what it details: names sent, skipped, rejected, in doubt."""
+    ev = report["events"]
+    lines: list[str] = []
     if balance_terms(report, "events"):
         line = (
             f"  events: received {ev['received']}, {did('sent', dry)} {ev['sent']}, "
@@ -65,17 +84,12 @@ def render_report(report: dict[str, Any], *, rejects_file: Path | None = None) -
         f"    Brevo accepted {call['accepted']} of {call['sent']} in one call and gave no detail"
         for call in ev.get("calls_accepted_in_part_without_detail") or []
     ]
-    lines += _contact_lines(report.get("contacts") or {}, dry=dry)
-    if balance_terms(report, "cohort_members"):
-        received = f"  cohort members: received {report['cohort_members']['received']}"
-        lines.append(with_balance(received, report, "cohort_members"))
-    lines += [_cohort_line(cohort, dry=dry) for cohort in report.get("cohorts") or []]
-    if company_lines := _company_lines(report.get("companies") or {}, dry=dry):
-        company_lines[0] = with_balance(company_lines[0], report, "companies")
-    lines += company_lines
-    if lookup_lines := _lookup_lines(report.get("lookups") or {}):
-        lookup_lines[0] = with_balance(lookup_lines[0], report, "lookups")
-    lines += lookup_lines
+    return lines
+
+
+def _run_lines(report: dict[str, Any], *, rejects_file: Path | None) -> list[str]:
+    """What the run as a whole did: gaps, unrouted streams, rejects, API calls and budgets."""
+    lines: list[str] = []
     why = (
         "not done when the run failed (the rerun does them)"
         if report.get("status") == "failed"
@@ -104,7 +118,7 @@ def render_report(report: dict[str, Any], *, rejects_file: Path | None = None) -
     ]
     if rejects_file is not None and rejected:
         lines.append(f"  rejected records written to {rejects_file}")
-    return "\n".join(lines)
+    return lines
 
 
 def _contact_lines(co: dict[str, Any], *, dry: bool) -> list[str]:
