@@ -1,7 +1,6 @@
-"""target-brevo-tajo: the composition root. It builds one run's objects and wires them.
+"""target-brevo-tajo: the composition root's Singer SDK target and its command line.
 
-Settings are read once (:mod:`.settings`), then the Brevo API objects, the ledger and the report,
-then one writer per Brevo resource with exactly what it needs. Sinks route each stream to its
+:mod:`.wiring` builds one run's objects from the settings. Sinks route each stream to its
 writer; at the end of the input the target applies what only a complete run may (removals,
 deletions), prunes the ledger and writes the sync report.
 """
@@ -12,53 +11,30 @@ import datetime as dt
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import IO, Any, cast
 
 import click
 from singer_sdk import Target
-from singer_sdk.exceptions import (
-    ConfigValidationError,
-    InvalidInputLine,
-    RecordsWithoutSchemaException,
-)
 from singer_sdk.sinks import BatchSink
 
-from mixpanel_brevo_mapping import Mapping, MappingError, load_mapping
 from mixpanel_brevo_mapping.settings_names import (
     object_settings,
     plugin_settings,
     unknown_setting,
 )
 from target_brevo_tajo import dry_run
-from target_brevo_tajo.brevo import BrevoClient, BrevoError
 from target_brevo_tajo.brevo.client import log_calls_at_debug
-from target_brevo_tajo.checkpoints import SyncCheckpoints
-from target_brevo_tajo.companies.api import BrevoCompanies
-from target_brevo_tajo.companies.ledger import CompanyLedger
 from target_brevo_tajo.companies.sink import CompaniesSink
-from target_brevo_tajo.companies.writer import CompanyWriter
-from target_brevo_tajo.contacts.imports import ContactImports
 from target_brevo_tajo.contacts.sink import ContactsSink
-from target_brevo_tajo.contacts.writer import ContactWriter
-from target_brevo_tajo.deletions import DeletionWriter
 from target_brevo_tajo.events.sink import EventsSink
-from target_brevo_tajo.events.writer import EventWriter
-from target_brevo_tajo.ledger import Ledger, LedgerError
-from target_brevo_tajo.lists.api import BrevoLists
 from target_brevo_tajo.lists.sink import CohortMembersSink, CohortsSink
-from target_brevo_tajo.lists.writer import ListWriter
-from target_brevo_tajo.lookups.ledger import LookupLedger
 from target_brevo_tajo.lookups.sink import LookupTablesSink
-from target_brevo_tajo.lookups.tables import LookupTables
-from target_brevo_tajo.lookups.writer import LookupWriter
 from target_brevo_tajo.malloc_arenas import limit_malloc_arenas
-from target_brevo_tajo.output_files import unwritable_file_problem
 from target_brevo_tajo.progress import ProgressLog
-from target_brevo_tajo.redaction import add_secret, install_log_redaction, redact
-from target_brevo_tajo.report import SyncReport, job_name_of, utc_now
+from target_brevo_tajo.redaction import install_log_redaction
+from target_brevo_tajo.report import utc_now
 from target_brevo_tajo.run_failed import end_run, unread_stdin
 from target_brevo_tajo.settings import (
     CONFIG_SCHEMA,
@@ -67,10 +43,11 @@ from target_brevo_tajo.settings import (
     bound_problem,
     environment_problem,
 )
-from target_brevo_tajo.singer_input import InputCut, SingerInput, SingerInputError
+from target_brevo_tajo.singer_input import InputCut, SingerInput
 from target_brevo_tajo.sinks.checkpoints import SyncCheckpointsSink
 from target_brevo_tajo.sinks.unrouted import UnroutedSink
-from target_brevo_tajo.wiring import Writers
+from target_brevo_tajo.startup import USER_ERRORS, one_line, user_message
+from target_brevo_tajo.wiring import Run, Writers, build_run
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -86,106 +63,6 @@ SINKS_BY_RESOURCE: dict[str, type[BatchSink]] = {
     "companies": CompaniesSink,
     "lookup_tables": LookupTablesSink,
 }
-
-
-@dataclass(frozen=True)
-class Run:
-    """One run's objects: what the writers share, and the writers themselves."""
-
-    settings: Settings
-    mapping: Mapping
-    client: BrevoClient
-    ledger: Ledger
-    report: SyncReport
-    writers: Writers
-
-
-def build_run(settings: Settings) -> Run:
-    """Wire a run from its settings: each object gets exactly what it uses."""
-    add_secret(settings.api_key)
-    for setting in ("report_file", "rejects_file"):
-        path = getattr(settings, setting)
-        problem = unwritable_file_problem(setting, path) if path else None
-        if problem:
-            raise SettingsError(problem)
-    mapping = load_mapping(settings.mapping_file) if settings.mapping_file else Mapping()
-    client = BrevoClient(
-        settings.base_url,
-        settings.api_key,
-        rate_tier=settings.brevo_rate_tier,
-        max_retries=settings.max_retries,
-        max_wait_seconds=settings.max_retry_wait_seconds,
-        timeout_seconds=settings.request_timeout_seconds,
-    )
-    ledger = Ledger(settings.ledger_url, read_only=settings.dry_run)
-    rejects = settings.rejects_file
-    report = SyncReport(
-        dry_run=settings.dry_run,
-        job_name=job_name_of(os.environ),
-        rejects_file=Path(rejects) if rejects else None,
-        rejects_include_record=settings.rejects_include_record,
-    )
-    lists = BrevoLists(client, dry_run=settings.dry_run)
-    lookup_ledger = LookupLedger(ledger)
-    lookups = LookupTables(
-        mapping.lookup_enrichment,
-        lookup_ledger.rows() if mapping.lookup_enrichment else [],
-        report.lookups,
-    )
-    imports = ContactImports(
-        client,
-        poll_seconds=settings.import_poll_seconds,
-        timeout_seconds=settings.import_timeout_seconds,
-    )
-    contacts = ContactWriter(
-        client=client,
-        imports=imports,
-        lists=lists,
-        ledger=ledger,
-        mapping=mapping,
-        lookups=lookups,
-        settings=settings,
-        report=report,
-    )
-    writers = Writers(
-        events=EventWriter(
-            client=client,
-            ledger=ledger,
-            mapping=mapping,
-            lookups=lookups,
-            settings=settings,
-            report=report,
-        ),
-        contacts=contacts,
-        lists=ListWriter(
-            lists=lists,
-            contacts=contacts,
-            ledger=ledger,
-            mapping=mapping,
-            settings=settings,
-            report=report,
-        ),
-        deletions=DeletionWriter(
-            client=client,
-            lists=lists,
-            contacts=contacts,
-            ledger=ledger,
-            settings=settings,
-            report=report,
-        ),
-        companies=CompanyWriter(
-            client=client,
-            companies=BrevoCompanies(client, imports),
-            ledger=CompanyLedger(ledger),
-            mapping=mapping,
-            settings=settings,
-            report=report,
-        ),
-        lookups=LookupWriter(tables=lookups, ledger=lookup_ledger, report=report),
-        checkpoints=SyncCheckpoints(),
-        report=report,
-    )
-    return Run(settings, mapping, client, ledger, report, writers)
 
 
 class TargetBrevoTajo(Target):
@@ -482,42 +359,6 @@ class TargetBrevoTajo(Target):
             )
         )
         return command
-
-
-USER_ERRORS = (
-    ConfigValidationError,
-    BrevoError,
-    MappingError,
-    SettingsError,
-    LedgerError,
-    SingerInputError,
-    InvalidInputLine,
-    RecordsWithoutSchemaException,
-    UnicodeDecodeError,
-)
-
-
-def user_message(error: BaseException) -> str:
-    """What a user error prints: one line, or one line per problem of a mapping file."""
-    lines = error.problems if isinstance(error, MappingError) else [one_line(error)]
-    return "\n".join(f"target-brevo-tajo: {line}" for line in lines)
-
-
-def one_line(error: BaseException) -> str:
-    """An error as one line a user can act on, without any credential it may echo."""
-    return redact(_plain_line(error))
-
-
-def _plain_line(error: BaseException) -> str:
-    if isinstance(error, ConfigValidationError):
-        details = "; ".join(error.errors) if error.errors else str(error)
-        return f"invalid configuration: {details}"
-    if isinstance(error, UnicodeDecodeError):
-        return f"the Singer input is not UTF-8 ({error.reason} at byte {error.start})"
-    if isinstance(error, RecordsWithoutSchemaException):
-        return f"{error}: the tap must send a stream's SCHEMA before its RECORDs"
-    text = redact(" ".join(str(error).split()))  # before the cut, which could halve a secret
-    return text[:300] + ("..." if len(text) > 300 else "")
 
 
 def _config_files_or_exit(read: Callable[..., Any]) -> Callable[..., Any]:
