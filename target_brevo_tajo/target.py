@@ -44,6 +44,7 @@ from target_brevo_tajo.contacts.imports import ContactImports
 from target_brevo_tajo.contacts.sink import ContactsSink
 from target_brevo_tajo.contacts.writer import ContactWriter
 from target_brevo_tajo.deletions import DeletionWriter
+from target_brevo_tajo.events.ledger import EventLedger
 from target_brevo_tajo.events.sink import EventsSink
 from target_brevo_tajo.events.writer import EventWriter
 from target_brevo_tajo.ledger import Ledger, LedgerError
@@ -340,7 +341,7 @@ class TargetBrevoTajo(Target):
             writers.lists.finish(writers.checkpoints.cohort_snapshots)
             writers.companies.recreate_deleted(writers.checkpoints.group_refreshes)
             writers.companies.link_members()
-            run.ledger.prune_sent_events(self._prune_cutoff())
+            EventLedger(run.ledger).prune_sent_events(self._prune_cutoff())
         writers.events.stop()  # after a failure, the calls in flight settle before the report
         self.progress.stop()
         self._finished = True
@@ -356,7 +357,7 @@ class TargetBrevoTajo(Target):
         report.error = one_line(error) if error else None
         report.finished_at = utc_now()
         run.client.close()
-        run.ledger.release_claims()
+        EventLedger(run.ledger).release_claims()
         run.ledger.close()
         for line in report.render().splitlines():
             self.logger.info(line)

@@ -29,6 +29,7 @@ from target_brevo_tajo.batching import fill_calls
 from target_brevo_tajo.brevo import BrevoClient, BrevoError, CallInDoubt, body_excerpt
 from target_brevo_tajo.events.api import find_queued
 from target_brevo_tajo.events.lease_heartbeat import LeaseHeartbeat
+from target_brevo_tajo.events.ledger import ClaimLost, EventLedger, LedgerEvent, event_key
 from target_brevo_tajo.events.payload import (
     brevo_event_date,
     brevo_properties,
@@ -36,7 +37,7 @@ from target_brevo_tajo.events.payload import (
     parse_event_time,
 )
 from target_brevo_tajo.events.visibility import EventsVisibility
-from target_brevo_tajo.ledger import ClaimLost, Ledger, LedgerEvent, event_key
+from target_brevo_tajo.ledger import Ledger
 from target_brevo_tajo.ledger.ids import first_id_problem
 from target_brevo_tajo.lookups.tables import LookupTables
 from target_brevo_tajo.report import SyncReport
@@ -106,6 +107,7 @@ class EventWriter:
         self._client = client
         self._lookups = lookups
         self._ledger = ledger
+        self._events = EventLedger(ledger)
         self._mapping = mapping
         self._settings = settings
         self._run_report = report
@@ -129,8 +131,8 @@ class EventWriter:
         self._lease_seconds = (
             settings.request_timeout_seconds + settings.events_settle_seconds + LEASE_MARGIN_SECONDS
         )
-        self._heartbeat = LeaseHeartbeat(ledger, self._lease_seconds)
-        self._visibility = EventsVisibility(client, ledger, settings.events_settle_seconds)
+        self._heartbeat = LeaseHeartbeat(self._events, self._lease_seconds)
+        self._visibility = EventsVisibility(client, self._events, settings.events_settle_seconds)
 
     # Admitting records ----------------------------------------------------------------------
 
@@ -206,7 +208,7 @@ class EventWriter:
         pending = batch.pending
         if not pending:
             return
-        already_sent = ledger.sent_event_keys(pending)
+        already_sent = self._events.sent_event_keys(pending)
         self._report.deduplicated_by_ledger += len(already_sent)
         with self._counting:
             queued = {key for key in pending if key in self._queued_keys}
@@ -271,7 +273,7 @@ class EventWriter:
         if not watched or self.incomplete is not None or self._settings.dry_run:
             return
         deadline = time.monotonic() + self._lease_seconds + CLAIMS_WAIT_MARGIN_SECONDS
-        while held := self._ledger.claimed_by_others(watched):
+        while held := self._events.claimed_by_others(watched):
             if time.monotonic() >= deadline:
                 self.incomplete = (
                     f"{len(held)} events are still held in doubt by another worker after "
@@ -328,13 +330,13 @@ class EventWriter:
             return
         self._earlier_calls_settled = True
         self._settle_expired_calls()
-        held = self._ledger.claimed_by_others()
+        held = self._events.claimed_by_others()
         with self._counting:
             self._claimed_by_others |= held
 
     def _settle_expired_calls(self) -> None:
         """Take over the calls whose owner's lease ran out (a killed worker) and settle them."""
-        calls = self._ledger.take_over_expired_calls(self._lease_seconds)
+        calls = self._events.take_over_expired_calls(self._lease_seconds)
         if not calls:
             return
         logger.warning(
@@ -418,7 +420,7 @@ class EventWriter:
         """
         slot = None if self._settings.dry_run else self._client.wait_for_slot(*_BATCH_CALL)
         call_id = uuid.uuid4().hex
-        claimed = self._ledger.open_call(call_id, [e.entry for e in chunk], self._lease_seconds)
+        claimed = self._events.open_call(call_id, [e.entry for e in chunk], self._lease_seconds)
         mine = self._keep_claimed(chunk, claimed)
         if mine:
             self._post(call_id, mine, attempt, slot)
@@ -458,7 +460,7 @@ class EventWriter:
             if fresh_claim:
                 fresh_claim = False
                 return
-            if not self._ledger.renew(call_id, self._lease_seconds):
+            if not self._events.renew(call_id, self._lease_seconds):
                 raise ClaimLost(call_id)
 
         try:
@@ -475,11 +477,11 @@ class EventWriter:
             logger.warning("%s; looking its %d events up in Brevo", exc, len(chunk))
             # The settle time runs from when the call ended, not from when it was claimed: it
             # may have waited for its rate-budget slot, and Brevo queued it only when it arrived.
-            self._settle(call_id, self._ledger.now(), chunk, attempt + 1)
+            self._settle(call_id, self._events.now(), chunk, attempt + 1)
             return
         except BrevoError:
             with contextlib.suppress(ClaimLost):
-                self._ledger.settle_call(call_id, accepted=[])  # refused: nothing was queued
+                self._events.settle_call(call_id, accepted=[])  # refused: nothing was queued
             raise
         self._settle_answer(call_id, chunk, response)
 
@@ -531,7 +533,7 @@ class EventWriter:
         Brevo queues batches, so its list is read only once the call is ``events_settle_seconds``
         old. The resend is recorded in doubt in the same transaction that settles this call.
         """
-        if not self._ledger.renew(call_id, self._lease_seconds):
+        if not self._events.renew(call_id, self._lease_seconds):
             self._left_to_another_worker(chunk)  # it took the call over: settling it is theirs
             return
         self._settle_with(call_id, chunk, self._look_up_twice(chunk, ended_at), attempt)
@@ -551,7 +553,7 @@ class EventWriter:
             [events[i] for i in missing], ended_at, 2 * self._visibility.settle_seconds()
         )
         if again:
-            self._visibility.note((self._ledger.now() - ended_at).total_seconds())
+            self._visibility.note((self._events.now() - ended_at).total_seconds())
             with self._counting:
                 self._report.found_at_second_look += len(again)
         return found | {missing[i] for i in again}
@@ -560,7 +562,7 @@ class EventWriter:
         self, events: list[OutgoingEvent], ended_at: dt.datetime, settle_seconds: float
     ) -> set[int]:
         """Which of ``events`` Brevo shows, once ``settle_seconds`` since ``ended_at`` passed."""
-        wait = settle_seconds - (self._ledger.now() - ended_at).total_seconds()
+        wait = settle_seconds - (self._events.now() - ended_at).total_seconds()
         if wait > 0:
             self._client.sleep(wait)
         return find_queued(self._client, [event.ref() for event in events])
@@ -583,7 +585,7 @@ class EventWriter:
         resend_id = uuid.uuid4().hex
         reissue = (resend_id, [e.entry for e in missing], self._lease_seconds) if missing else None
         try:
-            claimed = self._ledger.settle_call(
+            claimed = self._events.settle_call(
                 call_id, accepted=[e.entry for e in queued], reissue=reissue
             )
         except ClaimLost:
@@ -610,7 +612,7 @@ class EventWriter:
 
     def _accept(self, call_id: str, accepted: list[OutgoingEvent]) -> None:
         try:
-            self._ledger.settle_call(call_id, accepted=[e.entry for e in accepted])
+            self._events.settle_call(call_id, accepted=[e.entry for e in accepted])
         except ClaimLost:
             # Our lease ran out while Brevo answered: the worker that took the call over finds
             # these events in Brevo and records them.
