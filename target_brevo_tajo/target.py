@@ -28,6 +28,7 @@ from target_brevo_tajo import dry_run
 from target_brevo_tajo.brevo.client import log_calls_at_debug
 from target_brevo_tajo.companies.sink import CompaniesSink
 from target_brevo_tajo.contacts.sink import ContactsSink
+from target_brevo_tajo.events.ledger import EventLedger
 from target_brevo_tajo.events.sink import EventsSink
 from target_brevo_tajo.lists.sink import CohortMembersSink, CohortsSink
 from target_brevo_tajo.lookups.sink import LookupTablesSink
@@ -217,7 +218,7 @@ class TargetBrevoTajo(Target):
             writers.lists.finish(writers.checkpoints.cohort_snapshots)
             writers.companies.recreate_deleted(writers.checkpoints.group_refreshes)
             writers.companies.link_members()
-            run.ledger.prune_sent_events(self._prune_cutoff())
+            EventLedger(run.ledger).prune_sent_events(self._prune_cutoff())
         writers.events.stop()  # after a failure, the calls in flight settle before the report
         self.progress.stop()
         self._finished = True
@@ -233,7 +234,7 @@ class TargetBrevoTajo(Target):
         report.error = one_line(error) if error else None
         report.finished_at = utc_now()
         run.client.close()
-        run.ledger.release_claims()
+        EventLedger(run.ledger).release_claims()
         run.ledger.close()
         for line in report.render().splitlines():
             self.logger.info(line)

@@ -12,7 +12,7 @@ import threading
 
 import sqlalchemy as sa
 
-from target_brevo_tajo.ledger import Ledger
+from target_brevo_tajo.events.ledger import EventLedger
 
 logger = logging.getLogger("target-brevo-tajo")
 BEATS_PER_LEASE = 3  # two beats may fail (a busy ledger) before a lease runs out
@@ -21,7 +21,7 @@ BEATS_PER_LEASE = 3  # two beats may fail (a busy ledger) before a lease runs ou
 class LeaseHeartbeat:
     """Renews every lease of one ledger owner, a few times per lease, until stopped."""
 
-    def __init__(self, ledger: Ledger, lease_seconds: float) -> None:
+    def __init__(self, ledger: EventLedger, lease_seconds: float) -> None:
         self._ledger = ledger
         self._lease_seconds = lease_seconds
         self._stopped = threading.Event()

@@ -120,3 +120,28 @@ def parse_event_time(value: Any) -> dt.datetime:
 def brevo_event_date(value: Any) -> str:
     """The record's ``time`` as ISO 8601 with an explicit UTC offset (``...Z``)."""
     return parse_event_time(value).isoformat().replace("+00:00", "Z")
+
+
+def record_problem(
+    record: dict[str, Any], insert_id: Any, distinct_id: Any, when: dt.datetime | None
+) -> str | None:
+    """Why an event record cannot be sent (or deduplicated), or None when it can."""
+    if not insert_id:
+        return "no $insert_id: the event cannot be deduplicated"
+    if not isinstance(insert_id, (str, int)) or isinstance(insert_id, bool):
+        return "$insert_id is neither text nor a number"
+    if not distinct_id:
+        return "no distinct_id: the event belongs to no contact"
+    if not record.get("time"):
+        return "no time"
+    if when is None:
+        return "time is not an ISO 8601 date-time"
+    return None
+
+
+def record_time(record: dict) -> dt.datetime | None:
+    """The record's ``time``, parsed once per event (None when absent or unreadable)."""
+    try:
+        return parse_event_time(record["time"]) if record.get("time") else None
+    except ValueError:
+        return None

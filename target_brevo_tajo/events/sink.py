@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from target_brevo_tajo.events.writer import EventBatch
+from target_brevo_tajo.events.admission import EventBatch
 from target_brevo_tajo.sinks.base import BrevoSink
 
 

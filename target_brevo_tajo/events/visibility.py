@@ -16,7 +16,7 @@ import time
 
 from target_brevo_tajo.brevo import BrevoClient
 from target_brevo_tajo.events.api import EventRef, find_queued
-from target_brevo_tajo.ledger import Ledger
+from target_brevo_tajo.events.ledger import EventLedger
 
 logger = logging.getLogger("target-brevo-tajo")
 SAMPLE_LOOKUPS = 5  # per run, from the hourly budget that GET /events shares
@@ -30,7 +30,7 @@ MARGIN_SECONDS = 1.0
 class EventsVisibility:
     """The observed delay of Brevo's events queue, and the sampling that measures it."""
 
-    def __init__(self, client: BrevoClient, ledger: Ledger, settle_seconds: float) -> None:
+    def __init__(self, client: BrevoClient, ledger: EventLedger, settle_seconds: float) -> None:
         self._client = client
         self._ledger = ledger
         self._settle_seconds = settle_seconds

@@ -3,41 +3,37 @@
 A batch goes through four steps: drop what the ledger says Brevo already has; address each event
 to the best-known contact identifier; fill ``/events/batch`` calls to Brevo's caps; send each
 call. Every call is recorded in the ledger as a call in doubt *before* it is sent, and Brevo's
-answer settles it. A call whose answer never came (a kill mid-call, a timeout, a reset, a 5xx
-after Brevo may have queued it) is never resent blindly: after a settle time its events are looked
-up in Brevo (``GET /events``, by ``mp_insert_id``); those found are recorded as sent, and only the
-missing ones go out again, in a new call recorded in doubt in the same transaction.
+answer settles it. A call whose answer never came is never resent blindly: :mod:`.in_doubt`
+settles it from what Brevo shows. Records are admitted into a batch by :mod:`.admission`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 import logging
 import threading
-import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
-from mixpanel_brevo_mapping import IDENTITY_EVENTS, Mapping, aliases_in, is_anonymous
+from mixpanel_brevo_mapping import Mapping, is_anonymous
 from target_brevo_tajo.batching import fill_calls
 from target_brevo_tajo.brevo import BrevoClient, BrevoError, CallInDoubt, body_excerpt
-from target_brevo_tajo.events.api import find_queued
+from target_brevo_tajo.events.admission import Admission, EventBatch, PendingEvent
+from target_brevo_tajo.events.answers import failed_indices, json_object
+from target_brevo_tajo.events.in_doubt import InDoubtSettling, OutgoingEvent
 from target_brevo_tajo.events.lease_heartbeat import LeaseHeartbeat
+from target_brevo_tajo.events.ledger import ClaimLost, EventLedger, LedgerEvent
 from target_brevo_tajo.events.payload import (
     brevo_event_date,
     brevo_properties,
     encode_json,
-    parse_event_time,
 )
 from target_brevo_tajo.events.visibility import EventsVisibility
-from target_brevo_tajo.ledger import ClaimLost, Ledger, LedgerEvent, event_key
-from target_brevo_tajo.ledger.ids import first_id_problem
+from target_brevo_tajo.ledger import Ledger
 from target_brevo_tajo.lookups.tables import LookupTables
 from target_brevo_tajo.report import SyncReport
 from target_brevo_tajo.settings import Settings
@@ -46,51 +42,9 @@ logger = logging.getLogger("target-brevo-tajo")
 _BATCH_ENVELOPE_BYTES = len(b'{"events":[]}')
 LEASE_MARGIN_SECONDS = 5.0
 _BATCH_CALL = ("POST", "/events/batch")
-CLAIMS_WAIT_MARGIN_SECONDS = 2.0
-CLAIMS_POLL_SECONDS = 1.0
 
 
-@dataclass(frozen=True)
-class PendingEvent:
-    """One mapped event waiting for its batch to drain."""
-
-    key: str
-    insert_id: str
-    mixpanel_name: str
-    brevo_name: str
-    time: dt.datetime
-    distinct_id: str
-    record: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class OutgoingEvent:
-    """An event on its way: the ledger's view of it, its Brevo name, and what a reject shows."""
-
-    entry: LedgerEvent  # its payload is encoded once: it sizes the call and becomes its body
-    brevo_name: str
-    record: dict[str, Any]
-
-    @classmethod
-    def from_ledger(cls, entry: LedgerEvent) -> OutgoingEvent:
-        """An event of an earlier run's call in doubt: all there is of it is its payload."""
-        payload = json.loads(entry.payload)
-        return cls(entry, str(payload.get("event_name")), payload)
-
-    def ref(self) -> tuple[str, str, dt.datetime]:
-        """What ``GET /events`` shows of it: Brevo name, ``mp_insert_id``, event date."""
-        return (self.brevo_name, self.entry.insert_id, self.entry.event_time)
-
-
-@dataclass
-class EventBatch:
-    """The events of one sink batch, by ledger key, and the identity links they revealed."""
-
-    pending: dict[str, PendingEvent] = field(default_factory=dict)
-    aliases: dict[str, str] = field(default_factory=dict)
-
-
-class EventWriter:
+class EventWriter(Admission, InDoubtSettling):
     """Sends Mixpanel events to Brevo's ``POST /events/batch``, each event exactly once."""
 
     def __init__(
@@ -106,6 +60,7 @@ class EventWriter:
         self._client = client
         self._lookups = lookups
         self._ledger = ledger
+        self._events = EventLedger(ledger)
         self._mapping = mapping
         self._settings = settings
         self._run_report = report
@@ -129,67 +84,8 @@ class EventWriter:
         self._lease_seconds = (
             settings.request_timeout_seconds + settings.events_settle_seconds + LEASE_MARGIN_SECONDS
         )
-        self._heartbeat = LeaseHeartbeat(ledger, self._lease_seconds)
-        self._visibility = EventsVisibility(client, ledger, settings.events_settle_seconds)
-
-    # Admitting records ----------------------------------------------------------------------
-
-    def admit(self, record: dict[str, Any], batch: EventBatch) -> None:
-        """Keep a mapped event for the batch; count every other outcome, reject poison."""
-        report = self._report
-        report.received += 1
-        properties = record.get("properties")
-        if properties is None:
-            properties = {}
-        if not isinstance(properties, dict):
-            self._run_report.reject("events", "properties is not an object", record)
-            return
-        aliases = aliases_in(record)
-        unstorable = first_id_problem(
-            [
-                ("$insert_id", record.get("insert_id") or properties.get("$insert_id")),
-                ("distinct_id", record.get("distinct_id") or properties.get("distinct_id")),
-                ("event name", record.get("event")),
-                *(("an identity alias", alias) for pair in aliases.items() for alias in pair),
-            ]
-        )
-        if unstorable:
-            self._run_report.reject("events", unstorable, record)
-            return
-        batch.aliases.update(aliases)
-        name = record.get("event")
-        if not isinstance(name, str) or not name:
-            self._run_report.reject("events", "event name is not text", record)
-            return
-        brevo_name = self._mapping.brevo_event_name(name)
-        if brevo_name is None:
-            if name in IDENTITY_EVENTS:
-                report.identity_events += 1
-            else:
-                report.skipped_unmapped[name] += 1
-            return
-        insert_id = record.get("insert_id") or properties.get("$insert_id")
-        distinct_id = record.get("distinct_id") or properties.get("distinct_id")
-        when = _event_time(record)
-        problem = _problem(record, insert_id, distinct_id, when)
-        if problem or when is None:
-            self._run_report.reject("events", problem or "no time", record)
-            return
-        key = event_key(name, str(insert_id), when)
-        if self.oldest_time is None or when < self.oldest_time:
-            self.oldest_time = when
-        if key in batch.pending:
-            report.deduplicated_in_run += 1
-            return
-        batch.pending[key] = PendingEvent(
-            key=key,
-            insert_id=str(insert_id),
-            mixpanel_name=name,
-            brevo_name=brevo_name,
-            time=when,
-            distinct_id=str(distinct_id),
-            record=record,
-        )
+        self._heartbeat = LeaseHeartbeat(self._events, self._lease_seconds)
+        self._visibility = EventsVisibility(client, self._events, settings.events_settle_seconds)
 
     # Sending --------------------------------------------------------------------------------
 
@@ -206,7 +102,7 @@ class EventWriter:
         pending = batch.pending
         if not pending:
             return
-        already_sent = ledger.sent_event_keys(pending)
+        already_sent = self._events.sent_event_keys(pending)
         self._report.deduplicated_by_ledger += len(already_sent)
         with self._counting:
             queued = {key for key in pending if key in self._queued_keys}
@@ -259,33 +155,6 @@ class EventWriter:
         self._raise_failure()
         self._await_claims_of_others()
 
-    def _await_claims_of_others(self) -> None:
-        """Wait until the events other workers held are settled, taking over a dead one's.
-
-        A live worker settles its calls; a killed one's lease runs out within one lease, and
-        then this run settles them. Past that the run is incomplete: it says why, and passes no
-        further STATE on, which would move the bookmark past events not known to be in Brevo.
-        """
-        with self._counting:
-            watched = set(self._claimed_by_others)
-        if not watched or self.incomplete is not None or self._settings.dry_run:
-            return
-        deadline = time.monotonic() + self._lease_seconds + CLAIMS_WAIT_MARGIN_SECONDS
-        while held := self._ledger.claimed_by_others(watched):
-            if time.monotonic() >= deadline:
-                self.incomplete = (
-                    f"{len(held)} events are still held in doubt by another worker after "
-                    f"{self._lease_seconds:.0f} s (a lease); no STATE was passed on beyond them, "
-                    "and a later run settles them"
-                )
-                logger.warning("The run is incomplete: %s", self.incomplete)
-                return
-            time.sleep(min(CLAIMS_POLL_SECONDS, self._lease_seconds / 10))
-            self._settle_expired_calls()
-            self._raise_failure()
-        with self._counting:
-            self._claimed_by_others -= watched
-
     def calls_waiting(self) -> int:
         """Batch calls queued or in flight, for the progress log."""
         with self._counting:
@@ -317,42 +186,6 @@ class EventWriter:
             return
         self.stop()
         raise self._failure
-
-    def _settle_earlier_calls(self) -> None:
-        """Settle the calls left in doubt by a worker that is gone (killed mid-call), first.
-
-        Only calls whose lease has run out are taken over: a live worker settles its own, and
-        the events it holds are waited for before the next STATE.
-        """
-        if self._earlier_calls_settled:
-            return
-        self._earlier_calls_settled = True
-        self._settle_expired_calls()
-        held = self._ledger.claimed_by_others()
-        with self._counting:
-            self._claimed_by_others |= held
-
-    def _settle_expired_calls(self) -> None:
-        """Take over the calls whose owner's lease ran out (a killed worker) and settle them."""
-        calls = self._ledger.take_over_expired_calls(self._lease_seconds)
-        if not calls:
-            return
-        logger.warning(
-            "%d calls (%d events) were left in doubt by an earlier run; settling them",
-            len(calls),
-            sum(len(call.events) for call in calls),
-        )
-        self._report.calls_in_doubt += len(calls)
-        self._report.taken_over_from_earlier_runs += sum(len(call.events) for call in calls)
-        chunks = [[OutgoingEvent.from_ledger(entry) for entry in call.events] for call in calls]
-        # One look-up for them all: the hourly budget of other calls is small.
-        everything = [event for chunk in chunks for event in chunk]
-        found = self._look_up_twice(everything, max(call.opened_at for call in calls))
-        position = 0
-        for call, chunk in zip(calls, chunks, strict=True):
-            found_here = {i - position for i in found if position <= i < position + len(chunk)}
-            position += len(chunk)
-            self._settle_with(call.call_id, chunk, found_here, attempt=1, earlier=True)
 
     def _address(self, events: list[PendingEvent]) -> list[OutgoingEvent]:
         """Build payloads, identifying each contact by the best identifier the ledger knows."""
@@ -418,20 +251,10 @@ class EventWriter:
         """
         slot = None if self._settings.dry_run else self._client.wait_for_slot(*_BATCH_CALL)
         call_id = uuid.uuid4().hex
-        claimed = self._ledger.open_call(call_id, [e.entry for e in chunk], self._lease_seconds)
+        claimed = self._events.open_call(call_id, [e.entry for e in chunk], self._lease_seconds)
         mine = self._keep_claimed(chunk, claimed)
         if mine:
             self._post(call_id, mine, attempt, slot)
-
-    def _keep_claimed(
-        self, chunk: list[OutgoingEvent], claimed: list[LedgerEvent]
-    ) -> list[OutgoingEvent]:
-        """The events this worker claimed; the rest another worker sent, or is sending."""
-        keys = {entry.key for entry in claimed}
-        with self._counting:
-            self._report.left_to_another_worker += len(chunk) - len(keys)
-            self._claimed_by_others.update(e.entry.key for e in chunk if e.entry.key not in keys)
-        return [event for event in chunk if event.entry.key in keys]
 
     def _post(
         self,
@@ -458,7 +281,7 @@ class EventWriter:
             if fresh_claim:
                 fresh_claim = False
                 return
-            if not self._ledger.renew(call_id, self._lease_seconds):
+            if not self._events.renew(call_id, self._lease_seconds):
                 raise ClaimLost(call_id)
 
         try:
@@ -475,11 +298,11 @@ class EventWriter:
             logger.warning("%s; looking its %d events up in Brevo", exc, len(chunk))
             # The settle time runs from when the call ended, not from when it was claimed: it
             # may have waited for its rate-budget slot, and Brevo queued it only when it arrived.
-            self._settle(call_id, self._ledger.now(), chunk, attempt + 1)
+            self._settle(call_id, self._events.now(), chunk, attempt + 1)
             return
         except BrevoError:
             with contextlib.suppress(ClaimLost):
-                self._ledger.settle_call(call_id, accepted=[])  # refused: nothing was queued
+                self._events.settle_call(call_id, accepted=[])  # refused: nothing was queued
             raise
         self._settle_answer(call_id, chunk, response)
 
@@ -493,14 +316,14 @@ class EventWriter:
         event is left.
         """
         status = response.status_code
-        answer = _json_object(response)
+        answer = json_object(response)
         if status in (200, 201, 202, 204):
             self._accept(call_id, chunk)
             if chunk:
                 self._visibility.sample(chunk[0].ref())
             self._note_undetailed_shortfall(answer.get("count"), len(chunk))
             return
-        failures = _failed_indices(answer)
+        failures = failed_indices(answer)
         if status in (207, 400) and failures:
             self._accept(call_id, [e for i, e in enumerate(chunk) if i not in failures])
             for index, reason in failures.items():
@@ -523,94 +346,9 @@ class EventWriter:
         )
         raise BrevoError(msg)
 
-    def _settle(
-        self, call_id: str, ended_at: dt.datetime, chunk: list[OutgoingEvent], attempt: int
-    ) -> None:
-        """Settle a call in doubt from what Brevo shows; resend only what it does not have.
-
-        Brevo queues batches, so its list is read only once the call is ``events_settle_seconds``
-        old. The resend is recorded in doubt in the same transaction that settles this call.
-        """
-        if not self._ledger.renew(call_id, self._lease_seconds):
-            self._left_to_another_worker(chunk)  # it took the call over: settling it is theirs
-            return
-        self._settle_with(call_id, chunk, self._look_up_twice(chunk, ended_at), attempt)
-
-    def _look_up_twice(self, events: list[OutgoingEvent], ended_at: dt.datetime) -> set[int]:
-        """Which of ``events`` Brevo shows; those it does not yet are looked up once more.
-
-        The first look comes once the call is a settle time old (a margin above the longest
-        queue delay observed), the second once it is two: an event found only then was on a
-        queue slower than observed, which teaches the ledger a longer delay.
-        """
-        found = self._look_up(events, ended_at, self._visibility.settle_seconds())
-        missing = [i for i in range(len(events)) if i not in found]
-        if not missing:
-            return found
-        again = self._look_up(
-            [events[i] for i in missing], ended_at, 2 * self._visibility.settle_seconds()
-        )
-        if again:
-            self._visibility.note((self._ledger.now() - ended_at).total_seconds())
-            with self._counting:
-                self._report.found_at_second_look += len(again)
-        return found | {missing[i] for i in again}
-
-    def _look_up(
-        self, events: list[OutgoingEvent], ended_at: dt.datetime, settle_seconds: float
-    ) -> set[int]:
-        """Which of ``events`` Brevo shows, once ``settle_seconds`` since ``ended_at`` passed."""
-        wait = settle_seconds - (self._ledger.now() - ended_at).total_seconds()
-        if wait > 0:
-            self._client.sleep(wait)
-        return find_queued(self._client, [event.ref() for event in events])
-
-    def _settle_with(
-        self,
-        call_id: str,
-        chunk: list[OutgoingEvent],
-        found: set[int],
-        attempt: int,
-        *,
-        earlier: bool = False,
-    ) -> None:
-        """Record what Brevo has as sent and resend the rest, reissued in one transaction.
-
-        What Brevo shows of an ``earlier`` run's call was sent by that run, not by this one.
-        """
-        queued = [e for i, e in enumerate(chunk) if i in found]
-        missing = [e for i, e in enumerate(chunk) if i not in found]
-        resend_id = uuid.uuid4().hex
-        reissue = (resend_id, [e.entry for e in missing], self._lease_seconds) if missing else None
-        try:
-            claimed = self._ledger.settle_call(
-                call_id, accepted=[e.entry for e in queued], reissue=reissue
-            )
-        except ClaimLost:
-            self._left_to_another_worker(chunk)
-            return
-        with self._counting:
-            self._report.found_in_brevo_when_settling += len(queued)
-            if earlier:
-                self._report.sent_by_earlier_runs += len(queued)
-        if not earlier:
-            self._count_sent(queued)
-        resend = self._keep_claimed(missing, claimed)
-        if not resend:
-            return
-        if attempt > self._settings.max_retries:
-            msg = (
-                f"{len(resend)} events still unconfirmed after {attempt} attempts; they stay "
-                "recorded in doubt and the next run settles them"
-            )
-            raise BrevoError(msg)
-        with self._counting:
-            self._report.resent_after_settling += len(resend)
-        self._post(resend_id, resend, attempt)
-
     def _accept(self, call_id: str, accepted: list[OutgoingEvent]) -> None:
         try:
-            self._ledger.settle_call(call_id, accepted=[e.entry for e in accepted])
+            self._events.settle_call(call_id, accepted=[e.entry for e in accepted])
         except ClaimLost:
             # Our lease ran out while Brevo answered: the worker that took the call over finds
             # these events in Brevo and records them.
@@ -618,16 +356,6 @@ class EventWriter:
             self._left_to_another_worker(accepted)
             return
         self._count_sent(accepted)
-
-    def _left_to_another_worker(self, events: list[OutgoingEvent]) -> None:
-        with self._counting:
-            self._report.left_to_another_worker += len(events)
-
-    def _count_sent(self, events: list[OutgoingEvent]) -> None:
-        with self._counting:
-            self._report.sent += len(events)
-            for event in events:
-                self._report.sent_by_name[event.brevo_name] += 1
 
     def _note_undetailed_shortfall(self, count: Any, sent: int) -> None:
         """A 202 that queued fewer than were sent, without saying which: reported, not resent.
@@ -638,50 +366,3 @@ class EventWriter:
             with self._counting:
                 self._report.undetailed_shortfalls.append((count, sent))
             logger.warning("Brevo accepted %d of %d in one call and gave no detail", count, sent)
-
-
-def _problem(
-    record: dict[str, Any], insert_id: Any, distinct_id: Any, when: dt.datetime | None
-) -> str | None:
-    if not insert_id:
-        return "no $insert_id: the event cannot be deduplicated"
-    if not isinstance(insert_id, (str, int)) or isinstance(insert_id, bool):
-        return "$insert_id is neither text nor a number"
-    if not distinct_id:
-        return "no distinct_id: the event belongs to no contact"
-    if not record.get("time"):
-        return "no time"
-    if when is None:
-        return "time is not an ISO 8601 date-time"
-    return None
-
-
-def _event_time(record: dict) -> dt.datetime | None:
-    """The record's ``time``, parsed once per event (None when absent or unreadable)."""
-    try:
-        return parse_event_time(record["time"]) if record.get("time") else None
-    except ValueError:
-        return None
-
-
-def _json_object(response: httpx.Response) -> dict[str, Any]:
-    """An answer's JSON object, or {} when the body is empty or not an object."""
-    try:
-        body = response.json() if response.content else {}
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
-
-
-def _failed_indices(answer: dict[str, Any]) -> dict[int, str]:
-    """Brevo's per-event errors of a 207/400 batch answer: ``{index: message}``."""
-    failures: dict[int, str] = {}
-    for error in answer.get("errors") or []:
-        if not isinstance(error, dict):
-            continue
-        indices = error.get("eventIndex")
-        message = str(error.get("message") or "rejected by Brevo")
-        for index in indices if isinstance(indices, list) else [indices]:
-            if isinstance(index, int):
-                failures[index] = message
-    return failures

@@ -17,7 +17,8 @@ import sqlalchemy as sa
 from hypothesis import given
 from hypothesis import strategies as st
 
-from target_brevo_tajo.ledger import Ledger, LedgerEvent
+from target_brevo_tajo.events.ledger import EventLedger, LedgerEvent
+from target_brevo_tajo.ledger import Ledger
 from target_brevo_tajo.ledger.in_lists import CHUNK, in_chunks
 
 WHEN = dt.datetime(2026, 11, 20, tzinfo=dt.timezone.utc)
@@ -44,13 +45,13 @@ def test_no_keys_no_chunk() -> None:
 
 def test_lookups_of_every_length_use_ten_sql_texts(tmp_path: Path) -> None:
     ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.sqlite'}")
-    ledger.record_sent_events(purchase(f"key-{n}") for n in range(0, 1200, 2))
+    EventLedger(ledger).record_sent_events(purchase(f"key-{n}") for n in range(0, 1200, 2))
     texts: set[str] = set()
     sa.event.listen(ledger.engine, "before_cursor_execute", lambda *a: texts.add(a[2]))
 
     for length in range(1, 1200):
         keys = [f"key-{n}" for n in range(length)]
-        assert ledger.sent_event_keys(keys) == {k for k in keys if int(k[4:]) % 2 == 0}
+        assert EventLedger(ledger).sent_event_keys(keys) == {k for k in keys if int(k[4:]) % 2 == 0}
 
     assert len(texts) <= 10  # 1, 2, 4, ... 512 keys
 
@@ -67,7 +68,7 @@ def _plans(ledger: Ledger, statements: list[tuple[str, tuple]]) -> list[str]:
 
 def test_an_events_call_searches_by_key_and_never_walks_a_table(tmp_path: Path) -> None:
     ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.sqlite'}")
-    ledger.record_sent_events(purchase(f"sent-{n}") for n in range(1000))
+    EventLedger(ledger).record_sent_events(purchase(f"sent-{n}") for n in range(1000))
     batch = [purchase(f"key-{n}") for n in range(200)]
     statements: list[tuple[str, tuple]] = []
 
@@ -76,9 +77,9 @@ def test_an_events_call_searches_by_key_and_never_walks_a_table(tmp_path: Path) 
             statements.append((sql, tuple(params)))
 
     sa.event.listen(ledger.engine, "before_cursor_execute", keep)
-    ledger.sent_event_keys(event.key for event in batch)
-    claimed = ledger.open_call("call-1", batch, lease_seconds=60)
-    ledger.settle_call("call-1", claimed)
+    EventLedger(ledger).sent_event_keys(event.key for event in batch)
+    claimed = EventLedger(ledger).open_call("call-1", batch, lease_seconds=60)
+    EventLedger(ledger).settle_call("call-1", claimed)
     sa.event.remove(ledger.engine, "before_cursor_execute", keep)
 
     plans = _plans(ledger, statements)

@@ -11,7 +11,8 @@ import datetime as dt
 import sqlalchemy as sa
 
 from target_brevo_tajo.companies.ledger import CompanyLedger, SyncedCompany
-from target_brevo_tajo.ledger import Ledger, LedgerEvent, event_key
+from target_brevo_tajo.events.ledger import EventLedger, LedgerEvent, event_key
+from target_brevo_tajo.ledger import Ledger
 
 WHEN = dt.datetime(2026, 11, 20, 10, tzinfo=dt.timezone.utc)
 
@@ -46,7 +47,7 @@ def test_a_call_claims_its_events_in_the_order_of_their_keys(tmp_path):
         for i in range(20)
     ]
 
-    ledger.open_call("call-1", events, lease_seconds=60)
+    EventLedger(ledger).open_call("call-1", events, lease_seconds=60)
 
     assert statements == [sorted(e.key for e in events)]
 

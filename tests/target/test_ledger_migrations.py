@@ -17,7 +17,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from target_brevo_tajo.ledger import Ledger, LedgerError, LedgerEvent, SyncedContact, event_key
+from target_brevo_tajo.events.ledger import EventLedger, LedgerEvent, event_key
+from target_brevo_tajo.ledger import Ledger, LedgerError, SyncedContact
 from target_brevo_tajo.ledger.migrate import BASELINE, HEAD, alembic_config
 from target_brevo_tajo.ledger.schema import metadata
 
@@ -115,9 +116,9 @@ def test_a_ledger_written_by_the_first_release_upgrades_in_place(tmp_path):
 
     assert versions(path) == [head()]
     # Rekeyed by name, $insert_id and time: the upgraded ledger still knows what it sent.
-    assert ledger.sent_event_keys([event_key("Purchase", "r-1", R1_TIME), "other"]) == {
-        event_key("Purchase", "r-1", R1_TIME)
-    }
+    assert EventLedger(ledger).sent_event_keys(
+        [event_key("Purchase", "r-1", R1_TIME), "other"]
+    ) == {event_key("Purchase", "r-1", R1_TIME)}
     assert ledger.contacts_by_id(["user-1"])["user-1"] == SyncedContact(
         distinct_id="user-1",
         email="ada@example.com",
@@ -177,10 +178,10 @@ def test_a_dry_run_ledger_sees_its_own_rows_and_never_creates_the_ledger_at_its_
     path = tmp_path / "ledger.sqlite"
 
     ledger = Ledger(f"sqlite:///{path}", read_only=True)
-    ledger.record_sent_events([LedgerEvent("k1", "r-1", "Purchase", R1_TIME, b"{}")])
+    EventLedger(ledger).record_sent_events([LedgerEvent("k1", "r-1", "Purchase", R1_TIME, b"{}")])
     ledger.record_contacts([SyncedContact(distinct_id="user-1")])
 
-    assert ledger.sent_event_keys(["k1"]) == {"k1"}
+    assert EventLedger(ledger).sent_event_keys(["k1"]) == {"k1"}
     assert list(ledger.contacts_by_id(["user-1"])) == ["user-1"]
     ledger.close()
     assert not path.exists()

@@ -26,7 +26,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from mixpanel_brevo_sandbox.server import SandboxServer
-from target_brevo_tajo.ledger import ClaimLost, Ledger, LedgerEvent, SyncedContact, event_key
+from target_brevo_tajo.events.ledger import ClaimLost, EventLedger, LedgerEvent, event_key
+from target_brevo_tajo.ledger import Ledger, SyncedContact
 from target_brevo_tajo.ledger.schema import metadata
 from tests.singer_messages import event, singer_input
 
@@ -73,8 +74,8 @@ def test_two_workers_never_claim_the_same_event(postgres):
     url = new_database(postgres)
     first, second = Ledger(url), Ledger(url)
 
-    mine = first.open_call("call-1", [entry("a"), entry("b")], lease_seconds=60)
-    theirs = second.open_call("call-2", [entry("b"), entry("c")], lease_seconds=60)
+    mine = EventLedger(first).open_call("call-1", [entry("a"), entry("b")], lease_seconds=60)
+    theirs = EventLedger(second).open_call("call-2", [entry("b"), entry("c")], lease_seconds=60)
 
     assert [e.insert_id for e in mine] == ["a", "b"]
     assert [e.insert_id for e in theirs] == ["c"]
@@ -83,21 +84,21 @@ def test_two_workers_never_claim_the_same_event(postgres):
 def test_an_event_already_sent_is_not_claimed_again(postgres):
     url = new_database(postgres)
     first, second = Ledger(url), Ledger(url)
-    first.open_call("call-1", [entry("a")], lease_seconds=60)
-    first.settle_call("call-1", accepted=[entry("a")])
+    EventLedger(first).open_call("call-1", [entry("a")], lease_seconds=60)
+    EventLedger(first).settle_call("call-1", accepted=[entry("a")])
 
-    assert second.open_call("call-2", [entry("a")], lease_seconds=60) == []
+    assert EventLedger(second).open_call("call-2", [entry("a")], lease_seconds=60) == []
 
 
 def test_an_expired_claim_is_taken_over_by_exactly_one_worker_and_its_owner_loses_it(postgres):
     url = new_database(postgres)
     killed = Ledger(url)
-    killed.open_call("call-1", [entry("a")], lease_seconds=0)
+    EventLedger(killed).open_call("call-1", [entry("a")], lease_seconds=0)
     workers = [Ledger(url) for _ in range(4)]
     taken: list[list[str]] = []
 
     def take(ledger: Ledger) -> None:
-        taken.append([call.call_id for call in ledger.take_over_expired_calls(60)])
+        taken.append([call.call_id for call in EventLedger(ledger).take_over_expired_calls(60)])
 
     threads = [threading.Thread(target=take, args=(w,)) for w in workers]
     for thread in threads:
@@ -107,7 +108,7 @@ def test_an_expired_claim_is_taken_over_by_exactly_one_worker_and_its_owner_lose
 
     assert sorted(taken) == [[], [], [], ["call-1"]]
     with pytest.raises(ClaimLost):
-        killed.settle_call("call-1", accepted=[entry("a")])
+        EventLedger(killed).settle_call("call-1", accepted=[entry("a")])
 
 
 def test_identity_links_learned_by_two_workers_at_once_do_not_collide(postgres):
@@ -157,10 +158,10 @@ class OverlappingWorker(threading.Thread):
                 self.offered.update(e.key for e in events)
                 for start in range(0, len(events), 100):
                     call_id = uuid.uuid4().hex
-                    mine = ledger.open_call(call_id, events[start : start + 100], 60)
+                    mine = EventLedger(ledger).open_call(call_id, events[start : start + 100], 60)
                     self.claimed += [e.key for e in mine]
                     if mine:
-                        ledger.settle_call(call_id, accepted=mine)
+                        EventLedger(ledger).settle_call(call_id, accepted=mine)
         except Exception as exc:
             self.failure = exc
         finally:
@@ -186,7 +187,7 @@ def test_three_workers_on_overlapping_input_all_finish_and_claim_each_event_once
         doubled += sum(n - 1 for n in claims.values())
         offered = set().union(*(worker.offered for worker in workers))
         reader = Ledger(url)
-        lost += len(offered - reader.sent_event_keys(offered))
+        lost += len(offered - EventLedger(reader).sent_event_keys(offered))
         reader.close()
 
     assert failures == []
@@ -247,14 +248,14 @@ def test_a_dry_run_works_on_a_copy_of_a_postgres_ledger_and_leaves_it_as_it_was(
 
     dry = Ledger(url, read_only=True)
     dry.learn_aliases({"$device:d2": "user-2"})
-    dry.record_sent_events([entry("a")])
+    EventLedger(dry).record_sent_events([entry("a")])
 
     assert dry.canonical_ids(["$device:d1", "$device:d2"]) == {
         "$device:d1": "user-1",
         "$device:d2": "user-2",
     }
-    assert dry.sent_event_keys([entry("a").key]) == {entry("a").key}
+    assert EventLedger(dry).sent_event_keys([entry("a").key]) == {entry("a").key}
     dry.close()
     real = Ledger(url)
     assert real.canonical_ids(["$device:d2"]) == {}
-    assert real.sent_event_keys([entry("a").key]) == set()
+    assert EventLedger(real).sent_event_keys([entry("a").key]) == set()

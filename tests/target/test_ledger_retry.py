@@ -9,7 +9,8 @@ import psycopg.errors
 import pytest
 import sqlalchemy as sa
 
-from target_brevo_tajo.ledger import Ledger, LedgerError, LedgerEvent, event_key, retry
+from target_brevo_tajo.events.ledger import EventLedger, LedgerEvent, event_key
+from target_brevo_tajo.ledger import Ledger, LedgerError, retry
 from target_brevo_tajo.ledger.schema import identities
 
 WHEN = dt.datetime(2026, 11, 20, 10, tzinfo=dt.timezone.utc)
@@ -94,9 +95,9 @@ def test_events_given_as_a_generator_are_all_recorded_by_the_attempt_that_commit
     def one_by_one() -> Iterator[LedgerEvent]:
         yield from events
 
-    ledger.record_sent_events(one_by_one())
+    EventLedger(ledger).record_sent_events(one_by_one())
 
-    assert ledger.sent_event_keys(e.key for e in events) == {e.key for e in events}
+    assert EventLedger(ledger).sent_event_keys(e.key for e in events) == {e.key for e in events}
 
 
 def test_a_ledger_error_that_is_no_contention_is_not_retried_and_is_one_line(tmp_path, pauses):

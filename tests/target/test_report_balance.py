@@ -12,7 +12,8 @@ import httpx
 import respx
 
 from mixpanel_brevo_sandbox.server import SandboxServer
-from target_brevo_tajo.ledger import Ledger, LedgerEvent, event_key
+from target_brevo_tajo.events.ledger import EventLedger, LedgerEvent, event_key
+from target_brevo_tajo.ledger import Ledger
 from target_brevo_tajo.report import SyncReport
 from target_brevo_tajo.target import TargetBrevoTajo
 from tests.brevo_sandbox import sandbox_config
@@ -95,7 +96,9 @@ def test_events_another_worker_claimed_are_counted_and_said(respx_mock, config):
     respx_mock.post("/events/batch").mock(side_effect=accepted)
     key = event_key("Purchase", "a", EVENT_TIME)
     worker = Ledger(config["ledger_url"])  # alive, within its lease
-    worker.open_call("theirs", [LedgerEvent(key, "a", "Purchase", EVENT_TIME, b"{}")], 600)
+    EventLedger(worker).open_call(
+        "theirs", [LedgerEvent(key, "a", "Purchase", EVENT_TIME, b"{}")], 600
+    )
     target = TargetBrevoTajo(config=config, parse_env_config=False)
 
     target.listen(singer_input(event("Purchase", "a"), event("Purchase", "b")))

@@ -17,7 +17,8 @@ from click.testing import CliRunner
 
 from target_brevo_tajo.brevo.client import BrevoClient
 from target_brevo_tajo.brevo.rate_budget import RateBudget, RateBudgets, bucket_of
-from target_brevo_tajo.ledger import Ledger, event_key
+from target_brevo_tajo.events.ledger import EventLedger, event_key
+from target_brevo_tajo.ledger import Ledger
 from target_brevo_tajo.target import TargetBrevoTajo
 from tests.singer_messages import EVENT_TIME, event, singer_input
 
@@ -51,7 +52,7 @@ def queued(request: httpx.Request) -> httpx.Response:
 
 def ledger_keys(config: dict, count: int, prefix: str = "e") -> set[str]:
     keys = [event_key("Purchase", f"{prefix}-{i}", EVENT_TIME) for i in range(count)]
-    return Ledger(config["ledger_url"]).sent_event_keys(keys)
+    return EventLedger(Ledger(config["ledger_url"])).sent_event_keys(keys)
 
 
 # -- the documented caps ------------------------------------------------------------------------

@@ -16,7 +16,8 @@ import sqlalchemy as sa
 
 from target_brevo_tajo.brevo.client import BrevoClient
 from target_brevo_tajo.events.api import find_queued
-from target_brevo_tajo.ledger import Ledger, LedgerEvent, event_key
+from target_brevo_tajo.events.ledger import EventLedger, LedgerEvent, event_key
+from target_brevo_tajo.ledger import Ledger
 from target_brevo_tajo.ledger.schema import event_calls
 from target_brevo_tajo.target import TargetBrevoTajo
 from tests.singer_messages import EVENT_TIME, cohort, cohorts_input, event, singer_input
@@ -69,7 +70,7 @@ def purchases(*insert_ids: str) -> list[dict]:
 
 def sent_keys(config: dict, *insert_ids: str) -> set[str]:
     keys = [event_key("Purchase", i, EVENT_TIME) for i in insert_ids]
-    return Ledger(config["ledger_url"]).sent_event_keys(keys)
+    return EventLedger(Ledger(config["ledger_url"])).sent_event_keys(keys)
 
 
 @respx.mock(base_url=BREVO)
@@ -88,7 +89,7 @@ def test_a_502_after_brevo_queued_the_call_is_settled_without_resending_anything
     assert (report.sent, report.calls_in_doubt, report.found_in_brevo_when_settling) == (2, 1, 2)
     assert report.sent_by_earlier_runs == 0  # this run's own call delivered them
     assert len(sent_keys(config, "a", "b")) == 2
-    assert Ledger(config["ledger_url"]).calls_in_doubt() == []
+    assert EventLedger(Ledger(config["ledger_url"])).calls_in_doubt() == []
 
 
 @respx.mock(base_url=BREVO)
@@ -152,7 +153,9 @@ def test_a_call_left_in_doubt_by_a_killed_run_is_settled_first_by_the_next_run(r
         )
         for i in ("a", "b")
     ]
-    ledger.open_call("killed-mid-call", entries, lease_seconds=0)  # died before the answer
+    EventLedger(ledger).open_call(
+        "killed-mid-call", entries, lease_seconds=0
+    )  # died before the answer
     batches = respx_mock.post("/events/batch").mock(side_effect=queued)
     respx_mock.get("/events").mock(return_value=brevo_lists("a"))
 
@@ -164,7 +167,7 @@ def test_a_call_left_in_doubt_by_a_killed_run_is_settled_first_by_the_next_run(r
     # "a" was delivered by the killed run's call: this run sent only "b" (again) and "c".
     assert (report.taken_over_from_earlier_runs, report.sent_by_earlier_runs) == (2, 1)
     assert (report.sent, report.resent_after_settling) == (2, 1)
-    assert Ledger(config["ledger_url"]).calls_in_doubt() == []
+    assert EventLedger(Ledger(config["ledger_url"])).calls_in_doubt() == []
 
 
 def killed_call(config: dict, *insert_ids: str, lease_seconds: float = 0) -> None:
@@ -186,7 +189,7 @@ def killed_call(config: dict, *insert_ids: str, lease_seconds: float = 0) -> Non
         )
         for i in insert_ids
     ]
-    Ledger(config["ledger_url"]).open_call("killed-mid-call", entries, lease_seconds)
+    EventLedger(Ledger(config["ledger_url"])).open_call("killed-mid-call", entries, lease_seconds)
 
 
 @respx.mock(base_url=BREVO)
@@ -203,7 +206,7 @@ def test_a_run_that_receives_no_events_settles_the_calls_an_earlier_run_left_in_
     target.listen(cohorts_input(cohort(1, "Engaged Users (Last 7 Days)", "engaged_users")))
 
     assert [batch_ids(call.request) for call in batches.calls] == [["b"]]
-    assert Ledger(config["ledger_url"]).calls_in_doubt() == []
+    assert EventLedger(Ledger(config["ledger_url"])).calls_in_doubt() == []
     report = target.run.report.events
     assert (report.received, report.calls_in_doubt, report.taken_over_from_earlier_runs) == (
         0,
@@ -226,7 +229,7 @@ def test_a_dry_run_settles_calls_in_doubt_as_a_real_run_would_and_leaves_them_to
     report = target.run.report.events
     assert (report.calls_in_doubt, report.sent_by_earlier_runs, report.sent) == (1, 1, 2)
     assert report.resent_after_settling == 1
-    assert len(Ledger(config["ledger_url"]).calls_in_doubt()) == 1
+    assert len(EventLedger(Ledger(config["ledger_url"])).calls_in_doubt()) == 1
 
 
 @respx.mock(base_url=BREVO)
@@ -263,7 +266,7 @@ def test_a_call_taken_over_while_it_waited_for_a_429_reset_is_not_sent_by_its_ol
         if seconds > 100:
             with other_worker.engine.begin() as conn:
                 conn.execute(sa.update(event_calls).values(lease_until=None))
-            assert other_worker.take_over_expired_calls(60)
+            assert EventLedger(other_worker).take_over_expired_calls(60)
 
     target = TargetBrevoTajo(config=config, parse_env_config=False)
     target.run.client._sleep = reset_outlasts_the_lease
@@ -271,7 +274,9 @@ def test_a_call_taken_over_while_it_waited_for_a_429_reset_is_not_sent_by_its_ol
 
     assert batches.call_count == 1  # only the 429: the call is the other worker's now
     assert target.run.report.events.left_to_another_worker == 1
-    assert len(Ledger(config["ledger_url"]).calls_in_doubt()) == 1  # the other worker settles it
+    assert (
+        len(EventLedger(Ledger(config["ledger_url"])).calls_in_doubt()) == 1
+    )  # the other worker settles it
 
 
 @pytest.fixture
@@ -301,7 +306,7 @@ def test_a_rerun_right_after_a_kill_waits_for_the_killed_runs_claims_and_settles
     report = rerun.run.report
     assert (report.status, report.events.sent_by_earlier_runs) == ("succeeded", 1)
     assert len(sent_keys(short_lease, "a", "b", "c")) == 3
-    assert Ledger(short_lease["ledger_url"]).calls_in_doubt() == []
+    assert EventLedger(Ledger(short_lease["ledger_url"])).calls_in_doubt() == []
     assert states_passed_on(capsys) == [STATE]
 
 
@@ -328,7 +333,9 @@ def test_events_another_worker_holds_beyond_a_lease_end_the_run_incomplete_witho
 def test_a_call_in_doubt_is_settled_no_earlier_than_a_margin_above_the_delay_observed(
     respx_mock, config
 ):
-    Ledger(config["ledger_url"]).note_events_visibility_delay(100)  # an earlier run saw it
+    EventLedger(Ledger(config["ledger_url"])).note_events_visibility_delay(
+        100
+    )  # an earlier run saw it
     respx_mock.post("/events/batch").mock(return_value=httpx.Response(502))
     respx_mock.get("/events").mock(return_value=brevo_lists("a"))
     sleeps: list[float] = []
@@ -350,5 +357,5 @@ def test_events_not_yet_shown_at_the_settle_time_are_looked_up_once_more_before_
     assert (batches.call_count, lookups.call_count) == (1, 2)
     report = target.run.report.events
     assert (report.found_at_second_look, report.resent_after_settling) == (1, 0)
-    assert Ledger(config["ledger_url"]).events_visibility_delay() > 0
+    assert EventLedger(Ledger(config["ledger_url"])).events_visibility_delay() > 0
     assert "1 of them at a second look; 0 resent after a second look" in target.run.report.render()

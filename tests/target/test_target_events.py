@@ -16,7 +16,8 @@ from singer_sdk import Target
 from singer_sdk.exceptions import ConfigValidationError
 
 from mixpanel_brevo_mapping import aliases_in
-from target_brevo_tajo.ledger import Ledger, SyncedContact, event_key
+from target_brevo_tajo.events.ledger import EventLedger, event_key
+from target_brevo_tajo.ledger import Ledger, SyncedContact
 from target_brevo_tajo.settings import Settings
 from target_brevo_tajo.target import TargetBrevoTajo
 from tests.singer_messages import EVENT_TIME, event, singer_input
@@ -160,7 +161,7 @@ def test_partial_batch_failure_records_accepted_events_and_reports_each_rejectio
     rejects = [json.loads(line) for line in (tmp_path / "rejects.jsonl").read_text().splitlines()]
     assert rejects[0]["insert_id"] == "ins-1"
     ledger = Ledger(config["ledger_url"])
-    assert ledger.sent_event_keys(
+    assert EventLedger(ledger).sent_event_keys(
         [event_key("Purchase", f"ins-{i}", EVENT_TIME) for i in range(3)]
     ) == {
         event_key("Purchase", "ins-0", EVENT_TIME),
@@ -274,7 +275,7 @@ def test_dry_run_counts_everything_and_writes_nothing(respx_mock, config):
 
     assert route.call_count == 0
     assert target.run.report.events.sent == 1
-    assert Ledger(config["ledger_url"]).sent_event_keys(["anything"]) == set()
+    assert EventLedger(Ledger(config["ledger_url"])).sent_event_keys(["anything"]) == set()
 
 
 @respx.mock(base_url=BREVO)
@@ -359,7 +360,7 @@ def test_a_dry_run_leaves_the_ledger_as_it_was(respx_mock, config):
 
     ledger = Ledger(config["ledger_url"])
     assert ledger.canonical_ids(["$device:d5"]) == {}
-    assert ledger.sent_event_keys([event_key("Purchase", "z-2", EVENT_TIME)]) == set()
+    assert EventLedger(ledger).sent_event_keys([event_key("Purchase", "z-2", EVENT_TIME)]) == set()
 
 
 def test_decimal_settings_may_come_as_text_as_meltano_passes_them_from_the_environment(config):

@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from mixpanel_brevo_sandbox.server import SandboxServer
+from target_brevo_tajo.events.ledger import EventLedger
 from target_brevo_tajo.ledger import Ledger
 from target_brevo_tajo.target import TargetBrevoTajo
 from tests.brevo_sandbox import sandbox_config
@@ -207,6 +208,6 @@ def test_a_queue_delay_three_times_the_settle_time_doubles_nothing(sandbox, conf
     report = target.run.report.events
     assert (report.calls_in_doubt, report.resent_after_settling) == (2, 0)
     # It learnt that the queue is slower than the setting, and kept it for the next runs.
-    learnt = Ledger(config["ledger_url"]).events_visibility_delay()
+    learnt = EventLedger(Ledger(config["ledger_url"])).events_visibility_delay()
     assert learnt > config["events_settle_seconds"]
     assert report.queue_delay_observed_seconds == learnt
