@@ -18,8 +18,11 @@ $(STAMP): pyproject.toml uv.lock
 	$(VENV)/bin/uv pip install --quiet --python $(PY) -c $(VENV)/locked.txt -e '.[test]'
 	touch $(STAMP)
 
-# Meltano's own plugin venvs (pip_url: -e .), rebuilt when the package or meltano.yml changes.
+# Meltano's own plugin venvs (pip_url: -e .), rebuilt when the package or meltano.yml changes,
+# held to uv.lock's versions like the project venv: Meltano installs with uv (UV_CONSTRAINT) or,
+# with venv.backend: virtualenv, with pip (PIP_CONSTRAINT).
 $(MELTANO_STAMP): $(STAMP) meltano.yml pyproject.toml
+	UV_CONSTRAINT="$(abspath $(VENV))/locked.txt" PIP_CONSTRAINT="$(abspath $(VENV))/locked.txt" \
 	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/meltano install
 	touch $(MELTANO_STAMP)
 
