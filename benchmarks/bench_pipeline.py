@@ -52,7 +52,7 @@ from singer_sdk.io_base import SingerWriter
 from singer_sdk.singerlib import RecordMessage
 
 from tap_mixpanel_tajo.client import Credentials, MixpanelClient
-from tap_mixpanel_tajo.streams.export import ExportLine, line_record, to_record
+from tap_mixpanel_tajo.streams.export_records import ExportLine, line_record, to_record
 
 BREVO_URL = "http://brevo.bench/v3"
 API_KEY = "xkeysib-bench"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mixpanel_brevo_mapping import Mapping
-from tap_mixpanel_tajo.client import Credentials
+from tap_mixpanel_tajo.auth import Credentials
 from tap_mixpanel_tajo.errors import TapConfigError
 from tap_mixpanel_tajo.settings import TapSettings
 

@@ -2,7 +2,7 @@
 
 :class:`TapConfigError` is a setting the run cannot work with (a date, a timezone, group keys,
 credentials, cohort ids, a backfill too long); :class:`TapStateError` a state it cannot resume
-from. Problems calling Mixpanel are the HTTP client's :class:`~.client.MixpanelError`, a
+from. Problems calling Mixpanel are the HTTP client's :class:`~.http_errors.MixpanelError`, a
 :class:`TapError` too, so the command line ends every one the same way.
 """
 

@@ -20,7 +20,8 @@ from mixpanel_brevo_mapping.settings_names import (
     plugin_settings,
     unknown_setting,
 )
-from tap_mixpanel_tajo.client import Credentials, MixpanelClient
+from tap_mixpanel_tajo.auth import Credentials
+from tap_mixpanel_tajo.client import MixpanelClient
 from tap_mixpanel_tajo.config_file import config_file_problem
 from tap_mixpanel_tajo.credentials import Connection, resolve_connection
 from tap_mixpanel_tajo.env_settings import env_setting_problem

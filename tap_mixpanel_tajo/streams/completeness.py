@@ -26,13 +26,17 @@ settle, so the 24 hours are the tap's choice, not a setting.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
+
+from tap_mixpanel_tajo.http_errors import MixpanelError
 
 if TYPE_CHECKING:
     from tap_mixpanel_tajo.client import MixpanelClient
+    from tap_mixpanel_tajo.streams.export_windows import ExportWindow
 
 #: How long after its end a day's counts are compared (the newest days are left to later runs).
 STABLE_AFTER = dt.timedelta(hours=24)
@@ -61,6 +65,47 @@ class CountCheck:
         )
         days = (first + dt.timedelta(days=n) for n in range((through - first).days + 1))
         return {day: counted.get(day.isoformat(), 0) for day in days}
+
+    def checked_read(
+        self,
+        window: ExportWindow,
+        read: Callable[[], Iterator[dict[str, Any]]],
+        logger: logging.Logger,
+    ) -> Iterator[dict[str, Any]]:
+        """Export the window with ``read``, then once more if it is short of Mixpanel's counts."""
+        days = window.days
+        assert days is not None  # a checked window counts its events by day
+        yield from read()
+        try:
+            counted = self.mixpanel_counts(window.first, window.last)
+        except MixpanelError as exc:
+            logger.warning(
+                "%s: not checked, Mixpanel's counts are unreadable: %s", window.label, exc
+            )
+            window.verdict = ", not checked"
+            return
+        if counted is None:
+            window.verdict = ", too recent to check against Mixpanel's counts"
+            return
+        short = shortfalls(days, counted)
+        if short:
+            logger.warning(
+                "%s: fewer events than Mixpanel counts (%s); reading the window again",
+                window.label,
+                ", ".join(short),
+            )
+            window.dedup.restart()
+            yield from read()
+            short = shortfalls(days, counted)
+        if short:
+            logger.warning(
+                "%s: still fewer events than Mixpanel counts after a second read (%s); carrying on",
+                window.label,
+                ", ".join(short),
+            )
+            window.verdict = ", short of Mixpanel's counts"
+        else:
+            window.verdict = ", complete by Mixpanel's counts"
 
 
 def shortfalls(emitted: Mapping[dt.date, int], counted: Mapping[dt.date, int]) -> list[str]:

@@ -1,14 +1,17 @@
-"""The ``events`` stream: Mixpanel's Raw Export API, streamed in day windows."""
+"""The ``events`` stream: Mixpanel's Raw Export API, streamed in day windows.
+
+Which windows a run reads, its bookmark and resume point are here; how a line becomes a record
+is :mod:`.export_records`, a window's dedup and counts :mod:`.export_windows`, and the check
+against Mixpanel's daily counts :mod:`.completeness`.
+"""
 
 from __future__ import annotations
 
 import copy
 import datetime as dt
 import sys
-import time
-from collections import Counter
 from collections.abc import Iterable, Iterator
-from functools import cached_property
+from functools import cached_property, partial
 from typing import TYPE_CHECKING, Any, cast
 from zoneinfo import ZoneInfo
 
@@ -17,13 +20,12 @@ from singer_sdk import typing as th
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
 
-from tap_mixpanel_tajo.client import MixpanelError
-from tap_mixpanel_tajo.dates import UTC, day_windows, epoch_text, local_date
+from tap_mixpanel_tajo.dates import UTC, day_windows, local_date
 from tap_mixpanel_tajo.output import BufferedMsgSpecWriter
 from tap_mixpanel_tajo.streams.base import MixpanelStream
-from tap_mixpanel_tajo.streams.completeness import CountCheck, last_stable_day, shortfalls
-from tap_mixpanel_tajo.streams.dedup import WindowDedup, dedup_key
-from tap_mixpanel_tajo.streams.fallback_key import fallback_insert_id
+from tap_mixpanel_tajo.streams.completeness import CountCheck, last_stable_day
+from tap_mixpanel_tajo.streams.export_records import ExportLine, line_record
+from tap_mixpanel_tajo.streams.export_windows import ExportWindow
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -39,99 +41,6 @@ DEFAULT_BACKFILL_DAYS = 30
 #: Stream-state key of an interrupted run: the first day (project timezone) of its first
 #: window not yet exported. Present only until a run exports its last window.
 RESUME_FROM = "resume_from"
-_EMPTY_OBJECT = msgspec.Raw(b"{}")
-
-
-def _text(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
-class ExportLine(msgspec.Struct):
-    """One export line: the event's name, and its ``properties`` left encoded as Mixpanel sent them.
-
-    A record passes them through untouched: decoding and re-encoding ~30 values per event would
-    cost more than the rest of the record.
-    """
-
-    event: Any = None
-    properties: msgspec.Raw = _EMPTY_OBJECT
-
-
-class _Lifted(
-    msgspec.Struct,
-    rename={"insert_id": "$insert_id", "device_id": "$device_id", "user_id": "$user_id"},
-):
-    """The properties a record lifts to its top level (the others are skipped, not decoded)."""
-
-    time: Any = None
-    distinct_id: Any = None
-    insert_id: Any = None
-    device_id: Any = None
-    user_id: Any = None
-    mp_processing_time_ms: Any = None
-
-
-_lifted_decoder = msgspec.json.Decoder(_Lifted)
-
-
-def line_record(line: ExportLine, tz: ZoneInfo | None) -> dict[str, Any]:
-    """One export line as a record: lifted top-level fields, ``properties`` still encoded."""
-    properties = line.properties
-    try:
-        lifted = _lifted_decoder.decode(properties)
-    except msgspec.ValidationError:  # null, a list, ...: an event without properties
-        lifted, properties = _Lifted(), _EMPTY_OBJECT
-    key = lifted.insert_id or fallback_insert_id(line.event, _decoded(properties))
-    return _record(line.event, lifted, key, properties, tz)
-
-
-def _decoded(properties: msgspec.Raw) -> Any:
-    """The properties of an event without its own id, decoded: only such events pay for it.
-
-    A number beyond a float's range (valid JSON) cannot be decoded: those properties are kept as
-    exported, and hashed so.
-    """
-    try:
-        return msgspec.json.decode(properties)
-    except msgspec.ValidationError:
-        return bytes(properties).decode()
-
-
-def to_record(raw: dict[str, Any], tz: ZoneInfo | None) -> dict[str, Any]:
-    """One decoded export event as a record: lifted top-level fields, ``properties`` as-is."""
-    props = raw.get("properties")
-    if not isinstance(props, dict):
-        props = {}
-    lifted = _Lifted(
-        time=props.get("time"),
-        distinct_id=props.get("distinct_id"),
-        insert_id=props.get("$insert_id"),
-        device_id=props.get("$device_id"),
-        user_id=props.get("$user_id"),
-        mp_processing_time_ms=props.get("mp_processing_time_ms"),
-    )
-    key = lifted.insert_id or fallback_insert_id(raw.get("event"), props)
-    return _record(raw.get("event"), lifted, key, props, tz)
-
-
-def _record(
-    event: Any, lifted: _Lifted, insert_id: Any, properties: Any, tz: ZoneInfo | None
-) -> dict[str, Any]:
-    processing = lifted.mp_processing_time_ms
-    return {
-        "event": _text(event),
-        "time": epoch_text(lifted.time, tz),
-        "distinct_id": _text(lifted.distinct_id),
-        "insert_id": str(insert_id),
-        "device_id": _text(lifted.device_id),
-        "user_id": _text(lifted.user_id),
-        "mp_processing_time_ms": (
-            int(processing)
-            if isinstance(processing, (int, float)) and not isinstance(processing, bool)
-            else None
-        ),
-        "properties": properties,
-    }
 
 
 class EventsStream(MixpanelStream):
@@ -314,7 +223,7 @@ class EventsStream(MixpanelStream):
         )
 
     def window_done(
-        self, context: Context | None, window: _Window, next_first: dt.date | None
+        self, context: Context | None, window: ExportWindow, next_first: dt.date | None
     ) -> None:
         """A window is exported: move the bookmark to its end, note the next one, emit STATE."""
         end = dt.datetime.combine(window.last + dt.timedelta(days=1), dt.time(), window.zone)
@@ -350,11 +259,12 @@ class EventsStream(MixpanelStream):
         )
         check = self._count_check(client, event_names, zone)
         for index, (first, last) in enumerate(windows):
-            window = _Window(first, last, zone, by_day=check is not None)
+            window = ExportWindow(first, last, zone, by_day=check is not None)
             if check is None:
                 yield from self._read(client, window, event_names)
             else:
-                yield from self._read_checked(client, window, event_names, check)
+                read = partial(self._read, client, window, event_names)
+                yield from check.checked_read(window, read, self.logger)
             self.logger.info("%s, %d API calls so far", window.summary(), client.calls)
             following = windows[index + 1][0] if index + 1 < len(windows) else None
             self.window_done(context, window, following)
@@ -374,7 +284,7 @@ class EventsStream(MixpanelStream):
         return CountCheck(client, event_names, last_stable_day(dt.datetime.now(UTC), zone))
 
     def _read(
-        self, client: MixpanelClient, window: _Window, event_names: list[str] | None
+        self, client: MixpanelClient, window: ExportWindow, event_names: list[str] | None
     ) -> Iterator[dict[str, Any]]:
         """Export the window once, yielding the records it has not emitted yet."""
         lines = client.iter_export(
@@ -392,85 +302,3 @@ class EventsStream(MixpanelStream):
                 if not encoded:
                     record["properties"] = msgspec.json.decode(record["properties"])
                 yield record
-
-    def _read_checked(
-        self,
-        client: MixpanelClient,
-        window: _Window,
-        event_names: list[str] | None,
-        check: CountCheck,
-    ) -> Iterator[dict[str, Any]]:
-        """Export the window, then read it once more if it is short of Mixpanel's counts."""
-        days = window.days
-        assert days is not None  # a checked window counts its events by day
-        yield from self._read(client, window, event_names)
-        try:
-            counted = check.mixpanel_counts(window.first, window.last)
-        except MixpanelError as exc:
-            self.logger.warning(
-                "%s: not checked, Mixpanel's counts are unreadable: %s", window.label, exc
-            )
-            window.verdict = ", not checked"
-            return
-        if counted is None:
-            window.verdict = ", too recent to check against Mixpanel's counts"
-            return
-        short = shortfalls(days, counted)
-        if short:
-            self.logger.warning(
-                "%s: fewer events than Mixpanel counts (%s); reading the window again",
-                window.label,
-                ", ".join(short),
-            )
-            window.dedup.restart()
-            yield from self._read(client, window, event_names)
-            short = shortfalls(days, counted)
-        if short:
-            self.logger.warning(
-                "%s: still fewer events than Mixpanel counts after a second read (%s); carrying on",
-                window.label,
-                ", ".join(short),
-            )
-            window.verdict = ", short of Mixpanel's counts"
-        else:
-            window.verdict = ", complete by Mixpanel's counts"
-
-
-class _Window:
-    """One export window: its dedup, the records it emitted, and (when checked) how many per day."""
-
-    def __init__(self, first: dt.date, last: dt.date, zone: ZoneInfo, *, by_day: bool) -> None:
-        self.first = first
-        self.last = last
-        self.label = f"events {first}..{last}"
-        self.zone = zone
-        # Pre-2023 projects export local wall-clock times (see ``epoch_to_utc``).
-        self.tz = None if zone.key == "UTC" else zone
-        self.dedup = WindowDedup()
-        self.emitted = 0
-        self.days: Counter[dt.date] | None = Counter() if by_day else None
-        self.verdict = ""
-        self.started = time.monotonic()
-
-    def summary(self) -> str:
-        """What the window read: records, duplicates, refetches, verdict, speed."""
-        dedup = self.dedup
-        elapsed = max(time.monotonic() - self.started, 1e-6)
-        refetches = (
-            f", {dedup.restarts} refetch(es) ({dedup.replayed} replayed records skipped)"
-            if dedup.restarts
-            else ""
-        )
-        return (
-            f"{self.label}: {self.emitted} records, {dedup.duplicates} duplicates dropped"
-            f"{refetches}{self.verdict}, {self.emitted / elapsed:.0f} records/s"
-        )
-
-    def admit(self, record: dict[str, Any]) -> bool:
-        """True for a record to emit (counted); False for a duplicate or a replay."""
-        if not self.dedup.admit(dedup_key(record)):
-            return False
-        self.emitted += 1
-        if self.days is not None and record["time"] is not None:
-            self.days[local_date(record["time"], self.zone)] += 1
-        return True

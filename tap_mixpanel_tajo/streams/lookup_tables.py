@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from singer_sdk import typing as th
 
-from tap_mixpanel_tajo.client import MixpanelError
+from tap_mixpanel_tajo.http_errors import MixpanelError
 from tap_mixpanel_tajo.lookup_csv import CsvRows, LookupCsvError, describe, source_lines, text_lines
 from tap_mixpanel_tajo.streams.base import MixpanelStream
 

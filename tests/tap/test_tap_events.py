@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from mixpanel_brevo_mapping import IDENTITY_EVENTS, load_mapping
 from tap_mixpanel_tajo.client import MixpanelError
 from tap_mixpanel_tajo.dates import day_windows, epoch_text, epoch_to_utc, utc_iso
-from tap_mixpanel_tajo.streams.export import ExportLine, line_record, to_record
+from tap_mixpanel_tajo.streams.export_records import ExportLine, line_record, to_record
 from tap_mixpanel_tajo.tap import TapMixpanelTajo
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -19,7 +19,7 @@ import msgspec
 import pytest
 
 from mixpanel_brevo_sandbox.server import SandboxServer
-from tap_mixpanel_tajo.streams.export import ExportLine, line_record, to_record
+from tap_mixpanel_tajo.streams.export_records import ExportLine, line_record, to_record
 from target_brevo_tajo.target import TargetBrevoTajo
 from tests.brevo_sandbox import sandbox_config
 from tests.singer_messages import EVENTS_SCHEMA

@@ -1,0 +1,111 @@
+"""Export lines as ``events`` records: the lifted top-level fields, and ``properties``.
+
+A record lifts the few properties the schema names (time, distinct_id, the ids, processing
+time) and carries ``properties`` on: still encoded as Mixpanel sent them on the fast path
+(:func:`line_record`), decoded otherwise (:func:`to_record`). An event without ``$insert_id``
+gets a key hashed from its content (:mod:`.fallback_key`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import msgspec
+
+from tap_mixpanel_tajo.dates import epoch_text
+from tap_mixpanel_tajo.streams.fallback_key import fallback_insert_id
+
+_EMPTY_OBJECT = msgspec.Raw(b"{}")
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+class ExportLine(msgspec.Struct):
+    """One export line: the event's name, and its ``properties`` left encoded as Mixpanel sent them.
+
+    A record passes them through untouched: decoding and re-encoding ~30 values per event would
+    cost more than the rest of the record.
+    """
+
+    event: Any = None
+    properties: msgspec.Raw = _EMPTY_OBJECT
+
+
+class _Lifted(
+    msgspec.Struct,
+    rename={"insert_id": "$insert_id", "device_id": "$device_id", "user_id": "$user_id"},
+):
+    """The properties a record lifts to its top level (the others are skipped, not decoded)."""
+
+    time: Any = None
+    distinct_id: Any = None
+    insert_id: Any = None
+    device_id: Any = None
+    user_id: Any = None
+    mp_processing_time_ms: Any = None
+
+
+_lifted_decoder = msgspec.json.Decoder(_Lifted)
+
+
+def line_record(line: ExportLine, tz: ZoneInfo | None) -> dict[str, Any]:
+    """One export line as a record: lifted top-level fields, ``properties`` still encoded."""
+    properties = line.properties
+    try:
+        lifted = _lifted_decoder.decode(properties)
+    except msgspec.ValidationError:  # null, a list, ...: an event without properties
+        lifted, properties = _Lifted(), _EMPTY_OBJECT
+    key = lifted.insert_id or fallback_insert_id(line.event, _decoded(properties))
+    return _record(line.event, lifted, key, properties, tz)
+
+
+def _decoded(properties: msgspec.Raw) -> Any:
+    """The properties of an event without its own id, decoded: only such events pay for it.
+
+    A number beyond a float's range (valid JSON) cannot be decoded: those properties are kept as
+    exported, and hashed so.
+    """
+    try:
+        return msgspec.json.decode(properties)
+    except msgspec.ValidationError:
+        return bytes(properties).decode()
+
+
+def to_record(raw: dict[str, Any], tz: ZoneInfo | None) -> dict[str, Any]:
+    """One decoded export event as a record: lifted top-level fields, ``properties`` as-is."""
+    props = raw.get("properties")
+    if not isinstance(props, dict):
+        props = {}
+    lifted = _Lifted(
+        time=props.get("time"),
+        distinct_id=props.get("distinct_id"),
+        insert_id=props.get("$insert_id"),
+        device_id=props.get("$device_id"),
+        user_id=props.get("$user_id"),
+        mp_processing_time_ms=props.get("mp_processing_time_ms"),
+    )
+    key = lifted.insert_id or fallback_insert_id(raw.get("event"), props)
+    return _record(raw.get("event"), lifted, key, props, tz)
+
+
+def _record(
+    event: Any, lifted: _Lifted, insert_id: Any, properties: Any, tz: ZoneInfo | None
+) -> dict[str, Any]:
+    processing = lifted.mp_processing_time_ms
+    return {
+        "event": _text(event),
+        "time": epoch_text(lifted.time, tz),
+        "distinct_id": _text(lifted.distinct_id),
+        "insert_id": str(insert_id),
+        "device_id": _text(lifted.device_id),
+        "user_id": _text(lifted.user_id),
+        "mp_processing_time_ms": (
+            int(processing)
+            if isinstance(processing, (int, float)) and not isinstance(processing, bool)
+            else None
+        ),
+        "properties": properties,
+    }
