@@ -17,8 +17,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 from . import brevo_companies
-from .brevo_account import BrevoAccount, BrevoError
+from .brevo_account import BrevoAccount
 from .brevo_events import list_events, parse_query
+from .brevo_formats import BrevoError
 from .brevo_limits import RateLimiter, bucket_of
 from .faults import WITHOUT_ATTRIBUTES
 from .specs import brevo_errors

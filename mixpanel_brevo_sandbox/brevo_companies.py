@@ -24,7 +24,8 @@ from email.parser import BytesParser
 from email.policy import HTTP
 from typing import Any
 
-from .brevo_account import BrevoAccount, BrevoError
+from .brevo_account import BrevoAccount
+from .brevo_formats import BrevoError
 from .specs import brevo_errors
 from .wire import Request, Response, empty_response, json_response
 

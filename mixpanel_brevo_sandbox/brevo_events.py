@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, NamedTuple
 
-from .brevo_account import BrevoAccount, BrevoError, utc_iso
+from .brevo_account import BrevoAccount
+from .brevo_formats import BrevoError, utc_iso
 from .wire import Request
 
 DEFAULT_MONTHS = 6

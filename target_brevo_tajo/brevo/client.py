@@ -207,35 +207,18 @@ class BrevoClient:
         """
         idempotent = method.upper() != "POST" if idempotent is None else idempotent
         label = _endpoint_label(method, path)
-        headers = {"content-type": "application/json"} if content is not None else None
+        payload = {"json": json, "params": params, "content": content, "files": files, "data": data}
         failures = rate_limited = 0
         while True:
             sent_at = slot if slot is not None else self.wait_for_slot(method, path)
             slot = None
             if before_send is not None:
                 before_send()
-            with self._counting:
-                self.calls[label] += 1
             try:
-                response = self._http.request(
-                    method,
-                    path,
-                    json=json,
-                    params=params,
-                    content=content,
-                    files=files,
-                    data=data,
-                    headers=headers,
-                )
+                response = self._send(method, path, label, payload)
             except httpx.TransportError as exc:
-                if not idempotent and not isinstance(exc, _NOT_SENT):
-                    msg = f"{label} got no answer ({type(exc).__name__}: {exc})"
-                    raise CallInDoubt(msg) from exc
                 failures += 1
-                if failures > self.max_retries:
-                    msg = f"Brevo unreachable after {failures} attempts ({label}): {exc}"
-                    raise BrevoError(msg) from exc
-                self._back_off(failures, f"{label}: {type(exc).__name__}")
+                self._after_no_answer(exc, label, idempotent, failures)
                 continue
             waits_for_reset = self.budgets.observe(
                 method, path, response, self._clock(), sent_at=sent_at
@@ -243,33 +226,72 @@ class BrevoClient:
             message = fatal_message(response)
             if message:
                 raise BrevoError(message)
-            status = response.status_code
-            if status == 429:
-                # The budget now waits for Brevo's reset; without a reset header, back off.
+            if response.status_code == 429:
                 rate_limited += 1
-                if rate_limited > MAX_RATE_LIMITED_ANSWERS:
-                    msg = (
-                        f"Brevo answered 429 to {label} {rate_limited} times in a row although "
-                        "the target waited for each reset; another client may share the API key"
-                    )
-                    raise BrevoError(msg)
-                with self._counting:
-                    self.retries += 1
-                if not waits_for_reset:
-                    self._back_off(rate_limited, f"{label}: HTTP 429 without reset header")
+                self._after_rate_limited(label, rate_limited, waits_for_reset)
                 continue
-            if status not in RETRIABLE_STATUSES:
+            if response.status_code not in RETRIABLE_STATUSES:
                 return response
-            if not idempotent:
-                raise CallInDoubt(f"{label} was answered HTTP {status}: {body_excerpt(response)}")
             failures += 1
-            if failures > self.max_retries:
-                msg = (
-                    f"Brevo kept answering HTTP {status} to {label} after "
-                    f"{failures} attempts; rerun later (nothing unsent was marked as sent)"
-                )
-                raise BrevoError(msg)
-            self._back_off(failures, f"{label}: HTTP {status}")
+            self._after_server_error(response, label, idempotent, failures)
+
+    def _send(self, method: str, path: str, label: str, payload: dict[str, Any]) -> httpx.Response:
+        """One attempt, counted under its endpoint's label for the sync report.
+
+        A raw ``content`` body is JSON already serialised by the caller.
+        """
+        with self._counting:
+            self.calls[label] += 1
+        raw_json = payload["content"] is not None
+        headers = {"content-type": "application/json"} if raw_json else None
+        return self._http.request(method, path, headers=headers, **payload)
+
+    def _after_no_answer(
+        self, exc: httpx.TransportError, label: str, idempotent: bool, failures: int
+    ) -> None:
+        """Back off before another attempt, unless the call is in doubt or out of retries.
+
+        A call that is not idempotent may have reached Brevo unless it failed before its body
+        left (:data:`_NOT_SENT`): it is then in doubt, never resent blindly.
+        """
+        if not idempotent and not isinstance(exc, _NOT_SENT):
+            msg = f"{label} got no answer ({type(exc).__name__}: {exc})"
+            raise CallInDoubt(msg) from exc
+        if failures > self.max_retries:
+            msg = f"Brevo unreachable after {failures} attempts ({label}): {exc}"
+            raise BrevoError(msg) from exc
+        self._back_off(failures, f"{label}: {type(exc).__name__}")
+
+    def _after_rate_limited(self, label: str, rate_limited: int, waits_for_reset: bool) -> None:
+        """Count a 429 as a retry; back off only when no reset header set the budget's wait.
+
+        Past :data:`MAX_RATE_LIMITED_ANSWERS` in a row, another client spends the budget.
+        """
+        if rate_limited > MAX_RATE_LIMITED_ANSWERS:
+            msg = (
+                f"Brevo answered 429 to {label} {rate_limited} times in a row although "
+                "the target waited for each reset; another client may share the API key"
+            )
+            raise BrevoError(msg)
+        with self._counting:
+            self.retries += 1
+        if not waits_for_reset:
+            self._back_off(rate_limited, f"{label}: HTTP 429 without reset header")
+
+    def _after_server_error(
+        self, response: httpx.Response, label: str, idempotent: bool, failures: int
+    ) -> None:
+        """Back off after a 5xx, unless the call is in doubt or out of retries."""
+        status = response.status_code
+        if not idempotent:
+            raise CallInDoubt(f"{label} was answered HTTP {status}: {body_excerpt(response)}")
+        if failures > self.max_retries:
+            msg = (
+                f"Brevo kept answering HTTP {status} to {label} after "
+                f"{failures} attempts; rerun later (nothing unsent was marked as sent)"
+            )
+            raise BrevoError(msg)
+        self._back_off(failures, f"{label}: HTTP {status}")
 
     def wait_for_slot(self, method: str, path: str) -> float:
         """Take the next slot of the call's rate budget and wait for it; returns when it is.

@@ -1,14 +1,13 @@
-"""The target's settings: declared once, as the config schema, and read once, typed.
+"""The target's settings declared once, as the config schema.
 
 ``CONFIG_SCHEMA`` is the one source: ``--about``, Meltano's ``meltano.yml`` (checked by a test) and
-docs/settings.md's tables (generated) follow it, and :class:`Settings` takes its defaults from it.
+docs/settings.md's tables (generated) follow it, and :class:`~.typed.Settings` takes its defaults
+from it (``SCHEMA_DEFAULTS``).
 """
 
 from __future__ import annotations
 
-from collections import abc
-from dataclasses import dataclass, field, fields
-from typing import Any, Literal, get_type_hints
+from typing import Any
 
 from singer_sdk import typing as th
 
@@ -304,146 +303,7 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
     ),
 ).to_dict()
 
-# Brevo's documented caps (developers.brevo.com/reference/import-contacts, /docs/event-endpoints):
-# a setting above one would fail every call it shapes, so it is refused at start-up instead.
-DOCUMENTED_CAPS: dict[str, tuple[int, str]] = {
-    "events_batch_size": (200, "events per POST /events/batch call"),
-    "events_batch_max_bytes": (524_288, "bytes (512 KB) per POST /events/batch body"),
-    "contacts_import_max_bytes": (10_000_000, "bytes (10 MB) per POST /contacts/import body"),
-}
+# What a setting left out or null is read as (:class:`~.typed.Settings`).
 SCHEMA_DEFAULTS: dict[str, Any] = {
     name: spec["default"] for name, spec in CONFIG_SCHEMA["properties"].items() if "default" in spec
 }
-
-
-# Why a bound holds, where the setting's name does not say it.
-BOUND_REASONS: dict[str, str] = {
-    "ledger_retention_days": (
-        "at the end of each run the ledger forgets the events sent longer ago than this, and "
-        "the tap re-exports its lookback_days every run: keep it above the tap's lookback_days, "
-        "or those events are sent again"
-    ),
-    "request_timeout_seconds": "a Brevo call needs time to be answered",
-    "mapping_file": "set it to the mapping YAML's path, or leave it unset",
-    "report_file": "set it to a file path, or leave it unset",
-    "rejects_file": "set it to a file path, or leave it unset",
-}
-TRUE_TEXTS = ("true", "1", "yes", "on")
-FALSE_TEXTS = ("false", "0", "no", "off", "")
-
-
-class SettingsError(ValueError):
-    """A setting value the target cannot run with; the message is one line saying what to do."""
-
-
-def bound_problem(config: abc.Mapping[str, Any]) -> str | None:
-    """The first setting outside the bounds ``CONFIG_SCHEMA`` declares, as one line.
-
-    A number's text form (``"0"``) is checked too: the schema's bounds apply to numbers only. A
-    value of the wrong type is left to the schema's check.
-    """
-    for name, spec in CONFIG_SCHEMA["properties"].items():
-        value = config.get(name)
-        if value is None or isinstance(value, bool):
-            continue
-        need = None
-        if isinstance(value, str) and len(value) < spec.get("minLength", 0):
-            need = "empty"
-        elif "minimum" in spec or "exclusiveMinimum" in spec:
-            try:
-                number = float(value)
-            except (TypeError, ValueError):
-                continue
-            if number < spec.get("minimum", number):
-                need = f"{value}: set it to {spec['minimum']} or more"
-            elif number <= spec.get("exclusiveMinimum", number - 1):
-                need = f"{value}: set it to more than {spec['exclusiveMinimum']}"
-        if need is not None:
-            reason = BOUND_REASONS.get(name)
-            return f"{name} is {need}" + (f"; {reason}" if reason else "")
-    return None
-
-
-def environment_problem(
-    schema: abc.Mapping[str, Any], environ: abc.Mapping[str, str], prefix: str
-) -> str | None:
-    """A boolean or integer setting's environment variable the target cannot read, as one line.
-
-    The SDK reads any text but true/1/yes/on as false (``DRY_RUN=maybe`` wrote for real) and
-    ends in a traceback on an integer that is not one.
-    """
-    for name, spec in schema.get("properties", {}).items():
-        variable = prefix + name.upper().replace("-", "_")
-        text = environ.get(variable)
-        if text is None:
-            continue
-        kinds = spec.get("type")
-        kinds = kinds if isinstance(kinds, list) else [kinds]
-        if "boolean" in kinds and text.strip().lower() not in TRUE_TEXTS + FALSE_TEXTS:
-            return f"{variable} is {text!r}: set it to true or false"
-        if "integer" in kinds and not text.strip().lstrip("+-").isdigit():
-            return f"{variable} is {text!r}: set it to a whole number"
-    return None
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Every setting of ``CONFIG_SCHEMA``, typed once; defaults come from the schema."""
-
-    api_key: str = field(repr=False)
-    base_url: str
-    mapping_file: str | None
-    ledger_url: str | None = field(repr=False)  # may carry a password
-    dry_run: bool
-    anonymous_events: Literal["skip", "send"]
-    events_batch_size: int
-    events_batch_max_bytes: int
-    brevo_rate_tier: Literal["general", "advanced", "extended"]
-    events_calls_in_flight: int
-    events_settle_seconds: float
-    create_missing_attributes: bool
-    deletion_policy: Literal["keep", "unlist", "delete"]
-    contacts_import_max_bytes: int
-    import_poll_seconds: float
-    import_timeout_seconds: float
-    cohort_sync_mode: Literal["mirror", "additive"]
-    cohort_list_folder: str
-    list_reconcile_days: float
-    ledger_retention_days: int
-    max_retries: int
-    request_timeout_seconds: float
-    max_retry_wait_seconds: float
-    report_file: str | None
-    report_keep: int
-    rejects_file: str | None
-    rejects_include_record: bool
-
-    @classmethod
-    def from_config(cls, config: abc.Mapping[str, Any]) -> Settings:
-        """The settings of a validated config, each as its field's type.
-
-        The SDK reads JSON numbers from a config file as Decimal: numbers become the int or
-        float the field declares. A setting left out or null takes the schema's default.
-        """
-        problem = bound_problem(config)
-        if problem:
-            raise SettingsError(problem)
-        types = get_type_hints(cls)
-        values: dict[str, Any] = {}
-        for setting in fields(cls):
-            name = setting.name
-            value = config.get(name)
-            if value is None:
-                value = SCHEMA_DEFAULTS.get(name)
-            kind = types[name]
-            values[name] = (
-                kind(value) if value is not None and kind in (int, float, bool) else value
-            )
-        for name, (cap, unit) in DOCUMENTED_CAPS.items():
-            if values[name] > cap:
-                msg = (
-                    f"{name} is {values[name]}, above Brevo's documented cap of {cap} {unit}; "
-                    f"set it to {cap} or less"
-                )
-                raise SettingsError(msg)
-        return cls(**values)
