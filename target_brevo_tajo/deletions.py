@@ -9,8 +9,8 @@ manages), ``delete`` (delete the Brevo contact: GDPR deletions made in Mixpanel 
 from __future__ import annotations
 
 from target_brevo_tajo.brevo import BrevoClient
+from target_brevo_tajo.contacts.ledger import ContactLedger, SyncedContact
 from target_brevo_tajo.contacts.writer import ContactWriter
-from target_brevo_tajo.ledger import Ledger, SyncedContact
 from target_brevo_tajo.lists.api import BrevoLists
 from target_brevo_tajo.report import SyncReport
 from target_brevo_tajo.settings import Settings
@@ -25,7 +25,7 @@ class DeletionWriter:
         client: BrevoClient,
         lists: BrevoLists,
         contacts: ContactWriter,
-        ledger: Ledger,
+        ledger: ContactLedger,
         settings: Settings,
         report: SyncReport,
     ) -> None:

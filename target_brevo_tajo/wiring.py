@@ -17,6 +17,7 @@ from target_brevo_tajo.companies.api import BrevoCompanies
 from target_brevo_tajo.companies.ledger import CompanyLedger
 from target_brevo_tajo.companies.writer import CompanyWriter
 from target_brevo_tajo.contacts.imports import ContactImports
+from target_brevo_tajo.contacts.ledger import ContactLedger
 from target_brevo_tajo.contacts.writer import ContactWriter
 from target_brevo_tajo.deletions import DeletionWriter
 from target_brevo_tajo.events.writer import EventWriter
@@ -94,11 +95,12 @@ def _writers(
         poll_seconds=settings.import_poll_seconds,
         timeout_seconds=settings.import_timeout_seconds,
     )
+    contact_ledger = ContactLedger(ledger)
     contacts = ContactWriter(
         client=client,
         imports=imports,
         lists=lists,
-        ledger=ledger,
+        ledger=contact_ledger,
         mapping=mapping,
         lookups=lookups,
         settings=settings,
@@ -118,6 +120,7 @@ def _writers(
             lists=lists,
             contacts=contacts,
             ledger=ledger,
+            contact_ledger=contact_ledger,
             mapping=mapping,
             settings=settings,
             report=report,
@@ -126,7 +129,7 @@ def _writers(
             client=client,
             lists=lists,
             contacts=contacts,
-            ledger=ledger,
+            ledger=contact_ledger,
             settings=settings,
             report=report,
         ),

@@ -14,167 +14,33 @@ that changed, so waiting for the profile to come again would take a week.
 
 from __future__ import annotations
 
-import hashlib
-import json
-from dataclasses import dataclass, field
 from typing import Any
 
 from mixpanel_brevo_mapping import Mapping
 from target_brevo_tajo.batching import fill_calls
-from target_brevo_tajo.brevo import BrevoClient, BrevoError, CallInDoubt
+from target_brevo_tajo.brevo import BrevoClient
+from target_brevo_tajo.contacts.account_attributes import AccountAttributes
 from target_brevo_tajo.contacts.attributes import (
-    AttributeType,
     ConversionError,
-    infer_type,
     normalise_email,
     normalise_phone,
     to_brevo_value,
 )
 from target_brevo_tajo.contacts.imports import ContactImports
+from target_brevo_tajo.contacts.ledger import ContactLedger, SyncedContact
+from target_brevo_tajo.contacts.rows import SMS, ContactRow
 from target_brevo_tajo.json_body import encode_json
-from target_brevo_tajo.ledger import Ledger, LeftOutContact, SyncedContact
 from target_brevo_tajo.lists.api import BrevoLists
 from target_brevo_tajo.lookups.tables import LookupTables
 from target_brevo_tajo.report import SyncReport
 from target_brevo_tajo.settings import Settings
 
 EXT_ID = "EXT_ID"
-SMS = "SMS"
 EMAIL_TARGET = "EMAIL"  # the seed maps `$email: email`: the contact's identifier
 _IMPORT_ENVELOPE_BYTES = 256
 ALL_USERS_LIST = "all_users"
 DEFAULT_FOLDER_NAME = "Mixpanel"
 DEFAULT_LIST_NAME = "Mixpanel users"
-
-
-@dataclass
-class ContactRow:
-    """One profile as a Brevo import row."""
-
-    distinct_id: str
-    email: str | None
-    attributes: dict[str, Any]
-    record: dict[str, Any]
-    full_refresh_id: str | None
-    renamed_from: str | None = None
-    encoded: bytes = field(default=b"", repr=False)
-    # Values left out that the account may accept later, by attribute: the profile is kept.
-    left_out: dict[str, Any] = field(default_factory=dict)
-    rejected: list[tuple[str, ConversionError]] = field(default_factory=list)
-
-    @property
-    def sms(self) -> str | None:
-        """The contact's SMS number, E.164."""
-        return self.attributes.get(SMS)
-
-    def import_row(self) -> dict[str, Any]:
-        """The row of ``jsonBody``: email when known, EXT_ID always."""
-        row: dict[str, Any] = {"attributes": self.attributes}
-        if self.email:
-            row["email"] = self.email
-        return row
-
-    def fingerprint(self, list_ids: list[int]) -> str:
-        """Hash of everything a change of which must reach Brevo.
-
-        Values left out count too: once one of them can be sent, the hash differs.
-        """
-        data: dict[str, Any] = {"row": self.import_row(), "lists": sorted(list_ids)}
-        if self.left_out:
-            data["left_out"] = self.left_out
-        text = json.dumps(data, sort_keys=True, default=str)
-        return hashlib.sha256(text.encode()).hexdigest()
-
-    def left_out_contact(self) -> LeftOutContact:
-        """What the ledger keeps to send this contact again: its profile's properties."""
-        return LeftOutContact(
-            self.distinct_id, self.record.get("properties") or {}, sorted(self.left_out)
-        )
-
-    def synced(self, list_ids: list[int]) -> SyncedContact:
-        """The ledger row once Brevo imported this contact."""
-        return SyncedContact(
-            distinct_id=self.distinct_id,
-            email=self.email,
-            sms=self.sms,
-            attributes_hash=self.fingerprint(list_ids),
-            last_full_refresh=self.full_refresh_id,
-        )
-
-
-class MissingAttributes(BrevoError):
-    """Mapped attributes the account lacks while ``create_missing_attributes`` is off."""
-
-
-class AccountAttributes:
-    """The account's contact attributes, read before the first contact write of a run.
-
-    Brevo drops unknown attributes without a word, so a mapped attribute the account lacks is
-    either created (``create_missing_attributes``) or stops the run before any contact is
-    written, naming every missing one.
-    """
-
-    def __init__(self, client: BrevoClient, settings: Settings, report: SyncReport) -> None:
-        self._client = client
-        self._settings = settings
-        self._report = report.contacts
-        self._types: dict[str, AttributeType] | None = None
-
-    def _load(self) -> dict[str, AttributeType]:
-        if self._types is None:
-            listed = self._client.call("GET", "/contacts/attributes")
-            self._types = {
-                str(item["name"]).upper(): AttributeType(
-                    name=str(item["name"]).upper(),
-                    type=str(item.get("type") or "text"),
-                    category=str(item.get("category") or "normal"),
-                    enumeration=tuple(
-                        (int(option["value"]), str(option["label"]))
-                        for option in item.get("enumeration") or []
-                    ),
-                )
-                for item in listed.get("attributes", [])
-            }
-        return self._types
-
-    def get(self, name: str) -> AttributeType | None:
-        """The attribute's type, or None when it does not exist (and will not be created)."""
-        return self._load().get(name)
-
-    def ensure(self, samples: dict[str, Any]) -> None:
-        """Create the mapped attributes the account lacks, or stop; ``samples`` by name."""
-        types = self._load()
-        report = self._report
-        missing = [name for name in samples if name not in types]
-        if missing and not self._settings.create_missing_attributes:
-            report.missing_attributes.extend(
-                n for n in missing if n not in report.missing_attributes
-            )
-            msg = (
-                f"the Brevo account has no contact attribute {', '.join(missing)}, which the "
-                "mapping fills: create them in Brevo (Contacts > Settings > Contact attributes), "
-                "or set create_missing_attributes: true"
-            )
-            raise MissingAttributes(msg)
-        for name in missing:
-            kind = infer_type(samples[name])
-            if self._settings.dry_run:  # typed as it would be, nothing created
-                types[name] = AttributeType(name=name, type=kind)
-                report.created_attributes.append(f"{name} ({kind}, dry run: not created)")
-                continue
-            self._create(name, kind)
-            types[name] = AttributeType(name=name, type=kind)
-            report.created_attributes.append(f"{name} ({kind})")
-
-    def _create(self, name: str, kind: str) -> None:
-        """Create an attribute once: after an answer that never came, look before again."""
-        path = f"/contacts/attributes/normal/{name}"
-        try:
-            self._client.call("POST", path, json={"type": kind})
-        except CallInDoubt:
-            listed = self._client.call("GET", "/contacts/attributes").get("attributes") or []
-            if not any(str(item.get("name")).upper() == name for item in listed):
-                self._client.call("POST", path, json={"type": kind})
 
 
 class ContactWriter:
@@ -190,7 +56,7 @@ class ContactWriter:
         client: BrevoClient,
         imports: ContactImports,
         lists: BrevoLists,
-        ledger: Ledger,
+        ledger: ContactLedger,
         mapping: Mapping,
         lookups: LookupTables,
         settings: Settings,

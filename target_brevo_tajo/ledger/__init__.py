@@ -14,75 +14,31 @@ Alembic migrations bring its tables to the current schema whenever a ledger is o
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import shutil
 import socket
 import uuid
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
 from target_brevo_tajo.ledger.errors import LedgerError
-from target_brevo_tajo.ledger.in_lists import in_chunks
+from target_brevo_tajo.ledger.in_lists import in_chunks, look_up
 from target_brevo_tajo.ledger.lock import migration_lock
 from target_brevo_tajo.ledger.migrate import LedgerSchemaError, upgrade_to_head
 from target_brevo_tajo.ledger.retry import retry_transactions
 from target_brevo_tajo.ledger.schema import (
     cohort_lists,
-    contact_brevo_ids,
     contacts,
-    contacts_left_out,
     event_calls,
     identities,
     list_members,
 )
 from target_brevo_tajo.ledger.scratch import scratch_copy
 from target_brevo_tajo.ledger.upserts import insert_new, upsert
-
-
-@dataclass(frozen=True)
-class SyncedContact:
-    """A contact as the ledger remembers it."""
-
-    distinct_id: str
-    email: str | None = None
-    sms: str | None = None
-    attributes_hash: str | None = None
-    last_full_refresh: str | None = None
-    updated_at: dt.datetime | None = None
-
-    def as_row(self) -> dict[str, Any]:
-        """Column values to write (``updated_at`` is set by the ledger)."""
-        return {
-            "distinct_id": self.distinct_id,
-            "email": self.email,
-            "sms": self.sms,
-            "attributes_hash": self.attributes_hash,
-            "last_full_refresh": self.last_full_refresh,
-        }
-
-
-@dataclass(frozen=True)
-class LeftOutContact:
-    """A contact sent with values left out: its profile's properties, kept to send it again."""
-
-    distinct_id: str
-    properties: dict[str, Any]
-    left_out: list[str]  # the attributes left out
-
-    def as_row(self, now: dt.datetime) -> dict[str, Any]:
-        """Column values to write."""
-        return {
-            "distinct_id": self.distinct_id,
-            "properties": json.dumps(self.properties, default=str, sort_keys=True),
-            "left_out": ",".join(self.left_out),
-            "updated_at": now,
-        }
 
 
 def default_ledger_url() -> str:
@@ -199,6 +155,8 @@ class Ledger:
         return self.engine.begin()
 
     # Identities -------------------------------------------------------------------------
+    # Shared by events and contacts. The contacts' own rows (what was sent, Brevo ids, values
+    # left out) are kept by their store, ``contacts/ledger.py``.
 
     def learn_aliases(self, alias_to_canonical: dict[str, str]) -> None:
         """Remember which canonical distinct id each alias now belongs to (ID merges)."""
@@ -213,156 +171,16 @@ class Ledger:
     def canonical_ids(self, distinct_ids: Iterable[str]) -> dict[str, str]:
         """The canonical id of each of these ids that the ledger knows as an alias."""
         with self.engine.connect() as conn:
-            return self._lookup(
-                conn, identities.c.alias_id, identities.c.canonical_id, distinct_ids
-            )
-
-    def aliases_of(self, canonical_ids: Iterable[str]) -> dict[str, str]:
-        """The known aliases of these canonical ids: ``{alias: canonical}``."""
-        found: dict[str, str] = {}
-        with self.engine.connect() as conn:
-            for chunk in in_chunks(canonical_ids):
-                rows = conn.execute(
-                    sa.select(identities.c.alias_id, identities.c.canonical_id).where(
-                        identities.c.canonical_id.in_(chunk)
-                    )
-                )
-                found.update((row[0], row[1]) for row in rows)
-        return found
-
-    # Contacts -----------------------------------------------------------------------------
+            return look_up(conn, identities.c.alias_id, identities.c.canonical_id, distinct_ids)
 
     def emails_for(self, distinct_ids: Iterable[str]) -> dict[str, str]:
-        """The email of each contact the ledger knows to be synced with one."""
+        """The email of each contact the ledger knows to be synced with one.
+
+        Events address a contact by it; the contacts' store (``contacts/ledger.py``) writes it.
+        """
         with self.engine.connect() as conn:
-            found = self._lookup(conn, contacts.c.distinct_id, contacts.c.email, distinct_ids)
+            found = look_up(conn, contacts.c.distinct_id, contacts.c.email, distinct_ids)
         return {k: v for k, v in found.items() if v}
-
-    def contacts_by_id(self, distinct_ids: Iterable[str]) -> dict[str, SyncedContact]:
-        """What the ledger holds of each of these contacts."""
-        found: dict[str, SyncedContact] = {}
-        with self.engine.connect() as conn:
-            for chunk in in_chunks(distinct_ids):
-                rows = conn.execute(sa.select(contacts).where(contacts.c.distinct_id.in_(chunk)))
-                found.update((row.distinct_id, SyncedContact(**row._asdict())) for row in rows)
-        return found
-
-    def sms_owners(self, numbers: Iterable[str]) -> dict[str, str]:
-        """The contact (distinct id) each SMS number belongs to in Brevo, as far as synced."""
-        with self.engine.connect() as conn:
-            return self._lookup(conn, contacts.c.sms, contacts.c.distinct_id, numbers)
-
-    def record_contacts(
-        self,
-        synced: Iterable[SyncedContact],
-        *,
-        left_out: Iterable[LeftOutContact] = (),
-        sent_whole: Iterable[str] = (),
-    ) -> None:
-        """Remember contacts Brevo imported: identifiers and the hash of what was sent.
-
-        In the same transaction, keep the profiles of those sent with values ``left_out`` and
-        forget the left-out values of those now ``sent_whole``.
-        """
-        now = _now()
-        rows = list(
-            {row.distinct_id: {**row.as_row(), "updated_at": now} for row in synced}.values()
-        )
-        with self.engine.begin() as conn:
-            upsert(conn, contacts, rows, key=["distinct_id"])
-            self._keep_left_out(conn, left_out, forget=sent_whole)
-
-    def mark_listed_in_refresh(self, distinct_ids: Iterable[str], refresh_id: str) -> None:
-        """Note that a full refresh listed these profiles (those it did not are gone)."""
-        with self.engine.begin() as conn:
-            for chunk in in_chunks(distinct_ids):
-                conn.execute(
-                    sa.update(contacts)
-                    .where(contacts.c.distinct_id.in_(chunk))
-                    .values(last_full_refresh=refresh_id)
-                )
-
-    def contacts_missing_from(self, refresh_id: str) -> list[SyncedContact]:
-        """Synced contacts that a complete full refresh did not list: gone from Mixpanel."""
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(contacts).where(
-                    sa.or_(
-                        contacts.c.last_full_refresh.is_(None),
-                        contacts.c.last_full_refresh != refresh_id,
-                    )
-                )
-            )
-            return [SyncedContact(**row._asdict()) for row in rows]
-
-    def forget_contacts(self, distinct_ids: Iterable[str]) -> None:
-        """Drop contacts deleted from Brevo."""
-        with self.engine.begin() as conn:
-            for chunk in in_chunks(distinct_ids):
-                for table in (contacts, contacts_left_out):
-                    conn.execute(sa.delete(table).where(table.c.distinct_id.in_(chunk)))
-
-    def rename_contact(self, old_id: str, new_id: str) -> None:
-        """An identity merge gave the contact a new canonical distinct id."""
-        with self.engine.begin() as conn:
-            conn.execute(
-                sa.update(contacts)
-                .where(contacts.c.distinct_id == old_id)
-                .values(distinct_id=new_id, updated_at=_now())
-            )
-            conn.execute(
-                sa.delete(contacts_left_out).where(contacts_left_out.c.distinct_id == old_id)
-            )
-            # The Brevo contact keeps its id under its new distinct id.
-            ids = contact_brevo_ids
-            conn.execute(sa.delete(ids).where(ids.c.distinct_id == new_id))
-            conn.execute(
-                sa.update(ids).where(ids.c.distinct_id == old_id).values(distinct_id=new_id)
-            )
-
-    def learn_brevo_ids(self, ids: dict[str, int]) -> None:
-        """Remember contacts' numeric Brevo ids as a listing showed them, by distinct id."""
-        rows = [{"distinct_id": d, "brevo_id": i} for d, i in ids.items()]
-        with self.engine.begin() as conn:
-            upsert(conn, contact_brevo_ids, rows, key=["distinct_id"])
-
-    def distinct_ids_of(self, brevo_ids: Iterable[int]) -> dict[int, str]:
-        """The distinct id of each of these Brevo contact ids that the ledger knows.
-
-        One pass over the ids the ledger holds (``brevo_id`` has no index; a list read back is
-        about as long as the table anyway).
-        """
-        wanted = set(brevo_ids)
-        query = sa.select(contact_brevo_ids.c.brevo_id, contact_brevo_ids.c.distinct_id)
-        with self.engine.connect() as conn:
-            return {int(i): d for i, d in conn.execute(query) if int(i) in wanted}
-
-    def forget_left_out(self, distinct_ids: Iterable[str]) -> None:
-        """Stop remembering these contacts' left-out values."""
-        with self.engine.begin() as conn:
-            self._keep_left_out(conn, (), forget=distinct_ids)
-
-    @staticmethod
-    def _keep_left_out(
-        conn: sa.Connection, kept: Iterable[LeftOutContact], forget: Iterable[str]
-    ) -> None:
-        for chunk in in_chunks(forget):
-            conn.execute(
-                sa.delete(contacts_left_out).where(contacts_left_out.c.distinct_id.in_(chunk))
-            )
-        now = _now()
-        upsert(conn, contacts_left_out, [c.as_row(now) for c in kept], key=["distinct_id"])
-
-    def contacts_left_out(self) -> list[LeftOutContact]:
-        """Every contact remembered with values left out."""
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(contacts_left_out).order_by(contacts_left_out.c.distinct_id)
-            )
-            return [
-                LeftOutContact(row.distinct_id, json.loads(row.properties), row.left_out.split(","))
-                for row in rows
-            ]
 
     # Lists --------------------------------------------------------------------------------
 
@@ -432,15 +250,3 @@ class Ledger:
                 .where(cohort_lists.c.cohort_id == cohort_id)
                 .values(reconciled_at=_now())
             )
-
-    @staticmethod
-    def _lookup(
-        conn: sa.Connection, key: sa.Column, value: sa.Column, keys: Iterable[str]
-    ) -> dict[str, Any]:
-        found: dict[str, Any] = {}
-        for chunk in in_chunks(keys):
-            found.update(
-                (row[0], row[1])
-                for row in conn.execute(sa.select(key, value).where(key.in_(chunk)))
-            )
-        return found

@@ -11,6 +11,9 @@ below any database's limit on bound parameters.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import Any
+
+import sqlalchemy as sa
 
 CHUNK = 512  # the largest chunk; a power of two
 
@@ -22,3 +25,15 @@ def in_chunks(keys: Iterable[str]) -> Iterator[list[str]]:
         chunk = distinct[start : start + CHUNK]
         size = 1 << (len(chunk) - 1).bit_length()
         yield chunk + [chunk[-1]] * (size - len(chunk))
+
+
+def look_up(
+    conn: sa.Connection, key: sa.Column, value: sa.Column, keys: Iterable[str]
+) -> dict[str, Any]:
+    """``value`` by ``key`` for each of these ``keys`` found in the table, chunk by chunk."""
+    found: dict[str, Any] = {}
+    for chunk in in_chunks(keys):
+        found.update(
+            (row[0], row[1]) for row in conn.execute(sa.select(key, value).where(key.in_(chunk)))
+        )
+    return found

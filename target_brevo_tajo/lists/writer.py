@@ -23,6 +23,7 @@ from typing import Any
 
 from mixpanel_brevo_mapping import CohortRef, CohortSelection, list_id_of, sync_mode_of
 from mixpanel_brevo_mapping import Mapping as MappingFile
+from target_brevo_tajo.contacts.ledger import ContactLedger
 from target_brevo_tajo.contacts.writer import ContactWriter
 from target_brevo_tajo.ledger import Ledger
 from target_brevo_tajo.lists.api import BrevoLists, ListedMember
@@ -77,6 +78,7 @@ class ListWriter:
         lists: BrevoLists,
         contacts: ContactWriter,
         ledger: Ledger,
+        contact_ledger: ContactLedger,
         mapping: MappingFile,
         settings: Settings,
         report: SyncReport,
@@ -84,6 +86,7 @@ class ListWriter:
         self._lists = lists
         self._contacts = contacts
         self._ledger = ledger
+        self._contact_ledger = contact_ledger
         self._mapping = mapping
         self._settings = settings
         self._report = report
@@ -153,7 +156,7 @@ class ListWriter:
         self._report.cohort_members.added += len(missing)
         if not missing:
             return
-        contacts = ledger.contacts_by_id(str(r["distinct_id"]) for r in missing)
+        contacts = self._contact_ledger.contacts_by_id(str(r["distinct_id"]) for r in missing)
         to_create = [r for r in missing if str(r["distinct_id"]) not in contacts]
         existing = [str(r["distinct_id"]) for r in missing if str(r["distinct_id"]) in contacts]
         not_added = set(self._add(list_id, existing))
@@ -258,7 +261,7 @@ class ListWriter:
         Mixpanel. Any other member (a listing without attributes, a contact the ledger never
         saw) cannot be identified.
         """
-        ledger = self._ledger
+        ledger = self._contact_ledger
         by_brevo_id = ledger.distinct_ids_of(m.brevo_id for m in listed if m.brevo_id is not None)
         members: dict[str, int | None] = {}
         strangers: list[int] = []

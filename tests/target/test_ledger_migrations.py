@@ -17,8 +17,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
+from target_brevo_tajo.contacts.ledger import ContactLedger, SyncedContact
 from target_brevo_tajo.events.ledger import EventLedger, LedgerEvent, event_key
-from target_brevo_tajo.ledger import Ledger, LedgerError, SyncedContact
+from target_brevo_tajo.ledger import Ledger, LedgerError
 from target_brevo_tajo.ledger.migrate import BASELINE, HEAD, alembic_config
 from target_brevo_tajo.ledger.schema import metadata
 
@@ -119,7 +120,7 @@ def test_a_ledger_written_by_the_first_release_upgrades_in_place(tmp_path):
     assert EventLedger(ledger).sent_event_keys(
         [event_key("Purchase", "r-1", R1_TIME), "other"]
     ) == {event_key("Purchase", "r-1", R1_TIME)}
-    assert ledger.contacts_by_id(["user-1"])["user-1"] == SyncedContact(
+    assert ContactLedger(ledger).contacts_by_id(["user-1"])["user-1"] == SyncedContact(
         distinct_id="user-1",
         email="ada@example.com",
         sms="+33612345678",
@@ -163,14 +164,16 @@ def test_some_ledger_tables_without_a_version_table_are_refused_not_stamped(
 
 def test_opening_a_ledger_twice_is_idempotent_and_quiet(tmp_path, caplog):
     path = tmp_path / "ledger.sqlite"
-    Ledger(f"sqlite:///{path}").record_contacts([SyncedContact(distinct_id="user-1")])
+    ContactLedger(Ledger(f"sqlite:///{path}")).record_contacts(
+        [SyncedContact(distinct_id="user-1")]
+    )
 
     with caplog.at_level(logging.INFO, logger="alembic"):
         caplog.clear()  # only the second open: an earlier test may leave alembic's logger at INFO
         ledger = Ledger(f"sqlite:///{path}")
 
     assert versions(path) == [head()]
-    assert list(ledger.contacts_by_id(["user-1"])) == ["user-1"]
+    assert list(ContactLedger(ledger).contacts_by_id(["user-1"])) == ["user-1"]
     assert [r for r in caplog.records if r.name.startswith("alembic")] == []
 
 
@@ -179,10 +182,10 @@ def test_a_dry_run_ledger_sees_its_own_rows_and_never_creates_the_ledger_at_its_
 
     ledger = Ledger(f"sqlite:///{path}", read_only=True)
     EventLedger(ledger).record_sent_events([LedgerEvent("k1", "r-1", "Purchase", R1_TIME, b"{}")])
-    ledger.record_contacts([SyncedContact(distinct_id="user-1")])
+    ContactLedger(ledger).record_contacts([SyncedContact(distinct_id="user-1")])
 
     assert EventLedger(ledger).sent_event_keys(["k1"]) == {"k1"}
-    assert list(ledger.contacts_by_id(["user-1"])) == ["user-1"]
+    assert list(ContactLedger(ledger).contacts_by_id(["user-1"])) == ["user-1"]
     ledger.close()
     assert not path.exists()
 

@@ -26,8 +26,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from mixpanel_brevo_sandbox.server import SandboxServer
+from target_brevo_tajo.contacts.ledger import ContactLedger, SyncedContact
 from target_brevo_tajo.events.ledger import ClaimLost, EventLedger, LedgerEvent, event_key
-from target_brevo_tajo.ledger import Ledger, SyncedContact
+from target_brevo_tajo.ledger import Ledger
 from target_brevo_tajo.ledger.schema import metadata
 from tests.singer_messages import event, singer_input
 
@@ -153,7 +154,9 @@ class OverlappingWorker(threading.Thread):
             for _ in range(4):
                 ids = self.rng.sample(range(600), 400)
                 ledger.learn_aliases({f"$device:d{i}": f"user-{i}" for i in ids})
-                ledger.record_contacts([SyncedContact(f"user-{i}", f"u{i}@x.io") for i in ids])
+                ContactLedger(ledger).record_contacts(
+                    [SyncedContact(f"user-{i}", f"u{i}@x.io") for i in ids]
+                )
                 events = [entry(f"r-{i}") for i in ids]
                 self.offered.update(e.key for e in events)
                 for start in range(0, len(events), 100):

@@ -9,7 +9,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from target_brevo_tajo.ledger import Ledger, SyncedContact
+from target_brevo_tajo.contacts.ledger import ContactLedger, SyncedContact
+from target_brevo_tajo.ledger import Ledger
 from target_brevo_tajo.target import TargetBrevoTajo
 from tests.singer_messages import cohort, cohorts_input, member
 
@@ -104,7 +105,9 @@ def config(config: dict) -> dict:
 
 
 def known_contacts(config: dict, *ids: str) -> None:
-    Ledger(config["ledger_url"]).record_contacts(SyncedContact(distinct_id=i) for i in ids)
+    ContactLedger(Ledger(config["ledger_url"])).record_contacts(
+        SyncedContact(distinct_id=i) for i in ids
+    )
 
 
 def run(config: dict, *records: dict, complete: dict[int, str] | None = None) -> dict:

@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from target_brevo_tajo.contacts.account_attributes import MissingAttributes
 from target_brevo_tajo.contacts.attributes import (
     AttributeType,
     ConversionError,
@@ -16,8 +17,8 @@ from target_brevo_tajo.contacts.attributes import (
     normalise_phone,
     to_brevo_value,
 )
-from target_brevo_tajo.contacts.writer import MissingAttributes
-from target_brevo_tajo.ledger import Ledger, SyncedContact
+from target_brevo_tajo.contacts.ledger import ContactLedger, SyncedContact
+from target_brevo_tajo.ledger import Ledger
 from target_brevo_tajo.target import TargetBrevoTajo
 from tests.singer_messages import profile, profiles_input
 
@@ -133,9 +134,8 @@ def test_the_ledger_records_an_import_only_after_brevo_completed_it(brevo, confi
 
     polls = [c for c in brevo.calls if c.request.url.path.endswith("/processes/77")]
     assert len(polls) == 2
-    assert Ledger(config["ledger_url"]).contacts_by_id(["user-1"])["user-1"].email == (
-        "ada@example.com"
-    )
+    known = ContactLedger(Ledger(config["ledger_url"])).contacts_by_id(["user-1"])
+    assert known["user-1"].email == "ada@example.com"
 
 
 def test_a_failed_import_is_not_recorded_and_ends_with_one_line(respx_mock, config):
@@ -146,7 +146,7 @@ def test_a_failed_import_is_not_recorded_and_ends_with_one_line(respx_mock, conf
     with pytest.raises(Exception, match="import process 5 ended failed"):
         run_target(config, profile("user-1", **ADA))
 
-    assert Ledger(config["ledger_url"]).contacts_by_id(["user-1"]) == {}
+    assert ContactLedger(Ledger(config["ledger_url"])).contacts_by_id(["user-1"]) == {}
 
 
 def test_a_rerun_with_no_change_makes_zero_contact_writes(brevo, config):
@@ -196,7 +196,7 @@ def test_bad_values_are_reported_and_the_contact_still_syncs_by_ext_id(brevo, co
 
 
 def test_an_sms_owned_by_another_contact_is_left_out_and_reported(brevo, config):
-    Ledger(config["ledger_url"]).record_contacts(
+    ContactLedger(Ledger(config["ledger_url"])).record_contacts(
         [SyncedContact(distinct_id="someone-else", sms="+33612345678")]
     )
 
@@ -219,7 +219,7 @@ def test_missing_attributes_stop_the_run_before_any_contact_is_written(respx_moc
 
     assert "create_missing_attributes: true" in str(stopped.value)
     assert imported_rows(respx_mock) == []
-    assert Ledger(config["ledger_url"]).contacts_by_id(["user-1"]) == {}
+    assert ContactLedger(Ledger(config["ledger_url"])).contacts_by_id(["user-1"]) == {}
 
 
 def test_a_value_the_attributes_type_refused_is_sent_once_the_account_takes_it(respx_mock, config):
@@ -296,7 +296,8 @@ def test_missing_attributes_are_created_with_a_type_when_asked(respx_mock, confi
 
 def test_a_merged_device_contact_takes_the_users_id_instead_of_being_duplicated(brevo, config):
     ledger = Ledger(config["ledger_url"])
-    ledger.record_contacts([SyncedContact(distinct_id="$device:d1")])
+    known = ContactLedger(ledger)
+    known.record_contacts([SyncedContact(distinct_id="$device:d1")])
     ledger.learn_aliases({"$device:d1": "user-1"})
     renamed = brevo.put("/contacts/$device:d1").respond(204)
 
@@ -304,7 +305,7 @@ def test_a_merged_device_contact_takes_the_users_id_instead_of_being_duplicated(
 
     assert json.loads(renamed.calls.last.request.content) == {"ext_id": "user-1"}
     assert renamed.calls.last.request.url.params["identifierType"] == "ext_id"
-    assert set(ledger.contacts_by_id(["$device:d1", "user-1"])) == {"user-1"}
+    assert set(known.contacts_by_id(["$device:d1", "user-1"])) == {"user-1"}
     assert target.run.report.contacts.merged == 1
 
 
@@ -413,7 +414,9 @@ def test_a_dry_run_reads_the_account_but_writes_nothing(respx_mock, config):
         200, json={"attributes": [a for a in ACCOUNT_ATTRIBUTES if a["name"] != "LTV"]}
     )
     Ledger(config["ledger_url"]).learn_aliases({"$device:d1": "user-1"})
-    Ledger(config["ledger_url"]).record_contacts([SyncedContact(distinct_id="$device:d1")])
+    ContactLedger(Ledger(config["ledger_url"])).record_contacts(
+        [SyncedContact(distinct_id="$device:d1")]
+    )
 
     target = run_target(
         {**config, "dry_run": True, "create_missing_attributes": True}, profile("user-1", **ADA)

@@ -16,8 +16,9 @@ from singer_sdk import Target
 from singer_sdk.exceptions import ConfigValidationError
 
 from mixpanel_brevo_mapping import aliases_in
+from target_brevo_tajo.contacts.ledger import ContactLedger, SyncedContact
 from target_brevo_tajo.events.ledger import EventLedger, event_key
-from target_brevo_tajo.ledger import Ledger, SyncedContact
+from target_brevo_tajo.ledger import Ledger
 from target_brevo_tajo.settings import Settings
 from target_brevo_tajo.target import TargetBrevoTajo
 from tests.singer_messages import EVENT_TIME, event, singer_input
@@ -236,7 +237,7 @@ def test_anonymous_device_events_wait_for_login_then_go_to_the_identified_contac
 @respx.mock(base_url=BREVO)
 def test_the_email_known_to_the_ledger_identifies_the_contact(respx_mock, config):
     route = respx_mock.post("/events/batch").mock(side_effect=accepted)
-    Ledger(config["ledger_url"]).record_contacts(
+    ContactLedger(Ledger(config["ledger_url"])).record_contacts(
         [SyncedContact(distinct_id="user-1", email="ada@example.com")]
     )
 
