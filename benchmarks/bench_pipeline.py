@@ -16,6 +16,7 @@ Figures (``ratios.py`` holds the runs of the first four):
 5. Reading a Mixpanel Raw Export: ``MixpanelClient.iter_export`` (streamed, split on ``b"\\n"``,
    msgspec) vs a fully buffered ``response.text.splitlines()`` + ``json.loads``.
 6. Writing Singer RECORD messages: ``MsgSpecWriter`` vs the SDK default ``SingerWriter``.
+7. Peak RSS of the target mirroring a cohort into a new list at two sizes (``cohort_rss.py``).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import cohort_rss
 import httpx
 import ratios
 from ratios import (
@@ -433,6 +435,39 @@ def bench_profiles(sizes: list[int], results: Results) -> None:
     )
 
 
+def bench_cohorts(sizes: list[int], results: Results) -> None:
+    """The target's peak RSS mirroring a small and a large cohort into a new list."""
+    runs = {}
+    for size in sizes:
+        progress(f"cohorts: a {size:,}-member cohort mirrored into a new list...")
+        runs[size] = cohort_rss.mirror_rss(size)
+    small, large = runs[sizes[0]], runs[sizes[-1]]
+    exact = all(
+        run.in_list == run.cohort["membersCount"] == run.cohort["syncedToBrevo"] == size
+        for size, run in runs.items()
+    )
+    low, high = small.target.peak_rss, large.target.peak_rss
+    results.rows.append(
+        Row(
+            f"Peak RSS of the target, a cohort of {sizes[0]:,} → {sizes[-1]:,} members "
+            "mirrored into a new list",
+            f"{megabytes(low)} → {megabytes(high)}",
+            "within 10%",
+            f"**{high / low - 1:+.0%}**"
+            + ("" if exact else ", NOT exact: the list and the report differ from the cohort"),
+        )
+    )
+    seconds = ", ".join(f"{size:,}: {run.seconds:.0f} s" for size, run in runs.items())
+    results.notes.append(
+        "Cohorts: `target-brevo-tajo` reads a cohort, its members and the checkpoint that "
+        "confirms the snapshot from a file, and mirrors the cohort into a new list of a Brevo "
+        "stand-in served by the benchmark (membership calls of 150, the list read back at the "
+        "end in pages of 500); the members are contacts the ledger knows already. Exact: the "
+        "list, `membersCount` and `syncedToBrevo` all equal the cohort. Peak RSS as above. "
+        f"Wall time ({seconds})."
+    )
+
+
 # Main
 
 
@@ -483,6 +518,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "the 1M case and the growth of peak RSS between the two)",
     )
     parser.add_argument(
+        "--cohorts",
+        default="10000,1000000",
+        help="comma-separated cohort sizes of the cohort peak RSS runs (default 10000,1000000)",
+    )
+    parser.add_argument(
         "--quick",
         action="store_true",
         help="tiny sizes, to check the benchmark itself works (figures mean nothing)",
@@ -494,14 +534,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     if args.quick:
-        args.events, args.rss_events, args.target_events, args.profiles = (
+        args.events, args.rss_events, args.target_events, args.profiles, args.cohorts = (
             2_000,
             "1000,2000",
             400,
             "100,200",
+            "200,2000",
         )
     args.rss_sizes = [int(size) for size in args.rss_events.split(",")]
     args.profile_sizes = [int(size) for size in args.profiles.split(",")]
+    args.cohort_sizes = [int(size) for size in args.cohorts.split(",")]
     return args
 
 
@@ -517,6 +559,7 @@ def main(argv: list[str] | None = None) -> int:
     bench_target_bound(args.target_events, args.latency, args.in_flight, results)
     bench_rss(args.rss_sizes, results)
     bench_profiles(args.profile_sizes, results)
+    bench_cohorts(args.cohort_sizes, results)
     bench_export(args.events, results)
     bench_serialisation(args.events, results)
     if not args.markdown_only:

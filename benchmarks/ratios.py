@@ -33,7 +33,8 @@ from singer_sdk.singerlib import RecordMessage, SchemaMessage
 
 from mixpanel_brevo_sandbox.demo_data import MAPPED_EVENTS, generate
 from tap_mixpanel_tajo.client import Credentials, MixpanelClient
-from tap_mixpanel_tajo.streams.export import EventsStream, to_record
+from tap_mixpanel_tajo.streams.export import EventsStream
+from tap_mixpanel_tajo.streams.export_records import to_record
 from tap_mixpanel_tajo.tap import TapMixpanelTajo
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -186,23 +186,6 @@ class ContactLedger:
                 sa.update(ids).where(ids.c.distinct_id == old_id).values(distinct_id=new_id)
             )
 
-    def learn_brevo_ids(self, ids: dict[str, int]) -> None:
-        """Remember contacts' numeric Brevo ids as a listing showed them, by distinct id."""
-        rows = [{"distinct_id": d, "brevo_id": i} for d, i in ids.items()]
-        with self._ledger.writing() as conn:
-            upsert(conn, contact_brevo_ids, rows, key=["distinct_id"])
-
-    def distinct_ids_of(self, brevo_ids: Iterable[int]) -> dict[int, str]:
-        """The distinct id of each of these Brevo contact ids that the ledger knows.
-
-        One pass over the ids the ledger holds (``brevo_id`` has no index; a list read back is
-        about as long as the table anyway).
-        """
-        wanted = set(brevo_ids)
-        query = sa.select(contact_brevo_ids.c.brevo_id, contact_brevo_ids.c.distinct_id)
-        with self._ledger.engine.connect() as conn:
-            return {int(i): d for i, d in conn.execute(query) if int(i) in wanted}
-
     def forget_left_out(self, distinct_ids: Iterable[str]) -> None:
         """Stop remembering these contacts' left-out values."""
         with self._ledger.writing() as conn:

@@ -26,19 +26,17 @@ from typing import Any
 import sqlalchemy as sa
 
 from target_brevo_tajo.ledger.errors import LedgerError
-from target_brevo_tajo.ledger.in_lists import in_chunks, look_up
+from target_brevo_tajo.ledger.in_lists import look_up
 from target_brevo_tajo.ledger.lock import migration_lock
 from target_brevo_tajo.ledger.migrate import LedgerSchemaError, upgrade_to_head
 from target_brevo_tajo.ledger.retry import retry_transactions
 from target_brevo_tajo.ledger.schema import (
-    cohort_lists,
     contacts,
     event_calls,
     identities,
-    list_members,
 )
 from target_brevo_tajo.ledger.scratch import scratch_copy
-from target_brevo_tajo.ledger.upserts import insert_new, upsert
+from target_brevo_tajo.ledger.upserts import upsert
 
 
 def default_ledger_url() -> str:
@@ -181,72 +179,3 @@ class Ledger:
         with self.engine.connect() as conn:
             found = look_up(conn, contacts.c.distinct_id, contacts.c.email, distinct_ids)
         return {k: v for k, v in found.items() if v}
-
-    # Lists --------------------------------------------------------------------------------
-
-    def list_members(self, list_id: int, among: Iterable[str] | None = None) -> set[str]:
-        """The distinct ids the ledger knows to be in a Brevo list (only ``among`` these, if given).
-
-        ``among`` keeps a batch's lookup to its own ids instead of reading a whole large list.
-        """
-        query = sa.select(list_members.c.distinct_id).where(list_members.c.list_id == list_id)
-        with self.engine.connect() as conn:
-            if among is None:
-                return {row[0] for row in conn.execute(query)}
-            found: set[str] = set()
-            for chunk in in_chunks(among):
-                found.update(
-                    row[0]
-                    for row in conn.execute(query.where(list_members.c.distinct_id.in_(chunk)))
-                )
-            return found
-
-    def add_list_members(self, list_id: int, distinct_ids: Iterable[str]) -> None:
-        """Record members Brevo accepted into a list."""
-        now = _now()
-        rows = [
-            {"list_id": list_id, "distinct_id": d, "added_at": now}
-            for d in sorted(set(distinct_ids))
-        ]
-        with self.engine.begin() as conn:
-            insert_new(conn, list_members, rows)
-
-    def remove_list_members(self, list_id: int, distinct_ids: Iterable[str]) -> None:
-        """Record members Brevo removed from a list."""
-        with self.engine.begin() as conn:
-            for chunk in in_chunks(distinct_ids):
-                conn.execute(
-                    sa.delete(list_members).where(
-                        list_members.c.list_id == list_id, list_members.c.distinct_id.in_(chunk)
-                    )
-                )
-
-    def cohort_list(self, cohort_id: int) -> tuple[int, dt.datetime | None] | None:
-        """The Brevo list a cohort syncs to, and when it was last reconciled."""
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                sa.select(cohort_lists.c.list_id, cohort_lists.c.reconciled_at).where(
-                    cohort_lists.c.cohort_id == cohort_id
-                )
-            ).first()
-        if row is None:
-            return None
-        reconciled = row[1]
-        if reconciled is not None and reconciled.tzinfo is None:
-            reconciled = reconciled.replace(tzinfo=dt.timezone.utc)  # SQLite drops the zone
-        return int(row[0]), reconciled
-
-    def save_cohort_list(self, cohort_id: int, list_id: int, cohort_name: str) -> None:
-        """Remember which list a cohort syncs to (a changed mapping moves it)."""
-        row = {"cohort_id": cohort_id, "list_id": list_id, "cohort_name": cohort_name}
-        with self.engine.begin() as conn:
-            upsert(conn, cohort_lists, [row], key=["cohort_id"])
-
-    def mark_reconciled(self, cohort_id: int) -> None:
-        """A cohort's list was just read back from Brevo and repaired."""
-        with self.engine.begin() as conn:
-            conn.execute(
-                sa.update(cohort_lists)
-                .where(cohort_lists.c.cohort_id == cohort_id)
-                .values(reconciled_at=_now())
-            )

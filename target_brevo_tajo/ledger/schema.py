@@ -94,6 +94,30 @@ cohort_lists = sa.Table(
     sa.Column("reconciled_at", sa.DateTime(timezone=True)),
 )
 
+# The members of each cohort one run received, so that its removals and reconciliation are
+# set differences in the database, not sets in the target's memory. ``run_id`` starts with the
+# run's UTC start time: rows a killed run left behind are dropped once they are a week old.
+cohort_run_members = sa.Table(
+    "cohort_run_members",
+    metadata,
+    sa.Column("run_id", sa.String(64), primary_key=True),
+    sa.Column("cohort_id", sa.BigInteger, primary_key=True),
+    sa.Column("distinct_id", sa.String(255), primary_key=True),
+)
+
+# A list as one run read it back from Brevo, by position in the listing: identified members
+# (distinct id, and Brevo id when listed) and strangers (a Brevo id only).
+list_readback = sa.Table(
+    "list_readback",
+    metadata,
+    sa.Column("run_id", sa.String(64), primary_key=True),
+    sa.Column("list_id", sa.BigInteger, primary_key=True),
+    sa.Column("position", sa.BigInteger, primary_key=True),
+    sa.Column("distinct_id", sa.String(255)),
+    sa.Column("brevo_id", sa.BigInteger),
+    sa.Index("list_readback_members", "run_id", "list_id", "distinct_id"),
+)
+
 # A Mixpanel group's Brevo company, and the hash of what was last sent for it.
 companies = sa.Table(
     "companies",
@@ -128,7 +152,7 @@ contact_brevo_ids = sa.Table(
     "contact_brevo_ids",
     metadata,
     sa.Column("distinct_id", sa.String(255), primary_key=True),
-    sa.Column("brevo_id", sa.BigInteger, nullable=False),
+    sa.Column("brevo_id", sa.BigInteger, nullable=False, index=True),
 )
 
 # The last rows of each Mixpanel lookup table, so a run without them (events only) still enriches.

@@ -12,7 +12,7 @@ Any other answer stops the run: it is not a guess about membership.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -176,38 +176,40 @@ class BrevoLists:
             added.update(ext_ids)
             removed.difference_update(ext_ids)
 
-    def members(self, list_id: int) -> list[ListedMember]:
-        """The list's members, with their ``EXT_ID`` when the listing carries it.
+    def member_pages(self, list_id: int) -> Iterator[list[ListedMember]]:
+        """The list's members page by page, with their ``EXT_ID`` when the listing carries it.
 
-        A dry run reads them as Brevo would hold them after its own changes.
+        A dry run reads them as Brevo would hold them after its own changes (its changes, and
+        the members it saw, are in memory: a dry run is a plan, not a bulk sync).
         """
-        found = self._read_members(list_id)
         if not self._dry_run:
-            return found
+            yield from self._read_pages(list_id)
+            return
         added, removed = self._changes.get(list_id, (set(), set()))
-        kept = [m for m in found if m.ext_id not in removed and m.brevo_id not in removed]
-        listed = {m.ext_id for m in kept}
-        joined = [ListedMember(None, ext_id, True) for ext_id in added if ext_id not in listed]
-        return kept + joined
+        listed: set[str | None] = set()
+        for page in self._read_pages(list_id):
+            kept = [m for m in page if m.ext_id not in removed and m.brevo_id not in removed]
+            listed.update(m.ext_id for m in kept)
+            yield kept
+        yield [ListedMember(None, ext_id, True) for ext_id in added if ext_id not in listed]
 
-    def _read_members(self, list_id: int) -> list[ListedMember]:
-        found: list[ListedMember] = []
+    def _read_pages(self, list_id: int) -> Iterator[list[ListedMember]]:
         if list_id in self._planned.values():
-            return found  # a list a dry run would create: Brevo has none yet
+            return  # a list a dry run would create: Brevo has none yet
         path = f"/contacts/lists/{list_id}/contacts"
         for page in offset_pages(self._client, path, "contacts", limit=MEMBERS_PAGE):
-            for contact in page:
-                attributes = contact.get("attributes")
-                ext_id = (attributes or {}).get("EXT_ID")
-                brevo_id = contact.get("id")
-                found.append(
-                    ListedMember(
-                        brevo_id=int(brevo_id) if brevo_id is not None else None,
-                        ext_id=str(ext_id) if ext_id else None,
-                        attributes_listed=bool(attributes),
-                    )
-                )
-        return found
+            yield [_listed(contact) for contact in page]
+
+
+def _listed(contact: dict[str, Any]) -> ListedMember:
+    attributes = contact.get("attributes")
+    ext_id = (attributes or {}).get("EXT_ID")
+    brevo_id = contact.get("id")
+    return ListedMember(
+        brevo_id=int(brevo_id) if brevo_id is not None else None,
+        ext_id=str(ext_id) if ext_id else None,
+        attributes_listed=bool(attributes),
+    )
 
 
 def _chunks(ids: list[Any]) -> list[list[Any]]:

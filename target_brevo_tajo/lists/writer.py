@@ -12,13 +12,17 @@ Brevo's answers decide: an add's failure ids (already in the list, or not a cont
 the contacts path, whose import puts them in the list either way. A list read back is matched by
 ``EXT_ID``, else by Brevo contact id through the ledger; a member neither identifies is never
 removed, only counted.
+
+Memory does not grow with a cohort: the run's members and the lists it reads back are rows of
+the ledger (:class:`ListLedger`), and removals and repairs are read from it a page at a time.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from mixpanel_brevo_mapping import CohortRef, CohortSelection, list_id_of, sync_mode_of
@@ -27,6 +31,7 @@ from target_brevo_tajo.contacts.ledger import ContactLedger
 from target_brevo_tajo.contacts.writer import ContactWriter
 from target_brevo_tajo.ledger import Ledger
 from target_brevo_tajo.lists.api import BrevoLists, ListedMember
+from target_brevo_tajo.lists.ledger import Listed, ListLedger
 from target_brevo_tajo.report import SyncReport
 from target_brevo_tajo.settings import Settings
 
@@ -40,7 +45,7 @@ class CohortSync:
     mode: str
     configured_list_id: int | None
     list_id: int | None = None
-    members: set[str] = field(default_factory=set)
+    members: int = 0  # distinct members the run received
     snapshot_id: str | None = None
     added: int = 0
     removed: int = 0
@@ -55,7 +60,7 @@ class CohortSync:
         return {
             "cohortId": self.cohort_id,
             "cohortName": self.name,
-            "membersCount": len(self.members),
+            "membersCount": self.members,
             "syncedToBrevo": synced,
             "listId": self.list_id,
             "syncMode": self.mode,
@@ -90,8 +95,10 @@ class ListWriter:
         self._mapping = mapping
         self._settings = settings
         self._report = report
+        self._store = ListLedger(ledger)
         self.cohorts: dict[int, CohortSync] = {}
         self.snapshot_ids: set[str] = set()  # carried by this run's member records
+        self.run_id = run_id(dt.datetime.now(dt.timezone.utc))
 
     # Cohorts ------------------------------------------------------------------------------
 
@@ -124,8 +131,8 @@ class ListWriter:
         """The cohort's list: from the mapping, else the one created for it earlier, else new."""
         if cohort.list_id is not None:
             return cohort.list_id
-        ledger = self._ledger
-        known = ledger.cohort_list(cohort.cohort_id)
+        store = self._store
+        known = store.cohort_list(cohort.cohort_id)
         if cohort.configured_list_id is not None:
             cohort.list_id = int(cohort.configured_list_id)
         elif known is not None:
@@ -135,7 +142,7 @@ class ListWriter:
                 cohort.name, self._settings.cohort_list_folder
             )
         if known is None or known[0] != cohort.list_id:
-            ledger.save_cohort_list(cohort.cohort_id, cohort.list_id, cohort.name)
+            store.save_cohort_list(cohort.cohort_id, cohort.list_id, cohort.name)
         return cohort.list_id
 
     # Members ------------------------------------------------------------------------------
@@ -146,11 +153,11 @@ class ListWriter:
         The cohort was described (the sink rejects members :meth:`undescribed` names).
         """
         cohort = self.cohorts[cohort_id]
-        cohort.members.update(str(r["distinct_id"]) for r in records)
+        ids = [str(r["distinct_id"]) for r in records]
+        cohort.members += self._store.record_run_members(self.run_id, cohort_id, ids)
         self.snapshot_ids.update(str(r["snapshot_id"]) for r in records if r.get("snapshot_id"))
         list_id = self._list_of(cohort)
-        ledger = self._ledger
-        in_list = ledger.list_members(list_id, among=(str(r["distinct_id"]) for r in records))
+        in_list = self._store.list_members(list_id, among=ids)
         missing = [r for r in records if str(r["distinct_id"]) not in in_list]
         self._report.cohort_members.already_in_list += len(records) - len(missing)
         self._report.cohort_members.added += len(missing)
@@ -169,18 +176,18 @@ class ListWriter:
         """Members Brevo does not know as contacts: created through the contacts path."""
         self._contacts.write(records, extra_list_ids=(list_id,))
         cohort.created_contacts += len(records)
-        self._ledger.add_list_members(list_id, (str(r["distinct_id"]) for r in records))
+        self._store.add_list_members(list_id, (str(r["distinct_id"]) for r in records))
 
     def _add(self, list_id: int, ids: list[str]) -> list[str]:
         """Add existing contacts; returns Brevo's failures (the contacts path imports them)."""
         return self._lists.add(
-            list_id, ids, on_added=lambda added: self._ledger.add_list_members(list_id, added)
+            list_id, ids, on_added=lambda added: self._store.add_list_members(list_id, added)
         )
 
     def _remove(self, list_id: int, ids: list[str]) -> int:
         """Remove members by distinct id; returns how many Brevo removed."""
         return self._lists.remove(
-            list_id, ids, on_removed=lambda gone: self._ledger.remove_list_members(list_id, gone)
+            list_id, ids, on_removed=lambda gone: self._store.remove_list_members(list_id, gone)
         )
 
     def _remove_by_brevo_id(self, list_id: int, members: dict[int, str]) -> int:
@@ -188,7 +195,7 @@ class ListWriter:
         return self._lists.remove(
             list_id,
             sorted(members),
-            on_removed=lambda gone: self._ledger.remove_list_members(
+            on_removed=lambda gone: self._store.remove_list_members(
                 list_id, (members[i] for i in gone)
             ),
             by="ids",
@@ -212,11 +219,12 @@ class ListWriter:
             if self._reconcile_due(cohort):
                 self._reconcile(cohort, list_id)
             elif cohort.mode == "mirror":
-                gone = sorted(self._ledger.list_members(list_id) - cohort.members)
-                cohort.removed += self._remove(list_id, gone)
+                for gone in self._store.departed(self.run_id, cohort.cohort_id, list_id):
+                    cohort.removed += self._remove(list_id, gone)
+        self._store.forget_run(self.run_id, run_id(dt.datetime.now(dt.timezone.utc) - STALE_RUN))
 
     def _reconcile_due(self, cohort: CohortSync) -> bool:
-        known = self._ledger.cohort_list(cohort.cohort_id)
+        known = self._store.cohort_list(cohort.cohort_id)
         if known is None or known[1] is None:
             return True
         days = self._settings.list_reconcile_days
@@ -228,67 +236,87 @@ class ListWriter:
         While some members cannot be identified, the ledger's members are not proven absent
         (they may be among them): they are neither forgotten nor added again.
         """
-        ledger = self._ledger
-        members, strangers, cohort.not_identified = self._identify(self._lists.members(list_id))
-        known = ledger.list_members(list_id)
-        in_list = set(members)
+        store, run = self._store, self.run_id
+        cohort.not_identified = self._read_back(list_id)
         if not cohort.not_identified:
-            ledger.remove_list_members(list_id, known - in_list)
-            known = set()
-        ledger.add_list_members(list_id, in_list)
-        missing = sorted(cohort.members - in_list - known)
-        mirror = cohort.mode == "mirror"
-        extra = sorted(in_list - cohort.members) if mirror else []
-        strangers = strangers if mirror else []
-        not_added = self._add(list_id, missing)
-        if not_added:
-            records = [{"distinct_id": d, "properties": {}} for d in not_added]
-            self._create_in_list(cohort, list_id, records)
-        by_id = {brevo_id: d for d in extra if (brevo_id := members[d]) is not None}
-        removed = self._remove_by_brevo_id(list_id, by_id)
-        removed += self._remove(list_id, [d for d in extra if members[d] is None])
-        removed += self._lists.remove(list_id, strangers, by="ids")
-        cohort.repaired += len(missing) + removed
-        cohort.removed += removed
+            store.forget_unlisted(run, list_id)
+        for missing in store.not_in_list(run, cohort.cohort_id, list_id):
+            not_added = self._add(list_id, missing)
+            if not_added:
+                records = [{"distinct_id": d, "properties": {}} for d in not_added]
+                self._create_in_list(cohort, list_id, records)
+            cohort.repaired += len(missing)
+        if cohort.mode == "mirror":
+            removed = 0
+            for extra in store.listed_not_received(run, list_id, cohort.cohort_id):
+                by_id = {brevo_id: d for d, brevo_id in extra if brevo_id is not None}
+                removed += self._remove_by_brevo_id(list_id, by_id)
+                removed += self._remove(list_id, [d for d, brevo_id in extra if brevo_id is None])
+            for strangers in store.strangers(run, list_id):
+                removed += self._lists.remove(list_id, strangers, by="ids")
+            cohort.repaired += removed
+            cohort.removed += removed
         cohort.reconciled = True
-        ledger.mark_reconciled(cohort.cohort_id)
+        store.mark_reconciled(cohort.cohort_id)
 
-    def _identify(self, listed: list[ListedMember]) -> tuple[dict[str, int | None], list[int], int]:
-        """The listed members by distinct id, the Brevo ids of strangers, the count of others.
+    def _read_back(self, list_id: int) -> int:
+        """Record the list as Brevo lists it, page by page; returns how many were not identified.
+
+        The members identified are in the ledger's list from now on.
+        """
+        position = not_identified = 0
+        for page in self._lists.member_pages(list_id):
+            listed, unknown = self._identify(page)
+            self._store.record_readback(self.run_id, list_id, position, listed)
+            self._store.add_list_members(list_id, (d for d, _ in listed if d is not None))
+            position += len(page)
+            not_identified += unknown
+        return not_identified
+
+    def _identify(self, page: list[ListedMember]) -> tuple[list[Listed], int]:
+        """The page's members identified or strangers, and the count of the others.
 
         A member is identified by its ``EXT_ID``, else by its Brevo id through the ledger. A
-        stranger is a contact whose listed attributes carry no ``EXT_ID``: not synced from
-        Mixpanel. Any other member (a listing without attributes, a contact the ledger never
-        saw) cannot be identified.
+        stranger (no distinct id) is a contact whose listed attributes carry no ``EXT_ID``: not
+        synced from Mixpanel. Any other member (a listing without attributes, a contact the
+        ledger never saw) cannot be identified.
         """
-        ledger = self._contact_ledger
-        by_brevo_id = ledger.distinct_ids_of(m.brevo_id for m in listed if m.brevo_id is not None)
-        members: dict[str, int | None] = {}
-        strangers: list[int] = []
+        store = self._store
+        by_brevo_id = store.distinct_ids_of(m.brevo_id for m in page if m.brevo_id is not None)
+        listed: list[Listed] = []
         not_identified = 0
-        for member in listed:
+        for member in page:
             distinct_id = member.ext_id or by_brevo_id.get(member.brevo_id or -1)
             if distinct_id:
-                members[distinct_id] = member.brevo_id
+                listed.append((distinct_id, member.brevo_id))
             elif member.attributes_listed and member.brevo_id is not None:
-                strangers.append(member.brevo_id)
+                listed.append((None, member.brevo_id))
             else:
                 not_identified += 1
-        ledger.learn_brevo_ids(
+        store.learn_brevo_ids(
             {
                 member.ext_id: member.brevo_id
-                for member in listed
+                for member in page
                 if member.ext_id
                 and member.brevo_id is not None
                 and by_brevo_id.get(member.brevo_id) != member.ext_id
             }
         )
-        return members, strangers, not_identified
+        return listed, not_identified
 
     def report(self) -> list[dict[str, Any]]:
         """One line per cohort, in the seed's shape plus the changes made."""
-        ledger = self._ledger
+        store = self._store
         return [
-            cohort.to_dict(len(ledger.list_members(cohort.list_id)) if cohort.list_id else 0)
+            cohort.to_dict(store.count_list_members(cohort.list_id) if cohort.list_id else 0)
             for cohort in self.cohorts.values()
         ]
+
+
+#: Rows of a run older than this are a killed run's: the next run to finish drops them.
+STALE_RUN = dt.timedelta(days=7)
+
+
+def run_id(started: dt.datetime) -> str:
+    """A run's id: its UTC start time first, so ids compare in time order, then a random part."""
+    return f"{started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"

@@ -22,6 +22,7 @@ from target_brevo_tajo.events.ledger import EventLedger, LedgerEvent, event_key
 from target_brevo_tajo.ledger import Ledger, LedgerError
 from target_brevo_tajo.ledger.migrate import BASELINE, HEAD, alembic_config
 from target_brevo_tajo.ledger.schema import metadata
+from target_brevo_tajo.lists.ledger import ListLedger
 
 # What the first release's `metadata.create_all` wrote to a SQLite ledger, frozen: its
 # `sqlite_master.sql`, in creation order.
@@ -129,8 +130,11 @@ def test_a_ledger_written_by_the_first_release_upgrades_in_place(tmp_path):
         updated_at=dt.datetime(2025, 3, 1, 10, 5),
     )
     assert ledger.canonical_ids(["$device:d1"]) == {"$device:d1": "user-1"}
-    assert ledger.list_members(12) == {"user-1"}
-    assert ledger.cohort_list(501) == (12, dt.datetime(2025, 3, 2, 8, tzinfo=dt.timezone.utc))
+    assert ListLedger(ledger).list_members(12) == {"user-1"}
+    assert ListLedger(ledger).cohort_list(501) == (
+        12,
+        dt.datetime(2025, 3, 2, 8, tzinfo=dt.timezone.utc),
+    )
     fresh = tmp_path / "fresh.sqlite"
     Ledger(f"sqlite:///{fresh}").close()
     assert ledger_ddl(path) == ledger_ddl(fresh)
@@ -236,11 +240,11 @@ def test_a_sqlite_ledger_commits_through_a_write_ahead_log_synced_at_each_commit
 
 
 def test_an_in_memory_ledger_is_migrated_on_its_shared_connection():
-    ledger = Ledger("sqlite://")
+    lists = ListLedger(Ledger("sqlite://"))
 
-    ledger.add_list_members(12, ["user-1"])
+    lists.add_list_members(12, ["user-1"])
 
-    assert ledger.list_members(12) == {"user-1"}
+    assert lists.list_members(12) == {"user-1"}
 
 
 def test_migrating_leaves_the_application_logging_alone(tmp_path):

@@ -30,7 +30,9 @@ from target_brevo_tajo.contacts.ledger import ContactLedger, SyncedContact
 from target_brevo_tajo.events.ledger import ClaimLost, EventLedger, LedgerEvent, event_key
 from target_brevo_tajo.ledger import Ledger
 from target_brevo_tajo.ledger.schema import metadata
+from target_brevo_tajo.lists import ledger as lists_ledger
 from tests.singer_messages import event, singer_input
+from tests.target.test_lists_flat_memory import exercise_set_differences
 
 pgserver = pytest.importorskip("pgserver", reason="pgserver is part of the test extra")
 
@@ -262,3 +264,9 @@ def test_a_dry_run_works_on_a_copy_of_a_postgres_ledger_and_leaves_it_as_it_was(
     real = Ledger(url)
     assert real.canonical_ids(["$device:d2"]) == {}
     assert EventLedger(real).sent_event_keys([entry("a").key]) == set()
+
+
+def test_a_cohorts_set_differences_come_in_pages_and_stay_exact_on_postgres(postgres, monkeypatch):
+    monkeypatch.setattr(lists_ledger, "PAGE", 2)
+
+    exercise_set_differences(new_database(postgres))
