@@ -16,7 +16,6 @@ import httpx
 import pytest
 
 from mixpanel_brevo_sandbox.demo_data import MAPPED_EVENTS, UNMAPPED_EVENTS
-from mixpanel_brevo_sandbox.server import SandboxServer
 
 NOW = datetime(2026, 3, 10, 12, tzinfo=timezone.utc)
 TODAY = NOW.date().isoformat()
@@ -27,18 +26,7 @@ PID = {"project_id": 12345}
 BREVO = {"api-key": "sandbox-brevo-key"}
 ROOT = Path(__file__).resolve().parents[2]
 
-
-@pytest.fixture(scope="module")
-def server():
-    with SandboxServer(seed=7, now=NOW) as running:
-        yield running
-
-
-@pytest.fixture
-def client(server):
-    server.state.reset()
-    with httpx.Client(base_url=server.url, timeout=30) as http:
-        yield http
+pytestmark = pytest.mark.sandbox(seed=7, now=NOW)
 
 
 def export(client, auth=SA, **params):
