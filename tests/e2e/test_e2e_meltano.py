@@ -34,12 +34,6 @@ MELTANO = shutil.which("meltano")
 INSTALLED = (ROOT / ".meltano" / "extractors" / "tap-mixpanel-tajo").is_dir()
 
 
-@pytest.fixture
-def sandbox():
-    with SandboxServer() as server:
-        yield server
-
-
 def meltano_run(
     sandbox: SandboxServer,
     workdir: Path,

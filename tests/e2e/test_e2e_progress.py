@@ -21,12 +21,6 @@ from tests.e2e.test_e2e_meltano import MELTANO, brevo_events, expected_in_brevo,
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture
-def sandbox():
-    with SandboxServer() as server:
-        yield server
-
-
 def mixpanel_calls(sandbox: SandboxServer) -> list[dict]:
     calls = httpx.get(f"{sandbox.url}/_sandbox/calls", timeout=60).json()["calls"]
     return [c for c in calls if c["api"] == "mixpanel"]
