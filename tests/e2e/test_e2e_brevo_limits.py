@@ -17,6 +17,7 @@ from tests.e2e.test_e2e_meltano import brevo_events, expected_in_brevo, meltano_
 pytestmark = [pytest.mark.e2e, pytest.mark.sandbox(events=200_000, days=2)]
 
 
+@pytest.mark.slow
 def test_200k_events_reach_brevo_once_in_paced_calls_of_at_most_200(sandbox, tmp_path):
     today = dt.datetime.now(dt.timezone.utc).date()
     window = ((today - dt.timedelta(days=9)).isoformat(), today.isoformat())

@@ -143,6 +143,7 @@ class OverlappingWorker(threading.Thread):
             ledger.close()
 
 
+@pytest.mark.slow
 def test_three_workers_on_overlapping_input_all_finish_and_claim_each_event_once_in_ten_rounds(
     postgres,
 ):
@@ -169,6 +170,7 @@ def test_three_workers_on_overlapping_input_all_finish_and_claim_each_event_once
     assert (doubled, lost) == (0, 0)
 
 
+@pytest.mark.slow
 def test_two_workers_on_the_same_input_send_every_event_once_over_twenty_rounds(
     postgres, mapping_file, tmp_path
 ):

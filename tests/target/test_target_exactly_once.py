@@ -85,6 +85,7 @@ def test_every_7th_batch_queued_then_answered_502_ends_with_every_event_once(san
     assert report.resent_after_settling == 0
 
 
+@pytest.mark.slow
 def test_twenty_sigkills_while_calls_are_in_flight_lose_and_double_nothing(
     sandbox, config, tmp_path
 ):
@@ -159,6 +160,7 @@ def finished(process: subprocess.Popen) -> str:
     return stderr.decode()
 
 
+@pytest.mark.slow
 def test_a_429_whose_reset_outlasts_the_lease_doubles_nothing(sandbox, config, tmp_path):
     """Issue 18: the second worker took the waiting worker's calls over; both sent them."""
     reset = {"x-sib-ratelimit-reset": "14"}  # seconds: far beyond the 7.3 s lease
@@ -176,6 +178,7 @@ def test_a_429_whose_reset_outlasts_the_lease_doubles_nothing(sandbox, config, t
     assert "taken over" not in logs
 
 
+@pytest.mark.slow
 def test_a_worker_whose_host_clock_runs_five_minutes_ahead_doubles_nothing(
     sandbox, config, tmp_path
 ):
