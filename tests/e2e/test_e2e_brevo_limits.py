@@ -12,7 +12,7 @@ import uuid
 import httpx
 import pytest
 
-from tests.e2e.test_e2e_meltano import brevo_events, expected_in_brevo, meltano_run
+from tests.e2e.meltano import brevo_events, expected_in_brevo, meltano_run
 
 pytestmark = [pytest.mark.e2e, pytest.mark.sandbox(events=200_000, days=2)]
 

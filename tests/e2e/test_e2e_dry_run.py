@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 from mixpanel_brevo_sandbox.demo import COHORTS_EXTRACTOR
-from tests.e2e.test_e2e_meltano import meltano_run
+from tests.e2e.meltano import meltano_run
 
 pytestmark = pytest.mark.e2e
 

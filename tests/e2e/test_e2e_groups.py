@@ -18,7 +18,7 @@ import pytest
 from mixpanel_brevo_sandbox.demo import GROUPS_EXTRACTOR
 from mixpanel_brevo_sandbox.demo_data import COMPANY_DATA_GROUP_ID
 from mixpanel_brevo_sandbox.server import SandboxServer
-from tests.e2e.test_e2e_meltano import meltano_run
+from tests.e2e.meltano import meltano_run
 
 pytestmark = [pytest.mark.e2e, pytest.mark.sandbox(events=100, days=2)]
 

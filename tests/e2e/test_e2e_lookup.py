@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.conftest import MAPPING_FILE
-from tests.e2e.test_e2e_meltano import meltano_run
+from tests.e2e.meltano import meltano_run
 
 pytestmark = [pytest.mark.e2e, pytest.mark.sandbox(profiles=60, events=1500, days=3)]
 

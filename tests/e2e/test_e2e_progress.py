@@ -16,7 +16,7 @@ import pytest
 
 from mixpanel_brevo_sandbox.server import SandboxServer
 from tests.conftest import ROOT
-from tests.e2e.test_e2e_meltano import MELTANO, brevo_events, expected_in_brevo, meltano_run
+from tests.e2e.meltano import MELTANO, brevo_events, expected_in_brevo, meltano_run
 
 pytestmark = pytest.mark.e2e
 

@@ -8,7 +8,6 @@ ERROR and the tap's last line, and one line per HTTP call is DEBUG detail, not I
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 
 import pytest
@@ -16,11 +15,9 @@ import pytest
 from mixpanel_brevo_sandbox.demo import pipeline_command, sandbox_env
 from mixpanel_brevo_sandbox.server import SandboxServer
 from tests.conftest import ROOT
-from tests.e2e.test_e2e_meltano_settings import tap_lines
+from tests.e2e.meltano import MELTANO, tap_lines
 
 pytestmark = pytest.mark.e2e
-
-MELTANO = shutil.which("meltano")
 
 
 def test_a_mixpanel_401_is_the_taps_last_line_at_error_and_http_calls_stay_at_debug(

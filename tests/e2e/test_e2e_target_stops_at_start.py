@@ -8,7 +8,6 @@ its input to the end, and its reason is logged at ERROR.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import uuid
 
@@ -17,11 +16,9 @@ import pytest
 from mixpanel_brevo_sandbox.demo import MAIN_EXTRACTOR, pipeline_command, sandbox_env
 from mixpanel_brevo_sandbox.server import SandboxServer
 from tests.conftest import ROOT
+from tests.e2e.meltano import INSTALLED, MELTANO
 
 pytestmark = pytest.mark.e2e
-
-MELTANO = shutil.which("meltano")
-INSTALLED = (ROOT / ".meltano" / "extractors" / "tap-mixpanel-tajo").is_dir()
 
 
 def test_a_settings_error_under_meltano_run_ends_without_broken_pipe_tracebacks(
