@@ -1,10 +1,12 @@
-"""The target's settings against a sandbox's Brevo, for the tests that run the target on one."""
+"""The target run against a sandbox's Brevo: its settings, and a run of Singer input."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TextIO
 
 from mixpanel_brevo_sandbox.server import SandboxServer
+from target_brevo_tajo.target import TargetBrevoTajo
 
 
 def sandbox_config(sandbox: SandboxServer, mapping_file: Path, folder: Path, **settings) -> dict:
@@ -25,3 +27,10 @@ def target_config(sandbox: SandboxServer, tmp_path: Path, mapping_text: str) -> 
     return sandbox_config(
         sandbox, mapping, tmp_path, create_missing_attributes=True, import_poll_seconds=0
     )
+
+
+def run(config: dict, messages: TextIO) -> TargetBrevoTajo:
+    """The target, after it read ``messages`` to the end with ``config`` (no environment)."""
+    target = TargetBrevoTajo(config=config, parse_env_config=False)
+    target.listen(messages)
+    return target

@@ -11,7 +11,7 @@ import pytest
 from mixpanel_brevo_sandbox.server import SandboxServer
 from target_brevo_tajo.ledger import Ledger
 from target_brevo_tajo.target import TargetBrevoTajo
-from tests.brevo_sandbox import target_config
+from tests.brevo_sandbox import run, target_config
 from tests.singer_messages import cohort, cohorts_input, member, profile, profiles_input
 
 ENGAGED = cohort(1, "Engaged Users (Last 7 Days)", "engaged_users")  # lists.engaged_users: 16
@@ -29,12 +29,6 @@ def config(sandbox, mapping_file: Path, tmp_path: Path) -> dict:
 
 def members(*ids: str, snapshot: str = "S1") -> list[dict]:
     return [member(1, i, snapshot, **{"$email": f"{i}@example.com"}) for i in ids]
-
-
-def run(config: dict, messages) -> TargetBrevoTajo:
-    target = TargetBrevoTajo(config=config, parse_env_config=False)
-    target.listen(messages)
-    return target
 
 
 def cohort_report(target: TargetBrevoTajo) -> dict:
