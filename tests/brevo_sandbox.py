@@ -1,9 +1,12 @@
-"""The target run against a sandbox's Brevo: its settings, and a run of Singer input."""
+"""The target against a sandbox's Brevo: its settings, a run of input, faults, events held."""
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import TextIO
+
+import httpx
 
 from mixpanel_brevo_sandbox.server import SandboxServer
 from target_brevo_tajo.target import TargetBrevoTajo
@@ -34,3 +37,15 @@ def run(config: dict, messages: TextIO) -> TargetBrevoTajo:
     target = TargetBrevoTajo(config=config, parse_env_config=False)
     target.listen(messages)
     return target
+
+
+def add_fault(sandbox: SandboxServer, **fault) -> None:
+    """Have ``sandbox``'s Brevo answer as ``fault`` says (the admin API's fault fields)."""
+    response = httpx.post(f"{sandbox.url}/_sandbox/faults", json={"api": "brevo", **fault})
+    assert response.status_code == 201, response.text
+
+
+def in_brevo(sandbox: SandboxServer) -> Counter[str]:
+    """How many times each ``mp_insert_id`` is among the events of ``sandbox``'s Brevo."""
+    events = httpx.get(f"{sandbox.url}/_sandbox/brevo/events", timeout=30).json()["events"]
+    return Counter(e["event_properties"]["mp_insert_id"] for e in events)

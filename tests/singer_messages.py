@@ -57,6 +57,11 @@ def event(
     }
 
 
+def line(message: dict[str, Any]) -> bytes:
+    """One message as the line a target reads from its input."""
+    return json.dumps(message).encode() + b"\n"
+
+
 def singer_input(*records: dict[str, Any], state: dict | None = None) -> io.StringIO:
     """The events schema, the records, and a closing STATE message, as target input."""
     messages = [EVENTS_SCHEMA, *records]

@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 
 import httpx
@@ -23,7 +22,7 @@ from mixpanel_brevo_sandbox.server import SandboxServer
 from target_brevo_tajo.events.ledger import EventLedger
 from target_brevo_tajo.ledger import Ledger
 from target_brevo_tajo.target import TargetBrevoTajo
-from tests.brevo_sandbox import sandbox_config
+from tests.brevo_sandbox import in_brevo, sandbox_config
 from tests.singer_messages import event, singer_input
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,11 +50,6 @@ def purchases(count: int) -> list[dict]:
         )
         for i in range(count)
     ]
-
-
-def in_brevo(sandbox: SandboxServer) -> Counter[str]:
-    events = httpx.get(f"{sandbox.url}/_sandbox/brevo/events", timeout=30).json()["events"]
-    return Counter(e["event_properties"]["mp_insert_id"] for e in events)
 
 
 def arm(sandbox: SandboxServer, **fault: object) -> None:

@@ -11,7 +11,7 @@ import pytest
 from mixpanel_brevo_sandbox.server import SandboxServer
 from target_brevo_tajo.ledger import Ledger
 from target_brevo_tajo.target import TargetBrevoTajo
-from tests.brevo_sandbox import run, target_config
+from tests.brevo_sandbox import add_fault, run, target_config
 from tests.singer_messages import cohort, cohorts_input, member, profile, profiles_input
 
 ENGAGED = cohort(1, "Engaged Users (Last 7 Days)", "engaged_users")  # lists.engaged_users: 16
@@ -34,11 +34,6 @@ def members(*ids: str, snapshot: str = "S1") -> list[dict]:
 def cohort_report(target: TargetBrevoTajo) -> dict:
     (line,) = target.run.report.to_dict()["cohorts"]
     return line
-
-
-def add_fault(sandbox: SandboxServer, **fault) -> None:
-    response = httpx.post(f"{sandbox.url}/_sandbox/faults", json={"api": "brevo", **fault})
-    assert response.status_code == 201, response.text
 
 
 def list_16(sandbox: SandboxServer) -> set[str]:
