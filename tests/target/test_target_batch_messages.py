@@ -22,8 +22,8 @@ import pytest
 from mixpanel_brevo_sandbox.server import SandboxServer
 from target_brevo_tajo.target import TargetBrevoTajo
 from tests.brevo_sandbox import run, sandbox_config
-from tests.singer_messages import EVENTS_SCHEMA, PROFILES_SCHEMA, event, profile
-from tests.target.test_target_poison_and_errors import assert_one_line_error, run_cli, with_record
+from tests.singer_messages import EVENTS_SCHEMA, PROFILES_SCHEMA, event, profile, with_record
+from tests.target.cli import assert_one_line_error, run_cli
 
 # What differs between two runs of the same input: when they ran, and which run they were.
 RUN_FIELDS = {"run_id", "started_at", "finished_at"}

@@ -21,7 +21,7 @@ from target_brevo_tajo.singer_input import SingerInput, SingerInputError
 from tests.brevo_sandbox import in_brevo, sandbox_config
 from tests.report_checks import unbalanced
 from tests.singer_messages import EVENTS_SCHEMA, event, line
-from tests.target.test_target_poison_and_errors import assert_one_line_error
+from tests.target.cli import assert_one_line_error
 
 CUT = b'{"type": "RECORD", "stream": "events", "record": {"event": "Purch'
 
