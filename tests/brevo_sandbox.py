@@ -1,50 +1,15 @@
-"""Fixtures shared by the sandbox's tests: a client of the module's server, and the Brevo clock.
-
-Test modules import the fixtures by name (pytest finds them in the module's namespace).
-"""
+"""The target against a sandbox's Brevo: its settings, a run of input, faults, events held."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from collections import Counter
 from pathlib import Path
+from typing import TextIO
 
 import httpx
-import pytest
 
 from mixpanel_brevo_sandbox.server import SandboxServer
-
-NOW = datetime(2026, 3, 10, 12, tzinfo=timezone.utc)
-
-
-class FakeClock:
-    """Monotonic seconds that move only when a test says so."""
-
-    def __init__(self) -> None:
-        self.now = 5000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture(scope="module")
-def clock():
-    return FakeClock()
-
-
-@pytest.fixture(scope="module")
-def server(clock):
-    with SandboxServer(seed=7, now=NOW, profiles=5, events=50, brevo_clock=clock) as running:
-        yield running
-
-
-@pytest.fixture
-def client(server):
-    server.state.reset()
-    with httpx.Client(base_url=server.url, timeout=30) as http:
-        yield http
+from target_brevo_tajo.target import TargetBrevoTajo
 
 
 def sandbox_config(sandbox: SandboxServer, mapping_file: Path, folder: Path, **settings) -> dict:
@@ -65,3 +30,22 @@ def target_config(sandbox: SandboxServer, tmp_path: Path, mapping_text: str) -> 
     return sandbox_config(
         sandbox, mapping, tmp_path, create_missing_attributes=True, import_poll_seconds=0
     )
+
+
+def run(config: dict, messages: TextIO) -> TargetBrevoTajo:
+    """The target, after it read ``messages`` to the end with ``config`` (no environment)."""
+    target = TargetBrevoTajo(config=config, parse_env_config=False)
+    target.listen(messages)
+    return target
+
+
+def add_fault(sandbox: SandboxServer, **fault) -> None:
+    """Have ``sandbox``'s Brevo answer as ``fault`` says (the admin API's fault fields)."""
+    response = httpx.post(f"{sandbox.url}/_sandbox/faults", json={"api": "brevo", **fault})
+    assert response.status_code == 201, response.text
+
+
+def in_brevo(sandbox: SandboxServer) -> Counter[str]:
+    """How many times each ``mp_insert_id`` is among the events of ``sandbox``'s Brevo."""
+    events = httpx.get(f"{sandbox.url}/_sandbox/brevo/events", timeout=30).json()["events"]
+    return Counter(e["event_properties"]["mp_insert_id"] for e in events)

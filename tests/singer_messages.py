@@ -57,6 +57,17 @@ def event(
     }
 
 
+def line(message: dict[str, Any]) -> bytes:
+    """One message as the line a target reads from its input."""
+    return json.dumps(message).encode() + b"\n"
+
+
+def with_record(message: dict[str, Any], **changes: object) -> dict[str, Any]:
+    """``message`` with its record's fields changed; a field changed to ``...`` is left out."""
+    record = {**message["record"], **changes}
+    return {**message, "record": {k: v for k, v in record.items() if v is not ...}}
+
+
 def singer_input(*records: dict[str, Any], state: dict | None = None) -> io.StringIO:
     """The events schema, the records, and a closing STATE message, as target input."""
     messages = [EVENTS_SCHEMA, *records]

@@ -12,28 +12,22 @@ import uuid
 import httpx
 import pytest
 
-from mixpanel_brevo_sandbox.server import SandboxServer
-from tests.e2e.test_e2e_meltano import brevo_events, expected_in_brevo, meltano_run
+from tests.e2e.meltano import brevo_events, expected_in_brevo, meltano_run
 
-pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def big_sandbox():
-    with SandboxServer(events=200_000, days=2) as server:
-        yield server
+pytestmark = [pytest.mark.e2e, pytest.mark.sandbox(events=200_000, days=2)]
 
 
-def test_200k_events_reach_brevo_once_in_paced_calls_of_at_most_200(big_sandbox, tmp_path):
+@pytest.mark.slow
+def test_200k_events_reach_brevo_once_in_paced_calls_of_at_most_200(sandbox, tmp_path):
     today = dt.datetime.now(dt.timezone.utc).date()
     window = ((today - dt.timedelta(days=9)).isoformat(), today.isoformat())
 
-    report = meltano_run(big_sandbox, tmp_path, f"e2e-limits-{uuid.uuid4().hex[:8]}", 1)
+    report = meltano_run(sandbox, tmp_path, f"e2e-limits-{uuid.uuid4().hex[:8]}", 1)
 
-    in_brevo = brevo_events(big_sandbox)
-    assert set(in_brevo) == expected_in_brevo(big_sandbox, *window)
+    in_brevo = brevo_events(sandbox)
+    assert set(in_brevo) == expected_in_brevo(sandbox, *window)
     assert max(in_brevo.values()) == 1
-    calls = httpx.get(f"{big_sandbox.url}/_sandbox/calls", timeout=60).json()["calls"]
+    calls = httpx.get(f"{sandbox.url}/_sandbox/calls", timeout=60).json()["calls"]
     batches = [c for c in calls if c["api"] == "brevo" and c["path"] == "/events/batch"]
     refused = [c for c in batches if c["status"] not in (202, 429)]
     assert refused == [], "a batch call broke Brevo's 200-event or 512 KB cap"

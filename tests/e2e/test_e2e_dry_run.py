@@ -12,16 +12,9 @@ import uuid
 import pytest
 
 from mixpanel_brevo_sandbox.demo import COHORTS_EXTRACTOR
-from mixpanel_brevo_sandbox.server import SandboxServer
-from tests.e2e.test_e2e_meltano import meltano_run
+from tests.e2e.meltano import meltano_run
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def sandbox():
-    with SandboxServer() as server:
-        yield server
 
 
 # A line Meltano logs for the target: "<time> [<level>] target-brevo-tajo <message>".

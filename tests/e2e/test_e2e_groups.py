@@ -18,9 +18,9 @@ import pytest
 from mixpanel_brevo_sandbox.demo import GROUPS_EXTRACTOR
 from mixpanel_brevo_sandbox.demo_data import COMPANY_DATA_GROUP_ID
 from mixpanel_brevo_sandbox.server import SandboxServer
-from tests.e2e.test_e2e_meltano import meltano_run
+from tests.e2e.meltano import meltano_run
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.sandbox(events=100, days=2)]
 
 COMPANIES = 500
 
@@ -30,25 +30,24 @@ def company_id(n: int) -> str:
 
 
 @pytest.fixture
-def sandbox():
+def sandbox(sandbox: SandboxServer) -> SandboxServer:
     """The demo project with 500 companies, its 500 users spread over them one each."""
-    with SandboxServer(events=100, days=2) as server:
-        now = httpx.get(f"{server.url}/_sandbox/clock").json()["now"][:10]
-        groups = [
-            {"$distinct_id": company_id(n),
-             "$properties": {"$name": f"Company {n}", "industry": "Retail",
-                             "$last_seen": f"{now}T00:00:00"}}
-            for n in range(11, COMPANIES + 1)
-        ]  # fmt: skip
-        body = {"data_group_id": COMPANY_DATA_GROUP_ID, "profiles": groups}
-        httpx.post(f"{server.url}/_sandbox/mixpanel/groups", json=body).raise_for_status()
-        users = sorted(server.state.mixpanel.profiles)
-        moves = [
-            {"$distinct_id": user, "$properties": {"company_id": company_id(i % COMPANIES + 1)}}
-            for i, user in enumerate(users)
-        ]
-        httpx.post(f"{server.url}/_sandbox/mixpanel/profiles", json={"profiles": moves})
-        yield server
+    now = httpx.get(f"{sandbox.url}/_sandbox/clock").json()["now"][:10]
+    groups = [
+        {"$distinct_id": company_id(n),
+         "$properties": {"$name": f"Company {n}", "industry": "Retail",
+                         "$last_seen": f"{now}T00:00:00"}}
+        for n in range(11, COMPANIES + 1)
+    ]  # fmt: skip
+    body = {"data_group_id": COMPANY_DATA_GROUP_ID, "profiles": groups}
+    httpx.post(f"{sandbox.url}/_sandbox/mixpanel/groups", json=body).raise_for_status()
+    users = sorted(sandbox.state.mixpanel.profiles)
+    moves = [
+        {"$distinct_id": user, "$properties": {"company_id": company_id(i % COMPANIES + 1)}}
+        for i, user in enumerate(users)
+    ]
+    httpx.post(f"{sandbox.url}/_sandbox/mixpanel/profiles", json={"profiles": moves})
+    return sandbox
 
 
 def companies_in_brevo(sandbox: SandboxServer) -> dict[str, dict]:

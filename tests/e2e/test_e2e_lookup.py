@@ -12,11 +12,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mixpanel_brevo_sandbox.server import SandboxServer
 from tests.conftest import MAPPING_FILE
-from tests.e2e.test_e2e_meltano import meltano_run
+from tests.e2e.meltano import meltano_run
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.sandbox(profiles=60, events=1500, days=3)]
 
 LOOKUP_ENRICHMENT = """
 lookup_enrichment:
@@ -37,12 +36,6 @@ PLAN_NAMES = {"free": "Free", "pro": "Pro", "enterprise": "Enterprise, annual"}
 PLAN_PRICES = {"free": 0, "pro": 49.5, "enterprise": 499}
 PLAN_SEATS = {"pro": 5}  # Feature Activated carries "pro"; Enterprise has no seats_included
 TIERS = {"c-001": "gold", "c-002": "silver", "c-003": "bronze"}
-
-
-@pytest.fixture
-def sandbox():
-    with SandboxServer(profiles=60, events=1500, days=3) as server:
-        yield server
 
 
 def test_plans_downloaded_and_accounts_from_its_source_enrich_contacts_and_events(

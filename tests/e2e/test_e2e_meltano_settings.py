@@ -17,10 +17,9 @@ import subprocess
 import pytest
 
 from tests.conftest import ROOT
+from tests.e2e.meltano import MELTANO, tap_lines
 
 pytestmark = pytest.mark.e2e
-
-MELTANO = shutil.which("meltano")
 
 
 @pytest.mark.parametrize(
@@ -143,11 +142,6 @@ def test_meltano_invoke_without_credentials_stops_in_one_line(plugin, expected):
     assert result.returncode != 0
     assert expected in result.stderr
     assert "Traceback" not in result.stdout + result.stderr
-
-
-def tap_lines(log: str) -> list[str]:
-    """The tap's lines of a `meltano run` log, as Meltano wrote them (its level included)."""
-    return [line for line in log.splitlines() if "] tap-mixpanel-tajo " in line]
 
 
 @pytest.mark.parametrize(

@@ -16,15 +16,9 @@ import pytest
 
 from mixpanel_brevo_sandbox.server import SandboxServer
 from tests.conftest import ROOT
-from tests.e2e.test_e2e_meltano import MELTANO, brevo_events, expected_in_brevo, meltano_run
+from tests.e2e.meltano import MELTANO, brevo_events, expected_in_brevo, meltano_run
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def sandbox():
-    with SandboxServer() as server:
-        yield server
 
 
 def mixpanel_calls(sandbox: SandboxServer) -> list[dict]:

@@ -8,7 +8,6 @@ ERROR and the tap's last line, and one line per HTTP call is DEBUG detail, not I
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 
 import pytest
@@ -16,33 +15,32 @@ import pytest
 from mixpanel_brevo_sandbox.demo import pipeline_command, sandbox_env
 from mixpanel_brevo_sandbox.server import SandboxServer
 from tests.conftest import ROOT
-from tests.e2e.test_e2e_meltano_settings import tap_lines
+from tests.e2e.meltano import MELTANO, tap_lines
 
 pytestmark = pytest.mark.e2e
 
-MELTANO = shutil.which("meltano")
 
-
-def test_a_mixpanel_401_is_the_taps_last_line_at_error_and_http_calls_stay_at_debug(tmp_path):
+def test_a_mixpanel_401_is_the_taps_last_line_at_error_and_http_calls_stay_at_debug(
+    sandbox: SandboxServer, tmp_path
+):
     assert MELTANO, "meltano is not on PATH: run `make test`"
-    with SandboxServer() as sandbox:
-        env = {
-            **os.environ,
-            **sandbox_env(sandbox),
-            "TAP_MIXPANEL_TAJO_SERVICE_ACCOUNT_SECRET": "not-the-sandbox-secret",
-            "TARGET_BREVO_TAJO_LEDGER_URL": f"sqlite:///{tmp_path / 'ledger.sqlite'}",
-            "TARGET_BREVO_TAJO_REPORT_FILE": str(tmp_path / "report.json"),
-            "TARGET_BREVO_TAJO_REJECTS_FILE": str(tmp_path / "rejects.jsonl"),
-        }
-        result = subprocess.run(
-            pipeline_command("logs-401"),
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
+    env = {
+        **os.environ,
+        **sandbox_env(sandbox),
+        "TAP_MIXPANEL_TAJO_SERVICE_ACCOUNT_SECRET": "not-the-sandbox-secret",
+        "TARGET_BREVO_TAJO_LEDGER_URL": f"sqlite:///{tmp_path / 'ledger.sqlite'}",
+        "TARGET_BREVO_TAJO_REPORT_FILE": str(tmp_path / "report.json"),
+        "TARGET_BREVO_TAJO_REJECTS_FILE": str(tmp_path / "rejects.jsonl"),
+    }
+    result = subprocess.run(
+        pipeline_command("logs-401"),
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
     log = result.stdout + result.stderr
     lines = tap_lines(log)

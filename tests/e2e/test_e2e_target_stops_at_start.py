@@ -8,7 +8,6 @@ its input to the end, and its reason is logged at ERROR.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import uuid
 
@@ -17,32 +16,31 @@ import pytest
 from mixpanel_brevo_sandbox.demo import MAIN_EXTRACTOR, pipeline_command, sandbox_env
 from mixpanel_brevo_sandbox.server import SandboxServer
 from tests.conftest import ROOT
+from tests.e2e.meltano import INSTALLED, MELTANO
 
 pytestmark = pytest.mark.e2e
 
-MELTANO = shutil.which("meltano")
-INSTALLED = (ROOT / ".meltano" / "extractors" / "tap-mixpanel-tajo").is_dir()
 
-
-def test_a_settings_error_under_meltano_run_ends_without_broken_pipe_tracebacks(tmp_path):
+def test_a_settings_error_under_meltano_run_ends_without_broken_pipe_tracebacks(
+    sandbox: SandboxServer, tmp_path
+):
     assert MELTANO, "meltano is not on PATH: run `make test`"
     assert INSTALLED, "Meltano plugins are not installed: run `make test`"
-    with SandboxServer() as sandbox:
-        env = {
-            **os.environ,
-            **sandbox_env(sandbox),
-            "TARGET_BREVO_TAJO_LEDGER_URL": f"sqlite:///{tmp_path / 'ledger.sqlite'}",
-            "TARGET_BREVO_TAJO_EVENTS_BATCH_SIZE": "500",
-        }
-        result = subprocess.run(
-            pipeline_command(f"stops-{uuid.uuid4().hex[:8]}", MAIN_EXTRACTOR),
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
+    env = {
+        **os.environ,
+        **sandbox_env(sandbox),
+        "TARGET_BREVO_TAJO_LEDGER_URL": f"sqlite:///{tmp_path / 'ledger.sqlite'}",
+        "TARGET_BREVO_TAJO_EVENTS_BATCH_SIZE": "500",
+    }
+    result = subprocess.run(
+        pipeline_command(f"stops-{uuid.uuid4().hex[:8]}", MAIN_EXTRACTOR),
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     output = result.stdout + result.stderr
     (tmp_path / "meltano.log").write_text(output)
 

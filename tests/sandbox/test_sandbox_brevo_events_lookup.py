@@ -14,8 +14,9 @@ import pytest
 
 from mixpanel_brevo_sandbox.server import SandboxServer
 from mixpanel_brevo_sandbox.state import SandboxState
-from tests.brevo_sandbox import client, clock, server  # noqa: F401 (pytest fixtures)
 
+NOW = datetime(2026, 3, 10, 12, tzinfo=timezone.utc)
+pytestmark = pytest.mark.sandbox(seed=7, now=NOW, profiles=5, events=50)
 BREVO = {"api-key": "sandbox-brevo-key"}
 MARCH = {"startDate": "2026-03-01", "endDate": "2026-03-31"}
 BATCH = "/brevo/v3/events/batch"

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 
 import pytest
 
 from mixpanel_brevo_sandbox.__main__ import build_parser
 from mixpanel_brevo_sandbox.brevo_limits import UNLIMITED, bucket_of
 from mixpanel_brevo_sandbox.state import SandboxState
-from tests.brevo_sandbox import client, clock, server  # noqa: F401 (pytest fixtures)
 
+NOW = datetime(2026, 3, 10, 12, tzinfo=timezone.utc)
+pytestmark = pytest.mark.sandbox(seed=7, now=NOW, profiles=5, events=50)
 BREVO = {"api-key": "sandbox-brevo-key"}
 JSON = {**BREVO, "content-type": "application/json"}
 HEADERS = ("x-sib-ratelimit-limit", "x-sib-ratelimit-remaining", "x-sib-ratelimit-reset")

@@ -9,26 +9,13 @@ from datetime import datetime, timedelta, timezone
 import httpx
 import pytest
 
-from mixpanel_brevo_sandbox.server import SandboxServer
-
 NOW = datetime(2026, 3, 10, 12, tzinfo=timezone.utc)
 DAY = (NOW - timedelta(days=2)).date().isoformat()
 NEXT_DAY = (NOW - timedelta(days=1)).date().isoformat()
 SA = ("sandbox-user", "sandbox-secret")
 EVENTS = ["Purchase", "Page View"]
 
-
-@pytest.fixture(scope="module")
-def server():
-    with SandboxServer(seed=7, now=NOW, profiles=100, events=4000, days=4) as running:
-        yield running
-
-
-@pytest.fixture
-def client(server):
-    server.state.reset()
-    with httpx.Client(base_url=server.url, timeout=30) as http:
-        yield http
+pytestmark = pytest.mark.sandbox(seed=7, now=NOW, profiles=100, events=4000, days=4)
 
 
 def counts(client, **params) -> httpx.Response:

@@ -14,9 +14,7 @@ import yaml
 from jsonschema import Draft7Validator
 
 from mixpanel_brevo_sandbox.lookup_tables import CSV_DIR
-from mixpanel_brevo_sandbox.server import SandboxServer
 from tap_mixpanel_tajo.tap import TapMixpanelTajo
-from tests.brevo_sandbox import client  # noqa: F401 (a pytest fixture: this module's server, reset)
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=timezone.utc)
 SA = ("sandbox-user", "sandbox-secret")
@@ -28,11 +26,7 @@ INGESTION_SPEC = (
     Path(__file__).resolve().parents[3] / "shared/specs/mixpanel/ingestion.openapi.yaml"
 )
 
-
-@pytest.fixture(scope="module")
-def server():
-    with SandboxServer(now=NOW, profiles=40, events=300, days=2) as running:
-        yield running
+pytestmark = pytest.mark.sandbox(now=NOW, profiles=40, events=300, days=2)
 
 
 def download(client, group: int, auth=SA) -> httpx.Response:

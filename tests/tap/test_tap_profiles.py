@@ -340,6 +340,7 @@ def test_a_full_refresh_that_fails_on_page_2_never_claims_completion(capsys):
     assert len(records) == 4000  # pages 0 and 1, twice (one restart)
     assert records[0]["full_refresh_id"]
     states = [m["value"]["bookmarks"]["profiles"] for m in written if m["type"] == "STATE"]
+    assert states
     assert all(s.get("last_full_refresh") == old_refresh.isoformat() for s in states)
 
 

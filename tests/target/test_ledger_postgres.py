@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
 import os
 import random
 import subprocess
@@ -16,12 +15,10 @@ import sys
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
@@ -32,33 +29,11 @@ from target_brevo_tajo.ledger import Ledger
 from target_brevo_tajo.ledger.schema import metadata
 from target_brevo_tajo.lists import ledger as lists_ledger
 from tests.singer_messages import event, singer_input
+from tests.target.postgres import new_database
 from tests.target.test_lists_flat_memory import exercise_set_differences
-
-pgserver = pytest.importorskip("pgserver", reason="pgserver is part of the test extra")
 
 ROOT = Path(__file__).resolve().parents[2]
 WHEN = dt.datetime(2026, 11, 20, 10, tzinfo=dt.timezone.utc)
-
-
-@pytest.fixture(scope="module")
-def postgres(tmp_path_factory) -> Iterator[str]:
-    """A PostgreSQL server of the tests' own, as a SQLAlchemy URL of its admin database."""
-    # pgserver logs from an atexit hook, after pytest has closed its log streams.
-    logging.getLogger("pgserver").setLevel(logging.WARNING)
-    server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
-    yield server.get_uri().replace("postgresql://", "postgresql+psycopg://", 1)
-    server.cleanup()
-
-
-def new_database(postgres: str) -> str:
-    """A fresh, empty database on the server: one ledger per test."""
-    name = f"ledger_{uuid.uuid4().hex[:12]}"
-    engine = sa.create_engine(postgres, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(sa.text(f"CREATE DATABASE {name}"))
-    engine.dispose()
-    url = sa.make_url(postgres)
-    return url.set(database=name).render_as_string(hide_password=False)
 
 
 def entry(insert_id: str) -> LedgerEvent:
@@ -173,6 +148,7 @@ class OverlappingWorker(threading.Thread):
             ledger.close()
 
 
+@pytest.mark.slow
 def test_three_workers_on_overlapping_input_all_finish_and_claim_each_event_once_in_ten_rounds(
     postgres,
 ):
@@ -199,6 +175,7 @@ def test_three_workers_on_overlapping_input_all_finish_and_claim_each_event_once
     assert (doubled, lost) == (0, 0)
 
 
+@pytest.mark.slow
 def test_two_workers_on_the_same_input_send_every_event_once_over_twenty_rounds(
     postgres, mapping_file, tmp_path
 ):

@@ -93,6 +93,8 @@ def test_identity_events_are_counted_in_the_balance_and_the_text(respx_mock, con
 
 @respx.mock(base_url=BREVO)
 def test_events_another_worker_claimed_are_counted_and_said(respx_mock, config):
+    # The run waits one lease for the other worker's claim: 6 s here, not the default's 185 s.
+    config = {**config, "request_timeout_seconds": 1, "events_settle_seconds": 0}
     respx_mock.post("/events/batch").mock(side_effect=accepted)
     key = event_key("Purchase", "a", EVENT_TIME)
     worker = Ledger(config["ledger_url"])  # alive, within its lease

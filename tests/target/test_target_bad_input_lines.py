@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from target_brevo_tajo.target import TargetBrevoTajo
-from tests.singer_messages import EVENTS_SCHEMA, event
-from tests.target.test_target_poison_and_errors import assert_one_line_error, run_cli, with_record
+from tests.singer_messages import EVENTS_SCHEMA, event, line, with_record
+from tests.target.cli import assert_one_line_error, run_cli
 
 
 @pytest.fixture
@@ -26,10 +26,6 @@ def config(config: dict, tmp_path: Path) -> dict:
         "report_file": str(tmp_path / "report.json"),
         "dry_run": True,
     }
-
-
-def line(message: dict) -> bytes:
-    return json.dumps(message).encode() + b"\n"
 
 
 def rejects(config: dict) -> list[dict]:

@@ -21,9 +21,9 @@ import pytest
 
 from mixpanel_brevo_sandbox.server import SandboxServer
 from target_brevo_tajo.target import TargetBrevoTajo
-from tests.brevo_sandbox import sandbox_config
-from tests.singer_messages import EVENTS_SCHEMA, PROFILES_SCHEMA, event, profile
-from tests.target.test_target_poison_and_errors import assert_one_line_error, run_cli, with_record
+from tests.brevo_sandbox import run, sandbox_config
+from tests.singer_messages import EVENTS_SCHEMA, PROFILES_SCHEMA, event, profile, with_record
+from tests.target.cli import assert_one_line_error, run_cli
 
 # What differs between two runs of the same input: when they ran, and which run they were.
 RUN_FIELDS = {"run_id", "started_at", "finished_at"}
@@ -80,12 +80,6 @@ def as_batches(messages: list[dict], folder: Path, *, per_file: int = 9) -> io.S
         )
     lines.append({"type": "STATE", "value": {"bookmarks": {"events": {"at": "1"}}}})
     return io.StringIO("".join(json.dumps(m) + "\n" for m in lines))
-
-
-def run(config: dict, messages: io.StringIO) -> TargetBrevoTajo:
-    target = TargetBrevoTajo(config=config, parse_env_config=False)
-    target.listen(messages)
-    return target
 
 
 def comparable(target: TargetBrevoTajo) -> dict:

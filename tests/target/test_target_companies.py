@@ -14,8 +14,7 @@ from mixpanel_brevo_sandbox.server import SandboxServer
 from target_brevo_tajo.brevo import BrevoClient
 from target_brevo_tajo.companies.api import BrevoCompanies
 from target_brevo_tajo.contacts.imports import ContactImports
-from target_brevo_tajo.target import TargetBrevoTajo
-from tests.brevo_sandbox import target_config
+from tests.brevo_sandbox import run, target_config
 from tests.conftest import MAPPING_FILE
 from tests.singer_messages import (
     CHECKPOINTS_SCHEMA,
@@ -63,12 +62,6 @@ def config(sandbox, tmp_path: Path) -> dict:
     return target_config(
         sandbox, tmp_path, MAPPING_FILE.read_text().replace("groups: false", "groups: true")
     )
-
-
-def run(config: dict, messages: io.StringIO) -> TargetBrevoTajo:
-    target = TargetBrevoTajo(config=config, parse_env_config=False)
-    target.listen(messages)
-    return target
 
 
 def brevo_companies(sandbox: SandboxServer) -> dict[str, dict]:

@@ -28,8 +28,7 @@ from target_brevo_tajo.companies.lookup import FILTERED_LOOKUPS
 from target_brevo_tajo.ledger import Ledger
 from target_brevo_tajo.lists.api import BrevoLists
 from target_brevo_tajo.report import render_report
-from target_brevo_tajo.target import TargetBrevoTajo
-from tests.brevo_sandbox import target_config
+from tests.brevo_sandbox import add_fault, run, target_config
 from tests.conftest import MAPPING_FILE
 from tests.singer_messages import profile, profiles_input
 from tests.target.test_target_companies import group, member, pipeline
@@ -51,19 +50,8 @@ def config(sandbox, tmp_path: Path) -> dict:
     return {**config, **settle_at_once, "max_retries": 1, "max_retry_wait_seconds": 0.01}
 
 
-def add_fault(sandbox: SandboxServer, **fault) -> None:
-    response = httpx.post(f"{sandbox.url}/_sandbox/faults", json={"api": "brevo", **fault})
-    assert response.status_code == 201, response.text
-
-
 def clear_faults(sandbox: SandboxServer) -> None:
     httpx.delete(f"{sandbox.url}/_sandbox/faults")
-
-
-def run(config: dict, messages: io.StringIO) -> TargetBrevoTajo:
-    target = TargetBrevoTajo(config=config, parse_env_config=False)
-    target.listen(messages)
-    return target
 
 
 def companies_per_group(sandbox: SandboxServer) -> Counter[str]:

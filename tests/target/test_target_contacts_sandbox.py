@@ -10,7 +10,7 @@ import pytest
 
 from mixpanel_brevo_sandbox.server import SandboxServer
 from target_brevo_tajo.target import TargetBrevoTajo
-from tests.brevo_sandbox import target_config
+from tests.brevo_sandbox import run, target_config
 from tests.singer_messages import event, profile, profiles_input, singer_input
 
 # The shipped mapping's attributes a fresh Brevo account lacks (it has FIRSTNAME, LASTNAME, SMS).
@@ -43,12 +43,6 @@ def invoke(config: dict, messages) -> None:
     TargetBrevoTajo.invoke(
         config=SimpleNamespace(config=config, parse_env=False), file_input=messages
     )
-
-
-def run(config: dict, messages) -> TargetBrevoTajo:
-    target = TargetBrevoTajo(config=config, parse_env_config=False)
-    target.listen(messages)
-    return target
 
 
 def calls(sandbox: SandboxServer) -> list[dict]:

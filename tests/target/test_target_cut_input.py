@@ -17,12 +17,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mixpanel_brevo_sandbox.server import SandboxServer
 from target_brevo_tajo.singer_input import SingerInput, SingerInputError
-from tests.brevo_sandbox import sandbox_config
+from tests.brevo_sandbox import in_brevo, sandbox_config
 from tests.report_checks import unbalanced
-from tests.singer_messages import EVENTS_SCHEMA, event
-from tests.target.test_target_poison_and_errors import assert_one_line_error
+from tests.singer_messages import EVENTS_SCHEMA, event, line
+from tests.target.cli import assert_one_line_error
 
 CUT = b'{"type": "RECORD", "stream": "events", "record": {"event": "Purch'
 
@@ -46,10 +45,6 @@ def config(sandbox, mapping_file: Path, tmp_path: Path) -> dict:
         report_file=str(tmp_path / "report.json"),
         events_settle_seconds=0.3,
     )
-
-
-def line(message: dict) -> bytes:
-    return json.dumps(message).encode() + b"\n"
 
 
 def window(number: int, *, state: bool = True) -> bytes:
@@ -79,11 +74,6 @@ def run_target(config: dict, tmp_path: Path, input_bytes: bytes) -> subprocess.C
 def states(result: subprocess.CompletedProcess) -> list[dict]:
     """What the target passed on: a target writes each state's value on a line of its own."""
     return [json.loads(text) for text in result.stdout.splitlines() if text]
-
-
-def in_brevo(sandbox: SandboxServer) -> Counter[str]:
-    events = httpx.get(f"{sandbox.url}/_sandbox/brevo/events", timeout=30).json()["events"]
-    return Counter(e["event_properties"]["mp_insert_id"] for e in events)
 
 
 def test_two_complete_windows_then_a_cut_line_pass_the_second_state_and_fail_in_one_line(

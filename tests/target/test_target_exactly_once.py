@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 
 import httpx
@@ -23,7 +22,7 @@ from mixpanel_brevo_sandbox.server import SandboxServer
 from target_brevo_tajo.events.ledger import EventLedger
 from target_brevo_tajo.ledger import Ledger
 from target_brevo_tajo.target import TargetBrevoTajo
-from tests.brevo_sandbox import sandbox_config
+from tests.brevo_sandbox import in_brevo, sandbox_config
 from tests.singer_messages import event, singer_input
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,11 +52,6 @@ def purchases(count: int) -> list[dict]:
     ]
 
 
-def in_brevo(sandbox: SandboxServer) -> Counter[str]:
-    events = httpx.get(f"{sandbox.url}/_sandbox/brevo/events", timeout=30).json()["events"]
-    return Counter(e["event_properties"]["mp_insert_id"] for e in events)
-
-
 def arm(sandbox: SandboxServer, **fault: object) -> None:
     rule = {"api": "brevo", "method": "POST", "path": "/events/batch", "times": -1, **fault}
     httpx.post(f"{sandbox.url}/_sandbox/faults", json=rule, timeout=30).raise_for_status()
@@ -85,6 +79,7 @@ def test_every_7th_batch_queued_then_answered_502_ends_with_every_event_once(san
     assert report.resent_after_settling == 0
 
 
+@pytest.mark.slow
 def test_twenty_sigkills_while_calls_are_in_flight_lose_and_double_nothing(
     sandbox, config, tmp_path
 ):
@@ -159,6 +154,7 @@ def finished(process: subprocess.Popen) -> str:
     return stderr.decode()
 
 
+@pytest.mark.slow
 def test_a_429_whose_reset_outlasts_the_lease_doubles_nothing(sandbox, config, tmp_path):
     """Issue 18: the second worker took the waiting worker's calls over; both sent them."""
     reset = {"x-sib-ratelimit-reset": "14"}  # seconds: far beyond the 7.3 s lease
@@ -176,6 +172,7 @@ def test_a_429_whose_reset_outlasts_the_lease_doubles_nothing(sandbox, config, t
     assert "taken over" not in logs
 
 
+@pytest.mark.slow
 def test_a_worker_whose_host_clock_runs_five_minutes_ahead_doubles_nothing(
     sandbox, config, tmp_path
 ):

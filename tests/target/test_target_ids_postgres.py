@@ -9,16 +9,14 @@ from __future__ import annotations
 import json
 
 import httpx
-import pytest
 import respx
 
 from mixpanel_brevo_sandbox.server import SandboxServer
 from target_brevo_tajo.target import TargetBrevoTajo
 from tests.singer_messages import event, profile, profiles_input, singer_input
-from tests.target.test_ledger_postgres import new_database, postgres  # noqa: F401 (a fixture)
+from tests.target.postgres import new_database
 
 BREVO = "https://api.brevo.com/v3"
-pytest.importorskip("pgserver", reason="pgserver is part of the test extra")
 
 
 def queued(request: httpx.Request) -> httpx.Response:
@@ -26,7 +24,7 @@ def queued(request: httpx.Request) -> httpx.Response:
 
 
 def test_an_event_id_too_long_or_holding_nul_is_rejected_and_the_rest_is_sent(
-    postgres,  # noqa: F811
+    postgres,
     mapping_file,
     tmp_path,
 ):
@@ -58,7 +56,7 @@ def test_an_event_id_too_long_or_holding_nul_is_rejected_and_the_rest_is_sent(
 
 
 def test_a_profile_whose_distinct_id_holds_nul_is_rejected_and_the_rest_imported(
-    postgres,  # noqa: F811
+    postgres,
     mapping_file,
     tmp_path,
 ):

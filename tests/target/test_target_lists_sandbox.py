@@ -12,7 +12,7 @@ from mixpanel_brevo_sandbox.server import SandboxServer
 from target_brevo_tajo.ledger import Ledger
 from target_brevo_tajo.lists.ledger import ListLedger
 from target_brevo_tajo.target import TargetBrevoTajo
-from tests.brevo_sandbox import target_config
+from tests.brevo_sandbox import add_fault, run, target_config
 from tests.singer_messages import cohort, cohorts_input, member, profile, profiles_input
 
 ENGAGED = cohort(1, "Engaged Users (Last 7 Days)", "engaged_users")  # lists.engaged_users: 16
@@ -32,20 +32,9 @@ def members(*ids: str, snapshot: str = "S1") -> list[dict]:
     return [member(1, i, snapshot, **{"$email": f"{i}@example.com"}) for i in ids]
 
 
-def run(config: dict, messages) -> TargetBrevoTajo:
-    target = TargetBrevoTajo(config=config, parse_env_config=False)
-    target.listen(messages)
-    return target
-
-
 def cohort_report(target: TargetBrevoTajo) -> dict:
     (line,) = target.run.report.to_dict()["cohorts"]
     return line
-
-
-def add_fault(sandbox: SandboxServer, **fault) -> None:
-    response = httpx.post(f"{sandbox.url}/_sandbox/faults", json={"api": "brevo", **fault})
-    assert response.status_code == 201, response.text
 
 
 def list_16(sandbox: SandboxServer) -> set[str]:

@@ -16,7 +16,8 @@ import respx
 from target_brevo_tajo.contacts.attributes import AttributeType, ConversionError, to_brevo_value
 from target_brevo_tajo.sinks.base import _without_formats
 from target_brevo_tajo.target import TargetBrevoTajo
-from tests.singer_messages import event, singer_input
+from tests.singer_messages import event, singer_input, with_record
+from tests.target.cli import assert_one_line_error, run_cli
 
 BREVO = "https://api.brevo.com/v3"
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,33 +35,6 @@ def config(config: dict, tmp_path: Path) -> dict:
 
 def queued(request: httpx.Request) -> httpx.Response:
     return httpx.Response(202, json={"count": len(json.loads(request.content)["events"])})
-
-
-def with_record(message: dict, **changes: object) -> dict:
-    record = {**message["record"], **changes}
-    return {**message, "record": {k: v for k, v in record.items() if v is not ...}}
-
-
-def run_cli(config: dict, tmp_path: Path, input_bytes: bytes) -> subprocess.CompletedProcess:
-    config_file = tmp_path / "config.json"
-    config_file.write_text(json.dumps(config))
-    input_file = tmp_path / "input.jsonl"
-    input_file.write_bytes(input_bytes)
-    command = [sys.executable, "-m", "target_brevo_tajo", "--config", str(config_file)]
-    return subprocess.run(
-        [*command, "--input", str(input_file)], capture_output=True, text=True, check=False
-    )
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
-    assert result.returncode != 0
-    assert "Traceback" not in result.stderr
-    last = result.stderr.strip().splitlines()[-1]
-    # The reason is the run's last line, logged at ERROR (issue 17 item 10).
-    assert " | ERROR " in last, result.stderr[-2000:]
-    assert " | target-brevo-tajo: " in last, result.stderr[-2000:]
-    for fragment in fragments:
-        assert fragment in last
 
 
 # -- poison records ------------------------------------------------------------------------------

@@ -8,8 +8,7 @@ import httpx
 import pytest
 
 from mixpanel_brevo_sandbox.server import SandboxServer
-from target_brevo_tajo.target import TargetBrevoTajo
-from tests.brevo_sandbox import sandbox_config
+from tests.brevo_sandbox import run, sandbox_config
 from tests.singer_messages import event, profile, profiles_input, singer_input
 
 pytestmark = pytest.mark.sandbox(profiles=20, events=200, days=2)
@@ -19,12 +18,6 @@ pytestmark = pytest.mark.sandbox(profiles=20, events=200, days=2)
 def config(sandbox, mapping_file: Path, tmp_path: Path) -> dict:
     settings = {"create_missing_attributes": True, "anonymous_events": "send"}
     return sandbox_config(sandbox, mapping_file, tmp_path, import_poll_seconds=0, **settings)
-
-
-def run(config: dict, messages) -> TargetBrevoTajo:
-    target = TargetBrevoTajo(config=config, parse_env_config=False)
-    target.listen(messages)
-    return target
 
 
 def contacts(sandbox: SandboxServer) -> list[dict]:
