@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from mixpanel_brevo_mapping import Mapping
+from target_brevo_tajo.contacts.ledger import ContactLedger
 from target_brevo_tajo.ledger import Ledger
 from target_brevo_tajo.lists import ledger as lists_ledger
 from target_brevo_tajo.lists.api import ListedMember
@@ -70,6 +71,7 @@ def python_peak(size: int, tmp_path) -> tuple[int, dict[str, Any]]:
         lists=CountingLists(size),  # type: ignore[arg-type]
         contacts=NoContacts(),  # type: ignore[arg-type]
         ledger=ledger,
+        contact_ledger=ContactLedger(ledger),
         mapping=Mapping(),
         settings=Settings.from_config({"cohort_sync_mode": "mirror"}),
         report=report,
