@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 import httpx
 import pytest
 
+from mixpanel_brevo_sandbox.__main__ import build_parser
 from mixpanel_brevo_sandbox.server import SandboxServer
 
 NOW = datetime(2026, 3, 10, 12, tzinfo=timezone.utc)
@@ -153,3 +154,11 @@ def test_the_admin_api_sets_and_turns_off_the_budget(client):
     assert insights(client).status_code == 200
     assert bad.status_code == 400
     assert json.loads(bad.text)["error"] == "per_hour must be a positive integer"
+
+
+def test_the_command_line_turns_the_budget_on():
+    assert build_parser().parse_args(["serve"]).mixpanel_query_budget is None
+    args = build_parser().parse_args(["serve", "--mixpanel-query-budget", "60,5"])
+    assert args.mixpanel_query_budget == (60, 5)
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["serve", "--mixpanel-query-budget", "60,0"])
