@@ -75,12 +75,17 @@ class BudgetLimits:
 
 
 class QueryBudget:
-    """The project's Query API budget; ``clock`` (seconds, monotonic) is injectable for tests."""
+    """The project's Query API budget; ``clock`` (seconds, monotonic) is injectable for tests.
+
+    Moving the sandbox clock forward (``advance``) moves the sliding hour with it, so a test of a
+    sandbox in another process can let an hour pass too.
+    """
 
     def __init__(self, limits: BudgetLimits | None = None, clock: Clock = time.monotonic) -> None:
         self.clock = clock
         self._lock = threading.Lock()
         self.limits = limits
+        self._advanced = 0.0
         self._window: deque[float] = deque()
         self.running = self.calls = self.rejected = self.peak_hour = self.peak_running = 0
 
@@ -91,6 +96,14 @@ class QueryBudget:
             self._window.clear()
             self.calls = self.rejected = self.peak_hour = 0
             self.peak_running = self.running
+
+    def advance(self, seconds: float) -> None:
+        """Let ``seconds`` pass for the sliding hour (the sandbox clock moved)."""
+        with self._lock:
+            self._advanced += seconds
+
+    def _now(self) -> float:
+        return self.clock() + self._advanced
 
     @contextmanager
     def running_call(self, request: Request) -> Iterator[None]:
@@ -112,7 +125,7 @@ class QueryBudget:
         if not is_query_call(request):
             return None
         with self._lock:
-            now = self.clock()
+            now = self._now()
             while self._window and self._window[0] <= now - HOUR_SECONDS:
                 self._window.popleft()
             running, hour = max(self.running, 1), len(self._window) + 1
@@ -129,7 +142,7 @@ class QueryBudget:
     def spent(self) -> dict[str, Any]:
         """The limits and what was spent: calls admitted, 429s, the busiest hour and moment."""
         with self._lock:
-            now = self.clock()
+            now = self._now()
             in_last_hour = sum(1 for moment in self._window if moment > now - HOUR_SECONDS)
             limits = self.limits
             return {

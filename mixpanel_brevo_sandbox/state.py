@@ -107,11 +107,15 @@ class SandboxState:
         return int(self.now.timestamp() * 1000)
 
     def advance_clock(self, hours: float) -> datetime:
-        """Move the clock forward (reveals late-arriving events); returns the new time."""
+        """Move the clock forward (reveals late-arriving events, slides Mixpanel's query hour).
+
+        Returns the new time.
+        """
         if hours < 0:
             raise ValueError("the sandbox clock only moves forward")
         with self.lock:
             self.now += timedelta(hours=hours)
+            self.query_budget.advance(hours * 3600)
             return self.now
 
     def record_call(

@@ -162,3 +162,12 @@ def test_the_command_line_turns_the_budget_on():
     assert args.mixpanel_query_budget == (60, 5)
     with pytest.raises(SystemExit):
         build_parser().parse_args(["serve", "--mixpanel-query-budget", "60,0"])
+
+
+def test_moving_the_sandbox_clock_lets_the_hour_pass(client):
+    client.post("/_sandbox/mixpanel/query-budget", json={"per_hour": 1, "concurrency": 5})
+    statuses = [insights(client).status_code for _ in range(2)]
+    client.post("/_sandbox/clock", json={"advance_hours": 1})
+
+    assert statuses == [200, 429]
+    assert insights(client).status_code == 200
