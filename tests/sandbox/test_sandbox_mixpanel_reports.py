@@ -205,6 +205,8 @@ def test_a_longer_conversion_window_converts_at_least_as_many(client):
         ({"unit": "week"}, 400, "unit=week is not supported by the sandbox"),
         ({"funnel_id": "7999"}, 404, "funnel 7999 does not exist"),
         ({"funnel_id": "x"}, 400, "'funnel_id' must be an integer"),
+        ({"on": 'properties["$browser"]'}, 400, "on is not supported by the sandbox"),
+        ({"limit": "10001"}, 400, "'limit' must be between 1 and 10000"),
         ({"event": "Purchase"}, 400, "unknown parameter(s): event"),
     ],
 )
@@ -257,6 +259,7 @@ def test_retention_by_day_in_the_specs_shape(client):
         ({"born_event": None}, "born_event is required when retention_type is birth"),
         ({"retention_type": "first"}, "'retention_type' must be one of birth, compounded"),
         ({"on": 'properties["$browser"]'}, "on is not supported by the sandbox"),
+        ({"limit": "0"}, "'limit' must be between 1 and 10000"),
         ({"interval_count": "0"}, "'interval_count' must be between 1 and 90"),
         ({"unbounded_retention": "maybe"}, "'unbounded_retention' must be a boolean"),
     ],
