@@ -12,6 +12,7 @@ from typing import Any
 from .brevo_companies import CONTACT_SEPARATORS, DEFAULT_CONTACT_SEPARATOR
 from .brevo_limits import DEFAULT_TIER, TIERS
 from .demo import run_demo
+from .mixpanel_budget import BudgetLimits
 from .server import SandboxServer
 
 
@@ -32,6 +33,7 @@ def serve(args: argparse.Namespace) -> int:
         port=args.port,
         brevo_rate_tier=args.brevo_rate_tier,
         brevo_contact_separator=args.brevo_associated_contact_separator,
+        mixpanel_query_budget=args.mixpanel_query_budget,
     ).start()
     try:
         if args.url_file:
@@ -42,6 +44,18 @@ def serve(args: argparse.Namespace) -> int:
     finally:
         server.stop()
     return 0
+
+
+def query_budget(text: str) -> tuple[int, int]:
+    """``PER_HOUR,AT_ONCE``, two positive integers."""
+    per_hour, _, at_once = text.partition(",")
+    try:
+        pair = (int(per_hour), int(at_once))
+        BudgetLimits.from_pair(pair)
+    except ValueError as exc:
+        message = "expected two positive integers: PER_HOUR,AT_ONCE"
+        raise argparse.ArgumentTypeError(message) from exc
+    return pair
 
 
 def demo(_args: argparse.Namespace) -> int:
@@ -74,6 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=list(CONTACT_SEPARATORS),
         default=DEFAULT_CONTACT_SEPARATOR,
         help="how the companies import splits contact ids in one cell (Brevo documents none)",
+    )
+    serve_parser.add_argument(
+        "--mixpanel-query-budget",
+        type=query_budget,
+        metavar="PER_HOUR,AT_ONCE",
+        help="enforce Mixpanel's Query API budget, for example 60,5 (default: off, only counted)",
     )
     serve_parser.set_defaults(func=serve)
     demo_parser = commands.add_parser("demo", help="run the Meltano pipeline against the sandbox")

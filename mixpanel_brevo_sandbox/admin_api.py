@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from . import admin_reports
 from .brevo_account import check_visibility
 from .brevo_companies import check_separator
 from .brevo_limits import TIERS
 from .faults import Fault, FaultError
 from .mixpanel_project import InvalidPayloadError
+from .mixpanel_report_data import ReportDefinitionError
 from .state import SandboxState
 from .wire import Request, Response, json_response
 
@@ -214,6 +216,7 @@ ROUTES: dict[tuple[str, str], Callable[[SandboxState, Request], Response]] = {
     ("GET", "/clock"): get_clock,
     ("POST", "/clock"): advance_clock,
     ("POST", "/reset"): reset,
+    **admin_reports.ROUTES,
 }
 
 
@@ -233,5 +236,5 @@ def handle(state: SandboxState, request: Request) -> Response:
     try:
         with state.lock:
             return handler(state, request)
-    except (AdminError, InvalidPayloadError) as exc:
+    except (AdminError, InvalidPayloadError, ReportDefinitionError) as exc:
         return json_response(400, {"error": str(exc)})

@@ -1,9 +1,10 @@
 """A small subset of Mixpanel segmentation expressions, enough for incremental profile queries.
 
-Supported: clauses joined by ``and``, each ``properties["name"] OP literal`` (OP one of
+Filters (``where``): clauses joined by ``and``, each ``properties["name"] OP literal`` (OP one of
 ``== != > >= < <=``; literal a double-quoted string, a number, ``true`` or ``false``) or
 ``defined(properties["name"])`` / ``not defined(properties["name"])``. ``user["name"]`` is read as
-``properties["name"]``. Anything else raises ExpressionError, which the API turns into a 400.
+``properties["name"]``. Segments (``on``): one ``properties["name"]``. Anything else raises
+ExpressionError, which the API turns into a 400.
 """
 
 from __future__ import annotations
@@ -94,3 +95,14 @@ def parse(expression: str) -> Predicate:
         raise ExpressionError("empty expression")
     clauses = [_clause(part) for part in _split_and(text)]
     return lambda props: all(clause(props) for clause in clauses)
+
+
+_PROPERTY = re.compile(r'^(?:properties|user)\["(?P<name>[^"]+)"\]$')
+
+
+def property_name(expression: str) -> str:
+    """The property a segmenting ``on`` expression reads (``properties["name"]`` only)."""
+    match = _PROPERTY.match(expression.strip())
+    if not match:
+        raise ExpressionError(f"unsupported segmentation expression: {expression}")
+    return match["name"]

@@ -2,106 +2,30 @@
 
 from __future__ import annotations
 
-import base64
-import json
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from .expressions import ExpressionError, parse
+from .mixpanel_checks import (
+    BOOLEANS,
+    SERVICE_ACCOUNT,
+    MixpanelError,
+    authenticate,
+    check_params,
+    date_param,
+    date_range,
+    json_param,
+)
+from .mixpanel_jql import ROUTES as JQL_ROUTES
 from .mixpanel_project import ENGAGE_PAGE_SIZE, PROJECT_ID, PROJECT_NAME, MixpanelProject
-from .specs import mixpanel_params
+from .mixpanel_reports import ROUTES as REPORT_ROUTES
 from .wire import Request, Response, json_response, text_response
 
-# Sandbox-only credentials, public by design.
-SERVICE_ACCOUNT = ("sandbox-user", "sandbox-secret")
-PROJECT_SECRET = "sandbox-project-secret"  # noqa: S105
-OAUTH_TOKEN = "sandbox-oauth-token"  # noqa: S105
+#: ``SERVICE_ACCOUNT`` stays importable from here: the benchmarks read it.
+__all__ = ["ROUTES", "SERVICE_ACCOUNT", "handle"]
 MAX_EXPORT_LIMIT = 100_000
-BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
 #: The App API's paths name the project (the sandbox has one).
 APP_PROJECT = f"/api/app/projects/{PROJECT_ID}"
-
-
-class MixpanelError(Exception):
-    """An error answered with ``status``; export answers plain text, the rest JSON."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status, self.message = status, message
-
-
-def authenticate(
-    request: Request,
-    params: dict[str, str],
-    needs_project: bool = True,
-    *,
-    service_account_only: bool = False,
-) -> None:
-    """Check credentials the way Mixpanel does for service accounts, secrets and OAuth."""
-    header = request.header("authorization")
-    scheme, _, value = header.partition(" ")
-    project_required = True
-    if service_account_only and scheme.lower() != "basic":
-        raise MixpanelError(401, "Invalid credentials")
-    if scheme.lower() == "basic":
-        try:
-            user, _, password = base64.b64decode(value).decode("utf-8").partition(":")
-        except ValueError as exc:
-            raise MixpanelError(401, "Invalid credentials") from exc
-        if (user, password) == (PROJECT_SECRET, "") and not service_account_only:
-            project_required = False
-        elif (user, password) != SERVICE_ACCOUNT:
-            raise MixpanelError(401, "Invalid credentials")
-    elif scheme.lower() != "bearer" or value != OAUTH_TOKEN:
-        raise MixpanelError(401, "Invalid credentials")
-    project = params.get("project_id")
-    if project is None:
-        if needs_project and project_required:
-            raise MixpanelError(400, "project_id is required when using a service account")
-        return
-    if not project.isdigit():
-        raise MixpanelError(400, f"project_id must be an integer, got {project!r}")
-    if int(project) != PROJECT_ID:
-        raise MixpanelError(403, f"You do not have permission to access project {project}")
-
-
-def check_params(operation: str, params: dict[str, str]) -> None:
-    """Check presence and types of the parameters against the vendored spec.
-
-    ``project_id`` is left to ``authenticate``: the spec marks it required, but secret auth
-    works without it.
-    """
-    for spec in mixpanel_params()[operation]:
-        name, kind = spec["name"], spec["type"]
-        value = params.get(name)
-        if name == "project_id":
-            continue
-        if value is None:
-            if spec["required"]:
-                raise MixpanelError(400, f"'{name}' is a required parameter")
-            continue
-        if kind == "integer" and not value.lstrip("-").isdigit():
-            raise MixpanelError(400, f"'{name}' must be an integer")
-        if kind == "boolean" and value.lower() not in BOOLEANS:
-            raise MixpanelError(400, f"'{name}' must be a boolean")
-        if kind == "array" and not isinstance(_json(name, value), list):
-            raise MixpanelError(400, f"'{name}' must be a JSON array")
-        if "enum" in spec and value not in spec["enum"]:
-            raise MixpanelError(400, f"'{name}' must be one of {', '.join(spec['enum'])}")
-
-
-def _json(name: str, value: str) -> Any:
-    try:
-        return json.loads(value)
-    except ValueError as exc:
-        raise MixpanelError(400, f"'{name}' is not valid JSON") from exc
-
-
-def _date(name: str, value: str) -> date:
-    try:
-        return datetime.strptime(value, "%Y-%m-%d").date()
-    except ValueError as exc:
-        raise MixpanelError(400, f"'{name}' must be a date in yyyy-mm-dd format") from exc
 
 
 def export(project: MixpanelProject, request: Request, now: datetime) -> Response:
@@ -115,8 +39,8 @@ def export(project: MixpanelProject, request: Request, now: datetime) -> Respons
         authenticate(request, params)
         check_params("export", params)
         from_day, to_day = (
-            _date("from_date", params["from_date"]),
-            _date("to_date", params["to_date"]),
+            date_param("from_date", params["from_date"]),
+            date_param("to_date", params["to_date"]),
         )
         if to_day > now.date():
             raise MixpanelError(400, "to_date cannot be later than today")
@@ -124,7 +48,7 @@ def export(project: MixpanelProject, request: Request, now: datetime) -> Respons
             raise MixpanelError(400, "from_date cannot be later than to_date")
         names = None
         if "event" in params:
-            names = _json("event", params["event"])
+            names = json_param("event", params["event"])
             if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
                 raise MixpanelError(400, "'event' must be a JSON array of event names")
             names = set(names)
@@ -153,7 +77,7 @@ def event_counts(project: MixpanelProject, request: Request, now: datetime) -> R
     params = request.form()
     authenticate(request, params)
     check_params("events", params)
-    names = _json("event", params["event"])
+    names = json_param("event", params["event"])
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise MixpanelError(400, "'event' must be a JSON array of event names")
     for name, supported in (("type", {"general", "unique"}), ("unit", {"day"})):
@@ -163,9 +87,7 @@ def event_counts(project: MixpanelProject, request: Request, now: datetime) -> R
         raise MixpanelError(400, "interval is not supported by the sandbox: use from_date/to_date")
     if params.get("format", "json") != "json":
         raise MixpanelError(400, "format=csv is not supported by the sandbox")
-    from_day, to_day = _date("from_date", params["from_date"]), _date("to_date", params["to_date"])
-    if from_day > to_day:
-        raise MixpanelError(400, "from_date cannot be later than to_date")
+    from_day, to_day = date_range(params)
     values = project.daily_counts(
         int(now.timestamp() * 1000), from_day, to_day, set(names), unique=params["type"] == "unique"
     )
@@ -198,7 +120,7 @@ def engage(project: MixpanelProject, request: Request, now: datetime) -> Respons
         session_id = project.open_session(rows)
     chunk = rows[page * ENGAGE_PAGE_SIZE : (page + 1) * ENGAGE_PAGE_SIZE]
     if "output_properties" in params:
-        keep = set(_json("output_properties", params["output_properties"]))
+        keep = set(json_param("output_properties", params["output_properties"]))
         chunk = [
             {**row, "$properties": {k: v for k, v in row["$properties"].items() if k in keep}}
             for row in chunk
@@ -229,14 +151,14 @@ def _engage_query(
         return groups
     cohort_id = None
     if "filter_by_cohort" in params:
-        cohort = _json("filter_by_cohort", params["filter_by_cohort"])
+        cohort = json_param("filter_by_cohort", params["filter_by_cohort"])
         if not isinstance(cohort, dict) or not isinstance(cohort.get("id"), int):
             raise MixpanelError(400, 'filter_by_cohort must be a JSON object like {"id": 123}')
         cohort_id = cohort["id"]
     include_all = BOOLEANS[params.get("include_all_users", "true").lower()]
     distinct_ids = None
     if "distinct_ids" in params:
-        distinct_ids = _json("distinct_ids", params["distinct_ids"])
+        distinct_ids = json_param("distinct_ids", params["distinct_ids"])
         if not isinstance(distinct_ids, list):
             raise MixpanelError(400, "distinct_ids must be a JSON array")
     elif "distinct_id" in params:
@@ -318,6 +240,15 @@ def app_me(_project: MixpanelProject, request: Request, _now: datetime) -> Respo
     return json_response(200, {"results": {"projects": projects, "organizations": organizations}})
 
 
+def _with_legacy_aliases(routes: dict[tuple[str, str], Any]) -> dict[tuple[str, str], Any]:
+    """Each ``/api/query`` route also under the Query API's legacy ``/api/2.0`` alias."""
+    aliased = dict(routes)
+    for (method, path), handler in routes.items():
+        if path.startswith("/api/query/"):
+            aliased[method, "/api/2.0/" + path.removeprefix("/api/query/")] = handler
+    return aliased
+
+
 ROUTES = {
     ("GET", "/api/2.0/export"): export,
     ("GET", "/api/query/engage"): engage,
@@ -333,6 +264,7 @@ ROUTES = {
     ("GET", "/lookup-tables"): lookup_tables_list,
     ("GET", f"{APP_PROJECT}/data-definitions/lookup-tables"): app_lookup_tables,
     ("GET", f"{APP_PROJECT}/data-definitions/lookup-tables/download"): app_lookup_table_download,
+    **_with_legacy_aliases({**REPORT_ROUTES, **JQL_ROUTES}),
 }
 
 

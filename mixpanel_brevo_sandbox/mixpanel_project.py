@@ -14,6 +14,7 @@ import msgspec
 from .demo_data import DemoProject, StoredEvent, fmt_datetime
 from .expressions import Predicate
 from .lookup_tables import LookupTable, demo_tables
+from .mixpanel_report_data import ProjectReports
 
 PROJECT_ID = 12345
 PROJECT_NAME = "Sandbox Demo"
@@ -50,13 +51,14 @@ def canonical_distinct_id(props: dict[str, Any], device_users: dict[str, str]) -
 class MixpanelProject:
     """Project state. Callers hold the sandbox lock; ``now_ms`` is the sandbox clock."""
 
-    def __init__(self, demo: DemoProject) -> None:
+    def __init__(self, demo: DemoProject, reports: ProjectReports | None = None) -> None:
         self.events: list[StoredEvent] = demo.events
         self.profiles: dict[str, dict[str, Any]] = demo.profiles
         self.groups: dict[str, dict[str, dict[str, Any]]] = demo.groups
         self._seq = max((e.seq for e in self.events), default=0)
         self.sessions: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
         self.lookup_tables: list[LookupTable] = demo_tables()
+        self.reports = reports if reports is not None else ProjectReports()
 
     # -- events -----------------------------------------------------------------------------
 

@@ -76,7 +76,9 @@ def answer(state: SandboxState, api: str, request: Request) -> Response:
         if fault is not None and fault.kind == "status":
             response = fault_response(fault)
         elif api == "mixpanel":
-            response = mixpanel_api.handle(state.mixpanel, request, state.now)
+            response = state.query_budget.admit(request) or mixpanel_api.handle(
+                state.mixpanel, request, state.now
+            )
         else:
             response = brevo_api.handle(state.brevo, state.brevo_rates, request)
         if fault is not None and fault.kind == AFTER_PROCESSING and fault.status is not None:
@@ -152,11 +154,13 @@ class _Handler(BaseHTTPRequestHandler):
         if api == "admin":
             self._send(admin_api.handle(state, request), None)
             return
-        response = answer(state, api, request)
-        if request.fault is not None and request.fault.delay_seconds:
-            # Outside the lock: the rest of the sandbox keeps serving during the stall.
-            time.sleep(request.fault.delay_seconds)
-        self._send(response, request.fault, "gzip" in request.header("accept-encoding"))
+        # A Query API call runs (for Mixpanel's concurrency limit) until its answer is sent.
+        with state.query_budget.running_call(request):
+            response = answer(state, api, request)
+            if request.fault is not None and request.fault.delay_seconds:
+                # Outside the lock: the rest of the sandbox keeps serving during the stall.
+                time.sleep(request.fault.delay_seconds)
+            self._send(response, request.fault, "gzip" in request.header("accept-encoding"))
 
     def _send(self, response: Response, fault: Fault | None, gzip_ok: bool = False) -> None:
         if fault is not None and fault.kind == AFTER_PROCESSING and fault.drop:
@@ -223,8 +227,9 @@ class _Handler(BaseHTTPRequestHandler):
 class SandboxServer:
     """The sandbox: seeded state plus an HTTP server on 127.0.0.1 in a daemon thread.
 
-    ``brevo_rate_tier``, ``brevo_clock``, ``brevo_events_visibility_seconds`` and
-    ``brevo_contact_separator`` are passed to ``SandboxState``.
+    ``brevo_rate_tier``, ``brevo_clock``, ``brevo_events_visibility_seconds``,
+    ``brevo_contact_separator``, ``mixpanel_query_budget`` and ``mixpanel_query_clock`` are passed
+    to ``SandboxState``.
     """
 
     def __init__(  # noqa: PLR0917 - the documented positional signature
@@ -240,6 +245,8 @@ class SandboxServer:
         brevo_clock: Clock = time.monotonic,
         brevo_events_visibility_seconds: float = 0.0,
         brevo_contact_separator: str = DEFAULT_CONTACT_SEPARATOR,
+        mixpanel_query_budget: tuple[int, int] | None = None,
+        mixpanel_query_clock: Clock = time.monotonic,
     ) -> None:
         self.state = SandboxState(
             seed=seed,
@@ -251,6 +258,8 @@ class SandboxServer:
             brevo_clock=brevo_clock,
             brevo_events_visibility_seconds=brevo_events_visibility_seconds,
             brevo_contact_separator=brevo_contact_separator,
+            mixpanel_query_budget=mixpanel_query_budget,
+            mixpanel_query_clock=mixpanel_query_clock,
         )
         self._port = port
         self._httpd: _HTTPServer | None = None

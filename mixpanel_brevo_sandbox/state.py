@@ -12,7 +12,9 @@ from .brevo_companies import DEFAULT_CONTACT_SEPARATOR, BrevoCompanies, check_se
 from .brevo_limits import DEFAULT_TIER, Clock, RateLimiter, check_tier
 from .demo_data import DemoProject, generate
 from .faults import FaultRegistry
+from .mixpanel_budget import BudgetLimits, QueryBudget
 from .mixpanel_project import MixpanelProject
+from .mixpanel_report_data import ProjectReports
 
 
 def default_now() -> datetime:
@@ -29,6 +31,8 @@ class SandboxState:
     ``GET /events``; ``brevo_contact_separator`` is how the companies import splits several contact
     ids in one ``associated_contact`` cell (undocumented by Brevo); ``brevo_clock`` is the
     monotonic clock of the rate windows and of that queue, injectable for tests.
+    ``mixpanel_query_budget`` is Mixpanel's Query API budget ``(calls per hour, calls at once)``,
+    None (the default) to leave it off; ``mixpanel_query_clock`` is its sliding hour's clock.
     """
 
     def __init__(
@@ -43,6 +47,8 @@ class SandboxState:
         brevo_clock: Clock = time.monotonic,
         brevo_events_visibility_seconds: float = 0.0,
         brevo_contact_separator: str = DEFAULT_CONTACT_SEPARATOR,
+        mixpanel_query_budget: tuple[int, int] | None = None,
+        mixpanel_query_clock: Clock = time.monotonic,
     ) -> None:
         start = now or default_now()
         self.initial_now = start if start.tzinfo else start.replace(tzinfo=timezone.utc)
@@ -58,6 +64,8 @@ class SandboxState:
         self.brevo = self._fresh_account()
         self.initial_brevo_rate_tier = check_tier(brevo_rate_tier)
         self.brevo_rates = RateLimiter(brevo_rate_tier, brevo_clock)
+        self.initial_query_budget = BudgetLimits.from_pair(mixpanel_query_budget)
+        self.query_budget = QueryBudget(self.initial_query_budget, mixpanel_query_clock)
 
     def _fresh_project(self) -> MixpanelProject:
         # Stored events are never mutated in place, so a shallow copy of the list is enough.
@@ -67,7 +75,8 @@ class SandboxState:
             for data_group_id, group in self._demo.groups.items()
         }
         return MixpanelProject(
-            DemoProject(profiles=profiles, events=list(self._demo.events), groups=groups)
+            DemoProject(profiles=profiles, events=list(self._demo.events), groups=groups),
+            ProjectReports.demo(self.initial_now),
         )
 
     def _fresh_account(self) -> BrevoAccount:
@@ -78,7 +87,7 @@ class SandboxState:
         )
 
     def reset(self) -> None:
-        """Restore the seeded state: clock, both APIs, faults, the call log and Brevo's rate limits.
+        """Restore the seeded state: clock, both APIs, faults, the call log and both rate limits.
 
         Rate windows start afresh; the tier, the events visibility and the contact separator go
         back to the ones the sandbox was created with.
@@ -88,6 +97,7 @@ class SandboxState:
             self.mixpanel = self._fresh_project()
             self.brevo = self._fresh_account()
             self.brevo_rates.reset(self.initial_brevo_rate_tier)
+            self.query_budget.reset(self.initial_query_budget)
             self.faults.clear()
             self.calls.clear()
 
@@ -97,11 +107,15 @@ class SandboxState:
         return int(self.now.timestamp() * 1000)
 
     def advance_clock(self, hours: float) -> datetime:
-        """Move the clock forward (reveals late-arriving events); returns the new time."""
+        """Move the clock forward (reveals late-arriving events, slides Mixpanel's query hour).
+
+        Returns the new time.
+        """
         if hours < 0:
             raise ValueError("the sandbox clock only moves forward")
         with self.lock:
             self.now += timedelta(hours=hours)
+            self.query_budget.advance(hours * 3600)
             return self.now
 
     def record_call(

@@ -26,6 +26,12 @@ def mixpanel_params() -> dict[str, list[dict[str, Any]]]:
 
 
 @cache
+def mixpanel_responses() -> dict[str, Any]:
+    """The vendored 200 schemas of the report endpoints (``extract.MIXPANEL_RESPONSES``)."""
+    return json.loads((HERE / "mixpanel_responses.json").read_text(encoding="utf-8"))
+
+
+@cache
 def brevo_validator(name: str) -> Draft7Validator:
     """A JSON Schema validator for one vendored Brevo schema."""
     return Draft7Validator(brevo_schemas()[name])

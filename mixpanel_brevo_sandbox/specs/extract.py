@@ -69,6 +69,58 @@ MIXPANEL_OPERATIONS = {
     "cohorts_list": ("query.openapi.yaml", "/cohorts/list", "post"),
     "events": ("query.openapi.yaml", "/events", "get"),
     "lookup_tables_list": ("ingestion.openapi.yaml", "/lookup-tables", "get"),
+    "insights": ("query.openapi.yaml", "/insights", "get"),
+    "funnels": ("query.openapi.yaml", "/funnels", "get"),
+    "funnels_list": ("query.openapi.yaml", "/funnels/list", "get"),
+    "segmentation": ("query.openapi.yaml", "/segmentation", "get"),
+    "retention": ("query.openapi.yaml", "/retention", "get"),
+    "jql": ("query.openapi.yaml", "/jql", "post"),
+}
+
+# Answers the sandbox's report endpoints are checked against (tests): each operation's 200 schema.
+MIXPANEL_RESPONSES = ("insights", "funnels", "funnels_list", "segmentation", "retention", "jql")
+
+# Mixpanel's annotations.openapi.yaml (docs.mixpanel.com/openapi/annotations.openapi.yaml,
+# mixpanel/docs ba229069) is not among ../shared/specs: its list operation's query parameters and
+# 200 schema (ListAnnotationsResponse, references inlined), copied by hand.
+ANNOTATIONS_PARAMS = [
+    {"name": "fromDate", "required": False, "type": "string"},
+    {"name": "toDate", "required": False, "type": "string"},
+]
+ANNOTATIONS_RESPONSE = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["status", "results"],
+    "properties": {
+        "status": {"type": "string"},
+        "results": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {
+                    "date": {"type": "string"},
+                    "description": {"type": "string"},
+                    "id": {"type": "number"},
+                    "user": {
+                        "type": "object",
+                        "properties": {
+                            "id": {"type": "number"},
+                            "first_name": {"type": "string"},
+                            "last_name": {"type": "string"},
+                        },
+                    },
+                    "tags": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {"id": {"type": "number"}, "name": {"type": "string"}},
+                        },
+                    },
+                },
+            },
+        },
+    },
 }
 
 
@@ -99,10 +151,29 @@ def mixpanel_parameters(spec: dict[str, Any], path: str, method: str) -> list[di
         .get("content", {})
         .get("application/x-www-form-urlencoded", {})
         .get("schema", {})
-        .get("properties", {})
     )
-    params += [_parameter(name, False, schema) for name, schema in form.items()]
+    required = set(form.get("required", []))
+    params += [
+        _parameter(name, name in required, schema)
+        for name, schema in form.get("properties", {}).items()
+    ]
     return params
+
+
+def mixpanel_response(spec: dict[str, Any], path: str, method: str) -> dict[str, Any]:
+    """An operation's JSON 200 schema with its ``$ref``s to component schemas inlined."""
+    content = spec["paths"][path][method]["responses"]["200"]["content"]["application/json"]
+    return _inline(content["schema"], spec.get("components", {}).get("schemas", {}))
+
+
+def _inline(node: Any, schemas: dict[str, Any]) -> Any:
+    if isinstance(node, dict):
+        if "$ref" in node:
+            return _inline(schemas[node["$ref"].rsplit("/", 1)[-1]], schemas)
+        return {key: _inline(value, schemas) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_inline(value, schemas) for value in node]
+    return node
 
 
 def _parameter(name: str, required: bool, schema: dict[str, Any]) -> dict[str, Any]:
@@ -113,7 +184,7 @@ def _parameter(name: str, required: bool, schema: dict[str, Any]) -> dict[str, A
 
 
 def main() -> None:
-    """Write ``brevo_schemas.json`` and ``mixpanel_params.json`` beside this file."""
+    """Write ``brevo_schemas.json``, ``mixpanel_params.json`` and ``mixpanel_responses.json``."""
     if not SHARED_SPECS.is_dir():
         sys.exit(f"official specs not found at {SHARED_SPECS}")
     brevo_spec = _load(SHARED_SPECS / "brevo" / "swagger_definition_v3.yml")
@@ -128,11 +199,16 @@ def main() -> None:
     schemas["eventsBatch"] = EVENTS_BATCH
     (HERE / "brevo_schemas.json").write_text(json.dumps(schemas, indent=1) + "\n")
 
-    params = {}
+    params, responses = {}, {}
     for key, (filename, path, method) in MIXPANEL_OPERATIONS.items():
         spec = _load(SHARED_SPECS / "mixpanel" / filename)
         params[key] = mixpanel_parameters(spec, path, method)
+        if key in MIXPANEL_RESPONSES:
+            responses[key] = mixpanel_response(spec, path, method)
+    params["annotations"] = ANNOTATIONS_PARAMS
+    responses["annotations"] = ANNOTATIONS_RESPONSE
     (HERE / "mixpanel_params.json").write_text(json.dumps(params, indent=1) + "\n")
+    (HERE / "mixpanel_responses.json").write_text(json.dumps(responses, indent=1) + "\n")
 
 
 if __name__ == "__main__":

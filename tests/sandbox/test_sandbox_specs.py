@@ -10,7 +10,12 @@ import pytest
 import yaml
 from jsonschema import Draft7Validator
 
-from mixpanel_brevo_sandbox.specs import brevo_schemas, extract, mixpanel_params
+from mixpanel_brevo_sandbox.specs import (
+    brevo_schemas,
+    extract,
+    mixpanel_params,
+    mixpanel_responses,
+)
 
 SPECS = Path(__file__).resolve().parents[2].parent / "shared" / "specs"
 needs_specs = pytest.mark.skipif(
@@ -33,7 +38,10 @@ def test_vendored_schemas_are_valid_json_schemas():
     for name, schema in brevo_schemas().items():
         Draft7Validator.check_schema(schema)
         assert name in (*extract.BREVO_SCHEMAS, *extract.BREVO_INLINE_BODIES, "eventsBatch")
-    assert set(mixpanel_params()) == set(extract.MIXPANEL_OPERATIONS)
+    assert set(mixpanel_params()) == {*extract.MIXPANEL_OPERATIONS, "annotations"}
+    assert set(mixpanel_responses()) == {*extract.MIXPANEL_RESPONSES, "annotations"}
+    for schema in mixpanel_responses().values():
+        Draft7Validator.check_schema(schema)
 
 
 @needs_specs
@@ -75,3 +83,14 @@ def test_vendored_mixpanel_parameters_equal_the_official_ones():
     for key, (filename, path, method) in extract.MIXPANEL_OPERATIONS.items():
         spec = load(SPECS / "mixpanel" / filename)
         assert mixpanel_params()[key] == extract.mixpanel_parameters(spec, path, method), key
+
+
+@needs_specs
+def test_vendored_mixpanel_answers_equal_the_official_ones():
+    spec = load(SPECS / "mixpanel" / "query.openapi.yaml")
+    for key in extract.MIXPANEL_RESPONSES:
+        _, path, method = extract.MIXPANEL_OPERATIONS[key]
+        assert mixpanel_responses()[key] == extract.mixpanel_response(spec, path, method), key
+    # The segmentation series is the spec's shared ``series`` schema, inlined.
+    series = mixpanel_responses()["segmentation"]["properties"]["data"]["properties"]["series"]
+    assert series == spec["components"]["schemas"]["series"]
