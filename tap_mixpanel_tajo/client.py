@@ -16,6 +16,7 @@ import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import httpx
@@ -23,6 +24,7 @@ import msgspec
 
 from tap_mixpanel_tajo.errors import TapError
 from tap_mixpanel_tajo.lone_surrogates import without_lone_surrogates
+from tap_mixpanel_tajo.query_budget import QueryBudget
 from tap_mixpanel_tajo.redaction import Redactor
 
 EXPORT_HOSTS = {
@@ -187,6 +189,7 @@ class MixpanelClient:
         sleep: Callable[[float], None] | None = None,
         logger: logging.Logger | None = None,
         transport: httpx.BaseTransport | None = None,
+        budget: QueryBudget | None = None,
     ) -> None:
         residency = (data_residency or "US").upper()
         if residency not in EXPORT_HOSTS:
@@ -201,6 +204,8 @@ class MixpanelClient:
         self.rate_limit_base_seconds = rate_limit_base_seconds
         self.logger = logger or _LOGGER
         self._sleep = sleep or _default_sleep
+        #: The run's Query API budget, which every Query API request takes a slot from.
+        self.budget = budget
         #: Requests sent to Mixpanel (retries included): the budget is ~60 per hour.
         self.calls = 0
         self._redact = Redactor(credentials.secrets(), pairs=credentials.basic_pairs())
@@ -269,7 +274,10 @@ class MixpanelClient:
         while True:
             try:
                 self.calls += 1
-                response = self._http.request(method, url, params=self._params(params), data=data)
+                send = partial(
+                    self._http.request, method, url, params=self._params(params), data=data
+                )
+                response = self.budget.send(url, send) if self.budget else send()
                 self._check_status(response, what, refused)
                 return msgspec.json.decode(response.content)
             except _RetryableError as exc:
