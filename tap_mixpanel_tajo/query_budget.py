@@ -26,7 +26,7 @@ from collections.abc import Callable
 
 import httpx
 
-#: The path of every Query API endpoint, on every host (and on a ``base_url``).
+#: The path of every Query API endpoint, on every host (and after a ``base_url``'s path).
 QUERY_API_PATH = "/api/query/"
 HOUR_SECONDS = 3600.0
 #: What Mixpanel's Query API writes in a 429 body when the project's budget is spent.
@@ -41,8 +41,11 @@ def _default_sleep(seconds: float) -> None:
 
 
 def is_query_api(url: str) -> bool:
-    """Whether ``url`` is a Query API endpoint (``/api/query/...``), which the budget covers."""
-    return httpx.URL(url).path.startswith(QUERY_API_PATH)
+    """Whether ``url`` is a Query API endpoint (``/api/query/...``), which the budget covers.
+
+    A ``base_url`` may put a path before it (the sandbox serves Mixpanel under ``/mixpanel``).
+    """
+    return QUERY_API_PATH in httpx.URL(url).path
 
 
 def hourly_figure(body: str) -> tuple[int, int] | None:
