@@ -169,7 +169,8 @@ def test_the_summary_says_calls_waits_and_429s(caplog):
     spent.log_summary()
 
     assert caplog.records[-1].getMessage() == (
-        "Query API budget: 2 calls (limit 1 an hour, 5 at once), 1 waits (3600 s), "
+        "Query API budget: 2 calls (limit 1 an hour, 5 at once) and 0 later Engage pages, "
+        "1 waits (3600 s), "
         "1 rate-limited answers (429)"
     )
 
@@ -195,3 +196,24 @@ def test_the_client_sends_query_api_requests_through_its_budget_and_retries_a_42
     assert (spent.calls, spent.rate_limited) == (2, 1)
     assert len(sleeps) == 1  # the client's own backoff, then the budget's wait for room
     assert clock.sleeps == [pytest.approx(3600)]
+
+
+@respx.mock
+def test_later_engage_pages_hold_a_slot_but_take_nothing_from_the_hour():
+    """Mixpanel counts an Engage query once, at its first page."""
+    clock = Clock()
+    spent = budget(clock, per_hour=1)
+    client = MixpanelClient(SA, sleep=clock.sleep, budget=spent)
+    results = [{"$distinct_id": str(n), "$properties": {}} for n in range(2)]
+    respx.post("https://mixpanel.com/api/query/engage").mock(
+        side_effect=[
+            httpx.Response(200, json={"page": p, "page_size": 2, "session_id": "S", "results": r})
+            for p, r in enumerate([results, results, results[:1]])
+        ]
+    )
+
+    pages = list(client.iter_engage({}))
+
+    assert len(pages) == 3
+    assert (spent.calls, spent.later_pages, spent.waits) == (1, 2, 0)
+    assert clock.sleeps == []

@@ -512,6 +512,7 @@ def test_every_query_api_call_of_the_run_takes_from_the_budget_and_the_run_says_
     assert tap.client.budget is not None
     assert tap.client.budget.calls == 4  # cohorts list, two reports, one funnel window
     assert caplog.records[-1].getMessage() == (
-        "Query API budget: 4 calls (limit 60 an hour, 5 at once), 0 waits (0 s), "
+        "Query API budget: 4 calls (limit 60 an hour, 5 at once) and 0 later Engage pages, "
+        "0 waits (0 s), "
         "0 rate-limited answers (429)"
     )
