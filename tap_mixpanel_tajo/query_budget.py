@@ -146,22 +146,26 @@ class QueryBudget:
         self.logger.info("%s", self.summary())
 
     def _take_hourly_slot(self) -> None:
-        """Wait until the sliding hour has room, then count this call in it."""
+        """Wait until the sliding hour has room, then count this call in it.
+
+        After the wait the calls it waited for have left the hour, whatever the clock says
+        (a sleep replaced in tests does not move it).
+        """
         with self._lock:
-            while True:
-                now = self._clock()
-                self._forget_before(now - HOUR_SECONDS)
-                if len(self._window) < self.per_hour:
-                    self._window.append(now)
-                    self.calls += 1
-                    return
+            now = self._clock()
+            self._forget_before(now - HOUR_SECONDS)
+            if len(self._window) >= self.per_hour:
                 # The call that frees a place: the oldest ones beyond the budget leave first.
                 frees_at = self._window[len(self._window) - self.per_hour] + HOUR_SECONDS
-                delay = max(frees_at - now, 0.001)
+                delay = frees_at - now
                 self._log_wait(delay)
                 self.waits += 1
                 self.waited_seconds += delay
                 self._sleep(delay)
+                self._forget_before(frees_at - HOUR_SECONDS)
+                now = max(self._clock(), frees_at)
+            self._window.append(now)
+            self.calls += 1
 
     def _forget_before(self, cutoff: float) -> None:
         while self._window and self._window[0] <= cutoff:

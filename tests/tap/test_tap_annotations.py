@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import httpx
 import pytest
 import respx
 
@@ -133,3 +134,34 @@ def test_every_query_api_call_of_the_run_takes_from_the_budget_and_the_run_says_
         "0 waits (0 s), "
         "0 rate-limited answers (429)"
     )
+
+
+@respx.mock
+def test_a_run_told_the_hour_is_spent_waits_for_room_and_carries_on(capsys, caplog, no_sleep):
+    caplog.set_level(logging.INFO)
+    spent = (
+        "Query rate limit exceeded for project_id: 12345. 1/5 queries running concurrently and "
+        "61/60 queries running in the last hour."
+    )
+    route = respx.get(f"{QUERY}/insights").mock(
+        side_effect=[
+            httpx.Response(429, json={"request": "/insights", "error": spent}),
+            httpx.Response(200, json=INSIGHTS),
+        ]
+    )
+    tap = make_tap({"insights"}, bookmark_ids=[1])
+
+    written = run(tap, capsys)
+
+    assert route.call_count == 2
+    assert len(records(written, "insights")) == 4
+    assert tap.client.budget is not None
+    assert (tap.client.budget.calls, tap.client.budget.rate_limited, tap.client.budget.waits) == (
+        2,
+        1,
+        1,
+    )
+    backoff, budget_wait = no_sleep
+    assert backoff == 30  # the client's rate-limit backoff
+    assert 3500 < budget_wait <= 3600  # then room in the hour Mixpanel counted as full
+    assert "1 rate-limited answers (429)" in caplog.records[-1].getMessage()

@@ -217,3 +217,14 @@ def test_later_engage_pages_hold_a_slot_but_take_nothing_from_the_hour():
     assert len(pages) == 3
     assert (spent.calls, spent.later_pages, spent.waits) == (1, 2, 0)
     assert clock.sleeps == []
+
+
+def test_a_wait_ends_even_when_the_sleep_does_not_move_the_clock():
+    """A replaced sleep (tests, the ``no_sleep`` fixture) must not spin on an unmoved clock."""
+    waits: list[float] = []
+    spent = QueryBudget(1, 1, clock=lambda: 500.0, sleep=waits.append)
+    for _ in range(3):
+        spent.send(QUERY, ok)
+
+    assert waits == [3600, 7200]  # the clock still says 500: the third call is two hours on
+    assert spent.calls == 3
