@@ -277,10 +277,7 @@ class MixpanelClient:
                 send = partial(
                     self._http.request, method, url, params=self._params(params), data=data
                 )
-                later_page = bool(data and data.get("session_id"))  # Engage page 1, 2...
-                response = (
-                    self.budget.send(url, send, later_page=later_page) if self.budget else send()
-                )
+                response = self.budget.send(url, send, data) if self.budget else send()
                 self._check_status(response, what, refused)
                 return msgspec.json.decode(response.content)
             except _RetryableError as exc:

@@ -22,7 +22,8 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import httpx
 
@@ -87,19 +88,19 @@ class QueryBudget:
         self.rate_limited = 0
 
     def send(
-        self, url: str, call: Callable[[], httpx.Response], *, later_page: bool = False
+        self, url: str, call: Callable[[], httpx.Response], form: Mapping[str, Any] | None = None
     ) -> httpx.Response:
-        """Make ``call`` (a request to ``url``) within the budget when it is a Query API call.
+        """Make ``call`` (a request to ``url`` with ``form``) within the budget, if Query API.
 
-        A ``later_page`` of a paged query (Engage with a ``session_id``) holds a concurrency
-        slot but does not take from the hour: Mixpanel counts the query once, at its first page
-        (reported by Airbyte, airbytehq/airbyte#57513); counting every page would hold a 100-page
-        profiles read to 60 pages an hour.
+        A later page of an Engage query (its ``form`` carries page 0's ``session_id``) holds a
+        concurrency slot but does not take from the hour: Mixpanel counts the query once, at
+        its first page (reported by Airbyte, airbytehq/airbyte#57513); counting every page
+        would hold a 100-page profiles read to 60 pages an hour.
         """
         if not is_query_api(url):
             return call()
         with self._slots:
-            if later_page:
+            if form and form.get("session_id"):
                 self.later_pages += 1
             else:
                 self._take_hourly_slot()
