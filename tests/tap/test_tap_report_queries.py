@@ -5,10 +5,13 @@ from __future__ import annotations
 import pytest
 import respx
 
+from tap_mixpanel_tajo.env_settings import env_setting_problem
 from tap_mixpanel_tajo.errors import TapConfigError
 from tap_mixpanel_tajo.report_settings import query_key
-from tap_mixpanel_tajo.settings import TapSettings
+from tap_mixpanel_tajo.settings import CONFIG_SCHEMA, TapSettings
+from tap_mixpanel_tajo.tap import TapMixpanelTajo
 from tests.tap.report_helpers import (
+    CONFIG,
     QUERY,
     key_properties,
     last_state,
@@ -209,3 +212,18 @@ def test_a_report_setting_mistake_is_one_line_before_any_call(config, problem):
         TapSettings.from_config(config)
 
     assert str(error.value) == problem
+
+
+def test_funnel_ids_all_from_the_environment_is_a_quoted_word(monkeypatch):
+    """The SDK reads an array setting's variable as JSON: the word is JSON text too."""
+    monkeypatch.setenv("TAP_MIXPANEL_TAJO_FUNNEL_IDS", '"all"')
+    tap = TapMixpanelTajo(config=CONFIG, parse_env_config=True)
+    assert tap.settings.funnel_ids == "all"
+
+    problem = env_setting_problem(
+        CONFIG_SCHEMA["properties"], "TAP_MIXPANEL_TAJO_", {"TAP_MIXPANEL_TAJO_FUNNEL_IDS": "all"}
+    )
+    assert problem == (
+        'TAP_MIXPANEL_TAJO_FUNNEL_IDS is not a JSON array or a word in double quotes (e.g. "all"): '
+        "set funnel_ids as JSON text"
+    )
