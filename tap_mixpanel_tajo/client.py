@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any
 
 import httpx
@@ -29,6 +30,7 @@ from tap_mixpanel_tajo.http_errors import (
     check_status,
     transport_problem,
 )
+from tap_mixpanel_tajo.query_budget import QueryBudget
 from tap_mixpanel_tajo.redaction import Redactor
 from tap_mixpanel_tajo.retry import Attempts, RetryPolicy
 
@@ -95,6 +97,7 @@ class MixpanelClient:
         sleep: Callable[[float], None] | None = None,
         logger: logging.Logger | None = None,
         transport: httpx.BaseTransport | None = None,
+        budget: QueryBudget | None = None,
     ) -> None:
         residency = (data_residency or "US").upper()
         if residency not in EXPORT_HOSTS:
@@ -108,6 +111,8 @@ class MixpanelClient:
         )
         self.logger = logger or _LOGGER
         self._sleep = sleep or _default_sleep
+        #: The run's Query API budget, which every Query API request takes a slot from.
+        self.budget = budget
         #: Requests sent to Mixpanel (retries included): the budget is ~60 per hour.
         self.calls = 0
         self._redact = Redactor(credentials.secrets(), pairs=credentials.basic_pairs())
@@ -176,7 +181,10 @@ class MixpanelClient:
         while True:
             try:
                 self.calls += 1
-                response = self._http.request(method, url, params=self._params(params), data=data)
+                send = partial(
+                    self._http.request, method, url, params=self._params(params), data=data
+                )
+                response = self.budget.send(url, send, data) if self.budget else send()
                 check_status(response, what, self._redact, refused)
                 return msgspec.json.decode(response.content)
             except RetryableError as exc:

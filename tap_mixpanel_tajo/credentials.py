@@ -26,6 +26,20 @@ class Connection:
 # The seed mapping's example credentials ("your-service-account-username"): a mapping file that
 # still holds them has no credentials, and the run must stop before calling Mixpanel with them.
 EXAMPLE_PREFIX = "your-"
+#: The day Mixpanel retires the project API secret (its docs, verified 2026-12).
+API_SECRET_RETIRED_ON = "2027-03-03"  # noqa: S105 (a date, not a secret)
+
+
+def api_secret_retirement(credentials: Credentials) -> str | None:
+    """The warning a run authenticated with the project API secret logs; None otherwise."""
+    if credentials.mode != "api_secret":
+        return None
+    return (
+        f"authenticated with the project API secret, which Mixpanel retires on "
+        f"{API_SECRET_RETIRED_ON}: create a service account (Organization Settings > Service "
+        "Accounts), then set service_account_username, service_account_secret and project_id "
+        "and remove api_secret"
+    )
 
 
 def resolve_connection(settings: TapSettings, mapping: Mapping | None) -> Connection:

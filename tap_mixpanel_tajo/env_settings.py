@@ -31,6 +31,8 @@ def env_setting_problem(
             if _typing.is_string_array_type(schema):
                 continue  # the SDK also reads "a,b,c"
             kind = "array" if _typing.is_array_type(schema) else "object"
+            if "string" in schema.get("type", ()):  # a list or a word: funnel_ids
+                kind += ' or a word in double quotes (e.g. "all")'
             try:
                 json.loads(value)
             except ValueError:

@@ -18,6 +18,11 @@ from singer_sdk import typing as th
 
 from tap_mixpanel_tajo.dates import check_date_range, project_zone, setting_date_problem
 from tap_mixpanel_tajo.errors import TapConfigError
+from tap_mixpanel_tajo.report_settings import (
+    REPORT_PROPERTIES,
+    parse_funnel_ids,
+    parse_queries,
+)
 
 # A base_url the client can call: anything else fails at the first request, far from the setting.
 HTTP_URL = r"^https?://[^\s/]+"
@@ -251,6 +256,7 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         title="Request timeout (seconds)",
         description="Read timeout of one request (between chunks of a streamed export).",
     ),
+    *REPORT_PROPERTIES,
 ).to_dict()
 
 SCHEMA_DEFAULTS: dict[str, Any] = {
@@ -323,6 +329,15 @@ class TapSettings:
     max_retries: int
     max_retry_wait_seconds: float
     request_timeout_seconds: float
+    bookmark_ids: tuple[int, ...]
+    #: The funnel ids, or ``"all"`` (every funnel of ``/funnels/list``).
+    funnel_ids: tuple[int, ...] | str
+    #: ``segmentation_queries`` and ``retention_queries`` as ``{query key: query}``, in order.
+    segmentation_queries: dict[str, dict[str, Any]]
+    retention_queries: dict[str, dict[str, Any]]
+    report_lookback_days: int
+    query_budget_per_hour: int
+    query_concurrency: int
 
     @property
     def zone(self) -> ZoneInfo:
@@ -365,4 +380,11 @@ class TapSettings:
             max_retries=int(_number(config, "max_retries")),
             max_retry_wait_seconds=float(_number(config, "max_retry_wait_seconds")),
             request_timeout_seconds=float(_number(config, "request_timeout_seconds")),
+            bookmark_ids=tuple(int(bookmark) for bookmark in config.get("bookmark_ids") or ()),
+            funnel_ids=parse_funnel_ids(config.get("funnel_ids")),
+            segmentation_queries=parse_queries(config, "segmentation_queries", "event"),
+            retention_queries=parse_queries(config, "retention_queries", "born_event"),
+            report_lookback_days=int(_number(config, "report_lookback_days")),
+            query_budget_per_hour=int(_number(config, "query_budget_per_hour")),
+            query_concurrency=int(_number(config, "query_concurrency")),
         )

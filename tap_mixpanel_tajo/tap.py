@@ -23,22 +23,28 @@ from mixpanel_brevo_mapping.settings_names import (
 from tap_mixpanel_tajo.auth import Credentials
 from tap_mixpanel_tajo.client import MixpanelClient
 from tap_mixpanel_tajo.config_file import config_file_problem
-from tap_mixpanel_tajo.credentials import Connection, resolve_connection
+from tap_mixpanel_tajo.credentials import Connection, api_secret_retirement, resolve_connection
 from tap_mixpanel_tajo.env_settings import env_setting_problem
 from tap_mixpanel_tajo.errors import TapConfigError, TapError, TapStateError
 from tap_mixpanel_tajo.fatal import exit_with
 from tap_mixpanel_tajo.output import BufferedMsgSpecWriter
+from tap_mixpanel_tajo.query_budget import QueryBudget
 from tap_mixpanel_tajo.redaction import Redactor, redact_logs
 from tap_mixpanel_tajo.run_inputs import json_file_problem, state_problem
 from tap_mixpanel_tajo.selection import StreamSelection
 from tap_mixpanel_tajo.settings import CONFIG_SCHEMA, TapSettings
 from tap_mixpanel_tajo.streams import (
+    AnnotationsStream,
     CohortMembersStream,
     CohortsStream,
     EventsStream,
+    FunnelsStream,
     GroupsStream,
+    InsightsStream,
     LookupTablesStream,
     ProfilesStream,
+    RetentionStream,
+    SegmentationStream,
     SyncCheckpointsStream,
 )
 
@@ -173,7 +179,8 @@ class TapMixpanelTajo(Tap):
         Before the first stream, so a refused run spends no call. ``cohorts`` is synced with
         ``cohort_members`` even when only the members were selected (:meth:`_select_cohorts`).
         The HTTP client is closed at the end, failed or not (an open socket at exit is a
-        ``ResourceWarning`` after the run's last line).
+        ``ResourceWarning`` after the run's last line), and what the Query API budget spent is
+        logged.
         """
         self._select_cohorts()
         events = self.streams["events"]
@@ -187,6 +194,8 @@ class TapMixpanelTajo(Tap):
         finally:
             if "client" in self.__dict__:
                 self.client.close()
+                if self.client.budget is not None:
+                    self.client.budget.log_summary()
 
     def _select_cohorts(self) -> None:
         """Select all of ``cohorts`` when ``cohort_members`` is, even by hand.
@@ -242,6 +251,9 @@ class TapMixpanelTajo(Tap):
             max_retry_wait_seconds=settings.max_retry_wait_seconds,
             timeout_seconds=settings.request_timeout_seconds,
             logger=self.logger,
+            budget=QueryBudget(
+                settings.query_budget_per_hour, settings.query_concurrency, logger=self.logger
+            ),
         )
 
     def _connect(self) -> Connection:
@@ -257,6 +269,9 @@ class TapMixpanelTajo(Tap):
             connection.data_residency,
             f", base_url {settings.base_url}" if settings.base_url else "",
         )
+        retirement = api_secret_retirement(connection.credentials)
+        if retirement:
+            self.logger.warning("%s", retirement)
         return connection
 
     @property
@@ -291,6 +306,11 @@ class TapMixpanelTajo(Tap):
             CohortMembersStream(self),
             GroupsStream(self),
             SyncCheckpointsStream(self),
+            InsightsStream(self),
+            FunnelsStream(self),
+            SegmentationStream(self),
+            RetentionStream(self),
+            AnnotationsStream(self),
         ]
 
 

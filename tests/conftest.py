@@ -9,6 +9,7 @@ import pytest
 
 from mixpanel_brevo_sandbox.server import SandboxServer
 from tap_mixpanel_tajo import client as tap_client
+from tap_mixpanel_tajo import query_budget
 from target_brevo_tajo.report import SyncReport
 from tests.report_checks import report_problems
 
@@ -59,6 +60,7 @@ def no_sleep(monkeypatch) -> list[float]:
     """The tap's backoffs are recorded, never slept: tests stay fast and can assert the waits."""
     sleeps: list[float] = []
     monkeypatch.setattr(tap_client, "_default_sleep", sleeps.append)
+    monkeypatch.setattr(query_budget, "_default_sleep", sleeps.append)
     return sleeps
 
 

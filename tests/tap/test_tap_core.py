@@ -38,5 +38,16 @@ SAMPLE_CONFIG = {
 TestTapMixpanelTajo = get_tap_test_class(
     tap_class=TapMixpanelTajo,
     config=SAMPLE_CONFIG,
-    suite_config=SuiteConfig(max_records_limit=200),
+    # The report streams read sandbox endpoints built on another branch of issue 20: their
+    # records are checked in tests/tap/test_tap_reports.py until the sandbox serves them.
+    suite_config=SuiteConfig(
+        max_records_limit=200,
+        ignore_no_records_for_streams=[
+            "insights",
+            "funnels",
+            "segmentation",
+            "retention",
+            "annotations",
+        ],
+    ),
 )

@@ -605,6 +605,11 @@ def test_cli_discover_works_without_credentials(tmp_path):
         "cohort_members",
         "groups",
         "sync_checkpoints",
+        "insights",
+        "funnels",
+        "segmentation",
+        "retention",
+        "annotations",
     }
     assert streams["sync_checkpoints"]["key_properties"] == ["stream", "id"]
     stream = streams["events"]
