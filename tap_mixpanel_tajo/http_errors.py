@@ -24,6 +24,16 @@ class RefusedError(MixpanelError):
     """Mixpanel refused a call it may refuse (an undocumented App API): the caller falls back."""
 
 
+class JqlFailure(MixpanelError):
+    """A JQL query that fails on its own (JQL unavailable, the script threw): its stream ends."""
+
+
+#: What Mixpanel's JQL answers when the project cannot use JQL (the sandbox's stand-in: 403).
+JQL_UNAVAILABLE_TEXT = "jql is not available"
+#: What Mixpanel's JQL answers (400) when the script throws.
+JQL_SCRIPT_ERROR_TEXT = "uncaught exception"
+
+
 class RetryableError(Exception):
     """An attempt failed in a way worth retrying (429, 5xx, dropped stream, truncated export)."""
 
@@ -61,6 +71,9 @@ def check_status(
     if status in refused:
         msg = f"Mixpanel refused {what} (HTTP {status})"
         raise RefusedError(msg)
+    jql = _jql_failure(status, redact(_error_text(response, body))[:300], what)
+    if jql:
+        raise JqlFailure(jql)
     if status == 429:
         raise RetryableError(
             "HTTP 429 Too Many Requests",
@@ -70,6 +83,26 @@ def check_status(
     if status >= 500 or status == 408:
         raise RetryableError(f"HTTP {status}", retry_after=_retry_after(response))
     raise MixpanelError(_refusal(status, body, what))
+
+
+def _error_text(response: httpx.Response, body: str) -> str:
+    """The Query API body's ``error`` (its ``{request, error}`` object), else the body."""
+    try:
+        decoded = response.json()
+    except ValueError:
+        return body
+    error = decoded.get("error") if isinstance(decoded, dict) else None
+    return " ".join(error.split()) if isinstance(error, str) else body
+
+
+def _jql_failure(status: int, error: str, what: str) -> str | None:
+    """The one line of a JQL answer that fails only its query; None for any other answer."""
+    lowered = error.lower()
+    if status == 403 and JQL_UNAVAILABLE_TEXT in lowered:
+        return f"Mixpanel answered that JQL is not available to this project ({what}): {error}"
+    if status == 400 and lowered.startswith(JQL_SCRIPT_ERROR_TEXT):
+        return f"the JQL script threw ({what}, HTTP 400): {error}"
+    return None
 
 
 def _refusal(status: int, body: str, what: str) -> str:

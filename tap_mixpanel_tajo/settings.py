@@ -18,6 +18,7 @@ from singer_sdk import typing as th
 
 from tap_mixpanel_tajo.dates import check_date_range, project_zone, setting_date_problem
 from tap_mixpanel_tajo.errors import TapConfigError
+from tap_mixpanel_tajo.jql_settings import JQL_PROPERTY, JqlQuery, parse_jql_queries
 from tap_mixpanel_tajo.report_settings import (
     REPORT_PROPERTIES,
     parse_funnel_ids,
@@ -257,6 +258,7 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         description="Read timeout of one request (between chunks of a streamed export).",
     ),
     *REPORT_PROPERTIES,
+    JQL_PROPERTY,
 ).to_dict()
 
 SCHEMA_DEFAULTS: dict[str, Any] = {
@@ -338,6 +340,8 @@ class TapSettings:
     report_lookback_days: int
     query_budget_per_hour: int
     query_concurrency: int
+    #: ``jql_queries`` as ``{stream name: query}``, in order (scripts read from their files).
+    jql_queries: dict[str, JqlQuery]
 
     @property
     def zone(self) -> ZoneInfo:
@@ -387,4 +391,5 @@ class TapSettings:
             report_lookback_days=int(_number(config, "report_lookback_days")),
             query_budget_per_hour=int(_number(config, "query_budget_per_hour")),
             query_concurrency=int(_number(config, "query_concurrency")),
+            jql_queries=parse_jql_queries(config),
         )

@@ -41,6 +41,7 @@ from tap_mixpanel_tajo.streams import (
     FunnelsStream,
     GroupsStream,
     InsightsStream,
+    JqlStream,
     LookupTablesStream,
     ProfilesStream,
     RetentionStream,
@@ -75,6 +76,8 @@ class TapMixpanelTajo(Tap):
 
     def __init__(self, **kwargs: Any) -> None:
         self._connection: Connection | None = None
+        #: The JQL streams that ended early this run, with why (the run then exits non-zero).
+        self.jql_failures: dict[str, str] = {}
         config = kwargs.get("config")
         # Before the SDK reads the settings: its errors may quote them.
         self._redact_secrets(config if isinstance(config, dict) else {})
@@ -180,7 +183,8 @@ class TapMixpanelTajo(Tap):
         ``cohort_members`` even when only the members were selected (:meth:`_select_cohorts`).
         The HTTP client is closed at the end, failed or not (an open socket at exit is a
         ``ResourceWarning`` after the run's last line), and what the Query API budget spent is
-        logged.
+        logged. A JQL stream that ended early (JQL unavailable, a script error) let the others
+        sync; the run then ends with one line per such stream and a non-zero exit.
         """
         self._select_cohorts()
         events = self.streams["events"]
@@ -196,6 +200,13 @@ class TapMixpanelTajo(Tap):
                 self.client.close()
                 if self.client.budget is not None:
                     self.client.budget.log_summary()
+        if self.jql_failures:
+            raise TapError(
+                "\n".join(
+                    f"{name} ended early, the other streams were synced: {why}"
+                    for name, why in self.jql_failures.items()
+                )
+            )
 
     def _select_cohorts(self) -> None:
         """Select all of ``cohorts`` when ``cohort_members`` is, even by hand.
@@ -311,6 +322,7 @@ class TapMixpanelTajo(Tap):
             SegmentationStream(self),
             RetentionStream(self),
             AnnotationsStream(self),
+            *(JqlStream(self, query) for query in self.settings.jql_queries.values()),
         ]
 
 

@@ -7,6 +7,7 @@ from tap_mixpanel_tajo.streams.engage import ProfilesStream
 from tap_mixpanel_tajo.streams.export import EventsStream
 from tap_mixpanel_tajo.streams.funnels import FunnelsStream
 from tap_mixpanel_tajo.streams.groups import GroupsStream
+from tap_mixpanel_tajo.streams.jql import JqlStream
 from tap_mixpanel_tajo.streams.lookup_tables import LookupTablesStream
 from tap_mixpanel_tajo.streams.queries import RetentionStream, SegmentationStream
 from tap_mixpanel_tajo.streams.reports import InsightsStream
@@ -19,6 +20,7 @@ __all__ = [
     "FunnelsStream",
     "GroupsStream",
     "InsightsStream",
+    "JqlStream",
     "LookupTablesStream",
     "ProfilesStream",
     "RetentionStream",
