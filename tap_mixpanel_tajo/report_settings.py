@@ -107,8 +107,8 @@ REPORT_PROPERTIES: list[th.Property] = [
         title="Query API budget per hour",
         description=(
             "Query API calls one run may make in any hour (Mixpanel allows 60 per project), "
-            "shared by profiles, groups, cohorts, reports and the export count check. When it "
-            "is spent the run waits for the hour to free a call; it never fails for budget."
+            "shared by profiles, groups, cohorts, reports, JQL and the export count check. When "
+            "it is spent the run waits for the hour to free a call; it never fails for budget."
         ),
     ),
     th.Property(

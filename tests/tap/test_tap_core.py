@@ -6,6 +6,7 @@ import datetime as dt
 import tempfile
 from pathlib import Path
 
+import httpx
 from singer_sdk.testing import SuiteConfig, get_tap_test_class
 
 from mixpanel_brevo_sandbox.demo_data import COMPANY_DATA_GROUP_ID, COMPANY_GROUP_KEY
@@ -23,14 +24,26 @@ GROUPS_MAPPING.write_text(
     + "  - {property: plan, table: Plans, attributes: {display_name: PLAN_NAME}}\n"
 )
 
+START = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=2)
+# A JQL stream reads what the sandbox answers its script: registered before the class is built.
+JQL_SCRIPT = "function main() { return Events(params).groupByUser(mixpanel.reducer.count()); }"
+httpx.post(
+    f"{SANDBOX.url}/_sandbox/mixpanel/jql",
+    json={
+        "script": JQL_SCRIPT,
+        "result": [
+            {"distinct_id": f"user-{n}", "date": (START + dt.timedelta(days=1)).date().isoformat()}
+            for n in range(3)
+        ],
+    },
+).raise_for_status()
+
 SAMPLE_CONFIG = {
     "base_url": f"{SANDBOX.url}/mixpanel",
     "project_id": "12345",
     "service_account_username": "sandbox-user",
     "service_account_secret": "sandbox-secret",
-    "start_date": (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=2)).strftime(
-        "%Y-%m-%dT00:00:00Z"
-    ),
+    "start_date": START.strftime("%Y-%m-%dT00:00:00Z"),
     "mapping_file": str(GROUPS_MAPPING),
     "group_keys": [{"group_key": COMPANY_GROUP_KEY, "data_group_id": COMPANY_DATA_GROUP_ID}],
     # The report streams read the sandbox's saved reports, funnels and these queries.
@@ -38,11 +51,26 @@ SAMPLE_CONFIG = {
     "funnel_ids": "all",
     "segmentation_queries": [{"event": "Purchase"}],
     "retention_queries": [{"born_event": "Sign Up", "event": "Purchase"}],
+    "jql_queries": [
+        {
+            "name": "buyers",
+            "script": JQL_SCRIPT,
+            "params": {"from_date": "{{start_date}}", "to_date": "{{end_date}}"},
+            "primary_keys": ["distinct_id"],
+            # Declared: the suite checks every record field against the catalog's schema.
+            "schema": {
+                "properties": {
+                    "distinct_id": {"type": "string"},
+                    "date": {"type": "string", "format": "date"},
+                }
+            },
+        }
+    ],
 }
 
 
 def every_stream_selected() -> dict:
-    """The discovered catalog with every stream selected, the report streams too.
+    """The discovered catalog with every stream selected, the report and JQL streams too.
 
     They are not selected by default (a run without a catalog must not spend the Query API
     budget on them), and the suite checks records against the catalog it was given.
