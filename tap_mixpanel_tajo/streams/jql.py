@@ -5,7 +5,8 @@ budget) and emits one record per row of the JSON array Mixpanel answers: an obje
 any other row (a number, a list) as ``{"value": row}``. Records are keyed by the query's
 ``primary_keys``, so a re-read replaces rather than duplicates. A query whose ``params`` hold
 ``{{start_date}}``/``{{end_date}}`` reads windows of days from its bookmark (or ``start_date``),
-filling them in; any other query is read whole each run.
+filling them in; any other query is read whole each run. The schema is declared, or learned
+from the rows as they come (:mod:`~tap_mixpanel_tajo.streams.jql_schema`).
 
 JQL is in maintenance mode: the stream's description says so, and one INFO line when it runs.
 When Mixpanel answers that JQL is unavailable to the project, or the script throws, the stream
@@ -21,37 +22,13 @@ from typing import TYPE_CHECKING, Any
 
 from tap_mixpanel_tajo.http_errors import JqlFailure, MixpanelError
 from tap_mixpanel_tajo.jql_settings import JqlQuery
+from tap_mixpanel_tajo.streams.jql_schema import JQL_MAINTENANCE, InferredSchema, jql_schema
 from tap_mixpanel_tajo.streams.reports import ReportStream
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
     from tap_mixpanel_tajo.tap import TapMixpanelTajo
-
-JQL_MAINTENANCE = (
-    "Mixpanel's JQL is in maintenance mode (no new features, no end date published; "
-    "2-minute timeout, 5 GB scanned per query): prefer a saved report read through the "
-    "insights stream (bookmark_ids) where one can answer"
-)
-
-#: A key field's schema when none is declared: any JSON value but null.
-ANY_VALUE = {"type": ["string", "number", "integer", "boolean", "array", "object"]}
-
-
-def jql_schema(query: JqlQuery) -> dict[str, Any]:
-    """The declared schema, else one that takes any row: its key fields, any other field too.
-
-    Without a declared schema a JQL row's fields are unknown until the query runs, and
-    discovery must not spend the Query API budget to learn them.
-    """
-    schema = query.schema or {
-        "type": "object",
-        "properties": {name: dict(ANY_VALUE) for name in query.primary_keys},
-        "additionalProperties": True,
-    }
-    how = "incremental by day" if query.incremental else "read whole each run"
-    description = f"JQL query {query.name} ({how}). {JQL_MAINTENANCE}."
-    return {**schema, "required": list(query.primary_keys), "description": description}
 
 
 class JqlStream(ReportStream):
@@ -64,6 +41,7 @@ class JqlStream(ReportStream):
         super().__init__(tap, schema=jql_schema(query), name=query.stream_name)
         self.primary_keys = query.primary_keys
         self.replication_key = query.replication_key
+        self._inferred = None if query.schema else InferredSchema(self.schema, query.primary_keys)
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Read the query (window by window when incremental); a JQL failure ends the stream."""
@@ -76,6 +54,20 @@ class JqlStream(ReportStream):
         except JqlFailure as exc:
             self.logger.error("%s: %s; this stream ends here, the others carry on", self.name, exc)
             self.mixpanel_tap.jql_failures[self.name] = str(exc)
+
+    def announce(self, rows: list[dict[str, Any]]) -> None:
+        """Send a wider SCHEMA before ``rows`` when they show new fields or types.
+
+        Only without a declared schema. The stream's maps are rebuilt from the wider schema,
+        as the SDK builds them from a cataloged one, so stream maps and flattening apply.
+        """
+        widened = self._inferred.widen(rows) if self._inferred else None
+        if widened is None:
+            return
+        self._schema = widened
+        self._tap.mapper.register_raw_stream_schema(self.name, widened, self.primary_keys)
+        self._stream_maps = None
+        self._write_schema_message()
 
     def read(self, from_date: str | None, to_date: str | None) -> Iterator[dict[str, Any]]:
         """Run the script once (with one window's days) and yield a record per row."""
@@ -92,8 +84,8 @@ class JqlStream(ReportStream):
         if not isinstance(body, list):
             msg = f"{what}: Mixpanel answered with something other than a JSON array of rows"
             raise MixpanelError(msg)
-        for index, row in enumerate(body):
-            record = row if isinstance(row, dict) else {"value": row}
+        rows = [row if isinstance(row, dict) else {"value": row} for row in body]
+        for index, record in enumerate(rows):
             missing = [key for key in self.jql.primary_keys if record.get(key) is None]
             if missing:
                 msg = (
@@ -101,6 +93,7 @@ class JqlStream(ReportStream):
                     "script return it in every row"
                 )
                 raise JqlFailure(msg)
-            yield record
+        self.announce(rows)
+        yield from rows
         if not self.jql.incremental:
             self.logger.info("%s: %d records", what, len(body))

@@ -16,13 +16,13 @@ import respx
 from click.testing import CliRunner
 
 from mixpanel_brevo_sandbox.server import SandboxServer
+from tap_mixpanel_tajo.env_settings import env_setting_problem
 from tap_mixpanel_tajo.errors import TapConfigError, TapError
-from tap_mixpanel_tajo.settings import TapSettings
+from tap_mixpanel_tajo.settings import CONFIG_SCHEMA, TapSettings
 from tap_mixpanel_tajo.tap import TapMixpanelTajo
 from tests.tap.report_helpers import (
     CONFIG,
     QUERY,
-    key_properties,
     last_state,
     make_tap,
     records,
@@ -69,7 +69,8 @@ def test_a_query_is_a_keyed_stream_of_its_rows_within_the_params_days(jql_sandbo
 
     written = run(tap, capsys)
 
-    assert key_properties(written, "jql_buyers") == ["distinct_id"]
+    schemas = [m for m in written if m["type"] == "SCHEMA" and m["stream"] == "jql_buyers"]
+    assert {tuple(m["key_properties"]) for m in schemas} == {("distinct_id",)}
     assert records(written, "jql_buyers") == ROWS[:2]  # end_date 2026-11-03 filled in
     assert last_state(written)["bookmarks"]["jql_buyers"]["replication_key_value"] == "2026-11-03"
     assert tap.client.budget is not None
@@ -197,6 +198,33 @@ def test_every_window_is_one_call_of_the_query_budget(capsys):
 
 
 @respx.mock
+def test_without_a_declared_schema_each_answer_that_shows_new_fields_sends_a_wider_schema(capsys):
+    respx.post(f"{QUERY}/jql").mock(
+        side_effect=[
+            httpx.Response(200, json=[{"distinct_id": "u1", "purchases": 3}]),
+            httpx.Response(200, json=[{"distinct_id": "u2", "purchases": 4}]),
+            httpx.Response(200, json=[{"distinct_id": "u3", "purchases": 5.5, "plan": "pro"}]),
+        ]
+    )
+    tap = make_tap({"jql_buyers"}, jql_queries=[BUYERS], start_date="2026-09-01")
+
+    written = [m for m in run(tap, capsys) if m["type"] in {"SCHEMA", "RECORD"}]
+
+    kinds = [m["type"] if m["type"] == "SCHEMA" else m["record"]["distinct_id"] for m in written]
+    assert kinds == ["SCHEMA", "SCHEMA", "u1", "u2", "SCHEMA", "u3"]
+    assert written[1]["schema"]["properties"] == {
+        "distinct_id": {"type": ["string"]},
+        "purchases": {"type": ["integer", "null"]},
+    }
+    assert written[4]["schema"]["properties"]["purchases"] == {
+        "type": ["integer", "null", "number"]
+    }
+    assert written[4]["schema"]["properties"]["plan"] == {"type": ["null", "string"]}
+    assert written[4]["schema"]["additionalProperties"] is True
+    assert written[-1]["record"] == {"distinct_id": "u3", "purchases": 5.5, "plan": "pro"}
+
+
+@respx.mock
 def test_a_row_without_its_primary_key_ends_the_stream(capsys):
     respx.post(f"{QUERY}/jql").respond(200, json=[{"distinct_id": "u1"}, {"purchases": 2}])
 
@@ -253,3 +281,16 @@ def test_a_jql_setting_mistake_is_one_line_naming_the_key(queries, problem):
 
     assert str(error.value).startswith(problem)
     assert "\n" not in str(error.value)
+
+
+def test_jql_queries_from_the_environment_are_json_text(monkeypatch):
+    monkeypatch.setenv("TAP_MIXPANEL_TAJO_JQL_QUERIES", json.dumps([BUYERS]))
+    tap = TapMixpanelTajo(config=CONFIG, parse_env_config=True)
+    assert list(tap.settings.jql_queries) == ["jql_buyers"]
+
+    problem = env_setting_problem(
+        CONFIG_SCHEMA["properties"], "TAP_MIXPANEL_TAJO_", {"TAP_MIXPANEL_TAJO_JQL_QUERIES": "[{"}
+    )
+    assert problem == (
+        "TAP_MIXPANEL_TAJO_JQL_QUERIES is not a JSON array: set jql_queries as JSON text"
+    )
