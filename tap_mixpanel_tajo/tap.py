@@ -90,6 +90,10 @@ class TapMixpanelTajo(Tap):
             if kwargs.get("parse_env_config") and env:
                 exit_with(PREFIX + env)
             raise
+        except TapError as exc:  # a setting the streams are built from (jql_queries, dates)
+            if kwargs.get("validate_config", True):
+                exit_with(prefixed(exc))
+            raise
         if kwargs.get("validate_config", True):
             problem = unknown_setting(
                 self.config,
