@@ -29,8 +29,8 @@ from target_brevo_tajo.ledger import Ledger
 from target_brevo_tajo.ledger.schema import metadata
 from target_brevo_tajo.lists import ledger as lists_ledger
 from tests.singer_messages import event, singer_input
+from tests.target.list_ledger_checks import exercise_set_differences
 from tests.target.postgres import new_database
-from tests.target.test_lists_flat_memory import exercise_set_differences
 
 ROOT = Path(__file__).resolve().parents[2]
 WHEN = dt.datetime(2026, 11, 20, 10, tzinfo=dt.timezone.utc)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import tracemalloc
 from collections.abc import Iterator
-from itertools import chain
 from typing import Any
 
 import pytest
@@ -20,10 +19,10 @@ from target_brevo_tajo.contacts.ledger import ContactLedger
 from target_brevo_tajo.ledger import Ledger
 from target_brevo_tajo.lists import ledger as lists_ledger
 from target_brevo_tajo.lists.api import ListedMember
-from target_brevo_tajo.lists.ledger import ListLedger
 from target_brevo_tajo.lists.writer import ListWriter
 from target_brevo_tajo.report import SyncReport
 from target_brevo_tajo.settings import Settings
+from tests.target.list_ledger_checks import exercise_set_differences
 
 BATCH = 2000
 
@@ -105,31 +104,6 @@ def test_the_writers_memory_does_not_grow_with_the_cohort(tmp_path):
     assert large_line["removed"] == 0
     # 18,000 more members held as a set (or a list read back) cost well over 1 MB.
     assert large - small < 400_000, f"peak grew by {large - small} bytes for 18,000 members"
-
-
-def exercise_set_differences(url: str) -> None:
-    """The ledger's set differences, read in pages, as the writer uses them."""
-    store = ListLedger(Ledger(url))
-    store.add_list_members(16, ["a", "b", "c", "gone-1", "gone-2"])
-    assert store.record_run_members("run-2", 1, ["a", "b", "new-1"]) == 3
-    assert store.record_run_members("run-2", 1, ["b", "c", "new-2"]) == 2  # b came before
-    store.record_run_members("run-2", 2, ["gone-1"])  # another cohort of the run
-
-    assert [page for page in store.departed("run-2", 1, 16)] == [["gone-1", "gone-2"]]
-    assert list(chain.from_iterable(store.not_in_list("run-2", 1, 16))) == ["new-1", "new-2"]
-
-    store.record_readback("run-2", 16, 0, [("a", 11), ("b", None), ("x", 12)])
-    store.record_readback("run-2", 16, 3, [(None, 13), (None, 14)])  # strangers
-    assert list(chain.from_iterable(store.listed_not_received("run-2", 16, 1))) == [("x", 12)]
-    assert list(chain.from_iterable(store.strangers("run-2", 16))) == [13, 14]
-    store.forget_unlisted("run-2", 16)
-    assert store.list_members(16) == {"a", "b"}
-    assert store.count_list_members(16) == 2
-
-    store.record_run_members("20000101T000000Z-killed", 1, ["a"])
-    store.forget_run("run-2", stale_before="20200101")
-    assert store.record_run_members("run-2", 1, ["a"]) == 1  # the run's rows are gone
-    assert store.record_run_members("20000101T000000Z-killed", 1, ["a"]) == 1  # stale: gone
 
 
 @pytest.fixture

@@ -16,35 +16,8 @@ from target_brevo_tajo.companies.api import BrevoCompanies
 from target_brevo_tajo.contacts.imports import ContactImports
 from tests.brevo_sandbox import run, target_config
 from tests.conftest import MAPPING_FILE
-from tests.singer_messages import (
-    CHECKPOINTS_SCHEMA,
-    GROUPS_SCHEMA,
-    PROFILES_SCHEMA,
-    checkpoint,
-    profile,
-)
-
-
-def group(group_id: str, name: str, refresh: str | None = "R1") -> dict:
-    record = {"group_key": "company_id", "group_id": group_id,
-              "properties": {"$name": name}, "full_refresh_id": refresh}  # fmt: skip
-    return {"type": "RECORD", "stream": "groups", "record": record}
-
-
-def member(user: str, company: str) -> dict:
-    return profile(user, **{"$email": f"{user}@example.com", "company_id": company})
-
-
-def pipeline(
-    groups: list[dict], profiles: list[dict], complete_refresh: str | None = None
-) -> io.StringIO:
-    """Groups, then profiles, then (``complete_refresh``) the checkpoint of a full read."""
-    messages = [GROUPS_SCHEMA, *groups, PROFILES_SCHEMA, *profiles]
-    if complete_refresh:
-        confirmed = checkpoint("groups", "company_id", "full_refresh", complete_refresh)
-        messages += [CHECKPOINTS_SCHEMA, confirmed]
-    messages.append({"type": "STATE", "value": {}})
-    return io.StringIO("".join(json.dumps(m) + "\n" for m in messages))
+from tests.singer_messages import PROFILES_SCHEMA
+from tests.target.companies_messages import group, member, pipeline
 
 
 #: Brevo documents no separator for several contact ids in one ``associated_contact`` cell: every

@@ -31,8 +31,7 @@ from target_brevo_tajo.report import render_report
 from tests.brevo_sandbox import add_fault, run, target_config
 from tests.conftest import MAPPING_FILE
 from tests.singer_messages import profile, profiles_input
-from tests.target.test_target_companies import group, member, pipeline
-from tests.target.test_target_contacts_sandbox import ADA
+from tests.target.companies_messages import ADA, group, member, pipeline
 
 ROOT = Path(__file__).resolve().parents[2]
 GROUP_ATTRIBUTE = "mixpanel_group"  # the internal name Brevo gives the label "Mixpanel group"

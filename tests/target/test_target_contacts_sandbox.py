@@ -12,20 +12,10 @@ from mixpanel_brevo_sandbox.server import SandboxServer
 from target_brevo_tajo.target import TargetBrevoTajo
 from tests.brevo_sandbox import run, target_config
 from tests.singer_messages import event, profile, profiles_input, singer_input
+from tests.target.companies_messages import ADA
 
 # The shipped mapping's attributes a fresh Brevo account lacks (it has FIRSTNAME, LASTNAME, SMS).
 MISSING_ON_A_FRESH_ACCOUNT = ("CITY", "REGION", "COUNTRY", "PLAN_TYPE", "COMPANY", "SIGNUP_DATE")
-ADA = {
-    "$email": "ada@example.com",
-    "$first_name": "Ada",
-    "$city": "Paris",
-    "$region": "Ile-de-France",
-    "$country_code": "FR",
-    "plan": "pro",
-    "company": "Analytical Engines",
-    "signup_date": "2026-03-04",
-    "total_revenue": 1234.5,
-}
 
 
 pytestmark = pytest.mark.sandbox(profiles=5, events=20, days=1)
