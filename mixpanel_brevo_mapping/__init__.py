@@ -33,6 +33,7 @@ from mixpanel_brevo_mapping.model import (
     MappingError,
     SyncMode,
 )
+from mixpanel_brevo_mapping.routes import Route
 
 __all__ = [
     "ALL_USERS_KEY",
@@ -48,6 +49,7 @@ __all__ = [
     "LookupTarget",
     "Mapping",
     "MappingError",
+    "Route",
     "SyncMode",
     "aliases_in",
     "is_anonymous",
