@@ -20,7 +20,7 @@ from mixpanel_brevo_mapping.identity import (
     aliases_in,
     is_anonymous,
 )
-from mixpanel_brevo_mapping.loader import load_mapping
+from mixpanel_brevo_mapping.loader import load_mapping, route_field_problems
 from mixpanel_brevo_mapping.model import (
     ALL_USERS_KEY,
     CONTACT_PROFILE_PROPERTIES,
@@ -56,6 +56,7 @@ __all__ = [
     "list_id_of",
     "load_mapping",
     "mapped_cohorts",
+    "route_field_problems",
     "slug",
     "sync_mode_of",
 ]

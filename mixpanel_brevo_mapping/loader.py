@@ -69,6 +69,29 @@ def _load_cached(path: str) -> Mapping:
     return mapping
 
 
+def route_field_problems(path: str | Path, stream: str, declared: set[str]) -> list[str]:
+    """One line (file, line, key) per field a stream's long route reads and its SCHEMA lacks.
+
+    The mapping is checked when it is loaded; a stream's fields are known only when its SCHEMA
+    arrives, so this is called then, before any of its records is written.
+    """
+    route = load_mapping(path).route_of(stream)
+    if route is None:
+        return []
+    resolved = str(Path(path).resolve())
+    display = _display_path(resolved)
+    node = yaml.compose(Path(resolved).read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    problems = []
+    for where, field in route.stream_fields():
+        if field not in declared:
+            loc = ("routes", stream, *where)
+            problems.append(
+                f"{display}:{_line_of(node, loc)}: {_key_path(loc)}: the stream's SCHEMA has "
+                f"no field {field!r}"
+            )
+    return problems
+
+
 def _problem(display: str, node: yaml.Node | None, error: Any) -> tuple[int, str]:
     """One validation error as (line, "file:line: key: what is wrong")."""
     nested = (error.get("ctx") or {}).get("error")

@@ -88,10 +88,16 @@ class Route(BaseModel):
         """The Brevo resource the stream feeds."""
         return self.to
 
-    def stream_fields(self) -> list[str]:
-        """Every field of the stream this route reads, for the check against its SCHEMA."""
-        named = [self.id_field, self.key, self.time, self.name_field, *self.fields]
-        return [name for name in named if name]
+    def stream_fields(self) -> list[tuple[tuple[str, ...], str]]:
+        """Every field of the stream this route reads, each with the route's key naming it."""
+        named = [
+            (("id_field",), self.id_field),
+            (("key",), self.key),
+            (("time",), self.time),
+            (("name_field",), self.name_field),
+            *((("fields", field), field) for field in self.fields),
+        ]
+        return [(where, field) for where, field in named if field]
 
     def attributes(self) -> dict[str, str]:
         """``fields`` with contact attribute names upper-cased, as they are sent."""

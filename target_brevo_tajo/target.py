@@ -29,6 +29,7 @@ from target_brevo_tajo.brevo.client import log_calls_at_debug
 from target_brevo_tajo.companies.sink import CompaniesSink
 from target_brevo_tajo.contacts.sink import ContactsSink
 from target_brevo_tajo.events.ledger import EventLedger
+from target_brevo_tajo.events.routed import RoutedEventsSink
 from target_brevo_tajo.events.sink import EventsSink
 from target_brevo_tajo.lists.sink import CohortMembersSink, CohortsSink
 from target_brevo_tajo.lookups.sink import LookupTablesSink
@@ -63,6 +64,11 @@ SINKS_BY_RESOURCE: dict[str, type[BatchSink]] = {
     "sync_checkpoints": SyncCheckpointsSink,
     "companies": CompaniesSink,
     "lookup_tables": LookupTablesSink,
+}
+
+#: The sink of a stream with a long-form route, by the route's ``to``.
+ROUTED_SINKS: dict[str, type[BatchSink]] = {
+    "events": RoutedEventsSink,
 }
 
 
@@ -144,6 +150,9 @@ class TargetBrevoTajo(Target):
 
     @override
     def get_sink_class(self, stream_name: str) -> type[BatchSink]:
+        route = self.run.mapping.route_of(stream_name)
+        if route is not None:
+            return ROUTED_SINKS[route.to]
         resource = self.run.mapping.resource_of(stream_name)
         return SINKS_BY_RESOURCE.get(resource or "", UnroutedSink)
 

@@ -68,11 +68,16 @@ class SyncReport:
     rejects_include_record: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def reject(self, stream: str, reason: str, record: dict[str, Any]) -> None:
-        """Count a rejected record under its reason; keep what identifies it in the rejects file."""
+    def reject(
+        self, stream: str, reason: str, record: dict[str, Any], *, resource: str | None = None
+    ) -> None:
+        """Count a rejected record under its reason; keep what identifies it in the rejects file.
+
+        ``resource`` is the Brevo resource a routed stream feeds (by default, the stream's name).
+        """
         with self._lock:
             self.rejected_records[stream] += 1
-            if stream == "events":
+            if (resource or stream) == "events":
                 self.events.rejected[redact(reason)] += 1
             if self.rejects_file is not None:
                 self.rejects_file.parent.mkdir(parents=True, exist_ok=True)
