@@ -27,6 +27,7 @@ from mixpanel_brevo_mapping.settings_names import (
 from target_brevo_tajo import dry_run
 from target_brevo_tajo.brevo.client import log_calls_at_debug
 from target_brevo_tajo.companies.sink import CompaniesSink
+from target_brevo_tajo.contacts.routed import RoutedContactsSink
 from target_brevo_tajo.contacts.sink import ContactsSink
 from target_brevo_tajo.events.ledger import EventLedger
 from target_brevo_tajo.events.routed import RoutedEventsSink
@@ -69,6 +70,7 @@ SINKS_BY_RESOURCE: dict[str, type[BatchSink]] = {
 #: The sink of a stream with a long-form route, by the route's ``to``.
 ROUTED_SINKS: dict[str, type[BatchSink]] = {
     "events": RoutedEventsSink,
+    "contacts": RoutedContactsSink,
 }
 
 
