@@ -77,6 +77,9 @@ class Route(BaseModel):
             if name in given and name not in allowed:
                 msg = f"a route to {self.to} does not take {_key(name)}"
                 raise NestedValueError((_key(name),), msg)
+        if self.to == "list" and self.id_type == "email":
+            msg = "a list's members are matched by EXT_ID, as cohort lists are: use ext_id"
+            raise NestedValueError(("id_type",), msg)
         for field, target in self.fields.items():
             problem = _target_problem(self.to, target)
             if problem:
@@ -108,6 +111,8 @@ class Route(BaseModel):
     def identifier(self, value: Any) -> tuple[IdType, str]:
         """How a row's ``id_field`` value identifies its contact: (email or ext_id, the value)."""
         text = str(value).strip()
+        if self.to == "list":  # members are matched by EXT_ID, as cohort lists are
+            return "ext_id", text
         if self.id_type is not None:
             return self.id_type, text.lower() if self.id_type == "email" else text
         return ("email", text.lower()) if _EMAIL.match(text) else ("ext_id", text)

@@ -27,10 +27,8 @@ from mixpanel_brevo_mapping.settings_names import (
 from target_brevo_tajo import dry_run
 from target_brevo_tajo.brevo.client import log_calls_at_debug
 from target_brevo_tajo.companies.sink import CompaniesSink
-from target_brevo_tajo.contacts.routed import RoutedContactsSink
 from target_brevo_tajo.contacts.sink import ContactsSink
 from target_brevo_tajo.events.ledger import EventLedger
-from target_brevo_tajo.events.routed import RoutedEventsSink
 from target_brevo_tajo.events.sink import EventsSink
 from target_brevo_tajo.lists.sink import CohortMembersSink, CohortsSink
 from target_brevo_tajo.lookups.sink import LookupTablesSink
@@ -38,6 +36,7 @@ from target_brevo_tajo.malloc_arenas import limit_malloc_arenas
 from target_brevo_tajo.progress import ProgressLog
 from target_brevo_tajo.redaction import install_log_redaction
 from target_brevo_tajo.report import utc_now
+from target_brevo_tajo.routing import ROUTED_SINKS
 from target_brevo_tajo.run_failed import end_run, unread_stdin
 from target_brevo_tajo.settings import (
     CONFIG_SCHEMA,
@@ -65,12 +64,6 @@ SINKS_BY_RESOURCE: dict[str, type[BatchSink]] = {
     "sync_checkpoints": SyncCheckpointsSink,
     "companies": CompaniesSink,
     "lookup_tables": LookupTablesSink,
-}
-
-#: The sink of a stream with a long-form route, by the route's ``to``.
-ROUTED_SINKS: dict[str, type[BatchSink]] = {
-    "events": RoutedEventsSink,
-    "contacts": RoutedContactsSink,
 }
 
 
@@ -163,6 +156,12 @@ class TargetBrevoTajo(Target):
         """Records follow: from now on a long run logs its progress."""
         self.progress.start()
         super()._process_schema_message(message_dict)
+
+    @override
+    def _process_state_message(self, message_dict: dict) -> None:
+        """A STATE closes the routed list rows read before it (a cut-short tap sends none)."""
+        self.writers.lists.state_read()
+        super()._process_state_message(message_dict)
 
     @override
     def _process_batch_message(self, message_dict: dict) -> None:
