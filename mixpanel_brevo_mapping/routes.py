@@ -77,6 +77,9 @@ class Route(BaseModel):
             if name in given and name not in allowed:
                 msg = f"a route to {self.to} does not take {_key(name)}"
                 raise NestedValueError((_key(name),), msg)
+        if self.to == "companies" and self.id_type is not None:
+            msg = "a company is identified by its id_field's value alone: drop id_type"
+            raise NestedValueError(("id_type",), msg)
         if self.to == "list" and self.id_type == "email":
             msg = "a list's members are matched by EXT_ID, as cohort lists are: use ext_id"
             raise NestedValueError(("id_type",), msg)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from singer_sdk.sinks import BatchSink
 
+from target_brevo_tajo.companies.routed import RoutedCompaniesSink
 from target_brevo_tajo.contacts.routed import RoutedContactsSink
 from target_brevo_tajo.events.routed import RoutedEventsSink
 from target_brevo_tajo.lists.routed import RoutedListSink
@@ -13,4 +14,5 @@ ROUTED_SINKS: dict[str, type[BatchSink]] = {
     "events": RoutedEventsSink,
     "contacts": RoutedContactsSink,
     "list": RoutedListSink,
+    "companies": RoutedCompaniesSink,
 }

@@ -82,6 +82,10 @@ def test_an_identifier_is_an_email_address_or_an_ext_id_unless_id_type_says():
         ("orders: {to: list, id_field: e}", "routes.orders.list: required for a route to list"),
         ("orders: {to: contacts}", "routes.orders.id_field: Field required"),
         (
+            "orders: {to: companies, id_field: e, id_type: email}",
+            "routes.orders.id_type: a company is identified by its id_field's value alone",
+        ),
+        (
             "orders: {to: list, list: 4, id_field: e, id_type: email}",
             "routes.orders.id_type: a list's members are matched by EXT_ID",
         ),
