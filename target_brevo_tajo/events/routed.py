@@ -72,12 +72,16 @@ def _time(value: Any) -> dt.datetime | None:
 class RoutedEventsSink(RoutedSink, EventsSink):
     """A stream's rows as Brevo events, through the events writer (ledger, calls in doubt)."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.writers.report.event_streams.add(self.stream_name)
+
     def take(self, record: dict, context: dict) -> None:
         """Admit the row's event into the batch, or reject the row naming what it lacks."""
         report = self.writers.report
         report.events.received += 1
         event = routed_event(self.stream_name, self.route, record)
         if isinstance(event, str):
-            report.reject(self.stream_name, event, record, resource="events")
+            report.reject(self.stream_name, event, record)
             return
         self.events.keep(event, context["batch"])

@@ -85,14 +85,23 @@ def test_a_row_without_its_key_or_time_is_a_reject_naming_the_field(sandbox, tmp
 
     target = run(
         config,
-        orders_input(order(None), order("o-3", created_at=None), order("o-4", created_at="soon")),
+        orders_input(
+            order(None),
+            order("o-3", created_at=None),
+            order("o-4", created_at="soon"),
+            order("o-5", amount="lots"),  # fails the stream's schema
+        ),
     )
 
-    assert dict(target.run.report.events.rejected) == {
+    rejected = dict(target.run.report.events.rejected)
+    schema_problem = next(reason for reason in rejected if reason.startswith("schema: "))
+    assert rejected == {
         "no order_id: a route to events needs it": 1,
         "no created_at: a route to events needs it": 2,  # an unreadable date-time becomes null
+        schema_problem: 1,
     }
-    assert target.run.report.rejected_records["orders"] == 3
+    assert target.run.report.events.received == 4
+    assert target.run.report.rejected_records["orders"] == 4
     assert in_brevo(sandbox) == {}
 
 
