@@ -232,6 +232,21 @@ class Mapping(_Strict):
     # Extension: Mixpanel lookup table rows joined onto profiles and events.
     lookup_enrichment: list[LookupEnrichment] = Field(default_factory=list)
 
+    @field_validator("routes")
+    @classmethod
+    def _one_route_per_list(cls, value: dict[str, Any]) -> dict[str, Any]:
+        """Two streams mirroring one list would remove each other's members."""
+        seen: dict[int, str] = {}
+        for stream, route in value.items():
+            if isinstance(route, Route) and route.list_id is not None:
+                if route.list_id in seen:
+                    msg = (
+                        f"list {route.list_id} is already the list of routes.{seen[route.list_id]}"
+                    )
+                    raise NestedValueError((stream, "list"), msg)
+                seen[route.list_id] = stream
+        return value
+
     @field_validator("lookup_enrichment")
     @classmethod
     def _one_source_per_attribute(

@@ -120,3 +120,17 @@ def test_a_route_mistake_is_one_line_with_file_line_and_key(tmp_path, route, err
 
     (problem,) = raised.value.problems
     assert problem.startswith(f"{path}:3: {error}")
+
+
+def test_two_routes_to_one_list_are_refused(tmp_path):
+    path = write(
+        tmp_path,
+        "routes:\n  a: {to: list, list: 7, id_field: u}\n  b: {to: list, list: 7, id_field: u}\n",
+    )
+
+    with pytest.raises(MappingError) as raised:
+        load_mapping(path)
+
+    assert raised.value.problems == [
+        f"{path}:3: routes.b.list: list 7 is already the list of routes.a"
+    ]

@@ -141,3 +141,18 @@ def test_the_short_form_still_routes_records_of_the_taps_shape(sandbox, tmp_path
 
     assert in_brevo(sandbox) == {"w-1": 1}
     assert target.run.report.events.sent == 1
+
+
+def test_a_routed_call_whose_answer_was_lost_is_settled_not_sent_twice(sandbox, tmp_path: Path):
+    config = {**target_config(sandbox, tmp_path, ROUTE), "events_settle_seconds": 0.3}
+    rule = {"api": "brevo", "method": "POST", "path": "/events/batch", "times": 1}
+    fault = {**rule, "kind": "after_processing", "status": 502}
+    httpx.post(f"{sandbox.url}/_sandbox/faults", json=fault, timeout=30).raise_for_status()
+    rows = [order(f"o-{i}") for i in range(5)]
+
+    first = run(config, orders_input(*rows))
+    run(config, orders_input(*rows))
+
+    assert in_brevo(sandbox) == {f"orders:o-{i}": 1 for i in range(5)}
+    assert first.run.report.events.calls_in_doubt == 1
+    assert first.run.report.events.found_in_brevo_when_settling == 5
