@@ -123,14 +123,20 @@ class ListWriter:
         )
 
     def register_route(self, stream: str, list_id: int, mode: str | None) -> int:
-        """A routed stream's list, synced like a cohort's (its key: the list id, negated)."""
+        """A routed stream's list, synced like a cohort's (its key: the list id, negated).
+
+        A stream whose SCHEMA comes again (a wider one) keeps what its list did so far.
+        """
         key = -list_id
-        self.cohorts[key] = CohortSync(
-            cohort_id=key,
-            name=f"route {stream}",
-            mode=mode or self._settings.cohort_sync_mode,
-            configured_list_id=list_id,
-            route=stream,
+        self.cohorts.setdefault(
+            key,
+            CohortSync(
+                cohort_id=key,
+                name=f"route {stream}",
+                mode=mode or self._settings.cohort_sync_mode,
+                configured_list_id=list_id,
+                route=stream,
+            ),
         )
         return key
 

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from mixpanel_brevo_sandbox.server import SandboxServer
+from target_brevo_tajo.lists.routed import RoutedListSink
 from tests.brevo_sandbox import run, target_config
 
 pytestmark = pytest.mark.sandbox(profiles=5, events=20, days=1)
@@ -77,3 +78,21 @@ def test_an_additive_list_only_adds_and_a_row_without_its_id_is_a_named_reject(
     assert list_16(sandbox) == {"b-1", "b-2", "b-3"}
     assert target.run.report.cohort_members.rejected == 1
     assert target.run.report.rejected_records["jql_buyers"] == 1
+
+
+def test_a_wider_schema_mid_stream_keeps_the_lists_snapshot_whole(
+    sandbox, tmp_path: Path, monkeypatch
+):
+    monkeypatch.setattr(RoutedListSink, "MAX_SIZE_DEFAULT", 1)  # each row drains on its own
+    config = target_config(sandbox, tmp_path, route("mirror"))
+    run(config, buyers("b-1", "b-2", "b-3"))
+    properties = {**SCHEMA["schema"]["properties"], "purchases": {"type": ["integer", "null"]}}
+    wider = {**SCHEMA, "schema": {"type": "object", "properties": properties}}
+    lines = buyers("b-1", "b-2").getvalue().splitlines()
+    lines.insert(2, json.dumps(wider))  # after the first row, drained before it
+
+    target = run(config, io.StringIO("\n".join(lines) + "\n"))
+
+    assert list_16(sandbox) == {"b-1", "b-2"}
+    (line,) = target.run.report.to_dict()["cohorts"]
+    assert (line["membersCount"], line["removed"]) == (2, 1)
