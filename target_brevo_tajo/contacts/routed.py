@@ -27,16 +27,20 @@ from target_brevo_tajo.sinks.routed import RoutedSink
 EMAIL_KEY_PREFIX = "email:"
 
 
-def contact_key(route: Route, value: Any) -> tuple[str, str | None] | str:
-    """The ledger key and email of the contact ``value`` names, or why it names none."""
+def contact_key(route: Route, value: Any) -> tuple[str, str | None]:
+    """The contact's ledger key, and why ``value`` names no contact (else None).
+
+    The key is the ``EXT_ID``, or ``email:<address>``; the reason names the field.
+    """
+    if value is None:
+        return "", f"no {route.id_field}: a route to contacts needs it"
     id_type, identifier = route.identifier(value)
-    if id_type == "ext_id":
-        return identifier, None
-    try:
-        email = normalise_email(identifier)
-    except ConversionError as exc:
-        return f"{route.id_field}: {exc}"
-    return f"{EMAIL_KEY_PREFIX}{email}", email
+    if id_type == "email":
+        try:
+            identifier = f"{EMAIL_KEY_PREFIX}{normalise_email(identifier)}"
+        except ConversionError as exc:
+            return "", f"{route.id_field}: {exc}"
+    return identifier, id_problem(route.id_field, identifier)
 
 
 def routed_rows(
@@ -91,21 +95,14 @@ class RoutedContactsSink(RoutedSink, ContactsSink):
     def take(self, record: dict, context: dict) -> None:
         """Keep the row under its contact (a later row of the same contact wins)."""
         self._report.received += 1
-        value = self.field_value(record, self.route.id_field)
-        key = (
-            f"no {self.route.id_field}: a route to contacts needs it"
-            if value is None
-            else contact_key(self.route, value)
-        )
-        if isinstance(key, tuple):
-            key = id_problem(self.route.id_field, key[0]) or key
-        if isinstance(key, str):
+        key, problem = contact_key(self.route, self.field_value(record, self.route.id_field))
+        if problem:
             self._report.rejected += 1
-            self.writers.report.reject(self.stream_name, key, record)
+            self.writers.report.reject(self.stream_name, problem, record)
             return
-        if key[0] in context["profiles"]:
+        if key in context["profiles"]:
             self._report.deduplicated += 1
-        context["profiles"][key[0]] = record
+        context["profiles"][key] = record
 
     def process_batch(self, context: dict) -> None:
         """Import the batch's new and changed contacts; returns once Brevo has them."""

@@ -75,3 +75,20 @@ def test_a_row_without_its_id_field_is_a_named_reject(sandbox, tmp_path: Path):
     assert (report.contacts.rejected, report.contacts.created) == (1, 1)
     assert report.rejected_records["crm_accounts"] == 1
     assert list(brevo_contacts(sandbox)) == ["ada@example.com"]
+
+
+def test_an_id_that_is_no_email_address_is_an_ext_id_unless_id_type_says_email(
+    sandbox, tmp_path: Path
+):
+    by_email = ROUTE.replace("id_field: email,", "id_field: email, id_type: email,")
+    run(target_config(sandbox, tmp_path, ROUTE), accounts_input(account("u-7")))
+    with sandbox.state.lock:
+        (contact,) = sandbox.state.brevo.contacts.values()
+    assert contact["attributes"]["EXT_ID"] == "u-7"
+
+    strict = tmp_path / "strict"
+    strict.mkdir()
+    target = run(target_config(sandbox, strict, by_email), accounts_input(account("u-8")))
+
+    assert target.run.report.contacts.rejected == 1
+    assert target.run.report.rejected_records["crm_accounts"] == 1
