@@ -20,7 +20,7 @@ from mixpanel_brevo_mapping.identity import (
     aliases_in,
     is_anonymous,
 )
-from mixpanel_brevo_mapping.loader import load_mapping
+from mixpanel_brevo_mapping.loader import load_mapping, route_field_problems
 from mixpanel_brevo_mapping.model import (
     ALL_USERS_KEY,
     CONTACT_PROFILE_PROPERTIES,
@@ -33,6 +33,7 @@ from mixpanel_brevo_mapping.model import (
     MappingError,
     SyncMode,
 )
+from mixpanel_brevo_mapping.routes import Route
 
 __all__ = [
     "ALL_USERS_KEY",
@@ -48,12 +49,14 @@ __all__ = [
     "LookupTarget",
     "Mapping",
     "MappingError",
+    "Route",
     "SyncMode",
     "aliases_in",
     "is_anonymous",
     "list_id_of",
     "load_mapping",
     "mapped_cohorts",
+    "route_field_problems",
     "slug",
     "sync_mode_of",
 ]

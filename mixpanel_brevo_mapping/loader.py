@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from mixpanel_brevo_mapping.model import Mapping, MappingError
+from mixpanel_brevo_mapping.model import ROUTE_FORMS, Mapping, MappingError
 
 
 def load_mapping(path: str | Path) -> Mapping:
@@ -69,15 +69,45 @@ def _load_cached(path: str) -> Mapping:
     return mapping
 
 
+def route_field_problems(path: str | Path, stream: str, declared: set[str]) -> list[str]:
+    """One line (file, line, key) per field a stream's long route reads and its SCHEMA lacks.
+
+    The mapping is checked when it is loaded; a stream's fields are known only when its SCHEMA
+    arrives, so this is called then, before any of its records is written.
+    """
+    route = load_mapping(path).route_of(stream)
+    if route is None:
+        return []
+    resolved = str(Path(path).resolve())
+    display = _display_path(resolved)
+    node = yaml.compose(Path(resolved).read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    problems = []
+    for where, field in route.stream_fields():
+        if field not in declared:
+            loc = ("routes", stream, *where)
+            problems.append(
+                f"{display}:{_line_of(node, loc)}: {_key_path(loc)}: the stream's SCHEMA has "
+                f"no field {field!r}"
+            )
+    return problems
+
+
 def _problem(display: str, node: yaml.Node | None, error: Any) -> tuple[int, str]:
     """One validation error as (line, "file:line: key: what is wrong")."""
     nested = (error.get("ctx") or {}).get("error")
-    loc = (*error["loc"], *getattr(nested, "loc", ()))
+    loc = _without_form_tag((*error["loc"], *getattr(nested, "loc", ())))
     line = _line_of(node, loc)
     detail = error["msg"].removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
         detail = "unknown key (see mappings/README.md for the keys this file accepts)"
     return line, f"{display}:{line}: {_key_path(loc)}: {detail}"
+
+
+def _without_form_tag(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The key path as written: a route's form (short or long) is pydantic's, not a key."""
+    if len(loc) > 2 and loc[0] == "routes" and loc[2] in ROUTE_FORMS:
+        return (*loc[:2], *loc[3:])
+    return loc
 
 
 def _display_path(path: str) -> str:

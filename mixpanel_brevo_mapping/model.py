@@ -9,7 +9,24 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationInfo,
+    field_validator,
+)
+
+from mixpanel_brevo_mapping.names import (
+    BrevoEventName,
+    ContactAttribute,
+    NestedValueError,
+    SyncMode,
+)
+from mixpanel_brevo_mapping.routes import Route
 
 #: The Brevo resource each of the tap's streams feeds unless ``routes`` says otherwise.
 DEFAULT_ROUTES = {
@@ -31,6 +48,21 @@ Resource = Literal[
     "lookup_tables",
 ]
 
+#: The tags of a route's two forms, in a validation error's key path (the loader drops them).
+ROUTE_FORMS = ("resource", "route")
+
+
+def _route_form(value: Any) -> str:
+    """The short form names a resource; the long form is a mapping of keys."""
+    return "route" if isinstance(value, (dict, Route)) else "resource"
+
+
+#: A ``routes`` value: ``resource`` (records of the tap's shapes) or a :class:`Route`.
+RouteValue = Annotated[
+    Annotated[Resource, Tag("resource")] | Annotated[Route, Tag("route")],
+    Discriminator(_route_form),
+]
+
 #: Profile properties the target reads whatever ``property_mapping`` maps: the seed's contact
 #: fields, and ``$country_code``, which turns a local phone number into E.164.
 CONTACT_PROFILE_PROPERTIES = (
@@ -41,37 +73,8 @@ CONTACT_PROFILE_PROPERTIES = (
     "$last_name",
 )
 
-BREVO_EVENT_NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
-SyncMode = Literal["mirror", "additive"]
 #: The ``lists`` key naming the list every synced contact joins (not a cohort).
 ALL_USERS_KEY = "all_users"
-
-
-def _brevo_event_name(value: str) -> str:
-    if not BREVO_EVENT_NAME.match(value):
-        msg = f"Brevo event name {value!r} must be 1-255 characters of A-Z, a-z, 0-9, '_' or '-'"
-        raise ValueError(msg)
-    return value
-
-
-BrevoEventName = Annotated[str, AfterValidator(_brevo_event_name)]
-
-#: A contact attribute name Brevo accepts: letters, digits and '_' (a space, a '-' or an accent
-#: makes Brevo refuse the attribute). Names are upper-cased before they are sent.
-BREVO_ATTRIBUTE_NAME = re.compile(r"^[A-Za-z0-9_]{1,255}$")
-
-
-def _contact_attribute(value: str) -> str:
-    if not BREVO_ATTRIBUTE_NAME.match(value):
-        msg = (
-            f"Brevo contact attribute {value!r} must be 1-255 characters of A-Z, a-z, 0-9 or "
-            "'_' (no spaces)"
-        )
-        raise ValueError(msg)
-    return value
-
-
-ContactAttribute = Annotated[str, AfterValidator(_contact_attribute)]
 
 
 class MappingError(ValueError):
@@ -81,17 +84,6 @@ class MappingError(ValueError):
     def problems(self) -> list[str]:
         """Each problem, one line."""
         return str(self).splitlines()
-
-
-class NestedValueError(ValueError):
-    """A problem found by a field's validator about a key below it: ``loc`` is that key's path.
-
-    The loader appends ``loc`` to the field's own, so the line reported is the key's own line.
-    """
-
-    def __init__(self, loc: tuple[str | int, ...], message: str) -> None:
-        super().__init__(message)
-        self.loc = loc
 
 
 class _Strict(BaseModel):
@@ -228,8 +220,9 @@ class Mapping(_Strict):
     connectors: Connectors = Connectors()
     event_mapping: dict[str, BrevoEventName] = Field(default_factory=dict)
     property_mapping: dict[str, ContactAttribute] = Field(default_factory=dict)
-    # Extension: route a Singer stream of another name to a Brevo resource.
-    routes: dict[str, Resource] = Field(default_factory=dict)
+    # Extension: route a Singer stream of another name to a Brevo resource (short form: the
+    # records have the tap's shapes), or say how its rows become one (long form: a Route).
+    routes: dict[str, RouteValue] = Field(default_factory=dict)
     # Extensions for the cohort sync: explicit cohort id -> Brevo list id, and sync modes by
     # cohort (a `lists` key, a cohort id or name) with an optional `default`.
     cohort_lists: dict[int, int] = Field(default_factory=dict)
@@ -238,6 +231,21 @@ class Mapping(_Strict):
     group_mapping: GroupMapping | None = None
     # Extension: Mixpanel lookup table rows joined onto profiles and events.
     lookup_enrichment: list[LookupEnrichment] = Field(default_factory=list)
+
+    @field_validator("routes")
+    @classmethod
+    def _one_route_per_list(cls, value: dict[str, Any]) -> dict[str, Any]:
+        """Two streams mirroring one list would remove each other's members."""
+        seen: dict[int, str] = {}
+        for stream, route in value.items():
+            if isinstance(route, Route) and route.list_id is not None:
+                if route.list_id in seen:
+                    msg = (
+                        f"list {route.list_id} is already the list of routes.{seen[route.list_id]}"
+                    )
+                    raise NestedValueError((stream, "list"), msg)
+                seen[route.list_id] = stream
+        return value
 
     @field_validator("lookup_enrichment")
     @classmethod
@@ -269,8 +277,19 @@ class Mapping(_Strict):
         return self.event_mapping.get(mixpanel_event)
 
     def resource_of(self, stream_name: str) -> str | None:
-        """The Brevo resource a Singer stream feeds: its route, else the tap stream's default."""
-        return self.routes.get(stream_name) or DEFAULT_ROUTES.get(stream_name)
+        """The Brevo resource a Singer stream of the tap's shapes feeds (None for a long route).
+
+        Its short-form route, else the tap stream's default.
+        """
+        route = self.routes.get(stream_name)
+        if isinstance(route, Route):
+            return None
+        return route or DEFAULT_ROUTES.get(stream_name)
+
+    def route_of(self, stream_name: str) -> Route | None:
+        """The long-form route of a stream: how its rows become a Brevo resource, or None."""
+        route = self.routes.get(stream_name)
+        return route if isinstance(route, Route) else None
 
     def mapped_event_names(self) -> list[str]:
         """The Mixpanel event names the mapping maps, for the export's ``event`` filter."""

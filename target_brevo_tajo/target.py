@@ -36,6 +36,7 @@ from target_brevo_tajo.malloc_arenas import limit_malloc_arenas
 from target_brevo_tajo.progress import ProgressLog
 from target_brevo_tajo.redaction import install_log_redaction
 from target_brevo_tajo.report import utc_now
+from target_brevo_tajo.routing import ROUTED_SINKS
 from target_brevo_tajo.run_failed import end_run, unread_stdin
 from target_brevo_tajo.settings import (
     CONFIG_SCHEMA,
@@ -144,6 +145,9 @@ class TargetBrevoTajo(Target):
 
     @override
     def get_sink_class(self, stream_name: str) -> type[BatchSink]:
+        route = self.run.mapping.route_of(stream_name)
+        if route is not None:
+            return ROUTED_SINKS[route.to]
         resource = self.run.mapping.resource_of(stream_name)
         return SINKS_BY_RESOURCE.get(resource or "", UnroutedSink)
 
@@ -152,6 +156,12 @@ class TargetBrevoTajo(Target):
         """Records follow: from now on a long run logs its progress."""
         self.progress.start()
         super()._process_schema_message(message_dict)
+
+    @override
+    def _process_state_message(self, message_dict: dict) -> None:
+        """A STATE closes the routed list rows read before it (a cut-short tap sends none)."""
+        self.writers.lists.state_read()
+        super()._process_state_message(message_dict)
 
     @override
     def _process_batch_message(self, message_dict: dict) -> None:

@@ -45,6 +45,9 @@ class Writers:
     lookups: LookupWriter
     checkpoints: SyncCheckpoints
     report: SyncReport
+    # Streams of a long-form route read their route, and check it against their SCHEMA.
+    mapping: Mapping
+    mapping_file: str | None
 
 
 @dataclass(frozen=True)
@@ -144,6 +147,8 @@ def _writers(
         lookups=LookupWriter(tables=lookups, ledger=lookup_ledger, report=report),
         checkpoints=SyncCheckpoints(),
         report=report,
+        mapping=mapping,
+        mapping_file=settings.mapping_file,
     )
 
 

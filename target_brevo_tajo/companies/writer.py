@@ -35,6 +35,9 @@ from target_brevo_tajo.companies.rows import CompanyRow, company_row
 from target_brevo_tajo.report import SyncReport
 from target_brevo_tajo.settings import Settings
 
+#: How the group key of a routed stream's companies begins: ``route:<stream>``.
+ROUTED = "route:"
+
 
 class CompanyWriter:
     """Writes Mixpanel group profiles as Brevo companies and links their members."""
@@ -103,6 +106,12 @@ class CompanyWriter:
             self._write_key(group_key, rows)
         self._report.calls += self._other_calls() - calls
 
+    def write_rows(self, group_key: str, rows: list[CompanyRow]) -> None:
+        """Create and update companies a routed stream made (``group_key``: ``route:<stream>``)."""
+        calls = self._other_calls()
+        self._write_key(group_key, rows)
+        self._report.calls += self._other_calls() - calls
+
     def _write_key(self, group_key: str, rows: list[CompanyRow]) -> None:
         self._imports.settle_earlier(group_key)
         known = self._ledger.companies(group_key)
@@ -154,7 +163,8 @@ class CompanyWriter:
 
     def _known_group_keys(self) -> list[str]:
         """Group keys that may make companies: this run's and, with group_mapping, its key."""
-        keys = self._group_keys | self._ledger.group_keys()
+        # A routed stream's companies (``route:<stream>``) have no Mixpanel members to link.
+        keys = {k for k in self._group_keys | self._ledger.group_keys() if not k.startswith(ROUTED)}
         if self._mapping.group_mapping is not None:
             keys.add(self._mapping.group_mapping.group_key)
         return sorted(keys)

@@ -76,6 +76,10 @@ class LeftOutContact:
         }
 
 
+#: What a routed stream's contacts carry instead of a full refresh id: ``route:<stream>``.
+ROUTED_MARK = "route:"
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
@@ -149,13 +153,19 @@ class ContactLedger:
                 )
 
     def contacts_missing_from(self, refresh_id: str) -> list[SyncedContact]:
-        """Synced contacts that a complete full refresh did not list: gone from Mixpanel."""
+        """Synced contacts that a complete full refresh did not list: gone from Mixpanel.
+
+        A contact a routed stream wrote (marked ``route:<stream>``) never came from Mixpanel.
+        """
         with self._ledger.engine.connect() as conn:
             rows = conn.execute(
                 sa.select(contacts).where(
                     sa.or_(
                         contacts.c.last_full_refresh.is_(None),
-                        contacts.c.last_full_refresh != refresh_id,
+                        sa.and_(
+                            contacts.c.last_full_refresh != refresh_id,
+                            sa.not_(contacts.c.last_full_refresh.startswith(ROUTED_MARK)),
+                        ),
                     )
                 )
             )

@@ -106,6 +106,12 @@ class ContactWriter:
                 self._reject_value(row.record, target, error)
         self.full_refresh_ids.update(row.full_refresh_id for row in rows if row.full_refresh_id)
         self._carry_over_merged_contacts(rows)
+        return self.write_rows(rows, extra_list_ids)
+
+    def write_rows(
+        self, rows: list[ContactRow], extra_list_ids: tuple[int, ...] = ()
+    ) -> list[ContactRow]:
+        """Import the rows Brevo lacks or has otherwise (by the ledger's hash); returns them."""
         known = self._ledger.contacts_by_id(row.distinct_id for row in rows)
         self._drop_sms_owned_by_others(rows)
         list_ids = self.list_ids()

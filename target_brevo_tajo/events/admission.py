@@ -28,6 +28,10 @@ class PendingEvent:
     time: dt.datetime
     distinct_id: str
     record: dict[str, Any]
+    # A routed row's contact and properties, as its route made them (a Mixpanel event's come
+    # from the ledger's identities and its own properties).
+    identifiers: dict[str, str] | None = None
+    properties: dict[str, Any] | None = None
 
 
 @dataclass
@@ -88,14 +92,8 @@ class Admission:
         if problem or when is None:
             self._run_report.reject("events", problem or "no time", record)
             return
-        key = event_key(name, str(insert_id), when)
-        if self.oldest_time is None or when < self.oldest_time:
-            self.oldest_time = when
-        if key in batch.pending:
-            report.deduplicated_in_run += 1
-            return
-        batch.pending[key] = PendingEvent(
-            key=key,
+        pending = PendingEvent(
+            key=event_key(name, str(insert_id), when),
             insert_id=str(insert_id),
             mixpanel_name=name,
             brevo_name=brevo_name,
@@ -103,3 +101,13 @@ class Admission:
             distinct_id=str(distinct_id),
             record=record,
         )
+        self.keep(pending, batch)
+
+    def keep(self, event: PendingEvent, batch: EventBatch) -> None:
+        """Hold an admitted event for the batch, once: a second of its key is deduplicated."""
+        if self.oldest_time is None or event.time < self.oldest_time:
+            self.oldest_time = event.time
+        if event.key in batch.pending:
+            self._report.deduplicated_in_run += 1
+            return
+        batch.pending[event.key] = event

@@ -194,6 +194,9 @@ class EventWriter(Admission, InDoubtSettling):
         send_anonymous = self._settings.anonymous_events == "send"
         resolved: list[tuple[PendingEvent, str]] = []
         for event in events:
+            if event.identifiers is not None:  # a routed row names its contact itself
+                resolved.append((event, event.distinct_id))
+                continue
             contact = canonical.get(event.distinct_id, event.distinct_id)
             if contact != event.distinct_id:
                 self._report.attributed_to_identified_user += 1
@@ -201,15 +204,14 @@ class EventWriter(Admission, InDoubtSettling):
                 self._report.skipped_anonymous += 1
                 continue
             resolved.append((event, contact))
-        emails = ledger.emails_for({contact for _, contact in resolved})
+        emails = ledger.emails_for({c for e, c in resolved if e.identifiers is None})
         outgoing = []
         for event, contact in resolved:
-            identifiers = {"ext_id": contact}
-            if contact in emails:
+            identifiers = event.identifiers or {"ext_id": contact}
+            if event.identifiers is None and contact in emails:
                 identifiers["email_id"] = emails[contact]
-            properties, changes = brevo_properties(
-                self._enriched(event.record), insert_id=event.insert_id
-            )
+            own = event.properties if event.properties is not None else self._enriched(event.record)
+            properties, changes = brevo_properties(own, insert_id=event.insert_id)
             for original, renamed in changes.renamed.items():
                 self._report.renamed_properties[f"{original} -> {renamed}"] += 1
             for dropped in changes.dropped_for_size:

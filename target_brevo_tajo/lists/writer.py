@@ -54,6 +54,7 @@ class CohortSync:
     repaired: int = 0
     complete: bool = False
     not_identified: int = 0  # members of the list read back that the run could not identify
+    route: str | None = None  # the stream of a routed list (its rows of one run: the snapshot)
 
     def to_dict(self, synced: int) -> dict[str, Any]:
         """The seed's shape (cohortName, membersCount, syncedToBrevo, listId) plus the changes."""
@@ -98,6 +99,9 @@ class ListWriter:
         self._store = ListLedger(ledger)
         self.cohorts: dict[int, CohortSync] = {}
         self.snapshot_ids: set[str] = set()  # carried by this run's member records
+        # Routed streams with rows since the last STATE, and those whose rows a STATE followed.
+        self._routes_open: set[str] = set()
+        self._routes_closed: set[str] = set()
         self.run_id = run_id(dt.datetime.now(dt.timezone.utc))
 
     # Cohorts ------------------------------------------------------------------------------
@@ -117,6 +121,34 @@ class ListWriter:
             mode=sync_mode_of(mapping, selection) or self._settings.cohort_sync_mode,
             configured_list_id=list_id_of(mapping, selection),
         )
+
+    def register_route(self, stream: str, list_id: int, mode: str | None) -> int:
+        """A routed stream's list, synced like a cohort's (its key: the list id, negated).
+
+        A stream whose SCHEMA comes again (a wider one) keeps what its list did so far.
+        """
+        key = -list_id
+        self.cohorts.setdefault(
+            key,
+            CohortSync(
+                cohort_id=key,
+                name=f"route {stream}",
+                mode=mode or self._settings.cohort_sync_mode,
+                configured_list_id=list_id,
+                route=stream,
+            ),
+        )
+        return key
+
+    def route_rows_read(self, stream: str) -> None:
+        """Rows of a routed stream came: its snapshot is open until a STATE follows them."""
+        self._routes_open.add(stream)
+        self._routes_closed.discard(stream)
+
+    def state_read(self) -> None:
+        """A STATE came: the routed rows before it were read to it (a cut-short tap sends none)."""
+        self._routes_closed |= self._routes_open
+        self._routes_open.clear()
 
     def undescribed(self, cohort_id: int) -> str | None:
         """Why a member of ``cohort_id`` cannot be synced: no ``cohorts`` record came before it.
@@ -211,8 +243,11 @@ class ListWriter:
         (a checkpoint of another run proves nothing).
         """
         for cohort in self.cohorts.values():
-            cohort.snapshot_id = confirmed.get(cohort.cohort_id)
-            cohort.complete = cohort.snapshot_id in self.snapshot_ids
+            if cohort.route is not None:
+                cohort.complete = cohort.route in self._routes_closed
+            else:
+                cohort.snapshot_id = confirmed.get(cohort.cohort_id)
+                cohort.complete = cohort.snapshot_id in self.snapshot_ids
             if not cohort.complete:
                 continue
             list_id = self._list_of(cohort)

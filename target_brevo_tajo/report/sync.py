@@ -66,13 +66,15 @@ class SyncReport:
     retries: int = 0
     rejects_file: Path | None = None
     rejects_include_record: bool = False
+    # Streams routed to events: their rejects count among the events' (their balance's).
+    event_streams: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def reject(self, stream: str, reason: str, record: dict[str, Any]) -> None:
         """Count a rejected record under its reason; keep what identifies it in the rejects file."""
         with self._lock:
             self.rejected_records[stream] += 1
-            if stream == "events":
+            if stream == "events" or stream in self.event_streams:
                 self.events.rejected[redact(reason)] += 1
             if self.rejects_file is not None:
                 self.rejects_file.parent.mkdir(parents=True, exist_ok=True)
