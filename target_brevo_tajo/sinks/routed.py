@@ -1,7 +1,10 @@
 """What every stream routed by a long-form route shares: its route, checked against its SCHEMA.
 
 A route naming a field the stream does not declare would reject every record, or silently send
-nothing of that field: the run stops when the SCHEMA arrives, before any record is written.
+nothing of that field: the run stops when the SCHEMA arrives, before any record is written. A
+SCHEMA that says other fields may come (``additionalProperties`` true or a schema, as a JQL stream
+without a declared schema sends before its rows show their fields) cannot rule a field out: its
+rows are checked one by one instead (a row without the field is a reject naming it).
 """
 
 from __future__ import annotations
@@ -21,10 +24,11 @@ class RoutedSink(BrevoSink):
         if route is None or self.writers.mapping_file is None:  # never, by get_sink_class
             msg = f"stream {self.stream_name!r} has no long-form route"
             raise MappingError(msg)
-        declared = set((self.schema.get("properties") or {}).keys())
-        problems = route_field_problems(self.writers.mapping_file, self.stream_name, declared)
-        if problems:
-            raise MappingError("\n".join(problems))
+        if not self.schema.get("additionalProperties"):
+            declared = set((self.schema.get("properties") or {}).keys())
+            problems = route_field_problems(self.writers.mapping_file, self.stream_name, declared)
+            if problems:
+                raise MappingError("\n".join(problems))
         self.route: Route = route
 
     def field_value(self, record: dict[str, Any], field: str) -> Any:

@@ -120,6 +120,29 @@ def test_a_route_naming_a_field_the_schema_lacks_is_one_line_before_any_record(
     assert in_brevo(sandbox) == {}
 
 
+def test_an_open_schema_cannot_rule_a_field_out_so_its_rows_are_checked_instead(
+    sandbox, tmp_path: Path
+):
+    """A JQL stream without a declared schema names its keys only, and allows any other field."""
+    open_schema = {
+        **ORDERS_SCHEMA,
+        "schema": {
+            "type": "object",
+            "properties": {"order_id": {"type": ["string", "null"]}},
+            "additionalProperties": True,
+        },
+    }
+    config = target_config(sandbox, tmp_path, ROUTE)
+    without_time = order("o-2")
+    del without_time["record"]["created_at"]
+
+    target = run(config, orders_input(order("o-1"), without_time, schema=open_schema))
+
+    assert in_brevo(sandbox) == {"orders:o-1": 1}
+    assert target.run.report.events.sent == 1
+    assert target.run.report.events.rejected == {"no created_at: a route to events needs it": 1}
+
+
 def test_the_short_form_still_routes_records_of_the_taps_shape(sandbox, tmp_path: Path):
     config = target_config(
         sandbox, tmp_path, "event_mapping: {Purchase: purchase}\nroutes: {web_events: events}\n"
