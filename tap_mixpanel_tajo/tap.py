@@ -27,6 +27,7 @@ from tap_mixpanel_tajo.credentials import Connection, api_secret_retirement, res
 from tap_mixpanel_tajo.env_settings import env_setting_problem
 from tap_mixpanel_tajo.errors import TapConfigError, TapError, TapStateError
 from tap_mixpanel_tajo.fatal import exit_with
+from tap_mixpanel_tajo.jql_settings import parse_jql_queries
 from tap_mixpanel_tajo.output import BufferedMsgSpecWriter
 from tap_mixpanel_tajo.query_budget import QueryBudget
 from tap_mixpanel_tajo.redaction import Redactor, redact_logs
@@ -78,6 +79,9 @@ class TapMixpanelTajo(Tap):
         self._connection: Connection | None = None
         #: The JQL streams that ended early this run, with why (the run then exits non-zero).
         self.jql_failures: dict[str, str] = {}
+        # Discovery builds the catalog without checking the settings (the SDK passes
+        # validate_config=False); the sync that follows checks them and stops in one line.
+        self._checking_settings = bool(kwargs.get("validate_config", True))
         config = kwargs.get("config")
         # Before the SDK reads the settings: its errors may quote them.
         self._redact_secrets(config if isinstance(config, dict) else {})
@@ -326,8 +330,24 @@ class TapMixpanelTajo(Tap):
             SegmentationStream(self),
             RetentionStream(self),
             AnnotationsStream(self),
-            *(JqlStream(self, query) for query in self.settings.jql_queries.values()),
+            *self._jql_streams(),
         ]
+
+    def _jql_streams(self) -> list[Stream]:
+        """One stream per ``jql_queries`` entry, read from that setting alone.
+
+        Discovery must not fail on another setting's mistake (a bad date): Meltano would show
+        its own traceback before the sync's one line. A ``jql_queries`` mistake leaves the JQL
+        streams out of a discovered catalog with one ERROR line; a sync stops on it.
+        """
+        try:
+            queries = parse_jql_queries(self.config)
+        except TapError as exc:
+            if self._checking_settings:
+                raise
+            self.logger.error("%s (the JQL streams are left out of the catalog)", prefixed(exc))
+            return []
+        return [JqlStream(self, query) for query in queries.values()]
 
 
 def _checked_json_file(option: str, file: IO[str] | None, what: str) -> IO[str] | None:

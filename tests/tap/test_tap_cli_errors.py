@@ -326,3 +326,45 @@ def test_an_export_line_with_a_lone_surrogate_is_passed_on_with_the_escape_repla
         "export 2024-03-01..2024-03-01: 2 event(s) held a broken \\u escape (a lone UTF-16 "
         "surrogate); passed on with U+FFFD in its place"
     ]
+
+
+def discovered(tmp_path, config: dict) -> subprocess.CompletedProcess:
+    settings = tmp_path / "settings.json"
+    settings.write_text(json.dumps(config))
+    return tap_command("--config", str(settings), "--discover", cwd=tmp_path)
+
+
+def test_discovery_does_not_fail_on_a_bad_date_so_meltano_shows_the_syncs_one_line(tmp_path):
+    """Meltano discovers before it syncs, and shows a failed discovery as its own traceback."""
+    jql = {"name": "buyers", "script": "function main() { return []; }", "primary_keys": ["id"]}
+    config = {**CONFIG, "start_date": "2026-13-01", "jql_queries": [jql]}
+
+    discovery = discovered(tmp_path, config)
+    sync = tap_command("--config", str(tmp_path / "settings.json"), cwd=tmp_path)
+
+    assert discovery.returncode == 0, discovery.stderr
+    streams = [s["tap_stream_id"] for s in json.loads(discovery.stdout)["streams"]]
+    assert "events" in streams
+    assert "jql_buyers" in streams
+    assert sync.returncode != 0
+    assert (
+        sync.stderr.strip()
+        .splitlines()[-1]
+        .startswith("tap-mixpanel-tajo: start_date '2026-13-01' is not a date")
+    )
+    assert "Traceback" not in discovery.stderr + sync.stderr
+
+
+def test_a_jql_mistake_leaves_the_jql_streams_out_of_discovery_with_one_error_line(tmp_path):
+    config = {**CONFIG, "jql_queries": [{"name": "bad name", "script": "x", "primary_keys": ["a"]}]}
+
+    discovery = discovered(tmp_path, config)
+
+    assert discovery.returncode == 0, discovery.stderr
+    streams = [s["tap_stream_id"] for s in json.loads(discovery.stdout)["streams"]]
+    assert "events" in streams
+    assert not any(s.startswith("jql_") for s in streams)
+    errors = [line for line in discovery.stderr.splitlines() if "ERROR" in line]
+    assert len(errors) == 1
+    assert "jql_queries[0].name: 'bad name'" in errors[0]
+    assert "Traceback" not in discovery.stderr
