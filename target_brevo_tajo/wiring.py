@@ -100,15 +100,9 @@ def _writers(
     )
     contact_ledger = ContactLedger(ledger)
     contacts = ContactWriter(
-        client=client,
-        imports=imports,
-        lists=lists,
-        ledger=contact_ledger,
-        mapping=mapping,
-        lookups=lookups,
-        settings=settings,
-        report=report,
-    )
+        client=client, imports=imports, lists=lists, ledger=contact_ledger, mapping=mapping,
+        lookups=lookups, settings=settings, report=report,
+    )  # fmt: skip
     return Writers(
         events=EventWriter(
             client=client,
