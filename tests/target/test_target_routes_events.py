@@ -1,9 +1,16 @@
-"""A stream routed to Brevo events by a long-form route, against the sandbox's Brevo."""
+"""A stream routed to Brevo events by a long-form route, against the sandbox's Brevo: exactly once
+across two runs, a lost answer, and SIGKILLs of the target while its calls are in flight."""
 
 from __future__ import annotations
 
 import io
 import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +21,8 @@ from mixpanel_brevo_mapping import MappingError
 from mixpanel_brevo_sandbox.server import SandboxServer
 from tests.brevo_sandbox import in_brevo, run, target_config
 from tests.singer_messages import EVENTS_SCHEMA
+
+ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.sandbox(profiles=0, events=0, days=1)
 
@@ -179,3 +188,61 @@ def test_a_routed_call_whose_answer_was_lost_is_settled_not_sent_twice(sandbox, 
     assert in_brevo(sandbox) == {f"orders:o-{i}": 1 for i in range(5)}
     assert first.run.report.events.calls_in_doubt == 1
     assert first.run.report.events.found_in_brevo_when_settling == 5
+
+
+ORDERS = 4_000  # 20 batch calls of 200: room for several kills with calls in flight
+KILLS = 5
+
+
+def batch_calls(sandbox: SandboxServer) -> int:
+    calls = httpx.get(f"{sandbox.url}/_sandbox/calls", timeout=30).json()["calls"]
+    return sum(1 for c in calls if c["path"] == "/events/batch")
+
+
+@pytest.mark.slow
+def test_sigkills_mid_run_then_a_rerun_send_each_routed_order_exactly_once(sandbox, tmp_path):
+    # Every batch call stalls 0.4 s after Brevo queued it: a kill lands while it is in flight.
+    rule = {"api": "brevo", "method": "POST", "path": "/events/batch", "times": -1,
+            "kind": "after_processing", "delay_seconds": 0.4}  # fmt: skip
+    httpx.post(f"{sandbox.url}/_sandbox/faults", json=rule, timeout=30).raise_for_status()
+    config = {
+        **target_config(sandbox, tmp_path, ROUTE),
+        "events_settle_seconds": 0.3,
+        "request_timeout_seconds": 2,  # a killed worker's claim expires after about 7 s
+    }
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    rows = [order(f"o-{i}", email=f"buyer-{i % 40}@example.com") for i in range(ORDERS)]
+    (tmp_path / "input.jsonl").write_text(orders_input(*rows).getvalue())
+    command = [sys.executable, "-m", "target_brevo_tajo", "--config", str(tmp_path / "config.json")]
+    command += ["--input", str(tmp_path / "input.jsonl")]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    chance = random.Random(20261205)
+
+    kills = 0
+    while kills < KILLS:
+        before = batch_calls(sandbox)
+        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while batch_calls(sandbox) < before + chance.randint(1, 2) and process.poll() is None:
+            assert time.monotonic() < deadline, "the target made no progress"
+            time.sleep(0.02)
+        if process.poll() is not None:
+            break
+        time.sleep(chance.uniform(0, 0.4))
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        kills += 1
+    time.sleep(8)  # the last killed worker's lease runs out: its call may be taken over
+    final = subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+    rerun = subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+
+    assert final.returncode == 0, final.stderr[-2000:]
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert kills == KILLS, "the run finished before every kill landed: grow the input"
+    held = in_brevo(sandbox)
+    assert set(held) == {f"orders:o-{i}" for i in range(ORDERS)}
+    assert max(held.values()) == 1, "a routed order reached Brevo twice"
