@@ -20,9 +20,12 @@ $(STAMP): pyproject.toml uv.lock
 
 # Meltano's own plugin venvs (pip_url: -e .), rebuilt when the package or meltano.yml changes,
 # held to uv.lock's versions like the project venv: Meltano installs with uv (UV_CONSTRAINT) or,
-# with venv.backend: virtualenv, with pip (PIP_CONSTRAINT).
+# with venv.backend: virtualenv, with pip (PIP_CONSTRAINT). UV_OVERRIDE holds the demo's
+# third-party plugins to them too: tap-jsonl 0.3.1 declares singer-sdk ~=0.53.4 and runs on the
+# lock's 0.54 (`make demo` and tests/e2e/test_e2e_reports_jql.py run it).
 $(MELTANO_STAMP): $(STAMP) meltano.yml pyproject.toml
 	UV_CONSTRAINT="$(abspath $(VENV))/locked.txt" PIP_CONSTRAINT="$(abspath $(VENV))/locked.txt" \
+	UV_OVERRIDE="$(abspath $(VENV))/locked.txt" \
 	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/meltano install
 	touch $(MELTANO_STAMP)
 

@@ -4,7 +4,9 @@ Run 1 exports the demo project's events and profiles and loads them into the san
 then its cohorts into lists and its group profiles into companies linked to their members.
 Then the sandbox clock moves two days on (events that Mixpanel processed late become visible)
 and one user changes plan; run 2 re-reads the lookback window, sends only the late events, and
-updates exactly that one contact.
+updates exactly that one contact. Last, the other pipelines (:mod:`.demo_routes`): a JQL stream
+mirrored into a Brevo list, a JSONL tap's rows routed into contacts and events, and the saved
+reports written to CSV files for a warehouse.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 
 import httpx
 
+from mixpanel_brevo_sandbox import demo_routes
 from mixpanel_brevo_sandbox.server import SandboxServer
 from target_brevo_tajo.report import render_report
 
@@ -28,14 +31,16 @@ COHORTS_EXTRACTOR = "tap-mixpanel-tajo--cohorts"  # cohorts and their members, d
 GROUPS_EXTRACTOR = "tap-mixpanel-tajo--groups"  # group profiles (companies) and members, daily
 
 
-def pipeline_command(state_suffix: str, extractor: str = MAIN_EXTRACTOR) -> list[str]:
+def pipeline_command(
+    state_suffix: str, extractor: str = MAIN_EXTRACTOR, loader: str = demo_routes.BREVO_LOADER
+) -> list[str]:
     """`meltano run` of one pipeline in the sandbox environment of meltano.yml."""
     return [
         shutil.which("meltano") or "meltano",
         "--environment=sandbox",
         "run",
         extractor,
-        "target-brevo-tajo",
+        loader,
         "--state-id-suffix",
         state_suffix,
     ]
@@ -49,9 +54,10 @@ def sandbox_env(server: SandboxServer) -> dict[str, str]:
 
 
 def _meltano_run(
-    root: Path, env: dict[str, str], state_suffix: str, log_file: Path, extractor: str
+    root: Path, env: dict[str, str], state_suffix: str, log_file: Path, pipeline: tuple[str, str]
 ) -> int:
-    command = pipeline_command(state_suffix, extractor)
+    extractor = pipeline[0]
+    command = pipeline_command(state_suffix, *pipeline)
     print(f"$ {' '.join(command[-6:])}  (full log: {log_file.relative_to(root)})", flush=True)
     with log_file.open("w", encoding="utf-8") as log:
         process = subprocess.Popen(
@@ -61,7 +67,8 @@ def _meltano_run(
         for line in process.stdout:
             log.write(line)
             progress = line.strip().partition(f"{extractor} ")[2]
-            if progress and any(k in progress for k in ("records/s", "window(s)", "snapshot")):
+            shown = ("records/s", "window(s)", "snapshot", "Query API budget:")
+            if progress and any(k in progress for k in shown):
                 print("  " + progress, flush=True)
         return process.wait()
 
@@ -119,8 +126,43 @@ def _print_lookup_attributes(server: SandboxServer) -> None:
     )
 
 
+def _run_step(
+    server: SandboxServer, root: Path, env: dict[str, str], suffix: str, step: demo_routes.Step
+) -> int:
+    """One `meltano run` of the demo, then the Mixpanel calls it made and the target's report."""
+    output, (title, name, extractor, loader) = root / "output", step
+    report_file = output / f"sync-report-{name}.json"
+    env["TARGET_BREVO_TAJO_REPORT_FILE"] = str(report_file)
+    print(f"\n== {title} ==", flush=True)
+    log = output / f"demo-{name}.log"
+    code = _meltano_run(root, env, suffix, log, (extractor, loader))
+    if code != 0:
+        print(f"meltano run failed (exit {code}); see output/demo-{name}.log")
+        return code
+    calls = _mixpanel_calls(server)
+    spent = ", ".join(f"{k} x{v}" for k, v in sorted(calls.items()))
+    print(f"Mixpanel API calls: {sum(calls.values())} ({spent})")
+    if loader == demo_routes.BREVO_LOADER:
+        report = json.loads(report_file.read_text(encoding="utf-8"))
+        print(render_report(report, rejects_file=output / "rejects.jsonl"))
+    return 0
+
+
+def _other_pipelines(server: SandboxServer, root: Path, env: dict[str, str], suffix: str) -> int:
+    """A JQL stream into a list, another tap's rows into contacts and events, reports to CSV."""
+    list_id = demo_routes.buyers_list_id(root)
+    rows = demo_routes.register_buyers(server, root)
+    for step in demo_routes.OTHER_PIPELINES:
+        if code := _run_step(server, root, env, suffix, step):
+            return code
+    demo_routes.print_report_files(root / "output" / "reports")
+    exact = demo_routes.print_buyers_list(server, list_id, rows)
+    demo_routes.print_routed(server, root)
+    return 0 if exact else 1
+
+
 def run_demo(root: Path) -> int:
-    """Start the sandbox, run the pipeline twice, print the reports; returns an exit code."""
+    """Start the sandbox, run the pipelines, print the reports; returns an exit code."""
     output = root / "output"
     output.mkdir(exist_ok=True)
     ledger = output / "demo-ledger.sqlite"
@@ -130,15 +172,13 @@ def run_demo(root: Path) -> int:
 
     with SandboxServer() as server:
         print(f"Sandbox (Mixpanel + Brevo stand-ins) listening on {server.url}")
+        demo_routes.create_buyers_list(server, demo_routes.buyers_list_id(root))
         env = {
             **os.environ,
             **sandbox_env(server),
             "TARGET_BREVO_TAJO_LEDGER_URL": f"sqlite:///{ledger}",
         }
-        for run, title in (
-            (1, "Run 1, first sync"),
-            (2, "Run 2, two days later"),
-        ):
+        for run, title in ((1, "Run 1, first sync"), (2, "Run 2, two days later")):
             if run == 2:
                 _two_days_later(server)
             for extractor, what, part in (
@@ -146,19 +186,11 @@ def run_demo(root: Path) -> int:
                 (COHORTS_EXTRACTOR, "cohorts", "cohorts"),
                 (GROUPS_EXTRACTOR, "groups", "groups"),
             ):
-                name = f"run{run}-{part}"
-                report_file = output / f"sync-report-{name}.json"
-                env["TARGET_BREVO_TAJO_REPORT_FILE"] = str(report_file)
-                print(f"\n== {title}: {what} ==", flush=True)
-                code = _meltano_run(root, env, state_suffix, output / f"demo-{name}.log", extractor)
-                if code != 0:
-                    print(f"meltano run failed (exit {code}); see output/demo-{name}.log")
+                step = (f"{title}: {what}", f"run{run}-{part}", extractor, "target-brevo-tajo")
+                if code := _run_step(server, root, env, state_suffix, step):
                     return code
-                calls = _mixpanel_calls(server)
-                spent = ", ".join(f"{k} x{v}" for k, v in sorted(calls.items()))
-                print(f"Mixpanel API calls: {sum(calls.values())} ({spent})")
-                report = json.loads(report_file.read_text(encoding="utf-8"))
-                print(render_report(report, rejects_file=output / "rejects.jsonl"))
+        if code := _other_pipelines(server, root, env, state_suffix):
+            return code
 
         contacts = httpx.get(f"{server.url}/_sandbox/brevo/contacts", timeout=60).json()
         print(f"\nBrevo now holds {len(contacts['contacts'])} contacts.", end=" ")
@@ -172,5 +204,6 @@ def run_demo(root: Path) -> int:
         )
         _print_companies(server)
         _print_lookup_attributes(server)
-        print(f"Reports: {output.relative_to(root)}/sync-report-*.json")
+        folder = output.relative_to(root)
+        print(f"Reports: {folder}/sync-report-*.json; report streams: {folder}/reports/*.csv")
         return 0 if twice == 0 else 1

@@ -299,7 +299,7 @@ def test_a_lookup_enrichment_mistake_names_file_line_and_key(tmp_path, change, e
         load_mapping(path)
 
 
-def test_the_sandbox_mapping_is_the_shipped_one_with_groups_and_lookup_tables_turned_on(
+def test_the_sandbox_mapping_is_the_shipped_one_with_groups_lookups_and_the_demos_routes(
     mapping_file,
 ):
     shipped = load_mapping(mapping_file)
@@ -314,11 +314,18 @@ def test_the_sandbox_mapping_is_the_shipped_one_with_groups_and_lookup_tables_tu
         ("Plan Name", "Plans"),
         ("company_id", "Accounts"),
     ]
+    assert not shipped.routes
+    assert {stream: route.to for stream, route in sandbox.routes.items()} == {  # type: ignore[union-attr]
+        "jql_buyers": "list",
+        "orders": "events",
+        "crm_accounts": "contacts",
+    }
     on_again = shipped.model_copy(
         update={
             "connectors": sandbox.connectors,  # compared below without its sync block
             "group_mapping": sandbox.group_mapping,
             "lookup_enrichment": sandbox.lookup_enrichment,
+            "routes": sandbox.routes,
         }
     )
     assert on_again == sandbox

@@ -60,6 +60,27 @@ def meltano_run(
     return json.loads(report_file.read_text())
 
 
+def meltano_log(
+    sandbox: SandboxServer, workdir: Path, command: list[str], run: int, **env: str
+) -> str:
+    """One `meltano run` whose loader is not Brevo's, in the sandbox environment; its log."""
+    assert MELTANO, "meltano is not on PATH: run `make test`"
+    assert INSTALLED, "Meltano plugins are not installed: run `make test`"
+    result = subprocess.run(
+        command,
+        cwd=ROOT,
+        env={**os.environ, **sandbox_env(sandbox), **env},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    log = result.stdout + result.stderr
+    (workdir / f"meltano-{run}.log").write_text(log)
+    assert result.returncode == 0, log[-3000:]
+    return log
+
+
 def expected_in_brevo(sandbox: SandboxServer, start: str, end: str) -> set[tuple[str, str]]:
     """(Brevo event name, $insert_id) of every mapped event of an identified user, per export."""
     mapping = load_mapping(MAPPING_FILE)

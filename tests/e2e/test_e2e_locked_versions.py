@@ -22,6 +22,10 @@ pytestmark = pytest.mark.e2e
 PLUGIN_VENVS = {
     "tap-mixpanel-tajo": ROOT / ".meltano" / "extractors" / "tap-mixpanel-tajo" / "venv",
     "target-brevo-tajo": ROOT / ".meltano" / "loaders" / "target-brevo-tajo" / "venv",
+    # The demo's PyPI plugins: their packages that the lock holds are at its versions too
+    # (tap-jsonl declares singer-sdk ~=0.53.4; the Makefile's UV_OVERRIDE holds it to the lock's).
+    "tap-jsonl": ROOT / ".meltano" / "extractors" / "tap-jsonl" / "venv",
+    "target-csv": ROOT / ".meltano" / "loaders" / "target-csv" / "venv",
 }
 
 
