@@ -79,7 +79,7 @@ def test_check_with_a_key_brevo_refuses_ends_in_one_line(tmp_path, sandbox):
 
 def test_meltano_yml_runs_the_check_as_the_loaders_test_command():
     meltano = yaml.safe_load((ROOT / "meltano.yml").read_text())
-    [loader] = meltano["plugins"]["loaders"]
+    [loader] = [p for p in meltano["plugins"]["loaders"] if p["name"] == "target-brevo-tajo"]
 
     assert loader["commands"]["test"]["args"] == "--config ENV --check"
 
