@@ -30,25 +30,25 @@ def check_lifetime(seconds: int) -> int:
 
 
 class TokenIssuer:
-    """The tokens issued to the sandbox client, each valid until its expiry on ``clock``."""
+    """The tokens issued to the sandbox client, each valid until its ``expiry`` on ``clock``."""
 
     def __init__(self, lifetime_seconds: int, clock: Clock) -> None:
         self.lifetime_seconds = check_lifetime(lifetime_seconds)
         self._clock = clock
-        self._expiry: dict[str, float] = {}
+        self.expiry: dict[str, float] = {}
         self._lock = threading.Lock()
         self.issued = 0
 
     def reset(self) -> None:
         """Forget every token issued: none is valid any more."""
         with self._lock:
-            self._expiry.clear()
+            self.expiry.clear()
             self.issued = 0
 
     def valid(self, token: str) -> bool:
         """Whether ``token`` was issued here and has not expired."""
         with self._lock:
-            expiry = self._expiry.get(token)
+            expiry = self.expiry.get(token)
         return expiry is not None and self._clock() < expiry
 
     def refusal(self, request: Request, api_key: str) -> str | None:
@@ -73,7 +73,7 @@ class TokenIssuer:
             return _refused(401, "invalid_client", "Invalid client or Invalid client credentials")
         token = secrets.token_urlsafe(32)
         with self._lock:
-            self._expiry[token] = self._clock() + self.lifetime_seconds
+            self.expiry[token] = self._clock() + self.lifetime_seconds
             self.issued += 1
         body = {
             "access_token": token,
