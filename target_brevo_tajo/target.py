@@ -365,8 +365,8 @@ class TargetBrevoTajo(Target):
                 ["--check"],
                 is_flag=True,
                 help=(
-                    "Check the settings, the mapping file, the ledger and the Brevo API key "
-                    "(GET /account), then exit: reads no input, sends nothing."
+                    "Check the settings, the mapping file, the ledger and the Brevo API key or "
+                    "OAuth client (GET /account), then exit: reads no input, sends nothing."
                 ),
             )
         )

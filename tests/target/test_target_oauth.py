@@ -17,7 +17,7 @@ from mixpanel_brevo_sandbox.brevo_oauth import CLIENT_ID, CLIENT_SECRET
 from mixpanel_brevo_sandbox.server import SandboxServer
 from target_brevo_tajo.settings.credentials import credentials_problem
 from target_brevo_tajo.target import TargetBrevoTajo
-from tests.brevo_sandbox import in_brevo, sandbox_config
+from tests.brevo_sandbox import add_fault, in_brevo, run, sandbox_config
 from tests.singer_messages import event, singer_input
 from tests.target.cli import assert_one_line_error, run_cli
 
@@ -73,6 +73,19 @@ def test_a_run_with_oauth_only_renews_its_token_mid_run_and_sends_every_event_on
     written = [caplog.text, (tmp_path / "report.json").read_text()]
     for secret in [CLIENT_SECRET, *tokens.expiry]:
         assert all(secret not in text for text in written)
+
+
+def test_a_token_endpoint_failing_for_a_while_is_retried_and_the_run_completes(
+    sandbox, oauth_config
+):
+    add_fault(sandbox, api="brevo_oauth", kind="status", status=503, times=2)
+
+    target = run({**oauth_config, "max_retry_wait_seconds": 0.1}, singer_input(*purchases(3)))
+
+    assert in_brevo(sandbox) == {"p-0": 1, "p-1": 1, "p-2": 1}
+    assert target.run.client.retries == 2
+    calls = httpx.get(f"{sandbox.url}/_sandbox/calls", timeout=30).json()["calls"]
+    assert [c["status"] for c in calls if c["api"] == "brevo_oauth"] == [503, 503, 200]
 
 
 def test_an_answer_echoing_the_token_is_redacted_in_the_log_the_report_and_the_exit_line(
