@@ -161,23 +161,26 @@ class BrevoClient:
         clock: Callable[[], float] = time.monotonic,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
+        self.tokens = None if oauth is None else AccessTokens(
+            oauth, back_off=self._back_off, max_retries=max_retries, clock=clock,
+            timeout_seconds=timeout_seconds, transport=transport,
+        )  # fmt: skip
+        self._http = httpx.Client(
+            base_url=base_url.rstrip("/"),
+            headers={
+                **({"api-key": api_key} if api_key else {}),
+                "accept": "application/json",
+                "user-agent": "target-brevo-tajo",
+            },
+            auth=self.tokens,
+            timeout=timeout_seconds,
+            transport=transport,
+        )
         self.max_retries = max_retries
         self.backoff_base_seconds = backoff_base_seconds
         self.max_wait_seconds = max_wait_seconds
         self._sleep = sleep
         self._clock = clock
-        self.tokens = None if oauth is None else AccessTokens(
-            oauth, back_off=self._back_off, max_retries=max_retries, clock=clock,
-            timeout_seconds=timeout_seconds, transport=transport,
-        )  # fmt: skip
-        key = {"api-key": api_key} if api_key else {}
-        self._http = httpx.Client(
-            base_url=base_url.rstrip("/"),
-            headers={**key, "accept": "application/json", "user-agent": "target-brevo-tajo"},
-            auth=self.tokens,
-            timeout=timeout_seconds,
-            transport=transport,
-        )
         self.budgets = RateBudgets(rate_tier)
         self.calls: Counter[str] = Counter()
         self.retries = 0

@@ -84,7 +84,6 @@ class AccessTokens(httpx.Auth):
         self._http = httpx.Client(timeout=timeout_seconds, transport=transport)
         self._lock = threading.Lock()
         self._token: _Token | None = None
-        self.fetches = 0
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         """Send each API call with the current token (httpx's hook)."""
@@ -128,7 +127,6 @@ class AccessTokens(httpx.Auth):
                 failures += 1
                 self._retry(failures, f"OAuth token: HTTP {response.status_code}", None)
                 continue
-            self.fetches += 1
             return self._token_of(response, asked_at)
 
     def _form(self) -> dict[str, str]:
