@@ -11,6 +11,7 @@ from typing import Any
 
 from .brevo_companies import CONTACT_SEPARATORS, DEFAULT_CONTACT_SEPARATOR
 from .brevo_limits import DEFAULT_TIER, TIERS
+from .brevo_oauth import DEFAULT_LIFETIME_SECONDS, check_lifetime
 from .demo import run_demo
 from .mixpanel_budget import BudgetLimits
 from .server import SandboxServer
@@ -33,6 +34,7 @@ def serve(args: argparse.Namespace) -> int:
         port=args.port,
         brevo_rate_tier=args.brevo_rate_tier,
         brevo_contact_separator=args.brevo_associated_contact_separator,
+        brevo_token_lifetime_seconds=args.brevo_token_lifetime,
         mixpanel_query_budget=args.mixpanel_query_budget,
     ).start()
     try:
@@ -56,6 +58,14 @@ def query_budget(text: str) -> tuple[int, int]:
         message = "expected two positive integers: PER_HOUR,AT_ONCE"
         raise argparse.ArgumentTypeError(message) from exc
     return pair
+
+
+def token_lifetime(text: str) -> int:
+    """Whole seconds, 1 or more."""
+    try:
+        return check_lifetime(int(text))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError("expected whole seconds, 1 or more") from exc
 
 
 def demo(_args: argparse.Namespace) -> int:
@@ -88,6 +98,13 @@ def build_parser() -> argparse.ArgumentParser:
         choices=list(CONTACT_SEPARATORS),
         default=DEFAULT_CONTACT_SEPARATOR,
         help="how the companies import splits contact ids in one cell (Brevo documents none)",
+    )
+    serve_parser.add_argument(
+        "--brevo-token-lifetime",
+        type=token_lifetime,
+        default=DEFAULT_LIFETIME_SECONDS,
+        metavar="SECONDS",
+        help="how long a Brevo OAuth token lasts (default: an hour, as Brevo's)",
     )
     serve_parser.add_argument(
         "--mixpanel-query-budget",

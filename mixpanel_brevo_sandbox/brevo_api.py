@@ -21,6 +21,7 @@ from .brevo_account import BrevoAccount
 from .brevo_events import list_events, parse_query
 from .brevo_formats import BrevoError
 from .brevo_limits import RateLimiter, bucket_of
+from .brevo_oauth import TokenIssuer
 from .faults import WITHOUT_ATTRIBUTES
 from .specs import brevo_errors
 from .wire import Request, Response, empty_response, json_response
@@ -348,14 +349,18 @@ ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
 ]
 
 
-def handle(account: BrevoAccount, rates: RateLimiter, request: Request) -> Response:
-    """Authenticate, rate-limit, route and answer one Brevo request, with the rate headers.
+def handle(
+    account: BrevoAccount, rates: RateLimiter, tokens: TokenIssuer, request: Request
+) -> Response:
+    """Authenticate (API key or OAuth token), rate-limit, route and answer one Brevo request.
 
     An unknown key charges no account, so its 401 spends nothing; a 429 spends nothing either.
+    Every answer has the rate headers.
     """
     bucket = bucket_of(request.method, request.path)
-    if request.header("api-key") != API_KEY:
-        response = _error(401, "unauthorized", "Key not found")
+    refusal = tokens.refusal(request, API_KEY)
+    if refusal is not None:
+        response = _error(401, "unauthorized", refusal)
         response.headers.update(rates.peek(bucket))
         return response
     admitted, headers = rates.admit(bucket)

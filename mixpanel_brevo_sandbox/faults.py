@@ -27,7 +27,7 @@ KINDS = (
     AFTER_PROCESSING,
     WITHOUT_ATTRIBUTES,
 )
-APIS = ("mixpanel", "brevo")
+APIS = ("mixpanel", "brevo", "brevo_oauth")  # brevo_oauth: the token endpoint
 DEFAULT_STATUS = 500
 # A stall longer than any sensible client timeout only slows the tests down.
 MAX_DELAY_SECONDS = 30

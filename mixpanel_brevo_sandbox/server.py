@@ -1,6 +1,7 @@
 """HTTP plumbing: a ThreadingHTTPServer on loopback that mounts both APIs and the admin API.
 
-Mounts: ``/mixpanel`` (Mixpanel), ``/brevo/v3`` (Brevo), ``/_sandbox`` (admin). Faults armed
+Mounts: ``/mixpanel`` (Mixpanel), ``/brevo/v3`` (Brevo), ``/brevo/realms/partner/oauth/token``
+(Brevo's OAuth token endpoint), ``/_sandbox`` (admin). Faults armed
 through the admin API are applied here, around the API handlers: a ``status`` fault answers
 instead of the API; an ``after_processing`` fault lets the API process the call, then stalls,
 answers a proxy's error page or drops the connection instead of the real answer.
@@ -24,12 +25,18 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from . import admin_api, brevo_api, mixpanel_api
 from .brevo_companies import DEFAULT_CONTACT_SEPARATOR
 from .brevo_limits import DEFAULT_TIER, Clock, bucket_of
+from .brevo_oauth import DEFAULT_LIFETIME_SECONDS, TOKEN_PATH
 from .faults import AFTER_PROCESSING, Fault
 from .state import SandboxState
 from .wire import Request, Response, json_response
 
 HOST = "127.0.0.1"
-MOUNTS = (("mixpanel", "/mixpanel"), ("brevo", "/brevo/v3"), ("admin", "/_sandbox"))
+MOUNTS = (
+    ("mixpanel", "/mixpanel"),
+    ("brevo", "/brevo/v3"),
+    ("brevo_oauth", "/brevo" + TOKEN_PATH),
+    ("admin", "/_sandbox"),
+)
 LINES_PER_CHUNK = 200
 TERMINATED_EARLY = b"terminated early\n"
 # What a gateway in front of the API answers when the answer behind it is lost.
@@ -79,8 +86,10 @@ def answer(state: SandboxState, api: str, request: Request) -> Response:
             response = state.query_budget.admit(request) or mixpanel_api.handle(
                 state.mixpanel, request, state.now
             )
+        elif api == "brevo_oauth":
+            response = state.brevo_tokens.handle(request)
         else:
-            response = brevo_api.handle(state.brevo, state.brevo_rates, request)
+            response = brevo_api.handle(state.brevo, state.brevo_rates, state.brevo_tokens, request)
         if fault is not None and fault.kind == AFTER_PROCESSING and fault.status is not None:
             response = proxy_error(fault, fault.status)
         bucket = bucket_of(request.method, request.path) if api == "brevo" else None
@@ -228,8 +237,8 @@ class SandboxServer:
     """The sandbox: seeded state plus an HTTP server on 127.0.0.1 in a daemon thread.
 
     ``brevo_rate_tier``, ``brevo_clock``, ``brevo_events_visibility_seconds``,
-    ``brevo_contact_separator``, ``mixpanel_query_budget`` and ``mixpanel_query_clock`` are passed
-    to ``SandboxState``.
+    ``brevo_contact_separator``, ``brevo_token_lifetime_seconds``, ``mixpanel_query_budget`` and
+    ``mixpanel_query_clock`` are passed to ``SandboxState``.
     """
 
     def __init__(  # noqa: PLR0917 - the documented positional signature
@@ -245,6 +254,7 @@ class SandboxServer:
         brevo_clock: Clock = time.monotonic,
         brevo_events_visibility_seconds: float = 0.0,
         brevo_contact_separator: str = DEFAULT_CONTACT_SEPARATOR,
+        brevo_token_lifetime_seconds: int = DEFAULT_LIFETIME_SECONDS,
         mixpanel_query_budget: tuple[int, int] | None = None,
         mixpanel_query_clock: Clock = time.monotonic,
     ) -> None:
@@ -258,6 +268,7 @@ class SandboxServer:
             brevo_clock=brevo_clock,
             brevo_events_visibility_seconds=brevo_events_visibility_seconds,
             brevo_contact_separator=brevo_contact_separator,
+            brevo_token_lifetime_seconds=brevo_token_lifetime_seconds,
             mixpanel_query_budget=mixpanel_query_budget,
             mixpanel_query_clock=mixpanel_query_clock,
         )

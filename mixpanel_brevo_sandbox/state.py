@@ -10,6 +10,7 @@ from typing import Any
 from .brevo_account import BrevoAccount, check_visibility
 from .brevo_companies import DEFAULT_CONTACT_SEPARATOR, BrevoCompanies, check_separator
 from .brevo_limits import DEFAULT_TIER, Clock, RateLimiter, check_tier
+from .brevo_oauth import DEFAULT_LIFETIME_SECONDS, TokenIssuer
 from .demo_data import DemoProject, generate
 from .faults import FaultRegistry
 from .mixpanel_budget import BudgetLimits, QueryBudget
@@ -29,8 +30,9 @@ class SandboxState:
     ``brevo_rate_tier`` names Brevo's plan tier whose budgets apply (``unlimited`` turns them
     off); ``brevo_events_visibility_seconds`` is how long a queued event stays out of Brevo's
     ``GET /events``; ``brevo_contact_separator`` is how the companies import splits several contact
-    ids in one ``associated_contact`` cell (undocumented by Brevo); ``brevo_clock`` is the
-    monotonic clock of the rate windows and of that queue, injectable for tests.
+    ids in one ``associated_contact`` cell (undocumented by Brevo); ``brevo_token_lifetime_seconds``
+    is how long an OAuth token lasts; ``brevo_clock`` is the monotonic clock of the rate windows,
+    of that queue and of the tokens' expiry, injectable for tests.
     ``mixpanel_query_budget`` is Mixpanel's Query API budget ``(calls per hour, calls at once)``,
     None (the default) to leave it off; ``mixpanel_query_clock`` is its sliding hour's clock.
     """
@@ -47,6 +49,7 @@ class SandboxState:
         brevo_clock: Clock = time.monotonic,
         brevo_events_visibility_seconds: float = 0.0,
         brevo_contact_separator: str = DEFAULT_CONTACT_SEPARATOR,
+        brevo_token_lifetime_seconds: int = DEFAULT_LIFETIME_SECONDS,
         mixpanel_query_budget: tuple[int, int] | None = None,
         mixpanel_query_clock: Clock = time.monotonic,
     ) -> None:
@@ -64,6 +67,7 @@ class SandboxState:
         self.brevo = self._fresh_account()
         self.initial_brevo_rate_tier = check_tier(brevo_rate_tier)
         self.brevo_rates = RateLimiter(brevo_rate_tier, brevo_clock)
+        self.brevo_tokens = TokenIssuer(brevo_token_lifetime_seconds, brevo_clock)
         self.initial_query_budget = BudgetLimits.from_pair(mixpanel_query_budget)
         self.query_budget = QueryBudget(self.initial_query_budget, mixpanel_query_clock)
 
@@ -89,14 +93,15 @@ class SandboxState:
     def reset(self) -> None:
         """Restore the seeded state: clock, both APIs, faults, the call log and both rate limits.
 
-        Rate windows start afresh; the tier, the events visibility and the contact separator go
-        back to the ones the sandbox was created with.
+        No OAuth token issued before stays valid. Rate windows start afresh; the tier, the events
+        visibility and the contact separator go back to the ones the sandbox was created with.
         """
         with self.lock:
             self.now = self.initial_now
             self.mixpanel = self._fresh_project()
             self.brevo = self._fresh_account()
             self.brevo_rates.reset(self.initial_brevo_rate_tier)
+            self.brevo_tokens.reset()
             self.query_budget.reset(self.initial_query_budget)
             self.faults.clear()
             self.calls.clear()

@@ -321,7 +321,7 @@ class TargetBrevoTajo(Target):
 
     @classmethod
     def check(cls, config: Any) -> None:
-        """Check the settings, the mapping file, the ledger and the API key; read no input.
+        """Check the settings, the mapping file, the ledger and the credentials; read no input.
 
         ``meltano test target-brevo-tajo`` runs it (meltano.yml's ``test`` command). Meltano's
         own ``meltano config test`` cannot end cleanly for any loader: Meltano 4.4 terminates
@@ -343,8 +343,9 @@ class TargetBrevoTajo(Target):
             raise SystemExit(user_message(exc)) from None
         mapping = run.settings.mapping_file or "none"
         cls.logger.info(
-            "configuration OK: Brevo accepted the API key at %s; mapping file %s maps %d events "
+            "configuration OK: Brevo accepted the %s at %s; mapping file %s maps %d events "
             "and %d contact attributes; ledger open",
+            "OAuth client's token" if run.client.tokens else "API key",
             run.settings.base_url,
             mapping,
             len(run.mapping.event_mapping),
@@ -364,8 +365,8 @@ class TargetBrevoTajo(Target):
                 ["--check"],
                 is_flag=True,
                 help=(
-                    "Check the settings, the mapping file, the ledger and the Brevo API key "
-                    "(GET /account), then exit: reads no input, sends nothing."
+                    "Check the settings, the mapping file, the ledger and the Brevo API key or "
+                    "OAuth client (GET /account), then exit: reads no input, sends nothing."
                 ),
             )
         )

@@ -70,6 +70,7 @@ def build_run(settings: Settings) -> Run:
     client = BrevoClient(
         settings.base_url,
         settings.api_key,
+        oauth=settings.oauth_client(),
         rate_tier=settings.brevo_rate_tier,
         max_retries=settings.max_retries,
         max_wait_seconds=settings.max_retry_wait_seconds,

@@ -8,12 +8,14 @@ from target_brevo_tajo.brevo.client import (
     body_excerpt,
     ok_json,
 )
+from target_brevo_tajo.brevo.oauth import TokenError
 
 __all__ = [
     "DEFAULT_BASE_URL",
     "BrevoClient",
     "BrevoError",
     "CallInDoubt",
+    "TokenError",
     "body_excerpt",
     "ok_json",
 ]

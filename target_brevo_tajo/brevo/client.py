@@ -1,8 +1,8 @@
 """The one place where the target talks HTTP to Brevo.
 
-Owns the base URL, the ``api-key`` header, retries, pacing to Brevo's rate budgets, and the
-one-line messages for errors a user must act on. Every call is counted per endpoint so the sync
-report can say what a run spent.
+Owns the base URL, the credentials (the ``api-key`` header, or OAuth tokens: :mod:`.oauth`),
+retries, pacing to Brevo's rate budgets, and the one-line messages for errors a user must act
+on. Every call is counted per endpoint so the sync report can say what a run spent.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from typing import Any
 
 import httpx
 
+from target_brevo_tajo.brevo.errors import BrevoError
+from target_brevo_tajo.brevo.oauth import AccessTokens, OAuthClient
 from target_brevo_tajo.brevo.rate_budget import RateBudgets
 
 DEFAULT_BASE_URL = "https://api.brevo.com/v3"
@@ -31,10 +33,6 @@ logger = logging.getLogger("target-brevo-tajo")
 
 # Failures that happen before a request's body leaves: nothing can have reached Brevo.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-
-
-class BrevoError(Exception):
-    """An error the user must act on; ``str()`` is one line that says what to do."""
 
 
 class CallInDoubt(BrevoError):
@@ -87,6 +85,11 @@ def fatal_message(response: httpx.Response) -> str | None:
     """The one-line, actionable message for a status no retry can fix, or None."""
     status = response.status_code
     detail = _error_detail(response)
+    if status == 401 and _sent_bearer(response):
+        return (
+            f"Brevo rejected a fresh OAuth token (HTTP 401{detail}): check that the OAuth client "
+            "of brevo_oauth_client_id may use the API"
+        )
     if status == 401:
         return (
             f"Brevo rejected the API key (HTTP 401{detail}): set api_key to a v3 API key from "
@@ -117,6 +120,13 @@ def ok_json(response: httpx.Response) -> dict[str, Any]:
     return response.json() if response.content else {}
 
 
+def _sent_bearer(response: httpx.Response) -> bool:
+    try:
+        return response.request.headers.get("authorization", "").startswith("Bearer ")
+    except RuntimeError:  # an answer built without a request (tests)
+        return False
+
+
 def _error_detail(response: httpx.Response) -> str:
     try:
         body = response.json()
@@ -132,14 +142,16 @@ class BrevoClient:
 
     Each call first takes a slot of its bucket's budget (:mod:`.rate_budget`), so Brevo rarely
     has to answer 429; when it does, the answer's reset header says how long to wait. 5xx answers
-    and network errors are retried with exponential backoff and jitter.
+    and network errors are retried with exponential backoff and jitter. It authenticates with
+    ``api_key``, or with ``oauth``'s tokens, renewed once when Brevo answers 401 to one.
     """
 
     def __init__(
         self,
         base_url: str,
-        api_key: str,
+        api_key: str | None,
         *,
+        oauth: OAuthClient | None = None,
         rate_tier: str = "general",
         max_retries: int = 5,
         backoff_base_seconds: float = 1.0,
@@ -149,13 +161,18 @@ class BrevoClient:
         clock: Callable[[], float] = time.monotonic,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
+        self.tokens = None if oauth is None else AccessTokens(
+            oauth, back_off=self._back_off, max_retries=max_retries, clock=clock,
+            timeout_seconds=timeout_seconds, transport=transport,
+        )  # fmt: skip
         self._http = httpx.Client(
             base_url=base_url.rstrip("/"),
             headers={
-                "api-key": api_key,
+                **({"api-key": api_key} if api_key else {}),
                 "accept": "application/json",
                 "user-agent": "target-brevo-tajo",
             },
+            auth=self.tokens,
             timeout=timeout_seconds,
             transport=transport,
         )
@@ -174,8 +191,10 @@ class BrevoClient:
         self._sleep(seconds)
 
     def close(self) -> None:
-        """Release the connection pool."""
+        """Release the connection pools."""
         self._http.close()
+        if self.tokens is not None:
+            self.tokens.close()
 
     def request(
         self,
@@ -208,7 +227,7 @@ class BrevoClient:
         idempotent = method.upper() != "POST" if idempotent is None else idempotent
         label = _endpoint_label(method, path)
         payload = {"json": json, "params": params, "content": content, "files": files, "data": data}
-        failures = rate_limited = 0
+        failures = rate_limited = renewals = 0
         while True:
             sent_at = slot if slot is not None else self.wait_for_slot(method, path)
             slot = None
@@ -223,6 +242,9 @@ class BrevoClient:
             waits_for_reset = self.budgets.observe(
                 method, path, response, self._clock(), sent_at=sent_at
             )
+            if not renewals and self._renew_refused_token(response):
+                renewals += 1
+                continue
             message = fatal_message(response)
             if message:
                 raise BrevoError(message)
@@ -234,6 +256,16 @@ class BrevoClient:
                 return response
             failures += 1
             self._after_server_error(response, label, idempotent, failures)
+
+    def _renew_refused_token(self, response: httpx.Response) -> bool:
+        """Whether Brevo refused an OAuth token (401) and the call may go again with a new one.
+
+        Brevo refuses a 401 call before processing it, so even a POST is safe to resend.
+        """
+        if response.status_code != 401 or self.tokens is None:
+            return False
+        self.tokens.renew(response.request)
+        return True
 
     def _send(self, method: str, path: str, label: str, payload: dict[str, Any]) -> httpx.Response:
         """One attempt, counted under its endpoint's label for the sync report.

@@ -32,10 +32,39 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
     th.Property(
         "api_key",
         th.StringType,
-        required=True,
         secret=True,
         title="Brevo API key",
-        description="A Brevo API v3 key (Brevo > SMTP & API > API keys), sent as `api-key`.",
+        description=(
+            "A Brevo API v3 key (Brevo > SMTP & API > API keys), sent as `api-key`. Set it, or "
+            "`brevo_oauth_client_id` and `brevo_oauth_client_secret`, not both."
+        ),
+    ),
+    th.Property(
+        "brevo_oauth_client_id",
+        th.StringType,
+        title="Brevo OAuth client id",
+        description=(
+            "Brevo OAuth 2.0 client (machine-to-machine) id, instead of `api_key`: the target "
+            "trades it with `brevo_oauth_client_secret` for hour-long access tokens "
+            "(`client_credentials`) and renews them before they expire."
+        ),
+    ),
+    th.Property(
+        "brevo_oauth_client_secret",
+        th.StringType,
+        secret=True,
+        title="Brevo OAuth client secret",
+        description="The secret of `brevo_oauth_client_id`'s OAuth client.",
+    ),
+    th.Property(
+        "brevo_oauth_token_url",
+        th.StringType(pattern=HTTP_URL),
+        title="Brevo OAuth token URL",
+        description=(
+            "Where OAuth tokens are fetched. Default: beside `base_url`, whose `/v3` becomes "
+            "`/realms/partner/oauth/token` (`https://api.brevo.com/realms/partner/oauth/token` "
+            "for Brevo's API)."
+        ),
     ),
     th.Property(
         "base_url",

@@ -6,7 +6,9 @@ from collections import abc
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal, get_type_hints
 
+from target_brevo_tajo.brevo.oauth import OAuthClient, default_token_url
 from target_brevo_tajo.settings.bounds import SettingsError, bound_problem, cap_problem
+from target_brevo_tajo.settings.credentials import credentials_problem
 from target_brevo_tajo.settings.schema import SCHEMA_DEFAULTS
 
 
@@ -14,7 +16,10 @@ from target_brevo_tajo.settings.schema import SCHEMA_DEFAULTS
 class Settings:
     """Every setting of ``CONFIG_SCHEMA``, typed once; defaults come from the schema."""
 
-    api_key: str = field(repr=False)
+    api_key: str | None = field(repr=False)
+    brevo_oauth_client_id: str | None
+    brevo_oauth_client_secret: str | None = field(repr=False)
+    brevo_oauth_token_url: str | None
     base_url: str
     mapping_file: str | None
     ledger_url: str | None = field(repr=False)  # may carry a password
@@ -49,7 +54,7 @@ class Settings:
         The SDK reads JSON numbers from a config file as Decimal: numbers become the int or
         float the field declares. A setting left out or null takes the schema's default.
         """
-        problem = bound_problem(config)
+        problem = bound_problem(config) or credentials_problem(config)
         if problem:
             raise SettingsError(problem)
         types = get_type_hints(cls)
@@ -67,3 +72,11 @@ class Settings:
         if problem:
             raise SettingsError(problem)
         return cls(**values)
+
+    def oauth_client(self) -> OAuthClient | None:
+        """The OAuth client to authenticate with, when the settings name one instead of api_key."""
+        if not self.brevo_oauth_client_id or not self.brevo_oauth_client_secret:
+            return None
+        token_url = self.brevo_oauth_token_url or default_token_url(self.base_url)
+        assert token_url is not None  # credentials_problem refused a base_url without one
+        return OAuthClient(token_url, self.brevo_oauth_client_id, self.brevo_oauth_client_secret)

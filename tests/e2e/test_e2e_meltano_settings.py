@@ -118,7 +118,7 @@ def test_a_dotenv_copied_from_the_example_leaves_the_sandbox_credentials_alone(t
     ("plugin", "expected"),
     [
         ("tap-mixpanel-tajo", "tap-mixpanel-tajo: no Mixpanel credentials"),
-        ("target-brevo-tajo", "target-brevo-tajo: invalid configuration: 'api_key' is a required"),
+        ("target-brevo-tajo", "target-brevo-tajo: no Brevo credentials: set api_key, or"),
     ],
 )
 def test_meltano_invoke_without_credentials_stops_in_one_line(plugin, expected):

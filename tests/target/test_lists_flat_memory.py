@@ -72,7 +72,7 @@ def python_peak(size: int, tmp_path) -> tuple[int, dict[str, Any]]:
         ledger=ledger,
         contact_ledger=ContactLedger(ledger),
         mapping=Mapping(),
-        settings=Settings.from_config({"cohort_sync_mode": "mirror"}),
+        settings=Settings.from_config({"api_key": "k", "cohort_sync_mode": "mirror"}),
         report=report,
     )
     writer.register({"id": 1, "name": "Big"})

@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from mixpanel_brevo_sandbox.brevo_api import API_KEY
+from mixpanel_brevo_sandbox.brevo_oauth import CLIENT_ID, CLIENT_SECRET
 from mixpanel_brevo_sandbox.server import SandboxServer
 from tests.conftest import MAPPING_FILE, ROOT
 
@@ -31,12 +32,14 @@ def sandbox(shared_sandbox):
     return shared_sandbox
 
 
-def check(tmp_path: Path, sandbox: SandboxServer, api_key: str) -> subprocess.CompletedProcess:
+def check(
+    tmp_path: Path, sandbox: SandboxServer, **credentials: str
+) -> subprocess.CompletedProcess:
     config = tmp_path / "config.json"
     config.write_text(
         json.dumps(
             {
-                "api_key": api_key,
+                **credentials,
                 "base_url": f"{sandbox.url}/brevo/v3",
                 "mapping_file": str(MAPPING_FILE),
                 "ledger_url": f"sqlite:///{tmp_path / 'ledger.sqlite'}",
@@ -58,7 +61,7 @@ def check(tmp_path: Path, sandbox: SandboxServer, api_key: str) -> subprocess.Co
 
 
 def test_check_says_in_one_line_that_the_configuration_works_and_reads_no_input(tmp_path, sandbox):
-    result = check(tmp_path, sandbox, API_KEY)
+    result = check(tmp_path, sandbox, api_key=API_KEY)
 
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
@@ -69,12 +72,39 @@ def test_check_says_in_one_line_that_the_configuration_works_and_reads_no_input(
 
 
 def test_check_with_a_key_brevo_refuses_ends_in_one_line(tmp_path, sandbox):
-    result = check(tmp_path, sandbox, "xkeysib-wrong")
+    result = check(tmp_path, sandbox, api_key="xkeysib-wrong")
 
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert result.stderr.splitlines()[-1].startswith("target-brevo-tajo: ")
     assert "xkeysib-wrong" not in result.stderr
+
+
+def test_check_with_brevo_oauth_fetches_a_token_and_says_so(tmp_path, sandbox):
+    result = check(
+        tmp_path,
+        sandbox,
+        brevo_oauth_client_id=CLIENT_ID,
+        brevo_oauth_client_secret=CLIENT_SECRET,
+    )
+
+    assert result.returncode == 0, result.stderr
+    last = result.stderr.splitlines()[-1]
+    assert "configuration OK: Brevo accepted the OAuth client's token" in last
+
+
+def test_check_with_oauth_credentials_brevo_refuses_ends_in_one_line(tmp_path, sandbox):
+    result = check(
+        tmp_path, sandbox, brevo_oauth_client_id=CLIENT_ID, brevo_oauth_client_secret="wrong-one"
+    )
+
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        "target-brevo-tajo: Brevo's OAuth token endpoint refused the client (HTTP 401 "
+        "invalid_client): set brevo_oauth_client_id and brevo_oauth_client_secret to the "
+        "credentials of a Brevo OAuth client"
+    )
 
 
 def test_meltano_yml_runs_the_check_as_the_loaders_test_command():

@@ -379,7 +379,12 @@ def test_decimal_settings_may_come_as_text_as_meltano_passes_them_from_the_envir
 
 def test_settings_take_their_declared_types_whatever_json_numbers_became():
     settings = Settings.from_config(
-        {"events_batch_size": Decimal("3"), "import_poll_seconds": Decimal("0.2"), "dry_run": None}
+        {
+            "api_key": "k",
+            "events_batch_size": Decimal("3"),
+            "import_poll_seconds": Decimal("0.2"),
+            "dry_run": None,
+        }
     )
 
     assert settings.events_batch_size == 3
