@@ -105,6 +105,11 @@ class RateBudget:
             self.calls += 1
             wait = start - now
             self.waited_seconds += wait
+        self._note_wait(wait)
+        return wait
+
+    def _note_wait(self, wait: float) -> None:
+        """A line in the log for a wait long enough to notice; pacing waits stay quiet."""
         if wait >= NOTEWORTHY_WAIT_SECONDS:
             logger.info(
                 "waiting %s for Brevo's %s budget of %s calls: %d used",
@@ -113,7 +118,6 @@ class RateBudget:
                 self.bucket,
                 self.limit,
             )
-        return wait
 
     def observe(self, response: httpx.Response, now: float, sent_at: float | None = None) -> bool:
         """Learn from an answer's rate headers: the bucket's real limit and window, a spent budget.
