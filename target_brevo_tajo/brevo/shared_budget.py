@@ -38,6 +38,10 @@ class SlotStore(Protocol):
         """Share what Brevo's headers taught of the bucket, and a wait for its reset."""
         ...
 
+    def move(self, bucket: str, slot: float, left: float) -> None:
+        """Move a slot to when its call left, on the store's clock."""
+        ...
+
 
 def account_key(credential: str) -> str:
     """The ledger's name for the Brevo account of ``credential``: a hash, never the secret."""
@@ -56,6 +60,8 @@ class SharedRateBudget(RateBudget):
     store: SlotStore = field(kw_only=True, repr=False)
     # The store's clock minus this worker's, measured at the first slot taken.
     _offset: float | None = field(default=None, repr=False)
+    # The slots this worker was given, on its clock (as its caller holds them) -> on the store's.
+    _given: dict[float, float] = field(default_factory=dict, repr=False)
 
     def reserve(self, now: float) -> float:
         """Take the account's next slot of this bucket; returns the seconds to wait for it."""
@@ -71,6 +77,7 @@ class SharedRateBudget(RateBudget):
             self._remember(now, taken)
             self.calls += 1
             wait = taken.start - taken.now
+            self._given[now + wait] = taken.start
             self.waited_seconds += wait
         self._note_wait(wait)
         return wait
@@ -83,6 +90,16 @@ class SharedRateBudget(RateBudget):
         since = now - 2 * (self.window_seconds + ARRIVAL_MARGIN_SECONDS)
         self._slots.clear()
         self._slots.extend(sorted(slot for slot in seen.union(self._slots) if slot >= since))
+        self._given = {mine: theirs for mine, theirs in self._given.items() if mine >= since}
+
+    def _move_slot(self, slot: float, now: float) -> None:
+        """Move the slot to when its call left in the store too, for every worker (lock held)."""
+        planned = self._given.pop(slot, None)
+        if planned is None or self._offset is None:
+            return
+        left = planned + (now - slot)
+        self.store.move(self.bucket, planned, left)
+        super()._move_slot(planned - self._offset, left - self._offset)
 
     def observe(self, response: httpx.Response, now: float, sent_at: float | None = None) -> bool:
         """Learn from an answer as :class:`RateBudget` does, and share what changed."""

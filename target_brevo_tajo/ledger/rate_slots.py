@@ -117,6 +117,15 @@ class RateSlotLedger:
                 )
             )
 
+    def move(self, bucket: str, slot: float, left: float) -> None:
+        """Move a slot to when its call left (later): the takers after it count from then."""
+        with self._ledger.writing() as conn:
+            conn.execute(
+                sa.update(rate_slots)
+                .where(self._where(bucket), rate_slots.c.slot_at == slot)
+                .values(slot_at=left)
+            )
+
     def _lock_bucket(self, conn: sa.Connection, bucket: str) -> sa.Row[Any]:
         """Count a slot on the bucket's row (created if new): the write locks it until commit."""
         statement = _INSERTS[conn.dialect.name](rate_buckets).values(
