@@ -19,8 +19,8 @@ import sqlalchemy as sa
 
 from mixpanel_brevo_sandbox.server import SandboxServer
 from target_brevo_tajo.brevo.client import BrevoClient
-from target_brevo_tajo.brevo.rate_budget import ARRIVAL_MARGIN_SECONDS
-from target_brevo_tajo.brevo.shared_budget import account_key, share_budgets
+from target_brevo_tajo.brevo.rate_budget import ARRIVAL_MARGIN_SECONDS, RateBudget
+from target_brevo_tajo.brevo.shared_budget import SharedRateBudget, account_key, share_budgets
 from target_brevo_tajo.ledger import Ledger
 from target_brevo_tajo.ledger.rate_slots import RateSlotLedger
 from target_brevo_tajo.ledger.schema import rate_buckets, rate_slots
@@ -104,6 +104,31 @@ def test_a_worker_shares_a_429s_reset_with_the_others(ledger_url):
     assert first.observe(too_many(request), 0.1, sent_at=0.0)
 
     assert second.reserve(0.1) >= 1.0  # the other worker waits for the reset too
+
+
+def test_a_call_that_left_late_counts_from_when_it_left_for_every_worker(ledger_url):
+    def worker() -> SharedRateBudget:
+        store = RateSlotLedger(Ledger(ledger_url), account_key(SECRET))
+        return SharedRateBudget("events", 2, 1.0, store=store)
+
+    first, second = worker(), worker()
+    slot = 0.0 + first.reserve(0.0)
+    first.reserve(0.0)
+    first.departed(slot, 0.5)  # held up half a second after its slot came
+
+    second.reserve(0.0)  # a window after the second call
+    # Two calls a window: the fourth keeps a window from the late call, not from its slot.
+    assert second.reserve(0.0) >= 0.5 + 1.0 + ARRIVAL_MARGIN_SECONDS - 0.05
+
+
+def test_a_lone_run_moves_a_late_calls_slot_too():
+    budget = RateBudget("events", 2, 1.0)
+    budget.reserve(0.0)
+    budget.reserve(0.0)
+    budget.departed(0.0, 0.5)
+
+    budget.reserve(0.0)
+    assert budget.reserve(0.0) == pytest.approx(0.5 + 1.0 + ARRIVAL_MARGIN_SECONDS)
 
 
 # -- the proof: two runs, one account, the sandbox's call log ---------------------------------
