@@ -78,6 +78,7 @@ def answer(state: SandboxState, api: str, request: Request) -> Response:
     An ``after_processing`` fault replaces the answer only once the API has processed the call.
     The log has the status the client is sent; a dropped answer logs the one it would have had.
     """
+    arrived = time.monotonic()
     with state.lock:
         fault = request.fault = state.faults.take(api, request.method, request.path)
         if fault is not None and fault.kind == "status":
@@ -94,8 +95,9 @@ def answer(state: SandboxState, api: str, request: Request) -> Response:
             response = proxy_error(fault, fault.status)
         bucket = bucket_of(request.method, request.path) if api == "brevo" else None
         state.record_call(
-            api, request.method, request.path, request.query, response.status, bucket=bucket
-        )
+            api, request.method, request.path, request.query, response.status,
+            bucket=bucket, at=arrived,
+        )  # fmt: skip
     return response
 
 

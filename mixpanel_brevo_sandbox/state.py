@@ -132,10 +132,13 @@ class SandboxState:
         status: int,
         *,
         bucket: str | None = None,
+        at: float,
     ) -> None:
         """Append one API call to the log the admin API exposes.
 
-        ``bucket`` is the Brevo rate bucket (None for Mixpanel), so tests can count 429s per bucket.
+        ``bucket`` is the Brevo rate bucket (None for Mixpanel), so tests can count 429s per bucket;
+        ``at`` is when it arrived (seconds on a monotonic clock), so they can count
+        calls per second as Brevo's budgets do.
         """
         flat = {k: v[0] if len(v) == 1 else v for k, v in query.items()}
         with self.lock:
@@ -147,5 +150,6 @@ class SandboxState:
                     "query": flat,
                     "status": status,
                     "bucket": bucket,
+                    "at": at,
                 }
             )

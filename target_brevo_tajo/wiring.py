@@ -12,6 +12,7 @@ from pathlib import Path
 
 from mixpanel_brevo_mapping import Mapping, load_mapping
 from target_brevo_tajo.brevo import BrevoClient
+from target_brevo_tajo.brevo.shared_budget import account_key, share_budgets
 from target_brevo_tajo.checkpoints import SyncCheckpoints
 from target_brevo_tajo.companies.api import BrevoCompanies
 from target_brevo_tajo.companies.ledger import CompanyLedger
@@ -22,6 +23,7 @@ from target_brevo_tajo.contacts.writer import ContactWriter
 from target_brevo_tajo.deletions import DeletionWriter
 from target_brevo_tajo.events.writer import EventWriter
 from target_brevo_tajo.ledger import Ledger
+from target_brevo_tajo.ledger.rate_slots import RateSlotLedger
 from target_brevo_tajo.lists.api import BrevoLists
 from target_brevo_tajo.lists.writer import ListWriter
 from target_brevo_tajo.lookups.ledger import LookupLedger
@@ -77,6 +79,9 @@ def build_run(settings: Settings) -> Run:
         timeout_seconds=settings.request_timeout_seconds,
     )
     ledger = Ledger(settings.ledger_url, read_only=settings.dry_run)
+    if settings.brevo_shared_budget:
+        # A dry run's ledger is its private copy: its few calls pace alone, never in the shared one.
+        share_budgets(client.budgets, RateSlotLedger(ledger, account_key(settings.api_key)))
     rejects = settings.rejects_file
     report = SyncReport(
         dry_run=settings.dry_run,

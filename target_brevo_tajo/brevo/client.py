@@ -233,6 +233,7 @@ class BrevoClient:
             slot = None
             if before_send is not None:
                 before_send()
+            self.budgets.for_call(method, path).departed(sent_at, self._clock())
             try:
                 response = self._send(method, path, label, payload)
             except httpx.TransportError as exc:

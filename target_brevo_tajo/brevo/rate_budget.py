@@ -16,6 +16,7 @@ budget allows in an hour moves to the hourly bucket rather than mislead the per-
 
 from __future__ import annotations
 
+import bisect
 import logging
 import re
 import threading
@@ -38,6 +39,8 @@ TIERS: dict[str, dict[Bucket, tuple[int, float]]] = {
 # Calls leave one by one but may arrive closer together: keep this much spare in each window.
 ARRIVAL_MARGIN_SECONDS = 0.05
 LONGEST_WINDOW_SECONDS = 3600.0
+# Slots this close are one: a caller's slot is its reservation time plus a wait, rounded.
+SAME_SLOT_SECONDS = 1e-6
 # A wait this long is worth a line in the log; shorter ones are ordinary pacing.
 NOTEWORTHY_WAIT_SECONDS = 5.0
 _ID_SEGMENT = re.compile(r"/\d+(?=/|$)")
@@ -105,6 +108,34 @@ class RateBudget:
             self.calls += 1
             wait = start - now
             self.waited_seconds += wait
+        self._note_wait(wait)
+        return wait
+
+    def departed(self, slot: float, now: float) -> None:
+        """A call that left later than its slot (``now``) counts from when it left.
+
+        A call held up after its slot came (its claim written while other workers write the
+        ledger, a busy machine) would otherwise arrive within a window of calls whose slots
+        counted it a window earlier: Brevo would see more than the budget in that second.
+        """
+        if now - slot > ARRIVAL_MARGIN_SECONDS:
+            with self._lock:
+                self._move_slot(slot, now)
+
+    def _move_slot(self, slot: float, now: float) -> None:
+        """Move a slot to when its call left (lock held).
+
+        The caller's slot is its reservation time plus the wait, which float rounding may set a
+        hair apart from the slot kept here.
+        """
+        for index, kept in enumerate(self._slots):
+            if abs(kept - slot) < SAME_SLOT_SECONDS:
+                del self._slots[index]
+                bisect.insort(self._slots, now)
+                return
+
+    def _note_wait(self, wait: float) -> None:
+        """A line in the log for a wait long enough to notice; pacing waits stay quiet."""
         if wait >= NOTEWORTHY_WAIT_SECONDS:
             logger.info(
                 "waiting %s for Brevo's %s budget of %s calls: %d used",
@@ -113,7 +144,6 @@ class RateBudget:
                 self.bucket,
                 self.limit,
             )
-        return wait
 
     def observe(self, response: httpx.Response, now: float, sent_at: float | None = None) -> bool:
         """Learn from an answer's rate headers: the bucket's real limit and window, a spent budget.

@@ -176,3 +176,27 @@ events_timing = sa.Table(
     sa.Column("seconds", sa.Float, nullable=False),
     sa.Column("observed_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+# Brevo's rate buckets of each account (a hash of its credential), shared by every worker of it:
+# the row each call slot is taken under (locked), and what Brevo's headers taught of the bucket.
+rate_buckets = sa.Table(
+    "rate_buckets",
+    metadata,
+    sa.Column("account", sa.String(32), primary_key=True),
+    sa.Column("bucket", sa.String(16), primary_key=True),
+    sa.Column("slots_taken", sa.BigInteger, nullable=False),
+    sa.Column("call_limit", sa.Integer),  # None until a header teaches it: the tier's
+    sa.Column("window_seconds", sa.Float),
+    sa.Column("blocked_until", sa.Float),  # a 429's reset, on the ledger's clock (epoch seconds)
+)
+
+# The call slots taken in each bucket (epoch seconds on the ledger's clock), within its window.
+rate_slots = sa.Table(
+    "rate_slots",
+    metadata,
+    sa.Column("slot_id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("account", sa.String(32), nullable=False),
+    sa.Column("bucket", sa.String(16), nullable=False),
+    sa.Column("slot_at", sa.Float, nullable=False),
+    sa.Index("ix_rate_slots_bucket_time", "account", "bucket", "slot_at"),
+)

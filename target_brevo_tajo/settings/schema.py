@@ -149,6 +149,17 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         ),
     ),
     th.Property(
+        "brevo_shared_budget",
+        th.BooleanType,
+        default=True,
+        title="Share Brevo's rate budget through the ledger",
+        description=(
+            "Take each call's slot of Brevo's rate budgets from the sync ledger, shared by every "
+            "run and worker of the same Brevo account (Brevo counts calls per account: two "
+            "workers each pacing to 10 calls/s would send 20). Off: each run paces alone."
+        ),
+    ),
+    th.Property(
         "events_calls_in_flight",
         th.IntegerType(minimum=1, maximum=16),
         default=4,

@@ -28,6 +28,7 @@ class Settings:
     events_batch_size: int
     events_batch_max_bytes: int
     brevo_rate_tier: Literal["general", "advanced", "extended"]
+    brevo_shared_budget: bool
     events_calls_in_flight: int
     events_settle_seconds: float
     create_missing_attributes: bool
