@@ -81,7 +81,9 @@ def build_run(settings: Settings) -> Run:
     ledger = Ledger(settings.ledger_url, read_only=settings.dry_run)
     if settings.brevo_shared_budget:
         # A dry run's ledger is its private copy: its few calls pace alone, never in the shared one.
-        share_budgets(client.budgets, RateSlotLedger(ledger, account_key(settings.api_key)))
+        # The credentials check left exactly one of the two: an API key or an OAuth client.
+        credential = settings.api_key or settings.brevo_oauth_client_id or ""
+        share_budgets(client.budgets, RateSlotLedger(ledger, account_key(credential)))
     rejects = settings.rejects_file
     report = SyncReport(
         dry_run=settings.dry_run,
