@@ -7,8 +7,6 @@ own, and the instance's ``concurrency.pools.default_limit: 1`` holds every pool 
 (enforced by the run worker, so it holds under ``dagster job execute`` and the daemon alike).
 """
 
-from __future__ import annotations
-
 import logging
 import os
 import signal
