@@ -86,7 +86,7 @@ def _run_job(
     attempt = context.retry_number + 1
     folder = settings.data_dir / "reports" / tenant.name / meltano_job / context.run_id
     report_file = folder / f"attempt-{attempt}" / REPORT_NAME
-    env = run_env(tenant, settings, report_file, os.environ)
+    env = run_env(tenant, meltano_job, settings, report_file, os.environ)
     if settings.database_url:
         state_list = [meltano_command(tenant, meltano_job, force=False)[0], "state", "list"]
         prepare_meltano_database(

@@ -7,6 +7,7 @@ the ledger in a PostgreSQL schema of the tenant's own, Meltano's system database
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -23,6 +24,8 @@ from orchestration.tenants import Tenant
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 MELTANO_SCHEMA = "meltano"
 REPORT_NAME = "sync-report.json"
+# Meltano's installed plugins, shared by every run's own system folder.
+PLUGIN_DIRS = ("extractors", "loaders", "mappers", "utilities", "transformers", "files")
 
 
 @dataclass(frozen=True)
@@ -80,8 +83,25 @@ def meltano_command(tenant: Tenant, job: str, *, force: bool) -> list[str]:
     return [*command, "--force"] if force else command
 
 
+def meltano_sys_dir(settings: Settings, tenant: str, job: str) -> Path:
+    """A Meltano system folder of the tenant's job, sharing the project's installed plugins.
+
+    Meltano writes each plugin's config and catalog under ``.meltano/run/<plugin>/``: tenants
+    running at once in one folder would overwrite (and delete) each other's.
+    """
+    sys_dir = settings.data_dir / "meltano" / tenant / job
+    sys_dir.mkdir(parents=True, exist_ok=True)
+    shared = settings.project_root / ".meltano"
+    for name in PLUGIN_DIRS:
+        link = sys_dir / name
+        if (shared / name).is_dir() and not link.exists():
+            with contextlib.suppress(FileExistsError):  # another run of this job made it
+                link.symlink_to(shared / name, target_is_directory=True)
+    return sys_dir
+
+
 def run_env(
-    tenant: Tenant, settings: Settings, report_file: Path, base: Mapping[str, str]
+    tenant: Tenant, job: str, settings: Settings, report_file: Path, base: Mapping[str, str]
 ) -> dict[str, str]:
     """The environment of one run: the worker's, the shared databases', then the tenant's own.
 
@@ -89,10 +109,14 @@ def run_env(
     the suffix is set in ``MELTANO_RUN_STATE_ID_SUFFIX`` too.
     """
     env = dict(base)
+    env["MELTANO_SYS_DIR_ROOT"] = str(meltano_sys_dir(settings, tenant.name, job))
     if settings.database_url:
         env["MELTANO_DATABASE_URI"] = with_schema(settings.database_url, MELTANO_SCHEMA)
         ledger = with_schema(settings.database_url, ledger_schema(tenant.name))
     else:
+        env["MELTANO_DATABASE_URI"] = (
+            f"sqlite:///{settings.project_root / '.meltano' / 'meltano.db'}"
+        )
         ledger = f"sqlite:///{settings.data_dir / 'ledgers' / f'{tenant.name}.sqlite'}"
     env["TARGET_BREVO_TAJO_LEDGER_URL"] = ledger
     env.update(tenant.env)

@@ -24,7 +24,9 @@ def test_each_schema_is_picked_by_the_search_path():
 
 
 def test_the_run_env_keeps_state_ledger_and_report_per_tenant(tmp_path):
-    env = run_env(ACME, settings(tmp_path), tmp_path / "r.json", {"PATH": "/bin"})
+    env = run_env(
+        ACME, "mixpanel-to-brevo", settings(tmp_path), tmp_path / "r.json", {"PATH": "/bin"}
+    )
     assert env["MELTANO_DATABASE_URI"].endswith("?options=-csearch_path%3Dmeltano")
     assert env["TARGET_BREVO_TAJO_LEDGER_URL"].endswith("?options=-csearch_path%3Dledger_acme")
     assert env["MELTANO_RUN_STATE_ID_SUFFIX"] == "acme"
@@ -32,11 +34,13 @@ def test_the_run_env_keeps_state_ledger_and_report_per_tenant(tmp_path):
     assert env["TARGET_BREVO_TAJO_REPORT_FILE"] == str(tmp_path / "r.json")
     assert env["TARGET_BREVO_TAJO_API_KEY"] == "k"
     assert env["PATH"] == "/bin"
+    # Its own Meltano system folder (run/ files apart), the project's plugins shared.
+    assert env["MELTANO_SYS_DIR_ROOT"] == str(tmp_path / "data/meltano/acme/mixpanel-to-brevo")
 
 
 def test_without_a_shared_database_each_tenant_has_its_own_sqlite_ledger(tmp_path):
-    env = run_env(ACME, settings(tmp_path, None), tmp_path / "r.json", {})
-    assert "MELTANO_DATABASE_URI" not in env
+    env = run_env(ACME, "mixpanel-to-brevo", settings(tmp_path, None), tmp_path / "r.json", {})
+    assert env["MELTANO_DATABASE_URI"] == f"sqlite:///{tmp_path}/.meltano/meltano.db"
     assert env["TARGET_BREVO_TAJO_LEDGER_URL"] == f"sqlite:///{tmp_path}/data/ledgers/acme.sqlite"
 
 
