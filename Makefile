@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 MELTANO_STAMP := .meltano/.installed-stamp
 
-.PHONY: setup demo test lint docs unit e2e bench clean distclean backfill
+.PHONY: setup demo tenants-demo test lint docs unit e2e bench clean distclean backfill
 
 setup: $(STAMP)
 
@@ -31,6 +31,10 @@ $(MELTANO_STAMP): $(STAMP) meltano.yml pyproject.toml
 
 demo: $(MELTANO_STAMP)
 	PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) -m mixpanel_brevo_sandbox demo
+
+# Three sandbox tenants through Dagster (all_tenants) on one PostgreSQL (docs/tenants.md).
+tenants-demo: $(MELTANO_STAMP)
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) -m mixpanel_brevo_sandbox tenants-demo
 
 # Export the events of START..END (dates, inclusive) under a state id of their own
 # (<env>:...:backfill-START-END): production's bookmark never moves. ENV picks the Meltano

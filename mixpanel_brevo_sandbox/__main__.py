@@ -15,6 +15,7 @@ from .brevo_oauth import DEFAULT_LIFETIME_SECONDS, check_lifetime
 from .demo import run_demo
 from .mixpanel_budget import BudgetLimits
 from .server import SandboxServer
+from .tenants_demo import run_tenants_demo
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -73,6 +74,11 @@ def demo(_args: argparse.Namespace) -> int:
     return run_demo(Path.cwd())
 
 
+def tenants_demo(_args: argparse.Namespace) -> int:
+    """Run ``make tenants-demo``: three tenants through ``all_tenants`` (docs/tenants.md)."""
+    return run_tenants_demo()
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser, one subparser per command."""
     parser = argparse.ArgumentParser(
@@ -115,6 +121,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve_parser.set_defaults(func=serve)
     demo_parser = commands.add_parser("demo", help="run the Meltano pipeline against the sandbox")
     demo_parser.set_defaults(func=demo)
+    tenants_parser = commands.add_parser(
+        "tenants-demo", help="three sandbox tenants through Dagster on one PostgreSQL"
+    )
+    tenants_parser.set_defaults(func=tenants_demo)
     return parser
 
 

@@ -74,6 +74,7 @@ def upgrade_to_head(engine: sa.Engine) -> None:
         if conn.dialect.name == "postgresql":
             # Postgres DDL is transactional; the lock ends with the transaction.
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+            _create_search_path_schema(conn)
         if _at_head(conn):
             return  # another worker migrated it while this one waited
         from alembic import command  # noqa: PLC0415 - only a migration needs Alembic
@@ -84,6 +85,21 @@ def upgrade_to_head(engine: sa.Engine) -> None:
             _check_baseline(conn, tables)
             command.stamp(config, BASELINE)
         command.upgrade(config, "head")
+
+
+def _create_search_path_schema(conn: sa.Connection) -> None:
+    """Make the first schema of the search_path when none of it exists yet.
+
+    A server shared by many tenants keeps each one's ledger in a schema of its own, named in
+    ``ledger_url`` (``?options=-csearch_path%3D<schema>``): a new tenant's first run makes it.
+    """
+    if conn.execute(sa.text("SELECT current_schema()")).scalar() is not None:
+        return
+    search_path = str(conn.execute(sa.text("SHOW search_path")).scalar())
+    first = search_path.split(",", maxsplit=1)[0].strip().strip('"')
+    if first and first != "$user":
+        schema = conn.dialect.identifier_preparer.quote_identifier(first)
+        conn.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {schema}"))
 
 
 def _at_head(conn: sa.Connection) -> bool:

@@ -15,10 +15,12 @@ import sys
 import threading
 import uuid
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
@@ -46,6 +48,30 @@ def test_a_postgres_ledger_is_migrated_to_exactly_the_tables_the_ledger_queries(
 
     with ledger.engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+
+
+def test_ledgers_in_schemas_of_their_own_on_one_database_are_made_and_kept_apart(postgres):
+    """One server for many tenants: each ledger_url names its schema; the first run makes it."""
+    database = sa.make_url(new_database(postgres))
+    urls = {
+        tenant: database.update_query_dict({"options": f"-csearch_path=ledger_{tenant}"})
+        for tenant in ("acme", "globex")
+    }
+    with ThreadPoolExecutor(4) as pool:  # two workers of each tenant start together
+        ledgers = list(pool.map(Ledger, [str(u) for u in [*urls.values(), *urls.values()]]))
+    EventLedger(ledgers[0]).open_call("call-1", [entry("a")], lease_seconds=60)  # acme claims a
+
+    engine = sa.create_engine(database)
+    with engine.connect() as conn:
+        schemas = set(sa.inspect(conn).get_schema_names())
+        assert {"ledger_acme", "ledger_globex"} <= schemas
+        assert "event_calls" in sa.inspect(conn).get_table_names(schema="ledger_acme")
+        assert sa.inspect(conn).get_table_names(schema="public") == []
+    assert EventLedger(ledgers[2]).open_call("call-2", [entry("a")], lease_seconds=60) == []
+    assert len(EventLedger(ledgers[1]).open_call("call-3", [entry("a")], lease_seconds=60)) == 1
+    for ledger in ledgers:
+        ledger.close()
+    engine.dispose()
 
 
 def test_two_workers_never_claim_the_same_event(postgres):
