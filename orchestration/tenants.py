@@ -158,9 +158,10 @@ class _TenantReader:
         if not isinstance(node, yaml.MappingNode):
             raise _Problem(node, "(tenant)", "expected a mapping of env, mapping and jobs")
         fields = {str(k.value): (k, v) for k, v in node.value}
-        for unknown in fields.keys() - set(TENANT_KEYS):
+        unknown = [name for name in fields if name not in TENANT_KEYS]
+        if unknown:  # the first in the file, so the line named is the same at every load
             raise _Problem(
-                fields[unknown][0], unknown, f"unknown key, known: {', '.join(TENANT_KEYS)}"
+                fields[unknown[0]][0], unknown[0], f"unknown key, known: {', '.join(TENANT_KEYS)}"
             )
         for needed in ("mapping", "jobs"):
             if needed not in fields:

@@ -81,9 +81,11 @@ def meltano_log(
     return log
 
 
-def expected_in_brevo(sandbox: SandboxServer, start: str, end: str) -> set[tuple[str, str]]:
+def expected_in_brevo(
+    sandbox: SandboxServer, start: str, end: str, mapping_file: Path = MAPPING_FILE
+) -> set[tuple[str, str]]:
     """(Brevo event name, $insert_id) of every mapped event of an identified user, per export."""
-    mapping = load_mapping(MAPPING_FILE)
+    mapping = load_mapping(mapping_file)
     response = httpx.get(
         f"{sandbox.url}/mixpanel/api/2.0/export",
         params={"from_date": start, "to_date": end, "project_id": 12345},

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -10,7 +9,6 @@ import httpx
 import yaml
 from dagster import DagsterInstance, JobDefinition
 
-from mixpanel_brevo_mapping import load_mapping
 from mixpanel_brevo_sandbox.demo import sandbox_env
 from mixpanel_brevo_sandbox.server import SandboxServer
 from mixpanel_brevo_sandbox.tenants_demo import (
@@ -21,6 +19,9 @@ from mixpanel_brevo_sandbox.tenants_demo import (
 )
 from orchestration.definitions import build_definitions
 from orchestration.runs import Settings
+from tests.e2e.meltano import brevo_events, expected_in_brevo
+
+__all__ = ["sandbox_tenant"]  # re-exported: the tests build tenants file entries with it
 
 
 def all_tenants() -> JobDefinition:
@@ -63,28 +64,12 @@ def instance() -> DagsterInstance:
 
 def exported_insert_ids(sandbox: SandboxServer) -> set[str]:
     """$insert_id of every mapped event of an identified user the sandbox's Mixpanel holds."""
-    mapping = load_mapping(SANDBOX_MAPPING)
     start = sandbox_env(sandbox)["SANDBOX_START_DATE"][:10]
     today = httpx.get(f"{sandbox.url}/_sandbox/clock", timeout=30).json()["now"][:10]
-    response = httpx.get(
-        f"{sandbox.url}/mixpanel/api/2.0/export",
-        params={"from_date": start, "to_date": today, "project_id": 12345},
-        auth=("sandbox-user", "sandbox-secret"),
-        timeout=60,
-    )
-    response.raise_for_status()
-    expected = set()
-    for line in response.content.splitlines():
-        event = json.loads(line) if line.strip() else None
-        identified = event and not str(event["properties"]["distinct_id"]).startswith("$device:")
-        if identified and mapping.brevo_event_name(event["event"]):
-            expected.add(event["properties"]["$insert_id"])
-    return expected
-
-
-__all__ = ["sandbox_tenant"]
+    expected = expected_in_brevo(sandbox, start, today, SANDBOX_MAPPING)
+    return {insert_id for _, insert_id in expected}
 
 
 def brevo_insert_ids(sandbox: SandboxServer) -> list[str]:
-    events = httpx.get(f"{sandbox.url}/_sandbox/brevo/events", timeout=60).json()["events"]
-    return [e["event_properties"]["mp_insert_id"] for e in events]
+    """$insert_id of each event the sandbox's Brevo account holds, once per copy."""
+    return [insert_id for _, insert_id in brevo_events(sandbox).elements()]
