@@ -11,7 +11,7 @@ import logging
 import os
 import signal
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,11 +41,21 @@ from orchestration.runs import (
     report_figures,
     run_env,
     run_reports,
+    worker_env,
 )
-from orchestration.tenants import Tenant, TenantsFileError, load_tenants, meltano_project
+from orchestration.tenants import (
+    MeltanoProject,
+    Tenant,
+    Tenants,
+    TenantsFileError,
+    load_tenants,
+    meltano_project,
+)
 
 logger = logging.getLogger("orchestration")
 STOP_GRACE_SECONDS = 30
+# The orchestrator's environment as a tenant's run may see it (orchestration.runs.worker_env).
+BaseEnv = Callable[[], dict[str, str]]
 
 
 def dagster_name(tenant: str, meltano_job: str) -> str:
@@ -81,12 +91,12 @@ def _stream(context: OpExecutionContext, command: list[str], cwd: Path, env: dic
 
 
 def _run_job(
-    context: OpExecutionContext, tenant: Tenant, meltano_job: str, settings: Settings
+    context: OpExecutionContext, tenant: Tenant, meltano_job: str, settings: Settings, base: BaseEnv
 ) -> Iterator[AssetMaterialization | Output[None]]:
     attempt = context.retry_number + 1
     folder = settings.data_dir / "reports" / tenant.name / meltano_job / context.run_id
     report_file = folder / f"attempt-{attempt}" / REPORT_NAME
-    env = run_env(tenant, meltano_job, settings, report_file, os.environ)
+    env = run_env(tenant, meltano_job, settings, report_file, base())
     if settings.database_url:
         state_list = [meltano_command(tenant, meltano_job, force=False)[0], "state", "list"]
         prepare_meltano_database(
@@ -118,7 +128,7 @@ def _run_job(
     yield Output(None, metadata=metadata)
 
 
-def tenant_op(tenant: Tenant, meltano_job: str, settings: Settings) -> OpDefinition:
+def tenant_op(tenant: Tenant, meltano_job: str, settings: Settings, base: BaseEnv) -> OpDefinition:
     """The op that runs one tenant's Meltano job; retried with exponential backoff."""
     name = dagster_name(tenant.name, meltano_job)
 
@@ -136,7 +146,7 @@ def tenant_op(tenant: Tenant, meltano_job: str, settings: Settings) -> OpDefinit
     def run_meltano_job(
         context: OpExecutionContext,
     ) -> Iterator[AssetMaterialization | Output[None]]:
-        yield from _run_job(context, tenant, meltano_job, settings)
+        yield from _run_job(context, tenant, meltano_job, settings, base)
 
     return run_meltano_job
 
@@ -172,30 +182,38 @@ def all_tenants_job(main_ops: list[OpDefinition], settings: Settings) -> JobDefi
     return all_tenants
 
 
+def _load(tenants_file: str | None, project: MeltanoProject) -> Tenants:
+    """The tenants of ``tenants_file``; each mistake logged as one ERROR line."""
+    if not tenants_file:
+        logger.error("TENANTS_FILE is not set: set it to the tenants file (docs/tenants.md)")
+        return Tenants({}, [])
+    try:
+        loaded = load_tenants(Path(tenants_file), project.jobs)
+    except TenantsFileError as exc:
+        logger.error("%s", exc)
+        return Tenants({}, [])
+    for error in loaded.errors:
+        logger.error("%s", error)
+    return loaded
+
+
 def build_definitions(tenants_file: str | None, settings: Settings) -> Definitions:
     """The jobs and schedules of every tenant of ``tenants_file`` that has no mistake.
 
     A mistake in a tenant is logged as one ERROR line and leaves that tenant out.
     """
-    known_jobs, schedules = meltano_project(settings.project_root / "meltano.yml")
-    tenants: dict[str, Tenant] = {}
-    if not tenants_file:
-        logger.error("TENANTS_FILE is not set: set it to the tenants file (docs/tenants.md)")
-    else:
-        try:
-            loaded = load_tenants(Path(tenants_file), known_jobs)
-        except TenantsFileError as exc:
-            logger.error("%s", exc)
-        else:
-            for error in loaded.errors:
-                logger.error("%s", error)
-            tenants = loaded.tenants
+    project = meltano_project(settings.project_root / "meltano.yml")
+    loaded = _load(tenants_file, project)
+
+    def base() -> dict[str, str]:
+        return worker_env(os.environ, loaded.variables, project.setting_prefixes)
+
     jobs: list[JobDefinition] = []
     crons: list[ScheduleDefinition] = []
     main_ops: list[OpDefinition] = []
-    for tenant in tenants.values():
+    for tenant in loaded.tenants.values():
         for meltano_job in tenant.jobs:
-            op_def = tenant_op(tenant, meltano_job, settings)
+            op_def = tenant_op(tenant, meltano_job, settings, base)
             main_ops += [op_def] if meltano_job == tenant.jobs[0] else []
             jobs.append(tenant_job(tenant, meltano_job, op_def, settings))
             crons += [
@@ -204,7 +222,7 @@ def build_definitions(tenants_file: str | None, settings: Settings) -> Definitio
                     cron_schedule=s.cron,
                     job=jobs[-1],
                 )
-                for s in schedules
+                for s in project.schedules
                 if s.job == meltano_job
             ]
     return Definitions(jobs=[*jobs, all_tenants_job(main_ops, settings)], schedules=crons)

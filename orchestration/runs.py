@@ -100,10 +100,31 @@ def meltano_sys_dir(settings: Settings, tenant: str, job: str) -> Path:
     return sys_dir
 
 
+# The shared server's URL holds its password: a run gets the URLs of its two schemas only.
+WORKER_ONLY = ("ORCHESTRATION_DATABASE_URL",)
+
+
+def worker_env(
+    environ: Mapping[str, str], secrets: frozenset[str], setting_prefixes: tuple[str, ...]
+) -> dict[str, str]:
+    """What a tenant's run keeps of the orchestrator's environment: nothing of another tenant.
+
+    Left out: every variable a ``${VAR}`` of the tenants file reads (the tenants' secrets: a
+    run gets its own tenant's values through ``Tenant.env``), the shared server's URL, and every
+    plugin setting (``TARGET_BREVO_TAJO_...``): a setting a tenant leaves out must not come from
+    the worker, where it could be another account's key.
+    """
+    return {
+        name: value
+        for name, value in environ.items()
+        if name not in secrets and name not in WORKER_ONLY and not name.startswith(setting_prefixes)
+    }
+
+
 def run_env(
     tenant: Tenant, job: str, settings: Settings, report_file: Path, base: Mapping[str, str]
 ) -> dict[str, str]:
-    """The environment of one run: the worker's, the shared databases', then the tenant's own.
+    """The environment of one run: ``base`` (see :func:`worker_env`), the databases', the tenant's.
 
     Meltano does not pass ``--state-id-suffix`` on to the target, whose report names the job:
     the suffix is set in ``MELTANO_RUN_STATE_ID_SUFFIX`` too.

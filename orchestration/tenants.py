@@ -60,10 +60,15 @@ class Tenant:
 
 @dataclass(frozen=True)
 class Tenants:
-    """The tenants that are right, and one line per mistake of the others."""
+    """The tenants that are right, one line per mistake of the others, and the secrets' names.
+
+    ``variables`` are the names every ``${VAR}`` of the file reads: no tenant's run is given
+    them from the orchestrator's environment, only the values of its own (``Tenant.env``).
+    """
 
     tenants: dict[str, Tenant]
     errors: list[str]
+    variables: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -75,16 +80,32 @@ class MeltanoSchedule:
     cron: str
 
 
-def meltano_project(meltano_yml: Path) -> tuple[set[str], list[MeltanoSchedule]]:
-    """The job names and the schedules of meltano.yml."""
+@dataclass(frozen=True)
+class MeltanoProject:
+    """What the orchestration reads of meltano.yml."""
+
+    jobs: set[str]
+    schedules: list[MeltanoSchedule]
+    # Each plugin's environment variables start with its name, upper case, ``-`` as ``_``
+    # (an inheriting plugin's too: TAP_MIXPANEL_TAJO__COHORTS_... starts with its parent's).
+    setting_prefixes: tuple[str, ...]
+
+
+def meltano_project(meltano_yml: Path) -> MeltanoProject:
+    """The job names, the schedules and the plugins' setting variable prefixes of meltano.yml."""
     project = yaml.safe_load(meltano_yml.read_text(encoding="utf-8")) or {}
-    jobs = {job["name"] for job in project.get("jobs") or []}
     schedules = [
         MeltanoSchedule(s["name"], s["job"], CRON_OF_INTERVAL.get(s["interval"], s["interval"]))
         for s in project.get("schedules") or []
         if s.get("job")
     ]
-    return jobs, schedules
+    plugins = [p for kind in (project.get("plugins") or {}).values() for p in kind or []]
+    prefixes = {plugin["name"].upper().replace("-", "_") + "_" for plugin in plugins}
+    return MeltanoProject(
+        jobs={job["name"] for job in project.get("jobs") or []},
+        schedules=schedules,
+        setting_prefixes=tuple(sorted(prefixes)),
+    )
 
 
 def load_tenants(
@@ -118,7 +139,7 @@ def load_tenants(
         tenant = reader.read(key, value)
         if tenant is not None:
             tenants[tenant.name] = tenant
-    return Tenants(tenants, errors + reader.errors)
+    return Tenants(tenants, errors + reader.errors, frozenset(reader.variables))
 
 
 def _line(node: yaml.Node) -> int:
@@ -139,6 +160,7 @@ class _TenantReader:
     known_jobs: set[str]
     environ: Mapping[str, str]
     errors: list[str] = field(default_factory=list)
+    variables: set[str] = field(default_factory=set)
 
     def read(self, key: yaml.Node, node: yaml.Node) -> Tenant | None:
         name = str(key.value)
@@ -182,6 +204,7 @@ class _TenantReader:
             raise _Problem(node, key, "expected a value")
 
         def expand(match: re.Match[str]) -> str:
+            self.variables.add(match[1])
             if match[1] not in self.environ:
                 raise _Problem(node, key, f"${{{match[1]}}} is not set in the environment")
             return self.environ[match[1]]

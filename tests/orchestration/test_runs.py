@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from orchestration.runs import Settings, meltano_command, report_figures, run_env, with_schema
+from orchestration.runs import (
+    Settings,
+    meltano_command,
+    report_figures,
+    run_env,
+    with_schema,
+    worker_env,
+)
 from orchestration.tenants import Tenant
 
 SERVER = "postgresql://dagster:s3cret@db.internal:5432/sync"
@@ -71,3 +78,29 @@ def test_report_figures_add_up_over_the_tasks_reports():
     assert figures["budget_events_calls"] == 6
     assert figures["status"] == "incomplete"
     assert report_figures([])["status"] == "no report"
+
+
+def test_a_run_sees_no_other_tenants_secret_nor_a_workers_plugin_setting():
+    worker = {
+        "PATH": "/bin",
+        "HOME": "/home/worker",
+        "ACME_BREVO_KEY": "xkeysib-acme",
+        "GLOBEX_BREVO_KEY": "xkeysib-globex",
+        "ORCHESTRATION_DATABASE_URL": SERVER,
+        "TARGET_BREVO_TAJO_API_KEY": "xkeysib-worker",
+        "TAP_MIXPANEL_TAJO__COHORTS_PROJECT_ID": "9",
+        "MELTANO_PROJECT_ROOT": "/project",
+    }
+    base = worker_env(
+        worker,
+        frozenset({"ACME_BREVO_KEY", "GLOBEX_BREVO_KEY"}),
+        ("TAP_MIXPANEL_TAJO_", "TARGET_BREVO_TAJO_"),
+    )
+    assert base == {"PATH": "/bin", "HOME": "/home/worker", "MELTANO_PROJECT_ROOT": "/project"}
+
+
+def test_the_tenants_own_secret_reaches_its_run_through_its_env(tmp_path):
+    base = worker_env({"ACME_BREVO_KEY": "k", "PATH": "/bin"}, frozenset({"ACME_BREVO_KEY"}), ())
+    env = run_env(ACME, "mixpanel-to-brevo", settings(tmp_path), tmp_path / "r.json", base)
+    assert env["TARGET_BREVO_TAJO_API_KEY"] == "k"
+    assert "ACME_BREVO_KEY" not in env

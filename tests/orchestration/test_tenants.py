@@ -9,7 +9,8 @@ import pytest
 from orchestration.tenants import TenantsFileError, load_tenants, meltano_project
 from tests.conftest import ROOT
 
-JOBS, SCHEDULES = meltano_project(ROOT / "meltano.yml")
+PROJECT = meltano_project(ROOT / "meltano.yml")
+JOBS, SCHEDULES = PROJECT.jobs, PROJECT.schedules
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -40,6 +41,7 @@ def test_a_good_tenant_reads_its_secret_from_the_environment(tmp_path):
     assert acme.jobs == ("mixpanel-to-brevo", "cohorts-to-brevo-lists")
     assert acme.environment == "prod"
     assert "xkeysib-1" not in repr(acme)
+    assert tenants.variables == {"ACME_KEY"}
 
 
 M = "    mapping: acme.yml\n"
@@ -131,3 +133,16 @@ def test_meltano_schedules_become_cron():
     assert crons["mixpanel-to-brevo"] == "0 * * * *"
     assert crons["cohorts-to-brevo-lists"] == "0 0 * * *"
     assert "mixpanel-to-brevo" in JOBS
+
+
+def test_the_secrets_names_include_those_of_a_tenant_left_out(tmp_path):
+    text = GOOD + "  globex:\n" + M + J + "    env: {TARGET_BREVO_TAJO_API_KEY: '${GLOBEX_KEY}'}\n"
+    tenants = load_tenants(write(tmp_path, text), JOBS, {"ACME_KEY": "k"})
+    assert list(tenants.tenants) == ["acme"]
+    assert tenants.variables == {"ACME_KEY", "GLOBEX_KEY"}
+
+
+def test_each_plugins_settings_prefix_is_known():
+    assert "TARGET_BREVO_TAJO_" in PROJECT.setting_prefixes
+    assert "TAP_MIXPANEL_TAJO_" in PROJECT.setting_prefixes
+    assert "TAP_JSONL_" in PROJECT.setting_prefixes
