@@ -140,6 +140,9 @@ def run_env(
         )
         ledger = f"sqlite:///{settings.data_dir / 'ledgers' / f'{tenant.name}.sqlite'}"
     env["TARGET_BREVO_TAJO_LEDGER_URL"] = ledger
+    env["TARGET_BREVO_TAJO_REJECTS_FILE"] = str(
+        settings.data_dir / "rejects" / f"{tenant.name}.jsonl"
+    )
     env.update(tenant.env)
     env["MELTANO_RUN_STATE_ID_SUFFIX"] = tenant.name
     env["TARGET_BREVO_TAJO_MAPPING_FILE"] = str(tenant.mapping)

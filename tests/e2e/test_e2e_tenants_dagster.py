@@ -162,3 +162,39 @@ def test_a_tenant_run_killed_mid_way_is_completed_by_dagsters_retry_exactly_once
         assert set(in_brevo) == expected
     finally:
         sandbox.stop()
+
+
+def step_span(instance, run_id: str) -> tuple[float, float]:
+    """When the run's op started and when it succeeded (the instance's event log)."""
+    times = {
+        entry.dagster_event.event_type_value: entry.timestamp
+        for entry in instance.all_logs(run_id)
+        if entry.dagster_event and entry.dagster_event.event_type_value.startswith("STEP_")
+    }
+    return times["STEP_START"], times["STEP_SUCCESS"]
+
+
+def test_two_runs_of_one_tenants_job_run_one_after_the_other_through_its_pool(
+    database_url, tmp_path, monkeypatch
+):
+    url = fresh_database(database_url, "one_at_a_time")
+    sandbox = small_sandbox(8)
+    try:
+        tenants = {"acme": helpers.sandbox_tenant("acme", sandbox, [MAIN])}
+        helpers.set_up_orchestration(monkeypatch, tmp_path, url, tenants)
+        monkeypatch.setenv("TEST_DAGSTER_JOB", "acme__mixpanel_to_brevo")
+        with helpers.instance() as instance, ThreadPoolExecutor(2) as pool:
+            # As `dagster instance concurrency set` does when a tenant is added: Dagster makes a
+            # pool's limit on its first use, and two runs of a new pool at once race on it.
+            instance.event_log_storage.set_concurrency_slots("acme__mixpanel_to_brevo", 1)
+            runs = [
+                pool.submit(execute_job, reconstructable(helpers.solo_job), instance)
+                for _ in range(2)
+            ]
+            results = [run.result(timeout=600) for run in runs]
+            assert all(result.success for result in results)
+            first, second = sorted(step_span(instance, r.run_id) for r in results)
+        assert first[1] <= second[0], "the two runs of acme's job overlapped"
+        assert max(Counter(helpers.brevo_insert_ids(sandbox)).values()) == 1
+    finally:
+        sandbox.stop()

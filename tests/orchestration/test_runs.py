@@ -40,6 +40,7 @@ def test_the_run_env_keeps_state_ledger_and_report_per_tenant(tmp_path):
     assert env["TARGET_BREVO_TAJO_MAPPING_FILE"] == "/m/acme.yml"
     assert env["TARGET_BREVO_TAJO_REPORT_FILE"] == str(tmp_path / "r.json")
     assert env["TARGET_BREVO_TAJO_API_KEY"] == "k"
+    assert env["TARGET_BREVO_TAJO_REJECTS_FILE"] == str(tmp_path / "data/rejects/acme.jsonl")
     assert env["PATH"] == "/bin"
     # Its own Meltano system folder (run/ files apart), the project's plugins shared.
     assert env["MELTANO_SYS_DIR_ROOT"] == str(tmp_path / "data/meltano/acme/mixpanel-to-brevo")
