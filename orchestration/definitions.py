@@ -129,11 +129,15 @@ def _run_job(
 
 
 def tenant_op(tenant: Tenant, meltano_job: str, settings: Settings, base: BaseEnv) -> OpDefinition:
-    """The op that runs one tenant's Meltano job; retried with exponential backoff."""
+    """The op that runs one tenant's Meltano job; retried with exponential backoff.
+
+    Its pool is named as its job; the op itself may not be (Dagster refuses a job whose graph
+    and op share a name once it loads every job, as ``dagster dev`` does).
+    """
     name = dagster_name(tenant.name, meltano_job)
 
     @op(
-        name=name,
+        name=f"{name}__meltano",
         pool=name,
         tags={"tenant": tenant.name, "meltano_job": meltano_job},
         retry_policy=RetryPolicy(
@@ -157,7 +161,7 @@ def tenant_job(
     """One tenant's Meltano job as a Dagster job, tagged for the run queue's limits."""
 
     @job(
-        name=op_def.name,
+        name=dagster_name(tenant.name, meltano_job),
         tags={
             "tenant": tenant.name,
             "meltano_job": meltano_job,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import subprocess
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -15,9 +16,11 @@ from pathlib import Path
 import httpx
 import pytest
 import sqlalchemy as sa
-from dagster import AssetKey, execute_job, reconstructable
+from dagster import AssetKey, RunsFilter, execute_job, reconstructable
 
 from mixpanel_brevo_sandbox.server import SandboxServer
+from mixpanel_brevo_sandbox.tenants_demo import dagster_command
+from tests.conftest import ROOT
 from tests.e2e import tenants as helpers
 from tests.e2e.meltano import INSTALLED
 
@@ -66,7 +69,7 @@ def test_ten_tenants_four_at_a_time_each_own_account_and_state_and_a_bad_tenant_
         assert error.startswith(f"{tenants_file}:")
         assert "tenant broken: key jobs: no job 'nope' in meltano.yml" in error
         assert sorted(node.name for node in job.nodes) == [
-            f"t{i:02d}__mixpanel_to_brevo" for i in range(10)
+            f"t{i:02d}__mixpanel_to_brevo__meltano" for i in range(10)
         ]
         exported = {name: helpers.exported_insert_ids(s) for name, s in sandboxes.items()}
         assert sum(len(ids) for ids in exported.values()) == len(set().union(*exported.values()))
@@ -174,27 +177,50 @@ def step_span(instance, run_id: str) -> tuple[float, float]:
     return times["STEP_START"], times["STEP_SUCCESS"]
 
 
-def test_two_runs_of_one_tenants_job_run_one_after_the_other_through_its_pool(
+def run_ids_of(instance, job_name: str) -> list[str]:
+    return [run.run_id for run in instance.get_runs(RunsFilter(job_name=job_name))]
+
+
+def test_two_runs_of_one_tenants_job_started_at_once_run_one_after_the_other(
     database_url, tmp_path, monkeypatch
 ):
+    """Two `dagster job execute` of one tenant's job, as two schedulers or people might start."""
     url = fresh_database(database_url, "one_at_a_time")
     sandbox = small_sandbox(8)
+    job_name = "acme__mixpanel_to_brevo"
     try:
         tenants = {"acme": helpers.sandbox_tenant("acme", sandbox, [MAIN])}
         helpers.set_up_orchestration(monkeypatch, tmp_path, url, tenants)
-        monkeypatch.setenv("TEST_DAGSTER_JOB", "acme__mixpanel_to_brevo")
-        with helpers.instance() as instance, ThreadPoolExecutor(2) as pool:
+        with helpers.instance() as instance:
             # As `dagster instance concurrency set` does when a tenant is added: Dagster makes a
             # pool's limit on its first use, and two runs of a new pool at once race on it.
-            instance.event_log_storage.set_concurrency_slots("acme__mixpanel_to_brevo", 1)
-            runs = [
-                pool.submit(execute_job, reconstructable(helpers.solo_job), instance)
-                for _ in range(2)
-            ]
-            results = [run.result(timeout=600) for run in runs]
-            assert all(result.success for result in results)
-            first, second = sorted(step_span(instance, r.run_id) for r in results)
+            instance.event_log_storage.set_concurrency_slots(job_name, 1)
+        # Processes, as in production: Dagster runs in threads of one process deadlock in
+        # logging.config.dictConfig, which each run calls.
+        runs = [
+            subprocess.Popen(
+                dagster_command(job_name),
+                cwd=ROOT,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            for _ in range(2)
+        ]
+        try:
+            outputs = [run.communicate(timeout=600)[0].decode(errors="replace") for run in runs]
+        finally:
+            for run in runs:
+                if run.poll() is None:
+                    os.killpg(run.pid, signal.SIGKILL)
+        assert [run.returncode for run in runs] == [0, 0], outputs
+        with helpers.instance() as instance:
+            run_ids = run_ids_of(instance, job_name)
+            assert len(run_ids) == 2
+            first, second = sorted(step_span(instance, run_id) for run_id in run_ids)
         assert first[1] <= second[0], "the two runs of acme's job overlapped"
-        assert max(Counter(helpers.brevo_insert_ids(sandbox)).values()) == 1
+        in_brevo = Counter(helpers.brevo_insert_ids(sandbox))
+        assert max(in_brevo.values()) == 1, "an event reached Brevo twice"
+        assert set(in_brevo) == helpers.exported_insert_ids(sandbox)
     finally:
         sandbox.stop()
