@@ -79,6 +79,7 @@ class Row:
     ours: str
     baseline: str
     ratio: str
+    goal: str = ""  # issue 22's goal for this figure and whether this run met it, or empty
 
 
 @dataclass
@@ -90,8 +91,10 @@ class Results:
 
     def markdown(self) -> str:
         """The table and its numbered footnotes, in Markdown."""
-        lines = ["| Figure | Ours | Baseline | Ratio |", "|---|--:|--:|--:|"]
-        lines += [f"| {r.figure} | {r.ours} | {r.baseline} | {r.ratio} |" for r in self.rows]
+        lines = ["| Figure | Ours | Baseline | Ratio | Goal |", "|---|--:|--:|--:|---|"]
+        lines += [
+            f"| {r.figure} | {r.ours} | {r.baseline} | {r.ratio} | {r.goal} |" for r in self.rows
+        ]
         if self.notes:
             lines.append("")
             lines += [f"{i}. {note}" for i, note in enumerate(self.notes, start=1)]
@@ -106,6 +109,11 @@ def per_second(count: int, seconds: float) -> str:
 def megabytes(size: int) -> str:
     """``12.3 MB`` (10**6 bytes)."""
     return f"{size / 1e6:,.1f} MB"
+
+
+def goal(text: str, met: bool) -> str:
+    """``≤ 1.5x: met``, or ``≤ 1.5x: NOT met``: each goal judged by this run's figure."""
+    return f"{text}: {'met' if met else '**NOT met**'}"
 
 
 def times(ratio: float, better: str) -> str:
@@ -317,6 +325,7 @@ def bench_tap_floor(count: int, results: Results) -> None:
             f"{run.tap_seconds:.2f} s ({per_second(count, run.tap_seconds)})",
             f"{run.floor_seconds:.2f} s ({per_second(count, run.floor_seconds)})",
             f"**{run.ratio:.2f}x** the floor",
+            goal("≤ 1.5x (ideal 1.25x)", run.ratio <= 1.5),
         )
     )
     results.notes.append(
@@ -379,6 +388,9 @@ def rss_growth(
                 f"{megabytes(low)} → {megabytes(high)}",
                 "flat",
                 f"**{high / low - 1:+.0%}**",
+                goal("< 150 MB, growth < 10%", high < 150e6 and high / low - 1 < 0.10)
+                if name == "target" and "events" in label
+                else "",
             )
         )
 
