@@ -4,7 +4,9 @@ A dry run applies every rule a real run applies, and several rules read what the
 recorded a moment earlier: an identity merge attributes later events, an event sent by one batch
 deduplicates its repeat in the next, a contact imported once is unchanged the second time. Writes
 rolled back one by one hid all of that, so a dry run's counts differed from the real run's. The
-copy is a SQLite file in a temporary folder; the ledger at ``ledger_url`` is only read.
+copy is a SQLite file in a temporary folder; the ledger at ``ledger_url`` is only read. A run
+killed with ``kill -9`` cannot remove its copy, so each dry run first removes the copies whose
+run no longer exists.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import os
 import shutil
 import sqlite3
 import tempfile
+import time
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -21,6 +24,10 @@ from target_brevo_tajo.ledger.migrate import upgrade_to_head
 from target_brevo_tajo.ledger.schema import metadata
 
 COPY_CHUNK_ROWS = 10_000
+PREFIX = "brevo-dry-run-ledger-"
+OWNER_FILE = "owner.pid"
+# A copy without its owner's pid is one being made, unless it is older than this.
+UNOWNED_GRACE_SECONDS = 3600
 
 
 def scratch_copy(url: str, options: dict) -> tuple[sa.Engine, Path]:
@@ -30,8 +37,10 @@ def scratch_copy(url: str, options: dict) -> tuple[sa.Engine, Path]:
     original); another database is brought to the current schema, then copied table by table.
     A ledger that does not exist yet gives an empty copy and is not created.
     """
+    remove_abandoned_copies(Path(tempfile.gettempdir()))
     try:
-        folder = Path(tempfile.mkdtemp(prefix="brevo-dry-run-ledger-"))
+        folder = Path(tempfile.mkdtemp(prefix=PREFIX))
+        (folder / OWNER_FILE).write_text(str(os.getpid()))
     except OSError as exc:
         raise ValueError(f"no temporary folder for the dry run's copy: {exc}") from exc
     copy = folder / "ledger.sqlite"
@@ -52,6 +61,35 @@ def scratch_copy(url: str, options: dict) -> tuple[sa.Engine, Path]:
         shutil.rmtree(folder, ignore_errors=True)
         raise
     return engine, folder
+
+
+def remove_abandoned_copies(temporary: Path) -> None:
+    """Remove the copies of dry runs that were killed: their owner's process is gone."""
+    for folder in temporary.glob(f"{PREFIX}*"):
+        try:
+            if _abandoned(folder):
+                shutil.rmtree(folder, ignore_errors=True)
+        except OSError:
+            continue  # another user's folder, or one just removed: not ours to judge
+
+
+def _abandoned(folder: Path) -> bool:
+    owner = folder / OWNER_FILE
+    if not owner.exists():
+        return time.time() - folder.stat().st_mtime > UNOWNED_GRACE_SECONDS
+    try:
+        pid = int(owner.read_text())
+    except ValueError:
+        return True
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # alive, another user's
+    return False
 
 
 def _copy_sqlite(source: sa.URL, options: dict, copy: Path) -> None:
