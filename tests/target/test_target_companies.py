@@ -92,6 +92,31 @@ def test_an_unchanged_rerun_makes_no_company_write(sandbox, config):
     assert target.run.report.companies.unchanged == 2
 
 
+def test_an_unchanged_rerun_makes_no_call_of_the_hourly_budget(sandbox, config):
+    groups = [group(f"c-{n}", f"Company {n}") for n in range(30)]
+    messages = (groups, [member(f"u-{n}", f"c-{n % 30}") for n in range(90)])
+    run(config, pipeline(*messages))
+    httpx.delete(f"{sandbox.url}/_sandbox/calls")
+
+    target = run(config, pipeline(*messages))
+
+    calls = httpx.get(f"{sandbox.url}/_sandbox/calls").json()["calls"]
+    assert [c["path"] for c in calls if c["api"] == "brevo" and c["bucket"] == "other"] == []
+    assert target.run.report.companies.calls == 0
+
+
+def test_each_imports_new_companies_are_found_on_the_pages_after_those_read_before(sandbox, config):
+    groups = [group(f"c-{n}", f"Company {n}") for n in range(2500)]  # imports of 1000, 1000, 500
+
+    target = run(config, pipeline(groups, []))
+
+    calls = httpx.get(f"{sandbox.url}/_sandbox/calls").json()["calls"]
+    listed = [c["query"] for c in calls if c["method"] == "GET" and c["path"] == "/companies"]
+    assert [int(query["page"]) for query in listed] == [1, 2, 3]  # each page read once
+    assert len({query["createdSince"] for query in listed}) == 1  # one listing for the run
+    assert (target.run.report.companies.created, len(brevo_companies(sandbox))) == (2500, 2500)
+
+
 def test_a_changed_group_profile_is_one_update_of_its_company(sandbox, config):
     run(config, pipeline([group("c-1", "Acme"), group("c-2", "Globex")], []))
     company_writes(sandbox)
