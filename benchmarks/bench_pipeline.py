@@ -498,7 +498,7 @@ def bench_companies(groups: int, links: int, results: Results) -> None:
     )
     results.rows.append(
         Row(
-            "Companies, unchanged rerun: calls",
+            "Companies, unchanged rerun: calls (budget)",
             f"{run.rerun.total:,} calls",
             "0",
             "",

@@ -74,7 +74,7 @@ class CompaniesBench:
         """
         imports = math.ceil(self.groups / IMPORT_CHUNK)
         pages = math.ceil(self.groups / COMPANIES_PAGE)
-        return self.attribute_calls + 2 * (2 * imports + pages) + pages
+        return self.attribute_calls + 2 * (2 * imports + pages)
 
 
 def write_input(path: Path, groups: int, links: int, *, with_groups: bool = True) -> None:
