@@ -9,7 +9,7 @@ never deleted.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from target_brevo_tajo.companies.api import COMPANIES_PAGE, BrevoCompanies
@@ -27,14 +27,13 @@ FILTERED_LOOKUPS = 3
 
 @dataclass
 class _Listing:
-    """What this run read of one ``createdSince`` listing: its full pages, and who holds what.
+    """How many pages of one ``createdSince`` listing this run read in full.
 
     Its companies come oldest first, and an import's are created after every company read
     before it left: the next look resumes at the first page not read in full.
     """
 
     full_pages: int = 0
-    holders: dict[str, list[str]] = field(default_factory=dict)  # group value -> company ids
 
 
 class CompanyLookup:
@@ -90,15 +89,15 @@ class CompanyLookup:
         self, listing: _Listing, group_attribute: str, wanted: set[str], created_since: str
     ) -> dict[str, list[str]]:
         """Read on from the listing's first page not read in full, until every value is held."""
-        if not wanted <= listing.holders.keys():
-            params = {"createdSince": created_since}
-            for page in self._companies.pages(params, listing.full_pages + 1):
-                _hold(listing.holders, page, group_attribute)
-                if len(page) >= COMPANIES_PAGE:  # (a Brevo paging by fewer: read from page 1)
-                    listing.full_pages += 1
-                if wanted <= listing.holders.keys():
-                    break
-        return {value: listing.holders[value] for value in wanted if value in listing.holders}
+        holders: dict[str, list[str]] = {}
+        params = {"createdSince": created_since}
+        for page in self._companies.pages(params, listing.full_pages + 1):
+            _hold(holders, page, group_attribute)
+            if len(page) >= COMPANIES_PAGE:  # (a Brevo paging by fewer: read from page 1)
+                listing.full_pages += 1
+            if wanted <= holders.keys():
+                break
+        return {value: holders[value] for value in wanted if value in holders}
 
     def _owners(self, holders: dict[str, list[str]], mapped: dict[str, str]) -> dict[str, str]:
         """Each group value's own company; the others holding it are reported as duplicates.
