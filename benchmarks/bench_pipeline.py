@@ -508,8 +508,9 @@ def bench_companies(groups: int, links: int, results: Results) -> None:
     spent = ", ".join(f"{call} {n}" for call, n in sorted(run.first.calls.items()))
     results.notes.append(
         "Companies: `target-brevo-tajo` against the sandbox's Brevo (limits off: `unlimited` "
-        "tier, so nothing waits an hour; the calls are held against the general tier's "
-        f"{budget} an hour by arithmetic). The users are contacts already (a run of their "
+        "tier, first poll at once: nothing waits an hour; the calls are held against the "
+        f"general tier's {budget} an hour by arithmetic). The users are contacts already (a "
+        "run of their "
         f"profiles alone first, whose contacts imports' polls spent {run.users.total} calls of "
         "the same bucket). Counted from the sandbox's call log, every call of the hourly "
         f"bucket of the first run: {spent}. Fewest: imports of 1,000 companies and of 1,000 "
