@@ -1,4 +1,4 @@
-"""Brevo companies (Sales CRM) in the sandbox: import, list with filters, link-unlink, attributes.
+"""Brevo companies (Sales CRM) in the sandbox: import, listing, one company, links, attributes.
 
 Request bodies are checked against the official spec's inline schemas (``createCrmAttribute``,
 ``linkUnlinkCompany``, ``importCompanies``). An import is applied at once and reported through a
@@ -29,8 +29,10 @@ from .brevo_formats import BrevoError
 from .specs import brevo_errors
 from .wire import Request, Response, empty_response, json_response
 
-#: The separators the sandbox can be told Brevo uses inside one ``associated_contact`` cell.
-CONTACT_SEPARATORS = (";", ",")
+#: The separators the sandbox can be told Brevo uses inside one ``associated_contact`` cell; tab
+#: (a delimiter Brevo's help names for import files) stands for a Brevo splitting on neither of
+#: the two a client is likely to try.
+CONTACT_SEPARATORS = (";", ",", "\t")
 DEFAULT_CONTACT_SEPARATOR = ";"
 DEFAULT_COMPANY_ATTRIBUTES = (
     ("name", "Company Name", "text"),
@@ -223,6 +225,14 @@ def list_companies(account: BrevoAccount, request: Request, _: dict[str, str]) -
     return json_response(200, {"items": account.crm.listed(request)})
 
 
+def get_company(account: BrevoAccount, _request: Request, args: dict[str, str]) -> Response:
+    """``GET /companies/{id}`` -> 200 the company (``linkedContactsIds`` among its fields)."""
+    company = account.crm.companies.get(args["id"])
+    if company is None:
+        raise BrevoError(404, "document_not_found", "Document not found")
+    return json_response(200, company)
+
+
 def link_unlink(account: BrevoAccount, request: Request, args: dict[str, str]) -> Response:
     """``PATCH /companies/link-unlink/{id}`` -> 204."""
     body = _json_body(request, "linkUnlinkCompany")
@@ -247,5 +257,6 @@ ROUTES = (
     ("POST", r"/companies/import", import_companies),
     ("GET", r"/companies", list_companies),
     ("PATCH", r"/companies/link-unlink/(?P<id>[^/]+)", link_unlink),
+    ("GET", r"/companies/(?P<id>[0-9a-f]{24})", get_company),
     ("DELETE", r"/companies/(?P<id>[0-9a-f]{24})", delete_company),
 )

@@ -117,13 +117,16 @@ class BrevoCompanies:
         params = {f"filters[attributes.{attribute}]": value, "createdSince": created_since}
         return self.pages(params)
 
-    def pages(self, params: dict[str, Any] | None = None) -> Iterator[list[dict[str, Any]]]:
+    def pages(
+        self, params: dict[str, Any] | None = None, first_page: int = 1
+    ) -> Iterator[list[dict[str, Any]]]:
         """``GET /companies`` page by page (``page`` counts from 1), oldest first.
 
         With no documented largest page, a first page shorter than asked is either the last or
         Brevo's own cap: the next page tells (empty: the end), and a cap becomes the page size.
+        ``first_page`` resumes a listing whose earlier pages were read already.
         """
-        page, size, size_known = 1, COMPANIES_PAGE, False
+        page, size, size_known = first_page, COMPANIES_PAGE, False
         while True:
             query = {**(params or {}), "page": page, "limit": COMPANIES_PAGE, "sort": "asc"}
             items = self._client.call("GET", "/companies", params=query).get("items") or []
@@ -153,6 +156,13 @@ class BrevoCompanies:
             if len(found) == len(company_ids):
                 break
         return found
+
+    def linked_contacts_of(self, company_id: str) -> set[int] | None:
+        """The contacts Brevo links to one company (``GET /companies/{id}``); None if deleted."""
+        response = self._client.request("GET", f"/companies/{company_id}")
+        if response.status_code == 404:
+            return None
+        return {int(i) for i in ok_json(response).get("linkedContactsIds") or []}
 
     def link_unlink(self, company_id: str, link: list[int], unlink: list[int]) -> None:
         """Link and unlink contacts (numeric Brevo ids) without touching the company's others."""

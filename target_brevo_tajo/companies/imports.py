@@ -52,6 +52,7 @@ class CompanyImports:
         self._lookup = lookup
         self.created: dict[str, set[str]] = {}  # group ids whose company this run created
         self._settled_keys: set[str] = set()  # group keys whose earlier imports in doubt settled
+        self._since: dt.datetime | None = None  # a little before this run's first import left
 
     def send(
         self,
@@ -71,7 +72,8 @@ class CompanyImports:
         """
         group_attribute = self._attributes.group_attribute()
         columns, csv_rows = self._import_file(group_attribute, rows, known)
-        started = dt.datetime.now(dt.timezone.utc) - CLOCK_SKEW
+        # Every import of the run is looked for in one listing, since the first import left.
+        self._since = self._since or dt.datetime.now(dt.timezone.utc) - CLOCK_SKEW
         created = [row for row in rows if row.group_id not in known]
         self._ledger.record_in_doubt(
             group_key, {row.group_id: row.fingerprint() for row in created}
@@ -87,7 +89,7 @@ class CompanyImports:
                 raise
             self._answer_lost(group_key, rows, known, exc, counted=counted)
             return
-        self._map_created(group_key, rows, known, group_attribute, started, counted=counted)
+        self._map_created(group_key, rows, known, group_attribute, self._since, counted=counted)
 
     def _map_created(
         self,
@@ -95,14 +97,14 @@ class CompanyImports:
         rows: list[CompanyRow],
         known: dict[str, SyncedCompany],
         group_attribute: str,
-        started: dt.datetime,
+        since: dt.datetime,
         *,
         counted: bool,
     ) -> None:
         """After an answered import: find the companies it created and record every row sent."""
         created = [row for row in rows if row.group_id not in known]
         wanted = {row.group_value for row in created}
-        found = self._lookup.look_up(group_attribute, wanted, started, to_the_end=False)
+        found = self._lookup.look_up(group_attribute, wanted, since, to_the_end=False)
         missing = [row.group_id for row in created if row.group_value not in found]
         if missing:
             msg = (

@@ -3,8 +3,9 @@
 Each company's links move by the difference between the users whose profile names the group
 and the links last sent: additions travel in one import (``associated_contact``), removals
 through ``link-unlink``. Brevo documents no separator for several contact ids in one
-``associated_contact`` cell, so the companies whose links moved are read back and any
-difference is repaired.
+``associated_contact`` cell: the first import's answer is checked on one company, and a
+separator that linked nothing is replaced by the next before any other import leaves. Then the
+companies whose links moved are read back and any difference is repaired.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ from target_brevo_tajo.report import CompaniesReport
 from target_brevo_tajo.settings import Settings
 
 ASSOCIATED_CONTACT_COLUMN = "associated_contact"
+#: The separators tried between the contact ids of one ``associated_contact`` cell, in order
+#: (Brevo documents none): ``;`` first, as a live run saw cells joined by ``,`` link nothing.
+SEPARATORS = (";", ",")
 
 logger = logging.getLogger("target-brevo-tajo")
 
@@ -56,6 +60,8 @@ class MemberLinks:
         self._ledger = ledger
         self._settings = settings
         self._report = report
+        self._separator = SEPARATORS[0]
+        self._separator_checked = False  # once a run, on the first company given several ids
 
     def move(self, group_key: str) -> dict[str, MovedLinks]:
         """Unlink the members who left, import the links of those who joined; returns the moved.
@@ -99,18 +105,51 @@ class MemberLinks:
         """Send the added links (company id, contact ids) in imports of ``associated_contact``."""
         for start in range(0, len(additions), IMPORT_CHUNK):
             chunk = additions[start : start + IMPORT_CHUNK]
-            rows = [
-                {COMPANY_ID_COLUMN: company_id, ASSOCIATED_CONTACT_COLUMN: ",".join(map(str, link))}
-                for company_id, link in chunk
-            ]
-            self._companies.import_rows(
-                [COMPANY_ID_COLUMN, ASSOCIATED_CONTACT_COLUMN],
-                rows,
-                link_entities=True,
-                creates=False,
-            )
-            self._report.imports += 1
+            self._send(chunk)
             self._report.links_added += sum(len(link) for _, link in chunk)
+            if not self._separator_checked:
+                self._check_separator(chunk)
+
+    def _send(self, additions: list[tuple[str, list[int]]]) -> None:
+        """One import of these links, each company's ids in one cell joined by the separator."""
+        rows = [
+            {COMPANY_ID_COLUMN: company_id,
+             ASSOCIATED_CONTACT_COLUMN: self._separator.join(map(str, link))}
+            for company_id, link in additions
+        ]  # fmt: skip
+        self._companies.import_rows(
+            [COMPANY_ID_COLUMN, ASSOCIATED_CONTACT_COLUMN], rows, link_entities=True, creates=False
+        )
+        self._report.imports += 1
+
+    def _check_separator(self, chunk: list[tuple[str, list[int]]]) -> None:
+        """Read one company this import gave several ids; none linked: resend with the next.
+
+        A call (``GET /companies/{id}``) per separator tried, once a run: a separator Brevo does
+        not split on links none of the cells of several ids, and the read back would then
+        repair every company with a call of its own (10,000 companies: a hundred hours of the
+        hourly budget). Resending adds links, so one already made stays as it is.
+        """
+        several = [(company_id, link) for company_id, link in chunk if len(link) > 1]
+        if not several:
+            return  # a cell of one id needs no separator and tells nothing
+        company_id, link = several[0]
+        for index, separator in enumerate(SEPARATORS[SEPARATORS.index(self._separator) :]):
+            if index:
+                self._separator = separator
+                self._send(several)
+            linked = self._companies.linked_contacts_of(company_id)
+            if linked is None:
+                return  # deleted by hand meanwhile: the next import's company tells
+            self._separator_checked = True
+            if len(linked & set(link)) > 1:
+                logger.info("Brevo splits associated_contact cells on %r", separator)
+                return
+        logger.warning(
+            "Brevo linked none of a company's associated_contact ids joined by any of %s: "
+            "the read back repairs each company, one call each",
+            " ".join(SEPARATORS),
+        )
 
     def verify(self, moved: dict[str, MovedLinks]) -> None:
         """Compare Brevo's links of these companies with the ledger's; repair the differences.

@@ -9,8 +9,10 @@ never deleted.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
+from typing import Any
 
-from target_brevo_tajo.companies.api import BrevoCompanies
+from target_brevo_tajo.companies.api import COMPANIES_PAGE, BrevoCompanies
 from target_brevo_tajo.companies.attributes import CompanyAttributes
 from target_brevo_tajo.companies.ledger import CompanyLedger
 from target_brevo_tajo.companies.rows import group_value
@@ -21,6 +23,17 @@ CLOCK_SKEW = dt.timedelta(minutes=10)
 #: Groups in doubt up to this many are looked up one filtered call each; more (and an answered
 #: import's), by one listing of the companies created since the import (a call per 1000).
 FILTERED_LOOKUPS = 3
+
+
+@dataclass
+class _Listing:
+    """How many pages of one ``createdSince`` listing this run read in full.
+
+    Its companies come oldest first, and an import's are created after every company read
+    before it left: the next look resumes at the first page not read in full.
+    """
+
+    full_pages: int = 0
 
 
 class CompanyLookup:
@@ -37,6 +50,7 @@ class CompanyLookup:
         self._ledger = ledger
         self._attributes = attributes
         self._report = report
+        self._listings: dict[str, _Listing] = {}  # createdSince -> what was read of it
 
     def look_up(
         self, group_attribute: str, wanted: set[str], since: dt.datetime, *, to_the_end: bool
@@ -45,30 +59,45 @@ class CompanyLookup:
 
         The oldest company of a value is its own; any other is a duplicate, reported. Just
         after an answered import the listing stops once every value is found (each page is a
-        call of the hourly budget); ``to_the_end`` reads on, for what a lost answer may have
-        made twice.
+        call of the hourly budget), and the next import's look resumes where this one stopped
+        (:class:`_Listing`); ``to_the_end`` reads on, for what a lost answer may have made twice.
         """
         if not wanted:
             return {}
         created_since = since.strftime("%Y-%m-%dT%H:%M:%S.000Z")
-        if to_the_end and len(wanted) <= FILTERED_LOOKUPS:
-            listings = [
-                self._companies.with_group(group_attribute, value, created_since)
-                for value in sorted(wanted)
-            ]
-        else:
-            listings = [self._companies.pages({"createdSince": created_since})]
+        if to_the_end:
+            if len(wanted) <= FILTERED_LOOKUPS:
+                listings = [
+                    self._companies.with_group(group_attribute, value, created_since)
+                    for value in sorted(wanted)
+                ]
+            else:
+                listings = [self._companies.pages({"createdSince": created_since})]
+            holders: dict[str, list[str]] = {}
+            for pages in listings:
+                for page in pages:
+                    _hold(holders, page, group_attribute)
+            return self._owners({v: c for v, c in holders.items() if v in wanted}, {})
+        listing = self._listings.setdefault(created_since, _Listing())
+        found = self._resume(listing, group_attribute, wanted, created_since)
+        if len(found) < len(wanted) and listing.full_pages:  # a company deleted shifted pages
+            self._listings[created_since] = listing = _Listing()
+            found = self._resume(listing, group_attribute, wanted, created_since)
+        return self._owners(found, {})
+
+    def _resume(
+        self, listing: _Listing, group_attribute: str, wanted: set[str], created_since: str
+    ) -> dict[str, list[str]]:
+        """Read on from the listing's first page not read in full, until every value is held."""
         holders: dict[str, list[str]] = {}
-        for pages in listings:
-            for page in pages:
-                for item in page:
-                    value = str((item.get("attributes") or {}).get(group_attribute) or "")
-                    company_id = str(item["id"])
-                    if value in wanted and company_id not in holders.get(value, []):
-                        holders.setdefault(value, []).append(company_id)
-                if not to_the_end and len(holders) == len(wanted):
-                    break
-        return self._owners(holders, {})
+        params = {"createdSince": created_since}
+        for page in self._companies.pages(params, listing.full_pages + 1):
+            _hold(holders, page, group_attribute)
+            if len(page) >= COMPANIES_PAGE:  # (a Brevo paging by fewer: read from page 1)
+                listing.full_pages += 1
+            if wanted <= holders.keys():
+                break
+        return {value: holders[value] for value in wanted if value in holders}
 
     def _owners(self, holders: dict[str, list[str]], mapped: dict[str, str]) -> dict[str, str]:
         """Each group value's own company; the others holding it are reported as duplicates.
@@ -107,3 +136,12 @@ class CompanyLookup:
         }
         self._owners(holders, mapped)
         return listed
+
+
+def _hold(holders: dict[str, list[str]], page: list[dict[str, Any]], group_attribute: str) -> None:
+    """Add a page's companies to ``holders`` (group value -> company ids, oldest first)."""
+    for item in page:
+        value = str((item.get("attributes") or {}).get(group_attribute) or "")
+        company_id = str(item["id"])
+        if value and company_id not in holders.setdefault(value, []):
+            holders[value].append(company_id)

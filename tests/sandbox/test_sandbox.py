@@ -706,3 +706,16 @@ def test_the_companies_import_splits_associated_contact_by_the_separator_it_is_s
     assert links == {"Split by ;": ids, "Split by ,": []}  # a cell it cannot split links nothing
     wrong = client.post("/_sandbox/brevo/associated-contact-separator", json={"separator": "|"})
     assert wrong.status_code == 400
+
+
+def test_one_company_is_read_by_its_id_with_its_links_and_an_unknown_id_is_not_found(client):
+    import_company(client, "Read by id", "")
+    listed = client.get("/brevo/v3/companies", headers=BREVO).json()["items"]
+    company_id = next(c["id"] for c in listed if c["attributes"]["name"] == "Read by id")
+
+    found = client.get(f"/brevo/v3/companies/{company_id}", headers=BREVO)
+    unknown = client.get(f"/brevo/v3/companies/{'0' * 24}", headers=BREVO)
+
+    assert found.status_code == 200
+    assert (found.json()["id"], found.json()["linkedContactsIds"]) == (company_id, [])
+    assert unknown.status_code == 404

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 
 import httpx
@@ -89,6 +90,31 @@ def test_an_unchanged_rerun_makes_no_company_write(sandbox, config):
 
     assert company_writes(sandbox) == []
     assert target.run.report.companies.unchanged == 2
+
+
+def test_an_unchanged_rerun_makes_no_call_of_the_hourly_budget(sandbox, config):
+    groups = [group(f"c-{n}", f"Company {n}") for n in range(30)]
+    messages = (groups, [member(f"u-{n}", f"c-{n % 30}") for n in range(90)])
+    run(config, pipeline(*messages))
+    httpx.delete(f"{sandbox.url}/_sandbox/calls")
+
+    target = run(config, pipeline(*messages))
+
+    calls = httpx.get(f"{sandbox.url}/_sandbox/calls").json()["calls"]
+    assert [c["path"] for c in calls if c["api"] == "brevo" and c["bucket"] == "other"] == []
+    assert target.run.report.companies.calls == 0
+
+
+def test_each_imports_new_companies_are_found_on_the_pages_after_those_read_before(sandbox, config):
+    groups = [group(f"c-{n}", f"Company {n}") for n in range(2500)]  # imports of 1000, 1000, 500
+
+    target = run(config, pipeline(groups, []))
+
+    calls = httpx.get(f"{sandbox.url}/_sandbox/calls").json()["calls"]
+    listed = [c["query"] for c in calls if c["method"] == "GET" and c["path"] == "/companies"]
+    assert [int(query["page"]) for query in listed] == [1, 2, 3]  # each page read once
+    assert len({query["createdSince"] for query in listed}) == 1  # one listing for the run
+    assert (target.run.report.companies.created, len(brevo_companies(sandbox))) == (2500, 2500)
 
 
 def test_a_changed_group_profile_is_one_update_of_its_company(sandbox, config):
@@ -224,14 +250,13 @@ def test_the_first_run_links_members_whose_profiles_drain_before_their_group_rec
     assert target.run.report.companies.links_added == 150
 
 
-def link_unlink_calls(sandbox: SandboxServer) -> int:
+def company_calls(sandbox: SandboxServer, method: str, path: str) -> int:
+    """Calls of this method whose path matches ``path`` (a regular expression)."""
     calls = httpx.get(f"{sandbox.url}/_sandbox/calls").json()["calls"]
-    return sum(1 for c in calls if c["path"].startswith("/companies/link-unlink/"))
+    return sum(1 for c in calls if c["method"] == method and re.fullmatch(path, c["path"]))
 
 
-def test_links_are_read_back_and_only_the_companies_brevo_linked_otherwise_are_repaired(
-    sandbox, config
-):
+def test_links_go_in_cells_split_as_brevo_splits_them_learned_from_one_company(sandbox, config):
     groups = [group(f"c-{n}", f"Company {n}") for n in range(100)]
     # 97 companies of one member each, and 3 companies of 10 members: one id per cell or several.
     users = [member(f"u-{n}", f"c-{n}") for n in range(97)]
@@ -244,15 +269,32 @@ def test_links_are_read_back_and_only_the_companies_brevo_linked_otherwise_are_r
     assert all(companies[f"Company {n}"]["members"] == [f"u-{n}"] for n in range(97))
     assert companies["Company 98"]["members"] == sorted(f"v-{n}" for n in range(1, 30, 3))
     report = target.run.report.companies
-    repaired = 0 if separator["separator"] == "," else 30  # the 3 cells of 10 ids linked none
-    assert (report.links_added, report.links_verified, report.links_repaired) == (
-        127,
-        127,
-        repaired,
-    )
-    assert link_unlink_calls(sandbox) == (0 if repaired == 0 else 3)  # per company, where needed
-    assert f"verified 127 (repaired {repaired})" in target.run.report.render()
+    assert (report.links_added, report.links_verified, report.links_repaired) == (127, 127, 0)
+    # ";" is tried first; a Brevo splitting on "," gets the 3 cells of several ids again.
+    tried = 1 if separator["separator"] == ";" else 2
+    assert company_calls(sandbox, "PATCH", "/companies/link-unlink/.*") == 0
+    assert company_calls(sandbox, "GET", "/companies/[0-9a-f]{24}") == tried
+    assert report.imports == 1 + tried  # the companies, then their links (and the 3 again)
     assert report.calls <= 20  # of 100 an hour: the read-back is one page, not one per company
+
+
+def test_links_brevo_holds_otherwise_are_repaired_only_for_their_companies(sandbox, config):
+    separator = {"separator": "\t"}  # a Brevo splitting cells on neither ";" nor ","
+    httpx.post(f"{sandbox.url}/_sandbox/brevo/associated-contact-separator", json=separator)
+    groups = [group(f"c-{n}", f"Company {n}") for n in range(100)]
+    users = [member(f"u-{n}", f"c-{n}") for n in range(97)]
+    users += [member(f"v-{n}", f"c-{97 + n % 3}") for n in range(30)]
+
+    target = run(config, pipeline(groups, users))
+
+    companies = brevo_companies(sandbox)
+    assert all(companies[f"Company {n}"]["members"] == [f"u-{n}"] for n in range(97))
+    assert companies["Company 98"]["members"] == sorted(f"v-{n}" for n in range(1, 30, 3))
+    report = target.run.report.companies
+    assert (report.links_added, report.links_verified, report.links_repaired) == (127, 127, 30)
+    assert company_calls(sandbox, "PATCH", "/companies/link-unlink/.*") == 3  # where needed
+    assert "verified 127 (repaired 30)" in target.run.report.render()
+    assert report.calls <= 25  # of 100 an hour: the read-back is one page, not one per company
 
 
 def test_a_rerun_with_nothing_moved_reads_no_company_back(sandbox, config):
@@ -291,7 +333,7 @@ def test_a_brevo_that_pages_companies_by_fewer_than_asked_is_still_read_to_the_e
 def test_links_brevo_refuses_to_repair_stay_out_of_the_ledger_and_are_sent_again_next_run(
     sandbox, config
 ):
-    separator = {"separator": ";"}  # a Brevo that links none of the target's "1,2,3" cells
+    separator = {"separator": "\t"}  # a Brevo that links none of the target's "1;2;3" cells
     httpx.post(f"{sandbox.url}/_sandbox/brevo/associated-contact-separator", json=separator)
     fault = {"api": "brevo", "method": "PATCH", "path": "/companies/link-unlink/",
              "kind": "status", "status": 400}  # fmt: skip
