@@ -24,7 +24,7 @@ from tap_mixpanel_tajo.dates import UTC, day_windows, local_date
 from tap_mixpanel_tajo.output import BufferedMsgSpecWriter
 from tap_mixpanel_tajo.streams.base import MixpanelStream
 from tap_mixpanel_tajo.streams.completeness import CountCheck, last_stable_day
-from tap_mixpanel_tajo.streams.export_records import ExportLine, line_record
+from tap_mixpanel_tajo.streams.export_records import ExportLine, line_records
 from tap_mixpanel_tajo.streams.export_windows import ExportWindow
 
 if sys.version_info >= (3, 12):
@@ -287,7 +287,7 @@ class EventsStream(MixpanelStream):
         self, client: MixpanelClient, window: ExportWindow, event_names: list[str] | None
     ) -> Iterator[dict[str, Any]]:
         """Export the window once, yielding the records it has not emitted yet."""
-        lines = client.iter_export(
+        blocks = client.export_blocks(
             window.first.isoformat(),
             window.last.isoformat(),
             event_names=event_names,
@@ -295,10 +295,11 @@ class EventsStream(MixpanelStream):
             line_type=ExportLine,
         )
         tz = window.tz
-        encoded = self.record_writer is not None  # see ``record_writer``
-        for line in lines:
-            record = line_record(line, tz)
-            if window.admit(record):
-                if not encoded:
-                    record["properties"] = msgspec.json.decode(record["properties"])
+        if self.record_writer is not None:  # see ``record_writer``
+            for lines in blocks:
+                yield from window.admitted(line_records(lines, tz))
+            return
+        for lines in blocks:
+            for record in window.admitted(line_records(lines, tz)):
+                record["properties"] = msgspec.json.decode(record["properties"])
                 yield record

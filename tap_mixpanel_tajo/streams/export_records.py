@@ -51,6 +51,11 @@ class _Lifted(
 _lifted_decoder = msgspec.json.Decoder(_Lifted)
 
 
+def line_records(lines: list[ExportLine], tz: ZoneInfo | None) -> list[dict[str, Any]]:
+    """The records of a block of export lines (:func:`line_record`)."""
+    return [line_record(line, tz) for line in lines]
+
+
 def line_record(line: ExportLine, tz: ZoneInfo | None) -> dict[str, Any]:
     """One export line as a record: lifted top-level fields, ``properties`` still encoded."""
     properties = line.properties

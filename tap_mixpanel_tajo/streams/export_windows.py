@@ -42,6 +42,11 @@ class ExportWindow:
             f"{refetches}{self.verdict}, {self.emitted / elapsed:.0f} records/s"
         )
 
+    def admitted(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The records to emit (counted), in order: not duplicates, nor replays."""
+        admit = self.admit
+        return [record for record in records if admit(record)]
+
     def admit(self, record: dict[str, Any]) -> bool:
         """True for a record to emit (counted); False for a duplicate or a replay."""
         if not self.dedup.admit(dedup_key(record)):
