@@ -141,7 +141,7 @@ def whole_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
 
 
 def _clean(block: bytes) -> bool:
-    """Whether every line of ``block`` is UTF-8 without a ``\\ud`` escape (a surrogate's)."""
+    r"""Whether every line of ``block`` is UTF-8 without a ``\ud`` escape (a surrogate's)."""
     if b"\\" in block and (b"\\ud" in block or b"\\uD" in block):
         return False
     return block.isascii() or _is_utf8(block)
