@@ -115,8 +115,9 @@ class EventsStream(MixpanelStream):
         )
         return writer if plain and isinstance(writer, BufferedMsgSpecWriter) else None
 
-    # The one SDK internal this stream overrides. For each record, ``Stream._sync_records`` calls
-    # ``_write_record_message``, which walks every nested key of the record against the catalog
+    # One of the two SDK internals this stream overrides (``_process_record`` below is the
+    # other). For each record, ``Stream._sync_records`` calls ``_write_record_message``, which
+    # walks every nested key of the record against the catalog
     # (``pop_deselected_record_properties``), conforms it, applies the stream maps and builds a
     # ``RecordMessage`` that the writer turns into a dict and encodes: together more than the
     # export read itself. ``properties`` is an open object whose keys no catalog can name, so only
@@ -136,12 +137,17 @@ class EventsStream(MixpanelStream):
         writer.write_record(self.name, record, self._stream_version)
         self.state_manager.is_flushed = False  # what the SDK's method does after writing
 
+    # The SDK's ``_process_record`` adds the partition's context keys to a record, and syncs
+    # the child streams of each record (copying it for them). Events have neither: the method
+    # leaves the record as it is (tests/tap/test_tap_output.py pins that), and is skipped.
     @override
-    def generate_child_contexts(
-        self, record: dict[str, Any], context: Context | None
-    ) -> Iterable[Context | None]:
-        """None: events have no child streams (the SDK would copy each record for them)."""
-        return ()
+    def _process_record(
+        self,
+        record: dict[str, Any],
+        child_context: Context | None = None,
+        partition_context: Context | None = None,
+    ) -> None:
+        """Nothing: events have no partitions and no child streams."""
 
     def windows(
         self, context: Context | None, today: dt.date | None = None, *, quiet: bool = False
