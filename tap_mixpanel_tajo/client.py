@@ -205,12 +205,38 @@ class MixpanelClient:
         on_restart: Callable[[], None] | None = None,
         line_type: type[Any] = dict,
     ) -> Iterator[Any]:
-        r"""Stream one Raw Export window (inclusive dates), yielding each event as ``line_type``.
+        """Stream one Raw Export window (inclusive dates), yielding each event as ``line_type``.
 
-        ``line_type`` is a dict, or a ``msgspec.Struct`` that may leave parts of a line encoded
-        (``msgspec.Raw``). The body is read chunk by chunk and split on ``b"\\n"`` only, so a
-        JSON string holding U+2028 (or any other character ``str.splitlines`` would split on)
-        stays in its record.
+        The events of :meth:`export_blocks`, one by one.
+        """
+        blocks = self.export_blocks(
+            from_date,
+            to_date,
+            event_names=event_names,
+            where=where,
+            on_restart=on_restart,
+            line_type=line_type,
+        )
+        for events in blocks:
+            yield from events
+
+    def export_blocks(
+        self,
+        from_date: str,
+        to_date: str,
+        *,
+        event_names: list[str] | None = None,
+        where: str | None = None,
+        on_restart: Callable[[], None] | None = None,
+        line_type: type[Any] = dict,
+    ) -> Iterator[list[Any]]:
+        r"""Stream one Raw Export window (inclusive dates), yielding its events block by block.
+
+        Each event is a ``line_type``: a dict, or a ``msgspec.Struct`` that may leave parts of
+        a line encoded (``msgspec.Raw``). The body is read chunk by chunk and split on
+        ``b"\\n"`` only, so a JSON string holding U+2028 (or any other character
+        ``str.splitlines`` would split on) stays in its record; a list holds the events of the
+        lines one chunk completed (:meth:`ExportBody.blocks`).
         A ``terminated early`` line or a transport error mid-stream fails the window: it is
         fetched again from the start, after a backoff, counted against ``max_retries``.
         ``on_restart`` is called before each refetch, so the caller can drop records it has
@@ -231,7 +257,7 @@ class MixpanelClient:
                     if resp.status_code != 200:
                         resp.read()
                         check_status(resp, what, self._redact)
-                    yield from body.events(resp.iter_bytes())
+                    yield from body.blocks(resp.iter_bytes())
                 return
             except RetryableError as exc:
                 self._back_off(attempts, exc)

@@ -114,6 +114,10 @@ def epoch_to_utc(value: Any, tz: ZoneInfo | None) -> dt.datetime | None:
     return local.astimezone(UTC)
 
 
+#: The end of a whole second's text in a minute: ``"07.000000+00:00"`` for second 7.
+_SECOND_TEXTS = tuple(f"{second:02d}.000000+00:00" for second in range(60))
+
+
 @functools.lru_cache(maxsize=1 << 14)
 def _utc_minute_text(minute: int) -> str:
     return dt.datetime.fromtimestamp(minute * 60, tz=UTC).strftime("%Y-%m-%dT%H:%M:")
@@ -126,7 +130,8 @@ def epoch_text(value: Any, tz: ZoneInfo | None) -> str | None:
     the second, without a datetime per event, which costs more than the rest of the record.
     """
     if type(value) is int and tz is None and 0 <= value <= _MAX_SECONDS:
-        return f"{_utc_minute_text(value // 60)}{value % 60:02d}.000000+00:00"
+        minute, second = divmod(value, 60)
+        return _utc_minute_text(minute) + _SECOND_TEXTS[second]
     moment = epoch_to_utc(value, tz)
     return utc_iso(moment) if moment else None
 

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+import time
 from typing import Any
 
-from singer_sdk.contrib.msgspec import MsgSpecWriter, serialize_jsonl
+from singer_sdk.contrib.msgspec import MsgSpecWriter, encoder
 from singer_sdk.singerlib import RecordMessage
 from singer_sdk.singerlib.encoding.simple import Message
 
@@ -30,6 +31,10 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._block = bytearray()
+        self._heads: dict[str, bytes] = {}
+        self._tail = b""
+        self._tail_ms = -1
+        self._tail_version: int | None = None
 
     def write_message(self, message: Message) -> None:
         """Write the block, then the line; flush stdout unless it is a RECORD."""
@@ -41,16 +46,32 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
     def write_record(self, stream: str, record: dict[str, Any], version: int | None) -> None:
         """Add the line ``write_message(RecordMessage(...))`` writes to the block.
 
-        Encoded once from ``record``: same fields, same encoder (the SDK's), extracted now; no
-        message object, no dict copy.
+        The same fields, by the same encoder (the SDK's), in the same order: the record is
+        encoded straight into the block between the line's head and its tail, both kept. The
+        tail holds ``time_extracted``, made again when the millisecond changes.
         """
-        message: dict[str, Any] = {"type": "RECORD", "stream": stream, "record": record}
-        if version is not None:
-            message["version"] = version
-        message["time_extracted"] = dt.datetime.now(_UTC)
-        self._block += serialize_jsonl(message)
-        if len(self._block) >= BLOCK_BYTES:
+        block = self._block
+        head = self._heads.get(stream)
+        if head is None:
+            head = self._heads[stream] = b'{"type":"RECORD","stream":%s,"record":' % (
+                encoder.encode(stream)
+            )
+        block += head
+        encoder.encode_into(record, block, -1)
+        now = time.time()
+        if int(now * 1000) != self._tail_ms or version != self._tail_version:
+            self._new_tail(now, version)
+        block += self._tail
+        if len(block) >= BLOCK_BYTES:
             self._write_block()
+
+    def _new_tail(self, now: float, version: int | None) -> None:
+        """The end of a RECORD line: its version and ``time_extracted`` (``now``), encoded."""
+        tail: dict[str, Any] = {} if version is None else {"version": version}
+        tail["time_extracted"] = dt.datetime.fromtimestamp(now, _UTC)
+        self._tail = b"," + encoder.encode(tail)[1:] + b"\n"
+        self._tail_ms = int(now * 1000)
+        self._tail_version = version
 
     def flush(self) -> None:
         """Hand every line written so far to the operating system."""

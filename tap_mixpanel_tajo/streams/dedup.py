@@ -72,6 +72,16 @@ class WindowDedup:
         self.restarts += 1
         self.attempt = DigestSet()
 
+    def fresh(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The records to emit, in order: :meth:`admit` of each one's :func:`dedup_key`."""
+        if self.attempt is not None:
+            admit = self.admit
+            return [record for record in records if admit(dedup_key(record))]
+        add = self.emitted.add  # before any refetch, as admit does, in one pass
+        kept = [record for record in records if add(dedup_key(record))]
+        self.duplicates += len(records) - len(kept)
+        return kept
+
     def admit(self, key: bytes) -> bool:
         """True for a key to emit; False for a duplicate or a replay (counted)."""
         if self.attempt is not None:

@@ -24,7 +24,7 @@ from tap_mixpanel_tajo.dates import UTC, day_windows, local_date
 from tap_mixpanel_tajo.output import BufferedMsgSpecWriter
 from tap_mixpanel_tajo.streams.base import MixpanelStream
 from tap_mixpanel_tajo.streams.completeness import CountCheck, last_stable_day
-from tap_mixpanel_tajo.streams.export_records import ExportLine, line_record
+from tap_mixpanel_tajo.streams.export_records import ExportLine, line_records
 from tap_mixpanel_tajo.streams.export_windows import ExportWindow
 
 if sys.version_info >= (3, 12):
@@ -115,8 +115,9 @@ class EventsStream(MixpanelStream):
         )
         return writer if plain and isinstance(writer, BufferedMsgSpecWriter) else None
 
-    # The one SDK internal this stream overrides. For each record, ``Stream._sync_records`` calls
-    # ``_write_record_message``, which walks every nested key of the record against the catalog
+    # One of the two SDK internals this stream overrides (``_process_record`` below is the
+    # other). For each record, ``Stream._sync_records`` calls ``_write_record_message``, which
+    # walks every nested key of the record against the catalog
     # (``pop_deselected_record_properties``), conforms it, applies the stream maps and builds a
     # ``RecordMessage`` that the writer turns into a dict and encodes: together more than the
     # export read itself. ``properties`` is an open object whose keys no catalog can name, so only
@@ -136,12 +137,17 @@ class EventsStream(MixpanelStream):
         writer.write_record(self.name, record, self._stream_version)
         self.state_manager.is_flushed = False  # what the SDK's method does after writing
 
+    # The SDK's ``_process_record`` adds the partition's context keys to a record, and syncs
+    # the child streams of each record (copying it for them). Events have neither: the method
+    # leaves the record as it is (tests/tap/test_tap_output.py pins that), and is skipped.
     @override
-    def generate_child_contexts(
-        self, record: dict[str, Any], context: Context | None
-    ) -> Iterable[Context | None]:
-        """None: events have no child streams (the SDK would copy each record for them)."""
-        return ()
+    def _process_record(
+        self,
+        record: dict[str, Any],
+        child_context: Context | None = None,
+        partition_context: Context | None = None,
+    ) -> None:
+        """Nothing: events have no partitions and no child streams."""
 
     def windows(
         self, context: Context | None, today: dt.date | None = None, *, quiet: bool = False
@@ -287,7 +293,7 @@ class EventsStream(MixpanelStream):
         self, client: MixpanelClient, window: ExportWindow, event_names: list[str] | None
     ) -> Iterator[dict[str, Any]]:
         """Export the window once, yielding the records it has not emitted yet."""
-        lines = client.iter_export(
+        blocks = client.export_blocks(
             window.first.isoformat(),
             window.last.isoformat(),
             event_names=event_names,
@@ -295,10 +301,11 @@ class EventsStream(MixpanelStream):
             line_type=ExportLine,
         )
         tz = window.tz
-        encoded = self.record_writer is not None  # see ``record_writer``
-        for line in lines:
-            record = line_record(line, tz)
-            if window.admit(record):
-                if not encoded:
-                    record["properties"] = msgspec.json.decode(record["properties"])
+        if self.record_writer is not None:  # see ``record_writer``
+            for lines in blocks:
+                yield from window.admitted(line_records(lines, tz))
+            return
+        for lines in blocks:
+            for record in window.admitted(line_records(lines, tz)):
+                record["properties"] = msgspec.json.decode(record["properties"])
                 yield record

@@ -19,15 +19,12 @@ from tap_mixpanel_tajo.streams.fallback_key import fallback_insert_id
 _EMPTY_OBJECT = msgspec.Raw(b"{}")
 
 
-def _text(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
-class ExportLine(msgspec.Struct):
+class ExportLine(msgspec.Struct, gc=False):
     """One export line: the event's name, and its ``properties`` left encoded as Mixpanel sent them.
 
     A record passes them through untouched: decoding and re-encoding ~30 values per event would
-    cost more than the rest of the record.
+    cost more than the rest of the record. Decoded JSON holds no reference cycle, so the garbage
+    collector need not track lines (nor ``_Lifted``): fewer collections per event.
     """
 
     event: Any = None
@@ -36,6 +33,7 @@ class ExportLine(msgspec.Struct):
 
 class _Lifted(
     msgspec.Struct,
+    gc=False,
     rename={"insert_id": "$insert_id", "device_id": "$device_id", "user_id": "$user_id"},
 ):
     """The properties a record lifts to its top level (the others are skipped, not decoded)."""
@@ -49,17 +47,26 @@ class _Lifted(
 
 
 _lifted_decoder = msgspec.json.Decoder(_Lifted)
+_NOTHING_LIFTED = _Lifted()
+
+
+def line_records(lines: list[ExportLine], tz: ZoneInfo | None) -> list[dict[str, Any]]:
+    """The records of a block of export lines (:func:`line_record` of each, in one loop)."""
+    records = []
+    for line in lines:
+        properties = line.properties
+        try:
+            lifted = _lifted_decoder.decode(properties)
+        except msgspec.ValidationError:  # null, a list, ...: an event without properties
+            lifted, properties = _NOTHING_LIFTED, _EMPTY_OBJECT
+        key = lifted.insert_id or fallback_insert_id(line.event, _decoded(properties))
+        records.append(_record(line.event, lifted, key, properties, tz))
+    return records
 
 
 def line_record(line: ExportLine, tz: ZoneInfo | None) -> dict[str, Any]:
     """One export line as a record: lifted top-level fields, ``properties`` still encoded."""
-    properties = line.properties
-    try:
-        lifted = _lifted_decoder.decode(properties)
-    except msgspec.ValidationError:  # null, a list, ...: an event without properties
-        lifted, properties = _Lifted(), _EMPTY_OBJECT
-    key = lifted.insert_id or fallback_insert_id(line.event, _decoded(properties))
-    return _record(line.event, lifted, key, properties, tz)
+    return line_records([line], tz)[0]
 
 
 def _decoded(properties: msgspec.Raw) -> Any:
@@ -94,18 +101,19 @@ def to_record(raw: dict[str, Any], tz: ZoneInfo | None) -> dict[str, Any]:
 def _record(
     event: Any, lifted: _Lifted, insert_id: Any, properties: Any, tz: ZoneInfo | None
 ) -> dict[str, Any]:
+    distinct_id, device_id, user_id = lifted.distinct_id, lifted.device_id, lifted.user_id
     processing = lifted.mp_processing_time_ms
+    kind = type(processing)
     return {
-        "event": _text(event),
+        "event": None if event is None else str(event),
         "time": epoch_text(lifted.time, tz),
-        "distinct_id": _text(lifted.distinct_id),
+        "distinct_id": None if distinct_id is None else str(distinct_id),
         "insert_id": str(insert_id),
-        "device_id": _text(lifted.device_id),
-        "user_id": _text(lifted.user_id),
+        "device_id": None if device_id is None else str(device_id),
+        "user_id": None if user_id is None else str(user_id),
+        # Decoded JSON: an int, a float, or not a number (bool is a type of its own).
         "mp_processing_time_ms": (
-            int(processing)
-            if isinstance(processing, (int, float)) and not isinstance(processing, bool)
-            else None
+            processing if kind is int else int(processing) if kind is float else None
         ),
         "properties": properties,
     }

@@ -9,7 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from tap_mixpanel_tajo.dates import local_date
-from tap_mixpanel_tajo.streams.dedup import WindowDedup, dedup_key
+from tap_mixpanel_tajo.streams.dedup import WindowDedup
 
 
 class ExportWindow:
@@ -42,11 +42,13 @@ class ExportWindow:
             f"{refetches}{self.verdict}, {self.emitted / elapsed:.0f} records/s"
         )
 
-    def admit(self, record: dict[str, Any]) -> bool:
-        """True for a record to emit (counted); False for a duplicate or a replay."""
-        if not self.dedup.admit(dedup_key(record)):
-            return False
-        self.emitted += 1
-        if self.days is not None and record["time"] is not None:
-            self.days[local_date(record["time"], self.zone)] += 1
-        return True
+    def admitted(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The records to emit (counted), in order: not duplicates, nor replays."""
+        kept = self.dedup.fresh(records)
+        self.emitted += len(kept)
+        days = self.days
+        if days is not None:
+            for record in kept:
+                if record["time"] is not None:
+                    days[local_date(record["time"], self.zone)] += 1
+        return kept

@@ -211,6 +211,40 @@ def test_lines_that_are_not_utf8_are_skipped_and_counted_once_per_window(caplog,
     ]
 
 
+@respx.mock
+def test_a_block_is_decoded_whole_unless_a_line_of_it_needs_the_line_by_line_path(caplog):
+    """Each chunk's whole lines are one block; a line that is not UTF-8, holds a lone surrogate
+    or is blank sends its own block down the line-by-line path (an event per list), no other."""
+    surrogate = b'{"event": "G\\ud800", "properties": {"time": 1700000000, "$insert_id": "7"}}\n'
+    chunks = [
+        line("A", "1") + line("B", "2"),
+        line("C", "3") + b'{"event": "X", "properties": {"x": "\xe9"}}\n' + line("D", "4"),
+        line("E", "5") + line("F", "6", text="\u00e9t\u00e9 \U0001f600"),
+        surrogate + line("H", "8"),
+        line("I", "9") + b"\n" + line("J", "10"),
+        line("K", "11"),
+    ]
+    respx.get(EXPORT).mock(return_value=httpx.Response(200, stream=Chunks(chunks)))
+
+    blocks = list(make_client().export_blocks("2024-01-01", "2024-01-01"))
+
+    assert [[event["event"] for event in block] for block in blocks] == [
+        ["A", "B"],
+        ["C"],
+        ["D"],
+        ["E", "F"],
+        ["G\ufffd"],
+        ["H"],
+        ["I"],
+        ["J"],
+        ["K"],
+    ]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 2
+    assert "skipped 1 line(s) that are not UTF-8" in warnings[0]
+    assert "1 event(s) held a broken \\u escape" in warnings[1]
+
+
 # Window retries
 
 

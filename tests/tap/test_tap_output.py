@@ -15,12 +15,15 @@ import io
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
+import msgspec
 import pytest
 import respx
 from singer_sdk import Stream
+from singer_sdk.contrib.msgspec import serialize_jsonl
 from singer_sdk.singerlib import RecordMessage, SchemaMessage, StateMessage
 
 from tap_mixpanel_tajo.output import BLOCK_BYTES, BufferedMsgSpecWriter
@@ -77,6 +80,23 @@ def test_the_sdk_internal_bypassed_is_still_there():
     assert "self._write_record_message(record)" in inspect.getsource(Stream._sync_records)
 
 
+def test_the_sdk_step_skipped_for_each_event_would_leave_it_as_it_is():
+    """The events stream skips ``Stream._process_record`` (partition keys, child streams), which
+    ``_sync_records`` calls for each record: on an events record the SDK's method changes
+    nothing; an SDK that renames it or has it do more for such a stream fails this first."""
+    events = events_only_tap().streams["events"]
+    assert events.partitions is None
+    assert events.child_streams == []
+    record = json.loads(GOLDEN.read_text())["all"][0]
+    before = json.loads(json.dumps(record))
+    partition = events._get_state_partition_context(None)
+    Stream._process_record(events, record, child_context=None, partition_context=partition)
+    assert record == before
+    assert "_process_record" in vars(Stream)
+    assert "_process_record" in vars(EventsStream)
+    assert "self._process_record(" in inspect.getsource(Stream._sync_records)
+
+
 def test_stream_maps_see_the_properties_decoded(capsys):
     """A stream map reads ``properties``: the record then takes the SDK's own path, whole."""
     maps = {"events": {"title": "properties.get('title')"}}
@@ -114,6 +134,38 @@ def test_a_record_line_is_the_line_of_its_record_message(monkeypatch):
         assert dt.datetime.fromisoformat(line.pop("time_extracted")).tzinfo is not None
     assert lines[0] == lines[1] == {"type": "RECORD", "stream": "events", "record": record}
     assert lines[2] == lines[3] == {**lines[0], "version": 7}
+
+
+def test_a_record_line_has_the_bytes_of_its_record_message(monkeypatch):
+    """The same fields, encoder and order as the SDK's line; ``time_extracted`` is the write's."""
+    raw_stdout = counting_stdout(monkeypatch)
+    writer = BufferedMsgSpecWriter()
+    record = {
+        "insert_id": "é",
+        "time": None,
+        "properties": msgspec.Raw(b'{"n":[1,"\xe2\x80\xa8"]}'),
+    }
+    before = dt.datetime.now(dt.timezone.utc)
+    writer.write_record("events", dict(record), 7)
+    after = dt.datetime.now(dt.timezone.utc)
+    writer.flush()
+    line = bytes(raw_stdout.data)
+    extracted = dt.datetime.fromisoformat(json.loads(line)["time_extracted"])
+    message = RecordMessage("events", dict(record), version=7, time_extracted=extracted)
+    assert line == bytes(serialize_jsonl(message.to_dict()))
+    assert before <= extracted <= after
+
+
+def test_time_extracted_is_made_again_when_the_millisecond_changes(monkeypatch):
+    raw_stdout = counting_stdout(monkeypatch)
+    writer = BufferedMsgSpecWriter()
+    for index in range(3):
+        writer.write_record("events", {"insert_id": f"id-{index}"}, None)
+        time.sleep(0.002)
+    writer.flush()
+    stamps = [dt.datetime.fromisoformat(m["time_extracted"]) for m in raw_stdout.lines()]
+    assert stamps == sorted(set(stamps))
+    assert stamps[-1] - stamps[0] >= dt.timedelta(milliseconds=4)
 
 
 class CountingRaw(io.RawIOBase):
