@@ -67,8 +67,11 @@ lint: setup
 docs: setup
 	$(PY) .ci/settings_docs.py
 
+# Every test, on TEST_WORKERS processes (pytest-xdist; auto: one a core). Each worker runs its
+# e2e tests in a Meltano system folder of its own (tests/e2e/conftest.py).
+TEST_WORKERS ?= auto
 test: $(MELTANO_STAMP) lint
-	PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) -m pytest
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal
 
 unit: setup
 	$(PY) -m pytest -m "not e2e"

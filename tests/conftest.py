@@ -43,7 +43,7 @@ def sandbox(request: pytest.FixtureRequest) -> Iterator[SandboxServer]:
 def shared_sandbox(request: pytest.FixtureRequest) -> Iterator[SandboxServer]:
     """One sandbox for the whole module, sized by the module's ``pytest.mark.sandbox(...)``.
 
-    A server takes half a second to stop: modules of tests that only read it share one.
+    Starting a server builds its data: modules of tests that only read it share one.
     """
     with SandboxServer(**sandbox_settings(request.node)) as server:
         yield server
