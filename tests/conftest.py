@@ -49,12 +49,11 @@ def _turn(item: pytest.Item) -> Iterator[None]:
     load would bunch the arrivals it measures. Other tests share the lock; a ``runs_alone`` test
     takes it whole. The turnstile keeps tests from starting while it waits, so it gets its turn.
     """
-    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
-    if run is None:  # one process: nothing runs at the same time anyway
+    if "PYTEST_XDIST_WORKER" not in os.environ:  # one process: nothing runs at once anyway
         yield
         return
-    folder = Path(tempfile.gettempdir())
-    turnstile, shared = (folder / f"pytest-{run}-{name}.lock" for name in ("turnstile", "tests"))
+    folder = Path(item.config.option.basetemp).parent  # the run's, beside each worker's own
+    turnstile, shared = (folder / f"{name}.lock" for name in ("turnstile", "tests"))
     if item.get_closest_marker("runs_alone"):
         with _flock(turnstile, fcntl.LOCK_EX), _flock(shared, fcntl.LOCK_EX):
             yield
