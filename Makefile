@@ -67,8 +67,15 @@ lint: setup
 docs: setup
 	$(PY) .ci/settings_docs.py
 
+# Every test, on TEST_WORKERS processes (pytest-xdist; auto: one a core). Each worker runs its
+# e2e tests in a Meltano system folder of its own (tests/e2e/conftest.py). Bytecode first, in
+# every venv (each with its own Python): the suite starts hundreds of Python processes, and
+# under PYTHONDONTWRITEBYTECODE each would compile every module it imports again.
+TEST_WORKERS ?= auto
 test: $(MELTANO_STAMP) lint
-	PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) -m pytest
+	$(PY) -m compileall -q -j 0 $(VENV)/lib mixpanel_brevo_mapping tap_mixpanel_tajo target_brevo_tajo mixpanel_brevo_sandbox orchestration > /dev/null
+	for venv in .meltano/*/*/venv; do $$venv/bin/python -m compileall -q -j 0 $$venv/lib > /dev/null; done
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal
 
 unit: setup
 	$(PY) -m pytest -m "not e2e"

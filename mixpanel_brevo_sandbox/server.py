@@ -281,8 +281,13 @@ class SandboxServer:
     def start(self) -> SandboxServer:
         """Bind (port 0 picks a free one) and serve in a daemon thread."""
         self._httpd = _HTTPServer((HOST, self._port), self.state)
+        # shutdown() waits for the serving loop's next poll: 50 ms, not the default half second
+        # (the test suite stops hundreds of sandboxes).
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, name="sandbox-http", daemon=True
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="sandbox-http",
+            daemon=True,
         )
         self._thread.start()
         return self

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
+import logging
+import os
+import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -26,6 +31,46 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.e2e)
 
 
+@contextmanager
+def _flock(path: Path, operation: int) -> Iterator[None]:
+    with path.open("a") as file:
+        fcntl.flock(file, operation)
+        try:
+            yield
+        finally:
+            fcntl.flock(file, fcntl.LOCK_UN)
+
+
+@contextmanager
+def _turn(item: pytest.Item) -> Iterator[None]:
+    """Under pytest-xdist, a ``runs_alone`` test runs while no other worker runs a test.
+
+    Such a test counts the calls the sandbox saw in each second of wall time: another worker's
+    load would bunch the arrivals it measures. Other tests share the lock; a ``runs_alone`` test
+    takes it whole. The turnstile keeps tests from starting while it waits, so it gets its turn.
+    """
+    if "PYTEST_XDIST_WORKER" not in os.environ:  # one process: nothing runs at once anyway
+        yield
+        return
+    folder = Path(item.config.option.basetemp).parent  # the run's, beside each worker's own
+    turnstile, shared = (folder / f"{name}.lock" for name in ("turnstile", "tests"))
+    if item.get_closest_marker("runs_alone"):
+        with _flock(turnstile, fcntl.LOCK_EX), _flock(shared, fcntl.LOCK_EX):
+            yield
+        return
+    with _flock(turnstile, fcntl.LOCK_EX):
+        pass
+    with _flock(shared, fcntl.LOCK_SH):
+        yield
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """Each test's set-up, call and tear-down in its turn (see ``_turn``)."""
+    with _turn(item):
+        return (yield)
+
+
 def sandbox_settings(node: pytest.Item | pytest.Collector) -> dict:
     """The ``SandboxServer`` arguments of the ``sandbox`` marker nearest ``node`` (none: demo)."""
     marker = node.get_closest_marker("sandbox")
@@ -43,10 +88,26 @@ def sandbox(request: pytest.FixtureRequest) -> Iterator[SandboxServer]:
 def shared_sandbox(request: pytest.FixtureRequest) -> Iterator[SandboxServer]:
     """One sandbox for the whole module, sized by the module's ``pytest.mark.sandbox(...)``.
 
-    A server takes half a second to stop: modules of tests that only read it share one.
+    Starting a server builds its data: modules of tests that only read it share one.
     """
     with SandboxServer(**sandbox_settings(request.node)) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    """A PostgreSQL server of the tests' own (pgserver), as the URL of its admin database.
+
+    One server per pytest process (it takes seconds to start): the ledger tests and the Dagster
+    e2e tests each take databases of their own on it. Its folder is outside pytest's, which
+    another pytest session may make private (mode 700) under the server's feet.
+    """
+    pgserver = pytest.importorskip("pgserver", reason="pgserver is part of the test extra")
+    # pgserver logs from an atexit hook, after pytest has closed its log streams.
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
+    server = pgserver.get_server(tempfile.mkdtemp(prefix="tests-pg-"), cleanup_mode="delete")
+    yield server.get_uri()
+    server.cleanup()
 
 
 @pytest.fixture

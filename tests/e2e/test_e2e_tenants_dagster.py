@@ -32,14 +32,10 @@ MAIN = "mixpanel-to-brevo"
 STATE_ID = "sandbox:tap-mixpanel-tajo-to-target-brevo-tajo:{}"
 
 
-@pytest.fixture(scope="module")
-def database_url(tmp_path_factory: pytest.TempPathFactory):
+@pytest.fixture(scope="session")
+def database_url(pg_server: str) -> str:
     """One PostgreSQL server for Dagster, Meltano and the ledgers (a database per test)."""
-    pgserver = pytest.importorskip("pgserver")
-    logging.getLogger("pgserver").setLevel(logging.WARNING)
-    server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
-    yield server.get_uri()
-    server.cleanup()
+    return pg_server
 
 
 def fresh_database(server_url: str, name: str) -> str:

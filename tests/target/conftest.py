@@ -4,8 +4,6 @@ and the PostgreSQL server of the ledger tests that need one.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,15 +29,9 @@ def config(mapping_file: Path, ledger_url: str) -> dict:
 
 
 @pytest.fixture(scope="session")
-def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A PostgreSQL server of the tests' own, as a SQLAlchemy URL of its admin database.
+def postgres(pg_server: str) -> str:
+    """The session PostgreSQL server (tests/conftest.py) as a SQLAlchemy URL of its admin database.
 
-    One server for the session (it takes seconds to start); each test takes databases of its own
-    with ``tests.target.postgres.new_database``.
+    Each test takes databases of its own with ``tests.target.postgres.new_database``.
     """
-    pgserver = pytest.importorskip("pgserver", reason="pgserver is part of the test extra")
-    # pgserver logs from an atexit hook, after pytest has closed its log streams.
-    logging.getLogger("pgserver").setLevel(logging.WARNING)
-    server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
-    yield server.get_uri().replace("postgresql://", "postgresql+psycopg://", 1)
-    server.cleanup()
+    return pg_server.replace("postgresql://", "postgresql+psycopg://", 1)

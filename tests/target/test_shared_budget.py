@@ -32,6 +32,9 @@ ROOT = Path(__file__).resolve().parents[2]
 SECRET = "xkeysib-shared-secret"
 EVENTS_PER_RUN = 240
 EVENTS_PER_CALL = 4  # 60 calls a run: 12 s for two runs at 10 calls a second
+# The ledger's slots are on the wall clock: another test's load between two calls of a test here
+# would move them (tests/conftest.py, ``runs_alone``).
+pytestmark = pytest.mark.runs_alone
 
 
 def take(store: RateSlotLedger, count: int) -> list[float]:

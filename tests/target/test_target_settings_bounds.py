@@ -14,6 +14,8 @@ import json
 import logging
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 from types import SimpleNamespace
 
 import httpx
@@ -191,15 +193,20 @@ def test_settings_within_their_bounds_still_run(config, tmp_path):
 
 
 @pytest.fixture
-def unwritable_folder(tmp_path):
-    """A folder no one may write into, root included (an immutable folder, where chattr works)."""
-    folder = tmp_path / "ledger"
-    folder.mkdir()
+def unwritable_folder():
+    """A folder no one may write into, root included (an immutable folder, where chattr works).
+
+    It is short-named in the system's temporary folder: the line names it twice, and a deep
+    tmp_path (pytest-xdist's popen-gw<N>/) would push the advice past the line's 300 characters.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="ledger-"))
     made = subprocess.run(["chattr", "+i", str(folder)], capture_output=True, check=False)
     if made.returncode != 0:
+        folder.rmdir()
         pytest.skip("chattr +i is not available here")
     yield folder
     subprocess.run(["chattr", "-i", str(folder)], check=True)
+    folder.rmdir()
 
 
 @pytest.mark.parametrize("dry_run", [False, True])
