@@ -18,7 +18,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -417,8 +417,19 @@ class TargetVsBound:
         return self.stored / self.seconds
 
 
-def target_vs_bound(count: int, latency: float, in_flight: int) -> TargetVsBound:
-    """``target-brevo-tajo`` on ``count`` events, Brevo answering each batch after ``latency``."""
+def target_vs_bound(
+    count: int,
+    latency: float,
+    in_flight: int,
+    *,
+    write_input: Callable[[Path, int], int] = target_input_file,
+    mapping_file: Path = MAPPING_FILE,
+) -> TargetVsBound:
+    """``target-brevo-tajo`` on ``count`` events, Brevo answering each batch after ``latency``.
+
+    ``write_input`` writes the Singer input (the tap's events by default, or another stream that
+    ``mapping_file`` routes to events); each event is counted by its ``mp_insert_id``.
+    """
     from mixpanel_brevo_sandbox import brevo_api  # noqa: PLC0415 - only the sandbox figures need it
 
     with (
@@ -426,7 +437,7 @@ def target_vs_bound(count: int, latency: float, in_flight: int) -> TargetVsBound
         sandbox_process("--events", "100", "--profiles", "100") as url,
     ):
         tmp = Path(tmp_name)
-        target_input_file(tmp / "input.singer", count)
+        write_input(tmp / "input.singer", count)
         fault = {
             "api": "brevo",
             "method": "POST",
@@ -440,6 +451,7 @@ def target_vs_bound(count: int, latency: float, in_flight: int) -> TargetVsBound
             tmp,
             f"{url}/brevo/v3",
             brevo_api.API_KEY,
+            mapping_file=str(mapping_file),
             anonymous_events="send",
             events_calls_in_flight=in_flight,
         )
