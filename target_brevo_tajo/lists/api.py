@@ -7,12 +7,17 @@ answer counts: a 201 names the ``success`` and ``failure`` ids (a failure is "al
 or not a contact" for an add, "not in the list, or not a contact" for a remove); a 400 whose code is
 ``invalid_parameter`` means every id failed ("Contact already in list and/or does not exist").
 Any other answer stops the run: it is not a guess about membership.
+
+Membership calls go :data:`CALLS_IN_FLIGHT` at a time, paced by the client's rate budget: one
+at a time, Brevo's round trip (150 ms is usual) held them under the contacts budget of 10 a
+second. Their answers are taken in the order the calls were made.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,12 +29,15 @@ from target_brevo_tajo.brevo.paging import offset_pages
 LIST_CALL_MAX = 150
 MEMBERS_PAGE = 500
 NAMES_PAGE = 50
+#: Membership calls awaiting Brevo's answer at once: enough to fill 10 calls a second at 150 ms.
+CALLS_IN_FLIGHT = 4
 
 #: The error code of a membership call that changed nothing (every id failed).
 NOTHING_CHANGED = "invalid_parameter"
 
 logger = logging.getLogger("target-brevo-tajo")
 Done = Callable[[list[Any]], None]
+Answered = Callable[[list[Any], httpx.Response], None]
 
 
 def _ignore(_ids: list[Any]) -> None:
@@ -76,6 +84,7 @@ class BrevoLists:
         self._client = client
         self._dry_run = dry_run
         self._planned: dict[str, int] = {}  # a dry run's lists to create: 0, -1, -2...
+        self._created: set[tuple[str, int]] = set()  # (path, id) made here, Brevo's answer in hand
         # A dry run's membership changes by list (ids added, ids removed): its later reads see them.
         self._changes: dict[int, tuple[set[Any], set[Any]]] = {}
 
@@ -97,6 +106,10 @@ class BrevoLists:
         logger.info("Created Brevo list %r (id %s)", name, created)
         return created
 
+    def created_here(self, list_id: int) -> bool:
+        """Whether this run created the list and Brevo answered: it was empty then."""
+        return ("/contacts/lists", list_id) in self._created
+
     def _create(self, path: str, key: str, body: dict[str, Any]) -> int:
         """Create a list or folder once: after an answer that never came, look before again.
 
@@ -104,14 +117,16 @@ class BrevoLists:
         the one Brevo may have made is looked for by name, and created again only when absent.
         """
         try:
-            return int(self._client.call("POST", path, json=body)["id"])
+            created = int(self._client.call("POST", path, json=body)["id"])
         except CallInDoubt as exc:
             found = self._find_by_name(path, key, body["name"])
             if found is not None:
                 logger.warning("POST %s got no answer (%s) but Brevo made it: id %s",
                                path, exc, found)  # fmt: skip
-                return found
-            return int(self._client.call("POST", path, json=body)["id"])
+                return found  # made by this call, or by someone else: not known empty
+            created = int(self._client.call("POST", path, json=body)["id"])
+        self._created.add((path, created))
+        return created
 
     def _find_by_name(self, path: str, key: str, name: str) -> int | None:
         for page in offset_pages(self._client, path, key, limit=NAMES_PAGE):
@@ -130,16 +145,14 @@ class BrevoLists:
             self.plan_joined([list_id], ext_ids)
             on_added(ext_ids)
             return failed
-        for chunk in _chunks(ext_ids):
-            response = self._client.request(
-                "POST",
-                f"/contacts/lists/{list_id}/contacts/add",
-                json={"extIds": chunk},
-                idempotent=True,
-            )
+
+        def answered(chunk: list[Any], response: httpx.Response) -> None:
             added, refused = _answer(response, chunk)
-            failed += refused
+            failed.extend(refused)
             on_added(added)
+
+        path = f"/contacts/lists/{list_id}/contacts/add"
+        self._membership_calls(path, "extIds", ext_ids, answered)
         return failed
 
     def remove(
@@ -157,17 +170,39 @@ class BrevoLists:
             on_removed(ids)
             return len(ids)
         count = 0
-        for chunk in _chunks(ids):
-            response = self._client.request(
-                "POST",
-                f"/contacts/lists/{list_id}/contacts/remove",
-                json={by: chunk},
-                idempotent=True,
-            )
+
+        def answered(chunk: list[Any], response: httpx.Response) -> None:
+            nonlocal count
             taken_out, not_in_list = _answer(response, chunk)
             on_removed(taken_out + not_in_list)
             count += len(taken_out)
+
+        self._membership_calls(f"/contacts/lists/{list_id}/contacts/remove", by, ids, answered)
         return count
+
+    def _membership_calls(self, path: str, by: str, ids: list[Any], answered: Answered) -> None:
+        """POST ``ids`` in calls of 150, several in flight; ``answered`` takes each in order.
+
+        After a failure (a call, or ``answered`` refusing an answer) no further call leaves; the
+        calls already made still settle, and those Brevo answered are taken too, so the ledger
+        keeps every change Brevo confirmed. Then the first failure is raised.
+        """
+        chunks = _chunks(ids)
+        if not chunks:
+            return
+        with ThreadPoolExecutor(
+            max_workers=min(CALLS_IN_FLIGHT, len(chunks)), thread_name_prefix="brevo-list"
+        ) as pool:
+            calls = [
+                pool.submit(self._client.request, "POST", path, json={by: chunk}, idempotent=True)
+                for chunk in chunks
+            ]
+            for index, (chunk, call) in enumerate(zip(chunks, calls, strict=True)):
+                try:
+                    answered(chunk, call.result())
+                except Exception:
+                    _settle_after_failure(chunks[index + 1 :], calls[index + 1 :], answered)
+                    raise
 
     def plan_joined(self, list_ids: list[int], ext_ids: list[str]) -> None:
         """A dry run's contacts that would join these lists (by a list call or an import)."""
@@ -210,6 +245,22 @@ def _listed(contact: dict[str, Any]) -> ListedMember:
         ext_id=str(ext_id) if ext_id else None,
         attributes_listed=bool(attributes),
     )
+
+
+def _settle_after_failure(
+    chunks: list[list[Any]], calls: list[Future[httpx.Response]], answered: Answered
+) -> None:
+    """Stop the calls not sent yet; take the answers of those that were, failures ignored."""
+    for call in calls:
+        call.cancel()
+    wait(calls)
+    for chunk, call in zip(chunks, calls, strict=True):
+        if call.cancelled() or call.exception() is not None:
+            continue
+        try:
+            answered(chunk, call.result())
+        except Exception:  # noqa: S112 - the first failure is the one raised
+            continue
 
 
 def _chunks(ids: list[Any]) -> list[list[Any]]:
