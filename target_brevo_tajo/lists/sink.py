@@ -6,6 +6,7 @@ from collections import defaultdict
 from typing import Any
 
 from target_brevo_tajo.ledger.ids import id_problem
+from target_brevo_tajo.lists.api import LIST_CALL_MAX
 from target_brevo_tajo.sinks.base import BrevoSink
 
 
@@ -27,7 +28,8 @@ class CohortsSink(BrevoSink):
 class CohortMembersSink(BrevoSink):
     """Adds each batch's cohort members to the cohort's list."""
 
-    MAX_SIZE_DEFAULT = 10000
+    # Whole membership calls: 10,000 made each batch's last call one of 100 (670 for 667).
+    MAX_SIZE_DEFAULT = 66 * LIST_CALL_MAX
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

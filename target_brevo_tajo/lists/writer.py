@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections import deque
 from collections.abc import Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,8 +82,23 @@ class CohortSync:
         }
 
 
+@dataclass
+class _Adding:
+    """A batch's add calls on their way, and its records for the members Brevo may refuse."""
+
+    cohort: CohortSync
+    list_id: int
+    refused: Future[list[str]]
+    records: list[dict[str, Any]]
+
+
 class ListWriter:
-    """Keeps each synced cohort's Brevo list equal to (mirror) or a superset of the cohort."""
+    """Keeps each synced cohort's Brevo list equal to (mirror) or a superset of the cohort.
+
+    A batch's add calls go out while the next batch is read and prepared (at most one batch
+    waits behind the calls in flight); :meth:`wait_for_calls` returns once Brevo answered them
+    all, and the target waits there before each STATE and at the end.
+    """
 
     def __init__(
         self,
@@ -108,6 +125,7 @@ class ListWriter:
         self._routes_open: set[str] = set()
         self._routes_closed: set[str] = set()
         self.run_id = run_id(dt.datetime.now(dt.timezone.utc))
+        self._adding: deque[_Adding] = deque()
 
     # Cohorts ------------------------------------------------------------------------------
 
@@ -188,8 +206,10 @@ class ListWriter:
     def add_members(self, cohort_id: int, records: list[dict[str, Any]]) -> None:
         """Add the batch's members that the list lacks; create those not yet contacts.
 
-        The cohort was described (the sink rejects members :meth:`undescribed` names).
+        The cohort was described (the sink rejects members :meth:`undescribed` names). The add
+        calls are queued: they go out while the next batch is read.
         """
+        self._settle_adds(keep=1)
         cohort = self.cohorts[cohort_id]
         ids = [str(r["distinct_id"]) for r in records]
         cohort.members += self._store.record_run_members(self.run_id, cohort_id, ids)
@@ -203,12 +223,39 @@ class ListWriter:
             return
         contacts = self._contact_ledger.contacts_by_id(str(r["distinct_id"]) for r in missing)
         to_create = [r for r in missing if str(r["distinct_id"]) not in contacts]
-        existing = [str(r["distinct_id"]) for r in missing if str(r["distinct_id"]) in contacts]
-        not_added = set(self._add(list_id, existing))
-        to_create += [r for r in missing if str(r["distinct_id"]) in not_added]
+        existing = [r for r in missing if str(r["distinct_id"]) in contacts]
+        if existing:
+            refused = self._lists.start_adding(
+                list_id,
+                [str(r["distinct_id"]) for r in existing],
+                on_added=lambda added: self._store.add_list_members(list_id, added),
+            )
+            self._adding.append(_Adding(cohort, list_id, refused, existing))
         if to_create:
             self._create_in_list(cohort, list_id, to_create)
         cohort.added += len(missing)
+
+    def wait_for_calls(self) -> None:
+        """Return once every queued add call is answered; raise the first failure."""
+        self._settle_adds(keep=0)
+
+    def stop(self) -> None:
+        """At the end of a run, failed or not: no further call starts; those in flight settle."""
+        self._adding.clear()
+        self._lists.close()
+
+    def _settle_adds(self, keep: int) -> None:
+        """Settle batches whose calls are answered, waiting until at most ``keep`` remain.
+
+        Members Brevo refused (not a contact, after all) go through the contacts path, whose
+        import puts them in the list either way.
+        """
+        while self._adding and (len(self._adding) > keep or self._adding[0].refused.done()):
+            adding = self._adding.popleft()
+            refused = set(adding.refused.result())
+            if refused:
+                records = [r for r in adding.records if str(r["distinct_id"]) in refused]
+                self._create_in_list(adding.cohort, adding.list_id, records)
 
     def _create_in_list(self, cohort: CohortSync, list_id: int, records: list[dict]) -> None:
         """Members Brevo does not know as contacts: created through the contacts path."""
@@ -248,6 +295,7 @@ class ListWriter:
         confirm complete; a cohort is complete when this run's member records carried that id
         (a checkpoint of another run proves nothing).
         """
+        self.wait_for_calls()
         for cohort in self.cohorts.values():
             if cohort.route is not None:
                 cohort.complete = cohort.route in self._routes_closed
