@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import resource
 import subprocess
 import tempfile
 import time
@@ -49,6 +50,7 @@ class ListRun:
     extra: int  # members of the new list in Brevo that do not
     cohort: dict[str, Any]
     budget_per_second: int
+    cpu_seconds: float  # the target's own CPU time (user + system)
 
     @property
     def bound_seconds(self) -> float:
@@ -129,6 +131,7 @@ def mirror_into_new_list(members: int, latency: float, route: str) -> ListRun:
             cohort_sync_mode="mirror",
             create_missing_attributes=True,
         )
+        cpu_before = _children_cpu()
         start = time.perf_counter()
         with (tmp / "input.jsonl").open("rb") as stdin, (tmp / "target.log").open("wb") as log:
             done = subprocess.run(
@@ -139,6 +142,7 @@ def mirror_into_new_list(members: int, latency: float, route: str) -> ListRun:
                 check=False,
             )
         seconds = time.perf_counter() - start
+        cpu_seconds = _children_cpu() - cpu_before
         if done.returncode:
             tail = (tmp / "target.log").read_text(errors="replace").splitlines()[-3:]
             raise RuntimeError(f"target exit {done.returncode}: {tail}")
@@ -161,7 +165,13 @@ def mirror_into_new_list(members: int, latency: float, route: str) -> ListRun:
         extra=len(listed - cohort_ids),
         cohort=cohort,
         budget_per_second=_per_second(tier),
+        cpu_seconds=cpu_seconds,
     )
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _per_second(tier: str) -> int:
@@ -179,7 +189,8 @@ if __name__ == "__main__":
         run = mirror_into_new_list(size, 0.15, name)
         print(
             f"{name}: {run.seconds:.1f} s, bound {run.bound_seconds:.1f} s "
-            f"({run.share_of_bound:.0%}), {run.total_calls} calls {dict(run.calls)}, "
+            f"({run.share_of_bound:.0%}), cpu {run.cpu_seconds:.1f} s, "
+            f"{run.total_calls} calls {dict(run.calls)}, "
             f"429s {run.rate_limited}, exact {run.exact} ({run.in_list}, {run.extra}, "
             f"{run.cohort})"
         )

@@ -79,3 +79,44 @@ def test_a_refused_call_stops_the_calls_not_sent_and_keeps_the_answers_of_those_
     assert {tuple(ids) for ids in taken} == sent - {refused}
     # Calls not yet sent when the refusal came never left.
     assert len(brevo.calls) < len(IDS) // LIST_CALL_MAX
+
+
+def test_queued_adds_return_at_once_and_settle_when_brevo_answers():
+    answer = threading.Event()
+
+    def brevo(request: httpx.Request) -> httpx.Response:
+        answer.wait(timeout=5)
+        ids = json.loads(request.content)["extIds"]
+        return httpx.Response(201, json={"contacts": {"success": ids, "failure": ids[:0]}})
+
+    client = BrevoClient(BREVO, "key", rate_tier="extended", transport=httpx.MockTransport(brevo))
+    lists = BrevoLists(client, dry_run=False)
+    taken: list[str] = []
+
+    first = lists.start_adding(16, IDS[:300], on_added=taken.extend)
+    second = lists.start_adding(16, IDS[300:450], on_added=taken.extend)
+
+    # The caller goes on (reads its next batch) while the calls wait for Brevo.
+    assert not first.done()
+    assert taken == []
+    answer.set()
+    assert (first.result(timeout=5), second.result(timeout=5)) == ([], [])
+    assert taken == IDS[:450]
+    lists.close()
+
+
+def test_after_a_failed_call_no_call_of_a_later_batch_leaves():
+    brevo = SlowBrevo(refuse_call=0)
+    lists = brevo_lists(brevo)
+
+    later_ids = [f"n{i:04d}" for i in range(30 * LIST_CALL_MAX)]
+    first = lists.start_adding(16, IDS[:LIST_CALL_MAX])
+    later = lists.start_adding(16, later_ids)
+
+    with pytest.raises(BrevoError, match="HTTP 404"):
+        first.result(timeout=5)
+    with pytest.raises(BrevoError):
+        later.result(timeout=5)
+    # Only calls that had left when the refusal came were sent: never the whole later batch.
+    assert len(brevo.calls) < 1 + 30
+    lists.close()
