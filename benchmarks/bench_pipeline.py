@@ -511,8 +511,9 @@ def bench_lists(members: int, latency: float, results: Results) -> None:
             )
             judged = goal("≥ 90%", run.share_of_bound >= 0.9)
         else:
+            imports = run.calls["POST /contacts/import"]
             spent = (
-                f"{run.calls['POST /contacts/import']:,} imports, "
+                f"{imports:,} import{'' if imports == 1 else 's'}, "
                 f"{run.calls['GET /processes/{id}']:,} polls of the hourly budget"
             )
             figure = f"List membership, {members:,} members at {latency * 1000:.0f} ms, by {route}"
