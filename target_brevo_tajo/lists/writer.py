@@ -84,12 +84,23 @@ class CohortSync:
 
 @dataclass
 class _Adding:
-    """A batch's add calls on their way, and its records for the members Brevo may refuse."""
+    """A batch's add calls on their way, and what the contacts path needs of a refused member.
+
+    Only records that carry values are kept (a member's record is rebuilt from its id
+    otherwise): two batches wait at once, and memory stays flat.
+    """
 
     cohort: CohortSync
     list_id: int
     refused: Future[list[str]]
-    records: list[dict[str, Any]]
+    with_values: dict[str, dict[str, Any]]
+
+    def records(self, distinct_ids: set[str]) -> list[dict[str, Any]]:
+        """The records of these members, as the contacts path takes them."""
+        return [
+            self.with_values.get(d) or {"distinct_id": d, "properties": {}}
+            for d in sorted(distinct_ids)
+        ]
 
 
 class ListWriter:
@@ -230,7 +241,12 @@ class ListWriter:
                 [str(r["distinct_id"]) for r in existing],
                 on_added=lambda added: self._store.add_list_members(list_id, added),
             )
-            self._adding.append(_Adding(cohort, list_id, refused, existing))
+            with_values = {
+                str(r["distinct_id"]): r
+                for r in existing
+                if r.get("properties") or r.get("full_refresh_id")
+            }
+            self._adding.append(_Adding(cohort, list_id, refused, with_values))
         if to_create:
             self._create_in_list(cohort, list_id, to_create)
         cohort.added += len(missing)
@@ -254,8 +270,7 @@ class ListWriter:
             adding = self._adding.popleft()
             refused = set(adding.refused.result())
             if refused:
-                records = [r for r in adding.records if str(r["distinct_id"]) in refused]
-                self._create_in_list(adding.cohort, adding.list_id, records)
+                self._create_in_list(adding.cohort, adding.list_id, adding.records(refused))
 
     def _create_in_list(self, cohort: CohortSync, list_id: int, records: list[dict]) -> None:
         """Members Brevo does not know as contacts: created through the contacts path."""
