@@ -3,8 +3,9 @@
 The target reads the tap's messages from a file (a cohort, its members, the checkpoint that
 confirms the snapshot) and syncs against a Brevo stand-in served by this process: lists and
 folders, membership calls and the list read back. The members are contacts the ledger already
-knows (their profiles synced before), so they join the list by list calls; the run ends with the
-reconciliation a new list gets. Only the cohort's size changes between the two runs.
+knows (their profiles synced before), so they join the list by list calls; a list the run
+created is known exactly, so it is not read back at the end. Only the cohort's size changes
+between the two runs.
 """
 
 from __future__ import annotations
@@ -43,6 +44,11 @@ class _Lists:
         self.lock = threading.Lock()
         self.ids: dict[str, int] = {}  # ext_id -> Brevo id, in order of arrival
         self.order: list[str] = []
+        self.calls: dict[str, int] = {"add": 0, "read": 0}  # membership calls, pages read
+
+    def count(self, kind: str) -> None:
+        with self.lock:
+            self.calls[kind] += 1
 
     def add(self, ext_ids: list[str]) -> None:
         with self.lock:
@@ -82,6 +88,7 @@ class _BrevoHandler(BaseHTTPRequestHandler):
         query = parse_qs(url.query)
         if url.path == f"/v3/contacts/lists/{LIST_ID}/contacts":
             offset, limit = int(query["offset"][0]), int(query["limit"][0])
+            self.lists.count("read")
             contacts = self.lists.page(offset, limit)
             self._answer(200, {"contacts": contacts, "count": len(self.lists.order)})
         elif url.path in ("/v3/contacts/lists", "/v3/contacts/folders"):
@@ -97,6 +104,7 @@ class _BrevoHandler(BaseHTTPRequestHandler):
         elif path == "/v3/contacts/lists":
             self._answer(201, {"id": LIST_ID})
         elif path == f"/v3/contacts/lists/{LIST_ID}/contacts/add":
+            self.lists.count("add")
             self.lists.add(body["extIds"])
             self._answer(201, {"contacts": {"success": body["extIds"], "failure": []}})
         else:
@@ -166,6 +174,7 @@ class CohortRun:
     seconds: float
     cohort: dict[str, Any]
     in_list: int
+    calls: dict[str, int]  # membership calls made, list pages read
 
 
 def mirror_rss(members: int) -> CohortRun:
@@ -192,4 +201,4 @@ def mirror_rss(members: int) -> CohortRun:
             tail = (tmp / "target.log").read_text(errors="replace").splitlines()[-3:]
             raise RuntimeError(f"target exit {run.returncode}: {tail}")
         (cohort,) = json.loads((tmp / "report.json").read_text())["cohorts"]
-        return CohortRun(run, seconds, cohort, len(lists.order))
+        return CohortRun(run, seconds, cohort, len(lists.order), dict(lists.calls))

@@ -176,10 +176,12 @@ class TargetBrevoTajo(Target):
         The SDK (0.54) offers no public hook for this. Every STATE it emits goes through
         ``_write_state_message`` (called by ``drain_all``), which is the one place overridden;
         ``test_target_dry_run.py`` pins both branches, so an SDK change that bypasses it fails.
-        Event calls still in flight are settled first: a STATE follows what Brevo accepted.
+        Event and list calls still in flight are settled first: a STATE follows what Brevo
+        accepted.
         """
         events = self.writers.events
         events.wait_for_calls()
+        self.writers.lists.wait_for_calls()
         if not self.run.settings.dry_run and events.incomplete is None:
             super()._write_state_message(state)
             self._state_passed = True
@@ -230,6 +232,7 @@ class TargetBrevoTajo(Target):
             writers.companies.link_members()
             EventLedger(run.ledger).prune_sent_events(self._prune_cutoff())
         writers.events.stop()  # after a failure, the calls in flight settle before the report
+        writers.lists.stop()
         self.progress.stop()
         self._finished = True
         writers.lookups.finish(complete=error is None)

@@ -233,7 +233,10 @@ class BrevoClient:
             slot = None
             if before_send is not None:
                 before_send()
-            self.budgets.for_call(method, path).departed(sent_at, self._clock())
+            # Counted from when it left: a call held up past its slot has its slot moved there,
+            # and a window its own calls filled must count it (else it waits for Brevo's reset).
+            left_at = max(sent_at, self._clock())
+            self.budgets.for_call(method, path).departed(sent_at, left_at)
             try:
                 response = self._send(method, path, label, payload)
             except httpx.TransportError as exc:
@@ -241,7 +244,7 @@ class BrevoClient:
                 self._after_no_answer(exc, label, idempotent, failures)
                 continue
             waits_for_reset = self.budgets.observe(
-                method, path, response, self._clock(), sent_at=sent_at
+                method, path, response, self._clock(), sent_at=left_at
             )
             if not renewals and self._renew_refused_token(response):
                 renewals += 1

@@ -86,10 +86,13 @@ class SharedRateBudget(RateBudget):
         """Keep the slots seen on this worker's clock, those of the last two windows (lock held)."""
         if self._offset is None:
             self._offset = taken.now - now
-        seen = {slot - self._offset for slot in (*taken.recent, taken.start)}
+        # The store answers its last ``limit`` slots, some of them still to come: the window's
+        # earlier slots are kept from what this worker saw before, or a window its own calls
+        # filled would look spent by another client (and wait for Brevo's reset).
+        seen = {slot - self._offset for slot in (*taken.recent, taken.start)}.union(self._slots)
         since = now - 2 * (self.window_seconds + ARRIVAL_MARGIN_SECONDS)
         self._slots.clear()
-        self._slots.extend(sorted(slot for slot in seen.union(self._slots) if slot >= since))
+        self._slots.extend(sorted(slot for slot in seen if slot >= since))
         self._given = {mine: theirs for mine, theirs in self._given.items() if mine >= since}
 
     def _move_slot(self, slot: float, now: float) -> None:

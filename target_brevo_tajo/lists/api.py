@@ -7,29 +7,43 @@ answer counts: a 201 names the ``success`` and ``failure`` ids (a failure is "al
 or not a contact" for an add, "not in the list, or not a contact" for a remove); a 400 whose code is
 ``invalid_parameter`` means every id failed ("Contact already in list and/or does not exist").
 Any other answer stops the run: it is not a guess about membership.
+
+Membership calls go :data:`CALLS_IN_FLIGHT` at a time, paced by the client's rate budget: one
+at a time, Brevo's round trip (150 ms is usual) held them under the contacts budget of 10 a
+second. Their answers are taken in the order the calls were made. Adds may be queued
+(:meth:`BrevoLists.start_adding`): a batch's calls go out behind the last batch's, with no gap.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
-from target_brevo_tajo.brevo.client import BrevoClient, CallInDoubt, ok_json
+from target_brevo_tajo.brevo.client import BrevoClient, BrevoError, CallInDoubt, ok_json
 from target_brevo_tajo.brevo.paging import offset_pages
 
 LIST_CALL_MAX = 150
 MEMBERS_PAGE = 500
 NAMES_PAGE = 50
+#: Membership calls awaiting Brevo's answer at once: enough to fill 10 calls a second at 150 ms.
+CALLS_IN_FLIGHT = 4
 
 #: The error code of a membership call that changed nothing (every id failed).
 NOTHING_CHANGED = "invalid_parameter"
 
 logger = logging.getLogger("target-brevo-tajo")
 Done = Callable[[list[Any]], None]
+Answered = Callable[[list[Any], httpx.Response], None]
+Call = tuple[list[Any], Future[httpx.Response]]  # a call's ids, and its answer to come
+
+
+class CallsStopped(BrevoError):
+    """A membership call not sent because an earlier one failed."""
 
 
 def _ignore(_ids: list[Any]) -> None:
@@ -76,6 +90,11 @@ class BrevoLists:
         self._client = client
         self._dry_run = dry_run
         self._planned: dict[str, int] = {}  # a dry run's lists to create: 0, -1, -2...
+        self._created: set[tuple[str, int]] = set()  # (path, id) made here, Brevo's answer in hand
+        self._calls = ThreadPoolExecutor(CALLS_IN_FLIGHT, thread_name_prefix="brevo-list")
+        # Takes each batch's answers in call order, while the caller prepares the next batch.
+        self._takers = ThreadPoolExecutor(1, thread_name_prefix="brevo-list-answers")
+        self._failure: Exception | None = None  # once a membership call failed, none leaves
         # A dry run's membership changes by list (ids added, ids removed): its later reads see them.
         self._changes: dict[int, tuple[set[Any], set[Any]]] = {}
 
@@ -97,6 +116,10 @@ class BrevoLists:
         logger.info("Created Brevo list %r (id %s)", name, created)
         return created
 
+    def created_here(self, list_id: int) -> bool:
+        """Whether this run created the list and Brevo answered: it was empty then."""
+        return ("/contacts/lists", list_id) in self._created
+
     def _create(self, path: str, key: str, body: dict[str, Any]) -> int:
         """Create a list or folder once: after an answer that never came, look before again.
 
@@ -104,14 +127,16 @@ class BrevoLists:
         the one Brevo may have made is looked for by name, and created again only when absent.
         """
         try:
-            return int(self._client.call("POST", path, json=body)["id"])
+            created = int(self._client.call("POST", path, json=body)["id"])
         except CallInDoubt as exc:
             found = self._find_by_name(path, key, body["name"])
             if found is not None:
                 logger.warning("POST %s got no answer (%s) but Brevo made it: id %s",
                                path, exc, found)  # fmt: skip
-                return found
-            return int(self._client.call("POST", path, json=body)["id"])
+                return found  # made by this call, or by someone else: not known empty
+            created = int(self._client.call("POST", path, json=body)["id"])
+        self._created.add((path, created))
+        return created
 
     def _find_by_name(self, path: str, key: str, name: str) -> int | None:
         for page in offset_pages(self._client, path, key, limit=NAMES_PAGE):
@@ -121,26 +146,38 @@ class BrevoLists:
         return None
 
     def add(self, list_id: int, ext_ids: list[str], on_added: Done = _ignore) -> list[str]:
-        """Add existing contacts by ext_id; returns those Brevo answered as failures.
+        """Add existing contacts by ext_id; returns those Brevo answered as failures."""
+        return self.start_adding(list_id, ext_ids, on_added).result()
 
-        ``on_added`` gets each call's added ids as soon as Brevo confirmed them.
+    def start_adding(
+        self, list_id: int, ext_ids: list[str], on_added: Done = _ignore
+    ) -> Future[list[str]]:
+        """Queue the calls adding ``ext_ids``, behind those queued before; returns at once.
+
+        The future's result: the ids Brevo answered as failures, once every call is answered.
+        ``on_added`` gets each call's added ids as soon as Brevo confirmed them, in call order,
+        in a thread of its own: the caller prepares its next batch meanwhile.
         """
         failed: list[str] = []
         if self._dry_run:  # taken as added: the dry run's ledger is a private copy
             self.plan_joined([list_id], ext_ids)
             on_added(ext_ids)
-            return failed
-        for chunk in _chunks(ext_ids):
-            response = self._client.request(
-                "POST",
-                f"/contacts/lists/{list_id}/contacts/add",
-                json={"extIds": chunk},
-                idempotent=True,
-            )
+            done: Future[list[str]] = Future()
+            done.set_result(failed)
+            return done
+
+        def answered(chunk: list[Any], response: httpx.Response) -> None:
             added, refused = _answer(response, chunk)
-            failed += refused
+            failed.extend(refused)
             on_added(added)
-        return failed
+
+        calls = self._queue_calls(f"/contacts/lists/{list_id}/contacts/add", "extIds", ext_ids)
+
+        def take() -> list[str]:
+            self._take_in_order(calls, answered)
+            return failed
+
+        return self._takers.submit(take)
 
     def remove(
         self, list_id: int, ids: list[Any], on_removed: Done = _ignore, *, by: str = "extIds"
@@ -157,17 +194,50 @@ class BrevoLists:
             on_removed(ids)
             return len(ids)
         count = 0
-        for chunk in _chunks(ids):
-            response = self._client.request(
-                "POST",
-                f"/contacts/lists/{list_id}/contacts/remove",
-                json={by: chunk},
-                idempotent=True,
-            )
+
+        def answered(chunk: list[Any], response: httpx.Response) -> None:
+            nonlocal count
             taken_out, not_in_list = _answer(response, chunk)
             on_removed(taken_out + not_in_list)
             count += len(taken_out)
+
+        path = f"/contacts/lists/{list_id}/contacts/remove"
+        self._take_in_order(self._queue_calls(path, by, ids), answered)
         return count
+
+    def close(self) -> None:
+        """No further call starts; the calls and answers under way settle."""
+        self._calls.shutdown(wait=True, cancel_futures=True)
+        self._takers.shutdown(wait=True, cancel_futures=True)
+
+    def _queue_calls(self, path: str, by: str, ids: list[Any]) -> list[Call]:
+        """POST ``ids`` in calls of 150, :data:`CALLS_IN_FLIGHT` workers sending them in order."""
+        return [(chunk, self._calls.submit(self._call, path, by, chunk)) for chunk in _chunks(ids)]
+
+    def _call(self, path: str, by: str, chunk: list[Any]) -> httpx.Response:
+        """One membership call, unless an earlier one failed: then none leaves."""
+        if self._failure is not None:
+            raise CallsStopped(f"not sent after an earlier failure: {self._failure}")
+        try:
+            return self._client.request("POST", path, json={by: chunk}, idempotent=True)
+        except Exception as exc:
+            self._failure = self._failure or exc
+            raise
+
+    def _take_in_order(self, calls: list[Call], answered: Answered) -> None:
+        """``answered`` takes each call's answer in call order; the first failure is raised.
+
+        After a failure (a call, or ``answered`` refusing an answer) no further call leaves; the
+        calls already made still settle, and those Brevo answered are taken too, so the ledger
+        keeps every change Brevo confirmed.
+        """
+        for index, (chunk, call) in enumerate(calls):
+            try:
+                answered(chunk, call.result())
+            except Exception as exc:
+                self._failure = self._failure or exc
+                _settle_after_failure(calls[index + 1 :], answered)
+                raise
 
     def plan_joined(self, list_ids: list[int], ext_ids: list[str]) -> None:
         """A dry run's contacts that would join these lists (by a list call or an import)."""
@@ -210,6 +280,20 @@ def _listed(contact: dict[str, Any]) -> ListedMember:
         ext_id=str(ext_id) if ext_id else None,
         attributes_listed=bool(attributes),
     )
+
+
+def _settle_after_failure(calls: list[Call], answered: Answered) -> None:
+    """Stop the calls not sent yet; take the answers of those that were, failures ignored."""
+    for _, call in calls:
+        call.cancel()
+    wait([call for _, call in calls])
+    for chunk, call in calls:
+        if call.cancelled() or call.exception() is not None:
+            continue
+        try:
+            answered(chunk, call.result())
+        except Exception:  # noqa: S112 - the first failure is the one raised
+            continue
 
 
 def _chunks(ids: list[Any]) -> list[list[Any]]:

@@ -6,6 +6,7 @@ from collections import defaultdict
 from typing import Any
 
 from target_brevo_tajo.ledger.ids import id_problem
+from target_brevo_tajo.lists.api import LIST_CALL_MAX
 from target_brevo_tajo.sinks.base import BrevoSink
 
 
@@ -27,11 +28,21 @@ class CohortsSink(BrevoSink):
 class CohortMembersSink(BrevoSink):
     """Adds each batch's cohort members to the cohort's list."""
 
-    MAX_SIZE_DEFAULT = 10000
+    # Whole membership calls: 10,000 made each batch's last call one of 100 (670 for 667).
+    MAX_SIZE_DEFAULT = 66 * LIST_CALL_MAX
+    # The first batch is a second of calls: they start while the rest of the cohort is read.
+    FIRST_BATCH = 10 * LIST_CALL_MAX
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.lists = self.writers.lists
+        self._drained = False
+
+    @property
+    def is_full(self) -> bool:
+        """Full at :data:`FIRST_BATCH` members the first time, at the batch size after."""
+        limit = self.max_size if self._drained else min(self.FIRST_BATCH, self.max_size)
+        return self.current_size >= limit
 
     def start_batch(self, context: dict) -> None:
         """Members by cohort."""
@@ -64,6 +75,7 @@ class CohortMembersSink(BrevoSink):
         self.writers.report.cohort_members.rejected += 1
 
     def process_batch(self, context: dict) -> None:
-        """Add the batch's members to their lists; returns once Brevo has them."""
+        """Queue the batch's add calls (:meth:`ListWriter.add_members`)."""
+        self._drained = True
         for cohort_id, members in context["members"].items():
             self.lists.add_members(cohort_id, list(members.values()))

@@ -41,6 +41,10 @@ class CountingLists:
     def find_or_create(self, name: str, folder_name: str) -> int:
         return 16
 
+    def created_here(self, list_id: int) -> bool:
+        """List 16 was found: the run reads it back, the work whose memory is measured."""
+        return False
+
     def add(self, list_id: int, ext_ids: list[str], on_added: Any) -> list[str]:
         on_added(ext_ids)
         return []

@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -122,6 +123,30 @@ def test_a_call_that_left_late_counts_from_when_it_left_for_every_worker(ledger_
     second.reserve(0.0)  # a window after the second call
     # Two calls a window: the fourth keeps a window from the late call, not from its slot.
     assert second.reserve(0.0) >= 0.5 + 1.0 + ARRIVAL_MARGIN_SECONDS - 0.05
+
+
+def test_a_window_this_workers_own_calls_filled_costs_no_wait_for_brevos_reset(ledger_url):
+    budget = SharedRateBudget(
+        "contacts", 10, 1.0, store=RateSlotLedger(Ledger(ledger_url), account_key(SECRET))
+    )
+
+    def slot() -> float:
+        now = time.monotonic()
+        return now + budget.reserve(now)
+
+    # The window's ten calls, and three more already waiting for the next window.
+    slots = [slot() for _ in range(13)]
+    spent = httpx.Response(
+        201,
+        headers={
+            "x-sib-ratelimit-limit": "10",
+            "x-sib-ratelimit-remaining": "0",
+            "x-sib-ratelimit-reset": "1",
+        },
+    )
+
+    # The tenth call's answer says the window is spent: by this worker's own ten calls.
+    assert not budget.observe(spent, now=slots[9] + 0.15, sent_at=slots[9] + 0.01)
 
 
 def test_a_lone_run_moves_a_late_calls_slot_too():

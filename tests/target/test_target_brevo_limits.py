@@ -16,7 +16,12 @@ import respx
 from click.testing import CliRunner
 
 from target_brevo_tajo.brevo.client import BrevoClient
-from target_brevo_tajo.brevo.rate_budget import RateBudget, RateBudgets, bucket_of
+from target_brevo_tajo.brevo.rate_budget import (
+    ARRIVAL_MARGIN_SECONDS,
+    RateBudget,
+    RateBudgets,
+    bucket_of,
+)
 from target_brevo_tajo.events.ledger import EventLedger, event_key
 from target_brevo_tajo.ledger import Ledger
 from target_brevo_tajo.target import TargetBrevoTajo
@@ -312,6 +317,35 @@ def test_a_window_our_own_calls_spent_is_judged_when_its_last_call_left_not_answ
     budget.observe(_per_second_answer(remaining=0), now=101.2, sent_at=100.95)
 
     assert budget.reserve(now=101.2) <= 0.0
+
+
+def test_a_window_our_own_late_call_filled_costs_no_wait_for_brevos_reset():
+    now = [100.0]
+    calls: list[httpx.Request] = []
+
+    def brevo(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return _per_second_answer(remaining=10 - len(calls))
+
+    client = BrevoClient(
+        BREVO,
+        "key",
+        transport=httpx.MockTransport(brevo),
+        clock=lambda: now[0],
+        sleep=lambda _s: None,
+    )
+    for _ in range(9):
+        client.request("POST", "/events/batch", content=b'{"events":[]}')
+
+    def held_up() -> None:  # the ledger busy, the machine loaded: it leaves 0.2 s after its slot
+        now[0] += 0.2
+
+    client.request("POST", "/events/batch", content=b'{"events":[]}', before_send=held_up)
+
+    # Our own ten calls filled the window: the 11th waits for the 1st to leave it, not for a
+    # reset counted from the 10th's answer.
+    slot = client.wait_for_slot("POST", "/events/batch")
+    assert slot == pytest.approx(100.0 + 1.0 + ARRIVAL_MARGIN_SECONDS)
 
 
 def test_a_window_spent_by_another_client_waits_for_brevos_reset():

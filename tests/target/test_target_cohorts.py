@@ -317,3 +317,26 @@ def test_lists_are_read_back_only_when_reconciliation_is_due(respx_mock, config)
     run(config, ENGAGED, member(1, "a", "S2"), complete={1: "S2"})
 
     assert lists.reads == reads
+
+
+def test_a_list_this_run_created_is_not_read_back_until_its_reconciliation_is_due(
+    respx_mock, config
+):
+    known_contacts(config, "a", "b")
+    lists = FakeLists(respx_mock)
+
+    created = run(config, cohort(3, "Power Users"), member(3, "a"), member(3, "b"),
+                  complete={3: "S1"})  # fmt: skip
+
+    # Empty when Brevo answered its creation, then only changes Brevo confirmed: known exactly.
+    assert lists.reads == 0
+    assert lists.members[101] == {"a", "b"}
+    assert (created[3]["syncedToBrevo"], created[3]["reconciled"]) == (2, False)
+    lists.members[101].add("hand-added")  # someone edits the list in Brevo
+
+    later = run({**config, "list_reconcile_days": 0}, cohort(3, "Power Users"),
+                member(3, "a", "S2"), member(3, "b", "S2"), complete={3: "S2"})  # fmt: skip
+
+    assert lists.reads > 0
+    assert later[3]["reconciled"] is True
+    assert lists.members[101] == {"a", "b"}
