@@ -30,9 +30,10 @@ from typing import Any
 
 import httpx
 from cohort_rss import seed_contacts, write_input
-from ratios import BIN, sandbox_process, target_config
+from ratios import BIN, answer_late, sandbox_process, target_config
 
-LIST_CALL_MAX = 150  # Brevo's documented maximum of ids per membership call
+from target_brevo_tajo.lists.api import LIST_CALL_MAX  # Brevo's maximum of ids per call
+
 SEED_IMPORT_ROWS = 50_000  # sandbox contacts per seeding import (well under 10 MB)
 ROUTES = ("list calls", "import")
 
@@ -114,14 +115,7 @@ def mirror_into_new_list(members: int, latency: float, route: str) -> ListRun:
         if route == "list calls":
             seed_contacts(f"sqlite:///{tmp / 'ledger.sqlite'}", members)
         write_input(tmp / "input.jsonl", members)
-        fault = {
-            "api": "brevo",
-            "path": "/",
-            "kind": "after_processing",
-            "delay_seconds": latency,
-            "times": -1,
-        }
-        httpx.post(f"{url}/_sandbox/faults", json=fault, timeout=30).raise_for_status()
+        answer_late(url, latency, path="/")
         config = target_config(
             tmp,
             f"{url}/brevo/v3",

@@ -303,6 +303,12 @@ def sandbox_process(*args: str) -> Iterator[str]:
             server.wait(timeout=60)
 
 
+def answer_late(url: str, latency: float, **match: str) -> None:
+    """The sandbox's Brevo answers each call ``match`` picks ``latency`` s after processing it."""
+    fault = {"api": "brevo", **match, "kind": "after_processing", "delay_seconds": latency}
+    httpx.post(f"{url}/_sandbox/faults", json={**fault, "times": -1}, timeout=30).raise_for_status()
+
+
 def write_json(path: Path, value: Any) -> Path:
     """``value`` as JSON in ``path``; returns the path."""
     path.write_text(json.dumps(value))
@@ -438,15 +444,7 @@ def target_vs_bound(
     ):
         tmp = Path(tmp_name)
         write_input(tmp / "input.singer", count)
-        fault = {
-            "api": "brevo",
-            "method": "POST",
-            "path": "/events/batch",
-            "kind": "after_processing",
-            "delay_seconds": latency,
-            "times": -1,
-        }
-        httpx.post(f"{url}/_sandbox/faults", json=fault, timeout=30).raise_for_status()
+        answer_late(url, latency, method="POST", path="/events/batch")
         config = target_config(
             tmp,
             f"{url}/brevo/v3",
