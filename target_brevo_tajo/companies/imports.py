@@ -197,17 +197,27 @@ class CompanyImports:
         if rest:
             self.send(group_key, rest, known, counted=counted, after_doubt=True)
 
-    def settle_earlier(self, group_key: str) -> None:
+    def settle_earlier(self, group_key: str, *, wait: bool = True) -> None:
         """Settle the imports of this key an earlier run left in doubt (killed, answer lost).
 
         Once per run and key, before anything of the key is imported: the companies they may
         have made are found and mapped (not created again), the others forgotten, so imported
-        anew.
+        anew. An import recorded less than its answer could take ago may be another run's, still
+        going: ``wait=False`` (before moving links, which import no company) leaves it to that
+        run instead of waiting for it, so a cohorts or profiles run started while a groups run
+        imports does not wait for its answer.
         """
         if group_key in self._settled_keys:  # a dry run too: its ledger is a private copy
             return
-        self._settled_keys.add(group_key)
         waiting = self._ledger.in_doubt(group_key)
+        if wait:
+            self._settled_keys.add(group_key)
+        else:
+            answered_by = dt.datetime.now(dt.timezone.utc) - dt.timedelta(
+                seconds=self._settings.events_settle_seconds
+                + self._settings.request_timeout_seconds
+            )
+            waiting = {g: e for g, e in waiting.items() if e.recorded_at <= answered_by}
         if not waiting or (
             self._settings.dry_run and not self._attributes.has(GROUP_ATTRIBUTE_LABEL)
         ):

@@ -179,7 +179,7 @@ class CompanyWriter:
         calls = self._other_calls()
         moved: dict[str, MovedLinks] = {}
         for rules in self._mapping.company_groups(self._known_group_keys()):
-            self._imports.settle_earlier(rules.group_key)
+            self._imports.settle_earlier(rules.group_key, wait=False)
             moved.update(self._links.move(rules.group_key))
         if moved:
             self._links.verify(moved)

@@ -8,6 +8,7 @@ companies are looked up by the group attribute, the found ones mapped, only the 
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import os
@@ -20,12 +21,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from mixpanel_brevo_sandbox.server import SandboxServer
 from target_brevo_tajo.brevo import BrevoClient, CallInDoubt
 from target_brevo_tajo.companies.ledger import CompanyLedger
 from target_brevo_tajo.companies.lookup import FILTERED_LOOKUPS
 from target_brevo_tajo.ledger import Ledger
+from target_brevo_tajo.ledger.schema import companies
 from target_brevo_tajo.lists.api import BrevoLists
 from target_brevo_tajo.report import render_report
 from tests.brevo_sandbox import add_fault, run, target_config
@@ -205,6 +208,54 @@ def test_a_target_killed_while_brevo_answers_its_import_is_settled_by_the_rerun(
     assert companies_per_group(sandbox) == {f"company_id:c-{n}": 1 for n in range(50)}
     report = rerun.run.report.companies
     assert (report.found_not_created, report.created, report.links_added) == (50, 0, 50)
+
+
+def linked_then_in_doubt(sandbox: SandboxServer, config: dict) -> CompanyLedger:
+    """Three companies linked to a user each; then an import of c-9 in doubt, as a groups run
+    that is importing it right now (or was killed doing so) leaves it."""
+    records = [group(f"c-{n}", f"Company {n}") for n in range(3)]
+    run(config, pipeline(records, [member(f"u-{n}", f"c-{n}") for n in range(3)]))
+    ledger = CompanyLedger(Ledger(config["ledger_url"]))
+    ledger.record_in_doubt("company_id", {"c-9": "sent"})
+    httpx.delete(f"{sandbox.url}/_sandbox/calls")
+    return ledger
+
+
+def test_a_profiles_run_moves_links_without_waiting_for_another_runs_import_still_going(
+    sandbox, config
+):
+    ledger = linked_then_in_doubt(sandbox, config)
+    patient = {**config, "request_timeout_seconds": 60}  # the import's answer may take 60 s
+    started = time.monotonic()
+
+    moved = run(patient, pipeline([], [member("u-0", "c-1")]))  # u-0 moves from c-0 to c-1
+
+    assert time.monotonic() - started < 30, "the run waited for the other run's import"
+    report = moved.run.report.companies
+    assert (report.links_removed, report.links_added) == (1, 1)
+    assert set(ledger.in_doubt("company_id")) == {"c-9"}  # left to the run importing it
+    assert "company_id:c-9" not in group_filters(sandbox)
+
+
+def test_a_profiles_run_settles_an_import_in_doubt_older_than_its_answer_could_take(
+    sandbox, config
+):
+    ledger = linked_then_in_doubt(sandbox, config)
+    with Ledger(config["ledger_url"]).engine.begin() as conn:  # recorded 10 s ago: timed out
+        conn.execute(
+            sa.update(companies)
+            .where(companies.c.group_id == "c-9")
+            .values(updated_at=dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=10))
+        )
+
+    moved = run(config, pipeline([], [member("u-0", "c-1")]))
+
+    assert (moved.run.report.companies.links_removed, moved.run.report.companies.links_added) == (
+        1,
+        1,
+    )
+    assert ledger.in_doubt("company_id") == {}  # Brevo holds no c-9: imported anew next time
+    assert "company_id:c-9" in group_filters(sandbox)
 
 
 def test_duplicates_an_earlier_run_made_are_reported_by_group_and_left_in_place(sandbox, config):
