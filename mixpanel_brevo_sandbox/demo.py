@@ -7,6 +7,11 @@ and one user changes plan; run 2 re-reads the lookback window, sends only the la
 updates exactly that one contact. Last, the other pipelines (:mod:`.demo_routes`): a JQL stream
 mirrored into a Brevo list, a JSONL tap's rows routed into contacts and events, and the saved
 reports written to CSV files for a warehouse.
+
+Pipelines that do not depend on each other run at once (cohorts into lists next to groups into
+companies; the saved reports next to the other Run 3 pipelines), each in a Meltano system folder
+of its own on the project's one system database, as two schedules of one project would: the
+ledger keeps them from sending anything twice. Their output is printed in order as they end.
 """
 
 from __future__ import annotations
@@ -17,12 +22,16 @@ import os
 import shutil
 import subprocess
 from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
 
 from mixpanel_brevo_sandbox import demo_routes
 from mixpanel_brevo_sandbox.server import SandboxServer
+from orchestration.runs import linked_sys_dir
 from target_brevo_tajo.report import render_report
 
 AT_RISK_COHORT = 1002  # the demo project's "At Risk" cohort (the seed's lists.at_risk)
@@ -53,15 +62,45 @@ def sandbox_env(server: SandboxServer) -> dict[str, str]:
     return {"SANDBOX_URL": server.url, "SANDBOX_START_DATE": start.strftime("%Y-%m-%dT00:00:00Z")}
 
 
-def _meltano_run(
-    root: Path, env: dict[str, str], state_suffix: str, log_file: Path, pipeline: tuple[str, str]
-) -> int:
-    extractor = pipeline[0]
-    command = pipeline_command(state_suffix, *pipeline)
-    print(f"$ {' '.join(command[-6:])}  (full log: {log_file.relative_to(root)})", flush=True)
+#: Where a step's lines go: printed as they come, or kept to be printed when its stage ends.
+Say = Callable[[str], None]
+
+
+def _print(line: str) -> None:
+    print(line, flush=True)
+
+
+@dataclass(frozen=True)
+class Pipelines:
+    """Where the demo's `meltano run`s run.
+
+    In the project ``root``, their logs and reports in ``output``, with ``env``; their state ids
+    end in ``suffix``.
+    """
+
+    root: Path
+    output: Path
+    env: dict[str, str]
+    suffix: str
+
+
+def _meltano_run(where: Pipelines, step: demo_routes.Step, say: Say) -> int:
+    """The step's `meltano run`, its log in ``demo-<name>.log`` and its progress lines said."""
+    _, name, extractor, loader = step
+    log_file = where.output / f"demo-{name}.log"
+    command = pipeline_command(where.suffix, extractor, loader)
+    shown_log = (
+        log_file.relative_to(where.root) if log_file.is_relative_to(where.root) else log_file
+    )
+    say(f"$ {' '.join(command[-6:])}  (full log: {shown_log})")
     with log_file.open("w", encoding="utf-8") as log:
         process = subprocess.Popen(
-            command, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            command,
+            cwd=where.root,
+            env=where.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         assert process.stdout is not None
         for line in process.stdout:
@@ -69,7 +108,7 @@ def _meltano_run(
             progress = line.strip().partition(f"{extractor} ")[2]
             shown = ("records/s", "window(s)", "snapshot", "Query API budget:")
             if progress and any(k in progress for k in shown):
-                print("  " + progress, flush=True)
+                say("  " + progress)
         return process.wait()
 
 
@@ -126,38 +165,90 @@ def _print_lookup_attributes(server: SandboxServer) -> None:
     )
 
 
-def _run_step(
-    server: SandboxServer, root: Path, env: dict[str, str], suffix: str, step: demo_routes.Step
-) -> int:
-    """One `meltano run` of the demo, then the Mixpanel calls it made and the target's report."""
-    output, (title, name, extractor, loader) = root / "output", step
-    report_file = output / f"sync-report-{name}.json"
-    env["TARGET_BREVO_TAJO_REPORT_FILE"] = str(report_file)
-    print(f"\n== {title} ==", flush=True)
-    log = output / f"demo-{name}.log"
-    code = _meltano_run(root, env, suffix, log, (extractor, loader))
+def _run_step(where: Pipelines, step: demo_routes.Step, say: Say) -> int:
+    """One `meltano run` of the demo, then the target's report; returns its exit code."""
+    title, name, _, loader = step
+    report_file = where.output / f"sync-report-{name}.json"
+    env = {**where.env, "TARGET_BREVO_TAJO_REPORT_FILE": str(report_file)}
+    say(f"\n== {title} ==")
+    code = _meltano_run(replace(where, env=env), step, say)
     if code != 0:
-        print(f"meltano run failed (exit {code}); see output/demo-{name}.log")
-        return code
-    calls = _mixpanel_calls(server)
-    spent = ", ".join(f"{k} x{v}" for k, v in sorted(calls.items()))
-    print(f"Mixpanel API calls: {sum(calls.values())} ({spent})")
-    if loader == demo_routes.BREVO_LOADER:
+        say(f"meltano run failed (exit {code}); see {where.output / f'demo-{name}.log'}")
+    elif loader == demo_routes.BREVO_LOADER:
         report = json.loads(report_file.read_text(encoding="utf-8"))
-        print(render_report(report, rejects_file=output / "rejects.jsonl"))
+        say(render_report(report, rejects_file=where.output / "rejects.jsonl"))
+    return code
+
+
+def lane(where: Pipelines, index: int) -> Pipelines:
+    """Where a stage's ``index``-th lane runs: from the second on, in a system folder of its own.
+
+    Meltano writes each plugin's config and catalog in its system folder: two runs of one loader
+    at once in one folder would overwrite each other's. The state stays in one system database.
+    """
+    if index == 0:
+        return where
+    shared = Path(where.env.get("MELTANO_SYS_DIR_ROOT") or where.root / ".meltano")
+    sys_dir = linked_sys_dir(where.output / "meltano" / f"lane-{index}", shared)
+    database = where.env.get("MELTANO_DATABASE_URI") or f"sqlite:///{shared / 'meltano.db'}"
+    env = {**where.env, "MELTANO_SYS_DIR_ROOT": str(sys_dir), "MELTANO_DATABASE_URI": database}
+    return replace(where, env=env)
+
+
+def _run_lane(where: Pipelines, steps: demo_routes.Lane, say: Say) -> int:
+    """The lane's steps one after the other; stops at the first that fails."""
+    for step in steps:
+        if code := _run_step(where, step, say):
+            return code
     return 0
 
 
-def _other_pipelines(server: SandboxServer, root: Path, env: dict[str, str], suffix: str) -> int:
+def run_stage(server: SandboxServer, where: Pipelines, stage: demo_routes.Stage) -> int:
+    """The stage's lanes at once: the first one's lines printed as they come, the others' after.
+
+    Then the Mixpanel calls the stage made (runs at once share the one project's budget).
+    """
+    kept: list[list[str]] = [[] for _ in stage[1:]]
+    says: list[Say] = [_print, *(lines.append for lines in kept)]
+    with ThreadPoolExecutor(len(stage)) as pool:
+        runs = [
+            pool.submit(_run_lane, lane(where, i), steps, says[i]) for i, steps in enumerate(stage)
+        ]
+        codes = [run.result() for run in runs]
+    for line in (line for lines in kept for line in lines):
+        _print(line)
+    calls = _mixpanel_calls(server)
+    spent = ", ".join(f"{k} x{v}" for k, v in sorted(calls.items()))
+    runs_made = sum(len(steps) for steps in stage)
+    which = "" if runs_made == 1 else f" of the {runs_made} runs above"
+    _print(f"Mixpanel API calls{which}: {sum(calls.values())} ({spent})")
+    return next((code for code in codes if code), 0)
+
+
+def main_stages(run: int, title: str) -> tuple[demo_routes.Stage, ...]:
+    """Events and profiles first; then cohorts into lists and groups into companies, at once."""
+
+    def step(what: str, part: str, extractor: str) -> demo_routes.Step:
+        return (f"{title}: {what}", f"run{run}-{part}", extractor, demo_routes.BREVO_LOADER)
+
+    return (
+        ((step("events and profiles", "main", MAIN_EXTRACTOR),),),
+        (
+            (step("cohorts", "cohorts", COHORTS_EXTRACTOR),),
+            (step("groups", "groups", GROUPS_EXTRACTOR),),
+        ),
+    )
+
+
+def _other_pipelines(server: SandboxServer, where: Pipelines) -> int:
     """A JQL stream into a list, another tap's rows into contacts and events, reports to CSV."""
-    list_id = demo_routes.buyers_list_id(root)
-    rows = demo_routes.register_buyers(server, root)
-    for step in demo_routes.OTHER_PIPELINES:
-        if code := _run_step(server, root, env, suffix, step):
-            return code
-    demo_routes.print_report_files(root / "output" / "reports")
+    list_id = demo_routes.buyers_list_id(where.root)
+    rows = demo_routes.register_buyers(server, where.root)
+    if code := run_stage(server, where, demo_routes.OTHER_PIPELINES):
+        return code
+    demo_routes.print_report_files(where.output / "reports")
     exact = demo_routes.print_buyers_list(server, list_id, rows)
-    demo_routes.print_routed(server, root)
+    demo_routes.print_routed(server, where.root)
     return 0 if exact else 1
 
 
@@ -178,18 +269,14 @@ def run_demo(root: Path) -> int:
             **sandbox_env(server),
             "TARGET_BREVO_TAJO_LEDGER_URL": f"sqlite:///{ledger}",
         }
+        where = Pipelines(root, output, env, state_suffix)
         for run, title in ((1, "Run 1, first sync"), (2, "Run 2, two days later")):
             if run == 2:
                 _two_days_later(server)
-            for extractor, what, part in (
-                (MAIN_EXTRACTOR, "events and profiles", "main"),
-                (COHORTS_EXTRACTOR, "cohorts", "cohorts"),
-                (GROUPS_EXTRACTOR, "groups", "groups"),
-            ):
-                step = (f"{title}: {what}", f"run{run}-{part}", extractor, "target-brevo-tajo")
-                if code := _run_step(server, root, env, state_suffix, step):
+            for stage in main_stages(run, title):
+                if code := run_stage(server, where, stage):
                     return code
-        if code := _other_pipelines(server, root, env, state_suffix):
+        if code := _other_pipelines(server, where):
             return code
 
         contacts = httpx.get(f"{server.url}/_sandbox/brevo/contacts", timeout=60).json()

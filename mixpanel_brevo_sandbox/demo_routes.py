@@ -33,11 +33,19 @@ BUYERS_LIST_NAME = "Buyers with 3+ purchases"
 
 #: A demo step: its title, the name of its log and report files, the extractor, the loader.
 Step = tuple[str, str, str, str]
-OTHER_PIPELINES: tuple[Step, ...] = (
-    ("Run 3: JQL buyers -> Brevo list", "jql", JQL_EXTRACTOR, BREVO_LOADER),
-    ("Run 3: CRM accounts (JSONL tap) -> contacts", "crm", CRM_EXTRACTORS[0], BREVO_LOADER),
-    ("Run 3: shop orders (JSONL tap) -> events", "orders", CRM_EXTRACTORS[1], BREVO_LOADER),
-    ("Run 3: saved reports and funnels -> CSV files", "reports", REPORTS_EXTRACTOR, FILE_LOADER),
+#: Steps run one after the other.
+Lane = tuple[Step, ...]
+#: Lanes run at once: pipelines that do not depend on each other.
+Stage = tuple[Lane, ...]
+#: The Brevo pipelines one after the other (the orders name the CRM's contacts); the saved
+#: reports, which write CSV files, next to them.
+OTHER_PIPELINES: Stage = (
+    (
+        ("Run 3: JQL buyers -> Brevo list", "jql", JQL_EXTRACTOR, BREVO_LOADER),
+        ("Run 3: CRM accounts (JSONL tap) -> contacts", "crm", CRM_EXTRACTORS[0], BREVO_LOADER),
+        ("Run 3: shop orders (JSONL tap) -> events", "orders", CRM_EXTRACTORS[1], BREVO_LOADER),
+    ),
+    (("Run 3: saved reports and funnels -> CSV files", "reports", REPORTS_EXTRACTOR, FILE_LOADER),),
 )
 
 

@@ -90,12 +90,20 @@ def meltano_sys_dir(settings: Settings, tenant: str, job: str) -> Path:
     running at once in one folder would overwrite (and delete) each other's.
     """
     sys_dir = settings.data_dir / "meltano" / tenant / job
+    return linked_sys_dir(sys_dir, settings.project_root / ".meltano")
+
+
+def linked_sys_dir(sys_dir: Path, shared: Path) -> Path:
+    """``sys_dir`` made a Meltano system folder whose plugin venvs are those of ``shared``.
+
+    A run in it writes its plugins' config and catalog files in it, not in ``shared``, and
+    installs nothing: its plugin folders link to ``shared``'s.
+    """
     sys_dir.mkdir(parents=True, exist_ok=True)
-    shared = settings.project_root / ".meltano"
     for name in PLUGIN_DIRS:
         link = sys_dir / name
         if (shared / name).is_dir() and not link.exists():
-            with contextlib.suppress(FileExistsError):  # another run of this job made it
+            with contextlib.suppress(FileExistsError):  # another run at once made it
                 link.symlink_to(shared / name, target_is_directory=True)
     return sys_dir
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from orchestration.runs import PLUGIN_DIRS
+from orchestration.runs import linked_sys_dir
 from tests.conftest import ROOT
 
 
@@ -18,10 +18,7 @@ def meltano_sys_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     each other's files, and share one system database: each worker gets a folder of its own
     (its own ``meltano.db``), linking the project's installed plugin venvs (no reinstall).
     """
-    sys_dir = tmp_path_factory.mktemp("meltano-sys-dir")
-    for name in PLUGIN_DIRS:
-        if (ROOT / ".meltano" / name).is_dir():
-            (sys_dir / name).symlink_to(ROOT / ".meltano" / name, target_is_directory=True)
+    sys_dir = linked_sys_dir(tmp_path_factory.mktemp("meltano-sys-dir"), ROOT / ".meltano")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MELTANO_SYS_DIR_ROOT", str(sys_dir))
         patch.delenv("MELTANO_DATABASE_URI", raising=False)
