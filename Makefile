@@ -68,11 +68,10 @@ docs: setup
 	$(PY) .ci/settings_docs.py
 
 # Every test, on TEST_WORKERS processes (pytest-xdist; two a core: many tests wait on the
-# sandbox's pacing or on processes they start, and a second worker a core fills those waits;
-# tests/conftest.py deals the long tests to the workers first). Each worker runs its
-# e2e tests in a Meltano system folder of its own (tests/e2e/conftest.py). Bytecode first, in
-# every venv (each with its own Python): the suite starts hundreds of Python processes, and
-# under PYTHONDONTWRITEBYTECODE each would compile every module it imports again.
+# sandbox's pacing or on processes they start, and a second worker a core fills those waits).
+# Each worker runs its e2e tests in a Meltano system folder of its own (tests/e2e/conftest.py).
+# Bytecode first, in every venv (each with its own Python): the suite starts hundreds of Python
+# processes, and under PYTHONDONTWRITEBYTECODE each would compile every module it imports again.
 TEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print(2 * (os.cpu_count() or 1))')
 test: $(MELTANO_STAMP) lint
 	$(PY) -m compileall -q -j 0 $(VENV)/lib mixpanel_brevo_mapping tap_mixpanel_tajo target_brevo_tajo mixpanel_brevo_sandbox orchestration > /dev/null

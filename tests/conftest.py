@@ -24,53 +24,11 @@ SHARED_SPECS = ROOT.parent / "shared" / "specs"
 E2E = ROOT / "tests" / "e2e"
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Every test under tests/e2e/ is marked ``e2e``: ``make unit`` (``-m "not e2e"``) skips it.
-
-    Under pytest-xdist, the long tests go first, spread over the workers (``long_tests_first``).
-    """
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test under tests/e2e/ is marked ``e2e``: ``make unit`` (``-m "not e2e"``) skips it."""
     for item in items:
         if item.path.is_relative_to(E2E):
             item.add_marker(pytest.mark.e2e)
-    workers = getattr(config, "workerinput", {}).get("workercount")
-    if workers:
-        items[:] = long_tests_first(items, workers)
-
-
-def _length(item: pytest.Item) -> int:
-    """0 for ``runs_alone``, 1 for ``slow``, 2 for ``e2e`` (each starts Meltano), 3 otherwise."""
-    for rank, marker in enumerate(("runs_alone", "slow", "e2e")):
-        if item.get_closest_marker(marker):
-            return rank
-    return 3
-
-
-def long_tests_first(items: list[pytest.Item], workers: int) -> list[pytest.Item]:
-    """The collection reordered so that each worker starts with its share of the long tests.
-
-    pytest-xdist's worksteal hands worker ``i`` the ``i``-th of ``workers`` equal slices of the
-    collection and lets an idle worker steal from the end of a busy one's slice. A long test at
-    the end of a slice would run last, alone, while the other workers wait: so the long tests are
-    dealt round-robin to the heads of the slices, ``slow`` first, and the other tests fill the
-    slices in their collection order (each file's tests stay together). The ``runs_alone`` tests
-    close the first slice: when they wait for the tests running on the other workers to end,
-    those are short ones.
-    """
-    alone = [item for item in items if _length(item) == 0]
-    long = sorted((item for item in items if _length(item) in (1, 2)), key=_length)
-    rest = iter(item for item in items if _length(item) == 3)
-    slices: list[list[pytest.Item]] = [[] for _ in range(workers)]
-    for index, item in enumerate(long):
-        slices[index % workers].append(item)
-    left = len(items)
-    for index, part in enumerate(slices):
-        wanted = left // (workers - index)  # as worksteal's first hand-out
-        left -= wanted
-        wanted -= len(alone) if index == 0 else 0
-        part.extend(next(rest, None) for _ in range(max(0, wanted - len(part))))
-    slices[0].extend(alone)
-    ordered = [item for part in slices for item in part if item is not None]
-    return ordered + list(rest)
 
 
 @contextmanager
