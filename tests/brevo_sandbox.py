@@ -6,10 +6,9 @@ from collections import Counter
 from pathlib import Path
 from typing import TextIO
 
-import httpx
-
 from mixpanel_brevo_sandbox.server import SandboxServer
 from target_brevo_tajo.target import TargetBrevoTajo
+from tests.admin_http import http
 
 
 def sandbox_config(sandbox: SandboxServer, mapping_file: Path, folder: Path, **settings) -> dict:
@@ -41,11 +40,11 @@ def run(config: dict, messages: TextIO) -> TargetBrevoTajo:
 
 def add_fault(sandbox: SandboxServer, **fault) -> None:
     """Have ``sandbox``'s Brevo answer as ``fault`` says (the admin API's fault fields)."""
-    response = httpx.post(f"{sandbox.url}/_sandbox/faults", json={"api": "brevo", **fault})
+    response = http.post(f"{sandbox.url}/_sandbox/faults", json={"api": "brevo", **fault})
     assert response.status_code == 201, response.text
 
 
 def in_brevo(sandbox: SandboxServer) -> Counter[str]:
     """How many times each ``mp_insert_id`` is among the events of ``sandbox``'s Brevo."""
-    events = httpx.get(f"{sandbox.url}/_sandbox/brevo/events", timeout=30).json()["events"]
+    events = http.get(f"{sandbox.url}/_sandbox/brevo/events", timeout=30).json()["events"]
     return Counter(e["event_properties"]["mp_insert_id"] for e in events)

@@ -9,11 +9,10 @@ import subprocess
 from collections import Counter
 from pathlib import Path
 
-import httpx
-
 from mixpanel_brevo_mapping import load_mapping
 from mixpanel_brevo_sandbox.demo import MAIN_EXTRACTOR, pipeline_command, sandbox_env
 from mixpanel_brevo_sandbox.server import SandboxServer
+from tests.admin_http import http
 from tests.conftest import MAPPING_FILE, ROOT
 
 MELTANO = shutil.which("meltano")
@@ -86,7 +85,7 @@ def expected_in_brevo(
 ) -> set[tuple[str, str]]:
     """(Brevo event name, $insert_id) of every mapped event of an identified user, per export."""
     mapping = load_mapping(mapping_file)
-    response = httpx.get(
+    response = http.get(
         f"{sandbox.url}/mixpanel/api/2.0/export",
         params={"from_date": start, "to_date": end, "project_id": 12345},
         auth=("sandbox-user", "sandbox-secret"),
@@ -105,7 +104,7 @@ def expected_in_brevo(
 
 
 def brevo_events(sandbox: SandboxServer) -> Counter[tuple[str, str]]:
-    events = httpx.get(f"{sandbox.url}/_sandbox/brevo/events", timeout=60).json()["events"]
+    events = http.get(f"{sandbox.url}/_sandbox/brevo/events", timeout=60).json()["events"]
     return Counter((e["event_name"], e["event_properties"]["mp_insert_id"]) for e in events)
 
 

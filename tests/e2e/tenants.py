@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import httpx
 import yaml
 from dagster import DagsterInstance, JobDefinition
 
@@ -19,6 +18,7 @@ from mixpanel_brevo_sandbox.tenants_demo import (
 )
 from orchestration.definitions import build_definitions
 from orchestration.runs import Settings
+from tests.admin_http import http
 from tests.e2e.meltano import brevo_events, expected_in_brevo
 
 __all__ = ["sandbox_tenant"]  # re-exported: the tests build tenants file entries with it
@@ -65,7 +65,7 @@ def instance() -> DagsterInstance:
 def exported_insert_ids(sandbox: SandboxServer) -> set[str]:
     """$insert_id of every mapped event of an identified user the sandbox's Mixpanel holds."""
     start = sandbox_env(sandbox)["SANDBOX_START_DATE"][:10]
-    today = httpx.get(f"{sandbox.url}/_sandbox/clock", timeout=30).json()["now"][:10]
+    today = http.get(f"{sandbox.url}/_sandbox/clock", timeout=30).json()["now"][:10]
     expected = expected_in_brevo(sandbox, start, today, SANDBOX_MAPPING)
     return {insert_id for _, insert_id in expected}
 

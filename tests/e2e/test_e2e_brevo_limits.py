@@ -9,9 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-import httpx
 import pytest
 
+from tests.admin_http import http
 from tests.e2e.meltano import brevo_events, expected_in_brevo, meltano_run
 
 pytestmark = [pytest.mark.e2e, pytest.mark.sandbox(events=200_000, days=2)]
@@ -27,7 +27,7 @@ def test_200k_events_reach_brevo_once_in_paced_calls_of_at_most_200(sandbox, tmp
     in_brevo = brevo_events(sandbox)
     assert set(in_brevo) == expected_in_brevo(sandbox, *window)
     assert max(in_brevo.values()) == 1
-    calls = httpx.get(f"{sandbox.url}/_sandbox/calls", timeout=60).json()["calls"]
+    calls = http.get(f"{sandbox.url}/_sandbox/calls", timeout=60).json()["calls"]
     batches = [c for c in calls if c["api"] == "brevo" and c["path"] == "/events/batch"]
     refused = [c for c in batches if c["status"] not in (202, 429)]
     assert refused == [], "a batch call broke Brevo's 200-event or 512 KB cap"

@@ -12,12 +12,12 @@ from __future__ import annotations
 import re
 import uuid
 
-import httpx
 import pytest
 
 from mixpanel_brevo_sandbox.demo import GROUPS_EXTRACTOR
 from mixpanel_brevo_sandbox.demo_data import COMPANY_DATA_GROUP_ID
 from mixpanel_brevo_sandbox.server import SandboxServer
+from tests.admin_http import http
 from tests.e2e.meltano import meltano_run
 
 pytestmark = [pytest.mark.e2e, pytest.mark.sandbox(events=100, days=2)]
@@ -32,7 +32,7 @@ def company_id(n: int) -> str:
 @pytest.fixture
 def sandbox(sandbox: SandboxServer) -> SandboxServer:
     """The demo project with 500 companies, its 500 users spread over them one each."""
-    now = httpx.get(f"{sandbox.url}/_sandbox/clock").json()["now"][:10]
+    now = http.get(f"{sandbox.url}/_sandbox/clock").json()["now"][:10]
     groups = [
         {"$distinct_id": company_id(n),
          "$properties": {"$name": f"Company {n}", "industry": "Retail",
@@ -40,23 +40,23 @@ def sandbox(sandbox: SandboxServer) -> SandboxServer:
         for n in range(11, COMPANIES + 1)
     ]  # fmt: skip
     body = {"data_group_id": COMPANY_DATA_GROUP_ID, "profiles": groups}
-    httpx.post(f"{sandbox.url}/_sandbox/mixpanel/groups", json=body).raise_for_status()
+    http.post(f"{sandbox.url}/_sandbox/mixpanel/groups", json=body).raise_for_status()
     users = sorted(sandbox.state.mixpanel.profiles)
     moves = [
         {"$distinct_id": user, "$properties": {"company_id": company_id(i % COMPANIES + 1)}}
         for i, user in enumerate(users)
     ]
-    httpx.post(f"{sandbox.url}/_sandbox/mixpanel/profiles", json={"profiles": moves})
+    http.post(f"{sandbox.url}/_sandbox/mixpanel/profiles", json={"profiles": moves})
     return sandbox
 
 
 def companies_in_brevo(sandbox: SandboxServer) -> dict[str, dict]:
     """Brevo companies by Mixpanel group id, each with the EXT_IDs of its linked contacts."""
     base = f"{sandbox.url}/_sandbox/brevo"
-    contacts = httpx.get(f"{base}/contacts", timeout=60).json()["contacts"]
+    contacts = http.get(f"{base}/contacts", timeout=60).json()["contacts"]
     ext_ids = {c["id"]: c["attributes"].get("EXT_ID") for c in contacts}
     found = {}
-    for company in httpx.get(f"{base}/companies", timeout=60).json()["companies"]:
+    for company in http.get(f"{base}/companies", timeout=60).json()["companies"]:
         group = company["attributes"]["mixpanel_group"].removeprefix("company_id:")
         assert group not in found, f"two companies for group {group}"
         members = {ext_ids[i] for i in company["linkedContactsIds"]}
@@ -75,8 +75,8 @@ def members_in_mixpanel(sandbox: SandboxServer) -> dict[str, set[str]]:
 
 def company_writes(sandbox: SandboxServer) -> list[str]:
     """Companies and CRM calls that change something in Brevo, since the last look."""
-    calls = httpx.get(f"{sandbox.url}/_sandbox/calls", timeout=60).json()["calls"]
-    httpx.delete(f"{sandbox.url}/_sandbox/calls", timeout=60)
+    calls = http.get(f"{sandbox.url}/_sandbox/calls", timeout=60).json()["calls"]
+    http.delete(f"{sandbox.url}/_sandbox/calls", timeout=60)
     return sorted(
         f"{c['method']} {re.sub(r'/[0-9a-f]{24}$', '/{id}', c['path'])}"
         for c in calls
@@ -115,15 +115,15 @@ def test_groups_become_companies_with_members_and_only_changes_travel(sandbox, t
     assert company_writes(sandbox) == []
     assert second["created"] + second["updated"] + second["links_added"] == 0
 
-    now = httpx.get(f"{sandbox.url}/_sandbox/clock").json()["now"][:19]
+    now = http.get(f"{sandbox.url}/_sandbox/clock").json()["now"][:19]
     renamed = {"$distinct_id": company_id(7), "$properties": {"$name": "Soylent Green",
                                                               "$last_seen": now}}  # fmt: skip
     body = {"data_group_id": COMPANY_DATA_GROUP_ID, "profiles": [renamed]}
-    httpx.post(f"{sandbox.url}/_sandbox/mixpanel/groups", json=body).raise_for_status()
+    http.post(f"{sandbox.url}/_sandbox/mixpanel/groups", json=body).raise_for_status()
 
     mover = sorted(members[company_id(2)])[0]
     move = {"$distinct_id": mover, "$properties": {"company_id": company_id(3), "$last_seen": now}}
-    httpx.post(f"{sandbox.url}/_sandbox/mixpanel/profiles", json={"profiles": [move]})
+    http.post(f"{sandbox.url}/_sandbox/mixpanel/profiles", json={"profiles": [move]})
 
     third = run(3)  # one company renamed and one user moved: two changes, one run
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-import httpx
 import pytest
 
+from tests.admin_http import http
 from tests.conftest import MAPPING_FILE
 from tests.e2e.meltano import meltano_run
 
@@ -56,18 +56,18 @@ def test_plans_downloaded_and_accounts_from_its_source_enrich_contacts_and_event
     assert lookups["keys_not_found"] == 0
     assert lookups["profiles_enriched"] > 0
     assert lookups["events_enriched"] > 0
-    calls = httpx.get(f"{sandbox.url}/_sandbox/calls", timeout=30).json()["calls"]
+    calls = http.get(f"{sandbox.url}/_sandbox/calls", timeout=30).json()["calls"]
     downloads = [c["status"] for c in calls if c["path"].endswith("/lookup-tables/download/")]
     assert sorted(downloads) == [200, 403]
 
-    profiles = httpx.post(
+    profiles = http.post(
         f"{sandbox.url}/mixpanel/api/query/engage",
         data={"project_id": 12345},
         auth=("sandbox-user", "sandbox-secret"),
         timeout=30,
     ).json()["results"]
     plan_of = {p["$properties"].get("$email", "").lower(): p["$properties"] for p in profiles}
-    contacts = httpx.get(f"{sandbox.url}/_sandbox/brevo/contacts", timeout=30).json()["contacts"]
+    contacts = http.get(f"{sandbox.url}/_sandbox/brevo/contacts", timeout=30).json()["contacts"]
     checked = 0
     for contact in contacts:
         props = plan_of.get((contact["email"] or "").lower())
@@ -81,7 +81,7 @@ def test_plans_downloaded_and_accounts_from_its_source_enrich_contacts_and_event
         checked += 1
     assert checked > 10
 
-    events = httpx.get(f"{sandbox.url}/_sandbox/brevo/events", timeout=30).json()["events"]
+    events = http.get(f"{sandbox.url}/_sandbox/brevo/events", timeout=30).json()["events"]
     featured = [e for e in events if e["event_name"] == "feature_used"]
     assert featured
     assert {e["event_properties"].get("PLAN_SEATS") for e in featured} == {5}

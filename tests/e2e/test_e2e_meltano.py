@@ -9,13 +9,13 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-import httpx
 import pytest
 
 from mixpanel_brevo_sandbox.demo import (
     COHORTS_EXTRACTOR,
 )
 from mixpanel_brevo_sandbox.server import SandboxServer
+from tests.admin_http import http
 from tests.e2e.meltano import brevo_events, expected_in_brevo, meltano_run
 
 pytestmark = pytest.mark.e2e
@@ -35,7 +35,7 @@ def test_every_mapped_event_reaches_brevo_exactly_once_across_two_runs(sandbox, 
     assert first["events"]["skipped_anonymous"] > 0
     assert first["api_calls"]["POST /events/batch"] < first["events"]["sent"] / 100
 
-    httpx.post(f"{sandbox.url}/_sandbox/clock", json={"advance_hours": 48}, timeout=30)
+    http.post(f"{sandbox.url}/_sandbox/clock", json={"advance_hours": 48}, timeout=30)
     second = meltano_run(sandbox, tmp_path, suffix, 2)
 
     after = brevo_events(sandbox)
@@ -52,7 +52,7 @@ def test_a_run_that_dies_midway_and_is_rerun_neither_loses_nor_doubles_an_event(
     today = dt.datetime.now(dt.timezone.utc).date()
     window = ((today - dt.timedelta(days=9)).isoformat(), today.isoformat())
     outage = {"api": "brevo", "path": "/events/batch", "kind": "status", "status": 503}
-    httpx.post(f"{sandbox.url}/_sandbox/faults", json={**outage, "times": -1, "after": 5})
+    http.post(f"{sandbox.url}/_sandbox/faults", json={**outage, "times": -1, "after": 5})
 
     failed = meltano_run(sandbox, tmp_path, suffix, 1, expect_failure=True, max_retries="1")
 
@@ -60,7 +60,7 @@ def test_a_run_that_dies_midway_and_is_rerun_neither_loses_nor_doubles_an_event(
     partial = brevo_events(sandbox)
     assert 0 < sum(partial.values()) < len(expected_in_brevo(sandbox, *window))
 
-    httpx.delete(f"{sandbox.url}/_sandbox/faults")
+    http.delete(f"{sandbox.url}/_sandbox/faults")
     rerun = meltano_run(sandbox, tmp_path, suffix, 2)
 
     in_brevo = brevo_events(sandbox)
@@ -73,13 +73,13 @@ def test_a_run_that_dies_midway_and_is_rerun_neither_loses_nor_doubles_an_event(
 
 
 def brevo_contacts(sandbox: SandboxServer) -> dict[str, dict]:
-    contacts = httpx.get(f"{sandbox.url}/_sandbox/brevo/contacts", timeout=60).json()["contacts"]
+    contacts = http.get(f"{sandbox.url}/_sandbox/brevo/contacts", timeout=60).json()["contacts"]
     return {c["attributes"]["EXT_ID"]: c for c in contacts if "EXT_ID" in c["attributes"]}
 
 
 def contact_imports(sandbox: SandboxServer) -> int:
-    calls = httpx.get(f"{sandbox.url}/_sandbox/calls", timeout=60).json()["calls"]
-    httpx.delete(f"{sandbox.url}/_sandbox/calls", timeout=60)
+    calls = http.get(f"{sandbox.url}/_sandbox/calls", timeout=60).json()["calls"]
+    http.delete(f"{sandbox.url}/_sandbox/calls", timeout=60)
     return sum(1 for c in calls if c["path"] == "/contacts/import")
 
 
@@ -105,8 +105,8 @@ def test_profiles_become_typed_contacts_and_only_changes_travel(sandbox, tmp_pat
     assert second["contacts"]["created"] + second["contacts"]["updated"] == 0
 
     changed = sorted(profiles)[0]
-    clock = httpx.get(f"{sandbox.url}/_sandbox/clock").json()["now"][:19]
-    httpx.post(
+    clock = http.get(f"{sandbox.url}/_sandbox/clock").json()["now"][:19]
+    http.post(
         f"{sandbox.url}/_sandbox/mixpanel/profiles",
         json={
             "profiles": [
@@ -125,9 +125,9 @@ def test_profiles_become_typed_contacts_and_only_changes_travel(sandbox, tmp_pat
 
 
 def brevo_list(sandbox: SandboxServer, list_id: int) -> set[str]:
-    lists = httpx.get(f"{sandbox.url}/_sandbox/brevo/lists", timeout=60).json()["lists"]
+    lists = http.get(f"{sandbox.url}/_sandbox/brevo/lists", timeout=60).json()["lists"]
     members = next(lst["contactIds"] for lst in lists if lst["id"] == list_id)
-    contacts = httpx.get(f"{sandbox.url}/_sandbox/brevo/contacts", timeout=60).json()["contacts"]
+    contacts = http.get(f"{sandbox.url}/_sandbox/brevo/contacts", timeout=60).json()["contacts"]
     ext_ids = {c["id"]: c["attributes"].get("EXT_ID") for c in contacts}
     return {ext_ids[m] for m in members}
 
@@ -141,8 +141,8 @@ def cohort_members(sandbox: SandboxServer, cohort_id: int) -> set[str]:
 
 
 def list_writes(sandbox: SandboxServer) -> list[str]:
-    calls = httpx.get(f"{sandbox.url}/_sandbox/calls", timeout=60).json()["calls"]
-    httpx.delete(f"{sandbox.url}/_sandbox/calls", timeout=60)
+    calls = http.get(f"{sandbox.url}/_sandbox/calls", timeout=60).json()["calls"]
+    http.delete(f"{sandbox.url}/_sandbox/calls", timeout=60)
     writes = ("/contacts/import", "/contacts/add", "/contacts/remove")
     return [c["path"] for c in calls if c["path"].endswith(writes)]
 
@@ -164,9 +164,9 @@ def test_each_mapped_cohort_is_mirrored_into_its_list_and_only_changes_travel(sa
     assert list_writes(sandbox) == []
 
     leaver = sorted(cohort_members(sandbox, at_risk))[0]
-    clock = httpx.get(f"{sandbox.url}/_sandbox/clock").json()["now"][:19]
+    clock = http.get(f"{sandbox.url}/_sandbox/clock").json()["now"][:19]
     back = {"$distinct_id": leaver, "$properties": {"$last_seen": clock}}
-    httpx.post(f"{sandbox.url}/_sandbox/mixpanel/profiles", json={"profiles": [back]})
+    http.post(f"{sandbox.url}/_sandbox/mixpanel/profiles", json={"profiles": [back]})
     before = brevo_list(sandbox, 17)
 
     third = meltano_run(sandbox, tmp_path, suffix, 3, extractor=COHORTS_EXTRACTOR)
@@ -182,9 +182,9 @@ def test_additive_cohort_sync_never_removes(sandbox, tmp_path):
         sandbox, tmp_path, suffix, 1, extractor=COHORTS_EXTRACTOR, cohort_sync_mode="additive"
     )
     leaver = sorted(cohort_members(sandbox, 1002))[0]
-    clock = httpx.get(f"{sandbox.url}/_sandbox/clock").json()["now"][:19]
+    clock = http.get(f"{sandbox.url}/_sandbox/clock").json()["now"][:19]
     back = {"$distinct_id": leaver, "$properties": {"$last_seen": clock}}
-    httpx.post(f"{sandbox.url}/_sandbox/mixpanel/profiles", json={"profiles": [back]})
+    http.post(f"{sandbox.url}/_sandbox/mixpanel/profiles", json={"profiles": [back]})
 
     meltano_run(
         sandbox, tmp_path, suffix, 2, extractor=COHORTS_EXTRACTOR, cohort_sync_mode="additive"

@@ -11,10 +11,10 @@ import datetime as dt
 import subprocess
 import uuid
 
-import httpx
 import pytest
 
 from mixpanel_brevo_sandbox.server import SandboxServer
+from tests.admin_http import http
 from tests.conftest import ROOT
 from tests.e2e.meltano import MELTANO, brevo_events, expected_in_brevo, meltano_run
 
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.e2e
 
 
 def mixpanel_calls(sandbox: SandboxServer) -> list[dict]:
-    calls = httpx.get(f"{sandbox.url}/_sandbox/calls", timeout=60).json()["calls"]
+    calls = http.get(f"{sandbox.url}/_sandbox/calls", timeout=60).json()["calls"]
     return [c for c in calls if c["api"] == "mixpanel"]
 
 
@@ -33,7 +33,7 @@ def engage_calls(sandbox: SandboxServer) -> list[dict]:
 def exported_days(sandbox: SandboxServer) -> list[str]:
     """The from_date of each export request since the last call, then forgets all calls."""
     calls = mixpanel_calls(sandbox)
-    httpx.delete(f"{sandbox.url}/_sandbox/calls", timeout=60)
+    http.delete(f"{sandbox.url}/_sandbox/calls", timeout=60)
     return [c["query"]["from_date"] for c in calls if c["path"] == "/api/2.0/export"]
 
 
@@ -49,13 +49,13 @@ def test_a_rerun_after_the_tap_failed_reads_only_the_windows_not_exported(
     today = dt.datetime.now(dt.timezone.utc).date()
     first = today - dt.timedelta(days=9)  # the sandbox environment's start_date: 10 windows
     export = {"api": "mixpanel", "path": "/api/2.0/export", "kind": "status", "status": 503}
-    httpx.post(f"{sandbox.url}/_sandbox/faults", json={**export, "after": 4, "times": -1})
+    http.post(f"{sandbox.url}/_sandbox/faults", json={**export, "after": 4, "times": -1})
 
     meltano_run(sandbox, tmp_path, suffix, 1, expect_failure=True)
 
     fifth = first + dt.timedelta(days=4)
     assert exported_days(sandbox) == [*days(first, fifth), fifth.isoformat()]  # 5th: 1 retry
-    httpx.delete(f"{sandbox.url}/_sandbox/faults")
+    http.delete(f"{sandbox.url}/_sandbox/faults")
 
     meltano_run(sandbox, tmp_path, suffix, 2)
 

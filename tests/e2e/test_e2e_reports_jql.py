@@ -13,11 +13,11 @@ import re
 import uuid
 from pathlib import Path
 
-import httpx
 import pytest
 
 from mixpanel_brevo_sandbox import demo_routes
 from mixpanel_brevo_sandbox.demo import pipeline_command
+from tests.admin_http import http
 from tests.conftest import ROOT
 from tests.e2e.meltano import meltano_log, meltano_run
 
@@ -62,7 +62,7 @@ def test_a_rerun_of_the_report_streams_replaces_their_records_within_the_query_b
     assert set(second["funnels"]) <= set(first["funnels"])
     spent = [int(BUDGET_LINE.search(log).group(1)) for log in logs]  # type: ignore[union-attr]
     assert all(0 < calls <= 60 for calls in spent)
-    budget = httpx.get(f"{sandbox.url}/_sandbox/mixpanel/query-budget", timeout=30).json()
+    budget = http.get(f"{sandbox.url}/_sandbox/mixpanel/query-budget", timeout=30).json()
     assert budget["calls"] == sum(spent)
     assert budget["peak_hour"] <= 60
     assert budget["rejected"] == 0
@@ -101,7 +101,7 @@ def test_a_jql_stream_mirrors_into_a_brevo_list_and_an_unchanged_rerun_writes_no
     changed = [row for row in rows if row["distinct_id"] != gone]
     changed.append({"distinct_id": newcomer, "purchases": 3})
     script = (ROOT / demo_routes.jql_query(ROOT)["script_file"]).read_text(encoding="utf-8")
-    httpx.post(
+    http.post(
         f"{sandbox.url}/_sandbox/mixpanel/jql", json={"script": script, "result": changed}
     ).raise_for_status()
     third = meltano_run(sandbox, tmp_path, suffix, 3, extractor=demo_routes.JQL_EXTRACTOR)
@@ -122,14 +122,14 @@ def test_another_taps_rows_reach_brevo_contacts_and_events_through_routes_once(s
     again = meltano_run(sandbox, tmp_path, "e2e-orders-again", 3, extractor=orders)
 
     assert contacts["contacts"]["created"] + contacts["contacts"]["updated"] == len(accounts)
-    in_brevo = httpx.get(f"{sandbox.url}/_sandbox/brevo/contacts", timeout=60).json()["contacts"]
+    in_brevo = http.get(f"{sandbox.url}/_sandbox/brevo/contacts", timeout=60).json()["contacts"]
     assert sum(1 for c in in_brevo if "ACCOUNT_MANAGER" in c["attributes"]) == len(accounts)
     assert first["events"]["sent"] == len(order_rows)
     assert (again["events"]["sent"], again["events"]["deduplicated_by_ledger"]) == (
         0,
         len(order_rows),
     )
-    events = httpx.get(f"{sandbox.url}/_sandbox/brevo/events", timeout=60).json()["events"]
+    events = http.get(f"{sandbox.url}/_sandbox/brevo/events", timeout=60).json()["events"]
     assert sorted(e["event_properties"]["mp_insert_id"] for e in events) == sorted(
         f"orders:{json.loads(row)['order_id']}" for row in order_rows
     )

@@ -14,11 +14,11 @@ import subprocess
 import time
 import uuid
 
-import httpx
 import pytest
 
 from mixpanel_brevo_sandbox import demo_routes
 from mixpanel_brevo_sandbox.demo import pipeline_command, sandbox_env
+from tests.admin_http import http
 from tests.conftest import ROOT
 from tests.e2e.meltano import meltano_run
 
@@ -31,12 +31,12 @@ LEASE_SECONDS = 8.5
 
 
 def batch_calls(sandbox) -> int:
-    calls = httpx.get(f"{sandbox.url}/_sandbox/calls", timeout=30).json()["calls"]
+    calls = http.get(f"{sandbox.url}/_sandbox/calls", timeout=30).json()["calls"]
     return sum(1 for c in calls if c["path"] == "/events/batch")
 
 
 def orders_in_brevo(sandbox) -> list[str]:
-    events = httpx.get(f"{sandbox.url}/_sandbox/brevo/events", timeout=60).json()["events"]
+    events = http.get(f"{sandbox.url}/_sandbox/brevo/events", timeout=60).json()["events"]
     return sorted(e["event_properties"]["mp_insert_id"] for e in events)
 
 
@@ -47,7 +47,7 @@ def test_routed_orders_reach_brevo_once_across_a_kill_9_mid_run_and_a_rerun(sand
     # Every batch call stalls after Brevo queued its events: the kill lands while one is in flight.
     fault = {"api": "brevo", "method": "POST", "path": "/events/batch", "times": -1}
     fault |= {"kind": "after_processing", "delay_seconds": 1.0}
-    httpx.post(f"{sandbox.url}/_sandbox/faults", json=fault, timeout=30).raise_for_status()
+    http.post(f"{sandbox.url}/_sandbox/faults", json=fault, timeout=30).raise_for_status()
     env = {
         **os.environ,
         **sandbox_env(sandbox),
@@ -71,7 +71,7 @@ def test_routed_orders_reach_brevo_once_across_a_kill_9_mid_run_and_a_rerun(sand
 
     partial = orders_in_brevo(sandbox)
     assert 0 < len(partial) < len(expected)
-    httpx.delete(f"{sandbox.url}/_sandbox/faults", timeout=30).raise_for_status()
+    http.delete(f"{sandbox.url}/_sandbox/faults", timeout=30).raise_for_status()
     time.sleep(LEASE_SECONDS)
     # Meltano still holds the killed run as running (for 5 minutes): the rerun says --force.
     rerun_command = [*command, "--force"]

@@ -13,13 +13,13 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import httpx
 import pytest
 import sqlalchemy as sa
 from dagster import AssetKey, RunsFilter, execute_job, reconstructable
 
 from mixpanel_brevo_sandbox.server import SandboxServer
 from mixpanel_brevo_sandbox.tenants_demo import dagster_command
+from tests.admin_http import http
 from tests.conftest import ROOT
 from tests.e2e import tenants as helpers
 from tests.e2e.meltano import INSTALLED
@@ -114,7 +114,7 @@ def meltano_group(tenant: str) -> int | None:
 
 
 def batch_calls(sandbox: SandboxServer) -> int:
-    calls = httpx.get(f"{sandbox.url}/_sandbox/calls", timeout=30).json()["calls"]
+    calls = http.get(f"{sandbox.url}/_sandbox/calls", timeout=30).json()["calls"]
     return sum(1 for c in calls if c["path"] == "/events/batch")
 
 
@@ -134,7 +134,7 @@ def test_a_tenant_run_killed_mid_way_is_completed_by_dagsters_retry_exactly_once
         monkeypatch.setenv("TEST_DAGSTER_JOB", "acme__mixpanel_to_brevo")
         fault = {"api": "brevo", "method": "POST", "path": "/events/batch", "times": -1}
         fault |= {"kind": "after_processing", "delay_seconds": 1.0}
-        httpx.post(f"{sandbox.url}/_sandbox/faults", json=fault, timeout=30).raise_for_status()
+        http.post(f"{sandbox.url}/_sandbox/faults", json=fault, timeout=30).raise_for_status()
         expected = helpers.exported_insert_ids(sandbox)
 
         with helpers.instance() as instance, ThreadPoolExecutor(1) as pool:
@@ -149,7 +149,7 @@ def test_a_tenant_run_killed_mid_way_is_completed_by_dagsters_retry_exactly_once
             assert group is not None
             os.killpg(group, signal.SIGKILL)
             partial = len(helpers.brevo_insert_ids(sandbox))
-            httpx.delete(f"{sandbox.url}/_sandbox/faults", timeout=30).raise_for_status()
+            http.delete(f"{sandbox.url}/_sandbox/faults", timeout=30).raise_for_status()
             result = running.result(timeout=600)
 
             assert result.success

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from mixpanel_brevo_sandbox.demo_data import MAPPED_EVENTS, UNMAPPED_EVENTS
+from tests.admin_http import http
 
 NOW = datetime(2026, 3, 10, 12, tzinfo=timezone.utc)
 TODAY = NOW.date().isoformat()
@@ -622,8 +623,8 @@ def test_cli_serve_writes_the_url_and_stops_on_sigterm(tmp_path):
         url = process.stdout.readline().strip()
         assert url.startswith("http://127.0.0.1:")
         assert url_file.read_text().strip() == url
-        assert httpx.get(f"{url}/_sandbox/health", timeout=5).json()["profiles"] == 20
-        assert httpx.get(f"{url}/_sandbox/brevo/rate-tier", timeout=5).json()["tier"] == "advanced"
+        assert http.get(f"{url}/_sandbox/health", timeout=5).json()["profiles"] == 20
+        assert http.get(f"{url}/_sandbox/brevo/rate-tier", timeout=5).json()["tier"] == "advanced"
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0

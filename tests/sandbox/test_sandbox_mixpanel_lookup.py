@@ -15,6 +15,7 @@ from jsonschema import Draft7Validator
 
 from mixpanel_brevo_sandbox.lookup_tables import CSV_DIR
 from tap_mixpanel_tajo.tap import TapMixpanelTajo
+from tests.admin_http import http
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=timezone.utc)
 SA = ("sandbox-user", "sandbox-secret")
@@ -148,6 +149,6 @@ def test_the_tap_reads_plans_downloaded_and_accounts_from_its_source(server, cap
     assert by_table["Plans"][1]["values"]["price"] == 49.5
     assert len(by_table["Accounts"]) == 10
     assert by_table["Accounts"][0]["values"]["notes"] == "Renewal call booked\nfor Q3"
-    calls = httpx.get(f"{server.url}/_sandbox/calls").json()["calls"]
+    calls = http.get(f"{server.url}/_sandbox/calls").json()["calls"]
     downloads = [c["status"] for c in calls if c["path"].endswith("/download/")]
     assert downloads == [200, 403]

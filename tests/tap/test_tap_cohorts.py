@@ -21,6 +21,7 @@ from tap_mixpanel_tajo.client import MixpanelError
 from tap_mixpanel_tajo.dates import utc_text
 from tap_mixpanel_tajo.errors import TapConfigError
 from tap_mixpanel_tajo.tap import TapMixpanelTajo
+from tests.admin_http import http
 from tests.conftest import MAPPING_FILE
 
 BASE = "http://mixpanel.test"
@@ -534,14 +535,14 @@ def test_a_member_who_leaves_a_cohort_is_missing_from_the_next_snapshot(sandbox,
     leaver = first[AT_RISK][0]
     seen = (SANDBOX_NOW - dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S")
     # "At Risk" is "not seen for more than 14 days": seen an hour ago, the profile leaves it.
-    httpx.post(
+    http.post(
         f"{sandbox.url}/_sandbox/mixpanel/profiles",
         json={"profiles": [{"$distinct_id": leaver, "$properties": {"$last_seen": seen}}]},
     ).raise_for_status()
     try:
         written = run(sandbox_tap(sandbox), capsys)
     finally:
-        httpx.post(f"{sandbox.url}/_sandbox/reset").raise_for_status()
+        http.post(f"{sandbox.url}/_sandbox/reset").raise_for_status()
 
     second = members_by_cohort(written)
     assert sorted(second[AT_RISK]) == sorted(set(first[AT_RISK]) - {leaver})

@@ -14,6 +14,7 @@ import respx
 from mixpanel_brevo_sandbox.server import SandboxServer
 from tap_mixpanel_tajo.streams.completeness import last_stable_day
 from tap_mixpanel_tajo.tap import TapMixpanelTajo
+from tests.admin_http import http
 from tests.conftest import MAPPING_FILE
 
 BASE = "http://mixpanel.test"
@@ -269,11 +270,11 @@ def sandbox_tap(sandbox: SandboxServer, state: dict | None = None, **config) -> 
 
 def cut_the_next_export(sandbox: SandboxServer, times: int = 1) -> None:
     fault = {"api": "mixpanel", "path": "/api/2.0/export", "kind": "clean_cut", "times": times}
-    httpx.post(f"{sandbox.url}/_sandbox/faults", json=fault).raise_for_status()
+    http.post(f"{sandbox.url}/_sandbox/faults", json=fault).raise_for_status()
 
 
 def calls(sandbox: SandboxServer, path: str) -> int:
-    logged = httpx.get(f"{sandbox.url}/_sandbox/calls").json()["calls"]
+    logged = http.get(f"{sandbox.url}/_sandbox/calls").json()["calls"]
     return sum(call["path"] == path for call in logged)
 
 
@@ -283,7 +284,7 @@ def insert_ids(records: list[dict]) -> set[str]:
 
 def test_a_cleanly_cut_window_is_read_again_and_ends_complete(sandbox, capsys, caplog):
     clean, _ = run(sandbox_tap(sandbox, verify_export_counts=False), capsys)
-    httpx.delete(f"{sandbox.url}/_sandbox/calls").raise_for_status()
+    http.delete(f"{sandbox.url}/_sandbox/calls").raise_for_status()
     cut_the_next_export(sandbox)
 
     records, _ = run(sandbox_tap(sandbox), capsys)

@@ -6,12 +6,12 @@ import datetime as dt
 import tempfile
 from pathlib import Path
 
-import httpx
 from singer_sdk.testing import SuiteConfig, get_tap_test_class
 
 from mixpanel_brevo_sandbox.demo_data import COMPANY_DATA_GROUP_ID, COMPANY_GROUP_KEY
 from mixpanel_brevo_sandbox.server import SandboxServer
 from tap_mixpanel_tajo.tap import TapMixpanelTajo
+from tests.admin_http import http
 from tests.conftest import MAPPING_FILE
 
 # The suite's config is fixed when the test class is built, so the sandbox starts at import.
@@ -27,7 +27,7 @@ GROUPS_MAPPING.write_text(
 START = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=2)
 # A JQL stream reads what the sandbox answers its script: registered before the class is built.
 JQL_SCRIPT = "function main() { return Events(params).groupByUser(mixpanel.reducer.count()); }"
-httpx.post(
+http.post(
     f"{SANDBOX.url}/_sandbox/mixpanel/jql",
     json={
         "script": JQL_SCRIPT,

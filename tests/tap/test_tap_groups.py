@@ -6,12 +6,12 @@ import datetime as dt
 import json
 from pathlib import Path
 
-import httpx
 import pytest
 
 from mixpanel_brevo_sandbox.demo_data import COMPANY_DATA_GROUP_ID
 from mixpanel_brevo_sandbox.server import SandboxServer
 from tap_mixpanel_tajo.tap import TapMixpanelTajo
+from tests.admin_http import http
 from tests.conftest import MAPPING_FILE
 
 NOW = dt.datetime(2026, 11, 20, 12, tzinfo=dt.timezone.utc)
@@ -29,7 +29,7 @@ pytestmark = pytest.mark.sandbox(now=NOW, profiles=30, events=200, days=2)
 def shared_sandbox(shared_sandbox):
     """The module's sandbox, with a team beside the demo's companies."""
     team = {"$distinct_id": "t-1", "$properties": {"$name": "Core", "$last_seen": "2026-11-01"}}
-    httpx.post(
+    http.post(
         f"{shared_sandbox.url}/_sandbox/mixpanel/groups",
         json={"data_group_id": TEAMS_DATA_GROUP_ID, "profiles": [team]},
     ).raise_for_status()
@@ -59,7 +59,7 @@ def run_tap(sandbox: SandboxServer, capsys, mapping: Path, state: dict | None = 
     for name, stream in tap.streams.items():
         stream.selected = name in {"groups", "sync_checkpoints"}
     capsys.readouterr()
-    httpx.delete(f"{sandbox.url}/_sandbox/calls")
+    http.delete(f"{sandbox.url}/_sandbox/calls")
     tap.sync_all()
     return [json.loads(line) for line in capsys.readouterr().out.splitlines() if line]
 
@@ -73,7 +73,7 @@ def last_state(messages: list[dict]) -> dict:
 
 
 def engage_calls(sandbox: SandboxServer) -> int:
-    calls = httpx.get(f"{sandbox.url}/_sandbox/calls").json()["calls"]
+    calls = http.get(f"{sandbox.url}/_sandbox/calls").json()["calls"]
     return sum(1 for c in calls if c["path"].endswith("/engage"))
 
 
@@ -125,7 +125,7 @@ def test_the_next_run_reads_only_groups_whose_last_seen_moved(sandbox, capsys, g
         "$distinct_id": "c-002",
         "$properties": {"$name": "Globex AG", "$last_seen": "2026-11-20T11:00:00"},
     }
-    httpx.post(
+    http.post(
         f"{sandbox.url}/_sandbox/mixpanel/groups",
         json={"data_group_id": COMPANY_DATA_GROUP_ID, "profiles": [change]},
     ).raise_for_status()

@@ -20,6 +20,7 @@ from tap_mixpanel_tajo.env_settings import env_setting_problem
 from tap_mixpanel_tajo.errors import TapConfigError, TapError
 from tap_mixpanel_tajo.settings import CONFIG_SCHEMA, TapSettings
 from tap_mixpanel_tajo.tap import TapMixpanelTajo
+from tests.admin_http import http
 from tests.tap.report_helpers import (
     CONFIG,
     QUERY,
@@ -49,7 +50,7 @@ def sandbox_config(sandbox: SandboxServer) -> dict:
 
 
 def register(sandbox: SandboxServer, script: str, rows: list) -> None:
-    answer = httpx.post(
+    answer = http.post(
         f"{sandbox.url}/_sandbox/mixpanel/jql", json={"script": script, "result": rows}
     )
     answer.raise_for_status()
@@ -60,7 +61,7 @@ def jql_sandbox(sandbox: SandboxServer):
     """The module's sandbox with ``SCRIPT``'s rows registered and JQL available again after."""
     register(sandbox, SCRIPT, ROWS)
     yield sandbox
-    httpx.post(f"{sandbox.url}/_sandbox/mixpanel/jql-availability", json={"available": True})
+    http.post(f"{sandbox.url}/_sandbox/mixpanel/jql-availability", json={"available": True})
 
 
 def test_a_query_is_a_keyed_stream_of_its_rows_within_the_params_days(jql_sandbox, capsys, caplog):
@@ -99,7 +100,7 @@ def test_the_placeholders_are_filled_from_the_bookmark_on_the_next_run(jql_sandb
 
 
 def unavailable(sandbox: SandboxServer) -> None:
-    answer = httpx.post(
+    answer = http.post(
         f"{sandbox.url}/_sandbox/mixpanel/jql-availability", json={"available": False}
     )
     answer.raise_for_status()

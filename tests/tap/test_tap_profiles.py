@@ -19,6 +19,7 @@ from tap_mixpanel_tajo.dates import parse_utc
 from tap_mixpanel_tajo.streams.base import engage_entry
 from tap_mixpanel_tajo.streams.engage import last_seen_where, record_of
 from tap_mixpanel_tajo.tap import TapMixpanelTajo
+from tests.admin_http import http
 from tests.conftest import MAPPING_FILE
 
 
@@ -461,7 +462,7 @@ def sandbox_tap(sandbox: SandboxServer, state: dict | None = None) -> TapMixpane
 def test_every_sandbox_profile_arrives_once_with_only_the_asked_properties(sandbox, capsys):
     records, _ = run(sandbox_tap(sandbox), capsys)
 
-    seeded = httpx.get(f"{sandbox.url}/_sandbox/health").json()["profiles"]
+    seeded = http.get(f"{sandbox.url}/_sandbox/health").json()["profiles"]
     assert len(records) == seeded == 1500  # two pages
     assert len({r["distinct_id"] for r in records}) == 1500
     asked = set(load_mapping(MAPPING_FILE).property_mapping) | {
@@ -476,7 +477,7 @@ def test_an_incremental_sandbox_run_returns_the_profile_seen_since(sandbox, caps
     bookmark = states[-1]["bookmarks"]["profiles"]["replication_key_value"]
     changed = next(r for r in first if r["last_seen"] and r["last_seen"] < bookmark)
     seen = (parse_utc(bookmark) + dt.timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%S")
-    httpx.post(
+    http.post(
         f"{sandbox.url}/_sandbox/mixpanel/profiles",
         json={
             "profiles": [
@@ -502,7 +503,7 @@ def test_an_incremental_sandbox_run_returns_the_profile_seen_since(sandbox, caps
 
 
 def test_a_sandbox_session_failing_mid_paging_is_read_again_from_page_0(sandbox, capsys):
-    httpx.post(
+    http.post(
         f"{sandbox.url}/_sandbox/faults",
         json={
             "api": "mixpanel",
@@ -516,7 +517,7 @@ def test_a_sandbox_session_failing_mid_paging_is_read_again_from_page_0(sandbox,
 
     records, states = run(sandbox_tap(sandbox), capsys)
 
-    calls = httpx.get(f"{sandbox.url}/_sandbox/calls").json()["calls"]
+    calls = http.get(f"{sandbox.url}/_sandbox/calls").json()["calls"]
     engage = [c["status"] for c in calls if c["path"] == "/api/query/engage"]
     assert engage == [200, 503, 503, 200, 200]  # page 0, page 1 twice, then both again
     assert len({r["distinct_id"] for r in records}) == 1500

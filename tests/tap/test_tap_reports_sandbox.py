@@ -19,6 +19,7 @@ from mixpanel_brevo_sandbox.server import SandboxServer
 from tap_mixpanel_tajo import tap as tap_module
 from tap_mixpanel_tajo.query_budget import QueryBudget
 from tap_mixpanel_tajo.tap import TapMixpanelTajo
+from tests.admin_http import http
 from tests.conftest import MAPPING_FILE
 
 NOW = dt.datetime(2026, 11, 20, 12, tzinfo=dt.timezone.utc)
@@ -79,7 +80,7 @@ def run_reports(sandbox: SandboxServer, capsys, *, per_hour: int) -> dict[str, l
 
 
 def spent(sandbox: SandboxServer) -> dict:
-    return httpx.get(f"{sandbox.url}/_sandbox/mixpanel/query-budget").json()
+    return http.get(f"{sandbox.url}/_sandbox/mixpanel/query-budget").json()
 
 
 def test_a_30_day_backfill_of_every_report_stream_fits_the_budget_without_a_429(

@@ -5,13 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-import httpx
 import pytest
 
 from mixpanel_brevo_mapping import IDENTITY_EVENTS, load_mapping
 from mixpanel_brevo_sandbox.server import SandboxServer
 from tap_mixpanel_tajo.client import MixpanelError
 from tap_mixpanel_tajo.tap import TapMixpanelTajo
+from tests.admin_http import http
 from tests.conftest import MAPPING_FILE
 
 NOW = dt.datetime(2026, 11, 20, 12, tzinfo=dt.timezone.utc)
@@ -22,14 +22,14 @@ pytestmark = pytest.mark.sandbox(now=NOW, profiles=50, events=3000, days=2)
 
 
 def fault(sandbox: SandboxServer, **rule) -> None:
-    httpx.post(
+    http.post(
         f"{sandbox.url}/_sandbox/faults",
         json={"api": "mixpanel", "path": "/api/2.0/export", **rule},
     ).raise_for_status()
 
 
 def export_calls(sandbox: SandboxServer) -> list[int]:
-    calls = httpx.get(f"{sandbox.url}/_sandbox/calls").json()["calls"]
+    calls = http.get(f"{sandbox.url}/_sandbox/calls").json()["calls"]
     return [c["status"] for c in calls if c["path"] == "/api/2.0/export"]
 
 
@@ -91,7 +91,7 @@ def test_only_mapped_and_identity_events_leave_mixpanel(sandbox, capsys):
     assert {r["event"] for r in records} <= wanted
     export = next(
         c
-        for c in httpx.get(f"{sandbox.url}/_sandbox/calls").json()["calls"]
+        for c in http.get(f"{sandbox.url}/_sandbox/calls").json()["calls"]
         if c["path"] == "/api/2.0/export"
     )
     assert set(json.loads(export["query"]["event"])) == wanted
@@ -139,7 +139,7 @@ def sync_days(
     for name in ("profiles", "cohorts", "cohort_members"):
         tap.streams[name].selected = False
     capsys.readouterr()
-    httpx.delete(f"{sandbox.url}/_sandbox/calls")
+    http.delete(f"{sandbox.url}/_sandbox/calls")
     error = None
     try:
         tap.sync_all()
@@ -149,7 +149,7 @@ def sync_days(
 
 
 def exported_days(sandbox: SandboxServer) -> list[str]:
-    calls = httpx.get(f"{sandbox.url}/_sandbox/calls").json()["calls"]
+    calls = http.get(f"{sandbox.url}/_sandbox/calls").json()["calls"]
     return [c["query"]["from_date"] for c in calls if c["path"] == "/api/2.0/export"]
 
 
@@ -182,7 +182,7 @@ def test_a_rerun_after_a_failure_after_window_4_of_9_reads_only_windows_5_to_9(
         state["bookmarks"]["events"]["replication_key_value"] == "2026-11-16T00:00:00.000000+00:00"
     )
     assert state["bookmarks"]["events"]["resume_from"] == "2026-11-16"
-    httpx.delete(f"{sandbox.url}/_sandbox/faults")
+    http.delete(f"{sandbox.url}/_sandbox/faults")
 
     error, rerun = sync_days(sandbox, capsys, state)
 

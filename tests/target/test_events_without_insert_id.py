@@ -14,13 +14,13 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import httpx
 import msgspec
 import pytest
 
 from mixpanel_brevo_sandbox.server import SandboxServer
 from tap_mixpanel_tajo.streams.export_records import ExportLine, line_record, to_record
 from target_brevo_tajo.target import TargetBrevoTajo
+from tests.admin_http import http
 from tests.brevo_sandbox import sandbox_config
 from tests.singer_messages import EVENTS_SCHEMA
 
@@ -173,7 +173,7 @@ def run_target(config: dict, lines: list[bytes]) -> TargetBrevoTajo:
 
 def held_in_brevo(sandbox: SandboxServer) -> Counter[int]:
     """How many times Brevo holds each event, told apart by its ``amount``."""
-    events = httpx.get(f"{sandbox.url}/_sandbox/brevo/events", timeout=30).json()["events"]
+    events = http.get(f"{sandbox.url}/_sandbox/brevo/events", timeout=30).json()["events"]
     return Counter(e["event_properties"]["amount"] - 10 for e in events)
 
 
@@ -192,7 +192,7 @@ def test_a_lost_answer_for_events_without_insert_id_is_settled_from_brevo_not_re
 ):
     fault = {"api": "brevo", "method": "POST", "path": "/events/batch"}
     fault |= {"kind": "after_processing", "status": 502}
-    httpx.post(f"{sandbox.url}/_sandbox/faults", json=fault, timeout=30).raise_for_status()
+    http.post(f"{sandbox.url}/_sandbox/faults", json=fault, timeout=30).raise_for_status()
     lines = [before for before, _ in (before_and_after_merges(n) for n in range(20))]
 
     target = run_target(config, lines)
@@ -201,7 +201,7 @@ def test_a_lost_answer_for_events_without_insert_id_is_settled_from_brevo_not_re
     report = target.run.report.events
     assert report.calls_in_doubt == 1
     assert (report.found_in_brevo_when_settling, report.resent_after_settling) == (20, 0)
-    stored = httpx.get(f"{sandbox.url}/_sandbox/brevo/events", timeout=30).json()["events"]
+    stored = http.get(f"{sandbox.url}/_sandbox/brevo/events", timeout=30).json()["events"]
     assert {e["event_properties"]["mp_insert_id"] for e in stored} == {
         tap_record(line)["insert_id"] for line in lines
     }

@@ -18,7 +18,6 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import httpx
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -30,6 +29,7 @@ from target_brevo_tajo.events.ledger import ClaimLost, EventLedger, LedgerEvent,
 from target_brevo_tajo.ledger import Ledger
 from target_brevo_tajo.ledger.schema import metadata
 from target_brevo_tajo.lists import ledger as lists_ledger
+from tests.admin_http import http
 from tests.singer_messages import event, singer_input
 from tests.target.list_ledger_checks import exercise_set_differences
 from tests.target.postgres import new_database
@@ -218,7 +218,7 @@ def test_two_workers_on_the_same_input_send_every_event_once_over_twenty_rounds(
     # The race is the point here, not pacing: the sandbox's Brevo lifts its rate limits.
     with SandboxServer(profiles=10, events=10, days=1, brevo_rate_tier="unlimited") as sandbox:
         for round_number in range(20):
-            httpx.post(f"{sandbox.url}/_sandbox/reset", timeout=30).raise_for_status()
+            http.post(f"{sandbox.url}/_sandbox/reset", timeout=30).raise_for_status()
             config_file = tmp_path / f"config-{round_number}.json"
             config_file.write_text(
                 json.dumps(
@@ -242,7 +242,7 @@ def test_two_workers_on_the_same_input_send_every_event_once_over_twenty_rounds(
             for worker in workers:
                 _, stderr = worker.communicate(timeout=300)
                 assert worker.returncode == 0, stderr.decode()[-2000:]
-            events = httpx.get(f"{sandbox.url}/_sandbox/brevo/events", timeout=30).json()["events"]
+            events = http.get(f"{sandbox.url}/_sandbox/brevo/events", timeout=30).json()["events"]
             held = Counter(e["event_properties"]["mp_insert_id"] for e in events)
             assert set(held) == {f"r-{i}" for i in range(450)}, f"round {round_number}"
             duplicates += sum(n - 1 for n in held.values())

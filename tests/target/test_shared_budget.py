@@ -26,6 +26,7 @@ from target_brevo_tajo.ledger import Ledger
 from target_brevo_tajo.ledger.rate_slots import RateSlotLedger
 from target_brevo_tajo.ledger.schema import rate_buckets, rate_slots
 from target_brevo_tajo.report import unbalanced
+from tests.admin_http import http
 from tests.singer_messages import event, singer_input
 from tests.target.postgres import new_database
 
@@ -215,8 +216,8 @@ def check_two_runs_stay_within_the_budget(
 ) -> None:
     with SandboxServer(profiles=10, events=10, days=1, brevo_rate_tier="general") as sandbox:
         reports = run_two_at_once(sandbox, mapping_file, tmp_path, ledger_url)
-        calls = httpx.get(f"{sandbox.url}/_sandbox/calls", timeout=30).json()["calls"]
-        events = httpx.get(f"{sandbox.url}/_sandbox/brevo/events", timeout=30).json()["events"]
+        calls = http.get(f"{sandbox.url}/_sandbox/calls", timeout=30).json()["calls"]
+        events = http.get(f"{sandbox.url}/_sandbox/brevo/events", timeout=30).json()["events"]
 
     brevo = [c for c in calls if c["api"] == "brevo"]
     rejected = Counter(c["bucket"] for c in brevo if c["status"] == 429)

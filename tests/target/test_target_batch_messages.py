@@ -16,11 +16,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from mixpanel_brevo_sandbox.server import SandboxServer
 from target_brevo_tajo.target import TargetBrevoTajo
+from tests.admin_http import http
 from tests.brevo_sandbox import run, sandbox_config
 from tests.singer_messages import EVENTS_SCHEMA, PROFILES_SCHEMA, event, profile, with_record
 from tests.target.cli import assert_one_line_error, run_cli
@@ -88,7 +88,7 @@ def comparable(target: TargetBrevoTajo) -> dict:
 
 
 def brevo_events(sandbox: SandboxServer) -> list[tuple[str, str]]:
-    events = httpx.get(f"{sandbox.url}/_sandbox/brevo/events", timeout=30).json()["events"]
+    events = http.get(f"{sandbox.url}/_sandbox/brevo/events", timeout=30).json()["events"]
     return sorted((e["event_name"], json.dumps(e, sort_keys=True)) for e in events)
 
 

@@ -15,6 +15,7 @@ from mixpanel_brevo_sandbox.server import SandboxServer
 from target_brevo_tajo.brevo import BrevoClient
 from target_brevo_tajo.companies.api import BrevoCompanies
 from target_brevo_tajo.contacts.imports import ContactImports
+from tests.admin_http import http
 from tests.brevo_sandbox import run, target_config
 from tests.conftest import MAPPING_FILE
 from tests.singer_messages import PROFILES_SCHEMA
@@ -54,8 +55,8 @@ def brevo_companies(sandbox: SandboxServer) -> dict[str, dict]:
 
 def company_writes(sandbox: SandboxServer) -> list[str]:
     """Brevo companies and CRM calls that change something, since the last look."""
-    calls = httpx.get(f"{sandbox.url}/_sandbox/calls").json()["calls"]
-    httpx.delete(f"{sandbox.url}/_sandbox/calls")
+    calls = http.get(f"{sandbox.url}/_sandbox/calls").json()["calls"]
+    http.delete(f"{sandbox.url}/_sandbox/calls")
     return [
         f"{c['method']} {c['path']}"
         for c in calls
@@ -96,11 +97,11 @@ def test_an_unchanged_rerun_makes_no_call_of_the_hourly_budget(sandbox, config):
     groups = [group(f"c-{n}", f"Company {n}") for n in range(30)]
     messages = (groups, [member(f"u-{n}", f"c-{n % 30}") for n in range(90)])
     run(config, pipeline(*messages))
-    httpx.delete(f"{sandbox.url}/_sandbox/calls")
+    http.delete(f"{sandbox.url}/_sandbox/calls")
 
     target = run(config, pipeline(*messages))
 
-    calls = httpx.get(f"{sandbox.url}/_sandbox/calls").json()["calls"]
+    calls = http.get(f"{sandbox.url}/_sandbox/calls").json()["calls"]
     assert [c["path"] for c in calls if c["api"] == "brevo" and c["bucket"] == "other"] == []
     assert target.run.report.companies.calls == 0
 
@@ -110,7 +111,7 @@ def test_each_imports_new_companies_are_found_on_the_pages_after_those_read_befo
 
     target = run(config, pipeline(groups, []))
 
-    calls = httpx.get(f"{sandbox.url}/_sandbox/calls").json()["calls"]
+    calls = http.get(f"{sandbox.url}/_sandbox/calls").json()["calls"]
     listed = [c["query"] for c in calls if c["method"] == "GET" and c["path"] == "/companies"]
     assert [int(query["page"]) for query in listed] == [1, 2, 3]  # each page read once
     assert len({query["createdSince"] for query in listed}) == 1  # one listing for the run
@@ -148,7 +149,7 @@ def test_a_user_who_moves_is_unlinked_from_the_first_company_and_linked_to_the_s
 def delete_in_brevo(sandbox: SandboxServer, name: str) -> None:
     company = brevo_companies(sandbox)[name]["id"]
     headers = {"api-key": "sandbox-brevo-key"}
-    httpx.delete(f"{sandbox.url}/brevo/v3/companies/{company}", headers=headers)
+    http.delete(f"{sandbox.url}/brevo/v3/companies/{company}", headers=headers)
 
 
 def test_a_company_deleted_by_hand_is_created_again_once_a_full_refresh_is_read_to_the_end(
@@ -191,14 +192,14 @@ def test_a_full_refresh_not_read_to_the_end_lists_no_company_and_recreates_none(
 
     target = run(config, pipeline([group("c-1", "Acme", "R2")], []))  # no checkpoint: cut short
 
-    calls = httpx.get(f"{sandbox.url}/_sandbox/calls").json()["calls"]
+    calls = http.get(f"{sandbox.url}/_sandbox/calls").json()["calls"]
     assert not any(c["method"] == "GET" and c["path"] == "/companies" for c in calls)
     assert sorted(brevo_companies(sandbox)) == ["Globex"]
     assert target.run.report.companies.recreated == 0
 
 
 def contact_lookups(sandbox: SandboxServer) -> list[str]:
-    calls = httpx.get(f"{sandbox.url}/_sandbox/calls").json()["calls"]
+    calls = http.get(f"{sandbox.url}/_sandbox/calls").json()["calls"]
     paths = [c["path"] for c in calls if c["method"] == "GET"]
     return [p for p in paths if p.startswith("/contacts") and p != "/contacts/attributes"]
 
@@ -208,7 +209,7 @@ def test_members_are_found_in_pages_of_a_thousand_not_one_call_each(sandbox, con
     users = [member(f"u-{n}", f"c-{n % 3}") for n in range(2500)]
     contacts = io.StringIO("".join(json.dumps(m) + "\n" for m in [PROFILES_SCHEMA, *users]))
     run(config, contacts)  # the contacts exist in Brevo; the ledger knows no id yet
-    httpx.delete(f"{sandbox.url}/_sandbox/calls")
+    http.delete(f"{sandbox.url}/_sandbox/calls")
 
     target = run(config, pipeline(groups, users))
 
@@ -225,7 +226,7 @@ def test_a_few_members_in_a_large_account_are_looked_up_one_by_one(sandbox, conf
     users = [member(f"u-{n}", "c-1") for n in range(2500)]
     contacts = io.StringIO("".join(json.dumps(m) + "\n" for m in [PROFILES_SCHEMA, *users]))
     run(config, contacts)
-    httpx.delete(f"{sandbox.url}/_sandbox/calls")
+    http.delete(f"{sandbox.url}/_sandbox/calls")
 
     run(config, pipeline([group("c-1", "Acme")], [member("u-2400", "c-1")]))
 
@@ -252,7 +253,7 @@ def test_the_first_run_links_members_whose_profiles_drain_before_their_group_rec
 
 def company_calls(sandbox: SandboxServer, method: str, path: str) -> int:
     """Calls of this method whose path matches ``path`` (a regular expression)."""
-    calls = httpx.get(f"{sandbox.url}/_sandbox/calls").json()["calls"]
+    calls = http.get(f"{sandbox.url}/_sandbox/calls").json()["calls"]
     return sum(1 for c in calls if c["method"] == method and re.fullmatch(path, c["path"]))
 
 
@@ -261,7 +262,7 @@ def test_links_go_in_cells_split_as_brevo_splits_them_learned_from_one_company(s
     # 97 companies of one member each, and 3 companies of 10 members: one id per cell or several.
     users = [member(f"u-{n}", f"c-{n}") for n in range(97)]
     users += [member(f"v-{n}", f"c-{97 + n % 3}") for n in range(30)]
-    separator = httpx.get(f"{sandbox.url}/_sandbox/brevo/associated-contact-separator").json()
+    separator = http.get(f"{sandbox.url}/_sandbox/brevo/associated-contact-separator").json()
 
     target = run(config, pipeline(groups, users))
 
@@ -280,7 +281,7 @@ def test_links_go_in_cells_split_as_brevo_splits_them_learned_from_one_company(s
 
 def test_links_brevo_holds_otherwise_are_repaired_only_for_their_companies(sandbox, config):
     separator = {"separator": "\t"}  # a Brevo splitting cells on neither ";" nor ","
-    httpx.post(f"{sandbox.url}/_sandbox/brevo/associated-contact-separator", json=separator)
+    http.post(f"{sandbox.url}/_sandbox/brevo/associated-contact-separator", json=separator)
     groups = [group(f"c-{n}", f"Company {n}") for n in range(100)]
     users = [member(f"u-{n}", f"c-{n}") for n in range(97)]
     users += [member(f"v-{n}", f"c-{97 + n % 3}") for n in range(30)]
@@ -300,11 +301,11 @@ def test_links_brevo_holds_otherwise_are_repaired_only_for_their_companies(sandb
 def test_a_rerun_with_nothing_moved_reads_no_company_back(sandbox, config):
     messages = ([group("c-1", "Acme")], [member("u-1", "c-1"), member("u-2", "c-1")])
     run(config, pipeline(*messages))
-    httpx.delete(f"{sandbox.url}/_sandbox/calls")
+    http.delete(f"{sandbox.url}/_sandbox/calls")
 
     target = run(config, pipeline(*messages))
 
-    calls = httpx.get(f"{sandbox.url}/_sandbox/calls").json()["calls"]
+    calls = http.get(f"{sandbox.url}/_sandbox/calls").json()["calls"]
     assert not any(c["method"] == "GET" and c["path"] == "/companies" for c in calls)
     assert target.run.report.companies.links_verified == 0
 
@@ -334,10 +335,10 @@ def test_links_brevo_refuses_to_repair_stay_out_of_the_ledger_and_are_sent_again
     sandbox, config
 ):
     separator = {"separator": "\t"}  # a Brevo that links none of the target's "1;2;3" cells
-    httpx.post(f"{sandbox.url}/_sandbox/brevo/associated-contact-separator", json=separator)
+    http.post(f"{sandbox.url}/_sandbox/brevo/associated-contact-separator", json=separator)
     fault = {"api": "brevo", "method": "PATCH", "path": "/companies/link-unlink/",
              "kind": "status", "status": 400}  # fmt: skip
-    httpx.post(f"{sandbox.url}/_sandbox/faults", json=fault).raise_for_status()
+    http.post(f"{sandbox.url}/_sandbox/faults", json=fault).raise_for_status()
     messages = ([group("c-1", "Acme")], [member(f"u-{n}", "c-1") for n in range(3)])
 
     first = run(config, pipeline(*messages)).run.report.companies

@@ -31,6 +31,7 @@ from target_brevo_tajo.ledger import Ledger
 from target_brevo_tajo.ledger.schema import companies
 from target_brevo_tajo.lists.api import BrevoLists
 from target_brevo_tajo.report import render_report
+from tests.admin_http import http
 from tests.brevo_sandbox import add_fault, run, target_config
 from tests.conftest import MAPPING_FILE
 from tests.singer_messages import profile, profiles_input
@@ -53,7 +54,7 @@ def config(sandbox, tmp_path: Path) -> dict:
 
 
 def clear_faults(sandbox: SandboxServer) -> None:
-    httpx.delete(f"{sandbox.url}/_sandbox/faults")
+    http.delete(f"{sandbox.url}/_sandbox/faults")
 
 
 def companies_per_group(sandbox: SandboxServer) -> Counter[str]:
@@ -64,13 +65,13 @@ def companies_per_group(sandbox: SandboxServer) -> Counter[str]:
 
 
 def imports_sent(sandbox: SandboxServer) -> int:
-    calls = httpx.get(f"{sandbox.url}/_sandbox/calls").json()["calls"]
+    calls = http.get(f"{sandbox.url}/_sandbox/calls").json()["calls"]
     return sum(1 for c in calls if c["method"] == "POST" and c["path"] == "/companies/import")
 
 
 def group_filters(sandbox: SandboxServer) -> list[str]:
     """The group values ``GET /companies`` calls were filtered by."""
-    calls = httpx.get(f"{sandbox.url}/_sandbox/calls").json()["calls"]
+    calls = http.get(f"{sandbox.url}/_sandbox/calls").json()["calls"]
     key = f"filters[attributes.{GROUP_ATTRIBUTE}]"
     return [c["query"][key] for c in calls if c["path"] == "/companies" and key in c["query"]]
 
@@ -137,7 +138,7 @@ def stopped_mid_import(sandbox: SandboxServer, config: dict, groups: int) -> io.
     in_doubt = CompanyLedger(Ledger(config["ledger_url"])).in_doubt("company_id")
     assert sorted(in_doubt) == sorted(f"c-{n}" for n in range(groups))
     clear_faults(sandbox)
-    httpx.delete(f"{sandbox.url}/_sandbox/calls")
+    http.delete(f"{sandbox.url}/_sandbox/calls")
     return pipeline(records, users)
 
 
@@ -217,7 +218,7 @@ def linked_then_in_doubt(sandbox: SandboxServer, config: dict) -> CompanyLedger:
     run(config, pipeline(records, [member(f"u-{n}", f"c-{n}") for n in range(3)]))
     ledger = CompanyLedger(Ledger(config["ledger_url"]))
     ledger.record_in_doubt("company_id", {"c-9": "sent"})
-    httpx.delete(f"{sandbox.url}/_sandbox/calls")
+    http.delete(f"{sandbox.url}/_sandbox/calls")
     return ledger
 
 
@@ -277,7 +278,7 @@ def test_duplicates_an_earlier_run_made_are_reported_by_group_and_left_in_place(
 
 
 def brevo_lists(sandbox: SandboxServer, name: str) -> list[dict]:
-    lists = httpx.get(f"{sandbox.url}/_sandbox/brevo/lists").json()["lists"]
+    lists = http.get(f"{sandbox.url}/_sandbox/brevo/lists").json()["lists"]
     return [lst for lst in lists if lst["name"] == name]
 
 
@@ -290,7 +291,7 @@ def test_a_list_creation_whose_answer_is_lost_creates_one_list(sandbox, lost):
 
     (created,) = brevo_lists(sandbox, "Churn risk")
     assert created["id"] == list_id
-    folders = httpx.get(f"{sandbox.url}/_sandbox/brevo/lists").json()["folders"]
+    folders = http.get(f"{sandbox.url}/_sandbox/brevo/lists").json()["folders"]
     assert [f["name"] for f in folders].count("Mixpanel cohorts") == 1
 
 
@@ -340,5 +341,5 @@ def test_the_sandbox_filters_companies_by_attribute_in_the_specs_json_form_and_b
     spec_form = {"filters": json.dumps({f"attributes.{GROUP_ATTRIBUTE}": "company_id:c-2"})}
     node_form = {f"filters[attributes.{GROUP_ATTRIBUTE}]": "company_id:c-2"}
     for params in (spec_form, node_form):
-        items = httpx.get(base, params=params, headers=headers).json()["items"]
+        items = http.get(base, params=params, headers=headers).json()["items"]
         assert [c["attributes"]["name"] for c in items] == ["Globex"]

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from types import SimpleNamespace
 
-import httpx
 import pytest
 
 from mixpanel_brevo_sandbox.server import SandboxServer
 from target_brevo_tajo.target import TargetBrevoTajo
+from tests.admin_http import http
 from tests.brevo_sandbox import run, target_config
 from tests.singer_messages import event, profile, profiles_input, singer_input
 from tests.target.companies_messages import ADA
@@ -36,18 +36,18 @@ def invoke(config: dict, messages) -> None:
 
 
 def calls(sandbox: SandboxServer) -> list[dict]:
-    return httpx.get(f"{sandbox.url}/_sandbox/calls").json()["calls"]
+    return http.get(f"{sandbox.url}/_sandbox/calls").json()["calls"]
 
 
 def contacts(sandbox: SandboxServer) -> dict[str, dict]:
-    listed = httpx.get(f"{sandbox.url}/_sandbox/brevo/contacts").json()["contacts"]
+    listed = http.get(f"{sandbox.url}/_sandbox/brevo/contacts").json()["contacts"]
     return {c["attributes"]["EXT_ID"]: c for c in listed}
 
 
 def create_attributes(sandbox: SandboxServer, *names: str) -> None:
     for name in names:
         kind = {"SIGNUP_DATE": "date", "LTV": "float"}.get(name, "text")
-        response = httpx.post(
+        response = http.post(
             f"{sandbox.url}/brevo/v3/contacts/attributes/normal/{name}",
             headers={"api-key": "sandbox-brevo-key"},
             json={"type": kind},

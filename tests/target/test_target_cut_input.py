@@ -14,10 +14,10 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-import httpx
 import pytest
 
 from target_brevo_tajo.singer_input import SingerInput, SingerInputError
+from tests.admin_http import http
 from tests.brevo_sandbox import in_brevo, sandbox_config
 from tests.report_checks import unbalanced
 from tests.singer_messages import EVENTS_SCHEMA, event, line
@@ -32,7 +32,7 @@ pytestmark = pytest.mark.sandbox(profiles=10, events=10, days=1)
 @pytest.fixture
 def sandbox(shared_sandbox):
     """The module's sandbox, emptied before each test."""
-    httpx.post(f"{shared_sandbox.url}/_sandbox/reset", timeout=30)
+    http.post(f"{shared_sandbox.url}/_sandbox/reset", timeout=30)
     return shared_sandbox
 
 

@@ -12,11 +12,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from mixpanel_brevo_sandbox.server import SandboxServer
 from target_brevo_tajo.target import TargetBrevoTajo
+from tests.admin_http import http
 from tests.brevo_sandbox import sandbox_config
 from tests.singer_messages import (
     CHECKPOINTS_SCHEMA,
@@ -90,7 +90,7 @@ def counts(report: dict) -> dict:
 
 
 def brevo_writes(sandbox: SandboxServer) -> list[str]:
-    calls = httpx.get(f"{sandbox.url}/_sandbox/calls").json()["calls"]
+    calls = http.get(f"{sandbox.url}/_sandbox/calls").json()["calls"]
     return [f"{c['method']} {c['path']}" for c in calls if c["method"] != "GET"]
 
 
@@ -133,7 +133,7 @@ def test_a_dry_run_counts_what_the_real_run_then_does_on_the_same_input(
     sandbox, config, list_reconcile_days
 ):
     run(config, singer(*EARLIER_RUN, complete_cohorts={1: "S1"}))
-    httpx.delete(f"{sandbox.url}/_sandbox/calls")
+    http.delete(f"{sandbox.url}/_sandbox/calls")
     config = {**config, "list_reconcile_days": list_reconcile_days}
 
     dry = run(config, singer(*THIS_INPUT, complete_cohorts={1: "S1"}), dry_run=True)

@@ -15,13 +15,13 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from mixpanel_brevo_sandbox.server import SandboxServer
 from target_brevo_tajo.events.ledger import EventLedger
 from target_brevo_tajo.ledger import Ledger
 from target_brevo_tajo.target import TargetBrevoTajo
+from tests.admin_http import http
 from tests.brevo_sandbox import in_brevo, sandbox_config
 from tests.singer_messages import event, singer_input
 
@@ -54,17 +54,17 @@ def purchases(count: int) -> list[dict]:
 
 def arm(sandbox: SandboxServer, **fault: object) -> None:
     rule = {"api": "brevo", "method": "POST", "path": "/events/batch", "times": -1, **fault}
-    httpx.post(f"{sandbox.url}/_sandbox/faults", json=rule, timeout=30).raise_for_status()
+    http.post(f"{sandbox.url}/_sandbox/faults", json=rule, timeout=30).raise_for_status()
 
 
 def batch_calls(sandbox: SandboxServer) -> int:
-    calls = httpx.get(f"{sandbox.url}/_sandbox/calls", timeout=30).json()["calls"]
+    calls = http.get(f"{sandbox.url}/_sandbox/calls", timeout=30).json()["calls"]
     return sum(1 for c in calls if c["path"] == "/events/batch")
 
 
 def test_every_7th_batch_queued_then_answered_502_ends_with_every_event_once(sandbox, config):
     arm(sandbox, kind="after_processing", status=502, every=7)
-    httpx.post(f"{sandbox.url}/_sandbox/brevo/events-visibility", json={"seconds": 0.1})
+    http.post(f"{sandbox.url}/_sandbox/brevo/events-visibility", json={"seconds": 0.1})
     records = purchases(3000)
 
     target = TargetBrevoTajo(config=config, parse_env_config=False)
@@ -194,7 +194,7 @@ def test_a_queue_delay_three_times_the_settle_time_doubles_nothing(sandbox, conf
     """Issue 18: with Brevo's queue slower than events_settle_seconds, 3,400 events doubled."""
     arm(sandbox, kind="after_processing", status=502, every=7)
     delay = 3 * config["events_settle_seconds"]
-    httpx.post(f"{sandbox.url}/_sandbox/brevo/events-visibility", json={"seconds": delay})
+    http.post(f"{sandbox.url}/_sandbox/brevo/events-visibility", json={"seconds": delay})
 
     target = TargetBrevoTajo(config=config, parse_env_config=False)
     target.listen(singer_input(*purchases(3000)))

@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from types import SimpleNamespace
 
-import httpx
 import pytest
 
 from mixpanel_brevo_sandbox.server import SandboxServer
 from target_brevo_tajo.ledger import Ledger
 from target_brevo_tajo.lists.ledger import ListLedger
 from target_brevo_tajo.target import TargetBrevoTajo
+from tests.admin_http import http
 from tests.brevo_sandbox import add_fault, run, target_config
 from tests.singer_messages import cohort, cohorts_input, member, profile, profiles_input
 
@@ -38,15 +38,15 @@ def cohort_report(target: TargetBrevoTajo) -> dict:
 
 
 def list_16(sandbox: SandboxServer) -> set[str]:
-    lists = httpx.get(f"{sandbox.url}/_sandbox/brevo/lists").json()["lists"]
-    contacts = httpx.get(f"{sandbox.url}/_sandbox/brevo/contacts").json()["contacts"]
+    lists = http.get(f"{sandbox.url}/_sandbox/brevo/lists").json()["lists"]
+    contacts = http.get(f"{sandbox.url}/_sandbox/brevo/contacts").json()["contacts"]
     ext_ids = {c["id"]: c["attributes"]["EXT_ID"] for c in contacts}
     (engaged,) = [lst for lst in lists if lst["id"] == 16]
     return {ext_ids[i] for i in engaged["contactIds"]}
 
 
 def calls(sandbox: SandboxServer, suffix: str) -> list[dict]:
-    logged = httpx.get(f"{sandbox.url}/_sandbox/calls").json()["calls"]
+    logged = http.get(f"{sandbox.url}/_sandbox/calls").json()["calls"]
     return [c for c in logged if c["path"].endswith(suffix)]
 
 
@@ -111,9 +111,9 @@ def test_only_the_ids_brevo_answers_as_failures_are_imported_into_the_list(sandb
         config,
         profiles_input(*(profile(i, **{"$email": f"{i}@example.com"}) for i in ("a", "b"))),
     )
-    contacts = httpx.get(f"{sandbox.url}/_sandbox/brevo/contacts").json()["contacts"]
+    contacts = http.get(f"{sandbox.url}/_sandbox/brevo/contacts").json()["contacts"]
     b_id = next(c["id"] for c in contacts if c["attributes"]["EXT_ID"] == "b")
-    httpx.delete(  # deleted by hand in Brevo: the ledger still knows b as a contact
+    http.delete(  # deleted by hand in Brevo: the ledger still knows b as a contact
         f"{sandbox.url}/brevo/v3/contacts/{b_id}", headers={"api-key": "sandbox-brevo-key"}
     ).raise_for_status()
 

@@ -17,6 +17,7 @@ from mixpanel_brevo_sandbox.brevo_oauth import CLIENT_ID, CLIENT_SECRET
 from mixpanel_brevo_sandbox.server import SandboxServer
 from target_brevo_tajo.settings.credentials import credentials_problem
 from target_brevo_tajo.target import TargetBrevoTajo
+from tests.admin_http import http
 from tests.brevo_sandbox import add_fault, in_brevo, run, sandbox_config
 from tests.singer_messages import event, singer_input
 from tests.target.cli import assert_one_line_error, run_cli
@@ -63,7 +64,7 @@ def test_a_run_with_oauth_only_renews_its_token_mid_run_and_sends_every_event_on
     assert in_brevo(sandbox) == {f"p-{i}": 1 for i in range(EVENTS)}
     tokens = sandbox.state.brevo_tokens
     assert tokens.issued >= 2, "the run never renewed its token"
-    calls = httpx.get(f"{sandbox.url}/_sandbox/calls", timeout=30).json()["calls"]
+    calls = http.get(f"{sandbox.url}/_sandbox/calls", timeout=30).json()["calls"]
     api_calls = [c for c in calls if c["api"] == "brevo"]
     assert [c for c in api_calls if c["status"] >= 400] == []  # renewed before, never refused
     report = json.loads((tmp_path / "report.json").read_text())
@@ -84,7 +85,7 @@ def test_a_token_endpoint_failing_for_a_while_is_retried_and_the_run_completes(
 
     assert in_brevo(sandbox) == {"p-0": 1, "p-1": 1, "p-2": 1}
     assert target.run.client.retries == 2
-    calls = httpx.get(f"{sandbox.url}/_sandbox/calls", timeout=30).json()["calls"]
+    calls = http.get(f"{sandbox.url}/_sandbox/calls", timeout=30).json()["calls"]
     assert [c["status"] for c in calls if c["api"] == "brevo_oauth"] == [503, 503, 200]
 
 

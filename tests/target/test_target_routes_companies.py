@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from mixpanel_brevo_sandbox.server import SandboxServer
+from tests.admin_http import http
 from tests.brevo_sandbox import run, target_config
 
 pytestmark = pytest.mark.sandbox(profiles=0, events=0, days=1)
@@ -52,8 +52,8 @@ def brevo_companies(sandbox: SandboxServer) -> dict[str, dict]:
 
 
 def company_writes(sandbox: SandboxServer) -> list[str]:
-    calls = httpx.get(f"{sandbox.url}/_sandbox/calls").json()["calls"]
-    httpx.delete(f"{sandbox.url}/_sandbox/calls")
+    calls = http.get(f"{sandbox.url}/_sandbox/calls").json()["calls"]
+    http.delete(f"{sandbox.url}/_sandbox/calls")
     return [
         f"{c['method']} {c['path']}"
         for c in calls

@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from mixpanel_brevo_sandbox.server import SandboxServer
+from tests.admin_http import http
 from tests.brevo_sandbox import run, target_config
 
 pytestmark = pytest.mark.sandbox(profiles=0, events=0, days=1)
@@ -45,7 +45,7 @@ def accounts_input(*records: dict[str, Any]) -> io.StringIO:
 
 
 def brevo_contacts(sandbox: SandboxServer) -> dict[str, dict]:
-    listed = httpx.get(f"{sandbox.url}/_sandbox/brevo/contacts", timeout=30).json()["contacts"]
+    listed = http.get(f"{sandbox.url}/_sandbox/brevo/contacts", timeout=30).json()["contacts"]
     return {contact["email"]: contact for contact in listed}
 
 

@@ -7,11 +7,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from mixpanel_brevo_sandbox.server import SandboxServer
 from target_brevo_tajo.target import TargetBrevoTajo
+from tests.admin_http import http
 from tests.brevo_sandbox import target_config
 
 pytestmark = pytest.mark.sandbox(profiles=5, events=20, days=1)
@@ -69,8 +69,8 @@ def run(config: dict, messages: io.StringIO, **settings: Any) -> dict:
 
 
 def brevo_writes(sandbox: SandboxServer) -> list[str]:
-    calls = httpx.get(f"{sandbox.url}/_sandbox/calls").json()["calls"]
-    httpx.delete(f"{sandbox.url}/_sandbox/calls")
+    calls = http.get(f"{sandbox.url}/_sandbox/calls").json()["calls"]
+    http.delete(f"{sandbox.url}/_sandbox/calls")
     return [f"{c['method']} {c['path']}" for c in calls if c["method"] != "GET"]
 
 

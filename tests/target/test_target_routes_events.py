@@ -14,11 +14,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from mixpanel_brevo_mapping import MappingError
 from mixpanel_brevo_sandbox.server import SandboxServer
+from tests.admin_http import http
 from tests.brevo_sandbox import in_brevo, run, target_config
 from tests.singer_messages import EVENTS_SCHEMA
 
@@ -67,7 +67,7 @@ def orders_input(*records: dict[str, Any], schema: dict = ORDERS_SCHEMA) -> io.S
 
 
 def brevo_events(sandbox: SandboxServer) -> list[dict]:
-    return httpx.get(f"{sandbox.url}/_sandbox/brevo/events", timeout=30).json()["events"]
+    return http.get(f"{sandbox.url}/_sandbox/brevo/events", timeout=30).json()["events"]
 
 
 def test_a_routed_streams_events_reach_brevo_once_across_two_runs(sandbox, tmp_path: Path):
@@ -179,7 +179,7 @@ def test_a_routed_call_whose_answer_was_lost_is_settled_not_sent_twice(sandbox, 
     config = {**target_config(sandbox, tmp_path, ROUTE), "events_settle_seconds": 0.3}
     rule = {"api": "brevo", "method": "POST", "path": "/events/batch", "times": 1}
     fault = {**rule, "kind": "after_processing", "status": 502}
-    httpx.post(f"{sandbox.url}/_sandbox/faults", json=fault, timeout=30).raise_for_status()
+    http.post(f"{sandbox.url}/_sandbox/faults", json=fault, timeout=30).raise_for_status()
     rows = [order(f"o-{i}") for i in range(5)]
 
     first = run(config, orders_input(*rows))
@@ -195,7 +195,7 @@ KILLS = 5
 
 
 def batch_calls(sandbox: SandboxServer) -> int:
-    calls = httpx.get(f"{sandbox.url}/_sandbox/calls", timeout=30).json()["calls"]
+    calls = http.get(f"{sandbox.url}/_sandbox/calls", timeout=30).json()["calls"]
     return sum(1 for c in calls if c["path"] == "/events/batch")
 
 
@@ -204,7 +204,7 @@ def test_sigkills_mid_run_then_a_rerun_send_each_routed_order_exactly_once(sandb
     # Every batch call stalls 0.4 s after Brevo queued it: a kill lands while it is in flight.
     rule = {"api": "brevo", "method": "POST", "path": "/events/batch", "times": -1,
             "kind": "after_processing", "delay_seconds": 0.4}  # fmt: skip
-    httpx.post(f"{sandbox.url}/_sandbox/faults", json=rule, timeout=30).raise_for_status()
+    http.post(f"{sandbox.url}/_sandbox/faults", json=rule, timeout=30).raise_for_status()
     config = {
         **target_config(sandbox, tmp_path, ROUTE),
         "events_settle_seconds": 0.3,

@@ -6,11 +6,11 @@ import io
 import json
 from pathlib import Path
 
-import httpx
 import pytest
 
 from mixpanel_brevo_sandbox.server import SandboxServer
 from target_brevo_tajo.lists.routed import RoutedListSink
+from tests.admin_http import http
 from tests.brevo_sandbox import run, target_config
 
 pytestmark = pytest.mark.sandbox(profiles=5, events=20, days=1)
@@ -35,8 +35,8 @@ def buyers(*ids: str | None, state: bool = True) -> io.StringIO:
 
 
 def list_16(sandbox: SandboxServer) -> set[str]:
-    lists = httpx.get(f"{sandbox.url}/_sandbox/brevo/lists").json()["lists"]
-    contacts = httpx.get(f"{sandbox.url}/_sandbox/brevo/contacts").json()["contacts"]
+    lists = http.get(f"{sandbox.url}/_sandbox/brevo/lists").json()["lists"]
+    contacts = http.get(f"{sandbox.url}/_sandbox/brevo/contacts").json()["contacts"]
     ext_ids = {c["id"]: c["attributes"].get("EXT_ID") for c in contacts}
     (buyers_list,) = [lst for lst in lists if lst["id"] == 16]
     return {ext_ids[i] for i in buyers_list["contactIds"]}

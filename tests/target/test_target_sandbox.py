@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
 import pytest
 
 from mixpanel_brevo_sandbox.server import SandboxServer
+from tests.admin_http import http
 from tests.brevo_sandbox import run, sandbox_config
 from tests.singer_messages import event, profile, profiles_input, singer_input
 
@@ -21,7 +21,7 @@ def config(sandbox, mapping_file: Path, tmp_path: Path) -> dict:
 
 
 def contacts(sandbox: SandboxServer) -> list[dict]:
-    return httpx.get(f"{sandbox.url}/_sandbox/brevo/contacts").json()["contacts"]
+    return http.get(f"{sandbox.url}/_sandbox/brevo/contacts").json()["contacts"]
 
 
 def test_an_anonymous_contact_becomes_the_user_who_logged_in_not_a_second_contact(sandbox, config):
@@ -40,6 +40,6 @@ def test_every_request_the_target_sends_passes_the_sandboxs_spec_checks(sandbox,
     run(config, profiles_input(profile("user-2", **{"$email": "b@example.com", "plan": "pro"})))
     run(config, singer_input(event("Purchase", "p-1", "user-2", price=1.5)))
 
-    calls = httpx.get(f"{sandbox.url}/_sandbox/calls").json()["calls"]
+    calls = http.get(f"{sandbox.url}/_sandbox/calls").json()["calls"]
     assert calls
     assert all(c["status"] < 400 for c in calls), [c for c in calls if c["status"] >= 400]
