@@ -195,29 +195,12 @@ class MixpanelClient:
             except httpx.TransportError as exc:
                 self._back_off(attempts, transport_problem(exc))
 
-    def iter_export(
-        self,
-        from_date: str,
-        to_date: str,
-        *,
-        event_names: list[str] | None = None,
-        where: str | None = None,
-        on_restart: Callable[[], None] | None = None,
-        line_type: type[Any] = dict,
-    ) -> Iterator[Any]:
-        """Stream one Raw Export window (inclusive dates), yielding each event as ``line_type``.
+    def iter_export(self, from_date: str, to_date: str, **options: Any) -> Iterator[Any]:
+        """Stream one Raw Export window (inclusive dates), yielding its events one by one.
 
-        The events of :meth:`export_blocks`, one by one.
+        The events of :meth:`export_blocks` (which takes the same ``options``), one at a time.
         """
-        blocks = self.export_blocks(
-            from_date,
-            to_date,
-            event_names=event_names,
-            where=where,
-            on_restart=on_restart,
-            line_type=line_type,
-        )
-        for events in blocks:
+        for events in self.export_blocks(from_date, to_date, **options):
             yield from events
 
     def export_blocks(
