@@ -180,7 +180,7 @@ def _run_step(where: Pipelines, step: demo_routes.Step, say: Say) -> int:
     return code
 
 
-def lane(where: Pipelines, index: int) -> Pipelines:
+def _lane(where: Pipelines, index: int) -> Pipelines:
     """Where a stage's ``index``-th lane runs: from the second on, in a system folder of its own.
 
     Meltano writes each plugin's config and catalog in its system folder: two runs of one loader
@@ -193,6 +193,19 @@ def lane(where: Pipelines, index: int) -> Pipelines:
     database = where.env.get("MELTANO_DATABASE_URI") or f"sqlite:///{shared / 'meltano.db'}"
     env = {**where.env, "MELTANO_SYS_DIR_ROOT": str(sys_dir), "MELTANO_DATABASE_URI": database}
     return replace(where, env=env)
+
+
+def _make_system_database(where: Pipelines) -> None:
+    """Have Meltano make the project's SQLite system database, if it is not there yet.
+
+    Meltano makes it on first use: two runs starting at once on none would both make it, and
+    one would fail ("database is locked").
+    """
+    shared = Path(where.env.get("MELTANO_SYS_DIR_ROOT") or where.root / ".meltano")
+    if where.env.get("MELTANO_DATABASE_URI") or (shared / "meltano.db").exists():
+        return
+    command = [*pipeline_command(where.suffix)[:2], "state", "list"]
+    subprocess.run(command, cwd=where.root, env=where.env, capture_output=True, check=True)
 
 
 def _run_lane(where: Pipelines, steps: demo_routes.Lane, say: Say) -> int:
@@ -208,11 +221,13 @@ def run_stage(server: SandboxServer, where: Pipelines, stage: demo_routes.Stage)
 
     Then the Mixpanel calls the stage made (runs at once share the one project's budget).
     """
+    if len(stage) > 1:
+        _make_system_database(where)
     kept: list[list[str]] = [[] for _ in stage[1:]]
     says: list[Say] = [_print, *(lines.append for lines in kept)]
     with ThreadPoolExecutor(len(stage)) as pool:
         runs = [
-            pool.submit(_run_lane, lane(where, i), steps, says[i]) for i, steps in enumerate(stage)
+            pool.submit(_run_lane, _lane(where, i), steps, says[i]) for i, steps in enumerate(stage)
         ]
         codes = [run.result() for run in runs]
     for line in (line for lines in kept for line in lines):

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from mixpanel_brevo_sandbox.demo import Pipelines, main_stages, run_stage, sandbox_env
+from tests.admin_http import http
 from tests.conftest import ROOT
 from tests.e2e.meltano import INSTALLED
 
@@ -44,6 +45,8 @@ def test_two_pipelines_of_one_loader_at_once_keep_apart_run_files_and_share_one_
     assert cohorts["status"] == groups["status"] == "succeeded"
     assert cohorts["cohort_members"]["received"] > 0
     assert groups["companies"]["created"] > 0
+    companies = http.get(f"{sandbox.url}/_sandbox/brevo/companies").json()["companies"]
+    assert len(companies) == groups["companies"]["created"]  # what Brevo holds, not the report
     # The groups run wrote its plugins' files in its own system folder, on the shared plugins.
     shared = Path(os.environ["MELTANO_SYS_DIR_ROOT"])  # this worker's (tests/e2e/conftest.py)
     lane = tmp_path / "meltano" / "lane-1"
